@@ -1,0 +1,271 @@
+"""The rulebook: the code of conduct as versioned data, validated into typed objects.
+
+The default rulebook ships as package data (``models/rulebooks/wenshang-2021.toml``); a site
+points ``Settings.rulebook_path`` at its own copy. Code never hard-codes a phrase or a time:
+it reads them from here, and every result records ``Rulebook.version``.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import tomllib
+from datetime import date, time
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from models.domain import RuleFamily
+
+SLOT = "××"
+# The seed writes slots as ××, XX or xx; keep one marker.
+_SLOT_SPELLINGS = re.compile(r"(×\s*×|[xX]{2}|＊＊)")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_MMDD = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
+
+DEFAULT_RULEBOOK = "wenshang-2021.toml"
+
+
+class RulebookError(ValueError):
+    """A rulebook file that cannot be used; the message names the file, the key and the reason."""
+
+
+class Severity(str, enum.Enum):
+    MINOR = "minor"
+    MAJOR = "major"
+    SERIOUS = "serious"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _normalise_slots(text: str) -> str:
+    return _SLOT_SPELLINGS.sub(SLOT, text)
+
+
+class PhraseRule(_Strict):
+    """One prescribed or forbidden phrase of sections 七 and 八."""
+
+    id: str = Field(pattern=r"^(courtesy|phone|forbidden)\.[a-z_]+$")
+    family: RuleFamily
+    section: str
+    wording: list[str] = Field(min_length=1)
+    variants: list[str] = []
+    exempt: list[str] = []
+    required: Literal["start", "end"] | None = None
+    severity: Severity | None = None
+    weight: float = Field(gt=0)
+    situation: str = ""
+
+    @field_validator("wording", "variants", "exempt")
+    @classmethod
+    def _clean(cls, values: list[str]) -> list[str]:
+        cleaned = [_normalise_slots(v.strip()) for v in values]
+        for v in cleaned:
+            if not v.replace(SLOT, "").strip():
+                raise ValueError("a wording needs some fixed text besides slots")
+        return cleaned
+
+    @model_validator(mode="after")
+    def _family_matches(self) -> "PhraseRule":
+        if not self.id.startswith(self.family.value + "."):
+            raise ValueError(f"rule id {self.id!r} does not start with its family {self.family.value!r}")
+        if self.family is RuleFamily.FORBIDDEN and self.severity is None:
+            raise ValueError(f"forbidden rule {self.id!r} needs a severity")
+        if self.family is RuleFamily.FORBIDDEN and self.required:
+            raise ValueError(f"forbidden rule {self.id!r} cannot be required")
+        return self
+
+    @property
+    def templates(self) -> list[str]:
+        """Every wording the matcher accepts: the seed's first, then the variants."""
+        return [*self.wording, *self.variants]
+
+    @property
+    def canonical(self) -> str:
+        return " / ".join(self.wording)
+
+
+class MatcherThresholds(_Strict):
+    min_score_long: float = Field(0.78, gt=0, le=1)
+    min_score_medium: float = Field(0.85, gt=0, le=1)
+    long_min_syllables: int = Field(8, ge=2)
+    short_max_syllables: int = Field(4, ge=1)
+    regional_substitution_cost: float = Field(0.5, ge=0, le=1)
+    regional_min_score: float = Field(0.85, gt=0, le=1)
+    max_slot_syllables: int = Field(12, ge=1)
+    min_part_syllables: int = Field(2, ge=1)
+    classifier_min_probability: float = Field(0.75, gt=0, le=1)
+    fillers: list[str] = []
+
+
+class CitizenAbuse(_Strict):
+    wording: list[str] = []
+
+
+class ShiftTimes(_Strict):
+    """The four check times of one season (四.(一).1)."""
+
+    morning_arrive_by: time
+    morning_leave_from: time
+    afternoon_arrive_by: time
+    afternoon_leave_from: time
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _hhmm(cls, value: object) -> object:
+        if isinstance(value, str) and not _HHMM.match(value):
+            raise ValueError(f"expected a time as HH:MM, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "ShiftTimes":
+        order = [self.morning_arrive_by, self.morning_leave_from, self.afternoon_arrive_by, self.afternoon_leave_from]
+        if order != sorted(order):
+            raise ValueError("check times must be in the order of the day")
+        return self
+
+
+class AttendanceRules(_Strict):
+    checks_per_day: int = Field(4, ge=1)
+    summer_start: str
+    summer_end: str
+    grace_minutes: int = Field(0, ge=0)
+    duplicate_window_minutes: int = Field(5, ge=0)
+    summer: ShiftTimes
+    winter: ShiftTimes
+    leave_types: dict[str, str]
+
+    @field_validator("summer_start", "summer_end")
+    @classmethod
+    def _mmdd(cls, value: str) -> str:
+        if not _MMDD.match(value):
+            raise ValueError(f"expected a date as MM-DD, got {value!r}")
+        return value
+
+    def is_summer(self, day: date) -> bool:
+        key = day.strftime("%m-%d")
+        return self.summer_start <= key <= self.summer_end
+
+    def shift_for(self, day: date) -> ShiftTimes:
+        return self.summer if self.is_summer(day) else self.winter
+
+
+class PostRules(_Strict):
+    max_absence_minutes: int = Field(10, ge=1)
+    forbid_all_staff_absent: bool = True
+
+
+class RatingRules(_Strict):
+    levels: list[str] = Field(min_length=2)
+    good: list[str]
+    poor: list[str]
+    follow_up_working_days: int = Field(5, ge=1)
+    link_window_minutes: int = Field(10, ge=1)
+
+    @model_validator(mode="after")
+    def _known_levels(self) -> "RatingRules":
+        unknown = (set(self.good) | set(self.poor)) - set(self.levels)
+        if unknown:
+            raise ValueError(f"good/poor name levels not in levels: {sorted(unknown)}")
+        return self
+
+
+class ScoringRules(_Strict):
+    base: float = 100.0
+    missing_required_penalty: float = 1.0
+    forbidden_penalty: float = 1.0
+    long_wait_minutes: int = 20
+    silence_wait_seconds: int = 30
+    interaction_gap_seconds: int = 45
+
+
+class Rulebook(_Strict):
+    """The whole code of conduct as checked by windowqa."""
+
+    version: str = Field(min_length=1)
+    title: str
+    issued: date
+    source: str = ""
+    matcher: MatcherThresholds = MatcherThresholds()
+    rules: list[PhraseRule] = Field(min_length=1)
+    citizen_abuse: CitizenAbuse = CitizenAbuse()
+    attendance: AttendanceRules
+    post: PostRules = PostRules()
+    ratings: RatingRules
+    scoring: ScoringRules = ScoringRules()
+
+    @field_validator("rules")
+    @classmethod
+    def _unique_ids(cls, rules: list[PhraseRule]) -> list[PhraseRule]:
+        seen: set[str] = set()
+        for rule in rules:
+            if rule.id in seen:
+                raise ValueError(f"rule id {rule.id!r} appears twice")
+            seen.add(rule.id)
+        return rules
+
+    @cached_property
+    def by_id(self) -> dict[str, PhraseRule]:
+        return {rule.id: rule for rule in self.rules}
+
+    def rule(self, rule_id: str) -> PhraseRule:
+        try:
+            return self.by_id[rule_id]
+        except KeyError:
+            raise KeyError(f"unknown rule id {rule_id!r}; known: {', '.join(self.by_id)}") from None
+
+    def family(self, family: RuleFamily) -> list[PhraseRule]:
+        return [r for r in self.rules if r.family is family]
+
+    @property
+    def required_rules(self) -> list[PhraseRule]:
+        return [r for r in self.rules if r.required]
+
+
+def default_rulebook_path() -> Path:
+    """The rulebook shipped with windowqa."""
+    return Path(__file__).with_name("rulebooks") / DEFAULT_RULEBOOK
+
+
+def _format_location(loc: tuple, data: dict) -> str:
+    parts: list[str] = []
+    node: object = data
+    for item in loc:
+        if isinstance(item, int) and isinstance(node, list) and item < len(node):
+            node = node[item]
+            rid = node.get("id") if isinstance(node, dict) else None
+            parts[-1] = f"{parts[-1]}[{item}]" + (f" (id {rid})" if rid else "")
+            continue
+        parts.append(str(item))
+        node = node.get(item) if isinstance(node, dict) else None
+    return ".".join(parts) or "(top level)"
+
+
+def load_rulebook(path: str | Path | None = None) -> Rulebook:
+    """Read and validate a rulebook file.
+
+    Args:
+        path: a TOML rulebook; the shipped default when None.
+
+    Raises:
+        RulebookError: the file is missing, is not TOML or fails validation; the message names
+            the file, the key and the reason.
+    """
+    path = Path(path) if path is not None else default_rulebook_path()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RulebookError(f"{path}: rulebook file not found") from None
+    except UnicodeDecodeError as exc:
+        raise RulebookError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise RulebookError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        return Rulebook.model_validate(data)
+    except ValidationError as exc:
+        problems = [f"{_format_location(err['loc'], data)}: {err['msg']}" for err in exc.errors()]
+        raise RulebookError(f"{path}: invalid rulebook:\n  " + "\n  ".join(problems)) from None

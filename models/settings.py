@@ -1,0 +1,56 @@
+"""One typed settings object: where data, models and the rulebook live.
+
+Priority (pydantic-settings): initialiser arguments > ``WINDOWQA_*`` environment variables >
+``windowqa.toml`` in the working directory > defaults. Business rules live in the rulebook,
+not here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "windowqa"
+
+
+class Settings(BaseSettings):
+    """Site settings for windowqa."""
+
+    model_config = SettingsConfigDict(env_prefix="WINDOWQA_", toml_file="windowqa.toml", extra="ignore")
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    database_url: str | None = None  # default: SQLite file in data_dir
+    rulebook_path: Path | None = None  # default: the shipped rulebook
+    whisper_model_dir: Path | None = None  # default: data_dir/models/whisper-base, assembled from PyPI
+    archive_dir: Path | None = None  # default: data_dir/archive (audio stays on disk)
+    face_engine: str = "dlib"  # "dlib" (offline default) or "insightface"
+    insightface_model_dir: Path | None = None  # a site-supplied pack folder, e.g. buffalo_l
+    keep_enrolment_photos: bool = False  # face data is sensitive: embeddings only by default
+    cpu_threads: int = 2
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'windowqa.db'}"
+
+    @property
+    def resolved_whisper_model_dir(self) -> Path:
+        return self.whisper_model_dir or self.data_dir / "models" / "whisper-base"
+
+    @property
+    def resolved_archive_dir(self) -> Path:
+        return self.archive_dir or self.data_dir / "archive"

@@ -1,0 +1,9 @@
+"""The ``windowqa`` command tree; command modules in ``windowqa.commands`` attach to it."""
+
+import typer
+
+app = typer.Typer(help="windowqa: service-quality checks for a government service hall.", no_args_is_help=True)
+rules_app = typer.Typer(help="The rulebook.", no_args_is_help=True)
+eval_app = typer.Typer(help="Evaluations on manifests (formats: shared spec eval-formats.md).", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+app.add_typer(eval_app, name="eval")

@@ -1,0 +1,13 @@
+"""Composition root: the only module tree that imports every stage.
+
+Each ``windowqa.commands`` module registers its subcommands on the shared typer apps.
+"""
+
+import logging
+
+from windowqa.app import app
+from windowqa.commands import nlp_cmds  # noqa: F401  (registers match, rules show, eval phrases)
+
+logging.getLogger("jieba").setLevel(logging.WARNING)
+
+__all__ = ["app"]

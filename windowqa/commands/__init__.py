@@ -1,0 +1,1 @@
+"""Subcommands of the windowqa CLI, one module per stage."""
