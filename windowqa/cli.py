@@ -7,6 +7,7 @@ import logging
 
 from windowqa.app import app
 from windowqa.commands import nlp_cmds  # noqa: F401  (registers match, rules show, eval phrases)
+from windowqa.commands import asr_cmds  # noqa: F401  (registers models install, transcribe, capture, eval asr)
 
 logging.getLogger("jieba").setLevel(logging.WARNING)
 
