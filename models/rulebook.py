@@ -165,10 +165,12 @@ class RatingRules(_Strict):
     poor: list[str]
     follow_up_working_days: int = Field(5, ge=1)
     link_window_minutes: int = Field(10, ge=1)
+    # A terminal vendor's level codes mapped onto ``levels`` (e.g. {"1": "非常满意"}); sites set this.
+    vendor_codes: dict[str, str] = {}
 
     @model_validator(mode="after")
     def _known_levels(self) -> "RatingRules":
-        unknown = (set(self.good) | set(self.poor)) - set(self.levels)
+        unknown = (set(self.good) | set(self.poor) | set(self.vendor_codes.values())) - set(self.levels)
         if unknown:
             raise ValueError(f"good/poor name levels not in levels: {sorted(unknown)}")
         return self
@@ -181,6 +183,7 @@ class ScoringRules(_Strict):
     long_wait_minutes: int = 20
     silence_wait_seconds: int = 30
     interaction_gap_seconds: int = 45
+    farewell_tail_seconds: int = 8  # what the citizen says right after the farewell still belongs to it
 
 
 class Rulebook(_Strict):
