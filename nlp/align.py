@@ -1,0 +1,140 @@
+"""Template alignment on toneless pinyin.
+
+A template is a rule wording: fixed syllables with ×× slots between them. It is aligned
+semi-globally against an utterance: the whole template must be matched, anywhere in the text;
+a slot absorbs up to ``max_slot`` syllables for free; every substituted, dropped or inserted
+syllable costs 1 (a regional-accent confusion costs ``regional_cost``). The score is
+``1 - cost / fixed_syllables``: the total alignment cost over all fixed parts, so a short, fragile
+part between slots cannot pass on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nlp.pinyin import regional_key
+
+SLOT_TOKEN = None  # a slot in a template's token sequence
+
+
+@dataclass(frozen=True)
+class Template:
+    """One wording of a rule, ready for alignment."""
+
+    rule_id: str
+    text: str  # the wording as written in the rulebook
+    tokens: tuple[str | None, ...]  # syllables, None for a slot
+    regional: tuple[str | None, ...]
+    fixed_syllables: int
+    is_exempt: bool = False
+
+    @property
+    def key_syllables(self) -> frozenset[str]:
+        return frozenset(regional_key(t) for t in self.tokens if t is not None)
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """Best placement of a template in a text (spans in normalised-text characters)."""
+
+    cost: float
+    score: float
+    start: int
+    end: int
+    used_regional: bool
+
+
+def make_template(rule_id: str, text: str, parts: list[tuple[str, ...] | None], is_exempt: bool = False) -> Template:
+    """Build a template from its normalised parts: syllable tuples, and None for each slot."""
+    tokens: list[str | None] = []
+    for part in parts:
+        if part is None:
+            if tokens and tokens[-1] is None:
+                continue
+            tokens.append(None)
+        else:
+            tokens.extend(part)
+    # A slot at either end absorbs nothing in a semi-global alignment: drop it.
+    while tokens and tokens[0] is None:
+        tokens.pop(0)
+    while tokens and tokens[-1] is None:
+        tokens.pop()
+    regional = tuple(None if t is None else regional_key(t) for t in tokens)
+    fixed = sum(1 for t in tokens if t is not None)
+    return Template(rule_id, text, tuple(tokens), regional, fixed, is_exempt)
+
+
+def align(
+    template: Template,
+    text_syllables: tuple[str, ...],
+    text_regional: tuple[str, ...],
+    max_slot: int = 12,
+    regional_cost: float = 0.5,
+    max_cost: float | None = None,
+) -> Alignment | None:
+    """Align ``template`` anywhere in the text; None when the text is empty or cost exceeds ``max_cost``."""
+    n = len(text_syllables)
+    if n == 0 or template.fixed_syllables == 0:
+        return None
+    inf = float("inf")
+    # prev[i]: best cost of the template prefix ending at text position i; start[i]: where it began
+    prev = [0.0] * (n + 1)
+    prev_start = list(range(n + 1))
+    prev_reg = [False] * (n + 1)
+    for tok, reg in zip(template.tokens, template.regional):
+        cur = [inf] * (n + 1)
+        cur_start = [0] * (n + 1)
+        cur_reg = [False] * (n + 1)
+        if tok is None:
+            # slot: take the best of the previous row within max_slot positions back
+            for i in range(n + 1):
+                best = inf
+                b_start = 0
+                b_reg = False
+                lo = i - max_slot if i > max_slot else 0
+                for k in range(lo, i + 1):
+                    if prev[k] < best:
+                        best = prev[k]
+                        b_start = prev_start[k]
+                        b_reg = prev_reg[k]
+                cur[i] = best
+                cur_start[i] = b_start
+                cur_reg[i] = b_reg
+        else:
+            # deletion of the template syllable at text position 0
+            cur[0] = prev[0] + 1.0
+            cur_start[0] = prev_start[0]
+            cur_reg[0] = prev_reg[0]
+            for i in range(1, n + 1):
+                t = text_syllables[i - 1]
+                if t == tok:
+                    sub = 0.0
+                    is_reg = False
+                elif text_regional[i - 1] == reg:
+                    sub = regional_cost
+                    is_reg = True
+                else:
+                    sub = 1.0
+                    is_reg = False
+                best = prev[i - 1] + sub
+                b_start = prev_start[i - 1]
+                b_reg = prev_reg[i - 1] or is_reg
+                d = prev[i] + 1.0  # template syllable dropped by the speaker or the ASR
+                if d < best:
+                    best, b_start, b_reg = d, prev_start[i], prev_reg[i]
+                ins = cur[i - 1] + 1.0  # extra syllable in the text
+                if ins < best:
+                    best, b_start, b_reg = ins, cur_start[i - 1], cur_reg[i - 1]
+                cur[i] = best
+                cur_start[i] = b_start
+                cur_reg[i] = b_reg
+        prev, prev_start, prev_reg = cur, cur_start, cur_reg
+    end = min(range(n + 1), key=lambda i: (prev[i], i - prev_start[i]))
+    cost = prev[end]
+    if max_cost is not None and cost > max_cost:
+        return None
+    start = prev_start[end]
+    if end <= start:
+        return None
+    score = max(0.0, 1.0 - cost / template.fixed_syllables)
+    return Alignment(cost, score, start, end, prev_reg[end])

@@ -1,0 +1,416 @@
+"""The phrase matcher: which prescribed and which forbidden phrases an utterance contains.
+
+Layers, cheapest first: exact template match on normalised text; toneless-pinyin alignment
+(homophones, dropped or inserted characters); the same with regional-accent merges as a weaker
+tier; a text classifier for paraphrases of forbidden phrases. A forbidden hit is cancelled when
+the utterance also says what the rule's ``exempt`` wordings say (guiding the citizen to the right
+window is not a push-off), and a hit lying inside a longer hit of another rule gives way to it.
+Only staff speech produces hits.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from typing import Iterable, Sequence
+
+from models.domain import MatchMethod, Role, RuleFamily, RuleHit, Utterance
+from models.rulebook import SLOT, Rulebook
+from nlp.align import Alignment, Template, align, make_template
+from nlp.normalize import NormalizedText, TextNormalizer
+from nlp.pinyin import regional_key, syllables
+from nlp.segmenter import WordSegmenter
+
+logger = logging.getLogger(__name__)
+
+_CLAUSE_SPLIT = re.compile(r"[，。！？、；：,.!?;:\s…]+")
+
+
+@dataclass(frozen=True)
+class MatcherOptions:
+    """How the matcher decides; defaults come from the rulebook's ``[matcher]`` table.
+
+    Scores are ``1 - alignment cost / fixed syllables`` of a template.
+    """
+
+    min_score_long: float = 0.78
+    min_score_medium: float = 0.85
+    long_min_syllables: int = 8
+    short_max_syllables: int = 4
+    regional_substitution_cost: float = 0.5
+    regional_min_score: float = 0.85
+    max_slot_syllables: int = 12
+    classifier_min_probability: float = 0.75
+    use_pinyin: bool = True
+    use_regional: bool = True
+    use_classifier: bool = True
+    check_word_boundaries: bool = True
+    near_miss_margin: float = 0.25  # how far under its threshold a near miss may be
+    staff_roles: tuple[Role, ...] = (Role.STAFF, Role.UNKNOWN)
+
+    @classmethod
+    def from_rulebook(cls, rulebook: Rulebook, **overrides) -> "MatcherOptions":
+        t = rulebook.matcher
+        values = dict(
+            min_score_long=t.min_score_long,
+            min_score_medium=t.min_score_medium,
+            long_min_syllables=t.long_min_syllables,
+            short_max_syllables=t.short_max_syllables,
+            regional_substitution_cost=t.regional_substitution_cost,
+            regional_min_score=t.regional_min_score,
+            max_slot_syllables=t.max_slot_syllables,
+            classifier_min_probability=t.classifier_min_probability,
+        )
+        values.update(overrides)
+        return cls(**values)
+
+    def threshold(self, fixed_syllables: int) -> float:
+        """The score a template of this many fixed syllables must reach."""
+        if fixed_syllables <= self.short_max_syllables:
+            return 1.0
+        if fixed_syllables < self.long_min_syllables:
+            return self.min_score_medium
+        return self.min_score_long
+
+
+@dataclass(frozen=True)
+class NearMiss:
+    """A rule whose best alignment came close to, but under, its threshold.
+
+    Candidates for verification against the audio (``asr``); spans in original characters.
+    """
+
+    rule_id: str
+    template: str
+    score: float
+    threshold: float
+    start: int
+    end: int
+
+
+@dataclass
+class _Prepared:
+    norm: NormalizedText
+    syl: tuple[str, ...]
+    reg: tuple[str, ...]
+    reg_set: frozenset[str] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    rule_id: str
+    score: float
+    start: int  # normalised-text span
+    end: int
+    method: MatchMethod
+    template: str
+    threshold: float
+
+
+class PhraseMatcher:
+    """Finds rule hits in utterances.
+
+    Build it with :func:`build_matcher`; all engines are passed in.
+
+    Args:
+        rulebook: the rules and their wordings.
+        normalizer: text normalisation (OpenCC inside).
+        segmenter: a private jieba tokenizer for word boundaries.
+        classifier: a fitted :class:`nlp.classifier.PhraseClassifier`, or None to skip that layer.
+        options: thresholds and switches; from the rulebook when None.
+    """
+
+    def __init__(
+        self,
+        rulebook: Rulebook,
+        normalizer: TextNormalizer,
+        segmenter: WordSegmenter | None = None,
+        classifier=None,
+        options: MatcherOptions | None = None,
+    ):
+        self.rulebook = rulebook
+        self.normalizer = normalizer
+        self.segmenter = segmenter
+        self.classifier = classifier
+        self.options = options or MatcherOptions.from_rulebook(rulebook)
+        self._families = {r.id: r.family for r in rulebook.rules}
+        self.templates: list[Template] = []
+        self._exact: dict[int, re.Pattern] = {}
+        self._exempt: dict[str, list[tuple[Template, re.Pattern]]] = defaultdict(list)
+        for rule in rulebook.rules:
+            for wording in rule.templates:
+                tpl, rx = self._compile(rule.id, wording, is_exempt=False)
+                if tpl is not None:
+                    self._exact[len(self.templates)] = rx
+                    self.templates.append(tpl)
+            for wording in rule.exempt:
+                tpl, rx = self._compile(rule.id, wording, is_exempt=True)
+                if tpl is not None:
+                    self._exempt[rule.id].append((tpl, rx))
+        # inverted index: regional syllable key -> template indexes
+        self._index: dict[str, list[int]] = defaultdict(list)
+        self._needed: list[int] = []
+        for i, tpl in enumerate(self.templates):
+            keys = tpl.key_syllables
+            for key in keys:
+                self._index[key].append(i)
+            threshold = self.options.threshold(tpl.fixed_syllables)
+            # a template can only reach its threshold if enough of its syllables occur
+            allowed_misses = math.floor((1.0 - threshold) * tpl.fixed_syllables + 1e-9)
+            self._needed.append(max(1, len(keys) - allowed_misses))
+        self._abuse = [self._compile("citizen.abuse", w, is_exempt=False) for w in rulebook.citizen_abuse.wording]
+
+    # ------------------------------------------------------------------ building
+    def _compile(self, rule_id: str, wording: str, is_exempt: bool) -> tuple[Template | None, re.Pattern | None]:
+        parts: list[tuple[str, ...] | None] = []
+        regex_parts: list[str] = []
+        for i, piece in enumerate(wording.split(SLOT)):
+            if i > 0:
+                parts.append(None)
+                regex_parts.append(f".{{0,{self.options.max_slot_syllables}}}")
+            norm = self.normalizer.normalize(piece, drop_fillers=False).text
+            if norm:
+                parts.append(syllables(norm))
+                regex_parts.append(re.escape(norm))
+        tpl = make_template(rule_id, wording, parts, is_exempt)
+        if tpl.fixed_syllables == 0:
+            return None, None
+        body = "".join(regex_parts).strip(".{}0123456789,")  # no slot at either end
+        return tpl, re.compile(body)
+
+    # ------------------------------------------------------------------ public API
+    def match(self, utterance: Utterance | str, role: Role | str | None = None) -> list[RuleHit]:
+        """Rule hits in one utterance (or text, with ``role`` defaulting to staff)."""
+        return self.match_many([utterance], role=role)[0]
+
+    def match_many(self, utterances: Sequence[Utterance | str], role: Role | str | None = None) -> list[list[RuleHit]]:
+        """Rule hits for many utterances; the classifier runs once over the whole batch."""
+        items = [_as_utterance(u, role) for u in utterances]
+        results: list[list[RuleHit]] = [[] for _ in items]
+        per_item: list[tuple[_Prepared, dict[str, _Candidate]] | None] = []
+        for u in items:
+            if u.role not in self.options.staff_roles or not u.text.strip():
+                per_item.append(None)
+                continue
+            prep = self._prepare(u.text)
+            per_item.append((prep, self._lexical(prep)))
+        if self.classifier is not None and self.options.use_classifier:
+            self._classify([(p[0], p[1]) for p in per_item if p is not None])
+        for k, item in enumerate(per_item):
+            if item is None:
+                continue
+            prep, found = item
+            results[k] = self._finish(prep, found)
+        return results
+
+    def near_misses(self, utterance: Utterance | str, role: Role | str | None = None) -> list[NearMiss]:
+        """Rules that nearly matched but were not accepted, best first (one per rule)."""
+        u = _as_utterance(utterance, role)
+        if u.role not in self.options.staff_roles or not u.text.strip():
+            return []
+        prep = self._prepare(u.text)
+        accepted = {h.rule_id for h in self._finish(prep, self._lexical(prep))}
+        best: dict[str, NearMiss] = {}
+        for i in self._candidates(prep, relax=self.options.near_miss_margin):
+            tpl = self.templates[i]
+            if tpl.rule_id in accepted:
+                continue
+            al = self._align(tpl, prep)
+            if al is None:
+                continue
+            threshold = self.options.threshold(tpl.fixed_syllables)
+            if threshold - self.options.near_miss_margin <= al.score < threshold or (
+                al.score >= threshold and tpl.rule_id not in accepted
+            ):
+                start, end = prep.norm.span_to_original(al.start, al.end)
+                miss = NearMiss(tpl.rule_id, tpl.text, al.score, threshold, start, end)
+                if tpl.rule_id not in best or best[tpl.rule_id].score < al.score:
+                    best[tpl.rule_id] = miss
+        return sorted(best.values(), key=lambda m: -m.score)
+
+    def citizen_abuse(self, utterance: Utterance | str) -> list[RuleHit]:
+        """Abuse of staff by a citizen (二.7): recorded to protect staff, never scored against them."""
+        text = utterance.text if isinstance(utterance, Utterance) else utterance
+        prep = self._prepare(text)
+        hits = []
+        for tpl, rx in self._abuse:
+            if tpl is None:
+                continue
+            m = rx.search(prep.norm.text)
+            if m:
+                start, end = prep.norm.span_to_original(m.start(), m.end())
+                hits.append(
+                    RuleHit("citizen.abuse", RuleFamily.FORBIDDEN, 1.0, start, end, MatchMethod.EXACT, self.rulebook.version)
+                )
+                break
+        return hits
+
+    # ------------------------------------------------------------------ layers
+    def _prepare(self, text: str) -> _Prepared:
+        norm = self.normalizer.normalize(text)
+        syl = syllables(norm.text)
+        reg = tuple(regional_key(s) for s in syl)
+        return _Prepared(norm, syl, reg, frozenset(reg))
+
+    def _candidates(self, prep: _Prepared, relax: float = 0.0) -> list[int]:
+        counts: dict[int, int] = defaultdict(int)
+        for key in prep.reg_set:
+            for i in self._index.get(key, ()):
+                counts[i] += 1
+        out = []
+        for i, c in counts.items():
+            needed = self._needed[i]
+            if relax:
+                needed = max(1, needed - math.ceil(relax * len(self.templates[i].key_syllables)))
+            if c >= needed:
+                out.append(i)
+        return out
+
+    def _align(self, tpl: Template, prep: _Prepared) -> Alignment | None:
+        return align(
+            tpl,
+            prep.syl,
+            prep.reg,
+            max_slot=self.options.max_slot_syllables,
+            regional_cost=self.options.regional_substitution_cost if self.options.use_regional else 1.0,
+        )
+
+    def _lexical(self, prep: _Prepared) -> dict[str, _Candidate]:
+        found: dict[str, _Candidate] = {}
+        text = prep.norm.text
+        for i in self._candidates(prep):
+            tpl = self.templates[i]
+            threshold = self.options.threshold(tpl.fixed_syllables)
+            m = self._exact[i].search(text)
+            cand: _Candidate | None = None
+            if m:
+                cand = _Candidate(tpl.rule_id, 1.0, m.start(), m.end(), MatchMethod.EXACT, tpl.text, threshold)
+            elif self.options.use_pinyin:
+                al = self._align(tpl, prep)
+                if al is not None:
+                    if al.used_regional:
+                        ok = al.score >= max(threshold, self.options.regional_min_score)
+                        method = MatchMethod.REGIONAL
+                    else:
+                        ok = al.score >= threshold
+                        method = MatchMethod.PINYIN
+                    if ok:
+                        cand = _Candidate(tpl.rule_id, al.score, al.start, al.end, method, tpl.text, threshold)
+            if cand is None or not self._respects_words(prep, cand, tpl):
+                continue
+            old = found.get(tpl.rule_id)
+            if old is None or (cand.score, cand.end - cand.start) > (old.score, old.end - old.start):
+                found[tpl.rule_id] = cand
+        return found
+
+    def _respects_words(self, prep: _Prepared, cand: _Candidate, tpl: Template) -> bool:
+        """A hit must not start or end inside a word ("问别人去" in "问别人去年…")."""
+        if self.segmenter is None or not self.options.check_word_boundaries:
+            return True
+        cuts = self.segmenter.boundaries(prep.norm.text)
+        cut = (cand.start not in cuts) + (cand.end not in cuts)
+        if cut == 0:
+            return True
+        if tpl.fixed_syllables <= self.options.short_max_syllables:
+            return False
+        return cand.score - cut / tpl.fixed_syllables >= cand.threshold
+
+    def _classify(self, batch: list[tuple[_Prepared, dict[str, _Candidate]]]) -> None:
+        """Forbidden paraphrases the wordings miss: the classifier over clause windows."""
+        windows: list[str] = []
+        owners: list[tuple[int, int, int]] = []  # (batch index, norm start, norm end)
+        for b, (prep, _found) in enumerate(batch):
+            for start, end in _clause_windows(prep.norm):
+                windows.append(prep.norm.text[start:end])
+                owners.append((b, start, end))
+        if not windows:
+            return
+        proba = self.classifier.predict_proba(windows)
+        classes = list(self.classifier.classes_)
+        forbidden_cols = [(j, c) for j, c in enumerate(classes) if self._families.get(c) is RuleFamily.FORBIDDEN]
+        threshold = self.options.classifier_min_probability
+        for row, (b, start, end) in zip(proba, owners):
+            _prep, found = batch[b]
+            for j, rule_id in forbidden_cols:
+                p = float(row[j])
+                if p < threshold:
+                    continue
+                old = found.get(rule_id)
+                if old is None or (old.method is MatchMethod.CLASSIFIER and p > old.score):
+                    found[rule_id] = _Candidate(rule_id, p, start, end, MatchMethod.CLASSIFIER, "", threshold)
+
+    def _exempted(self, rule_id: str, prep: _Prepared) -> bool:
+        for tpl, rx in self._exempt.get(rule_id, ()):
+            if rx.search(prep.norm.text):
+                return True
+            al = self._align(tpl, prep)
+            if al is not None and al.score >= self.options.threshold(tpl.fixed_syllables) and not al.used_regional:
+                return True
+        return False
+
+    def _finish(self, prep: _Prepared, found: dict[str, _Candidate]) -> list[RuleHit]:
+        cands = [c for c in found.values() if not (self._families[c.rule_id] is RuleFamily.FORBIDDEN and self._exempted(c.rule_id, prep))]
+        # a hit inside a longer hit of another rule of the same polarity gives way to it
+        # (请稍等 inside 请稍等，我马上转告)
+        def polarity(c: _Candidate) -> bool:
+            return self._families[c.rule_id] is RuleFamily.FORBIDDEN
+
+        kept = [
+            c
+            for c in cands
+            if not any(
+                o.rule_id != c.rule_id
+                and polarity(o) == polarity(c)
+                and o.start <= c.start
+                and c.end <= o.end
+                and (o.end - o.start) > (c.end - c.start)
+                for o in cands
+            )
+        ]
+        hits = []
+        for c in sorted(kept, key=lambda c: (c.start, c.rule_id)):
+            start, end = prep.norm.span_to_original(c.start, c.end)
+            evidence = {"threshold": round(c.threshold, 4)}
+            hits.append(
+                RuleHit(
+                    rule_id=c.rule_id,
+                    family=self._families[c.rule_id],
+                    score=c.score,
+                    start=start,
+                    end=end,
+                    method=c.method,
+                    rulebook_version=self.rulebook.version,
+                    evidence=evidence,
+                )
+            )
+        return hits
+
+
+def _as_utterance(item: Utterance | str, role: Role | str | None) -> Utterance:
+    if isinstance(item, Utterance):
+        return item if role is None else replace(item, role=Role(role))
+    return Utterance(text=item, role=Role(role) if role is not None else Role.STAFF)
+
+
+def _clause_windows(norm: NormalizedText) -> Iterable[tuple[int, int]]:
+    """Spans (normalised chars) of the whole text, each clause and each pair of adjacent clauses."""
+    n = len(norm.text)
+    if n == 0:
+        return []
+    # clause breaks: where the original text had punctuation between two kept characters
+    original = norm.original
+    breaks = [0]
+    for k in range(1, n):
+        between = original[norm.offsets[k - 1] + 1 : norm.offsets[k]]
+        if between and _CLAUSE_SPLIT.search(between):
+            breaks.append(k)
+    breaks.append(n)
+    clauses = [(breaks[i], breaks[i + 1]) for i in range(len(breaks) - 1)]
+    spans = {(0, n)}
+    if len(clauses) > 1:
+        spans.update(clauses)
+        spans.update((clauses[i][0], clauses[i + 1][1]) for i in range(len(clauses) - 1))
+    return sorted(spans)
