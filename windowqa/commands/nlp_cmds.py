@@ -1,0 +1,142 @@
+"""``windowqa match``, ``windowqa rules show``, ``windowqa eval phrases``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from models.rulebook import RulebookError, load_rulebook
+from models.settings import Settings
+from windowqa.app import app, eval_app, rules_app
+
+
+class RoleChoice(str, Enum):
+    staff = "staff"
+    citizen = "citizen"
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"windowqa: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def build_default_matcher(rulebook_path: Optional[Path] = None):
+    """The matcher from settings: site rulebook, classifier cached under the data directory."""
+    from nlp import build_matcher
+
+    settings = Settings()
+    try:
+        rulebook = load_rulebook(rulebook_path or settings.rulebook_path)
+    except RulebookError as exc:
+        _fail(str(exc))
+    return build_matcher(rulebook, cache_dir=settings.data_dir / "cache")
+
+
+@app.command()
+def match(
+    texts: List[str] = typer.Argument(None, help="Utterances to check."),
+    file: Optional[Path] = typer.Option(None, "--file", "-f", help="A UTF-8 file, one utterance per line."),
+    role: RoleChoice = typer.Option(RoleChoice.staff, help="Who spoke: only staff speech produces hits."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per input line, in input order."),
+    rulebook: Optional[Path] = typer.Option(None, help="A rulebook TOML instead of the configured one."),
+) -> None:
+    """Find courtesy and forbidden phrases in utterances."""
+    lines: list[str] = list(texts or [])
+    if file is not None:
+        try:
+            content = file.read_text(encoding="utf-8")
+        except OSError as exc:
+            _fail(f"{file}: cannot read: {exc.strerror}")
+        except UnicodeDecodeError:
+            _fail(f"{file}: not UTF-8 text")
+        lines.extend(content.splitlines())
+    if not lines:
+        _fail("nothing to match: give TEXT arguments or --file")
+    matcher = build_default_matcher(rulebook)
+    results = matcher.match_many(lines, role=role.value)
+    if as_json:
+        out = sys.stdout
+        for text, hits in zip(lines, results):
+            out.write(json.dumps({"text": text, "hits": [h.as_json() for h in hits]}, ensure_ascii=False) + "\n")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("#", "text", "rule", "kind", "score", "span", "method", show_lines=False)
+    for n, (text, hits) in enumerate(zip(lines, results), start=1):
+        if not hits:
+            table.add_row(str(n), text, "—", "", "", "", "")
+        for k, h in enumerate(hits):
+            marked = f"{text[:h.start]}[bold]{text[h.start:h.end]}[/bold]{text[h.end:]}"
+            table.add_row(str(n) if k == 0 else "", marked if k == 0 else "", h.rule_id, h.kind, f"{h.score:.2f}", f"{h.start}-{h.end}", h.method.value)
+    Console().print(table)
+
+
+@rules_app.command("show")
+def rules_show(
+    rulebook: Optional[Path] = typer.Option(None, help="A rulebook TOML instead of the configured one."),
+    as_json: bool = typer.Option(False, "--json", help="The rules as JSON."),
+) -> None:
+    """The rulebook as a readable table."""
+    try:
+        book = load_rulebook(rulebook or Settings().rulebook_path)
+    except RulebookError as exc:
+        _fail(str(exc))
+    if as_json:
+        typer.echo(book.model_dump_json(indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("id", "section", "wording", "required", "severity", "weight", "variants", title=f"{book.title} ({book.version})")
+    for r in book.rules:
+        table.add_row(r.id, r.section, r.canonical, r.required or "", r.severity.value if r.severity else "", f"{r.weight:g}", str(len(r.variants)))
+    console = Console()
+    console.print(table)
+    a = book.attendance
+    console.print(
+        f"Attendance: {a.checks_per_day} checks a day; summer {a.summer_start}–{a.summer_end} "
+        f"{a.summer.morning_arrive_by:%H:%M}/{a.summer.morning_leave_from:%H:%M}/{a.summer.afternoon_arrive_by:%H:%M}/{a.summer.afternoon_leave_from:%H:%M}, "
+        f"winter {a.winter.morning_arrive_by:%H:%M}/{a.winter.morning_leave_from:%H:%M}/{a.winter.afternoon_arrive_by:%H:%M}/{a.winter.afternoon_leave_from:%H:%M}"
+    )
+    console.print(
+        f"Post: away at most {book.post.max_absence_minutes} min; all staff of a window away together: "
+        f"{'forbidden' if book.post.forbid_all_staff_absent else 'allowed'}. "
+        f"Poor ratings ({', '.join(book.ratings.poor)}): follow-up within {book.ratings.follow_up_working_days} working days."
+    )
+
+
+def print_phrase_evaluation(result: dict, as_json: bool) -> None:
+    """Shared output of ``eval phrases`` and ``eval phrases-audio``."""
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    for family in ("forbidden", "courtesy"):
+        f = result[family]
+        typer.echo(f"{family:10s} precision {f['precision']:.3f}  recall {f['recall']:.3f}  (tp {f['tp']}, fp {f['fp']}, fn {f['fn']})")
+    typer.echo(f"lines: {result['lines']}")
+    for e in result["errors"]:
+        label = "MISS       " if e["type"] == "miss" else "FALSE ALARM"
+        typer.echo(f"  {label} {e['rule_id']:32s} {e['item']}")
+
+
+@eval_app.command("phrases")
+def eval_phrases(
+    manifest: Path = typer.Argument(..., help="TSV: text<TAB>expected (shared spec eval-formats.md)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object with precision/recall per family and errors."),
+    rulebook: Optional[Path] = typer.Option(None, help="A rulebook TOML instead of the configured one."),
+) -> None:
+    """Precision and recall of phrase detection on a text manifest."""
+    from nlp.evaluation import ManifestError, evaluate_text_manifest
+
+    matcher = build_default_matcher(rulebook)
+    try:
+        evaluation = evaluate_text_manifest(matcher, manifest)
+    except ManifestError as exc:
+        _fail(str(exc))
+    print_phrase_evaluation(evaluation.as_json(), as_json)
