@@ -1,1 +1,18 @@
-"""asr."""
+"""asr: Whisper (faster-whisper) on speech segments → utterances in Simplified Chinese."""
+
+from asr.metrics import CerCounts, cer_counts, normalise_for_cer
+from asr.model_files import InstallResult, ModelInstallError, install_whisper_base
+from asr.transcriber import DecodeOptions, SegmentResult, Transcriber, TranscriberError
+
+__all__ = [
+    "CerCounts",
+    "DecodeOptions",
+    "InstallResult",
+    "ModelInstallError",
+    "SegmentResult",
+    "Transcriber",
+    "TranscriberError",
+    "cer_counts",
+    "install_whisper_base",
+    "normalise_for_cer",
+]

@@ -1,0 +1,408 @@
+"""Transcriber: Whisper (faster-whisper / CTranslate2) on speech segments, in Simplified Chinese.
+
+The engine is built explicitly from a local model folder (never downloaded, never at import)
+and passed to whoever needs it. It transcribes *segments* that the VAD of ``audio_capture``
+cut, one decoding pass per segment, with the encoder run on the segment's own length instead
+of a zero-padded 30 s window: CTranslate2 accepts shorter inputs, and for the short turns of a
+service window this is most of the speed (the encoder on 30 s costs ~0.75 s on 2 threads,
+on 10 s ~0.09 s).
+
+No prompt, prefix or hotword is ever given to the decoder: biasing the model with courtesy
+phrases makes it write them where nobody said them.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import zlib
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from asr.filters import find_known_hallucination, find_repetition_loop
+from models.domain import Role, Utterance, Word
+
+logger = logging.getLogger("asr")
+
+SAMPLE_RATE = 16_000
+_FRAMES_PER_S = 100  # mel frames per second
+_MAX_FRAMES = 3000
+
+
+class TranscriberError(RuntimeError):
+    """The model cannot be loaded or used; the message names the folder or input."""
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    """How a segment is decoded and which results are dropped.
+
+    Attributes:
+        language: Whisper language code.
+        beam_size: beam width at temperature 0.
+        patience: beam search patience (CTranslate2), 1.0 is plain beam search.
+        temperatures: fallback schedule; a hotter pass runs only when the previous result
+            failed the compression-ratio or log-probability check.
+        best_of: candidates sampled at temperature > 0.
+        compression_ratio_threshold: gzip ratio above which a result counts as a loop.
+        log_prob_threshold: mean token log-probability below which a result is retried.
+        no_speech_threshold: a segment whose no-speech probability is above this and whose
+            log-probability is below ``log_prob_threshold`` is dropped as non-speech.
+        drop_no_speech_prob: a segment is dropped when its no-speech probability exceeds this,
+            whatever its log-probability (Whisper's confident inventions on noise).
+        repetition_penalty: CTranslate2 repetition penalty (1.0 = off).
+        no_repeat_ngram_size: forbid repeating n-grams of this size (0 = off).
+        context_pad_s: silence-padded audio appended after the segment for the encoder, so the
+            model sees the end of the speech; the encoder window is the segment plus this.
+        min_window_s: shortest encoder window.
+        word_timestamps: align words to the audio (cross-attention, one extra pass).
+        to_simplified: convert the output with OpenCC t2s (base models often write Traditional).
+        max_new_tokens: cap on tokens per segment.
+    """
+
+    language: str = "zh"
+    beam_size: int = 5
+    patience: float = 1.0
+    temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6)
+    best_of: int = 3
+    compression_ratio_threshold: float = 2.4
+    log_prob_threshold: float = -1.0
+    no_speech_threshold: float = 0.6
+    drop_no_speech_prob: float = 0.9
+    repetition_penalty: float = 1.0
+    no_repeat_ngram_size: int = 0
+    context_pad_s: float = 1.0
+    min_window_s: float = 4.0
+    word_timestamps: bool = True
+    to_simplified: bool = True
+    max_new_tokens: int = 220
+
+    def __post_init__(self) -> None:
+        if self.beam_size < 1:
+            raise ValueError(f"beam_size must be >= 1, got {self.beam_size}")
+        if not self.temperatures:
+            raise ValueError("temperatures needs at least one value")
+
+
+@dataclass(frozen=True)
+class SegmentResult:
+    """One decoded segment with the measures the filters used."""
+
+    text: str
+    start_s: float
+    end_s: float
+    words: tuple[Word, ...]
+    avg_logprob: float
+    no_speech_prob: float
+    compression_ratio: float
+    temperature: float
+    dropped: str | None = None  # why the segment was dropped, None when kept
+
+    @property
+    def confidence(self) -> float:
+        return float(math.exp(self.avg_logprob))
+
+
+@dataclass
+class TranscriberStats:
+    """Time spent, for real-time factors."""
+
+    audio_s: float = 0.0
+    compute_s: float = 0.0
+    segments: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+
+
+def _compression_ratio(text: str) -> float:
+    data = text.encode("utf-8")
+    return len(data) / max(1, len(zlib.compress(data)))
+
+
+class Transcriber:
+    """Whisper on speech segments.
+
+    Args:
+        model_dir: a CTranslate2 Whisper folder (``windowqa models install`` builds the default).
+        options: decoding options; recorded in every result's ``options``.
+        device: ``cpu`` or ``cuda``.
+        compute_type: CTranslate2 compute type (``int8`` on CPU).
+        cpu_threads: threads for the CPU (2 on the shared machines).
+
+    Raises:
+        TranscriberError: the folder is missing or is not a CTranslate2 Whisper model.
+    """
+
+    def __init__(
+        self,
+        model_dir: str | Path,
+        *,
+        options: DecodeOptions | None = None,
+        device: str = "cpu",
+        compute_type: str = "int8",
+        cpu_threads: int = 2,
+    ) -> None:
+        model_dir = Path(model_dir).expanduser()
+        if not (model_dir / "model.bin").is_file():
+            raise TranscriberError(
+                f"{model_dir}: no CTranslate2 Whisper model here (model.bin missing); run `windowqa models install`"
+            )
+        from faster_whisper import WhisperModel  # heavy: loaded only when a Transcriber is built
+        from faster_whisper.tokenizer import Tokenizer
+
+        try:
+            self._model = WhisperModel(
+                str(model_dir),
+                device=device,
+                compute_type=compute_type,
+                cpu_threads=cpu_threads,
+                num_workers=1,
+                local_files_only=True,
+            )
+        except (RuntimeError, ValueError, OSError) as exc:
+            raise TranscriberError(f"{model_dir}: cannot load the Whisper model ({exc})") from None
+        self.model_dir = model_dir
+        self.options = options or DecodeOptions()
+        self.device = device
+        self.compute_type = compute_type
+        self.cpu_threads = cpu_threads
+        self.stats = TranscriberStats()
+        self._tokenizer = Tokenizer(
+            self._model.hf_tokenizer, self._model.model.is_multilingual, task="transcribe", language=self.options.language
+        )
+        self._t2s = None
+        if self.options.to_simplified:
+            import opencc
+
+            self._t2s = opencc.OpenCC("t2s")
+        self._fw_options = self._faster_whisper_options(self.options)
+
+    @property
+    def whisper_model(self):
+        """The underlying ``faster_whisper.WhisperModel`` (shared, not a copy)."""
+        return self._model
+
+    @property
+    def model_id(self) -> str:
+        return self.model_dir.name
+
+    def describe(self) -> dict:
+        """Model and options, for storing next to transcripts."""
+        return {
+            "model": self.model_id,
+            "model_dir": str(self.model_dir),
+            "compute_type": self.compute_type,
+            "device": self.device,
+            "options": asdict(self.options),
+        }
+
+    def _faster_whisper_options(self, opts: DecodeOptions):
+        from faster_whisper.transcribe import TranscriptionOptions, get_suppressed_tokens
+
+        return TranscriptionOptions(
+            beam_size=opts.beam_size,
+            best_of=opts.best_of,
+            patience=opts.patience,
+            length_penalty=1.0,
+            repetition_penalty=opts.repetition_penalty,
+            no_repeat_ngram_size=opts.no_repeat_ngram_size,
+            log_prob_threshold=opts.log_prob_threshold,
+            no_speech_threshold=opts.no_speech_threshold,
+            compression_ratio_threshold=opts.compression_ratio_threshold,
+            condition_on_previous_text=False,
+            prompt_reset_on_temperature=0.5,
+            temperatures=list(opts.temperatures),
+            initial_prompt=None,  # never: a prompt of courtesy phrases fakes courtesy hits
+            prefix=None,
+            suppress_blank=True,
+            suppress_tokens=get_suppressed_tokens(self._tokenizer, [-1]),
+            without_timestamps=True,
+            max_initial_timestamp=1.0,
+            word_timestamps=opts.word_timestamps,
+            prepend_punctuations="\"'“¿([{-",
+            append_punctuations="\"'.。,，!！?？:：”)]}、",
+            multilingual=False,
+            max_new_tokens=opts.max_new_tokens,
+            clip_timestamps="0",
+            hallucination_silence_threshold=None,
+            hotwords=None,
+        )
+
+    def _simplified(self, text: str) -> str:
+        return self._t2s.convert(text) if self._t2s is not None else text
+
+    def _encode(self, samples: np.ndarray):
+        """Mel features and encoder output for one segment; returns (encoder_output, content_frames)."""
+        features = self._model.feature_extractor(samples)
+        content_frames = min(features.shape[-1] - 1, _MAX_FRAMES)
+        window_s = max(self.options.min_window_s, samples.size / SAMPLE_RATE + self.options.context_pad_s)
+        window_frames = min(_MAX_FRAMES, int(math.ceil(window_s)) * _FRAMES_PER_S)
+        window = np.zeros((features.shape[0], window_frames), dtype=np.float32)
+        n = min(content_frames, window_frames)
+        window[:, :n] = features[:, :n]
+        return self._model.encode(window), n
+
+    def transcribe_segment(self, samples: np.ndarray, *, offset_s: float = 0.0) -> SegmentResult:
+        """Decode one speech segment (at most 30 s of 16 kHz mono float32).
+
+        Args:
+            samples: the segment's audio.
+            offset_s: where the segment starts in its recording; added to all times.
+
+        Returns:
+            The result, with ``dropped`` set (and empty text) when a filter rejected it.
+        """
+        samples = np.asarray(samples, dtype=np.float32).ravel()
+        duration_s = samples.size / SAMPLE_RATE
+        if duration_s > 30.0:
+            raise ValueError(f"segment of {duration_s:.1f} s is longer than Whisper's 30 s window; cut it first")
+        started = time.perf_counter()
+        result = self._decode(samples, offset_s)
+        self.stats.compute_s += time.perf_counter() - started
+        self.stats.audio_s += duration_s
+        self.stats.segments += 1
+        if result.dropped:
+            key = result.dropped.split(":")[0]
+            self.stats.dropped[key] = self.stats.dropped.get(key, 0) + 1
+            logger.debug("dropped segment at %.2f s (%s)", offset_s, result.dropped)
+        return result
+
+    def _decode(self, samples: np.ndarray, offset_s: float) -> SegmentResult:
+        opts = self.options
+        end_s = offset_s + samples.size / SAMPLE_RATE
+        if samples.size < SAMPLE_RATE // 10:
+            return SegmentResult("", offset_s, end_s, (), 0.0, 1.0, 0.0, 0.0, dropped="too_short")
+        encoder_output, num_frames = self._encode(samples)
+        prompt = self._model.get_prompt(self._tokenizer, [], without_timestamps=True)
+        result, avg_logprob, temperature, compression_ratio = self._model.generate_with_fallback(
+            encoder_output, prompt, self._tokenizer, self._fw_options
+        )
+        tokens = [t for t in result.sequences_ids[0] if t < self._tokenizer.eot]
+        raw_text = self._tokenizer.decode(tokens).strip()
+        no_speech = float(result.no_speech_prob)
+
+        def dropped(reason: str) -> SegmentResult:
+            return SegmentResult(
+                "", offset_s, end_s, (), avg_logprob, no_speech, compression_ratio, temperature, dropped=reason
+            )
+
+        if not raw_text:
+            return dropped("empty")
+        if no_speech > opts.no_speech_threshold and avg_logprob < opts.log_prob_threshold:
+            return dropped(f"no_speech: p={no_speech:.2f} logprob={avg_logprob:.2f}")
+        if no_speech > opts.drop_no_speech_prob:
+            return dropped(f"no_speech: p={no_speech:.2f}")
+        text = self._simplified(raw_text)
+        ratio = _compression_ratio(text)
+        if ratio > opts.compression_ratio_threshold:
+            return dropped(f"compression_ratio: {ratio:.2f}")
+        pattern = find_known_hallucination(text)
+        if pattern:
+            return dropped(f"known_hallucination: {pattern}")
+        loop = find_repetition_loop(text)
+        if loop:
+            return dropped(f"repetition: {loop}")
+
+        words: tuple[Word, ...] = ()
+        if opts.word_timestamps:
+            segment = {"seek": 0, "start": 0.0, "end": num_frames / _FRAMES_PER_S, "tokens": tokens}
+            self._model.add_word_timestamps(
+                [[segment]],
+                self._tokenizer,
+                encoder_output,
+                num_frames,
+                self._fw_options.prepend_punctuations,
+                self._fw_options.append_punctuations,
+                last_speech_timestamp=0.0,
+            )
+            words = tuple(
+                Word(
+                    text=self._simplified(w["word"]).strip(),
+                    start_s=round(offset_s + min(w["start"], samples.size / SAMPLE_RATE), 3),
+                    end_s=round(offset_s + min(w["end"], samples.size / SAMPLE_RATE), 3),
+                    probability=round(float(w["probability"]), 4),
+                )
+                for w in segment.get("words", [])
+                if w["word"].strip()
+            )
+        return SegmentResult(text, offset_s, end_s, words, avg_logprob, no_speech, ratio, temperature)
+
+    def transcribe_utterance(
+        self,
+        samples: np.ndarray,
+        *,
+        start_s: float,
+        role: Role = Role.UNKNOWN,
+        window: str | None = None,
+        channel: int | None = None,
+        recording_started_at: datetime | None = None,
+        source: str | None = None,
+    ) -> Utterance | None:
+        """Decode one segment into an :class:`Utterance`, or None when nothing usable was said.
+
+        Args:
+            samples: 16 kHz mono float32 audio of the segment.
+            start_s: the segment's offset in its recording.
+            role: who speaks on this channel (from the window's channel map).
+            window: window id.
+            channel: channel number in the recording.
+            recording_started_at: wall-clock start of the recording, for absolute times.
+            source: recording path or id.
+        """
+        result = self.transcribe_segment(samples, offset_s=start_s)
+        if result.dropped:
+            return None
+        started_at = recording_started_at + timedelta(seconds=result.start_s) if recording_started_at else None
+        return Utterance(
+            text=result.text,
+            role=role,
+            start_s=round(result.start_s, 3),
+            end_s=round(result.end_s, 3),
+            window=window,
+            channel=channel,
+            started_at=started_at,
+            words=result.words,
+            confidence=round(result.confidence, 4),
+            source=source,
+        )
+
+    def score_text(self, samples: np.ndarray, texts: list[str]) -> list[float]:
+        """Teacher-forced mean log-probability of each text on one segment of audio.
+
+        The same model scores how well each given wording explains the audio
+        (CTranslate2 ``Whisper.align`` returns the probability of every forced text token).
+        Used to verify a candidate phrase against the free transcript without letting the
+        decoder invent it.
+
+        Args:
+            samples: 16 kHz mono float32 audio, at most 30 s.
+            texts: wordings to score (Simplified or Traditional Chinese).
+
+        Returns:
+            Mean natural-log probability per token for each text (higher is better); -inf for
+            an empty text.
+        """
+        samples = np.asarray(samples, dtype=np.float32).ravel()
+        encoder_output, num_frames = self._encode(samples)
+        token_lists = [self._tokenizer.encode(t.strip()) for t in texts]
+        scores = [-math.inf] * len(texts)
+        todo = [i for i, toks in enumerate(token_lists) if toks]
+        if not todo:
+            return scores
+        sot = list(self._tokenizer.sot_sequence) + [self._tokenizer.no_timestamps]
+        results = self._model.model.align(
+            encoder_output, sot, [token_lists[i] + [self._tokenizer.eot] for i in todo], num_frames
+        ) if len(todo) == 1 else None
+        if results is None:
+            # align() takes one encoder output per batch item: repeat it for the batch
+            results = [
+                self._model.model.align(encoder_output, sot, [token_lists[i] + [self._tokenizer.eot]], num_frames)[0]
+                for i in todo
+            ]
+        for i, res in zip(todo, results):
+            probs = np.asarray(res.text_token_probs, dtype=np.float64)
+            scores[i] = float(np.mean(np.log(np.clip(probs, 1e-12, 1.0)))) if probs.size else -math.inf
+        return scores
