@@ -1,0 +1,321 @@
+"""Check-ins: from an image file, a video file or a camera, and the non-biometric fallback.
+
+A camera or video gives a short burst of frames; each is scanned with the fast detector only,
+the best frame (largest, sharpest face) is embedded once and searched 1:N in the gallery.
+A face that is not accepted is recorded as an unknown check-in, never put on the nearest staff
+member. Repeated check-ins of one person within minutes collapse into one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from models.attendance import CheckIn, CheckMethod, PresenceSample
+
+from attendance.faces import BadImageError, DetectedFace, FaceEngine, FaceError, StageTimes, check_image_array, load_image
+from attendance.gallery import Gallery, Identification, MatchDecision, MatchOptions
+
+logger = logging.getLogger("attendance")
+
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".ts"}
+
+
+class CaptureError(FaceError, RuntimeError):
+    """A camera, stream or video that cannot be opened or gives no frames."""
+
+
+class CredentialError(ValueError):
+    """A card number or PIN that does not identify a staff member."""
+
+
+@dataclass(frozen=True)
+class BurstOptions:
+    """How many frames a camera or video check-in looks at.
+
+    Attributes:
+        frames: frames read from the source.
+        step: analyse every ``step``-th frame (the others are read and dropped, which keeps a
+            live stream's buffer fresh).
+        max_seconds: stop reading after this long even if fewer frames came.
+    """
+
+    frames: int = 12
+    step: int = 3
+    max_seconds: float = 3.0
+
+
+@dataclass(frozen=True)
+class FaceCheck:
+    """The outcome of one face check-in attempt, with what made it."""
+
+    checkin: CheckIn | None  # None when no face was found at all
+    identification: Identification | None
+    face: DetectedFace | None
+    frames_read: int
+    times: StageTimes
+    search_s: float
+    burst: BurstOptions | None = None
+
+
+def face_quality(face: DetectedFace) -> float:
+    """Rank faces of a burst: bigger and sharper is better (sharpness saturates)."""
+    return face.box.size_px * min(face.sharpness, 200.0) ** 0.5 * (1.0 + max(face.detector_score, 0.0))
+
+
+def _largest(faces: Sequence[DetectedFace]) -> DetectedFace | None:
+    return max(faces, key=lambda f: f.box.size_px, default=None)
+
+
+def identify_image(
+    engine: FaceEngine,
+    gallery: Gallery,
+    image_rgb: np.ndarray,
+    match: MatchOptions,
+    *,
+    at: datetime,
+    source: str | None = None,
+    terminal: str | None = None,
+    frames_read: int = 1,
+) -> FaceCheck:
+    """Check in the largest face of one image (the person at the terminal).
+
+    Returns:
+        A :class:`FaceCheck`; its ``checkin`` is an unknown check-in when the face is not
+        accepted, and None when the image holds no face.
+    """
+    analysis = engine.analyse(image_rgb, embed=True)
+    face = _largest(analysis.faces)
+    times = analysis.times
+    if face is None or face.embedding is None:
+        return FaceCheck(None, None, None, frames_read, times, 0.0)
+    t0 = time.perf_counter()
+    ident = gallery.identify(face.embedding, match)
+    search_s = time.perf_counter() - t0
+    checkin = CheckIn(
+        staff_id=ident.staff_id, at=at, method=CheckMethod.FACE, terminal=terminal,
+        distance=ident.best_distance,
+        margin=ident.margin, source=source,
+    )
+    if ident.staff_id is None:
+        logger.info("unknown face at %s (%s; nearest %s at %.3f)", source or terminal or "?", ident.decision.value,
+                    ident.best_staff_id, ident.best_distance if ident.best_distance is not None else float("nan"))
+    return FaceCheck(checkin, ident, face, frames_read, times, search_s)
+
+
+def checkin_image_file(
+    engine: FaceEngine, gallery: Gallery, path: str | Path, match: MatchOptions, *, at: datetime | None = None,
+    terminal: str | None = None,
+) -> FaceCheck:
+    """Check in from a photo file.
+
+    Raises:
+        BadImageError: the file is missing, empty or corrupt.
+    """
+    image = load_image(path)
+    return identify_image(engine, gallery, image, match, at=at or datetime.now(), source=str(path), terminal=terminal)
+
+
+def read_burst(source: int | str | Path, options: BurstOptions | None = None, *, capture=None) -> Iterator[np.ndarray]:
+    """Yield RGB frames from a camera index, an RTSP/HTTP URL or a video file.
+
+    Args:
+        source: ``cv2.VideoCapture`` argument: device index, stream URL or file path.
+        options: burst size.
+        capture: an already opened ``cv2.VideoCapture`` (kept open by the caller).
+
+    Raises:
+        CaptureError: the source cannot be opened or yields no frame.
+    """
+    import cv2
+
+    options = options or BurstOptions()
+    own = capture is None
+    if own:
+        if isinstance(source, Path) or (isinstance(source, str) and "://" not in source and not source.isdigit()):
+            if not Path(source).is_file():
+                raise CaptureError(f"{source}: video file not found")
+        arg = int(source) if isinstance(source, str) and source.isdigit() else str(source) if isinstance(source, Path) else source
+        capture = cv2.VideoCapture(arg)
+    try:
+        if not capture.isOpened():
+            raise CaptureError(f"{source}: cannot open camera, stream or video")
+        t0 = time.monotonic()
+        got = 0
+        for i in range(options.frames):
+            ok, frame = capture.read()
+            if not ok or frame is None:
+                break
+            got += 1
+            if i % max(1, options.step) == 0:
+                yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            if time.monotonic() - t0 > options.max_seconds:
+                break
+        if got == 0:
+            raise CaptureError(f"{source}: no frame could be read (empty or corrupt video, or camera busy)")
+    finally:
+        if own:
+            capture.release()
+
+
+def checkin_burst(
+    engine: FaceEngine, gallery: Gallery, frames: Iterable[np.ndarray], match: MatchOptions, *,
+    at: datetime | None = None, source: str | None = None, terminal: str | None = None, burst: BurstOptions | None = None,
+) -> FaceCheck:
+    """Check in from the best frame of a burst: detection on every frame, embedding once."""
+    best: tuple[float, np.ndarray] | None = None
+    n = 0
+    detect_s = 0.0
+    for frame in frames:
+        n += 1
+        frame = check_image_array(frame, source or "frame")
+        analysis = engine.analyse(frame, embed=False)
+        detect_s += analysis.times.detect_s
+        face = _largest(analysis.faces)
+        if face is not None:
+            q = face_quality(face)
+            if best is None or q > best[0]:
+                best = (q, frame)
+    if best is None:
+        return FaceCheck(None, None, None, n, StageTimes(detect_s=detect_s), 0.0, burst)
+    result = identify_image(engine, gallery, best[1], match, at=at or datetime.now(), source=source, terminal=terminal, frames_read=n)
+    return replace(result, times=replace(result.times, detect_s=result.times.detect_s + detect_s), burst=burst)
+
+
+def checkin_capture(
+    engine: FaceEngine, gallery: Gallery, source: int | str | Path, match: MatchOptions, *,
+    burst: BurstOptions | None = None, at: datetime | None = None, terminal: str | None = None, capture=None,
+) -> FaceCheck:
+    """Check in from a camera (device index or RTSP URL) or a video file: best frame of a burst.
+
+    Raises:
+        CaptureError: the source cannot be opened or gives no frames.
+    """
+    burst = burst or BurstOptions()
+    frames = read_burst(source, burst, capture=capture)
+    return checkin_burst(engine, gallery, frames, match, at=at, source=str(source), terminal=terminal, burst=burst)
+
+
+def is_video_path(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in VIDEO_SUFFIXES
+
+
+# ---------------------------------------------------------------------------- collapsing
+
+
+def collapse_checkins(checkins: Iterable[CheckIn], window_minutes: int) -> list[CheckIn]:
+    """Collapse repeated check-ins of one person within ``window_minutes`` into the first one.
+
+    A repeat is counted on the kept check-in (``collapsed``). Unknown faces are kept as they are:
+    they cannot be told apart, and each is a separate event to review.
+    """
+    window = timedelta(minutes=window_minutes)
+    out: list[CheckIn] = []
+    last: dict[str, int] = {}
+    for c in sorted(checkins, key=lambda c: c.at):
+        if c.staff_id is None:
+            out.append(c)
+            continue
+        i = last.get(c.staff_id)
+        if i is not None and c.at - out[i].at <= window:
+            out[i] = replace(out[i], collapsed=out[i].collapsed + c.collapsed)
+            continue
+        last[c.staff_id] = len(out)
+        out.append(c)
+    return out
+
+
+# ---------------------------------------------------------------------------- fallback
+
+
+def hash_pin(pin: str, staff_id: str) -> str:
+    """A salted hash of a PIN for the credential directory (the PIN itself is never stored)."""
+    salt = hashlib.sha256(f"windowqa-pin:{staff_id}".encode()).digest()[:16]
+    return hashlib.pbkdf2_hmac("sha256", pin.encode(), salt, 100_000).hex()
+
+
+@dataclass
+class CredentialDirectory:
+    """Staff card numbers and PIN hashes for the non-biometric check-in.
+
+    Attributes:
+        cards: card number -> 工号.
+        pin_hashes: 工号 -> :func:`hash_pin` of the PIN.
+    """
+
+    cards: dict[str, str]
+    pin_hashes: dict[str, str]
+
+    def by_card(self, card: str) -> str:
+        try:
+            return self.cards[card.strip()]
+        except KeyError:
+            raise CredentialError(f"card {card!r} is not registered to any staff member") from None
+
+    def by_pin(self, staff_id: str, pin: str) -> str:
+        stored = self.pin_hashes.get(staff_id)
+        if stored is None or not hmac.compare_digest(stored, hash_pin(pin, staff_id)):
+            raise CredentialError(f"wrong PIN or no PIN registered for staff {staff_id}")
+        return staff_id
+
+
+def checkin_card(directory: CredentialDirectory, card: str, *, at: datetime | None = None, terminal: str | None = None) -> CheckIn:
+    """A check-in by staff card number, recorded as such."""
+    return CheckIn(directory.by_card(card), at or datetime.now(), CheckMethod.CARD, terminal, source="card")
+
+
+def checkin_pin(
+    directory: CredentialDirectory, staff_id: str, pin: str, *, at: datetime | None = None, terminal: str | None = None
+) -> CheckIn:
+    """A check-in by 工号 and PIN, recorded as such."""
+    return CheckIn(directory.by_pin(staff_id, pin), at or datetime.now(), CheckMethod.PIN, terminal, source="pin")
+
+
+# ---------------------------------------------------------------------------- window cameras
+
+
+def presence_sample(
+    engine: FaceEngine, gallery: Gallery, window_id: str, image_rgb: np.ndarray, match: MatchOptions, at: datetime
+) -> PresenceSample:
+    """Who of the enrolled staff one window-camera frame shows (every face, not only the largest)."""
+    analysis = engine.analyse(image_rgb, embed=True)
+    present: set[str] = set()
+    unknown = 0
+    for face in analysis.faces:
+        if face.embedding is None:
+            continue
+        ident = gallery.identify(face.embedding, match)
+        if ident.staff_id is None:
+            unknown += 1
+        else:
+            present.add(ident.staff_id)
+    return PresenceSample(window_id, at, frozenset(present), unknown)
+
+
+__all__ = [
+    "BadImageError",
+    "BurstOptions",
+    "CaptureError",
+    "CredentialDirectory",
+    "CredentialError",
+    "FaceCheck",
+    "checkin_burst",
+    "checkin_capture",
+    "checkin_card",
+    "checkin_image_file",
+    "checkin_pin",
+    "collapse_checkins",
+    "hash_pin",
+    "identify_image",
+    "is_video_path",
+    "presence_sample",
+    "read_burst",
+]
