@@ -2,7 +2,7 @@
 
 Revision ID: 0001_core
 Revises: 
-Create Date: 2026-11-27 07:21:19.268564
+Create Date: 2026-11-27
 """
 
 from __future__ import annotations
@@ -267,7 +267,7 @@ def upgrade() -> None:
     sa.Column('span_end', sa.Integer(), nullable=False),
     sa.Column('evidence', sa.JSON(), nullable=False),
     sa.Column('rulebook_version', sa.String(length=64), nullable=False),
-    sa.ForeignKeyConstraint(['interaction_id'], ['interaction.id'], name=op.f('fk_rule_hit_interaction_id_interaction'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['interaction_id'], ['interaction.id'], name=op.f('fk_rule_hit_interaction_id_interaction'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['utterance_id'], ['utterance.id'], name=op.f('fk_rule_hit_utterance_id_utterance'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_rule_hit'))
     )
@@ -287,14 +287,16 @@ def upgrade() -> None:
     sa.Column('staff_id', sa.Integer(), nullable=True),
     sa.Column('interaction_id', sa.Integer(), nullable=True),
     sa.Column('utterance_id', sa.Integer(), nullable=True),
+    sa.Column('recording_id', sa.Integer(), nullable=True),
     sa.Column('rating_id', sa.Integer(), nullable=True),
     sa.Column('follow_up_id', sa.Integer(), nullable=True),
     sa.Column('summary', sa.String(length=500), nullable=False),
     sa.Column('evidence', sa.JSON(), nullable=False),
     sa.Column('status', sa.Enum('open', 'confirmed', 'dismissed', name='flag_status', native_enum=False, length=32), nullable=False),
     sa.ForeignKeyConstraint(['follow_up_id'], ['follow_up.id'], name=op.f('fk_flag_follow_up_id_follow_up'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['interaction_id'], ['interaction.id'], name=op.f('fk_flag_interaction_id_interaction'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['interaction_id'], ['interaction.id'], name=op.f('fk_flag_interaction_id_interaction'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['rating_id'], ['rating.id'], name=op.f('fk_flag_rating_id_rating'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['recording_id'], ['recording.id'], name=op.f('fk_flag_recording_id_recording'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], name=op.f('fk_flag_staff_id_staff')),
     sa.ForeignKeyConstraint(['utterance_id'], ['utterance.id'], name=op.f('fk_flag_utterance_id_utterance'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['window_id'], ['window.id'], name=op.f('fk_flag_window_id_window')),
@@ -302,7 +304,10 @@ def upgrade() -> None:
     sa.UniqueConstraint('dedupe_key', name=op.f('uq_flag_dedupe_key'))
     )
     with op.batch_alter_table('flag', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_flag_interaction_id'), ['interaction_id'], unique=False)
         batch_op.create_index('ix_flag_kind_status', ['kind', 'status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_flag_recording_id'), ['recording_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_flag_utterance_id'), ['utterance_id'], unique=False)
 
     op.create_table('review',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -316,7 +321,7 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
     sa.Column('decided_at', sa.DateTime(), nullable=True),
     sa.ForeignKeyConstraint(['flag_id'], ['flag.id'], name=op.f('fk_review_flag_id_flag'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['interaction_id'], ['interaction.id'], name=op.f('fk_review_interaction_id_interaction'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['interaction_id'], ['interaction.id'], name=op.f('fk_review_interaction_id_interaction'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['reviewer_id'], ['user_account.id'], name=op.f('fk_review_reviewer_id_user_account')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_review'))
     )
@@ -333,7 +338,10 @@ def downgrade() -> None:
 
     op.drop_table('review')
     with op.batch_alter_table('flag', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_flag_utterance_id'))
+        batch_op.drop_index(batch_op.f('ix_flag_recording_id'))
         batch_op.drop_index('ix_flag_kind_status')
+        batch_op.drop_index(batch_op.f('ix_flag_interaction_id'))
 
     op.drop_table('flag')
     with op.batch_alter_table('rule_hit', schema=None) as batch_op:

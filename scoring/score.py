@@ -1,0 +1,201 @@
+"""Score one interaction from the rulebook, line by line.
+
+The score starts at ``[scoring].base``; each line of the explanation adds or deducts points
+and names the rule, the reason and the utterance. Deductions:
+
+* a required courtesy rule (``required = "start"``/``"end"``) not said by staff in the first /
+  last half of a served interaction: ``weight x missing_required_penalty``;
+* each forbidden phrase said by staff: ``weight x forbidden_penalty`` (severity noted);
+* situational rules whose situation is detectable: the citizen waited at least
+  ``long_wait_minutes`` per the queue data and staff did not say ``courtesy.sorry_for_wait``;
+  staff left the citizen in silence at least ``silence_wait_seconds`` without
+  ``courtesy.please_wait`` before it.
+
+Other courtesy hits and citizen abuse are explained with 0 points: citizen abuse is recorded to
+protect staff (二.7), never scored against them. The score never drops below 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from models.domain import Role, RuleFamily
+from models.rulebook import Rulebook
+from scoring.segment import MatchedUtterance, Segment
+
+SORRY_FOR_WAIT = "courtesy.sorry_for_wait"
+PLEASE_WAIT = "courtesy.please_wait"
+
+
+@dataclass(frozen=True)
+class ScoreLine:
+    """One line of a score's explanation; ``points`` is negative for a deduction."""
+
+    reason: str
+    points: float = 0.0
+    rule_id: str | None = None
+    utterance_seq: int | None = None
+    start_s: float | None = None
+    severity: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class InteractionScore:
+    """An interaction's score with its explanation and the rulebook version that made it."""
+
+    score: float
+    lines: tuple[ScoreLine, ...]
+    rulebook_version: str
+    served: bool
+    has_greeting: bool
+    has_farewell: bool
+    forbidden: tuple[tuple[MatchedUtterance, Any], ...] = field(default=())
+    abuse: tuple[tuple[MatchedUtterance, Any], ...] = field(default=())
+
+    def explain(self) -> str:
+        """The explanation as text, one line per rule, ending with the total."""
+        rows = [f"{line.points:+7.1f}  {line.reason}" for line in self.lines]
+        rows.append(f"{self.score:7.1f}  = score ({self.rulebook_version})")
+        return "\n".join(rows)
+
+
+def _said_where(items: list[MatchedUtterance], rule_id: str, where: str | None) -> MatchedUtterance | None:
+    # "start" = the first half of the interaction, "end" = the last half (by utterance order):
+    # a structural rule that needs no time constant.
+    n = len(items)
+    half = (n + 1) // 2
+    if where == "start":
+        pool = items[:half] if n > 2 else items
+    elif where == "end":
+        pool = items[n - half :] if n > 2 else items
+    else:
+        pool = items
+    return next((i for i in pool if i.has_rule(rule_id)), None)
+
+
+def score_interaction(segment: Segment, rulebook: Rulebook, *, wait_minutes: float | None = None) -> InteractionScore:
+    """Score one interaction.
+
+    Args:
+        segment: the interaction's utterances and hits.
+        rulebook: weights, penalties and thresholds.
+        wait_minutes: how long the citizen waited before being called (queue data), if known.
+
+    Returns:
+        The score with one explanation line per rule considered.
+    """
+    rules = rulebook.scoring
+    items = segment.items
+    lines: list[ScoreLine] = [ScoreLine(reason=f"base score ({rulebook.version})", points=rules.base)]
+    served = segment.served
+    present: dict[str, bool] = {}
+
+    for rule in rulebook.required_rules:
+        if rule.family is not RuleFamily.COURTESY:
+            continue
+        found = _said_where(items, rule.id, rule.required)
+        present[rule.id] = found is not None
+        half = "first" if rule.required == "start" else "last"
+        if found is not None:
+            lines.append(ScoreLine(f"{rule.id} ({rule.section}) said: {found.utterance.text}", 0.0, rule.id, found.seq, found.utterance.start_s))
+        elif served:
+            lines.append(
+                ScoreLine(
+                    f"{rule.id} ({rule.section}) not said by staff in the {half} half of the interaction",
+                    -rule.weight * rules.missing_required_penalty,
+                    rule.id,
+                )
+            )
+        else:
+            lines.append(ScoreLine(f"{rule.id} not required: nobody was served (no citizen spoke)", 0.0, rule.id))
+
+    forbidden: list[tuple[MatchedUtterance, Any]] = []
+    abuse: list[tuple[MatchedUtterance, Any]] = []
+    for item in items:
+        seen: set[str] = set()
+        for hit in item.hits:
+            if not item.by_staff or hit.rule_id in seen:
+                continue
+            seen.add(hit.rule_id)
+            rule = rulebook.by_id.get(hit.rule_id)
+            if hit.family is RuleFamily.FORBIDDEN and rule is not None:
+                forbidden.append((item, hit))
+                lines.append(
+                    ScoreLine(
+                        f"{hit.rule_id} ({rule.section}, {rule.severity.value}) forbidden phrase by staff: {item.utterance.text}",
+                        -rule.weight * rules.forbidden_penalty,
+                        hit.rule_id,
+                        item.seq,
+                        item.utterance.start_s,
+                        rule.severity.value,
+                    )
+                )
+            elif rule is not None and not rule.required:
+                lines.append(ScoreLine(f"{hit.rule_id} ({rule.section}) said: {item.utterance.text}", 0.0, hit.rule_id, item.seq, item.utterance.start_s))
+        for hit in item.abuse:
+            if item.utterance.role is Role.STAFF:
+                continue
+            abuse.append((item, hit))
+            lines.append(ScoreLine(f"citizen abuse recorded, not penalised (二.7): {item.utterance.text}", 0.0, hit.rule_id, item.seq, item.utterance.start_s))
+
+    if served and wait_minutes is not None and wait_minutes >= rules.long_wait_minutes:
+        rule = rulebook.by_id.get(SORRY_FOR_WAIT)
+        if rule is not None:
+            found = next((i for i in items if i.has_rule(SORRY_FOR_WAIT)), None)
+            if found is None:
+                lines.append(
+                    ScoreLine(
+                        f"{rule.id} ({rule.section}) not said although the citizen waited {wait_minutes:.0f} min (>= {rules.long_wait_minutes})",
+                        -rule.weight,
+                        rule.id,
+                    )
+                )
+
+    if served:
+        line = _silence_line(items, rulebook)
+        if line is not None:
+            lines.append(line)
+
+    total = max(0.0, sum(line.points for line in lines))
+    return InteractionScore(
+        score=round(total, 2),
+        lines=tuple(lines),
+        rulebook_version=rulebook.version,
+        served=served,
+        has_greeting=present.get("courtesy.greet", False),
+        has_farewell=present.get("courtesy.farewell", False),
+        forbidden=tuple(forbidden),
+        abuse=tuple(abuse),
+    )
+
+
+def _silence_line(items: list[MatchedUtterance], rulebook: Rulebook) -> ScoreLine | None:
+    # Staff left the citizen waiting in silence: a gap of silence_wait_seconds after the citizen
+    # spoke (staff working without a word), unless staff said 请稍等 since the citizen last spoke.
+    rule = rulebook.by_id.get(PLEASE_WAIT)
+    if rule is None:
+        return None
+    threshold = rulebook.scoring.silence_wait_seconds
+    ordered = sorted(items, key=lambda i: i.utterance.start_s)
+    announced = False
+    last_end = None
+    for prev, nxt in zip(ordered, ordered[1:]):
+        if prev.utterance.role is Role.CITIZEN:
+            announced = False
+        if prev.has_rule(PLEASE_WAIT):
+            announced = True
+        last_end = prev.utterance.end_s if last_end is None else max(last_end, prev.utterance.end_s)
+        gap = nxt.utterance.start_s - last_end
+        if gap >= threshold and not announced:
+            return ScoreLine(
+                f"{rule.id} ({rule.section}) not said before {gap:.0f} s of silence (>= {threshold} s)",
+                -rule.weight,
+                rule.id,
+                prev.seq,
+                prev.utterance.end_s,
+            )
+    return None

@@ -1,0 +1,419 @@
+"""Write a transcribed, matched recording into the store: utterances, interactions, hits, flags.
+
+One recording is written in the caller's transaction, so a crash leaves either nothing or the
+whole recording (``status = done``); ingest resumes by redoing recordings that are not done.
+Interactions are derived data: :func:`rescore_recording` rebuilds them from the stored
+utterances and hits (after a queue import, or with another rulebook) and keeps flags and reviews.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Sequence
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from models.db import (
+    Flag,
+    FlagKind,
+    FlagStatus,
+    Interaction,
+    QueueCall,
+    Recording,
+    RecordingStatus,
+    RuleHitRow,
+    Utterance as UtteranceRow,
+    Window,
+)
+from models.domain import Role, RuleHit, Utterance
+from models.rulebook import Rulebook
+from scoring.duty import DutyTable
+from scoring.score import InteractionScore, score_interaction
+from scoring.segment import MatchedUtterance, QueueCallEvent, Segment, SegmentOptions, segment_utterances
+
+log = logging.getLogger("scoring")
+
+
+class StoreError(ValueError):
+    """Data that cannot be stored; the message names the recording or window and the reason."""
+
+
+@dataclass
+class StoredRecording:
+    """What :func:`store_recording` wrote for one recording."""
+
+    recording_id: int
+    utterances: int = 0
+    interactions: int = 0
+    hits: int = 0
+    flags: int = 0
+    scores: list[float] = field(default_factory=list)
+
+
+def window_by_code(session: Session, code: str) -> Window:
+    """The window named ``code``.
+
+    Raises:
+        StoreError: no such window (load the site file first).
+    """
+    window = session.scalar(select(Window).where(Window.code == code))
+    if window is None:
+        known = ", ".join(session.scalars(select(Window.code).order_by(Window.code).limit(20)))
+        raise StoreError(f"unknown window {code!r}; load the site file first (known: {known or 'none'})")
+    return window
+
+
+def load_calls(session: Session, window_id: int, start: datetime, end: datetime) -> list[QueueCallEvent]:
+    """The queue calls of a window in [start, end] as segmentation events (read-only)."""
+    rows = session.execute(
+        select(QueueCall.id, QueueCall.called_at, QueueCall.ticket_no, QueueCall.issued_at)
+        .where(QueueCall.window_id == window_id, QueueCall.called_at >= start, QueueCall.called_at <= end)
+        .order_by(QueueCall.called_at)
+    ).all()
+    return [QueueCallEvent(called_at=r[1], ticket_no=r[2], issued_at=r[3], call_id=r[0]) for r in rows]
+
+
+def _absolute(recording_start: datetime | None, u: Utterance) -> datetime | None:
+    if u.started_at is not None:
+        return u.started_at
+    if recording_start is None:
+        return None
+    return recording_start + timedelta(seconds=u.start_s)
+
+
+def _with_times(items: Sequence[MatchedUtterance], recording_start: datetime | None) -> list[MatchedUtterance]:
+    out = []
+    for item in items:
+        u = item.utterance
+        if u.started_at is None and recording_start is not None:
+            item = MatchedUtterance(item.seq, replace(u, started_at=_absolute(recording_start, u)), item.hits, item.abuse)
+        out.append(item)
+    return out
+
+
+def store_recording(
+    session: Session,
+    recording: Recording,
+    items: Sequence[MatchedUtterance],
+    rulebook: Rulebook,
+    *,
+    duty: DutyTable | None = None,
+    calls: Sequence[QueueCallEvent] | None = None,
+) -> StoredRecording:
+    """Store a matched recording and mark it done.
+
+    Args:
+        session: the caller's session, inside a transaction.
+        recording: a ``Recording`` row (pending) with window and start time set.
+        items: its utterances (``seq`` numbered in recording order) with hits and abuse findings.
+        rulebook: scoring rules; its version is stored on every hit and interaction.
+        duty: who is on duty; loaded for the recording's time range when None.
+        calls: queue calls of the window; loaded when None.
+
+    Returns:
+        Counts of what was written.
+    """
+    items = _with_times(items, recording.started_at)
+    duty, calls = _context(session, recording, items, duty, calls)
+    # Any rows of an earlier try of this recording (written outside a transaction) go first.
+    session.execute(delete(UtteranceRow).where(UtteranceRow.recording_id == recording.id))
+    utterance_ids = _insert_utterances(session, recording, items, duty)
+    _insert_hits(session, items, utterance_ids, rulebook)
+    result = _build_interactions(session, recording, items, utterance_ids, rulebook, duty, calls)
+    recording.status = RecordingStatus.DONE
+    recording.failure_reason = None
+    recording.rulebook_version = rulebook.version
+    recording.finished_at = datetime.now().replace(microsecond=0)
+    if items and recording.duration_s is None:
+        recording.duration_s = max(i.utterance.end_s for i in items)
+    session.flush()
+    return result
+
+
+def _context(
+    session: Session,
+    recording: Recording,
+    items: Sequence[MatchedUtterance],
+    duty: DutyTable | None,
+    calls: Sequence[QueueCallEvent] | None,
+) -> tuple[DutyTable, Sequence[QueueCallEvent]]:
+    times = [i.utterance.started_at for i in items if i.utterance.started_at is not None]
+    if recording.window_id is None or not times:
+        return duty or DutyTable([], []), calls or ()
+    start, end = min(times) - timedelta(hours=1), max(times) + timedelta(hours=1)
+    if duty is None:
+        duty = DutyTable.load(session, recording.window_id, start, end)
+    if calls is None:
+        calls = load_calls(session, recording.window_id, start, end)
+    return duty, calls
+
+
+def _insert_utterances(session: Session, recording: Recording, items: Sequence[MatchedUtterance], duty: DutyTable) -> dict[int, int]:
+    if not items:
+        return {}
+    rows = []
+    for item in items:
+        u = item.utterance
+        rows.append(
+            {
+                "recording_id": recording.id,
+                "seq": item.seq,
+                "start_s": u.start_s,
+                "end_s": u.end_s,
+                "started_at": u.started_at,
+                "text": u.text,
+                "role": u.role,
+                "role_confidence": u.role_confidence,
+                "channel": u.channel,
+                "confidence": u.confidence,
+                "staff_id": duty.staff_at(u.started_at) if u.role is not Role.CITIZEN else None,
+            }
+        )
+    result = session.execute(
+        insert(UtteranceRow).returning(UtteranceRow.id, UtteranceRow.seq, sort_by_parameter_order=True), rows
+    )
+    return {seq: uid for uid, seq in result.all()}
+
+
+def _insert_hits(session: Session, items: Sequence[MatchedUtterance], utterance_ids: dict[int, int], rulebook: Rulebook) -> None:
+    rows = []
+    for item in items:
+        for hit in (*item.hits, *item.abuse):
+            rows.append(
+                {
+                    "utterance_id": utterance_ids[item.seq],
+                    "rule_id": hit.rule_id,
+                    "family": hit.family,
+                    "method": hit.method,
+                    "score": float(hit.score),
+                    "span_start": hit.start,
+                    "span_end": hit.end,
+                    "evidence": dict(hit.evidence),
+                    "rulebook_version": hit.rulebook_version or rulebook.version,
+                }
+            )
+    if rows:
+        session.execute(insert(RuleHitRow), rows)
+
+
+def _build_interactions(
+    session: Session,
+    recording: Recording,
+    items: Sequence[MatchedUtterance],
+    utterance_ids: dict[int, int],
+    rulebook: Rulebook,
+    duty: DutyTable,
+    calls: Sequence[QueueCallEvent],
+) -> StoredRecording:
+    result = StoredRecording(recording_id=recording.id, utterances=len(items))
+    result.hits = sum(len(i.hits) + len(i.abuse) for i in items)
+    segments = segment_utterances(items, calls, SegmentOptions.from_rulebook(rulebook))
+    scored: list[tuple[Segment, InteractionScore, int | None]] = []
+    rows = []
+    for seg in segments:
+        wait = seg.queue_call.wait_minutes if seg.queue_call else None
+        score = score_interaction(seg, rulebook, wait_minutes=wait)
+        staff_id = duty.staff_at(seg.started_at)
+        scored.append((seg, score, staff_id))
+        rows.append(
+            {
+                "recording_id": recording.id,
+                "seq": seg.seq,
+                "window_id": recording.window_id,
+                "staff_id": staff_id,
+                "start_s": seg.start_s,
+                "end_s": seg.end_s,
+                "started_at": seg.started_at,
+                "ended_at": seg.ended_at,
+                "ticket_no": seg.queue_call.ticket_no if seg.queue_call else None,
+                "queue_call_id": seg.queue_call.call_id if seg.queue_call else None,
+                "has_greeting": score.has_greeting,
+                "has_farewell": score.has_farewell,
+                "score": score.score,
+                "explanation": [line.as_json() for line in score.lines],
+                "rulebook_version": score.rulebook_version,
+                "split_reason": seg.split_reason,
+            }
+        )
+        result.scores.append(score.score)
+    if not rows:
+        return result
+    ids = [r[0] for r in session.execute(insert(Interaction).returning(Interaction.id, sort_by_parameter_order=True), rows).all()]
+    result.interactions = len(ids)
+    # Link utterances and hits to their interaction, one UPDATE per interaction.
+    for (seg, _score, _staff), iid in zip(scored, ids):
+        uids = [utterance_ids[i.seq] for i in seg.items]
+        session.execute(update(UtteranceRow).where(UtteranceRow.id.in_(uids)).values(interaction_id=iid))
+        session.execute(update(RuleHitRow).where(RuleHitRow.utterance_id.in_(uids)).values(interaction_id=iid))
+    result.flags = _raise_interaction_flags(session, recording, scored, ids, utterance_ids)
+    return result
+
+
+def _evidence(recording: Recording, item: MatchedUtterance, hit: RuleHit | None = None) -> dict:
+    u = item.utterance
+    ev = {
+        "recording": recording.path,
+        "start_s": round(u.start_s, 3),
+        "end_s": round(u.end_s, 3),
+        "text": u.text,
+        "role": u.role.value,
+        "started_at": u.started_at.isoformat() if u.started_at else None,
+    }
+    if hit is not None:
+        ev.update(rule_id=hit.rule_id, method=hit.method.value, score=round(float(hit.score), 4), span=[hit.start, hit.end])
+    return ev
+
+
+def _raise_interaction_flags(
+    session: Session,
+    recording: Recording,
+    scored: list[tuple[Segment, InteractionScore, int | None]],
+    interaction_ids: list[int],
+    utterance_ids: dict[int, int],
+) -> int:
+    wanted: list[dict] = []
+    for (seg, score, staff_id), iid in zip(scored, interaction_ids):
+        when = seg.started_at or recording.started_at or datetime.now().replace(microsecond=0)
+        common = {"window_id": recording.window_id, "staff_id": staff_id, "interaction_id": iid, "recording_id": recording.id}
+        for item, hit in score.forbidden:
+            uid = utterance_ids[item.seq]
+            rule_line = next((line for line in score.lines if line.rule_id == hit.rule_id and line.utterance_seq == item.seq), None)
+            wanted.append(
+                dict(
+                    common,
+                    dedupe_key=f"forbidden:u{uid}:{hit.rule_id}",
+                    kind=FlagKind.FORBIDDEN,
+                    severity=rule_line.severity if rule_line and rule_line.severity else "major",
+                    penalised=True,
+                    raised_at=item.utterance.started_at or when,
+                    summary=f"{hit.rule_id}: {item.utterance.text}",
+                    evidence=_evidence(recording, item, hit),
+                    utterance_id=uid,
+                )
+            )
+        for item, hit in score.abuse:
+            uid = utterance_ids[item.seq]
+            wanted.append(
+                dict(
+                    common,
+                    dedupe_key=f"citizen_abuse:u{uid}",
+                    kind=FlagKind.CITIZEN_ABUSE,
+                    severity="minor",
+                    penalised=False,
+                    raised_at=item.utterance.started_at or when,
+                    summary=f"citizen abuse (recorded, staff not penalised): {item.utterance.text}",
+                    evidence=_evidence(recording, item, hit),
+                    utterance_id=uid,
+                )
+            )
+        if score.served and not (score.has_greeting and score.has_farewell):
+            missing = [name for name, ok in (("greeting", score.has_greeting), ("farewell", score.has_farewell)) if not ok]
+            first = seg.items[0]
+            wanted.append(
+                dict(
+                    common,
+                    dedupe_key=f"missing_courtesy:u{utterance_ids[first.seq]}",
+                    kind=FlagKind.MISSING_COURTESY,
+                    severity="minor",
+                    penalised=True,
+                    raised_at=when,
+                    summary="interaction without " + " and ".join(missing),
+                    evidence={
+                        "recording": recording.path,
+                        "start_s": round(seg.start_s, 3),
+                        "end_s": round(seg.end_s, 3),
+                        "missing": missing,
+                        "text": "\n".join(f"[{i.utterance.role.value}] {i.utterance.text}" for i in seg.items[:40]),
+                    },
+                    utterance_id=utterance_ids[first.seq],
+                )
+            )
+    if not wanted:
+        return 0
+    existing = {
+        key: fid
+        for key, fid in session.execute(
+            select(Flag.dedupe_key, Flag.id).where(Flag.dedupe_key.in_([w["dedupe_key"] for w in wanted]))
+        ).all()
+    }
+    new = [w for w in wanted if w["dedupe_key"] not in existing]
+    for w in wanted:
+        if w["dedupe_key"] in existing:
+            session.execute(update(Flag).where(Flag.id == existing[w["dedupe_key"]]).values(interaction_id=w["interaction_id"]))
+    if new:
+        session.execute(insert(Flag), new)
+    return len(new)
+
+
+def load_matched(session: Session, recording_id: int) -> list[MatchedUtterance]:
+    """A stored recording's utterances with their hits, as the scorer takes them (read-only)."""
+    rows = session.scalars(select(UtteranceRow).where(UtteranceRow.recording_id == recording_id).order_by(UtteranceRow.seq)).all()
+    hits: dict[int, list[RuleHitRow]] = {}
+    for h in session.scalars(
+        select(RuleHitRow).join(UtteranceRow).where(UtteranceRow.recording_id == recording_id).order_by(RuleHitRow.id)
+    ):
+        hits.setdefault(h.utterance_id, []).append(h)
+    out = []
+    for r in rows:
+        u = Utterance(
+            text=r.text, role=r.role, start_s=r.start_s, end_s=r.end_s, started_at=r.started_at, channel=r.channel,
+            confidence=r.confidence, role_confidence=r.role_confidence,
+        )
+        domain_hits = [
+            RuleHit(h.rule_id, h.family, h.score, h.span_start, h.span_end, h.method, h.rulebook_version, dict(h.evidence or {}))
+            for h in hits.get(r.id, [])
+        ]
+        out.append(
+            MatchedUtterance(
+                r.seq, u,
+                tuple(h for h in domain_hits if h.rule_id != "citizen.abuse"),
+                tuple(h for h in domain_hits if h.rule_id == "citizen.abuse"),
+            )
+        )
+    return out
+
+
+def rescore_recording(session: Session, recording: Recording, rulebook: Rulebook) -> StoredRecording:
+    """Rebuild a done recording's interactions from its stored utterances and hits.
+
+    Used after a queue import (new split cues and waits) or with another rulebook. Flags keep
+    their ids and reviews; open missing-courtesy flags that no longer apply are removed.
+    """
+    items = load_matched(session, recording.id)
+    utterance_ids = {
+        seq: uid for uid, seq in session.execute(select(UtteranceRow.id, UtteranceRow.seq).where(UtteranceRow.recording_id == recording.id))
+    }
+    duty, calls = _context(session, recording, items, None, None)
+    session.execute(update(UtteranceRow).where(UtteranceRow.recording_id == recording.id).values(interaction_id=None))
+    session.execute(delete(Interaction).where(Interaction.recording_id == recording.id))
+    before = set(
+        session.scalars(
+            select(Flag.id).where(
+                Flag.recording_id == recording.id,
+                Flag.kind == FlagKind.MISSING_COURTESY,
+                Flag.status == FlagStatus.OPEN,
+                ~Flag.reviews.any(),
+            )
+        )
+    )
+    result = _build_interactions(session, recording, items, utterance_ids, rulebook, duty, calls)
+    stale = set(session.scalars(select(Flag.id).where(Flag.id.in_(before), Flag.interaction_id.is_(None))))
+    if stale:
+        session.execute(delete(Flag).where(Flag.id.in_(stale)))
+    recording.rulebook_version = rulebook.version
+    session.flush()
+    return result
+
+
+__all__ = [
+    "StoreError",
+    "StoredRecording",
+    "load_calls",
+    "load_matched",
+    "rescore_recording",
+    "store_recording",
+    "window_by_code",
+]

@@ -1,0 +1,136 @@
+"""Shared fixtures and helpers of the store/scoring tests (imported by tests/test_store_*.py, test_scoring_*.py).
+
+Databases are real: a SQLite file in tmp_path, and PostgreSQL from ``WINDOWQA_TEST_PG_URL``
+(``.ci/run`` starts one). Each PostgreSQL test gets its own schema. With ``CI=true`` a missing
+or unreachable server fails the test instead of skipping it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from models.db import Department, RosterEntry, Staff, Substitution, Window, init_db, make_engine, make_session_factory
+from models.domain import MatchMethod, Role, RuleFamily, RuleHit, Utterance
+from models.rulebook import load_rulebook
+from scoring.segment import MatchedUtterance
+
+DATA = Path(__file__).parent / "data"
+TRANSCRIPTS = DATA / "transcripts"
+
+
+@pytest.fixture(scope="session")
+def rulebook():
+    return load_rulebook()
+
+
+def _pg_url_or_fail() -> str:
+    url = os.environ.get("WINDOWQA_TEST_PG_URL")
+    if not url:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("CI=true but WINDOWQA_TEST_PG_URL is not set: .ci/run must start PostgreSQL")
+        pytest.skip("WINDOWQA_TEST_PG_URL not set (run: eval \"$(bash scripts/pg-test-server.sh start)\")")
+    return url
+
+
+@pytest.fixture
+def pg_url():
+    """A URL to a fresh, empty schema on the test PostgreSQL server; dropped afterwards."""
+    base = _pg_url_or_fail()
+    base = base.replace("postgresql://", "postgresql+psycopg://", 1) if base.startswith("postgresql://") else base
+    schema = "t_" + uuid.uuid4().hex[:12]
+    try:
+        admin = create_engine(base)
+        with admin.begin() as c:
+            c.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as exc:  # noqa: BLE001
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"PostgreSQL at {base} not reachable: {exc}")
+        pytest.skip(f"PostgreSQL at {base} not reachable: {exc}")
+    sep = "&" if "?" in base else "?"
+    yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    with admin.begin() as c:
+        c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
+    return f"sqlite:///{tmp_path / 'windowqa.db'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request):
+    """Both real databases: a SQLite file and a PostgreSQL schema."""
+    return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+
+
+@pytest.fixture
+def factory(sqlite_url):
+    engine = init_db(make_engine(sqlite_url))
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def any_factory(db_url):
+    engine = init_db(make_engine(db_url))
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+def load_transcript(name: str, rulebook, *, window: str | None = None) -> list[MatchedUtterance]:
+    """A fixture transcript as the scorer takes it: hits built from the annotated rule ids."""
+    items = []
+    lines = (TRANSCRIPTS / name).read_text(encoding="utf-8").splitlines()
+    for seq, line in enumerate(l for l in lines if l.strip()):
+        row = json.loads(line)
+        u = Utterance(text=row["text"], role=Role(row["role"]), start_s=row["start_s"], end_s=row["end_s"], window=window)
+        hits = tuple(
+            RuleHit(rid, rulebook.rule(rid).family, 1.0, 0, len(row["text"]), MatchMethod.EXACT, rulebook.version) for rid in row["hits"]
+        )
+        abuse = (RuleHit("citizen.abuse", RuleFamily.FORBIDDEN, 1.0, 0, len(row["text"]), MatchMethod.EXACT, rulebook.version),) if row.get("abuse") else ()
+        items.append(MatchedUtterance(seq, u, hits, abuse))
+    return items
+
+
+def add_site(session, *, day: datetime) -> dict:
+    """A small hall: one department, windows A03 and B01, three staff, a day's roster at A03."""
+    dept = Department(code="SCJG", name="市场监管")
+    a03 = Window(code="A03", name="企业开办", department=dept)
+    b01 = Window(code="B01", name="社保", department=dept)
+    zhang = Staff(staff_no="1001", name="张敏", department=dept, windows=[a03])
+    li = Staff(staff_no="1002", name="李强", department=dept, windows=[a03, b01])
+    wang = Staff(staff_no="1003", name="王芳", department=dept, windows=[b01])
+    session.add_all([dept, a03, b01, zhang, li, wang])
+    session.flush()
+    d = day.replace(hour=0, minute=0, second=0, microsecond=0)
+    session.add_all(
+        [
+            RosterEntry(window_id=a03.id, staff_id=zhang.id, starts_at=d.replace(hour=8, minute=30), ends_at=d.replace(hour=12)),
+            RosterEntry(window_id=a03.id, staff_id=zhang.id, starts_at=d.replace(hour=13, minute=30), ends_at=d.replace(hour=17, minute=30)),
+            RosterEntry(window_id=b01.id, staff_id=wang.id, starts_at=d.replace(hour=8, minute=30), ends_at=d.replace(hour=17, minute=30)),
+        ]
+    )
+    session.flush()
+    return {"dept": dept, "A03": a03, "B01": b01, "zhang": zhang, "li": li, "wang": wang}
+
+
+__all__ = [
+    "DATA",
+    "Substitution",
+    "add_site",
+    "any_factory",
+    "db_url",
+    "factory",
+    "load_transcript",
+    "pg_url",
+    "rulebook",
+    "sqlite_url",
+]
