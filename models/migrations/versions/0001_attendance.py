@@ -1,7 +1,7 @@
 """attendance: embeddings, check-ins, leave, credentials, presence
 
 Revision ID: 0001_attendance
-Revises: 
+Revises: 0001_core (a branch of its own: branch label 'attendance')
 Create Date: 2026-11-27
 """
 
@@ -11,10 +11,13 @@ from alembic import op
 import sqlalchemy as sa
 
 
+# Branches off 0001_core (rather than down_revision=None + depends_on): with depends_on, Alembic
+# stores only this head in alembic_version, and models.db.schema_is_current then never sees the
+# core head as applied.
 revision = '0001_attendance'
-down_revision = None
+down_revision = '0001_core'
 branch_labels = ('attendance',)
-depends_on = '0001_core'
+depends_on = None
 
 
 def upgrade() -> None:
