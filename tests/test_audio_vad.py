@@ -1,0 +1,87 @@
+"""webrtcvad segmentation on real speech: padding, hang-over, streaming, options."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from audio_capture import StreamingVad, VadOptions, decode_audio, detect_speech
+
+SR = 16000
+
+
+@pytest.fixture(scope="module")
+def clips(speech_dir) -> dict[str, np.ndarray]:
+    return {name: decode_audio(speech_dir / f"{name}.flac").samples[0] for name in ("paddle_zh", "kimi_asr_example", "uberi_chinese")}
+
+
+def _timeline(clips, pause_s: float = 3.0):
+    """paddle, pause, uberi, pause, kimi (which has its own silent lead-in) with known offsets."""
+    silence = np.zeros(int(pause_s * SR), np.float32)
+    parts, offsets, t = [], [], 0.0
+    for name in ("paddle_zh", "uberi_chinese", "kimi_asr_example"):
+        parts += [silence, clips[name]]
+        t += pause_s
+        offsets.append((name, t, t + clips[name].size / SR))
+        t += clips[name].size / SR
+    parts.append(silence)
+    return np.concatenate(parts), offsets
+
+
+def test_segments_cover_each_clip_once(clips):
+    audio, offsets = _timeline(clips)
+    segments = detect_speech(audio)
+    assert len(segments) == 3
+    for seg, (name, start, end) in zip(segments, offsets):
+        assert start - 0.25 <= seg.start_s and seg.end_s <= end + 0.25, (name, seg)  # padding may reach 0.2 s into the pauses
+        assert seg.duration_s > 0.5
+    # kimi's speech starts about 1.9 s into the clip: the pre-roll keeps its soft first syllables
+    kimi = segments[2]
+    assert kimi.start_s == pytest.approx(offsets[2][1] + 1.8, abs=0.25)
+
+
+def test_options_come_back_with_the_segments(clips):
+    options = VadOptions(aggressiveness=3, hangover_ms=300, padding_ms=100)
+    segments = detect_speech(clips["kimi_asr_example"], options)
+    assert segments and all(s.options is options for s in segments)
+    # a short hang-over splits the sentence at its pause; the default keeps it whole
+    assert len(segments) == 2
+    assert len(detect_speech(clips["kimi_asr_example"])) == 1
+
+
+def test_padding_widens_segments(clips):
+    narrow = detect_speech(clips["paddle_zh"], VadOptions(padding_ms=0))
+    wide = detect_speech(clips["paddle_zh"], VadOptions(padding_ms=300))
+    assert wide[0].start_s <= narrow[0].start_s and wide[-1].end_s >= narrow[-1].end_s + 0.2
+
+
+def test_streaming_in_odd_blocks_gives_the_same_segments(clips):
+    audio, _ = _timeline(clips)
+    whole = detect_speech(audio)
+    vad = StreamingVad()
+    streamed = []
+    for i in range(0, audio.size, 1237):  # 77 ms blocks, not a multiple of the 30 ms frame
+        streamed += vad.feed(audio[i : i + 1237])
+    streamed += vad.flush()
+    assert streamed == whole
+
+
+def test_silence_and_faint_hiss_give_no_segments():
+    rng = np.random.default_rng(0)
+    assert detect_speech(np.zeros(SR * 5, np.float32)) == []
+    hiss = (rng.standard_normal(SR * 5) * 10 ** (-70 / 20)).astype(np.float32)
+    assert detect_speech(hiss) == []
+
+
+def test_long_speech_is_cut_at_max_length(clips):
+    long = np.concatenate([clips["paddle_zh"]] * 4)  # 20 s without a long pause
+    segments = detect_speech(long, VadOptions(max_speech_s=6.0))
+    assert len(segments) >= 3
+    assert all(s.duration_s <= 6.0 + 0.3 for s in segments)
+
+
+def test_invalid_options_are_rejected():
+    with pytest.raises(ValueError, match="frame_ms"):
+        VadOptions(frame_ms=25)
+    with pytest.raises(ValueError, match="aggressiveness"):
+        VadOptions(aggressiveness=5)
