@@ -133,4 +133,16 @@ __all__ = [
     "pg_url",
     "rulebook",
     "sqlite_url",
+    "store_fixture",
 ]
+
+
+def store_fixture(session, rulebook, name: str, *, window, start: datetime, content_hash: str | None = None):
+    """Store a fixture transcript as a recording of ``window`` starting at ``start``."""
+    from models.db import Recording
+    from scoring.store import store_recording
+
+    recording = Recording(content_hash=content_hash or f"fixture:{name}:{window.code}:{start.isoformat()}", path=f"{window.code}/{name}", window_id=window.id, started_at=start)
+    session.add(recording)
+    session.flush()
+    return recording, store_recording(session, recording, load_transcript(name, rulebook), rulebook)

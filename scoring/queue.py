@@ -1,0 +1,123 @@
+"""Queue system (叫号) call events: import, and re-scoring of recordings they fall into.
+
+A call tells segmentation that a new citizen comes to the window, gives the interaction its
+ticket number and, with the ticket's issue time, how long the citizen waited (the
+``courtesy.sorry_for_wait`` situation). Re-importing a file changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models.db import ImportRun, QueueCall, Recording, RecordingStatus, Window
+from models.rulebook import Rulebook
+from scoring.ratings import link_ratings
+from scoring.store import rescore_recording
+from scoring.tabular import Rejected, file_hash, parse_time, read_rows
+
+log = logging.getLogger("scoring")
+
+QUEUE_FIELDS: dict[str, tuple[str, ...]] = {
+    "called_at": ("call_time", "time", "叫号时间", "呼叫时间", "时间"),
+    "window": ("window_code", "窗口", "窗口号", "窗口编号"),
+    "ticket_no": ("ticket", "number", "票号", "号码", "排队号", "取号号码"),
+    "issued_at": ("issue_time", "ticket_time", "取号时间"),
+    "matter": ("事项", "业务", "办理事项"),
+}
+
+
+@dataclass
+class QueueImportReport:
+    source: str
+    imported: int = 0
+    unchanged: int = 0
+    rejected: list[Rejected] = field(default_factory=list)
+    rescored_recordings: int = 0
+
+
+def import_queue(session: Session, path: str | Path, rulebook: Rulebook) -> QueueImportReport:
+    """Import a queue system export (CSV or JSON) and re-score the recordings it touches.
+
+    Raises:
+        ImportFileError: the file cannot be read at all.
+    """
+    path = Path(path)
+    report = QueueImportReport(source=str(path))
+    windows = {w.code: w.id for w in session.scalars(select(Window))}
+    seen: dict[tuple, int] = {}
+    touched: dict[int, list[datetime]] = {}
+    for row in read_rows(path, QUEUE_FIELDS):
+        f = row.fields
+        try:
+            if "_error" in f:
+                raise ValueError(f["_error"])
+            missing = [name for name in ("called_at", "window", "ticket_no") if name not in f]
+            if missing:
+                raise ValueError("missing " + ", ".join(missing))
+            called_at = parse_time(f["called_at"])
+            issued_at = parse_time(f["issued_at"]) if "issued_at" in f else None
+            if issued_at is not None and issued_at > called_at:
+                raise ValueError(f"ticket issued ({issued_at}) after it was called ({called_at})")
+            code = str(f["window"])
+            if code not in windows:
+                raise ValueError(f"unknown window {code!r}")
+            key = (windows[code], str(f["ticket_no"]), called_at)
+            if key in seen:
+                raise ValueError(f"same call already on line {seen[key]}")
+            seen[key] = row.line
+        except ValueError as exc:
+            report.rejected.append(Rejected(row.line, str(exc)))
+            continue
+        old = session.scalar(
+            select(QueueCall).where(QueueCall.window_id == key[0], QueueCall.ticket_no == key[1], QueueCall.called_at == key[2])
+        )
+        if old is not None:
+            report.unchanged += 1
+            continue
+        session.add(QueueCall(window_id=key[0], ticket_no=key[1], called_at=called_at, issued_at=issued_at, matter=f.get("matter")))
+        touched.setdefault(key[0], []).append(called_at)
+        report.imported += 1
+    session.flush()
+    for window_id, times in touched.items():
+        report.rescored_recordings += _rescore_window(session, rulebook, window_id, min(times), max(times))
+    if report.imported or report.rejected:
+        session.add(
+            ImportRun(
+                kind="queue",
+                source=str(path),
+                content_hash=file_hash(path),
+                rows_imported=report.imported,
+                rows_unchanged=report.unchanged,
+                rows_rejected=len(report.rejected),
+                rejects=[r.as_json() for r in report.rejected],
+            )
+        )
+    log.info("queue %s: %d imported, %d unchanged, %d rejected", path, report.imported, report.unchanged, len(report.rejected))
+    return report
+
+
+def _rescore_window(session: Session, rulebook: Rulebook, window_id: int, start: datetime, end: datetime) -> int:
+    # Recordings of this window that may contain these calls (a recording lasts at most a day).
+    recordings = session.scalars(
+        select(Recording).where(
+            Recording.window_id == window_id,
+            Recording.status == RecordingStatus.DONE,
+            Recording.started_at <= end,
+            Recording.started_at >= start - timedelta(days=1),
+        )
+    ).all()
+    count = 0
+    for recording in recordings:
+        duration = timedelta(seconds=recording.duration_s or 0)
+        if recording.started_at + duration < start:
+            continue
+        rescore_recording(session, recording, rulebook)
+        link_ratings(session, rulebook, window_id=window_id, start=recording.started_at, end=recording.started_at + duration + timedelta(hours=1))
+        count += 1
+    return count

@@ -1,0 +1,410 @@
+"""Evaluation terminal (好差评) ratings: import, validation, linking, 工号 check and follow-ups.
+
+``import_ratings`` validates every row, rejects malformed ones with their line number and
+reason and imports the rest; re-importing a file changes nothing (serial numbers, or a hash of
+the row where the export has none). Each rating is linked to the interaction it rates: same
+window, the interaction under way or ended at most ``[ratings].link_window_minutes`` before.
+A 差评 (a level in ``[ratings].poor``) opens a follow-up case due in
+``follow_up_working_days`` working days and raises a flag; a terminal 工号 or name that is not
+the staff member actually serving raises a flag (the seed asks that they match).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import and_, delete, or_, select
+from sqlalchemy.orm import Session
+
+from models.db import (
+    Flag,
+    FlagKind,
+    FlagStatus,
+    FollowUp,
+    FollowUpStatus,
+    ImportRun,
+    Interaction,
+    Rating,
+    RatingLinkStatus,
+    Staff,
+    Window,
+)
+from models.rulebook import Rulebook
+from scoring.duty import DutyTable
+from scoring.flags import raise_flag
+from scoring.tabular import Rejected, file_hash, parse_time, read_rows, row_key
+from scoring.workdays import add_working_days
+
+log = logging.getLogger("scoring")
+
+RATING_FIELDS: dict[str, tuple[str, ...]] = {
+    "serial_no": ("serial", "serial_number", "流水号", "评价编号", "编号", "id"),
+    "rated_at": ("time", "rated_time", "评价时间", "时间"),
+    "window": ("window_code", "窗口", "窗口号", "窗口编号"),
+    "staff_no": ("工号", "工作人员工号", "staff", "staff_id"),
+    "staff_name": ("name", "姓名", "工作人员", "工作人员姓名"),
+    "level": ("rating", "result", "评价等级", "满意度", "评价结果", "评价"),
+    "comment": ("评价内容", "意见", "留言", "备注"),
+    "matter": ("事项", "办理事项", "业务"),
+    "dimensions": ("dimension_scores", "维度评分"),
+}
+_DIMENSION_PREFIXES = ("dim_", "维度_", "维度:", "维度：")
+
+
+@dataclass(frozen=True)
+class RatingImportOptions:
+    """Options of a ratings import; ``vendor_codes`` adds to the rulebook's ``[ratings].vendor_codes``."""
+
+    vendor_codes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class RatingImportReport:
+    """What a ratings import did; ``rejected`` names each refused row and why."""
+
+    source: str
+    options: RatingImportOptions
+    imported: int = 0
+    unchanged: int = 0
+    rejected: list[Rejected] = field(default_factory=list)
+    linked: int = 0
+    unlinked: list[str] = field(default_factory=list)  # serial numbers
+    follow_ups_opened: int = 0
+    flags_raised: int = 0
+
+
+def _level(value: Any, rulebook: Rulebook, codes: dict[str, str]) -> tuple[str, str | None]:
+    text = str(value).strip()
+    if text in rulebook.ratings.levels:
+        return text, None
+    if text in codes:
+        return codes[text], text
+    known = ", ".join(rulebook.ratings.levels)
+    hint = f" or a vendor code ({', '.join(codes)})" if codes else " (map vendor codes with [ratings].vendor_codes)"
+    raise ValueError(f"unknown level {text!r}; expected one of {known}{hint}")
+
+
+def _dimensions(fields: dict[str, Any]) -> dict[str, float] | None:
+    dims: dict[str, Any] = {}
+    raw = fields.get("dimensions")
+    if isinstance(raw, str) and raw:
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"dimension scores are not JSON: {exc.msg}") from None
+    if isinstance(raw, dict):
+        dims.update(raw)
+    elif raw not in (None, ""):
+        raise ValueError("dimension scores must be an object of name: number")
+    for key, value in fields.get("_extra", {}).items():
+        for prefix in _DIMENSION_PREFIXES:
+            if key.lower().startswith(prefix) and value not in (None, ""):
+                dims[key[len(prefix) :]] = value
+    out: dict[str, float] = {}
+    for name, value in dims.items():
+        try:
+            out[str(name)] = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"dimension score {name!r} is not a number: {value!r}") from None
+    return out or None
+
+
+def import_ratings(
+    session: Session,
+    path: str | Path,
+    rulebook: Rulebook,
+    options: RatingImportOptions | None = None,
+    *,
+    today: datetime | None = None,
+) -> RatingImportReport:
+    """Import an evaluation terminal export (CSV or JSON) in the caller's transaction.
+
+    Args:
+        session: the caller's session.
+        path: the export file.
+        rulebook: levels, good/poor, vendor codes, link window and follow-up days.
+        options: extra vendor code mapping.
+        today: the day overdue follow-ups are checked against (default: now).
+
+    Returns:
+        Counts, rejected rows (line and reason), unlinked ratings.
+
+    Raises:
+        ImportFileError: the file cannot be read at all.
+    """
+    options = options or RatingImportOptions()
+    path = Path(path)
+    report = RatingImportReport(source=str(path), options=options)
+    codes = {**rulebook.ratings.vendor_codes, **options.vendor_codes}
+    windows = {w.code: w.id for w in session.scalars(select(Window))}
+    seen: dict[str, int] = {}
+    new: list[Rating] = []
+    for row in read_rows(path, RATING_FIELDS):
+        f = row.fields
+        try:
+            if "_error" in f:
+                raise ValueError(f["_error"])
+            missing = [name for name in ("rated_at", "window", "staff_no", "level") if name not in f]
+            if missing:
+                raise ValueError("missing " + ", ".join(missing))
+            rated_at = parse_time(f["rated_at"])
+            window_code = str(f["window"])
+            if window_code not in windows:
+                raise ValueError(f"unknown window {window_code!r}")
+            level, vendor_code = _level(f["level"], rulebook, codes)
+            dims = _dimensions(f)
+            serial = str(f.get("serial_no") or row_key(f))
+            if serial in seen:
+                raise ValueError(f"serial number {serial} already on line {seen[serial]}")
+            seen[serial] = row.line
+        except ValueError as exc:
+            report.rejected.append(Rejected(row.line, str(exc)))
+            continue
+        fields = dict(
+            serial_no=serial,
+            rated_at=rated_at,
+            window_id=windows[window_code],
+            terminal_staff_no=str(f["staff_no"]),
+            terminal_staff_name=f.get("staff_name"),
+            level=level,
+            level_rank=rulebook.ratings.levels.index(level),
+            is_poor=level in rulebook.ratings.poor,
+            vendor_code=vendor_code,
+            dimension_scores=dims,
+            comment=f.get("comment"),
+            matter=f.get("matter"),
+        )
+        old = session.scalar(select(Rating).where(Rating.serial_no == serial))
+        if old is not None:
+            same = all(getattr(old, k) == v for k, v in fields.items())
+            if same:
+                report.unchanged += 1
+            else:
+                report.rejected.append(Rejected(row.line, f"serial number {serial} was imported before with other content"))
+            continue
+        rating = Rating(**fields, source_file=path.name, source_line=row.line, link_status=RatingLinkStatus.PENDING)
+        session.add(rating)
+        new.append(rating)
+    session.flush()
+    report.imported = len(new)
+    for rating in new:
+        report.follow_ups_opened += _open_follow_up(session, rating, rulebook)
+    session.flush()
+    linked, unlinked, flags = link_ratings(session, rulebook, ratings=new)
+    report.linked, report.unlinked = linked, unlinked
+    report.flags_raised += flags + sum(1 for r in new if r.is_poor)
+    if report.imported or report.rejected:
+        session.add(
+            ImportRun(
+                kind="ratings",
+                source=str(path),
+                content_hash=file_hash(path),
+                rows_imported=report.imported,
+                rows_unchanged=report.unchanged,
+                rows_rejected=len(report.rejected),
+                rejects=[r.as_json() for r in report.rejected],
+            )
+        )
+    flag_overdue_follow_ups(session, (today or datetime.now()).date())
+    log.info("ratings %s: %d imported, %d unchanged, %d rejected", path, report.imported, report.unchanged, len(report.rejected))
+    return report
+
+
+def _open_follow_up(session: Session, rating: Rating, rulebook: Rulebook) -> int:
+    if not rating.is_poor:
+        return 0
+    days = rulebook.ratings.follow_up_working_days
+    opened = rating.rated_at.date()
+    case = FollowUp(rating_id=rating.id, opened_on=opened, due_on=add_working_days(opened, days), working_days=days, status=FollowUpStatus.OPEN)
+    session.add(case)
+    session.flush()
+    raise_flag(
+        session,
+        f"poor_rating:r{rating.id}",
+        FlagKind.POOR_RATING,
+        raised_at=rating.rated_at,
+        summary=f"差评 {rating.level}: {rating.comment or ''}".strip(),
+        evidence={"serial_no": rating.serial_no, "level": rating.level, "comment": rating.comment, "matter": rating.matter, "due_on": case.due_on.isoformat()},
+        severity="major",
+        window_id=rating.window_id,
+        rating_id=rating.id,
+        follow_up_id=case.id,
+    )
+    return 1
+
+
+def link_ratings(
+    session: Session,
+    rulebook: Rulebook,
+    *,
+    ratings: list[Rating] | None = None,
+    window_id: int | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> tuple[int, list[str], int]:
+    """Link ratings that have no interaction yet to the interaction they rate.
+
+    Either ``ratings`` or a window/time range selects them (after an ingest). A rating links to
+    the latest interaction on its window that started before it and ended at most
+    ``link_window_minutes`` before it; then the terminal's 工号 is checked against the staff
+    member who served.
+
+    Returns:
+        (linked, serial numbers still unlinked, flags raised).
+    """
+    if ratings is None:
+        query = select(Rating).where(Rating.interaction_id.is_(None))
+        if window_id is not None:
+            query = query.where(Rating.window_id == window_id)
+        if start is not None:
+            query = query.where(Rating.rated_at >= start)
+        if end is not None:
+            query = query.where(Rating.rated_at <= end)
+        ratings = list(session.scalars(query.order_by(Rating.rated_at)))
+    link_window = timedelta(minutes=rulebook.ratings.link_window_minutes)
+    linked, unlinked, flags = 0, [], 0
+    staff_by_no = {s.staff_no: s for s in session.scalars(select(Staff))}
+    for rating in ratings:
+        interaction = session.scalar(
+            select(Interaction)
+            .where(
+                Interaction.window_id == rating.window_id,
+                Interaction.started_at <= rating.rated_at,
+                Interaction.ended_at >= rating.rated_at - link_window,
+            )
+            .order_by(Interaction.started_at.desc(), Interaction.id.desc())
+            .limit(1)
+        )
+        if interaction is not None:
+            rating.interaction_id = interaction.id
+            rating.link_status = RatingLinkStatus.LINKED
+            linked += 1
+            _drop_open_flag(session, f"unlinked_rating:r{rating.id}")
+            if rating.follow_up is not None and rating.follow_up.staff_id is None:
+                rating.follow_up.staff_id = interaction.staff_id
+        else:
+            rating.link_status = RatingLinkStatus.UNLINKED
+            unlinked.append(rating.serial_no)
+            _, created = raise_flag(
+                session,
+                f"unlinked_rating:r{rating.id}",
+                FlagKind.UNLINKED_RATING,
+                raised_at=rating.rated_at,
+                summary=f"rating {rating.serial_no} ({rating.level}) matches no recorded interaction",
+                evidence={"serial_no": rating.serial_no, "rated_at": rating.rated_at.isoformat()},
+                severity="minor",
+                penalised=False,
+                window_id=rating.window_id,
+                rating_id=rating.id,
+            )
+            flags += created
+        flags += _check_staff(session, rating, interaction, staff_by_no)
+    session.flush()
+    return linked, unlinked, flags
+
+
+def _drop_open_flag(session: Session, key: str) -> None:
+    flag = session.scalar(select(Flag).where(Flag.dedupe_key == key))
+    if flag is not None and flag.status is FlagStatus.OPEN and not flag.reviews:
+        session.delete(flag)
+
+
+def _check_staff(session: Session, rating: Rating, interaction: Interaction | None, staff_by_no: dict[str, Staff]) -> int:
+    serving = interaction.staff_id if interaction is not None and interaction.staff_id else None
+    if serving is None:
+        at = rating.rated_at
+        serving = DutyTable.load(session, rating.window_id, at, at).staff_at(at)
+    terminal = staff_by_no.get(rating.terminal_staff_no or "")
+    rating.staff_id = serving or (terminal.id if terminal else None)
+    if rating.follow_up is not None and rating.follow_up.staff_id is None:
+        rating.follow_up.staff_id = rating.staff_id
+    if serving is None:
+        return 0
+    problems = []
+    if terminal is None:
+        problems.append(f"terminal 工号 {rating.terminal_staff_no} is not a known staff member")
+    elif terminal.id != serving:
+        problems.append(f"terminal shows 工号 {terminal.staff_no} ({terminal.name})")
+    elif rating.terminal_staff_name and rating.terminal_staff_name != terminal.name:
+        problems.append(f"terminal shows name {rating.terminal_staff_name} for 工号 {terminal.staff_no} ({terminal.name})")
+    if not problems:
+        _drop_open_flag(session, f"staff_mismatch:r{rating.id}")
+        return 0
+    actual = session.get(Staff, serving)
+    _, created = raise_flag(
+        session,
+        f"staff_mismatch:r{rating.id}",
+        FlagKind.STAFF_MISMATCH,
+        raised_at=rating.rated_at,
+        summary=f"{problems[0]}, but {actual.staff_no} ({actual.name}) was serving",
+        evidence={"serial_no": rating.serial_no, "terminal_staff_no": rating.terminal_staff_no, "terminal_staff_name": rating.terminal_staff_name, "serving_staff_no": actual.staff_no},
+        severity="major",
+        window_id=rating.window_id,
+        staff_id=serving,
+        rating_id=rating.id,
+        interaction_id=interaction.id if interaction is not None else None,
+    )
+    return int(created)
+
+
+def flag_overdue_follow_ups(session: Session, today) -> int:
+    """Flag every follow-up case not closed by its due date; returns how many flags were new."""
+    cases = session.scalars(
+        select(FollowUp).where(FollowUp.status != FollowUpStatus.CLOSED, FollowUp.due_on < today)
+    ).all()
+    created = 0
+    for case in cases:
+        _, new = raise_flag(
+            session,
+            f"overdue_follow_up:f{case.id}",
+            FlagKind.OVERDUE_FOLLOW_UP,
+            raised_at=datetime.combine(case.due_on, datetime.min.time()) + timedelta(days=1),
+            summary=f"follow-up of rating {case.rating.serial_no} overdue since {case.due_on.isoformat()} ({case.status.value})",
+            evidence={"due_on": case.due_on.isoformat(), "status": case.status.value, "working_days": case.working_days},
+            severity="major",
+            window_id=case.rating.window_id,
+            staff_id=case.staff_id,
+            rating_id=case.rating_id,
+            follow_up_id=case.id,
+        )
+        created += new
+    return created
+
+
+def advance_follow_up(session: Session, case_id: int, step: FollowUpStatus, note: str, *, at: datetime | None = None) -> FollowUp:
+    """Record a follow-up step: callback (回访), rectification (整改) or closure.
+
+    Raises:
+        ValueError: no such case, or the case is already closed.
+    """
+    case = session.get(FollowUp, case_id)
+    if case is None:
+        raise ValueError(f"no follow-up case {case_id}")
+    if case.status is FollowUpStatus.CLOSED:
+        raise ValueError(f"follow-up case {case_id} is already closed")
+    at = at or datetime.now().replace(microsecond=0)
+    if step is FollowUpStatus.CALLED_BACK:
+        case.callback_at, case.callback_note = at, note
+    elif step is FollowUpStatus.RECTIFIED:
+        case.rectification = note
+    elif step is FollowUpStatus.CLOSED:
+        case.closed_at = at
+    case.status = step
+    session.flush()
+    return case
+
+
+__all__ = [
+    "RATING_FIELDS",
+    "RatingImportOptions",
+    "RatingImportReport",
+    "advance_follow_up",
+    "flag_overdue_follow_ups",
+    "import_ratings",
+    "link_ratings",
+]
