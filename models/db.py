@@ -473,6 +473,9 @@ class Flag(Base):
 
     window: Mapped[Optional[Window]] = relationship()
     staff: Mapped[Optional[Staff]] = relationship()
+    interaction: Mapped[Optional[Interaction]] = relationship()
+    rating: Mapped[Optional[Rating]] = relationship()
+    follow_up: Mapped[Optional[FollowUp]] = relationship()
     reviews: Mapped[list["Review"]] = relationship(back_populates="flag")
 
 
