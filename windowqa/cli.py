@@ -8,6 +8,7 @@ import logging
 from windowqa.app import app
 from windowqa.commands import nlp_cmds  # noqa: F401  (registers match, rules show, eval phrases)
 from windowqa.commands import asr_cmds  # noqa: F401  (registers models install, transcribe, capture, eval asr)
+from windowqa.commands import attendance_cmds  # noqa: F401  (registers attendance enroll/checkin/eval/report, eval faces)
 
 logging.getLogger("jieba").setLevel(logging.WARNING)
 
