@@ -295,6 +295,9 @@ class Transcriber:
             return dropped(f"no_speech: p={no_speech:.2f} logprob={avg_logprob:.2f}")
         if no_speech > opts.drop_no_speech_prob:
             return dropped(f"no_speech: p={no_speech:.2f}")
+        if avg_logprob < opts.log_prob_threshold:
+            # every temperature of the fallback failed: what is left is a guess, not a transcript
+            return dropped(f"low_logprob: {avg_logprob:.2f} at temperature {temperature}")
         text = self._simplified(raw_text)
         ratio = _compression_ratio(text)
         if ratio > opts.compression_ratio_threshold:
@@ -321,8 +324,8 @@ class Transcriber:
             words = tuple(
                 Word(
                     text=self._simplified(w["word"]).strip(),
-                    start_s=round(offset_s + min(w["start"], samples.size / SAMPLE_RATE), 3),
-                    end_s=round(offset_s + min(w["end"], samples.size / SAMPLE_RATE), 3),
+                    start_s=round(offset_s + min(float(w["start"]), samples.size / SAMPLE_RATE), 3),
+                    end_s=round(offset_s + min(float(w["end"]), samples.size / SAMPLE_RATE), 3),
                     probability=round(float(w["probability"]), 4),
                 )
                 for w in segment.get("words", [])
@@ -393,15 +396,9 @@ class Transcriber:
         if not todo:
             return scores
         sot = list(self._tokenizer.sot_sequence) + [self._tokenizer.no_timestamps]
-        results = self._model.model.align(
-            encoder_output, sot, [token_lists[i] + [self._tokenizer.eot] for i in todo], num_frames
-        ) if len(todo) == 1 else None
-        if results is None:
-            # align() takes one encoder output per batch item: repeat it for the batch
-            results = [
-                self._model.model.align(encoder_output, sot, [token_lists[i] + [self._tokenizer.eot]], num_frames)[0]
-                for i in todo
-            ]
+        # One text per call: align() pairs each text with one encoder output. The end-of-text
+        # token is not scored: align() reports no probability for it.
+        results = [self._model.model.align(encoder_output, sot, [token_lists[i]], num_frames)[0] for i in todo]
         for i, res in zip(todo, results):
             probs = np.asarray(res.text_token_probs, dtype=np.float64)
             scores[i] = float(np.mean(np.log(np.clip(probs, 1e-12, 1.0)))) if probs.size else -math.inf

@@ -1,0 +1,116 @@
+"""The real Whisper base model on real speech: text, script, times, filters, no invented phrases."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from asr import DecodeOptions, Transcriber, TranscriberError, cer_counts
+from asr.filters import find_known_hallucination, find_repetition_loop
+from audio_capture import decode_audio
+from models.domain import Role
+from windowqa.speech_pipeline import transcribe_blocks
+
+pytestmark = pytest.mark.slow
+SR = 16000
+TRADITIONAL_ONLY = set("認為給帶來這個篇結內們時經學國說對來會過還點開關門請問")
+
+
+@pytest.fixture(scope="module")
+def clips(speech_dir) -> dict[str, np.ndarray]:
+    names = ("paddle_zh", "kimi_asr_example", "uberi_chinese", "firered_aishell2_IT0011W0001", "wenet_aishell1_BAC009S0724W0121")
+    return {n: decode_audio(speech_dir / f"{n}.flac").samples[0] for n in names}
+
+
+def test_transcribes_real_speech_in_simplified_with_word_times(transcriber, clips):
+    utterance = transcriber.transcribe_utterance(
+        clips["paddle_zh"], start_s=12.0, role=Role.STAFF, window="W01", channel=0, source="paddle"
+    )
+    reference = "我认为跑步最重要的就是给我带来了身体健康"
+    assert cer_counts(utterance.text, reference).cer <= 0.1
+    assert not TRADITIONAL_ONLY & set(utterance.text)  # base writes 認為/給/帶來 here without OpenCC
+    assert (utterance.role, utterance.window, utterance.channel, utterance.source) == (Role.STAFF, "W01", 0, "paddle")
+    assert utterance.start_s == 12.0 and utterance.end_s == pytest.approx(17.0, abs=0.01)
+    assert 0 < utterance.confidence <= 1
+    words = utterance.words
+    assert "".join(w.text for w in words).replace(",", "") == utterance.text.replace(",", "")
+    assert all(12.0 <= w.start_s <= w.end_s <= 17.0 for w in words)
+    assert [w.start_s for w in words] == sorted(w.start_s for w in words)
+
+
+def test_results_record_model_and_options(whisper_model_dir):
+    options = DecodeOptions(beam_size=2, temperatures=(0.0,))
+    t = Transcriber(whisper_model_dir, options=options)
+    described = t.describe()
+    assert described["options"]["beam_size"] == 2 and described["model"] == "whisper-base"
+    assert t.options is options
+
+
+def test_missing_model_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(TranscriberError, match="models install") as info:
+        Transcriber(tmp_path / "nowhere")
+    assert str(tmp_path / "nowhere") in str(info.value)
+
+
+def test_overlong_segment_is_refused(transcriber):
+    with pytest.raises(ValueError, match="30 s"):
+        transcriber.transcribe_segment(np.zeros(SR * 31, np.float32))
+
+
+def test_digital_silence_gives_nothing(transcriber):
+    result = transcriber.transcribe_segment(np.zeros(SR * 3, np.float32))
+    assert result.dropped and result.text == ""
+
+
+def _not_speech(clips) -> dict[str, np.ndarray]:
+    """Audio in which nobody says any rulebook phrase."""
+    rng = np.random.default_rng(7)
+    n = SR * 8
+    white = (rng.standard_normal(n) * 0.05).astype(np.float32)
+    brown = np.cumsum(rng.standard_normal(n)).astype(np.float32)
+    brown = (brown - np.convolve(brown, np.ones(400) / 400, mode="same")) * 0.01
+    # time-reversed speech: voice-like, unintelligible (a classic babble/masker stimulus)
+    reversed_speech = np.concatenate([clips["kimi_asr_example"][::-1], clips["paddle_zh"][::-1]])
+    # four talkers at once, like the hall behind a window
+    babble = np.zeros(SR * 6, np.float32)
+    for k, name in enumerate(("paddle_zh", "kimi_asr_example", "wenet_aishell1_BAC009S0724W0121", "firered_aishell2_IT0011W0001")):
+        x = clips[name][: babble.size - k * 4000]
+        babble[k * 4000 : k * 4000 + x.size] += x / (np.abs(x).max() + 1e-9) * 0.3
+    # other speech: real sentences with no courtesy or forbidden wording
+    other = np.concatenate([clips["wenet_aishell1_BAC009S0724W0121"], np.zeros(SR), clips["firered_aishell2_IT0011W0001"]])
+    return {"white": white, "brown": brown, "reversed": reversed_speech, "babble": babble, "other": other}
+
+
+def test_no_rulebook_phrase_is_invented_on_noise_and_other_speech(transcriber, clips, matcher):
+    found = {}
+    for name, audio in _not_speech(clips).items():
+        utterances = list(transcribe_blocks([audio[None, :]], transcriber))
+        texts = [u.text for u in utterances]
+        hits = [h.rule_id for u in utterances for h in matcher.match(u.text, role="staff")]
+        found[name] = (texts, hits)
+    assert all(not hits for _, hits in found.values()), found
+    for texts, _ in found.values():
+        for text in texts:
+            assert find_known_hallucination(text) is None and find_repetition_loop(text) is None
+
+
+def test_known_hallucinations_and_loops_are_recognised():
+    assert find_known_hallucination("請不吝點贊 訂閱 轉發 打賞支持明鏡與點點欄目") is None  # traditional: normalised by the transcriber first
+    assert find_known_hallucination("请不吝点赞 订阅 转发 打赏支持明镜与点点栏目") == "请不吝点赞"
+    assert find_known_hallucination("字幕由Amara.org社区提供") == "字幕由"
+    assert find_known_hallucination("您好，请坐，请稍等") is None
+    assert find_repetition_loop("我们下一个我们下一个我们下一个我们下一个") == "我们下一个"
+    assert find_repetition_loop("谢谢谢谢谢谢谢谢") in {"谢", "谢谢"}
+    assert find_repetition_loop("好好，请稍等一下") is None
+
+
+def test_phrase_scores_rank_the_spoken_wording_first(transcriber, clips):
+    spoken, unrelated_a, unrelated_b = transcriber.score_text(
+        clips["kimi_asr_example"][int(1.7 * SR) : int(7.5 * SR)],
+        ["这并不是告别这是一个篇章的结束也是新篇章的开始", "有意见你找领导去", "您好请坐"],
+    )
+    assert spoken > -0.5
+    assert spoken - max(unrelated_a, unrelated_b) > 2.0
+    assert transcriber.score_text(clips["uberi_chinese"], [""]) == [-math.inf]
