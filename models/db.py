@@ -48,6 +48,7 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker, Session
 
@@ -322,6 +323,7 @@ class Interaction(Base):
     ended_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
     ticket_no: Mapped[Optional[str]] = mapped_column(String(64))
     queue_call_id: Mapped[Optional[int]] = mapped_column(ForeignKey("queue_call.id"))
+    served: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())  # a citizen was there
     has_greeting: Mapped[bool] = mapped_column(Boolean, default=False)
     has_farewell: Mapped[bool] = mapped_column(Boolean, default=False)
     score: Mapped[float] = mapped_column(Float)

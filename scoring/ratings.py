@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from models.db import (
@@ -304,6 +304,11 @@ def link_ratings(
             )
             flags += created
         flags += _check_staff(session, rating, interaction, staff_by_no)
+        if rating.staff_id is not None:
+            # the rating's flags count on whoever was serving
+            session.execute(
+                update(Flag).where(Flag.rating_id == rating.id, Flag.staff_id.is_(None)).values(staff_id=rating.staff_id)
+            )
     session.flush()
     return linked, unlinked, flags
 

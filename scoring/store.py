@@ -230,6 +230,7 @@ def _build_interactions(
                 "ended_at": seg.ended_at,
                 "ticket_no": seg.queue_call.ticket_no if seg.queue_call else None,
                 "queue_call_id": seg.queue_call.call_id if seg.queue_call else None,
+                "served": score.served,
                 "has_greeting": score.has_greeting,
                 "has_farewell": score.has_farewell,
                 "score": score.score,

@@ -1,0 +1,247 @@
+"""Roll-ups per staff, window and department, per day, week and month; rendered as a table, CSV or XLSX.
+
+Read-only queries. Only interactions where a citizen was served count towards scores and
+courtesy rates; an inspector's score adjustments (reviews with ``decision = adjust``) are added
+to the interaction's score. Ratings count on the staff member who was actually serving.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import unicodedata
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from models.db import (
+    Department,
+    Flag,
+    FlagKind,
+    FlagStatus,
+    FollowUp,
+    FollowUpStatus,
+    Interaction,
+    Rating,
+    Review,
+    ReviewDecision,
+    Staff,
+    Window,
+)
+
+GroupBy = Literal["staff", "window", "department"]
+Period = Literal["day", "week", "month"]
+
+
+class ReportError(ValueError):
+    """A report that cannot be made (bad month, unknown grouping)."""
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """What a report covers: grouping, period buckets and the date range [start, end)."""
+
+    group_by: GroupBy
+    period: Period
+    start: date
+    end: date
+
+
+@dataclass
+class Report:
+    """A rectangular report; ``rows`` are lists in ``columns`` order."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[Any]] = field(default_factory=list)
+    options: ReportOptions | None = None
+
+    def as_dicts(self) -> list[dict[str, Any]]:
+        return [dict(zip(self.columns, row)) for row in self.rows]
+
+
+def month_range(month: str) -> tuple[date, date]:
+    """``YYYY-MM`` to [first day, first day of next month).
+
+    Raises:
+        ReportError: not a month like 2026-03.
+    """
+    try:
+        first = datetime.strptime(month, "%Y-%m").date()
+    except ValueError:
+        raise ReportError(f"expected a month as YYYY-MM, got {month!r}") from None
+    nxt = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return first, nxt
+
+
+def _bucket(day: date, period: Period) -> str:
+    if period == "day":
+        return day.isoformat()
+    if period == "week":
+        year, week, _ = day.isocalendar()
+        return f"{year}-W{week:02d}"
+    return day.strftime("%Y-%m")
+
+
+COLUMNS = [
+    "period", "key", "name", "interactions", "avg_score", "min_score", "greeting_rate", "farewell_rate",
+    "forbidden_hits", "citizen_abuse", "ratings", "poor_ratings", "satisfaction_rate", "follow_ups_open", "flags_open",
+]
+
+
+def rollup(session: Session, options: ReportOptions) -> Report:
+    """Aggregate scores, courtesy, hits, ratings and flags by group and period (read-only).
+
+    Raises:
+        ReportError: unknown grouping or period.
+    """
+    if options.group_by not in ("staff", "window", "department"):
+        raise ReportError(f"group by staff, window or department, not {options.group_by!r}")
+    if options.period not in ("day", "week", "month"):
+        raise ReportError(f"period is day, week or month, not {options.period!r}")
+    start = datetime.combine(options.start, datetime.min.time())
+    end = datetime.combine(options.end, datetime.min.time())
+    names = _names(session, options.group_by)
+    staff_dept = dict(session.execute(select(Staff.id, Staff.department_id)).all())
+    window_dept = dict(session.execute(select(Window.id, Window.department_id)).all())
+
+    def key_of(staff_id: int | None, window_id: int | None) -> int | None:
+        if options.group_by == "staff":
+            return staff_id
+        if options.group_by == "window":
+            return window_id
+        return staff_dept.get(staff_id) if staff_id is not None else window_dept.get(window_id)
+
+    acc: dict[tuple[str, int | None], dict[str, Any]] = defaultdict(
+        lambda: {"n": 0, "sum": 0.0, "min": None, "greet": 0, "farewell": 0, "forbidden": 0, "abuse": 0, "ratings": 0, "poor": 0, "good": 0, "follow_ups": 0, "flags": 0}
+    )
+    adjustments = dict(
+        session.execute(
+            select(Review.interaction_id, func.sum(Review.score_adjustment))
+            .where(Review.decision == ReviewDecision.ADJUST, Review.interaction_id.is_not(None))
+            .group_by(Review.interaction_id)
+        ).all()
+    )
+    rows = session.execute(
+        select(Interaction.id, Interaction.staff_id, Interaction.window_id, Interaction.started_at, Interaction.score, Interaction.has_greeting, Interaction.has_farewell)
+        .where(Interaction.served.is_(True), Interaction.started_at >= start, Interaction.started_at < end)
+    ).all()
+    for iid, staff_id, window_id, started_at, score, greet, farewell in rows:
+        a = acc[(_bucket(started_at.date(), options.period), key_of(staff_id, window_id))]
+        score = max(0.0, score + (adjustments.get(iid) or 0.0))
+        a["n"] += 1
+        a["sum"] += score
+        a["min"] = score if a["min"] is None else min(a["min"], score)
+        a["greet"] += bool(greet)
+        a["farewell"] += bool(farewell)
+    for kind, staff_id, window_id, raised_at, status in session.execute(
+        select(Flag.kind, Flag.staff_id, Flag.window_id, Flag.raised_at, Flag.status).where(Flag.raised_at >= start, Flag.raised_at < end)
+    ).all():
+        a = acc[(_bucket(raised_at.date(), options.period), key_of(staff_id, window_id))]
+        if kind is FlagKind.FORBIDDEN and status is not FlagStatus.DISMISSED:
+            a["forbidden"] += 1
+        elif kind is FlagKind.CITIZEN_ABUSE:
+            a["abuse"] += 1
+        if status is FlagStatus.OPEN:
+            a["flags"] += 1
+    for staff_id, window_id, rated_at, is_poor in session.execute(
+        select(Rating.staff_id, Rating.window_id, Rating.rated_at, Rating.is_poor).where(Rating.rated_at >= start, Rating.rated_at < end)
+    ).all():
+        a = acc[(_bucket(rated_at.date(), options.period), key_of(staff_id, window_id))]
+        a["ratings"] += 1
+        a["poor"] += bool(is_poor)
+        a["good"] += not is_poor
+    for staff_id, window_id, opened_on in session.execute(
+        select(FollowUp.staff_id, Rating.window_id, FollowUp.opened_on)
+        .join(Rating, FollowUp.rating_id == Rating.id)
+        .where(FollowUp.status != FollowUpStatus.CLOSED, FollowUp.opened_on >= options.start, FollowUp.opened_on < options.end)
+    ).all():
+        acc[(_bucket(opened_on, options.period), key_of(staff_id, window_id))]["follow_ups"] += 1
+
+    report = Report(
+        title=f"windowqa {options.group_by} report {options.start.isoformat()}..{(options.end - timedelta(days=1)).isoformat()} by {options.period}",
+        columns=list(COLUMNS),
+        options=options,
+    )
+    for (bucket, key), a in sorted(acc.items(), key=lambda kv: (kv[0][0], names.get(kv[0][1], ("~", ""))[0])):
+        code, name = names.get(key, ("(none)", "nobody on duty" if options.group_by == "staff" else "unknown"))
+        n = a["n"]
+        report.rows.append(
+            [
+                bucket, code, name, n,
+                round(a["sum"] / n, 1) if n else None,
+                a["min"],
+                round(a["greet"] / n, 3) if n else None,
+                round(a["farewell"] / n, 3) if n else None,
+                a["forbidden"], a["abuse"], a["ratings"], a["poor"],
+                round(a["good"] / a["ratings"], 3) if a["ratings"] else None,
+                a["follow_ups"], a["flags"],
+            ]
+        )
+    return report
+
+
+def _names(session: Session, group_by: GroupBy) -> dict[int, tuple[str, str]]:
+    if group_by == "staff":
+        return {i: (no, name) for i, no, name in session.execute(select(Staff.id, Staff.staff_no, Staff.name))}
+    if group_by == "window":
+        return {i: (code, name) for i, code, name in session.execute(select(Window.id, Window.code, Window.name))}
+    return {i: (code, name) for i, code, name in session.execute(select(Department.id, Department.code, Department.name))}
+
+
+def _width(text: str) -> int:
+    # CJK characters take two terminal columns.
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3f}".rstrip("0").rstrip(".") if value != int(value) else f"{value:.0f}"
+    return str(value)
+
+
+def render_table(report: Report) -> str:
+    """The report as an aligned plain-text table (CJK-aware widths)."""
+    cells = [report.columns] + [[_cell(v) for v in row] for row in report.rows]
+    widths = [max(_width(row[i]) for row in cells) for i in range(len(report.columns))]
+    lines = [report.title]
+    for n, row in enumerate(cells):
+        lines.append("  ".join(c + " " * (w - _width(c)) for c, w in zip(row, widths)).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    if not report.rows:
+        lines.append("(no data)")
+    return "\n".join(lines)
+
+
+def render_csv(report: Report) -> str:
+    """The report as CSV text (header line first)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(report.columns)
+    writer.writerows(["" if v is None else v for v in row] for row in report.rows)
+    return out.getvalue()
+
+
+def write_xlsx(report: Report, path: str | Path) -> Path:
+    """Write the report as an Excel workbook (one sheet, header row frozen)."""
+    from openpyxl import Workbook
+
+    path = Path(path)
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "report"
+    sheet.append(report.columns)
+    for row in report.rows:
+        sheet.append(row)
+    sheet.freeze_panes = "A2"
+    book.properties.title = report.title
+    book.save(path)
+    return path
