@@ -101,6 +101,7 @@ class MatcherThresholds(_Strict):
     classifier_min_probability: float = Field(0.6, gt=0, le=1)
     classifier_context_min_probability: float = Field(0.4, ge=0, le=1)
     classifier_families: list[RuleFamily] = [RuleFamily.FORBIDDEN, RuleFamily.COURTESY, RuleFamily.PHONE]
+    classifier_min_chars: int = Field(6, ge=1)
     fillers: list[str] = []
 
 

@@ -46,6 +46,7 @@ class MatcherOptions:
     classifier_min_probability: float = 0.6
     classifier_context_min_probability: float = 0.4
     classifier_families: tuple[RuleFamily, ...] = (RuleFamily.FORBIDDEN, RuleFamily.COURTESY, RuleFamily.PHONE)
+    classifier_min_chars: int = 6  # shorter windows: only an exact (pinyin) wording counts
     use_pinyin: bool = True
     use_regional: bool = True
     use_classifier: bool = True
@@ -67,6 +68,7 @@ class MatcherOptions:
             classifier_min_probability=t.classifier_min_probability,
             classifier_context_min_probability=t.classifier_context_min_probability,
             classifier_families=tuple(RuleFamily(f) for f in t.classifier_families),
+            classifier_min_chars=t.classifier_min_chars,
         )
         values.update(overrides)
         return cls(**values)
@@ -328,6 +330,8 @@ class PhraseMatcher:
         owners: list[tuple[int, int, int]] = []  # (batch index, norm start, norm end)
         for b, (prep, _found) in enumerate(batch):
             for start, end in _clause_windows(prep.norm):
+                if end - start < self.options.classifier_min_chars:
+                    continue
                 windows.append(prep.norm.text[start:end])
                 owners.append((b, start, end))
         if not windows:
