@@ -59,6 +59,9 @@ class PhraseRule(_Strict):
     severity: Severity | None = None
     weight: float = Field(gt=0)
     situation: str = ""
+    # For a forbidden rule: ids of the prescribed phrases staff should have said instead (shown
+    # to staff next to their flagged utterance).
+    instead: list[str] = []
 
     @field_validator("wording", "variants", "exempt")
     @classmethod
@@ -212,6 +215,10 @@ class Rulebook(_Strict):
             if rule.id in seen:
                 raise ValueError(f"rule id {rule.id!r} appears twice")
             seen.add(rule.id)
+        for rule in rules:
+            unknown = [rid for rid in rule.instead if rid not in seen]
+            if unknown:
+                raise ValueError(f"rule {rule.id!r}: instead names unknown rule ids {unknown}")
         return rules
 
     @cached_property
