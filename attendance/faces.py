@@ -183,8 +183,11 @@ class DlibOptions:
     Attributes:
         detector: ``"hog"`` (fast on one core) or ``"cnn"`` (MMOD, finds turned and partial
             faces, several times slower on a CPU).
-        cnn_fallback: with the HOG detector, run the CNN detector on images where HOG found
-            nothing (enrolment photos and evaluation; a live burst uses HOG only).
+        cnn_fallback: with the HOG detector, when to run the CNN detector on an image where HOG
+            found nothing: ``"enrol"`` (enrolment photos only: a check-in must stay fast),
+            ``"always"`` or ``"never"``. On one CPU core the CNN takes ~1 s at 480 px and ~3 s
+            at 800 px against ~0.02-0.1 s for HOG (measured, see benchmarks/bench_faces.py).
+        cnn_max_side_px: images are scaled to this longest side for the CNN detector.
         detect_max_side_px: images are scaled down to this longest side before detection
             (landmarks and embeddings still use the full image).
         upsample: times the detector upsamples the (scaled) image to find smaller faces.
@@ -195,7 +198,8 @@ class DlibOptions:
     """
 
     detector: Literal["hog", "cnn"] = "hog"
-    cnn_fallback: bool = True
+    cnn_fallback: Literal["enrol", "always", "never"] = "enrol"
+    cnn_max_side_px: int = 480
     detect_max_side_px: int = 800
     upsample: int = 1
     num_jitters: int = 1
@@ -245,7 +249,7 @@ class DlibFaceEngine:
             model_dir = Path(face_recognition_models.face_recognition_model_location()).parent
         model_dir = Path(model_dir)
         paths = {key: model_dir / fname for key, fname in self._FILES.items()}
-        needed = ["shape", "resnet"] + (["cnn"] if self.options.detector == "cnn" or self.options.cnn_fallback else [])
+        needed = ["shape", "resnet"] + (["cnn"] if self.options.detector == "cnn" or self.options.cnn_fallback != "never" else [])
         missing = [str(paths[k]) for k in needed if not paths[k].is_file()]
         if missing:
             raise EngineUnavailableError(f"dlib model files missing: {', '.join(missing)}")
@@ -260,13 +264,15 @@ class DlibFaceEngine:
     def _detect(self, image_rgb: np.ndarray, detector: str, allow_upsample: bool = True) -> list[tuple[FaceBox, float]]:
         opts = self.options
         h, w = image_rgb.shape[:2]
-        scale = min(1.0, opts.detect_max_side_px / max(h, w))
+        max_side = opts.cnn_max_side_px if detector == "cnn" else opts.detect_max_side_px
+        scale = min(1.0, max_side / max(h, w))
         small = image_rgb
         if scale < 1.0:
             import cv2
 
             small = cv2.resize(image_rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
-        upsample = opts.upsample if allow_upsample else 0
+        # the CNN fallback runs without upsampling: each doubling costs ~4x (14 s at 800 px on one core)
+        upsample = opts.upsample if allow_upsample and (detector == "hog" or opts.detector == "cnn") else 0
         found: list[tuple[FaceBox, float]] = []
         if detector == "cnn":
             assert self._cnn is not None
@@ -295,7 +301,7 @@ class DlibFaceEngine:
             image_rgb: H x W x 3 ``uint8`` RGB.
             embed: compute descriptors (False: detection, landmarks and sharpness only).
             detector: override the options' detector for this call.
-            allow_fallback: let the CNN detector run where HOG found nothing.
+            allow_fallback: let the CNN detector run where HOG found nothing (per ``cnn_fallback``).
             allow_upsample: use the options' upsampling (a live burst may turn it off).
             enrol: use ``enrol_jitters`` for the descriptor.
         """
@@ -306,7 +312,8 @@ class DlibFaceEngine:
         detector = detector or self.options.detector
         t0 = time.perf_counter()
         boxes = self._detect(image_rgb, detector, allow_upsample)
-        if not boxes and detector == "hog" and allow_fallback and self.options.cnn_fallback and self._cnn is not None:
+        fallback = self.options.cnn_fallback == "always" or (self.options.cnn_fallback == "enrol" and enrol)
+        if not boxes and detector == "hog" and allow_fallback and fallback and self._cnn is not None:
             boxes = self._detect(image_rgb, "cnn", allow_upsample)
         t1 = time.perf_counter()
         align_s = embed_s = 0.0
