@@ -310,6 +310,7 @@ class Interaction(Base):
         UniqueConstraint("recording_id", "seq"),
         Index("ix_interaction_window_end", "window_id", "ended_at"),
         Index("ix_interaction_staff_start", "staff_id", "started_at"),
+        Index("ix_interaction_started", "started_at"),  # dashboard: month and trend aggregates
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -393,7 +394,11 @@ class Rating(Base):
     """
 
     __tablename__ = "rating"
-    __table_args__ = (Index("ix_rating_window_time", "window_id", "rated_at"),)
+    __table_args__ = (
+        Index("ix_rating_window_time", "window_id", "rated_at"),
+        Index("ix_rating_rated", "rated_at"),  # dashboard: satisfaction by month
+        Index("ix_rating_staff_time", "staff_id", "rated_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     serial_no: Mapped[str] = mapped_column(String(128), unique=True)
@@ -425,6 +430,7 @@ class FollowUp(Base):
     """A 差评 case: callback (回访) and rectification (整改) due within working days."""
 
     __tablename__ = "follow_up"
+    __table_args__ = (Index("ix_follow_up_status_due", "status", "due_on"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     rating_id: Mapped[int] = mapped_column(ForeignKey("rating.id", ondelete="CASCADE"), unique=True)
@@ -453,7 +459,11 @@ class Flag(Base):
     """
 
     __tablename__ = "flag"
-    __table_args__ = (Index("ix_flag_kind_status", "kind", "status"),)
+    __table_args__ = (
+        Index("ix_flag_kind_status", "kind", "status"),
+        Index("ix_flag_status_raised", "status", "raised_at"),  # dashboard: the inspector's queue
+        Index("ix_flag_staff_raised", "staff_id", "raised_at"),  # dashboard: a staff member's flags
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
@@ -492,6 +502,8 @@ class Review(Base):
     interaction_id: Mapped[Optional[int]] = mapped_column(ForeignKey("interaction.id", ondelete="SET NULL"))
     reviewer_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id"))
     decision: Mapped[ReviewDecision] = mapped_column(_enum(ReviewDecision, "review_decision"))
+    # The rule the reviewer decided the flagged utterance really is (changed rule); None otherwise.
+    rule_id: Mapped[Optional[str]] = mapped_column(String(64))
     score_adjustment: Mapped[float] = mapped_column(Float, default=0.0)
     comment: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.current_timestamp())
