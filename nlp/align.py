@@ -129,6 +129,9 @@ def align(
                 cur_start[i] = b_start
                 cur_reg[i] = b_reg
         prev, prev_start, prev_reg = cur, cur_start, cur_reg
+        # a row's best cost never falls in later rows: stop once it is over budget
+        if max_cost is not None and min(prev) > max_cost:
+            return None
     end = min(range(n + 1), key=lambda i: (prev[i], i - prev_start[i]))
     cost = prev[end]
     if max_cost is not None and cost > max_cost:

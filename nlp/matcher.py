@@ -17,6 +17,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Sequence
 
+import numpy as np
+
 from models.domain import MatchMethod, Role, RuleFamily, RuleHit, Utterance
 from models.rulebook import SLOT, Rulebook
 from nlp.align import Alignment, Template, align, make_template
@@ -156,17 +158,21 @@ class PhraseMatcher:
                 tpl, rx = self._compile(rule.id, wording, is_exempt=True)
                 if tpl is not None:
                     self._exempt[rule.id].append((tpl, rx))
-        # inverted index: regional syllable key -> template indexes
-        self._index: dict[str, list[int]] = defaultdict(list)
-        self._needed: list[int] = []
+        # incidence of regional syllable keys in templates, for a cheap candidate filter
+        vocab = sorted({k for tpl in self.templates for k in tpl.key_syllables})
+        self._key_column = {k: j for j, k in enumerate(vocab)}
+        self._incidence = np.zeros((len(self.templates), len(vocab)), dtype=np.int16)
+        needed = []
         for i, tpl in enumerate(self.templates):
             keys = tpl.key_syllables
             for key in keys:
-                self._index[key].append(i)
+                self._incidence[i, self._key_column[key]] = 1
             threshold = self.options.threshold(tpl.fixed_syllables)
             # a template can only reach its threshold if enough of its syllables occur
             allowed_misses = math.floor((1.0 - threshold) * tpl.fixed_syllables + 1e-9)
-            self._needed.append(max(1, len(keys) - allowed_misses))
+            needed.append(max(1, len(keys) - allowed_misses))
+        self._needed = np.asarray(needed, dtype=np.int16)
+        self._key_counts = self._incidence.sum(axis=1)
         self._abuse = [self._compile("citizen.abuse", w, is_exempt=False) for w in rulebook.citizen_abuse.wording]
 
     # ------------------------------------------------------------------ building
@@ -224,10 +230,10 @@ class PhraseMatcher:
             tpl = self.templates[i]
             if tpl.rule_id in accepted:
                 continue
-            al = self._align(tpl, prep)
+            threshold = self.options.threshold(tpl.fixed_syllables)
+            al = self._align(tpl, prep, min_score=threshold - self.options.near_miss_margin)
             if al is None:
                 continue
-            threshold = self.options.threshold(tpl.fixed_syllables)
             if threshold - self.options.near_miss_margin <= al.score < threshold or (
                 al.score >= threshold and tpl.rule_id not in accepted
             ):
@@ -262,26 +268,24 @@ class PhraseMatcher:
         return _Prepared(norm, syl, reg, frozenset(reg))
 
     def _candidates(self, prep: _Prepared, relax: float = 0.0) -> list[int]:
-        counts: dict[int, int] = defaultdict(int)
-        for key in prep.reg_set:
-            for i in self._index.get(key, ()):
-                counts[i] += 1
-        out = []
-        for i, c in counts.items():
-            needed = self._needed[i]
-            if relax:
-                needed = max(1, needed - math.ceil(relax * len(self.templates[i].key_syllables)))
-            if c >= needed:
-                out.append(i)
-        return out
+        columns = [j for j in map(self._key_column.get, prep.reg_set) if j is not None]
+        if not columns:
+            return []
+        counts = self._incidence[:, columns].sum(axis=1)
+        needed = self._needed
+        if relax:
+            needed = np.maximum(1, needed - np.ceil(relax * self._key_counts).astype(np.int16))
+        return np.flatnonzero(counts >= needed).tolist()
 
-    def _align(self, tpl: Template, prep: _Prepared) -> Alignment | None:
+    def _align(self, tpl: Template, prep: _Prepared, min_score: float | None = None) -> Alignment | None:
+        max_cost = None if min_score is None else (1.0 - min_score) * tpl.fixed_syllables + 1e-9
         return align(
             tpl,
             prep.syl,
             prep.reg,
             max_slot=self.options.max_slot_syllables,
             regional_cost=self.options.regional_substitution_cost if self.options.use_regional else 1.0,
+            max_cost=max_cost,
         )
 
     def _lexical(self, prep: _Prepared) -> dict[str, _Candidate]:
@@ -295,7 +299,7 @@ class PhraseMatcher:
             if m:
                 cand = _Candidate(tpl.rule_id, 1.0, m.start(), m.end(), MatchMethod.EXACT, tpl.text, threshold)
             elif self.options.use_pinyin:
-                al = self._align(tpl, prep)
+                al = self._align(tpl, prep, min_score=threshold)
                 if al is not None:
                     if al.used_regional:
                         ok = al.score >= max(threshold, self.options.regional_min_score)
@@ -366,8 +370,9 @@ class PhraseMatcher:
         for tpl, rx in self._exempt.get(rule_id, ()):
             if rx.search(prep.norm.text):
                 return True
-            al = self._align(tpl, prep)
-            if al is not None and al.score >= self.options.threshold(tpl.fixed_syllables) and not al.used_regional:
+            threshold = self.options.threshold(tpl.fixed_syllables)
+            al = self._align(tpl, prep, min_score=threshold)
+            if al is not None and al.score >= threshold and not al.used_regional:
                 return True
         return False
 
