@@ -339,7 +339,7 @@ def check_coverage(
                         flags.append(CoverageFlag(w.window_id, day, half, CoverageIssue.SUBSTITUTE_NOT_FILED,
                                                   (s.substitute_staff_id,), "替岗人员未事前报督查考核科备案"))
                 all_on_leave = len(on_leave) == len(w.staff_ids)
-                if all_on_leave and not any(s.filed for s in serving):
+                if all_on_leave and not subs_present and not any(s.filed for s in serving):
                     flags.append(CoverageFlag(w.window_id, day, half, CoverageIssue.LEAVE_WITHOUT_SUBSTITUTE,
                                               tuple(on_leave), "窗口人员全部请假，未安排备案替岗人员"))
                 elif not present and not subs_present:
