@@ -504,6 +504,8 @@ class Review(Base):
     decision: Mapped[ReviewDecision] = mapped_column(_enum(ReviewDecision, "review_decision"))
     # The rule the reviewer decided the flagged utterance really is (changed rule); None otherwise.
     rule_id: Mapped[Optional[str]] = mapped_column(String(64))
+    # An appeal's final ruling by the inspector (``comment`` holds the staff member's reason).
+    ruling: Mapped[Optional[str]] = mapped_column(Text)
     score_adjustment: Mapped[float] = mapped_column(Float, default=0.0)
     comment: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.current_timestamp())

@@ -1,4 +1,4 @@
-"""dashboard: review.rule_id (a changed rule) and indexes for the dashboard's queries
+"""dashboard: review.rule_id (a changed rule), review.ruling (an appeal's ruling) and indexes for the dashboard's queries
 
 Revision ID: 0001_dashboard
 Revises: 0001_core (a branch of its own: branch label 'dashboard')
@@ -29,6 +29,7 @@ _INDEXES = [
 def upgrade() -> None:
     with op.batch_alter_table("review", schema=None) as batch_op:
         batch_op.add_column(sa.Column("rule_id", sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column("ruling", sa.Text(), nullable=True))
     for name, table, columns in _INDEXES:
         op.create_index(name, table, columns, unique=False)
 
@@ -37,4 +38,5 @@ def downgrade() -> None:
     for name, table, _ in reversed(_INDEXES):
         op.drop_index(name, table_name=table)
     with op.batch_alter_table("review", schema=None) as batch_op:
+        batch_op.drop_column("ruling")
         batch_op.drop_column("rule_id")
