@@ -134,6 +134,10 @@ __all__ = [
     "rulebook",
     "sqlite_url",
     "store_fixture",
+    "RecordedMatcher",
+    "RecordedTranscriber",
+    "day_files",
+    "dump_results",
 ]
 
 
@@ -146,3 +150,93 @@ def store_fixture(session, rulebook, name: str, *, window, start: datetime, cont
     session.add(recording)
     session.flush()
     return recording, store_recording(session, recording, load_transcript(name, rulebook), rulebook)
+
+
+class RecordedTranscriber:
+    """Transcription replayed from a recorded transcript file (JSON lines, as in tests/data/transcripts).
+
+    The "audio" file given to ingest is the transcript itself; lines with a ``"#"`` key are
+    comments (they make copies of one transcript differ in content). ``delay_s`` simulates the
+    time real transcription takes, so that a test can kill an ingest in the middle.
+    """
+
+    def __init__(self, delay_s: float = 0.0):
+        self.delay_s = delay_s
+
+    def __call__(self, path, *, started_at=None, channel_map=None):
+        import time
+        from datetime import timedelta
+
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        out = []
+        for line in Path(path).read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            if "#" in row:
+                continue
+            at = started_at + timedelta(seconds=row["start_s"]) if started_at else None
+            out.append(Utterance(text=row["text"], role=Role(row.get("role", "unknown")), start_s=row["start_s"], end_s=row["end_s"], started_at=at))
+        return out
+
+
+class RecordedMatcher:
+    """Matcher results replayed from the transcripts' annotations (text -> rule ids)."""
+
+    def __init__(self, rulebook):
+        self.rulebook = rulebook
+        self.hits: dict[str, list[str]] = {}
+        self.abuse: set[str] = set()
+        for path in TRANSCRIPTS.glob("*.jsonl"):
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    row = json.loads(line)
+                    self.hits[row["text"]] = row["hits"]
+                    if row.get("abuse"):
+                        self.abuse.add(row["text"])
+
+    def match_many(self, utterances):
+        rb = self.rulebook
+        return [
+            [RuleHit(r, rb.rule(r).family, 1.0, 0, len(u.text), MatchMethod.EXACT, rb.version) for r in self.hits.get(u.text, [])]
+            for u in utterances
+        ]
+
+    def citizen_abuse(self, utterance):
+        if utterance.text in self.abuse:
+            return [RuleHit("citizen.abuse", RuleFamily.FORBIDDEN, 1.0, 0, len(utterance.text), MatchMethod.EXACT, self.rulebook.version)]
+        return []
+
+
+def day_files(folder: Path, days: list[datetime], *, window: str = "A03", name: str = "window-a03-morning.jsonl") -> list[Path]:
+    """Copies of a transcript as one "recording" per day, the start time in the file name."""
+    folder.mkdir(parents=True, exist_ok=True)
+    text = (TRANSCRIPTS / name).read_text(encoding="utf-8")
+    files = []
+    for day in days:
+        path = folder / f"{window}_{day:%Y%m%d-%H%M%S}.jsonl"
+        path.write_text(json.dumps({"#": f"{window} {day.isoformat()}"}) + "\n" + text, encoding="utf-8")
+        files.append(path)
+    return files
+
+
+def dump_results(session) -> dict:
+    """Everything ingest derives, keyed by content (not by row ids), for comparing two stores."""
+    from sqlalchemy import select
+
+    from models.db import Flag, Interaction, Recording, RuleHitRow, Utterance as U
+
+    rec = {r.id: r.content_hash for r in session.scalars(select(Recording))}
+    utt = {u.id: (rec[u.recording_id], u.seq) for u in session.scalars(select(U))}
+    inter = {i.id: (rec[i.recording_id], i.seq) for i in session.scalars(select(Interaction))}
+    return {
+        "recordings": sorted((r.content_hash, r.status.value, r.started_at, r.path) for r in session.scalars(select(Recording))),
+        "utterances": sorted((utt[u.id], u.text, u.role.value, u.staff_id, u.started_at, inter.get(u.interaction_id)) for u in session.scalars(select(U))),
+        "interactions": sorted(
+            (inter[i.id], i.score, json.dumps(i.explanation, ensure_ascii=False), i.staff_id, i.started_at, i.ended_at, i.split_reason)
+            for i in session.scalars(select(Interaction))
+        ),
+        "hits": sorted((utt[h.utterance_id], h.rule_id, h.method.value, inter.get(h.interaction_id)) for h in session.scalars(select(RuleHitRow))),
+        "flags": sorted((f.dedupe_key.split(":")[0], f.kind.value, f.summary, inter.get(f.interaction_id)) for f in session.scalars(select(Flag))),
+    }
