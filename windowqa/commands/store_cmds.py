@@ -1,0 +1,342 @@
+"""``windowqa ingest | ratings import | queue import | report | flags list | followups | site load | explain``.
+
+The store is opened from the settings (``WINDOWQA_DATABASE_URL`` or the SQLite file in the
+data directory) and migrated on first use. Engines (Whisper, the matcher, the role classifier)
+are built here, once per command; nothing loads at import.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import tomllib
+from datetime import date, datetime
+from enum import Enum
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from models.rulebook import RulebookError, load_rulebook
+from models.settings import Settings
+from windowqa.app import app
+
+log = logging.getLogger("windowqa")
+
+ratings_app = typer.Typer(help="Evaluation terminal ratings (好差评).", no_args_is_help=True)
+queue_app = typer.Typer(help="Queue system call events (叫号).", no_args_is_help=True)
+flags_app = typer.Typer(help="Flags for inspectors.", no_args_is_help=True)
+followups_app = typer.Typer(help="Follow-up cases of 差评 (回访, 整改).", no_args_is_help=True)
+site_app = typer.Typer(help="The hall's organisation: departments, windows, staff, roster, substitutes.", no_args_is_help=True)
+app.add_typer(ratings_app, name="ratings")
+app.add_typer(queue_app, name="queue")
+app.add_typer(flags_app, name="flags")
+app.add_typer(followups_app, name="followups")
+app.add_typer(site_app, name="site")
+
+
+class ReportFormat(str, Enum):
+    table = "table"
+    csv = "csv"
+    xlsx = "xlsx"
+
+
+class GroupBy(str, Enum):
+    staff = "staff"
+    window = "window"
+    department = "department"
+
+
+class Period(str, Enum):
+    day = "day"
+    week = "week"
+    month = "month"
+
+
+class FollowUpStep(str, Enum):
+    called_back = "called_back"
+    rectified = "rectified"
+    closed = "closed"
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"windowqa: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _setup(rulebook_path: Optional[Path] = None):
+    """Settings, rulebook and an open (migrated) store."""
+    from models.db import DatabaseError, open_database
+
+    settings = Settings()
+    try:
+        rulebook = load_rulebook(rulebook_path or settings.rulebook_path)
+    except RulebookError as exc:
+        _fail(str(exc))
+    try:
+        factory = open_database(settings)
+    except DatabaseError as exc:
+        _fail(str(exc))
+    return settings, rulebook, factory
+
+
+def _echo_rejects(rejected) -> None:
+    for r in rejected:
+        typer.echo(f"  line {r.line}: {r.reason}", err=True)
+
+
+@app.command("ingest")
+def ingest_cmd(
+    paths: List[Path] = typer.Argument(..., help="Audio files or folders of one window."),
+    window: str = typer.Option(..., "--window", help="Window code (as in the site file), e.g. A03."),
+    start: Optional[datetime] = typer.Option(None, "--start", help="Wall-clock start (ISO) of a single recording; otherwise from the file name or metadata."),
+    no_archive: bool = typer.Option(False, "--no-archive", help="Leave files where they are instead of copying them into the archive folder."),
+    no_roles: bool = typer.Option(False, "--no-roles", help="Do not classify mono utterances as staff/citizen."),
+    rulebook_path: Optional[Path] = typer.Option(None, "--rulebook", help="Rulebook TOML (default: settings)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per file."),
+) -> None:
+    """Transcribe, match, segment and score recordings into the store (idempotent, resumable)."""
+    from nlp import build_matcher
+    from nlp.role import build_role_classifier
+    from windowqa.commands.asr_cmds import build_transcriber
+    from windowqa.ingest import IngestError, IngestOptions, ingest, speech_transcriber
+
+    settings, rulebook, factory = _setup(rulebook_path)
+    transcriber = build_transcriber(settings)
+    matcher = build_matcher(rulebook)
+    options = IngestOptions(window=window, start=start, archive_dir=None if no_archive else settings.resolved_archive_dir, progress=sys.stderr.isatty())
+    try:
+        report = ingest(
+            paths,
+            options,
+            session_factory=factory,
+            transcribe=speech_transcriber(transcriber),
+            matcher=matcher,
+            rulebook=rulebook,
+            role_classifier=None if no_roles else build_role_classifier(),
+            asr_options=transcriber.describe() if hasattr(transcriber, "describe") else None,
+        )
+    except IngestError as exc:
+        _fail(str(exc))
+    for f in report.files:
+        if as_json:
+            sys.stdout.write(json.dumps(f.__dict__, ensure_ascii=False) + "\n")
+        else:
+            detail = f.reason or f"{f.utterances} utterances, {f.interactions} interactions, {f.flags} flags"
+            typer.echo(f"{f.status:8s} {f.path}: {detail}")
+    if not as_json:
+        typer.echo(f"{report.count('done')} done, {report.count('skipped')} skipped, {report.count('failed')} failed")
+    if report.count("failed"):
+        raise typer.Exit(1)
+
+
+@ratings_app.command("import")
+def ratings_import(
+    file: Path = typer.Argument(..., help="The terminal's export (CSV or JSON)."),
+    codes: Optional[Path] = typer.Option(None, "--codes", help='TOML with a vendor\'s level codes, e.g. "5" = "非常满意".'),
+    rulebook_path: Optional[Path] = typer.Option(None, "--rulebook"),
+) -> None:
+    """Import ratings: validate every row, link to interactions, check 工号, open follow-ups for 差评."""
+    from scoring.ratings import RatingImportOptions, import_ratings
+    from scoring.tabular import ImportFileError
+
+    vendor_codes = {}
+    if codes is not None:
+        try:
+            data = tomllib.loads(codes.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            _fail(f"{codes}: {exc}")
+        vendor_codes = {str(k): str(v) for k, v in data.get("vendor_codes", data).items()}
+    _, rulebook, factory = _setup(rulebook_path)
+    unknown = sorted(set(vendor_codes.values()) - set(rulebook.ratings.levels))
+    if unknown:
+        _fail(f"{codes}: codes map to unknown levels {unknown}; levels are {', '.join(rulebook.ratings.levels)}")
+    try:
+        with factory() as s, s.begin():
+            report = import_ratings(s, file, rulebook, RatingImportOptions(vendor_codes=vendor_codes))
+    except ImportFileError as exc:
+        _fail(str(exc))
+    typer.echo(
+        f"{file}: {report.imported} imported, {report.unchanged} unchanged, {len(report.rejected)} rejected; "
+        f"{report.linked} linked, {len(report.unlinked)} unlinked, {report.follow_ups_opened} follow-ups opened"
+    )
+    _echo_rejects(report.rejected)
+    if report.unlinked:
+        typer.echo("  not linked to an interaction: " + ", ".join(report.unlinked), err=True)
+
+
+@queue_app.command("import")
+def queue_import(
+    file: Path = typer.Argument(..., help="The queue system's call export (CSV or JSON)."),
+    rulebook_path: Optional[Path] = typer.Option(None, "--rulebook"),
+) -> None:
+    """Import call events (time, window, ticket); recordings they fall into are re-scored."""
+    from scoring.queue import import_queue
+    from scoring.tabular import ImportFileError
+
+    _, rulebook, factory = _setup(rulebook_path)
+    try:
+        with factory() as s, s.begin():
+            report = import_queue(s, file, rulebook)
+    except ImportFileError as exc:
+        _fail(str(exc))
+    typer.echo(f"{file}: {report.imported} imported, {report.unchanged} unchanged, {len(report.rejected)} rejected; {report.rescored_recordings} recordings re-scored")
+    _echo_rejects(report.rejected)
+
+
+@site_app.command("load")
+def site_load(
+    files: List[Path] = typer.Argument(..., help="TOML site file, or CSV of staff / roster / substitutes."),
+    rulebook_path: Optional[Path] = typer.Option(None, "--rulebook"),
+) -> None:
+    """Load (upsert) departments, windows, staff, roster and substitutes."""
+    from scoring.site import SiteFileError, load_site
+    from scoring.tabular import ImportFileError
+
+    _, rulebook, factory = _setup(rulebook_path)
+    failed = False
+    for file in files:
+        try:
+            with factory() as s, s.begin():
+                report = load_site(s, file, rulebook)
+        except (ImportFileError, SiteFileError) as exc:
+            typer.echo(f"windowqa: {exc}", err=True)
+            failed = True
+            continue
+        created = ", ".join(f"{v} {k}" for k, v in report.created.items()) or "nothing new"
+        typer.echo(f"{file}: created {created}; {sum(report.updated.values())} unchanged/updated; {len(report.rejected)} rejected")
+        _echo_rejects(report.rejected)
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command("report")
+def report_cmd(
+    group: GroupBy = typer.Argument(..., help="staff, window or department."),
+    month: str = typer.Option(..., "--month", help="YYYY-MM"),
+    by: Period = typer.Option(Period.month, "--by", help="Buckets: day, week or month."),
+    fmt: ReportFormat = typer.Option(ReportFormat.table, "--format"),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="File to write (xlsx needs one; default windowqa-<group>-<month>.xlsx)."),
+) -> None:
+    """Roll-ups of scores, courtesy, forbidden hits, ratings and flags for a month."""
+    from scoring.reports import ReportError, ReportOptions, month_range, render_csv, render_table, rollup, write_xlsx
+
+    try:
+        start, end = month_range(month)
+    except ReportError as exc:
+        _fail(str(exc))
+    _, _, factory = _setup()
+    with factory() as s:
+        report = rollup(s, ReportOptions(group.value, by.value, start, end))
+    if fmt is ReportFormat.xlsx:
+        path = write_xlsx(report, output or Path(f"windowqa-{group.value}-{month}.xlsx"))
+        typer.echo(f"wrote {path} ({len(report.rows)} rows)")
+        return
+    text = render_table(report) if fmt is ReportFormat.table else render_csv(report)
+    if output:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {output} ({len(report.rows)} rows)")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+@flags_app.command("list")
+def flags_list(
+    kind: Optional[str] = typer.Option(None, "--kind", help="forbidden, poor_rating, missing_courtesy, citizen_abuse, overdue_follow_up, staff_mismatch, unlinked_rating."),
+    all_: bool = typer.Option(False, "--all", help="Include confirmed and dismissed flags."),
+    limit: int = typer.Option(50, "--limit"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Flags for inspectors with their evidence (newest first); overdue follow-ups are checked first."""
+    from models.db import FlagKind, FlagStatus
+    from scoring.flags import list_flags
+    from scoring.ratings import flag_overdue_follow_ups
+
+    try:
+        flag_kind = FlagKind(kind) if kind else None
+    except ValueError:
+        _fail(f"unknown flag kind {kind!r}; expected one of {', '.join(k.value for k in FlagKind)}")
+    _, _, factory = _setup()
+    with factory() as s, s.begin():
+        flag_overdue_follow_ups(s, date.today())
+        flags = list_flags(s, kind=flag_kind, status=None if all_ else FlagStatus.OPEN, limit=limit)
+        rows = [
+            {
+                "id": f.id, "kind": f.kind.value, "severity": f.severity, "penalised": f.penalised, "status": f.status.value,
+                "raised_at": f.raised_at.isoformat(sep=" "), "window": f.window.code if f.window else None,
+                "staff": f"{f.staff.staff_no} {f.staff.name}" if f.staff else None, "summary": f.summary, "evidence": f.evidence,
+            }
+            for f in flags
+        ]
+    if as_json:
+        for row in rows:
+            sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+        return
+    if not rows:
+        typer.echo("no flags")
+    for r in rows:
+        where = f"{r['window'] or '-'} {r['staff'] or '-'}"
+        ev = r["evidence"]
+        offsets = f" [{ev.get('recording')} {ev.get('start_s')}–{ev.get('end_s')} s]" if "start_s" in ev else ""
+        typer.echo(f"#{r['id']:<5} {r['raised_at']}  {r['kind']:18s} {r['severity']:6s} {where}: {r['summary']}{offsets}")
+
+
+@followups_app.command("list")
+def followups_list(all_: bool = typer.Option(False, "--all", help="Include closed cases.")) -> None:
+    """Follow-up cases with their deadline (working days) and status."""
+    from sqlalchemy import select
+
+    from models.db import FollowUp, FollowUpStatus
+
+    _, _, factory = _setup()
+    with factory() as s:
+        query = select(FollowUp).order_by(FollowUp.due_on)
+        if not all_:
+            query = query.where(FollowUp.status != FollowUpStatus.CLOSED)
+        cases = s.scalars(query).all()
+        if not cases:
+            typer.echo("no follow-up cases")
+        for c in cases:
+            overdue = " OVERDUE" if c.status is not FollowUpStatus.CLOSED and c.due_on < date.today() else ""
+            typer.echo(f"#{c.id:<4} due {c.due_on}  {c.status.value:11s} rating {c.rating.serial_no} {c.rating.level}: {c.rating.comment or ''}{overdue}")
+
+
+@followups_app.command("update")
+def followups_update(
+    case_id: int = typer.Argument(...),
+    step: FollowUpStep = typer.Option(..., "--step"),
+    note: str = typer.Option("", "--note"),
+    actor: str = typer.Option("cli", "--actor", help="Who records this step (audit log)."),
+) -> None:
+    """Record a callback (回访), the rectification (整改) or the closure of a case."""
+    from models.db import AuditLog, FollowUpStatus
+    from scoring.ratings import advance_follow_up
+
+    _, _, factory = _setup()
+    try:
+        with factory() as s, s.begin():
+            case = advance_follow_up(s, case_id, FollowUpStatus(step.value), note)
+            s.add(AuditLog(actor=actor, action=f"follow_up.{step.value}", entity="follow_up", entity_id=case.id, detail={"note": note}))
+    except ValueError as exc:
+        _fail(str(exc))
+    typer.echo(f"follow-up #{case_id}: {step.value}")
+
+
+@app.command("explain")
+def explain(interaction_id: int = typer.Argument(..., help="Interaction id (see flags list --json).")) -> None:
+    """An interaction's score line by line, with its transcript."""
+    from models.db import Interaction
+
+    _, _, factory = _setup()
+    with factory() as s:
+        i = s.get(Interaction, interaction_id)
+        if i is None:
+            _fail(f"no interaction {interaction_id}")
+        staff = f"{i.staff.staff_no} {i.staff.name}" if i.staff else "nobody on duty"
+        typer.echo(f"interaction #{i.id}  {i.window.code if i.window else '-'}  {i.started_at} – {i.ended_at}  {staff}  ticket {i.ticket_no or '-'}")
+        for line in i.explanation:
+            typer.echo(f"  {line['points']:+7.1f}  {line['reason']}")
+        typer.echo(f"  {i.score:7.1f}  = score ({i.rulebook_version})")
+        for u in i.utterances:
+            typer.echo(f"    [{u.start_s:8.2f}] {u.role.value:8s} {u.text}")
