@@ -1,0 +1,136 @@
+"""A small real hall in a SQLite file, built through the store and scoring functions, for the dashboard tests.
+
+Site from ``tests/data/site/hall.toml``, the annotated window transcript stored as recordings of
+A03 (张敏 on the 2nd, 李强 substituting on the 3rd) and B01 (王芳 on the 9th), the terminal
+ratings export, a recording file in the archive (a real speech clip placed at the forbidden
+hit, silence elsewhere), one citizen's phone number in a transcript, and one account per role.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from sqlalchemy import select
+
+from models.db import Recording, Staff, Utterance, Window, init_db, make_engine, make_session_factory
+from models.domain import MatchMethod, Role, RuleFamily, RuleHit
+from models.domain import Utterance as DomainUtterance
+from models.rulebook import load_rulebook
+from scoring.accounts import create_account
+from scoring.ratings import RatingImportOptions, import_ratings
+from scoring.segment import MatchedUtterance
+from scoring.site import load_site
+from scoring.store import store_recording
+
+DATA = Path(__file__).parent / "data"
+PHONE = "13812345678"
+PASSWORD = "correct-horse-9"
+USERS = {"insp": "inspector", "zhang": "staff", "li": "staff", "mgr": "manager", "admin": "admin"}
+STAFF_OF = {"zhang": "1001", "li": "1002"}
+ATTENDANCE_PROVIDER = "tests._dashboard_support:attendance_provider"
+
+
+@dataclass
+class Hall:
+    url: str
+    archive: Path
+    db_path: Path
+
+    def env(self) -> dict[str, str]:
+        return {
+            "WINDOWQA_DATABASE_URL": self.url,
+            "WINDOWQA_ARCHIVE_DIR": str(self.archive),
+            "WINDOWQA_DASHBOARD_ATTENDANCE": ATTENDANCE_PROVIDER,
+        }
+
+
+def _transcript(rulebook, *, phone: bool) -> list[MatchedUtterance]:
+    items = []
+    lines = (DATA / "transcripts" / "window-a03-morning.jsonl").read_text(encoding="utf-8").splitlines()
+    for seq, line in enumerate(l for l in lines if l.strip()):
+        row = json.loads(line)
+        text = row["text"]
+        if phone and seq == 1:
+            text = f"你好，我来办营业执照变更，法人换了，我电话{PHONE}。"
+        u = DomainUtterance(text=text, role=Role(row["role"]), start_s=row["start_s"], end_s=row["end_s"])
+        hits = []
+        for rid in row["hits"]:
+            rule = rulebook.rule(rid)
+            start = 0
+            for wording in rule.templates:
+                probe = wording.replace("××", "")[:4]
+                if probe and probe in text:
+                    start = text.index(probe)
+                    break
+            hits.append(RuleHit(rid, rule.family, 1.0, start, len(text), MatchMethod.EXACT, rulebook.version))
+        abuse = (RuleHit("citizen.abuse", RuleFamily.FORBIDDEN, 1.0, 0, len(text), MatchMethod.EXACT, rulebook.version),) if row.get("abuse") else ()
+        items.append(MatchedUtterance(seq, u, tuple(hits), abuse))
+    return items
+
+
+def _audio(path: Path, *, seconds: float = 450.0, at_s: float = 143.5) -> None:
+    """A recording of silence with a real speech clip where the forbidden phrase was said."""
+    clip, rate = sf.read(DATA / "speech" / "kimi_asr_example.flac", dtype="int16")
+    samples = np.zeros(int(seconds * rate), dtype=np.int16)
+    start = int(at_s * rate)
+    samples[start : start + len(clip)] = clip[: len(samples) - start]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, samples, rate, format="FLAC")
+
+
+def build_hall(root: Path, *, rounds: int = 4) -> Hall:
+    """Build the hall database and archive under ``root`` (idempotent per folder)."""
+    root.mkdir(parents=True, exist_ok=True)
+    db_path = root / "windowqa.db"
+    archive = root / "archive"
+    url = f"sqlite:///{db_path}"
+    hall = Hall(url, archive, db_path)
+    if db_path.exists():
+        return hall
+    rulebook = load_rulebook()
+    engine = init_db(make_engine(url))
+    factory = make_session_factory(engine)
+    with factory() as s, s.begin():
+        load_site(s, DATA / "site" / "hall.toml", rulebook)
+        windows = {w.code: w for w in s.scalars(select(Window))}
+        for code, start, phone in (("A03", datetime(2026, 3, 2, 9), True), ("A03", datetime(2026, 3, 3, 9), False), ("B01", datetime(2026, 3, 9, 14), False)):
+            rel = f"{code}/{start:%Y%m%dT%H%M}.flac"
+            _audio(archive / rel)
+            rec = Recording(content_hash=f"dash:{code}:{start.isoformat()}", path=rel, window_id=windows[code].id, started_at=start, channels=1)
+            s.add(rec)
+            s.flush()
+            store_recording(s, rec, _transcript(rulebook, phone=phone), rulebook)
+        import_ratings(s, DATA / "ratings" / "terminal-2026-03-02.csv", rulebook, RatingImportOptions(vendor_codes={"1": "非常不满意"}),
+                       today=datetime(2026, 3, 20))
+        for user, role in USERS.items():
+            create_account(s, user, PASSWORD, role, staff_no=STAFF_OF.get(user), by="test", rounds=rounds)
+    engine.dispose()
+    return hall
+
+
+def attendance_provider(session, month: str):
+    """The attendance provider the composition root wires (tests may import attendance)."""
+    from attendance.store import compute_month
+    from attendance.workdays import WorkCalendar
+
+    rulebook = load_rulebook()
+    return compute_month(session, month, rulebook, WorkCalendar())
+
+
+def staff_id(session, staff_no: str) -> int:
+    return session.scalar(select(Staff.id).where(Staff.staff_no == staff_no))
+
+
+def set_env(hall: Hall, monkeypatch) -> None:
+    for key, value in hall.env().items():
+        monkeypatch.setenv(key, value)
+    os.environ.setdefault("WINDOWQA_DASHBOARD_SESSION_MINUTES", "30")
+
+
+__all__ = ["ATTENDANCE_PROVIDER", "Hall", "PASSWORD", "PHONE", "STAFF_OF", "USERS", "attendance_provider", "build_hall", "set_env", "staff_id"]
