@@ -2,6 +2,7 @@
 
 from asr.metrics import CerCounts, cer_counts, normalise_for_cer
 from asr.model_files import InstallResult, ModelInstallError, install_whisper_base
+from asr.rescoring import WordFrequencyLM
 from asr.transcriber import DecodeOptions, SegmentResult, Transcriber, TranscriberError
 
 __all__ = [
@@ -12,6 +13,7 @@ __all__ = [
     "SegmentResult",
     "Transcriber",
     "TranscriberError",
+    "WordFrequencyLM",
     "cer_counts",
     "install_whisper_base",
     "normalise_for_cer",

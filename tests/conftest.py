@@ -57,7 +57,8 @@ def whisper_model_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def transcriber(whisper_model_dir):
-    """The real Whisper base model, int8 on 2 CPU threads, default decoding options."""
+    """The real Whisper base model, int8 on 2 CPU threads, default options and rescorer."""
+    from asr.rescoring import WordFrequencyLM
     from asr.transcriber import Transcriber
 
-    return Transcriber(whisper_model_dir, cpu_threads=2)
+    return Transcriber(whisper_model_dir, cpu_threads=2, rescorer=WordFrequencyLM())

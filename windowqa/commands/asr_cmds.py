@@ -47,14 +47,21 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def build_transcriber(settings: Settings | None = None, *, beam_size: int | None = None):
-    """The Transcriber from settings (model folder, threads); installs nothing."""
+def build_transcriber(settings: Settings | None = None, *, beam_size: int | None = None, rescore: bool = True):
+    """The default Transcriber from settings (model folder, threads) with the word-frequency
+    rescorer; installs nothing."""
+    from asr.rescoring import WordFrequencyLM
     from asr.transcriber import DecodeOptions, Transcriber, TranscriberError
 
     settings = settings or Settings()
     options = DecodeOptions() if beam_size is None else DecodeOptions(beam_size=beam_size)
     try:
-        return Transcriber(settings.resolved_whisper_model_dir, options=options, cpu_threads=settings.cpu_threads)
+        return Transcriber(
+            settings.resolved_whisper_model_dir,
+            options=options,
+            cpu_threads=settings.cpu_threads,
+            rescorer=WordFrequencyLM() if rescore else None,
+        )
     except TranscriberError as exc:
         _fail(str(exc))
 
@@ -120,6 +127,7 @@ def eval_asr(
     manifest: Path = typer.Argument(..., help="TSV: audio<TAB>text (shared spec eval-formats.md)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object: cer, rtf, n, files, options."),
     beam_size: Optional[int] = typer.Option(None, help="Override the beam size (for comparisons)."),
+    rescore: bool = typer.Option(True, "--rescore/--no-rescore", help="Word-frequency rescoring of the beam (default on)."),
 ) -> None:
     """Character error rate and real-time factor of the speech pipeline on a manifest."""
     from asr.metrics import CerCounts, cer_counts
@@ -131,7 +139,7 @@ def eval_asr(
         rows = read_manifest(manifest, ("audio", "text"))
     except ManifestError as exc:
         _fail(str(exc))
-    transcriber = build_transcriber(beam_size=beam_size)
+    transcriber = build_transcriber(beam_size=beam_size, rescore=rescore)
     options = PipelineOptions()
     total = CerCounts(0, 0)
     audio_s = compute_s = 0.0
