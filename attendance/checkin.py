@@ -200,7 +200,9 @@ def checkin_capture(
         CaptureError: the source cannot be opened or gives no frames.
     """
     burst = burst or BurstOptions()
-    frames = read_burst(source, burst, capture=capture)
+    # read the whole burst before analysing: a live camera keeps delivering frames while the
+    # detector works, and max_seconds should bound the capture, not the analysis
+    frames = list(read_burst(source, burst, capture=capture))
     return checkin_burst(engine, gallery, frames, match, at=at, source=str(source), terminal=terminal, burst=burst)
 
 

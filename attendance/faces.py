@@ -369,7 +369,7 @@ class InsightFaceEngine:
     licence. Nothing is ever downloaded.
 
     Args:
-        pack_dir: the pack folder holding the ``.onnx`` files (e.g. ``/srv/models/buffalo_l``).
+        pack_dir: the pack folder holding the ``.onnx`` files (e.g. ``/srv/windowqa/buffalo_l``).
         options: detector options.
 
     Raises:
@@ -399,19 +399,19 @@ class InsightFaceEngine:
             raise EngineUnavailableError(
                 "the insightface engine needs the insightface package (pip install --no-deps insightface)"
             ) from exc
-        # insightface resolves root/models/<name>; pointing it at the pack's parent's parent
-        # with name=<pack> makes it use the folder as is, and it downloads only when the folder
-        # has no .onnx files, which check_insightface_pack has ruled out.
-        root = pack_dir.parent.parent if pack_dir.parent.name == "models" else None
-        if root is None:
-            raise EngineUnavailableError(
-                f"{pack_dir}: place the pack as <root>/models/<pack name>/ (insightface's layout); "
-                f"got a folder whose parent is {pack_dir.parent.name!r}, not 'models'"
+        # An absolute folder as the pack name: insightface 2.x uses an existing folder as is, and
+        # 0.7.x joins it onto root (os.path.join keeps the absolute path), finds it and does not
+        # download; check_insightface_pack has made sure the folder is there and complete.
+        try:
+            self._app = _InsightAnalysis(
+                name=str(pack_dir.resolve()), allowed_modules=["detection", "recognition"],
+                providers=list(self.options.providers),
             )
-        self._app = _InsightAnalysis(
-            name=pack_dir.name, root=str(root), allowed_modules=["detection", "recognition"],
-            providers=list(self.options.providers),
-        )
+        except Exception as exc:  # onnx/onnxruntime errors on a damaged pack
+            raise EngineUnavailableError(f"{pack_dir}: cannot load the insightface pack: {exc}") from exc
+        missing = {"detection", "recognition"} - set(self._app.models)
+        if missing:
+            raise EngineUnavailableError(f"{pack_dir}: incomplete insightface model pack: no {', '.join(sorted(missing))} model")
         self._app.prepare(ctx_id=-1, det_thresh=self.options.det_thresh, det_size=self.options.det_size)
         self.pack_dir = pack_dir
         logger.info("insightface engine ready (pack %s)", pack_dir)
@@ -459,6 +459,8 @@ def check_insightface_pack(pack_dir: Path) -> list[Path]:
     if not pack_dir.is_dir():
         raise EngineUnavailableError(f"{pack_dir}: insightface model pack folder not found (it is never downloaded)")
     onnx = sorted(pack_dir.glob("*.onnx"))
+    if (pack_dir / "manifest.json").is_file() and onnx:
+        return onnx  # a manifest (v2) pack names its own files; insightface checks them on load
     names = [p.name.lower() for p in onnx]
     has_det = any(n.startswith(_DETECTOR_HINTS) or "det" in n for n in names)
     has_rec = any(any(h in n for h in _RECOGNISER_HINTS) for n in names)

@@ -259,6 +259,11 @@ def test_insightface_needs_a_complete_local_pack(tmp_path):
     (pack / "det_10g.onnx").write_bytes(b"")
     with pytest.raises(EngineUnavailableError, match="incomplete insightface model pack"):
         InsightFaceEngine(pack)
+    # both files present by name but damaged: a clear error, never a download
+    (pack / "w600k_r50.onnx").write_bytes(b"not an onnx model")
+    with pytest.raises(EngineUnavailableError, match="insightface"):
+        InsightFaceEngine(pack)
+    assert sorted(p.name for p in pack.iterdir()) == ["det_10g.onnx", "w600k_r50.onnx"]
 
 
 def test_nothing_heavy_loads_at_import():
