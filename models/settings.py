@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     insightface_model_dir: Path | None = None  # a site-supplied pack folder, e.g. buffalo_l
     keep_enrolment_photos: bool = False  # face data is sensitive: embeddings only by default
     cpu_threads: int = 2
+    dashboard_session_minutes: int = 30  # a dashboard login expires after this long without a request
+    dashboard_session_max_hours: int = 12  # ... and this long after logging in, whatever happens
+    dashboard_pii_roles: list[str] = ["inspector"]  # roles that see citizens' ID/phone numbers and hear recordings
 
     @classmethod
     def settings_customise_sources(

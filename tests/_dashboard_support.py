@@ -33,7 +33,7 @@ PHONE = "13812345678"
 PASSWORD = "correct-horse-9"
 USERS = {"insp": "inspector", "zhang": "staff", "li": "staff", "mgr": "manager", "admin": "admin"}
 STAFF_OF = {"zhang": "1001", "li": "1002"}
-ATTENDANCE_PROVIDER = "tests._dashboard_support:attendance_provider"
+ATTENDANCE_PROVIDER = "windowqa.commands.dashboard_cmds:attendance_provider"
 
 
 @dataclass
@@ -56,8 +56,8 @@ def _transcript(rulebook, *, phone: bool) -> list[MatchedUtterance]:
     for seq, line in enumerate(l for l in lines if l.strip()):
         row = json.loads(line)
         text = row["text"]
-        if phone and seq == 1:
-            text = f"你好，我来办营业执照变更，法人换了，我电话{PHONE}。"
+        if phone and seq == 14:  # the citizen before the forbidden phrase leaves a phone number
+            text = f"同志，我这个公积金提取怎么还没办好？我电话{PHONE}。"
         u = DomainUtterance(text=text, role=Role(row["role"]), start_s=row["start_s"], end_s=row["end_s"])
         hits = []
         for rid in row["hits"]:

@@ -1,0 +1,38 @@
+"""Admin: accounts (create, enable/disable) and the audit log."""
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import auth, data, ui
+from models.db import UserRole
+
+actor = auth.actor()
+url = data.db_url()
+st.title("账户")
+with ui.guarded():
+    rows = data.accounts(url, actor)
+st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+with st.form("new_account"):
+    st.subheader("新建账户")
+    c1, c2 = st.columns(2)
+    username = c1.text_input("用户名", key="acc_user")
+    password = c2.text_input("初始密码（至少 8 位）", type="password", key="acc_password")
+    role = c1.selectbox("角色", [r.value for r in UserRole], key="acc_role")
+    staff_no = c2.text_input("工号（工作人员账户）", key="acc_staff")
+    submitted = st.form_submit_button("创建")
+if submitted:
+    with ui.guarded():
+        data.create_account(actor, username, password, role, staff_no or None)
+    st.success(f"已创建 {username}")
+    st.rerun()
+if rows:
+    c1, c2 = st.columns(2)
+    who = c1.selectbox("账户", [r["username"] for r in rows], key="acc_pick")
+    active = c2.radio("状态", ["enable", "disable"], horizontal=True, key="acc_active", format_func={"enable": "启用", "disable": "停用"}.get)
+    if st.button("应用", key="acc_apply"):
+        with ui.guarded():
+            data.set_active(actor, who, active == "enable")
+        st.rerun()
+with st.expander("审计日志"):
+    with ui.guarded():
+        st.dataframe(pd.DataFrame(data.audit_trail(actor)), hide_index=True, width="stretch")

@@ -1,0 +1,83 @@
+"""A flag opened: audio from the hit, transcript with highlighted hits, rating, decision or appeal."""
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import auth, data, ui
+
+actor = auth.actor()
+st.title("标记详情")
+
+raw = st.query_params.get("flag") or st.session_state.get("flag_id")
+try:
+    flag_id = int(raw) if raw is not None else None
+except ValueError:
+    flag_id = None
+if flag_id is None:
+    st.info("请先在队列中选择一条标记。")
+    st.stop()
+
+with ui.guarded():
+    detail = data.flag_detail(actor, flag_id)
+fl = detail.flag
+st.subheader(f"#{fl['id']} {fl['kind_label']} · {fl['status_label']}")
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("窗口", fl["window"] or "-")
+c2.metric("工作人员", f"{fl['staff_no'] or '-'} {fl['staff_name'] or ''}")
+c3.metric("规则", fl["rule_id"] or "-")
+c4.metric("严重程度", fl["severity"])
+st.write(fl["summary"])
+if fl.get("original_rule_id") and fl["original_rule_id"] != fl["rule_id"]:
+    st.caption(f"规则已由 {fl['original_rule_id']} 改为 {fl['rule_id']}")
+if not fl["penalised"]:
+    st.caption("此标记仅作记录，不扣工作人员分数。")
+
+if detail.audio_path:
+    st.audio(detail.audio_path, format="audio/flac" if detail.audio_path.endswith(".flac") else "audio/wav",
+             start_time=int(detail.audio_start_s))
+    st.caption(f"录音从 {detail.audio_start_s:.1f} 秒（命中处）开始播放")
+elif detail.transcript:
+    st.caption("录音：本角色不可收听（含群众个人信息），或录音文件不在档案中。")
+
+if detail.transcript:
+    st.markdown("**对话记录**")
+    st.markdown(ui.transcript_html(detail.transcript), unsafe_allow_html=True)
+if detail.interaction:
+    it = detail.interaction
+    st.caption(f"接待 {it['started_at']} – {it['ended_at']}，得分 {it['score']:.0f}，问候 {'✓' if it['has_greeting'] else '✗'}，道别 {'✓' if it['has_farewell'] else '✗'}")
+    with st.expander("得分明细"):
+        st.dataframe(pd.DataFrame(it["explanation"]), hide_index=True)
+if detail.rating:
+    r = detail.rating
+    st.markdown(f"**评价**：{r['level']}（{r['rated_at']}）{'｜' + r['comment'] if r['comment'] else ''}")
+if detail.instead:
+    st.markdown("**规范用语**：" + "；".join(f"{p['wording']}（{p['rule_id']}）" for p in detail.instead))
+if detail.reviews:
+    st.markdown("**处理记录**")
+    st.dataframe(pd.DataFrame(detail.reviews), hide_index=True)
+
+if detail.can_decide:
+    st.divider()
+    st.subheader("处理")
+    rules = [r.id for r in data.rulebook().rules]
+    with st.form("decide"):
+        decision = st.radio("决定", ["confirm", "dismiss", "change_rule"], horizontal=True, key="decision",
+                            format_func={"confirm": "确认", "dismiss": "误报排除", "change_rule": "更改规则"}.get)
+        reason = st.text_input("理由（排除时必填）", key="reason")
+        new_rule = st.selectbox("新规则（更改规则时）", rules, key="new_rule")
+        submitted = st.form_submit_button("提交决定")
+    if submitted:
+        with ui.guarded():
+            data.decide_flag(actor, flag_id, decision, reason, new_rule if decision == "change_rule" else None)
+        st.success("已记录决定。")
+        st.rerun()
+elif detail.can_appeal:
+    st.divider()
+    with st.form("appeal"):
+        reason = st.text_area("申诉理由", key="appeal_reason")
+        submitted = st.form_submit_button("提交申诉")
+    if submitted:
+        with ui.guarded():
+            data.file_appeal(actor, flag_id, reason)
+        st.success("申诉已提交，由质检员裁定。")
+        st.rerun()

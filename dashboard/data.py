@@ -1,0 +1,247 @@
+"""The dashboard's data: cached wrappers over :mod:`scoring.access` (pages only lay out).
+
+Every function takes the acting user; the access layer enforces what that user may see. Reads
+are cached with ``st.cache_data`` (keyed by the database URL, the actor and the arguments, for
+``CACHE_TTL_S``); writes clear the cache. Settings come from ``models.settings.Settings``
+(``WINDOWQA_*`` environment, ``windowqa.toml``).
+
+Attendance is classified by the ``attendance`` package, which the dashboard may not import: the
+composition root names a provider function in ``WINDOWQA_DASHBOARD_ATTENDANCE`` ("module:function",
+``windowqa dashboard`` sets it) and it is looked up here at run time.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import logging
+import os
+from datetime import date
+from typing import Any
+
+import streamlit as st
+
+from models.db import UserRole, open_database
+from models.rulebook import Rulebook, load_rulebook
+from models.settings import Settings
+from scoring import access
+from scoring.accounts import Actor
+
+log = logging.getLogger("dashboard")
+
+CACHE_TTL_S = 300
+ATTENDANCE_ENV = "WINDOWQA_DASHBOARD_ATTENDANCE"
+
+
+def settings() -> Settings:
+    return Settings()
+
+
+def db_url() -> str:
+    return settings().resolved_database_url
+
+
+@st.cache_resource(show_spinner=False)
+def _factory(url: str):
+    return open_database(url)
+
+
+def session():
+    """A new ORM session on the configured database (use as a context manager)."""
+    return _factory(db_url())()
+
+
+@st.cache_resource(show_spinner=False)
+def _rulebook(path: str | None) -> Rulebook:
+    return load_rulebook(path)
+
+
+def rulebook() -> Rulebook:
+    path = settings().rulebook_path
+    return _rulebook(str(path) if path else None)
+
+
+def policy() -> access.AccessPolicy:
+    roles = frozenset(UserRole(r) for r in settings().dashboard_pii_roles)
+    return access.AccessPolicy(pii_roles=roles)
+
+
+def attendance_provider():
+    """The attendance provider the composition root configured, or None."""
+    spec = os.environ.get(ATTENDANCE_ENV, "").strip()
+    if not spec:
+        return None
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def invalidate() -> None:
+    """Forget cached reads after a write (a decision, an appeal, an account change)."""
+    st.cache_data.clear()
+
+
+# ---------------------------------------------------------------------------- cached reads
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def staff_choices(url: str, actor: Actor) -> list[dict[str, Any]]:
+    with session() as s:
+        return access.staff_choices(s, actor)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def window_choices(url: str, actor: Actor) -> list[dict[str, Any]]:
+    with session() as s:
+        return access.window_choices(s, actor)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def data_range(url: str, actor: Actor) -> tuple[date, date] | None:
+    with session() as s:
+        return access.data_range(s, actor)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def flag_queue(url: str, actor: Actor, f: access.FlagFilter, limit: int = 200, offset: int = 0):
+    with session() as s:
+        return access.flag_queue(s, actor, f, limit=limit, offset=offset, policy=policy())
+
+
+def flag_detail(actor: Actor, flag_id: int) -> access.FlagDetail:
+    # not cached: it must show the latest decisions
+    with session() as s:
+        return access.flag_detail(s, actor, flag_id, rulebook=rulebook(), archive_dir=settings().resolved_archive_dir, policy=policy())
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def appeals(url: str, actor: Actor, pending_only: bool = False):
+    with session() as s:
+        return access.appeals(s, actor, pending_only=pending_only, policy=policy())
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def score_series(url: str, actor: Actor, staff_id: int | None, start: date | None, end: date | None, period: str = "day"):
+    with session() as s:
+        return access.score_series(s, actor, staff_id=staff_id, start=start, end=end, period=period)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def staff_flagged(url: str, actor: Actor, staff_id: int | None, start: date | None, end: date | None):
+    with session() as s:
+        return access.staff_flagged_utterances(s, actor, staff_id=staff_id, start=start, end=end, rulebook=rulebook(), policy=policy())
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def courtesy_used(url: str, actor: Actor, staff_id: int | None, start: date | None, end: date | None):
+    with session() as s:
+        rows = access.courtesy_used(s, actor, staff_id=staff_id, start=start, end=end)
+    rb = rulebook()
+    for row in rows:
+        row["wording"] = rb.by_id[row["rule_id"]].canonical if row["rule_id"] in rb.by_id else row["rule_id"]
+    return rows
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def staff_ratings(url: str, actor: Actor, staff_id: int | None, start: date | None, end: date | None):
+    with session() as s:
+        return access.staff_ratings(s, actor, staff_id=staff_id, start=start, end=end, policy=policy())
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def satisfaction(url: str, actor: Actor, by: str, start: date | None, end: date | None):
+    with session() as s:
+        return access.satisfaction(s, actor, rulebook(), by=by, start=start, end=end)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def satisfaction_trend(url: str, actor: Actor, by: str, start: date | None, end: date | None):
+    with session() as s:
+        return access.satisfaction_trend(s, actor, rulebook(), by=by, start=start, end=end)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def follow_up_cases(url: str, actor: Actor, today: date):
+    with session() as s:
+        return access.follow_up_cases(s, actor, today=today, policy=policy())
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def compliance(url: str, actor: Actor, by: str, start: date | None, end: date | None):
+    with session() as s:
+        return access.compliance(s, actor, by=by, start=start, end=end)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def rules_most_broken(url: str, actor: Actor, start: date | None, end: date | None):
+    with session() as s:
+        return access.rules_most_broken(s, actor, rulebook(), start=start, end=end)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def compliance_vs_satisfaction(url: str, actor: Actor, start: date | None, end: date | None):
+    with session() as s:
+        return access.compliance_vs_satisfaction(s, actor, rulebook(), start=start, end=end)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def attendance_month(url: str, actor: Actor, month: str, staff_id: int | None = None):
+    provider = attendance_provider()
+    if provider is None:
+        return None
+    with session() as s:
+        return access.attendance_month(s, actor, month, provider, staff_id=staff_id)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def accounts(url: str, actor: Actor):
+    with session() as s:
+        return access.accounts(s, actor)
+
+
+def audit_trail(actor: Actor, limit: int = 200):
+    with session() as s:
+        return access.audit_trail(s, actor, limit=limit)
+
+
+# ---------------------------------------------------------------------------- writes
+
+
+def decide_flag(actor: Actor, flag_id: int, decision: str, reason: str, rule_id: str | None) -> None:
+    with session() as s, s.begin():
+        access.decide_flag(s, actor, flag_id, decision, reason=reason, rule_id=rule_id, rulebook=rulebook())
+    invalidate()
+
+
+def file_appeal(actor: Actor, flag_id: int, reason: str) -> None:
+    with session() as s, s.begin():
+        access.file_appeal(s, actor, flag_id, reason)
+    invalidate()
+
+
+def rule_on_appeal(actor: Actor, appeal_id: int, uphold_flag: bool, ruling: str) -> None:
+    with session() as s, s.begin():
+        access.rule_on_appeal(s, actor, appeal_id, uphold_flag=uphold_flag, ruling=ruling)
+    invalidate()
+
+
+def export_circular(actor: Actor, month: str) -> tuple[bytes, str]:
+    """The month's circular as xlsx bytes and printable HTML; the export is audited."""
+    with session() as s, s.begin():
+        circular = access.monthly_circular(s, actor, month, rulebook(), provider=attendance_provider(), policy=policy())
+        buf = io.BytesIO()
+        access.write_circular_xlsx(circular, buf)
+        html = access.render_circular_html(circular)
+        access.record_export(s, actor, "monthly_circular", month, "xlsx+html")
+    return buf.getvalue(), html
+
+
+def create_account(actor: Actor, username: str, password: str, role: str, staff_no: str | None) -> None:
+    with session() as s, s.begin():
+        access.admin_create_account(s, actor, username, password, role, staff_no)
+    invalidate()
+
+
+def set_active(actor: Actor, username: str, active: bool) -> None:
+    with session() as s, s.begin():
+        access.admin_set_active(s, actor, username, active)
+    invalidate()

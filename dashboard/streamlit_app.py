@@ -1,0 +1,51 @@
+"""The windowqa dashboard: ``streamlit run dashboard/streamlit_app.py`` (or ``windowqa dashboard``).
+
+One page set per role (``st.navigation``); pages live in ``app_pages/`` and only lay out.
+What a role may see is enforced in ``scoring.access`` whatever page or URL is asked for.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import auth
+from models.db import UserRole
+
+st.set_page_config(page_title="windowqa 窗口服务质量", layout="wide")
+
+FLAG = st.Page("app_pages/flag.py", title="标记详情", icon="🔎", url_path="flag")
+QUEUE = st.Page("app_pages/queue.py", title="标记队列", icon="🚩", url_path="queue")
+APPEALS = st.Page("app_pages/appeals.py", title="申诉", icon="⚖️", url_path="appeals")
+MY_SCORES = st.Page("app_pages/my_scores.py", title="我的得分", icon="📈", url_path="my_scores")
+MY_FLAGS = st.Page("app_pages/my_flags.py", title="我的问题与申诉", icon="🚩", url_path="my_flags")
+MY_RATINGS = st.Page("app_pages/my_ratings.py", title="我的评价", icon="⭐", url_path="my_ratings")
+MY_ATTENDANCE = st.Page("app_pages/my_attendance.py", title="我的考勤", icon="🕘", url_path="my_attendance")
+SATISFACTION = st.Page("app_pages/satisfaction.py", title="满意度", icon="⭐", url_path="satisfaction")
+FOLLOW_UPS = st.Page("app_pages/follow_ups.py", title="差评回访", icon="📞", url_path="follow_ups")
+COMPLIANCE = st.Page("app_pages/compliance.py", title="规范用语", icon="🗣️", url_path="compliance")
+ATTENDANCE = st.Page("app_pages/attendance.py", title="考勤", icon="🕘", url_path="attendance")
+RELATION = st.Page("app_pages/relation.py", title="用语与满意度", icon="📊", url_path="relation")
+EXPORT = st.Page("app_pages/export.py", title="月度通报导出", icon="📄", url_path="export")
+ACCOUNTS = st.Page("app_pages/accounts.py", title="账户", icon="👤", url_path="accounts")
+
+MANAGEMENT = [SATISFACTION, FOLLOW_UPS, COMPLIANCE, ATTENDANCE, RELATION, EXPORT]
+
+
+def pages_for(role: UserRole) -> dict[str, list]:
+    """The navigation of a role (what it may do is still checked by the access layer)."""
+    if role is UserRole.INSPECTOR:
+        return {"质检": [QUEUE, FLAG, APPEALS]}
+    if role is UserRole.STAFF:
+        return {"我的": [MY_SCORES, MY_FLAGS, MY_RATINGS, MY_ATTENDANCE, FLAG]}
+    if role is UserRole.MANAGER:
+        return {"管理": MANAGEMENT, "质检": [QUEUE, FLAG, APPEALS]}
+    return {"管理员": [ACCOUNTS], "管理": MANAGEMENT, "质检": [QUEUE, FLAG, APPEALS]}
+
+
+actor = auth.current_actor()
+if actor is None:
+    nav = st.navigation([st.Page(auth.login_page, title="登录", icon="🔑", url_path="login")])
+else:
+    auth.sidebar(actor)
+    nav = st.navigation(pages_for(actor.role))
+nav.run()

@@ -1,0 +1,101 @@
+"""Small layout helpers shared by the pages (no queries here)."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import date, timedelta
+from html import escape
+from typing import Iterator
+
+import streamlit as st
+
+from dashboard import data
+from scoring.access import AccessDenied, NotFound, TranscriptLine
+
+ROLE_NAMES = {"staff": "工作人员", "citizen": "群众", "unknown": "未知"}
+FAMILY_COLOURS = {"forbidden": "#f8b4b4", "courtesy": "#b7e4c7", "phone": "#bde0fe"}
+
+
+@contextmanager
+def guarded() -> Iterator[None]:
+    """Show an access refusal or a missing record as an error and stop the page."""
+    try:
+        yield
+    except (AccessDenied, NotFound) as exc:
+        st.error(f"无权查看或不存在：{exc}")
+        st.stop()
+    except ValueError as exc:
+        st.error(str(exc))
+        st.stop()
+
+
+def date_range(actor, key: str, *, default_days: int = 31) -> tuple[date | None, date | None]:
+    """A from/to day picker defaulting to the last ``default_days`` of the data."""
+    span = data.data_range(data.db_url(), actor)
+    last = span[1] if span else date.today()
+    first_data = span[0] if span else last - timedelta(days=default_days)
+    default = (max(first_data, last - timedelta(days=default_days - 1)), last)
+    picked = st.date_input("日期范围", value=default, key=key)
+    if isinstance(picked, (tuple, list)):
+        if len(picked) == 2:
+            return picked[0], picked[1]
+        if len(picked) == 1:
+            return picked[0], picked[0]
+        return None, None
+    return picked, picked
+
+
+def month_picker(actor, key: str) -> str:
+    span = data.data_range(data.db_url(), actor)
+    last = span[1] if span else date.today()
+    first = span[0] if span else last
+    months = []
+    m = date(last.year, last.month, 1)
+    while m >= date(first.year, first.month, 1) and len(months) < 36:
+        months.append(m.strftime("%Y-%m"))
+        m = (m - timedelta(days=1)).replace(day=1)
+    return st.selectbox("月份", months or [last.strftime("%Y-%m")], key=key)
+
+
+def transcript_html(lines: list[TranscriptLine]) -> str:
+    """The transcript with roles, times and the hits highlighted (text escaped)."""
+    out = ["<div class='wq-transcript'>"]
+    for line in lines:
+        text = line.text
+        marks = sorted((max(0, h["start"]), min(len(text), h["end"]), h) for h in line.hits if h["end"] > h["start"])
+        pieces, pos = [], 0
+        for start, end, hit in marks:
+            if start < pos:
+                continue
+            pieces.append(escape(text[pos:start]))
+            colour = "#ffd166" if hit["rule_id"] == "citizen.abuse" else FAMILY_COLOURS.get(hit["family"], "#eee")
+            pieces.append(f"<mark style='background:{colour}' title='{escape(hit['rule_id'])}'>{escape(text[start:end])}</mark>"
+                          f"<sub>{escape(hit['rule_id'])}</sub>")
+            pos = end
+        pieces.append(escape(text[pos:]))
+        style = "border-left:4px solid #d00;padding-left:6px;" if line.flagged else "padding-left:10px;"
+        out.append(
+            f"<p style='margin:2px 0;{style}'><code>{line.start_s:7.1f}s</code> "
+            f"<b>{escape(ROLE_NAMES.get(line.role, line.role))}</b>：{''.join(pieces)}</p>"
+        )
+    out.append("</div>")
+    return "".join(out)
+
+
+def pct(value) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def requested_staff(actor) -> int | None:
+    """The staff id a page is asked for (``?staff=ID``), defaulting to the actor's own.
+
+    The access layer refuses a staff member's request for anyone else.
+    """
+    raw = st.query_params.get("staff")
+    if raw is None:
+        return actor.staff_id
+    try:
+        return int(raw)
+    except ValueError:
+        st.error(f"bad staff parameter {raw!r}")
+        st.stop()

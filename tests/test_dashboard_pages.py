@@ -1,0 +1,231 @@
+"""Every dashboard page for every role, through Streamlit's AppTest on a real SQLite hall.
+
+The hall is built through the store and scoring functions (tests/_dashboard_support.py); the
+app runs exactly as ``windowqa dashboard`` starts it (same entrypoint, same attendance provider).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from _dashboard_support import PASSWORD, PHONE, build_hall, set_env, staff_id
+from models.db import AuditLog, Flag, FlagKind, FlagStatus, Review, make_engine, make_session_factory
+
+streamlit_testing = pytest.importorskip("streamlit.testing.v1")
+AppTest = streamlit_testing.AppTest
+
+ENTRY = Path(__file__).resolve().parents[1] / "dashboard" / "streamlit_app.py"
+TIMEOUT = 60
+
+PAGES = {
+    "inspector": ["queue", "flag", "appeals"],
+    "staff": ["my_scores", "my_flags", "my_ratings", "my_attendance", "flag"],
+    "manager": ["satisfaction", "follow_ups", "compliance", "attendance", "relation", "export", "queue", "appeals"],
+    "admin": ["accounts", "satisfaction", "compliance"],
+}
+USER_OF = {"inspector": "insp", "staff": "zhang", "manager": "mgr", "admin": "admin"}
+
+
+@pytest.fixture(scope="module")
+def hall(tmp_path_factory):
+    return build_hall(tmp_path_factory.mktemp("dash-hall"))
+
+
+@pytest.fixture
+def env(hall, monkeypatch):
+    set_env(hall, monkeypatch)
+    return hall
+
+
+def _sessions(hall):
+    return make_session_factory(make_engine(hall.url))
+
+
+def login(user: str, password: str = PASSWORD) -> AppTest:
+    at = AppTest.from_file(str(ENTRY), default_timeout=TIMEOUT)
+    at.run()
+    at.text_input(key="login_user").input(user)
+    at.text_input(key="login_password").input(password)
+    at.button[0].click()
+    at.run()
+    return at
+
+
+def page(at: AppTest, name: str, **params) -> AppTest:
+    for key, value in params.items():
+        at.query_params[key] = str(value)
+    at.switch_page(f"app_pages/{name}.py")
+    at.run()
+    return at
+
+
+def text_of(at: AppTest) -> str:
+    parts = []
+    for kind in ("markdown", "title", "subheader", "caption", "metric", "error", "warning", "info", "success"):
+        for el in getattr(at, kind):
+            parts.append(str(getattr(el, "value", "")) + " " + str(getattr(el, "label", "")))
+    for df in at.dataframe:
+        parts.append(df.value.to_string())
+    return "\n".join(parts)
+
+
+def test_login_refuses_a_wrong_password(env):
+    at = login("insp", "not-the-password")
+    assert at.error and "登录失败" in at.error[0].value
+    with _sessions(env)() as s:
+        assert s.scalar(select(AuditLog.id).where(AuditLog.action == "login.failed", AuditLog.actor == "insp")) is not None
+
+
+@pytest.mark.parametrize("role", sorted(PAGES))
+def test_every_page_of_every_role_renders(env, role):
+    at = login(USER_OF[role])
+    assert not at.exception, at.exception
+    for name in PAGES[role]:
+        params = {"flag": 1} if name == "flag" else {}
+        page(at, name, **params)
+        assert not at.exception, f"{role} {name}: {at.exception}"
+        assert at.title, f"{role} {name} shows nothing"
+        if role != "staff" or name != "flag":
+            assert not at.error, f"{role} {name}: {[e.value for e in at.error]}"
+        at.query_params.clear()
+
+
+def test_inspector_queue_lists_and_filters_flags(env):
+    at = page(login("insp"), "queue")
+    table = at.dataframe[0].value
+    assert {"forbidden", "missing_courtesy", "poor_rating"} <= set(at.dataframe[0].value["kind_label"].map(
+        {"服务禁语": "forbidden", "缺少问候/道别": "missing_courtesy", "差评": "poor_rating"}).dropna())
+    assert len(table) >= 10
+    at.multiselect(key="q_rules").select("forbidden.already_told")
+    at.run()
+    filtered = at.dataframe[0].value
+    assert set(filtered["rule_id"]) == {"forbidden.already_told"} and len(filtered) == 3
+    at.multiselect(key="q_staff").select("1001 张敏")
+    at.run()
+    assert list(at.dataframe[0].value["staff_no"]) == ["1001"]
+
+
+def test_inspector_opens_a_flag_with_audio_at_the_hit_and_confirms_it(env):
+    with _sessions(env)() as s:
+        fid = s.scalar(select(Flag.id).where(Flag.kind == FlagKind.FORBIDDEN, Flag.staff_id == staff_id(s, "1001")))
+    at = page(login("insp"), "flag", flag=fid)
+    audio = at.get("audio")
+    assert audio, "no audio player"
+    assert audio[0].proto.start_time == 143  # the hit's offset (143.5 s), whole seconds
+    html = text_of(at)
+    assert "<mark" in html and "forbidden.already_told" in html  # highlighted hit
+    assert "不满意" in html and "态度不好" in html  # the linked rating and its comment
+    assert "请稍等" in html  # the prescribed phrase
+    at.radio(key="decision").set_value("confirm")
+    at.button[-1].click() if not at.get("form_submit_button") else None
+    at.text_input(key="reason").input("录音核实")
+    submit = [b for b in at.button if b.label == "提交决定"][0]
+    submit.click()
+    at.run()
+    assert not at.exception
+    with _sessions(env)() as s:
+        assert s.get(Flag, fid).status is FlagStatus.CONFIRMED
+        review = s.scalar(select(Review).where(Review.flag_id == fid))
+        assert review.decision.value == "confirm" and review.comment == "录音核实"
+        assert s.scalar(select(AuditLog).where(AuditLog.action == "review.decide", AuditLog.entity_id == fid)).actor == "insp"
+
+
+def test_transcripts_hide_citizens_numbers_from_roles_not_allowed(env):
+    with _sessions(env)() as s:
+        fid = s.scalar(select(Flag.id).where(Flag.kind == FlagKind.FORBIDDEN, Flag.staff_id == staff_id(s, "1001")))
+    seen = text_of(page(login("insp"), "flag", flag=fid))
+    assert PHONE in seen  # inspectors may (site policy default)
+    masked = text_of(page(login("zhang"), "flag", flag=fid))
+    assert PHONE not in masked and "＊＊＊＊" in masked
+    assert not page(login("zhang"), "flag", flag=fid).get("audio")  # recordings carry the numbers too
+
+
+def test_staff_see_only_their_own_data_whatever_the_url(env):
+    with _sessions(env)() as s:
+        li = staff_id(s, "1002")
+        other_flag = s.scalar(select(Flag.id).where(Flag.kind == FlagKind.FORBIDDEN, Flag.staff_id == li))
+        zhang_flags = set(s.scalars(select(Flag.id).where(Flag.staff_id == staff_id(s, "1001"))))
+    at = login("zhang")
+    shown_ids = set(page(at, "my_flags").dataframe[0].value["标记"])
+    assert shown_ids and shown_ids <= zhang_flags
+    for name in ("my_scores", "my_flags", "my_ratings", "my_attendance"):
+        at.query_params.clear()
+        page(at, name, staff=li)
+        assert at.error and "may see only their own" in at.error[0].value, name
+        assert "李强" not in text_of(at) and not at.dataframe, name
+    at.query_params.clear()
+    page(at, "flag", flag=other_flag)
+    assert at.error and not at.get("audio") and "刚才和你说过了" not in text_of(at).replace(at.error[0].value, "")
+    # management pages are not in a staff member's navigation, and switching there fails
+    with pytest.raises(Exception):
+        page(at, "satisfaction")
+
+
+def test_staff_appeal_reaches_the_inspector_whose_ruling_is_final(env):
+    with _sessions(env)() as s:
+        zhang = staff_id(s, "1001")
+        fid = s.scalar(
+            select(Flag.id).where(Flag.kind == FlagKind.MISSING_COURTESY, Flag.staff_id == zhang, Flag.status == FlagStatus.OPEN).order_by(Flag.id.desc())
+        )
+    at = page(login("zhang"), "my_flags")
+    assert "您好，您需要办理什么业务" in text_of(at)  # the prescribed greeting next to a missing-courtesy flag
+    at.selectbox(key="ap_flag").set_value(fid)
+    at.text_area(key="ap_reason").input("该群众是同事，未办理业务")
+    [b for b in at.button if b.label == "提交申诉"][0].click()
+    at.run()
+    assert not at.exception
+    insp = page(login("insp"), "appeals")
+    assert "该群众是同事" in text_of(insp)
+    insp.selectbox(key="appeal_pick").set_value(insp.selectbox(key="appeal_pick").options[0] and _pending_id(env, fid))
+    insp.radio(key="appeal_outcome").set_value("accept")
+    insp.text_area(key="appeal_ruling").input("录音核实为同事间交谈")
+    [b for b in insp.button if b.label == "提交裁定"][0].click()
+    insp.run()
+    assert not insp.exception
+    with _sessions(env)() as s:
+        assert s.get(Flag, fid).status is FlagStatus.DISMISSED
+        appeal = s.scalar(select(Review).where(Review.flag_id == fid, Review.kind == "appeal"))
+        assert appeal.decision.value == "dismiss" and appeal.ruling == "录音核实为同事间交谈"
+
+
+def _pending_id(hall, fid):
+    with _sessions(hall)() as s:
+        return s.scalar(select(Review.id).where(Review.flag_id == fid, Review.kind == "appeal"))
+
+
+def test_manager_exports_the_circular_and_it_is_audited(env):
+    at = page(login("mgr"), "export")
+    at.selectbox(key="x_month").set_value("2026-03")
+    [b for b in at.button if b.label == "生成通报"][0].click()
+    at.run()
+    assert not at.exception and at.success
+    with _sessions(env)() as s:
+        row = s.scalar(select(AuditLog).where(AuditLog.action == "export", AuditLog.actor == "mgr"))
+        assert row.detail["month"] == "2026-03"
+
+
+def test_session_expires(env):
+    at = login("mgr")
+    login_state = at.session_state["windowqa_login"]
+    login_state.last_seen = datetime.now() - timedelta(hours=2)
+    at.run()
+    assert at.text_input(key="login_user") is not None
+    assert any("过期" in w.value for w in at.warning)
+
+
+def test_admin_creates_an_account_in_the_app(env):
+    at = page(login("admin"), "accounts")
+    at.text_input(key="acc_user").input("wang")
+    at.text_input(key="acc_password").input("another-pass-1")
+    at.selectbox(key="acc_role").set_value("staff")
+    at.text_input(key="acc_staff").input("2001")
+    [b for b in at.button if b.label == "创建"][0].click()
+    at.run()
+    assert not at.exception and not at.error
+    wang = login("wang", "another-pass-1")
+    dates = {str(d)[:10] for d in page(wang, "my_flags").dataframe[0].value["时间"]}
+    assert dates == {"2026-03-09"}  # 王芳 served B01 on the 9th only
