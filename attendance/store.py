@@ -362,11 +362,21 @@ def compute_month(
         last = min(last, as_of)
     lookback = first - timedelta(days=31)  # an absence that began last month after a leave is still 超假
     duties = load_window_duties(session, first, last)
-    staff = sorted(set(active_staff_nos(session)))
     checks = load_checkins(session, lookback, last)
     leaves = load_leaves(session, lookback, last)
     substitutes = load_substitutes(session, first, last)
-    records = [r for r in classify_month(staff, lookback, last, checks, leaves, rulebook, calendar) if r.day >= first]
+    # staff at a window are held to the schedule every working day; anyone else (a floating
+    # substitute, back-office staff) only on the days they substitute at a window
+    active = set(active_staff_nos(session))
+    rostered = {sid for w in duties for sid in w.staff_ids} & active
+    sub_days = {(s.substitute_staff_id, s.start + timedelta(days=i))
+                for s in substitutes for i in range((s.end - s.start).days + 1)}
+    others = {sid for sid, _ in sub_days} - rostered
+    staff = sorted(rostered | others)
+    records = [
+        r for r in classify_month(staff, lookback, last, checks, leaves, rulebook, calendar)
+        if r.day >= first and (r.staff_id in rostered or (r.staff_id, r.day) in sub_days)
+    ]
     coverage = check_coverage(duties, records, substitutes)
     samples = load_presence_samples(session, first, last)
     flags = []

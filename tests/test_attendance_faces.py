@@ -216,6 +216,16 @@ def test_frame_without_face_records_nothing(engine, gallery, match):
     assert result.checkin is None and result.face is None
 
 
+def test_presence_sample_counts_every_face(engine, gallery, match):
+    from attendance.checkin import presence_sample
+
+    sample = presence_sample(engine, gallery, "W01", load_image(TWO_FACES), match, AT)
+    assert sample.window_id == "W01" and sample.at == AT
+    assert sample.staff_present == frozenset() and sample.unknown_faces == 2  # two people, neither enrolled
+    sample = presence_sample(engine, gallery, "W01", load_image(P05_PROBE), match, AT)
+    assert sample.staff_present == frozenset({"0505"}) and sample.unknown_faces == 0
+
+
 # ---------------------------------------------------------------------------- collapsing and fallback
 
 

@@ -167,6 +167,8 @@ def test_compute_month_from_the_database(factory, rulebook):
     assert line["1001"].working_days == len(days)
     assert [(f.staff_ids, f.start.minute, f.end.minute) for f in result.presence] == [(("1001",), 5, 21)]
     assert {w.window_id for w in result.window_lines} == {"W01", "W02"}
+    # the floating substitute is held to the schedule only on the day they substituted
+    assert line["9001"].working_days == 1 and line["9001"].absenteeism_days == 0
 
 
 def test_cli_leave_import_checkin_and_report(db_url, tmp_path, monkeypatch):  # noqa: F811
@@ -197,11 +199,21 @@ def test_cli_leave_import_checkin_and_report(db_url, tmp_path, monkeypatch):  # 
     assert json.loads(res.output)["method"] == "card"
     res = runner.invoke(app, ["attendance", "checkin", "--card", "C-0000", "--db-url", db_url])
     assert res.exit_code == 1 and "not registered" in res.output
+    res = runner.invoke(app, ["attendance", "leave-add", "--staff", "1001", "--type", "病假", "--start", "2025-09-18",
+                              "--end", "2025-09-19", "--status", "approved", "--extend-to", "2025-09-22",
+                              "--extension-status", "rejected", "--record-id", "OA-9", "--db-url", db_url])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["attendance", "leave-add", "--staff", "1001", "--type", "产检假", "--start", "2025-09-18",
+                              "--end", "2025-09-19", "--db-url", db_url])
+    assert res.exit_code == 2 and "unknown leave type" in res.output
     res = runner.invoke(app, ["attendance", "report", "--month", "2025-09", "--format", "csv", "--db-url", db_url])
     assert res.exit_code == 0, res.output
     rows = list(csv.reader(io.StringIO(res.output)))
     staff_rows = {r[0]: r for r in rows[1:] if r and r[0].isdigit()}
     assert set(staff_rows) >= {"1001", "1002", "2001"}
+    header = rows[0]
+    assert staff_rows["1001"][header.index("请假天数")] == "2.0"  # 18-19 Sep 病假
+    assert float(staff_rows["1001"][header.index("旷工天数")]) >= 1.0  # 22 Sep: extension refused
     res = runner.invoke(app, ["attendance", "report", "--month", "2025-09", "--format", "xlsx", "-o",
                               str(tmp_path / "sep.xlsx"), "--db-url", db_url])
     assert res.exit_code == 0 and (tmp_path / "sep.xlsx").stat().st_size > 0

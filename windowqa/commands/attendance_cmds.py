@@ -387,6 +387,57 @@ def leave_import(
         raise typer.Exit(1)
 
 
+class LeaveStatusChoice(str, Enum):
+    pending = "pending"
+    approved = "approved"
+    rejected = "rejected"
+
+
+@attendance_app.command("leave-add")
+def leave_add(
+    staff: str = typer.Option(..., "--staff", help="工号."),
+    leave_type: str = typer.Option(..., "--type", help="A leave type of the rulebook (事假, 病假, 年假 ...)."),
+    start: str = typer.Option(..., "--start", help="First day, YYYY-MM-DD."),
+    end: str = typer.Option(..., "--end", help="Last day, YYYY-MM-DD."),
+    status: LeaveStatusChoice = typer.Option(LeaveStatusChoice.pending, "--status", help="Approval of the leave."),
+    afternoon_start: bool = typer.Option(False, "--afternoon-start", help="Starts in the afternoon of the first day."),
+    morning_end: bool = typer.Option(False, "--morning-end", help="Ends after the morning of the last day."),
+    extend_to: Optional[str] = typer.Option(None, "--extend-to", help="续假: requested new last day."),
+    extension_status: LeaveStatusChoice = typer.Option(LeaveStatusChoice.pending, "--extension-status"),
+    deceptive: bool = typer.Option(False, "--deceptive", help="Mark as obtained by deception (旷工 case 4)."),
+    record_id: Optional[str] = typer.Option(None, "--record-id", help="Id in the leave system; the same id updates."),
+    note: str = typer.Option("", "--note"),
+    rulebook: Optional[Path] = typer.Option(None, help="A rulebook TOML instead of the configured one."),
+    db_url: Optional[str] = DB_OPT,
+) -> None:
+    """Enter (or, with the same --record-id, update) one leave record with its approval and extension."""
+    from models.attendance import HalfDay, LeaveExtension, LeaveRecord, LeaveStatus
+
+    from attendance.store import UnknownStaffError, save_leave
+
+    settings = Settings()
+    rb = _rulebook(settings, rulebook)
+    if leave_type not in rb.attendance.leave_types:
+        _fail(f"--type: unknown leave type {leave_type!r}; the rulebook lists: {', '.join(rb.attendance.leave_types)}")
+    try:
+        first, last = date.fromisoformat(start), date.fromisoformat(end)
+        ext = (LeaveExtension(date.fromisoformat(extend_to), LeaveStatus(extension_status.value)),) if extend_to else ()
+        leave = LeaveRecord(staff, leave_type, first, last, LeaveStatus(status.value),
+                            HalfDay.AFTERNOON if afternoon_start else HalfDay.MORNING,
+                            HalfDay.MORNING if morning_end else HalfDay.AFTERNOON, ext, deceptive, record_id, note)
+    except ValueError as exc:
+        _fail(str(exc))
+    factory = _sessions(settings, db_url)
+    with factory() as session, session.begin():
+        try:
+            row = save_leave(session, leave)
+        except UnknownStaffError as exc:
+            _fail(str(exc))
+        leave_id = row.id
+    typer.echo(f"leave {leave_id}: {staff} {leave_type} {first}..{last} {status.value}"
+               + (f", extension to {extend_to} {extension_status.value}" if extend_to else ""))
+
+
 @attendance_app.command("presence")
 def presence(
     window: str = typer.Option(..., "--window", help="Window code."),
