@@ -454,7 +454,11 @@ class Transcriber:
             source=source,
         )
 
-    def score_text(self, samples: np.ndarray, texts: list[str]) -> list[float]:
+    def count_tokens(self, text: str) -> int:
+        """Number of Whisper tokens of ``text`` (for per-token comparisons of scores)."""
+        return len(self._tokenizer.encode(text.strip())) if text.strip() else 0
+
+    def score_text(self, samples: np.ndarray, texts: list[str], *, reduce: str = "mean") -> list[float]:
         """Teacher-forced mean log-probability of each text on one segment of audio.
 
         The same model scores how well each given wording explains the audio
@@ -466,10 +470,13 @@ class Transcriber:
             samples: 16 kHz mono float32 audio, at most 30 s.
             texts: wordings to score (Simplified or Traditional Chinese).
 
+            reduce: ``mean`` (per token) or ``sum`` (whole text) of the natural-log probabilities.
+
         Returns:
-            Mean natural-log probability per token for each text (higher is better); -inf for
-            an empty text.
+            The log-probability of each text (higher is better); -inf for an empty text.
         """
+        if reduce not in ("mean", "sum"):
+            raise ValueError(f"reduce must be 'mean' or 'sum', got {reduce!r}")
         samples = np.asarray(samples, dtype=np.float32).ravel()
         encoder_output, num_frames = self._encode(samples)
         token_lists = [self._tokenizer.encode(t.strip()) for t in texts]
@@ -483,5 +490,7 @@ class Transcriber:
         results = [self._model.model.align(encoder_output, sot, [token_lists[i]], num_frames)[0] for i in todo]
         for i, res in zip(todo, results):
             probs = np.asarray(res.text_token_probs, dtype=np.float64)
-            scores[i] = float(np.mean(np.log(np.clip(probs, 1e-12, 1.0)))) if probs.size else -math.inf
+            logs = np.log(np.clip(probs, 1e-12, 1.0))
+            if probs.size:
+                scores[i] = float(np.mean(logs) if reduce == "mean" else np.sum(logs))
         return scores

@@ -24,10 +24,13 @@ class ChannelMap:
     Attributes:
         roles: role of each channel, by channel number.
         window: the window id the recordings belong to.
+        mono_role: role of a mono recording's speech; ``unknown`` by default (the scoring
+            stage decides), set where the speaker is known (an evaluation manifest).
     """
 
     roles: tuple[Role, ...] = (Role.STAFF, Role.CITIZEN)
     window: str | None = None
+    mono_role: Role = Role.UNKNOWN  # who speaks on a mono recording, when known
 
     @classmethod
     def parse(cls, spec: str, *, window: str | None = None) -> "ChannelMap":
@@ -48,7 +51,7 @@ class ChannelMap:
     def role_for(self, channel: int, n_channels: int) -> Role:
         """Role of ``channel`` in a recording with ``n_channels`` channels (mono: unknown)."""
         if n_channels == 1:
-            return Role.UNKNOWN
+            return self.mono_role
         return self.roles[channel] if channel < len(self.roles) else Role.UNKNOWN
 
 
@@ -65,7 +68,7 @@ class GateOptions:
     """
 
     crosstalk_margin_db: float = 3.0
-    min_above_floor_db: float = 12.0
+    min_above_floor_db: float = 6.0
     min_level_dbfs: float = -50.0
 
 

@@ -121,7 +121,7 @@ def segment_stream(
         yield from emit(closed)
 
 
-def transcribe_blocks(
+def _utterances_with_audio(
     blocks: Iterable[np.ndarray],
     transcriber: Transcriber,
     *,
@@ -131,8 +131,7 @@ def transcribe_blocks(
     recording_started_at: datetime | None = None,
     source: str | None = None,
     stats: PipelineStats | None = None,
-) -> Iterator[Utterance]:
-    """Utterances from a stream of (channels, n) 16 kHz float32 blocks, as segments close."""
+) -> Iterator[tuple[Utterance, np.ndarray]]:
     options = options or PipelineOptions()
     channel_map = channel_map or ChannelMap()
     stats = stats if stats is not None else PipelineStats()
@@ -164,8 +163,33 @@ def transcribe_blocks(
             continue
         stats.utterances += 1
         stats.compute_s = time.perf_counter() - started
-        yield utterance
+        yield utterance, audio[seg.channel]
     stats.compute_s = time.perf_counter() - started
+
+
+def transcribe_blocks(
+    blocks: Iterable[np.ndarray],
+    transcriber: Transcriber,
+    *,
+    options: PipelineOptions | None = None,
+    channel_map: ChannelMap | None = None,
+    n_channels: int | None = None,
+    recording_started_at: datetime | None = None,
+    source: str | None = None,
+    stats: PipelineStats | None = None,
+) -> Iterator[Utterance]:
+    """Utterances from a stream of (channels, n) 16 kHz float32 blocks, as segments close."""
+    for utterance, _ in _utterances_with_audio(
+        blocks,
+        transcriber,
+        options=options,
+        channel_map=channel_map,
+        n_channels=n_channels,
+        recording_started_at=recording_started_at,
+        source=source,
+        stats=stats,
+    ):
+        yield utterance
 
 
 def transcribe_file(
@@ -197,3 +221,141 @@ def transcribe_file(
         )
     )
     return sorted(utterances, key=lambda u: (u.start_s, u.channel or 0))
+
+
+# --- phrase verification ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    """When a near miss of the text matcher is confirmed against the audio.
+
+    The utterance's free transcript and the same transcript with the near-miss span replaced
+    by the rule's wording are both scored on the utterance's audio by the same Whisper model
+    (teacher-forced log-probabilities). The wording is accepted only when it explains the
+    audio nearly as well as what the decoder itself chose, and is itself a likely reading.
+
+    Attributes:
+        max_deficit_per_token: the candidate's total log-probability may fall short of the
+            free transcript's by at most this much per token of the rule's wording (nats).
+        min_candidate_logprob: mean log-probability per token the candidate must reach.
+        max_candidates: near misses verified per utterance (best pinyin scores first).
+    """
+
+    max_deficit_per_token: float = 0.35
+    min_candidate_logprob: float = -0.8
+    max_candidates: int = 4
+
+
+def verify_near_misses(
+    utterance: Utterance,
+    audio: np.ndarray,
+    matcher,
+    transcriber: Transcriber,
+    options: VerifyOptions | None = None,
+) -> list[RuleHit]:
+    """Confirm the matcher's near misses in ``utterance`` against its audio.
+
+    Args:
+        utterance: a transcribed utterance (staff or unknown role).
+        audio: the utterance's 16 kHz mono audio (as transcribed).
+        matcher: an ``nlp.PhraseMatcher``.
+        transcriber: the same Transcriber that produced the utterance.
+        options: acceptance thresholds.
+
+    Returns:
+        Hits with method ``audio``, ``score`` the pinyin score of the near miss, and the
+        audio scores as ``evidence``.
+    """
+    from models.domain import RuleFamily
+    from models.rulebook import SLOT
+
+    options = options or VerifyOptions()
+    misses = [m for m in matcher.near_misses(utterance) if SLOT not in m.template]
+    if not misses:
+        return []
+    misses = sorted(misses, key=lambda m: -m.score)[: options.max_candidates]
+    text = utterance.text
+    candidates = [text[: m.start] + m.template + text[m.end :] for m in misses]
+    sums = transcriber.score_text(audio, [text, *candidates], reduce="sum")
+    free_sum = sums[0]
+    free_tokens = max(1, transcriber.count_tokens(text))
+    hits = []
+    for miss, candidate, cand_sum in zip(misses, candidates, sums[1:]):
+        phrase_tokens = max(1, transcriber.count_tokens(miss.template))
+        cand_mean = cand_sum / max(1, transcriber.count_tokens(candidate))
+        deficit = (free_sum - cand_sum) / phrase_tokens
+        accepted = deficit <= options.max_deficit_per_token and cand_mean >= options.min_candidate_logprob
+        logger.debug(
+            "verify %s in %r: deficit %.2f/token, candidate mean %.2f -> %s",
+            miss.rule_id, text, deficit, cand_mean, "accept" if accepted else "reject",
+        )
+        if not accepted:
+            continue
+        family = RuleFamily(miss.rule_id.split(".", 1)[0])
+        hits.append(
+            RuleHit(
+                rule_id=miss.rule_id,
+                family=family,
+                score=round(float(miss.score), 4),
+                start=miss.start,
+                end=miss.end,
+                method=MatchMethod.AUDIO,
+                rulebook_version=matcher.rulebook.version,
+                evidence={
+                    "pinyin_score": round(float(miss.score), 4),
+                    "audio_logprob_candidate": round(cand_mean, 4),
+                    "audio_logprob_free": round(free_sum / free_tokens, 4),
+                    "deficit_per_token": round(deficit, 4),
+                },
+            )
+        )
+    # one hit per rule
+    best: dict[str, RuleHit] = {}
+    for hit in hits:
+        if hit.rule_id not in best or hit.evidence["deficit_per_token"] < best[hit.rule_id].evidence["deficit_per_token"]:
+            best[hit.rule_id] = hit
+    return list(best.values())
+
+
+@dataclass(frozen=True)
+class MatchedUtterance:
+    """An utterance with its rule hits (text matcher plus audio-verified near misses)."""
+
+    utterance: Utterance
+    hits: tuple[RuleHit, ...]
+
+
+def transcribe_and_match(
+    blocks: Iterable[np.ndarray],
+    transcriber: Transcriber,
+    matcher,
+    *,
+    options: PipelineOptions | None = None,
+    verify: VerifyOptions | None = None,
+    channel_map: ChannelMap | None = None,
+    n_channels: int | None = None,
+    recording_started_at: datetime | None = None,
+    source: str | None = None,
+    stats: PipelineStats | None = None,
+) -> Iterator[MatchedUtterance]:
+    """Transcribe, match and verify near misses against the audio, utterance by utterance.
+
+    Only staff (and unknown-role) utterances can produce courtesy and forbidden hits; the
+    matcher decides that from the role.
+    """
+    for utterance, audio in _utterances_with_audio(
+        blocks,
+        transcriber,
+        options=options,
+        channel_map=channel_map,
+        n_channels=n_channels,
+        recording_started_at=recording_started_at,
+        source=source,
+        stats=stats,
+    ):
+        hits = list(matcher.match(utterance))
+        found = {h.rule_id for h in hits}
+        if utterance.role in (Role.STAFF, Role.UNKNOWN):
+            hits += [h for h in verify_near_misses(utterance, audio, matcher, transcriber, verify) if h.rule_id not in found]
+        yield MatchedUtterance(utterance, tuple(hits))

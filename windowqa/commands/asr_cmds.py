@@ -200,3 +200,89 @@ def eval_asr(
     )
     if result["failed"]:
         raise typer.Exit(1)
+
+
+@eval_app.command("phrases-audio")
+def eval_phrases_audio(
+    manifest: Path = typer.Argument(..., help="TSV: audio<TAB>role<TAB>expected (shared spec eval-formats.md)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object with precision/recall per family, per rule and errors."),
+    verify: bool = typer.Option(True, "--verify/--no-verify", help="Confirm near misses against the audio (default on)."),
+    rulebook: Optional[Path] = typer.Option(None, help="A rulebook TOML instead of the configured one."),
+) -> None:
+    """Precision and recall of phrase detection from audio: transcription, matcher, audio verification."""
+    from audio_capture import AudioDecodeError, ChannelMap, probe_audio, stream_audio
+    from models.domain import Role
+    from nlp.evaluation import ManifestError, family_of, parse_expected, read_manifest
+    from nlp.evaluation import PhraseEvaluation
+    from windowqa.commands.nlp_cmds import build_default_matcher, print_phrase_evaluation
+    from windowqa.speech_pipeline import PipelineStats, VerifyOptions, transcribe_and_match
+
+    try:
+        rows = read_manifest(manifest, ("audio", "role", "expected"))
+    except ManifestError as exc:
+        _fail(str(exc))
+    transcriber = build_transcriber()
+    matcher = build_default_matcher(rulebook)
+    verify_options = VerifyOptions() if verify else VerifyOptions(max_candidates=0)
+    evaluation = PhraseEvaluation()
+    per_rule: dict[str, dict[str, int]] = {}
+    details = []
+    audio_s = compute_s = 0.0
+    from tqdm import tqdm
+
+    for lineno, row in tqdm(rows, desc="eval phrases-audio", unit="file", disable=as_json or not sys.stderr.isatty()):
+        role = row["role"].lower()
+        if role not in ("staff", "citizen", "stereo"):
+            _fail(f"{manifest}:{lineno}: role must be staff, citizen or stereo, got {row['role']!r}")
+        path = (manifest.parent / row["audio"]).resolve()
+        channel_map = ChannelMap() if role == "stereo" else ChannelMap(mono_role=Role(role))
+        stats = PipelineStats()
+        try:
+            info = probe_audio(path)
+            started = time.perf_counter()
+            matched = list(
+                transcribe_and_match(
+                    stream_audio(path), transcriber, matcher, verify=verify_options,
+                    channel_map=channel_map, n_channels=info.channels, source=str(path), stats=stats,
+                )
+            )
+            compute_s += time.perf_counter() - started
+            audio_s += stats.audio_s
+        except AudioDecodeError as exc:
+            typer.echo(f"windowqa: {manifest}:{lineno}: {exc}", err=True)
+            details.append({"audio": row["audio"], "error": str(exc)})
+            continue
+        staff = [m for m in matched if m.utterance.role is not Role.CITIZEN]
+        produced = {h.rule_id for m in staff for h in m.hits}
+        expected = parse_expected(row["expected"])
+        evaluation.add(row["audio"], expected, produced)
+        for rule_id in sorted(expected.required | produced):
+            counts = per_rule.setdefault(rule_id, {"tp": 0, "fn": 0, "fp": 0})
+            if rule_id in expected.required:
+                counts["tp" if rule_id in produced else "fn"] += 1
+            elif rule_id not in expected.optional:
+                counts["fp"] += 1
+        details.append(
+            {
+                "audio": row["audio"],
+                "role": role,
+                "expected": row["expected"],
+                "produced": sorted(produced),
+                "text": " / ".join(m.utterance.text for m in matched),
+                "hits": [dict(h.as_json(), evidence=h.evidence) for m in matched for h in m.hits],
+            }
+        )
+    result = evaluation.as_json()
+    result["per_rule"] = {k: per_rule[k] for k in sorted(per_rule, key=lambda r: (family_of(r), r))}
+    result["rtf"] = round(compute_s / audio_s, 4) if audio_s else None
+    result["verify"] = verify
+    if as_json:
+        result["files"] = details
+        typer.echo(json.dumps(result, ensure_ascii=False, indent=2, default=str))
+        return
+    print_phrase_evaluation(result, False)
+    typer.echo("per rule (tp/fn/fp):")
+    for rule_id, c in result["per_rule"].items():
+        typer.echo(f"  {rule_id:32s} {c['tp']:3d} {c['fn']:3d} {c['fp']:3d}")
+    audio_hits = sum(1 for d in details for h in d.get("hits", []) if h["method"] == "audio")
+    typer.echo(f"audio-verified hits: {audio_hits}; RTF {result['rtf']}")
