@@ -128,14 +128,14 @@ class SimOptions:
     size: HallSize = field(default_factory=HallSize)
     first_day: date = date(2026, 3, 2)
     snr_db: float = 20.0
-    crosstalk_db: float = -14.0
-    babble_share: float = 0.6
+    crosstalk_db: float = -12.0
+    babble_share: float = 0.3
     forbidden_share: float = 0.25
     no_greeting_share: float = 0.12
     no_farewell_share: float = 0.12
     phone_calls: int = 1
     rating_share: float = 0.85
-    turn_pause_s: tuple[float, float] = (1.6, 2.8)
+    turn_pause_s: tuple[float, float] = (1.2, 2.4)
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)

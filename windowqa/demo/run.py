@@ -1,0 +1,372 @@
+"""The demo end to end: simulate a hall, run the whole pipeline into the embedded store, summarise.
+
+:func:`run_demo` is what ``windowqa demo`` does before it starts the dashboard:
+
+1. generate the hall (:mod:`windowqa.demo.simulator`) into the demo folder;
+2. load the site file (departments, windows, staff, roster, the filed substitute) and the queue
+   system's call events into a SQLite database in that folder;
+3. register staff cards, enrol the two consenting staff members' faces and run every check-in
+   through the real face engine; import the leave record;
+4. ingest every window's recordings with the real speech pipeline (VAD, crosstalk gate, Whisper),
+   the phrase matcher, segmentation and scoring (:func:`windowqa.ingest.ingest`);
+5. import the evaluation terminal's ratings (linking, 工号 check, follow-ups for 差评);
+6. create one dashboard account per role and return a summary.
+
+Engines (Whisper, matcher, face engine) are built by the caller or here, explicitly, once.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import shutil
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from models.rulebook import Rulebook, load_rulebook
+from models.settings import Settings
+from windowqa.demo.simulator import PHOTOS_DIR, SimOptions, generate_hall
+
+log = logging.getLogger("windowqa.demo")
+
+MARKER = ".windowqa-demo"
+DB_NAME = "windowqa.db"
+TERMINAL = "大厅考勤机"
+ROLES = ("admin", "manager", "inspector", "staff")
+
+
+class DemoError(RuntimeError):
+    """The demo cannot run; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """Options of one demo run.
+
+    Attributes:
+        folder: where the simulated hall, its database and the run summary go.
+        sim: the simulation (size, seed, levels).
+        progress: progress bars on stderr.
+        accounts: create one dashboard account per role.
+    """
+
+    folder: Path
+    sim: SimOptions = field(default_factory=SimOptions)
+    progress: bool = True
+    accounts: bool = True
+
+
+@dataclass
+class DemoResult:
+    """What the run stored, for the summary and the evaluation."""
+
+    folder: Path
+    database_url: str
+    options: DemoOptions
+    summary: dict[str, Any] = field(default_factory=dict)
+    accounts: list[tuple[str, str, str, str | None]] = field(default_factory=list)  # (role, user, password, 工号)
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+
+def database_url(folder: Path) -> str:
+    """The demo folder's SQLite database."""
+    return f"sqlite:///{(Path(folder) / DB_NAME).resolve()}"
+
+
+def prepare_folder(folder: Path) -> None:
+    """Make ``folder`` ready for a fresh demo; only a folder made by the demo is ever emptied.
+
+    Raises:
+        DemoError: the folder exists, is not empty and was not made by the demo.
+    """
+    folder = Path(folder)
+    if folder.exists() and any(folder.iterdir()) and not (folder / MARKER).exists():
+        raise DemoError(f"{folder} exists and was not made by `windowqa demo`; give an empty or new folder with --dir")
+    if folder.exists():
+        for child in folder.iterdir():
+            if child.is_dir():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MARKER).write_text("made by `windowqa demo`; the whole folder is replaced on the next run\n", encoding="utf-8")
+
+
+def run_demo(
+    options: DemoOptions,
+    *,
+    settings: Settings | None = None,
+    rulebook: Rulebook | None = None,
+    transcriber: Any | None = None,
+    matcher: Any | None = None,
+    face_engine: Any | None = None,
+) -> DemoResult:
+    """Simulate the hall and process it end to end into the demo folder's SQLite store.
+
+    Args:
+        options: folder, simulation, progress.
+        settings: model folder and threads (the database is always the demo folder's).
+        rulebook: the shipped rulebook when None.
+        transcriber: an ``asr.Transcriber``; built from the settings when None.
+        matcher: an ``nlp.PhraseMatcher``; built from the rulebook when None.
+        face_engine: an ``attendance`` face engine; dlib when None.
+
+    Returns:
+        The summary, the demo accounts and the time each stage took.
+
+    Raises:
+        DemoError: the folder cannot be used or the Whisper model is missing.
+    """
+    settings = settings or Settings()
+    rulebook = rulebook or load_rulebook(settings.rulebook_path)
+    folder = Path(options.folder).resolve()
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = round(now - clock, 2)
+        clock = now
+
+    prepare_folder(folder)
+    hall = generate_hall(folder, options.sim, rulebook=rulebook, progress=options.progress)
+    truth = hall.truth
+    lap("simulate")
+
+    from models.db import Substitution, open_database
+    from scoring.queue import import_queue
+    from scoring.site import load_site
+
+    url = database_url(folder)
+    factory = open_database(url)
+    with factory() as s, s.begin():
+        load_site(s, folder / truth["files"]["site"], rulebook)
+        # The site file has no filing time; the demo's substitute was filed the day before (备案).
+        for sub in truth["substitutes"]:
+            s.execute(
+                update(Substitution)
+                .where(Substitution.starts_at == datetime.fromisoformat(sub["starts_at"]))
+                .values(filed_at=datetime.fromisoformat(sub["filed_at"]))
+            )
+        import_queue(s, folder / truth["files"]["queue"], rulebook)
+    lap("site_and_queue")
+
+    _attendance(factory, truth, folder, rulebook, face_engine)
+    lap("attendance")
+
+    if transcriber is None:
+        transcriber = _build_transcriber(settings)
+    if matcher is None:
+        from nlp import build_matcher
+
+        matcher = build_matcher(rulebook)
+    lap("engines")
+    ingest_report = _ingest(factory, truth, folder, rulebook, transcriber, matcher, options.progress)
+    lap("ingest")
+
+    from scoring.ratings import import_ratings
+
+    last_day = date.fromisoformat(truth["days"][-1])
+    with factory() as s, s.begin():
+        ratings = import_ratings(s, folder / truth["files"]["ratings"], rulebook,
+                                 today=datetime.combine(last_day + timedelta(days=1), datetime.min.time()))
+    lap("ratings")
+
+    result = DemoResult(folder=folder, database_url=url, options=options, timings_s=timings)
+    if options.accounts:
+        result.accounts = _accounts(factory, truth)
+    lap("accounts")
+    result.summary = summarise(factory, truth, rulebook)
+    result.summary["ingest"] = {
+        "files": len(ingest_report),
+        "failed": [f"{f.path}: {f.reason}" for f in ingest_report if f.status == "failed"],
+    }
+    result.summary["ratings_import"] = {
+        "imported": ratings.imported, "linked": ratings.linked, "unlinked": len(ratings.unlinked),
+        "rejected": len(ratings.rejected), "follow_ups_opened": ratings.follow_ups_opened,
+    }
+    lap("summary")
+    result.timings_s["total"] = round(sum(v for k, v in timings.items() if k != "total"), 2)
+    return result
+
+
+def _build_transcriber(settings: Settings):
+    from asr.transcriber import Transcriber, TranscriberError
+
+    try:
+        return Transcriber(settings.resolved_whisper_model_dir, cpu_threads=settings.cpu_threads)
+    except TranscriberError as exc:
+        raise DemoError(f"{exc} (the demo needs the Whisper model: `windowqa models install`)") from None
+
+
+def _ingest(factory, truth, folder: Path, rulebook: Rulebook, transcriber, matcher, progress: bool) -> list:
+    from windowqa.ingest import IngestOptions, ingest, speech_transcriber
+
+    transcribe = speech_transcriber(transcriber)
+    describe = transcriber.describe() if hasattr(transcriber, "describe") else None
+    files = []
+    by_window: dict[str, list[Path]] = {}
+    for rec in truth["recordings"]:
+        by_window.setdefault(rec["window"], []).append(folder / rec["path"])
+    for window, paths in by_window.items():
+        report = ingest(
+            paths,
+            IngestOptions(window=window, progress=progress),
+            session_factory=factory,
+            transcribe=transcribe,
+            matcher=matcher,
+            rulebook=rulebook,
+            asr_options=describe,
+        )
+        files.extend(report.files)
+    return files
+
+
+def _attendance(factory, truth, folder: Path, rulebook: Rulebook, engine) -> None:
+    """Cards, face enrolment, every check-in through the face engine or the card reader, the leave record."""
+    from attendance.checkin import checkin_card, checkin_image_file
+    from attendance.gallery import Gallery, MatchOptions, enrol_file
+    from attendance.store import load_credentials, save_checkin, save_enrolment, save_leave, set_credentials
+    from models.attendance import HalfDay, LeaveRecord, LeaveStatus
+
+    if engine is None:
+        from attendance.faces import build_engine
+
+        engine = build_engine("dlib")
+    window_minutes = rulebook.attendance.duplicate_window_minutes
+    with factory() as s, s.begin():
+        for person in truth["staff"]:
+            if person["photo"]:
+                save_enrolment(s, enrol_file(engine, person["staff_no"], PHOTOS_DIR / person["photo"]))
+                set_credentials(s, person["staff_no"], face_consent=True)
+            else:
+                set_credentials(s, person["staff_no"], card_no=person["card_no"], face_consent=False)
+        gallery = Gallery.for_engine(engine)
+        from attendance.store import load_gallery
+
+        gallery = load_gallery(s, gallery)
+        directory = load_credentials(s)
+        match = MatchOptions.for_engine(engine)
+        for check in truth["attendance"]["checkins"]:
+            at = datetime.fromisoformat(check["at"])
+            if check["method"] == "face":
+                outcome = checkin_image_file(engine, gallery, folder / check["image"], match, at=at, terminal=TERMINAL)
+                if outcome.checkin is None:
+                    log.warning("%s: no face found at the terminal; nothing recorded", check["image"])
+                    continue
+                save_checkin(s, outcome.checkin, window_minutes=window_minutes, engine=engine.name)
+            else:
+                save_checkin(s, checkin_card(directory, check["card_no"], at=at, terminal=TERMINAL), window_minutes=window_minutes)
+        for lv in truth["leave"]:
+            save_leave(s, LeaveRecord(
+                staff_id=lv["staff"], leave_type=lv["leave_type"], start=date.fromisoformat(lv["start"]),
+                end=date.fromisoformat(lv["end"]), status=LeaveStatus(lv["status"]), start_half=HalfDay(lv["start_half"]),
+                end_half=HalfDay(lv["end_half"]), record_id=lv["record_id"],
+            ))
+
+
+def _accounts(factory, truth) -> list[tuple[str, str, str, str | None]]:
+    """One account per role with a fresh random password (printed once, stored only as a hash)."""
+    from scoring.accounts import create_account
+
+    staff_no = truth["staff"][0]["staff_no"]
+    out = []
+    with factory() as s, s.begin():
+        for role in ROLES:
+            username = f"demo-{role}"
+            password = secrets.token_urlsafe(9)
+            create_account(s, username, password, role, staff_no=staff_no if role == "staff" else None, by="windowqa demo", rounds=10)
+            out.append((role, username, password, staff_no if role == "staff" else None))
+    return out
+
+
+def attendance_records(session, truth, rulebook: Rulebook) -> list:
+    """The simulated days classified by the attendance rules (only those days, nothing before)."""
+    from attendance.schedule import classify_month
+    from attendance.store import active_staff_nos, load_checkins, load_leaves
+    from attendance.workdays import WorkCalendar
+
+    first, last = date.fromisoformat(truth["days"][0]), date.fromisoformat(truth["days"][-1])
+    checks = load_checkins(session, first, last)
+    leaves = load_leaves(session, first, last)
+    return classify_month(active_staff_nos(session), first, last, checks, leaves, rulebook, WorkCalendar.from_file(None))
+
+
+def summarise(factory, truth, rulebook: Rulebook) -> dict[str, Any]:
+    """Counts of what the store holds after the run (read-only)."""
+    from attendance.store import load_checkins
+    from models.db import Flag, Interaction, Rating, Recording, RecordingStatus, RuleHitRow, Utterance
+
+    first, last = date.fromisoformat(truth["days"][0]), date.fromisoformat(truth["days"][-1])
+    with factory() as s:
+        hits = Counter(f.value for f in s.scalars(select(RuleHitRow.family)))
+        flags = Counter(k.value for k in s.scalars(select(Flag.kind)))
+        scores = list(s.scalars(select(Interaction.score).where(Interaction.served.is_(True))))
+        records = attendance_records(s, truth, rulebook)
+        halves = Counter(h.status.value for r in records for h in (r.morning, r.afternoon))
+        checkins = load_checkins(s, first, last, include_unknown=True)
+        summary = {
+            "days": truth["days"],
+            "windows": len(truth["windows"]),
+            "staff": len(truth["staff"]),
+            "recordings": s.scalar(select(func.count()).select_from(Recording).where(Recording.status == RecordingStatus.DONE)),
+            "audio_s": round(sum(r["duration_s"] for r in truth["recordings"]), 1),
+            "utterances": s.scalar(select(func.count()).select_from(Utterance)),
+            "interactions": s.scalar(select(func.count()).select_from(Interaction)),
+            "served": len(scores),
+            "mean_score": round(sum(scores) / len(scores), 1) if scores else None,
+            "hits": dict(sorted(hits.items())),
+            "flags": dict(sorted(flags.items())),
+            "ratings": s.scalar(select(func.count()).select_from(Rating)),
+            "poor_ratings": s.scalar(select(func.count()).select_from(Rating).where(Rating.is_poor.is_(True))),
+            "attendance": dict(sorted(halves.items())),
+            "checkins": Counter(c.method.value if c.staff_id else "unknown_face" for c in checkins),
+        }
+    summary["checkins"] = dict(sorted(summary["checkins"].items()))
+    return summary
+
+
+def format_summary(result: DemoResult) -> str:
+    """The short summary ``windowqa demo`` prints."""
+    s = result.summary
+    hits = ", ".join(f"{k} {v}" for k, v in s["hits"].items()) or "none"
+    flags = ", ".join(f"{k} {v}" for k, v in s["flags"].items()) or "none"
+    attendance = ", ".join(f"{k} {v}" for k, v in s["attendance"].items())
+    checkins = ", ".join(f"{k} {v}" for k, v in s["checkins"].items())
+    lines = [
+        f"demo hall: {s['windows']} windows, {s['staff']} staff, {len(s['days'])} day(s) from {s['days'][0]}",
+        f"recordings: {s['recordings']} ({s['audio_s'] / 60:.1f} min of stereo audio)",
+        f"utterances: {s['utterances']}   interactions: {s['interactions']} ({s['served']} served, mean score {s['mean_score']})",
+        f"rule hits: {hits}",
+        f"flags: {flags}",
+        f"ratings: {s['ratings']} ({s['poor_ratings']} 差评; linked {s['ratings_import']['linked']}, "
+        f"follow-ups opened {s['ratings_import']['follow_ups_opened']})",
+        f"attendance (staff half-days): {attendance}",
+        f"check-ins: {checkins}",
+    ]
+    if s["ingest"]["failed"]:
+        lines.append("failed recordings: " + "; ".join(s["ingest"]["failed"]))
+    t = result.timings_s
+    lines.append("time: " + ", ".join(f"{k} {v:.0f} s" for k, v in t.items()))
+    return "\n".join(lines)
+
+
+__all__ = [
+    "DB_NAME",
+    "DemoError",
+    "DemoOptions",
+    "DemoResult",
+    "attendance_records",
+    "database_url",
+    "format_summary",
+    "prepare_folder",
+    "run_demo",
+    "summarise",
+]
