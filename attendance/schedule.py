@@ -63,7 +63,8 @@ def sessions_for(day: date, rules: AttendanceRules) -> tuple[ServiceSession, Ser
     )
 
 
-def _noon_split(day: date, rules: AttendanceRules) -> datetime:
+def noon_split(day: date, rules: AttendanceRules) -> datetime:
+    """Where the morning ends and the afternoon begins: the middle of the lunch break."""
     shift = rules.shift_for(day)
     a = datetime.combine(day, shift.morning_leave_from)
     b = datetime.combine(day, shift.afternoon_arrive_by)
@@ -144,7 +145,7 @@ def _check_leave_type(lv: LeaveRecord, rules: AttendanceRules) -> None:
 
 
 def _split_checks(day: date, checks: Sequence[CheckIn], rules: AttendanceRules) -> tuple[list[CheckIn], list[CheckIn]]:
-    split = _noon_split(day, rules)
+    split = noon_split(day, rules)
     morning = sorted((c for c in checks if c.at < split), key=lambda c: c.at)
     afternoon = sorted((c for c in checks if c.at >= split), key=lambda c: c.at)
     return morning, afternoon

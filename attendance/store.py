@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from models.attendance import (
     CheckIn,
+    HalfDay,
     CoverageFlag,
     DayRecord,
     PresenceFlag,
@@ -45,6 +46,7 @@ from models.rulebook import Rulebook
 from attendance.workdays import WorkCalendar
 from attendance.checkin import CredentialDirectory, hash_pin
 from attendance.gallery import EnrolledFace, Gallery
+from attendance.schedule import noon_split
 
 logger = logging.getLogger("attendance")
 
@@ -237,8 +239,11 @@ def load_window_duties(session: Session, first: date, last: date) -> list[Window
     return [WindowDuty(code, tuple(sorted(ids)), names[code]) for code, ids in duties.items() if ids]
 
 
-def load_substitutes(session: Session, first: date, last: date) -> list[Substitute]:
-    """Approved substitutions touching the range; ``filed`` means reported before it began (备案)."""
+def load_substitutes(session: Session, first: date, last: date, rulebook: Rulebook | None = None) -> list[Substitute]:
+    """Approved substitutions touching the range; ``filed`` means reported before it began (备案).
+
+    With a rulebook, a one-day substitution within the morning or the afternoon covers only that half.
+    """
     start, end = datetime.combine(first, time.min), datetime.combine(last + timedelta(days=1), time.min)
     sub_staff = Staff.__table__.alias("sub_staff")
     rep_staff = Staff.__table__.alias("rep_staff")
@@ -253,7 +258,15 @@ def load_substitutes(session: Session, first: date, last: date) -> list[Substitu
     for sub, code, sub_no, rep_no in rows:
         filed = sub.filed_at is not None and sub.filed_at <= sub.starts_at
         last_day = (sub.ends_at - timedelta(seconds=1)).date() if sub.ends_at.time() == time.min else sub.ends_at.date()
-        out.append(Substitute(code, sub_no, sub.starts_at.date(), last_day, rep_no, filed))
+        half = None
+        if rulebook is not None and sub.starts_at.date() == last_day:
+            # a one-day substitution that ends by the lunch split, or starts after it, covers that half only
+            split = noon_split(last_day, rulebook.attendance)
+            if sub.ends_at <= split:
+                half = HalfDay.MORNING
+            elif sub.starts_at >= split:
+                half = HalfDay.AFTERNOON
+        out.append(Substitute(code, sub_no, sub.starts_at.date(), last_day, rep_no, filed, half))
     return out
 
 
@@ -364,7 +377,7 @@ def compute_month(
     duties = load_window_duties(session, first, last)
     checks = load_checkins(session, lookback, last)
     leaves = load_leaves(session, lookback, last)
-    substitutes = load_substitutes(session, first, last)
+    substitutes = load_substitutes(session, first, last, rulebook)
     # staff at a window are held to the schedule every working day; anyone else (a floating
     # substitute, back-office staff) only on the days they substitute at a window
     active = set(active_staff_nos(session))

@@ -35,6 +35,7 @@ from models.attendance import (
     CheckIn,
     CheckMethod,
     CoverageIssue,
+    HalfDay,
     HalfDayStatus,
     LeaveExtension,
     LeaveRecord,
@@ -104,17 +105,24 @@ def test_leave_roundtrip_and_reimport_updates(factory):
     assert leaves[0].extensions == (LeaveExtension(date(2025, 9, 26), LeaveStatus.REJECTED),)
 
 
-def test_roster_substitutes_and_credentials(factory):
+def test_roster_substitutes_and_credentials(factory, rulebook):
     with factory() as s, s.begin():
         _site(s)
         set_credentials(s, "9001", card_no="C-9001", pin="5678", face_consent=False)
+        w1 = s.query(Window).filter_by(code="W01").one()
+        sub = s.query(Staff).filter_by(staff_no="9001").one()
+        # a morning-only stand-in at W01, filed only after it began
+        s.add(Substitution(window_id=w1.id, substitute_id=sub.id, starts_at=datetime(2025, 9, 23, 8, 30),
+                           ends_at=datetime(2025, 9, 23, 12, 0), approved=True, filed_at=datetime(2025, 9, 23, 9, 0)))
     with factory() as s:
         duties = {d.window_id: d.staff_ids for d in load_window_duties(s, date(2025, 9, 1), date(2025, 9, 30))}
-        subs = load_substitutes(s, date(2025, 9, 1), date(2025, 9, 30))
+        subs = load_substitutes(s, date(2025, 9, 1), date(2025, 9, 30), rulebook)
         directory = load_credentials(s)
     assert duties == {"W01": ("1001", "1002"), "W02": ("2001",)}
-    assert [(x.window_id, x.substitute_staff_id, x.start, x.end, x.filed) for x in subs] == [
-        ("W02", "9001", date(2025, 9, 22), date(2025, 9, 22), True)]
+    assert sorted((x.window_id, x.substitute_staff_id, x.start, x.end, x.filed, x.half) for x in subs) == [
+        ("W01", "9001", date(2025, 9, 23), date(2025, 9, 23), False, HalfDay.MORNING),
+        ("W02", "9001", date(2025, 9, 22), date(2025, 9, 22), True, None),
+    ]
     assert directory.by_card("C-9001") == "9001" and directory.by_pin("9001", "5678") == "9001"
     assert "5678" not in json.dumps(directory.pin_hashes)
 
