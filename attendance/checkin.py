@@ -22,7 +22,7 @@ import numpy as np
 from models.attendance import CheckIn, CheckMethod, PresenceSample
 
 from attendance.faces import BadImageError, DetectedFace, FaceEngine, FaceError, StageTimes, check_image_array, load_image
-from attendance.gallery import Gallery, Identification, MatchDecision, MatchOptions
+from attendance.gallery import Gallery, Identification, MatchOptions
 
 logger = logging.getLogger("attendance")
 

@@ -40,7 +40,6 @@ class PresenceOptions:
     min_all_away_minutes: float = 2.0
 
 
-
 def _session_key(at: datetime, rulebook: Rulebook) -> tuple[date, int] | None:
     for i, s in enumerate(sessions_for(at.date(), rulebook.attendance)):
         if s.start <= at <= s.end:

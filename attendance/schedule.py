@@ -16,7 +16,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from models.attendance import (
     AbsenteeismCause,
@@ -26,7 +26,6 @@ from models.attendance import (
     CoverageFlag,
     CoverageIssue,
     DayRecord,
-    DayType,
     HalfDay,
     HalfDayRecord,
     HalfDayStatus,
@@ -104,6 +103,7 @@ def leave_cover(staff_leaves: Sequence[LeaveRecord], day: date, half: HalfDay) -
     obtained by deception (applies to the whole leave).
     """
     overrun: LeaveRecord | None = None
+    refused: list[LeaveCover] = []  # covering records that do not excuse the absence
     for lv in staff_leaves:
         in_original = _within(day, half, lv.start, lv.start_half, lv.end, lv.end_half)
         approved_end, approved_end_half = lv.end, lv.end_half
@@ -118,16 +118,21 @@ def leave_cover(staff_leaves: Sequence[LeaveRecord], day: date, half: HalfDay) -
         in_approved = _within(day, half, lv.start, lv.start_half, approved_end, approved_end_half)
         if in_original or in_approved:
             if lv.deceptive:
-                return LeaveCover(lv, False, AbsenteeismCause.LEAVE_BY_DECEPTION)
-            if lv.status is not LeaveStatus.APPROVED:
-                return LeaveCover(lv, False, AbsenteeismCause.LEAVE_NOT_APPROVED)
-            return LeaveCover(lv, True, None)
+                refused.append(LeaveCover(lv, False, AbsenteeismCause.LEAVE_BY_DECEPTION))
+            elif lv.status is not LeaveStatus.APPROVED:
+                refused.append(LeaveCover(lv, False, AbsenteeismCause.LEAVE_NOT_APPROVED))
+            else:
+                return LeaveCover(lv, True, None)  # an approved leave wins over a refused request
+            continue
         if lv.status is LeaveStatus.APPROVED and _half_index(day, half) > _half_index(approved_end, approved_end_half):
             # after an approved leave: an overrun if an extension was asked and not granted, or if
             # the absence simply continues from the last leave day (checked by the caller)
             if _within(day, half, approved_end, approved_end_half, requested_end, requested_end_half) and (
                 requested_end, requested_end_half) != (approved_end, approved_end_half):
                 overrun = lv
+    if refused:
+        # deception outweighs a mere refusal when both records cover the day
+        return min(refused, key=lambda c: c.cause is not AbsenteeismCause.LEAVE_BY_DECEPTION)
     if overrun is not None:
         return LeaveCover(overrun, False, AbsenteeismCause.LEAVE_OVERRUN)
     return LeaveCover(None, False, AbsenteeismCause.NO_LEAVE_FILED)

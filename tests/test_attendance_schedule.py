@@ -261,6 +261,13 @@ def test_approved_leave_and_extension_are_leave(records):
     assert half_day.afternoon.status is HalfDayStatus.LEAVE and half_day.afternoon.leave_type == "事假"
 
 
+def test_an_approved_leave_wins_over_a_refused_request(rulebook, calendar):
+    day = date(2025, 9, 15)
+    leaves = [LeaveRecord(A, "事假", day, day, LeaveStatus.REJECTED), LeaveRecord(A, "病假", day, day, LeaveStatus.APPROVED)]
+    rec = classify_day(A, day, [], leaves, rulebook, calendar)
+    assert rec.morning.status is HalfDayStatus.LEAVE and rec.morning.leave_type == "病假"
+
+
 def test_unknown_leave_type_is_refused(rulebook, calendar):
     with pytest.raises(UnknownLeaveTypeError, match="调休假"):
         classify_day(A, date(2025, 9, 15), [], [LeaveRecord(A, "调休假", date(2025, 9, 15), date(2025, 9, 15))], rulebook, calendar)
