@@ -12,6 +12,7 @@ check counts as the arrival when it is nearer the half's start time, else as the
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -37,6 +38,8 @@ from models.attendance import (
 from models.rulebook import AttendanceRules, Rulebook, ShiftTimes
 
 from attendance.workdays import WorkCalendar
+
+logger = logging.getLogger("attendance")
 
 
 class UnknownLeaveTypeError(ValueError):
@@ -248,6 +251,8 @@ def classify_month(
 ) -> list[DayRecord]:
     """Classify every staff member's days from ``first`` to ``last`` (inclusive).
 
+    A leave record of a type the rulebook does not list is logged and ignored.
+
     Absence runs are tracked across days so that staying away after an approved leave ends is
     超假 (旷工 case 3) rather than "no leave filed". Unknown-face check-ins are ignored here.
     """
@@ -257,6 +262,12 @@ def classify_month(
             by_staff_checks[c.staff_id][c.at.date()].append(c)
     by_staff_leaves: dict[str, list[LeaveRecord]] = defaultdict(list)
     for lv in leaves:
+        try:
+            _check_leave_type(lv, rulebook.attendance)
+        except UnknownLeaveTypeError as exc:
+            # one bad record (e.g. a type the site's rulebook dropped) must not stop the month
+            logger.warning("%s: ignored", exc)
+            continue
         by_staff_leaves[lv.staff_id].append(lv)
     out: list[DayRecord] = []
     for sid in staff_ids:
