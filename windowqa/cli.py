@@ -11,6 +11,7 @@ from windowqa.commands import asr_cmds  # noqa: F401  (registers models install,
 from windowqa.commands import attendance_cmds  # noqa: F401  (registers attendance enroll/checkin/eval/report, eval faces)
 from windowqa.commands import dashboard_cmds  # noqa: F401  (registers dashboard, accounts add/list/passwd/disable/enable)
 from windowqa.commands import store_cmds  # noqa: F401  (registers ingest, ratings/queue import, report, flags, followups, site load, explain)
+from windowqa.commands import demo_cmds  # noqa: F401  (registers demo, eval demo)
 
 logging.getLogger("jieba").setLevel(logging.WARNING)
 

@@ -852,7 +852,8 @@ def _attendance(truth: dict[str, Any], rng: random.Random, days: list[date], eve
         # A visitor tries the terminal: recorded as an unknown face, never as staff.
         at = datetime.combine(day, slots["morning"][0]) - timedelta(minutes=25)
         name = f"checkins/{at:%Y%m%dT%H%M%S}_unknown.jpg"
-        _terminal_photo(PHOTOS_DIR / _UNKNOWN_PHOTO, folder / name, rng)
+        # copied as it is: a face in half profile is found only in some crops and scales
+        shutil.copyfile(PHOTOS_DIR / _UNKNOWN_PHOTO, folder / name)
         checks.append({"staff_no": None, "at": _iso(at), "method": "face", "image": name})
     checks.sort(key=lambda c: c["at"])
 

@@ -1,0 +1,95 @@
+"""``windowqa demo`` and ``windowqa eval demo``: the simulated hall, end to end, and its measurement."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from models.settings import Settings
+from windowqa.app import app, eval_app
+
+log = logging.getLogger("windowqa.demo")
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"windowqa: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@app.command("demo")
+def demo(
+    folder: Optional[Path] = typer.Option(None, "--dir", help="Demo folder (default: <data dir>/demo); replaced on every run."),
+    size: str = typer.Option("small", "--size", help="tiny, small (4 windows x 10), day (6 x 16), week (6 x 12 x 5 days) or WxN[xDAYS]."),
+    seed: int = typer.Option(7, "--seed", help="Everything random derives from it: the same seed gives the same hall."),
+    snr_db: float = typer.Option(20.0, "--snr-db", help="Speech to hall-noise ratio of the recordings."),
+    serve: bool = typer.Option(True, "--serve/--no-serve", help="Start the dashboard after the summary."),
+    port: int = typer.Option(8501, help="Dashboard port."),
+    address: str = typer.Option("127.0.0.1", help="Dashboard address."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON (accounts included)."),
+) -> None:
+    """Simulate a service-hall day, process it end to end into an embedded SQLite store, then open the dashboard."""
+    from windowqa.demo.run import DemoError, DemoOptions, format_summary, run_demo
+    from windowqa.demo.simulator import HallSize, SimOptions, SimulationError
+
+    settings = Settings()
+    try:
+        sim = SimOptions(seed=seed, size=HallSize.parse(size), snr_db=snr_db)
+    except SimulationError as exc:
+        _fail(str(exc))
+    folder = (folder or settings.data_dir / "demo").expanduser()
+    started = time.perf_counter()
+    try:
+        result = run_demo(DemoOptions(folder=folder, sim=sim, progress=not as_json), settings=settings)
+    except (DemoError, SimulationError) as exc:
+        _fail(str(exc), 1)
+    wall_s = round(time.perf_counter() - started, 1)
+    summary = {**result.summary, "folder": str(result.folder), "database_url": result.database_url,
+               "timings_s": result.timings_s, "wall_s": wall_s}
+    (result.folder / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
+    if as_json:
+        summary["accounts"] = [{"role": r, "username": u, "password": p, "staff_no": n} for r, u, p, n in result.accounts]
+        typer.echo(json.dumps(summary, ensure_ascii=False, indent=1))
+    else:
+        typer.echo(format_summary(result))
+        typer.echo(f"wall clock {wall_s:.0f} s; data, ground truth and database in {result.folder}")
+        typer.echo(f"measure it: windowqa eval demo {result.folder}")
+        if result.accounts:
+            typer.echo("dashboard accounts (shown once; only the hashes are stored):")
+            for role, user, password, staff_no in result.accounts:
+                typer.echo(f"  {role:9s} {user:16s} {password}" + (f"   (工号 {staff_no})" if staff_no else ""))
+    if not serve:
+        return
+    from windowqa.commands.dashboard_cmds import dashboard_env, streamlit_command
+
+    demo_settings = Settings(database_url=result.database_url, archive_dir=result.folder)
+    typer.echo(f"dashboard on http://{address}:{port} (Ctrl-C stops it)")
+    try:
+        code = subprocess.call(streamlit_command(port, address), env=dashboard_env(demo_settings, result.database_url))
+    except KeyboardInterrupt:
+        code = 0
+    raise typer.Exit(code)
+
+
+@eval_app.command("demo")
+def eval_demo(
+    folder: Path = typer.Argument(..., help="A folder made by `windowqa demo` (truth.json and windowqa.db)."),
+    as_json: bool = typer.Option(False, "--json", help="The whole report as one JSON object."),
+    boundary_s: float = typer.Option(2.0, "--boundary-s", help="Tolerance of interaction boundaries."),
+) -> None:
+    """Compare what the pipeline stored with the simulator's ground truth (phrases, segmentation, attribution, ratings, attendance)."""
+    from windowqa.demo.evaluate import DemoEvalError, EvalOptions, evaluate_demo, format_report
+
+    try:
+        report = evaluate_demo(folder, EvalOptions(boundary_s=boundary_s))
+    except DemoEvalError as exc:
+        _fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps(report, ensure_ascii=False, indent=1))
+    else:
+        typer.echo(format_report(report))

@@ -1,0 +1,376 @@
+"""``windowqa eval demo``: what the pipeline stored, compared with the simulator's ground truth.
+
+Measures (each with the counts behind it):
+
+* **phrases on audio**, per family (courtesy, phone, forbidden): a stored hit on a staff
+  utterance is correct when a ground-truth staff line overlapping that utterance in time must or
+  may produce the rule (precision); a rule a staff line must produce is found when a stored staff
+  utterance overlapping the line has it (recall). ``required_courtesy`` is the recall of the
+  rulebook's required rules (greeting, farewell) alone.
+* **segmentation**: a true interaction is matched when a stored interaction of the same recording
+  starts and ends within ``boundary_s`` (2 s) of it; accuracy = matched / max(true, stored), so
+  both missed splits and extra splits count.
+* **staff attribution**: the staff member stored on the interaction that overlaps a true
+  interaction most is the one who served.
+* **rating links**: a rating is linked to the stored interaction that overlaps its true
+  interaction most.
+* **attendance**: the class of every staff half-day (on time, late, early leave, missing
+  check, leave, ...) equals the expected one; unknown faces are recorded as unknown.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from models.domain import Role
+from models.rulebook import Rulebook, load_rulebook
+from windowqa.demo.simulator import load_truth
+
+FAMILIES = ("courtesy", "phone", "forbidden")
+
+# The issue's targets for the default demo (issue 7).
+TARGETS = {
+    "forbidden_precision": 0.90,
+    "forbidden_recall": 0.85,
+    "required_courtesy_recall": 0.90,
+    "segmentation_accuracy": 0.90,
+    "attribution_accuracy": 0.95,
+    "rating_link_accuracy": 0.95,
+    "attendance_accuracy": 1.00,
+}
+
+
+class DemoEvalError(RuntimeError):
+    """The folder has no ground truth or no demo database."""
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    """Options of the comparison.
+
+    Attributes:
+        boundary_s: how far a stored interaction's start and end may be from the truth.
+        examples: how many missed and false hits to list per family.
+    """
+
+    boundary_s: float = 2.0
+    examples: int = 12
+
+
+def _ratio(num: int, den: int) -> float | None:
+    return round(num / den, 4) if den else None
+
+
+def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
+    return max(0.0, min(a1, b1) - max(a0, b0))
+
+
+def evaluate_demo(folder: str | Path, options: EvalOptions | None = None, *, rulebook: Rulebook | None = None,
+                  database_url: str | None = None) -> dict[str, Any]:
+    """Compare the demo folder's store with its ground truth.
+
+    Args:
+        folder: a folder made by ``windowqa demo`` (``truth.json`` and ``windowqa.db``).
+        options: boundary tolerance, examples.
+        rulebook: for the required rules and attendance; the shipped one when None.
+        database_url: another store to compare (default: the folder's SQLite file).
+
+    Returns:
+        A JSON-ready report: ``metrics`` (the headline numbers), ``targets``, ``passed`` and the
+        details per measure.
+
+    Raises:
+        DemoEvalError: no ground truth or no database in the folder.
+    """
+    from models.db import Interaction, Rating, Recording, RuleHitRow, Staff, Utterance, make_engine, make_session_factory
+    from windowqa.demo.run import DB_NAME, attendance_records
+    from windowqa.demo.simulator import SimulationError
+
+    options = options or EvalOptions()
+    rulebook = rulebook or load_rulebook()
+    folder = Path(folder)
+    try:
+        truth = load_truth(folder)
+    except SimulationError as exc:
+        raise DemoEvalError(str(exc)) from None
+    if database_url is None:
+        db = folder / DB_NAME
+        if not db.is_file():
+            raise DemoEvalError(f"{db}: no demo database here (run `windowqa demo --dir {folder} --no-serve` first)")
+        database_url = f"sqlite:///{db.resolve()}"
+    factory = make_session_factory(make_engine(database_url))
+
+    with factory() as s:
+        staff_no = {sid: no for sid, no in s.execute(select(Staff.id, Staff.staff_no))}
+        recordings = {Path(path).name: rid for rid, path in s.execute(select(Recording.id, Recording.path))}
+        rec_of_truth = {r["id"]: recordings.get(Path(r["path"]).name) for r in truth["recordings"]}
+        utterances = defaultdict(list)
+        for u in s.scalars(select(Utterance)):
+            utterances[u.recording_id].append(u)
+        hits = defaultdict(set)
+        for uid, rule_id in s.execute(select(RuleHitRow.utterance_id, RuleHitRow.rule_id)):
+            hits[uid].add(rule_id)
+        interactions = defaultdict(list)
+        for i in s.scalars(select(Interaction)):
+            interactions[i.recording_id].append(i)
+        ratings = {r.serial_no: r for r in s.scalars(select(Rating))}
+        interaction_by_id = {i.id: i for lst in interactions.values() for i in lst}
+        records = attendance_records(s, truth, rulebook)
+        from attendance.store import load_checkins
+
+        days = [date.fromisoformat(d) for d in truth["days"]]
+        checkins = load_checkins(s, days[0], days[-1], include_unknown=True)
+
+    report: dict[str, Any] = {"folder": str(folder), "options": {"boundary_s": options.boundary_s}}
+    report["missing_recordings"] = [rid for rid, stored in rec_of_truth.items() if stored is None]
+    report["phrases"] = _phrases(truth, rec_of_truth, utterances, hits, rulebook, options)
+    truth_to_stored = _best_overlap(truth, rec_of_truth, interactions)
+    report["segmentation"] = _segmentation(truth, rec_of_truth, interactions, options)
+    report["attribution"] = _attribution(truth, truth_to_stored, staff_no)
+    report["rating_links"] = _rating_links(truth, ratings, interaction_by_id, rec_of_truth)
+    report["attendance"] = _attendance(truth, records, checkins)
+
+    ph = report["phrases"]["families"]
+    metrics = {
+        "forbidden_precision": ph["forbidden"]["precision"],
+        "forbidden_recall": ph["forbidden"]["recall"],
+        "courtesy_precision": ph["courtesy"]["precision"],
+        "courtesy_recall": ph["courtesy"]["recall"],
+        "phone_precision": ph["phone"]["precision"],
+        "phone_recall": ph["phone"]["recall"],
+        "required_courtesy_recall": report["phrases"]["required_courtesy"]["recall"],
+        "segmentation_accuracy": report["segmentation"]["accuracy"],
+        "attribution_accuracy": report["attribution"]["accuracy"],
+        "rating_link_accuracy": report["rating_links"]["accuracy"],
+        "attendance_accuracy": report["attendance"]["accuracy"],
+    }
+    report["metrics"] = metrics
+    report["targets"] = TARGETS
+    report["passed"] = {k: (metrics[k] is not None and metrics[k] >= v) for k, v in TARGETS.items()}
+    return report
+
+
+def _phrases(truth, rec_of_truth, utterances, hits, rulebook: Rulebook, options: EvalOptions) -> dict[str, Any]:
+    required = {r.id for r in rulebook.required_rules}
+    truth_by_rec = defaultdict(list)
+    for u in truth["utterances"]:
+        truth_by_rec[u["recording"]].append(u)
+    tp = defaultdict(int)
+    fp = defaultdict(int)
+    found = defaultdict(int)
+    expected = defaultdict(int)
+    false_hits: dict[str, list] = defaultdict(list)
+    missed: dict[str, list] = defaultdict(list)
+    per_rule: dict[str, dict[str, int]] = defaultdict(lambda: {"expected": 0, "found": 0, "false": 0})
+    req_expected = req_found = 0
+    for rec_id, tus in truth_by_rec.items():
+        stored = [u for u in utterances.get(rec_of_truth.get(rec_id), []) if u.role is not Role.CITIZEN]
+        # precision: every stored staff hit against the staff lines it overlaps
+        for su in stored:
+            over = [tu for tu in tus if _overlap(su.start_s, su.end_s, tu["start_s"], tu["end_s"]) > 0.05]
+            allowed = {r for tu in over if tu["speaker"] == "staff" for r in (*tu["rule_ids"], *tu["optional_rule_ids"])}
+            for rule in hits.get(su.id, ()):
+                family = rule.split(".", 1)[0]
+                if family not in FAMILIES:
+                    continue
+                if rule in allowed:
+                    tp[family] += 1
+                else:
+                    fp[family] += 1
+                    per_rule[rule]["false"] += 1
+                    if len(false_hits[family]) < options.examples:
+                        false_hits[family].append({"rule_id": rule, "recording": rec_id, "start_s": round(su.start_s, 2),
+                                                   "stored_text": su.text, "true_lines": [tu["text"] for tu in over]})
+        # recall: every rule a staff line must produce
+        for tu in tus:
+            if tu["speaker"] != "staff":
+                continue
+            over = [su for su in stored if _overlap(su.start_s, su.end_s, tu["start_s"], tu["end_s"]) > 0.05]
+            got = set().union(*(hits.get(su.id, set()) for su in over)) if over else set()
+            for rule in tu["rule_ids"]:
+                family = rule.split(".", 1)[0]
+                expected[family] += 1
+                per_rule[rule]["expected"] += 1
+                ok = rule in got
+                found[family] += ok
+                per_rule[rule]["found"] += ok
+                if rule in required:
+                    req_expected += 1
+                    req_found += ok
+                if not ok and len(missed[family]) < options.examples:
+                    missed[family].append({"rule_id": rule, "recording": rec_id, "start_s": tu["start_s"], "true_text": tu["text"],
+                                           "stored_text": " / ".join(su.text for su in over) or None})
+    families = {
+        f: {
+            "precision": _ratio(tp[f], tp[f] + fp[f]), "recall": _ratio(found[f], expected[f]),
+            "true_hits": tp[f], "false_hits": fp[f], "expected": expected[f], "found": found[f],
+            "false_examples": false_hits[f], "missed_examples": missed[f],
+        }
+        for f in FAMILIES
+    }
+    return {
+        "families": families,
+        "required_courtesy": {"rules": sorted(required), "expected": req_expected, "found": req_found,
+                              "recall": _ratio(req_found, req_expected)},
+        "per_rule": dict(sorted(per_rule.items())),
+    }
+
+
+def _best_overlap(truth, rec_of_truth, interactions) -> dict[str, Any]:
+    """Each true interaction → the stored interaction of its recording that overlaps it most."""
+    out = {}
+    for ti in truth["interactions"]:
+        best, best_ov = None, 0.0
+        for si in interactions.get(rec_of_truth.get(ti["recording"]), []):
+            ov = _overlap(si.start_s, si.end_s, ti["start_s"], ti["end_s"])
+            if ov > best_ov:
+                best, best_ov = si, ov
+        out[ti["id"]] = best
+    return out
+
+
+def _segmentation(truth, rec_of_truth, interactions, options: EvalOptions) -> dict[str, Any]:
+    matched = 0
+    n_truth = len(truth["interactions"])
+    n_stored = sum(len(interactions.get(rec_of_truth.get(r["id"]), [])) for r in truth["recordings"])
+    errors: list[dict[str, Any]] = []
+    deltas: list[float] = []
+    for rec in truth["recordings"]:
+        stored = sorted(interactions.get(rec_of_truth.get(rec["id"]), []), key=lambda i: i.start_s)
+        used: set[int] = set()
+        for ti in (t for t in truth["interactions"] if t["recording"] == rec["id"]):
+            hit = next((si for si in stored if si.id not in used and abs(si.start_s - ti["start_s"]) <= options.boundary_s
+                        and abs(si.end_s - ti["end_s"]) <= options.boundary_s), None)
+            if hit is None:
+                near = min(stored, key=lambda si: abs(si.start_s - ti["start_s"]), default=None)
+                errors.append({"interaction": ti["id"], "scenario": ti["scenario"], "variants": ti["variants"],
+                               "true": [ti["start_s"], ti["end_s"]],
+                               "nearest_stored": [round(near.start_s, 2), round(near.end_s, 2), near.split_reason] if near else None})
+                continue
+            used.add(hit.id)
+            matched += 1
+            deltas += [abs(hit.start_s - ti["start_s"]), abs(hit.end_s - ti["end_s"])]
+    return {
+        "accuracy": _ratio(matched, max(n_truth, n_stored)),
+        "matched": matched, "true": n_truth, "stored": n_stored,
+        "mean_boundary_error_s": round(sum(deltas) / len(deltas), 3) if deltas else None,
+        "errors": errors[:30],
+    }
+
+
+def _attribution(truth, truth_to_stored, staff_no) -> dict[str, Any]:
+    correct, wrong = 0, []
+    for ti in truth["interactions"]:
+        si = truth_to_stored.get(ti["id"])
+        got = staff_no.get(si.staff_id) if si is not None else None
+        if got == ti["staff_no"]:
+            correct += 1
+        else:
+            wrong.append({"interaction": ti["id"], "expected": ti["staff_no"], "stored": got})
+    return {"accuracy": _ratio(correct, len(truth["interactions"])), "correct": correct,
+            "total": len(truth["interactions"]), "wrong": wrong[:30]}
+
+
+def _rating_links(truth, ratings, interaction_by_id, rec_of_truth) -> dict[str, Any]:
+    truth_inter = {t["id"]: t for t in truth["interactions"]}
+    correct, wrong = 0, []
+    for r in truth["ratings"]:
+        stored = ratings.get(r["serial_no"])
+        target = truth_inter[r["interaction"]]
+        si = interaction_by_id.get(stored.interaction_id) if stored is not None and stored.interaction_id else None
+        ok = (si is not None and si.recording_id == rec_of_truth.get(target["recording"])
+              and _overlap(si.start_s, si.end_s, target["start_s"], target["end_s"]) > 0
+              and _owner(si, truth, rec_of_truth) == target["id"])
+        if ok:
+            correct += 1
+        else:
+            wrong.append({"serial_no": r["serial_no"], "interaction": r["interaction"],
+                          "stored_interaction": [round(si.start_s, 2), round(si.end_s, 2)] if si is not None else None})
+    mismatch_expected = sum(1 for r in truth["ratings"] if r["staff_mismatch_expected"])
+    return {"accuracy": _ratio(correct, len(truth["ratings"])), "correct": correct, "total": len(truth["ratings"]),
+            "staff_mismatch_expected": mismatch_expected, "wrong": wrong[:30]}
+
+
+def _owner(si, truth, rec_of_truth) -> str | None:
+    """The true interaction a stored interaction overlaps most."""
+    best, best_ov = None, 0.0
+    for ti in truth["interactions"]:
+        if rec_of_truth.get(ti["recording"]) != si.recording_id:
+            continue
+        ov = _overlap(si.start_s, si.end_s, ti["start_s"], ti["end_s"])
+        if ov > best_ov:
+            best, best_ov = ti["id"], ov
+    return best
+
+
+def _attendance(truth, records, checkins) -> dict[str, Any]:
+    got = {}
+    for rec in records:
+        for h in (rec.morning, rec.afternoon):
+            got[(rec.staff_id, rec.day.isoformat(), h.half.value)] = h
+    correct, wrong = 0, []
+    for e in truth["attendance"]["expected"]:
+        h = got.get((e["staff_no"], e["day"], e["half"]))
+        status = h.status.value if h is not None else None
+        if status == e["status"]:
+            correct += 1
+        else:
+            wrong.append({**e, "stored": status})
+    unknown_expected = sum(1 for c in truth["attendance"]["checkins"] if c["staff_no"] is None)
+    unknown_stored = sum(1 for c in checkins if c.staff_id is None)
+    face_expected = [c for c in truth["attendance"]["checkins"] if c["method"] == "face" and c["staff_no"]]
+    stored_faces = {(c.staff_id, c.at.replace(microsecond=0)) for c in checkins if c.method.value == "face"}
+    face_ok = sum(1 for c in face_expected if (c["staff_no"], datetime.fromisoformat(c["at"]).replace(microsecond=0)) in stored_faces)
+    return {
+        "accuracy": _ratio(correct, len(truth["attendance"]["expected"])), "correct": correct,
+        "total": len(truth["attendance"]["expected"]), "wrong": wrong,
+        "face_checkins": {"expected": len(face_expected), "identified": face_ok},
+        "unknown_faces": {"expected": unknown_expected, "recorded_as_unknown": unknown_stored},
+    }
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The report as a short table for the terminal."""
+    def pct(v):
+        return "  n/a" if v is None else f"{100 * v:5.1f}%"
+
+    lines = [f"demo evaluation: {report['folder']}"]
+    ph = report["phrases"]
+    lines.append("phrases on audio      precision  recall   (true/false hits, found/expected)")
+    for f in FAMILIES:
+        d = ph["families"][f]
+        lines.append(f"  {f:19s} {pct(d['precision'])}   {pct(d['recall'])}   ({d['true_hits']}/{d['false_hits']}, {d['found']}/{d['expected']})")
+    rc = ph["required_courtesy"]
+    lines.append(f"  required courtesy           {pct(rc['recall'])}   ({rc['found']}/{rc['expected']}: {', '.join(rc['rules'])})")
+    sg = report["segmentation"]
+    lines.append(f"segmentation (±{report['options']['boundary_s']:g} s)   {pct(sg['accuracy'])}   "
+                 f"({sg['matched']} matched; {sg['true']} true, {sg['stored']} stored; mean boundary error {sg['mean_boundary_error_s']} s)")
+    at = report["attribution"]
+    lines.append(f"staff attribution       {pct(at['accuracy'])}   ({at['correct']}/{at['total']})")
+    rl = report["rating_links"]
+    lines.append(f"rating links            {pct(rl['accuracy'])}   ({rl['correct']}/{rl['total']})")
+    ad = report["attendance"]
+    lines.append(f"attendance classes      {pct(ad['accuracy'])}   ({ad['correct']}/{ad['total']} half-days; face check-ins "
+                 f"{ad['face_checkins']['identified']}/{ad['face_checkins']['expected']} identified, unknown faces "
+                 f"{ad['unknown_faces']['recorded_as_unknown']}/{ad['unknown_faces']['expected']})")
+    lines.append("targets: " + ", ".join(f"{k} {'ok' if ok else 'MISSED'}" for k, ok in report["passed"].items()))
+    for f in FAMILIES:
+        d = ph["families"][f]
+        for ex in d["false_examples"][:5]:
+            lines.append(f"  false {ex['rule_id']}: heard {ex['stored_text']!r}, said {' / '.join(ex['true_lines']) or '(nothing)'!r}")
+        for ex in d["missed_examples"][:5]:
+            lines.append(f"  missed {ex['rule_id']}: said {ex['true_text']!r}, heard {ex['stored_text']!r}")
+    for e in sg["errors"][:5]:
+        lines.append(f"  segmentation: {e['interaction']} ({e['scenario']} {','.join(e['variants'])}) true {e['true']} nearest {e['nearest_stored']}")
+    for w in ad["wrong"][:5]:
+        lines.append(f"  attendance: {w['staff_no']} {w['day']} {w['half']} expected {w['status']}, stored {w['stored']}")
+    return "\n".join(lines)
+
+
+__all__ = ["DemoEvalError", "EvalOptions", "FAMILIES", "TARGETS", "evaluate_demo", "format_report"]
