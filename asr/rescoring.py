@@ -12,29 +12,17 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from dataclasses import dataclass
 
 logger = logging.getLogger("asr")
 
 _DROP = re.compile(r"[\s\W_]+", re.UNICODE)
 
 
-@dataclass(frozen=True)
-class RescoreOptions:
-    """Attributes:
-    lm_weight: weight of the word model's log-probability per character against the
-        acoustic mean log-probability per token (chosen on the synthesised bank, not on the
-        evaluation manifest).
-    """
-
-    lm_weight: float = 0.15
-
-
 class WordFrequencyLM:
     """Unigram word language model on jieba's dictionary, best segmentation by dynamic programming.
 
-    Build it explicitly and pass it to :class:`asr.Transcriber`; loading the dictionary takes
-    about a second.
+    Build it explicitly and pass it to :class:`asr.Transcriber` (its weight is
+    ``DecodeOptions.lm_weight``); loading the dictionary takes about a second.
 
     Args:
         dictionary: a jieba-format dictionary file (``word freq [tag]`` lines); jieba's own

@@ -88,7 +88,7 @@ class DecodeOptions:
     word_timestamps: bool = True
     to_simplified: bool = True
     max_new_tokens: int = 220
-    lm_weight: float = 0.15
+    lm_weight: float = 0.2
     suppress_punctuation: bool = True
 
     def __post_init__(self) -> None:

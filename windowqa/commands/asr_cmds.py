@@ -286,3 +286,66 @@ def eval_phrases_audio(
         typer.echo(f"  {rule_id:32s} {c['tp']:3d} {c['fn']:3d} {c['fp']:3d}")
     audio_hits = sum(1 for d in details for h in d.get("hits", []) if h["method"] == "audio")
     typer.echo(f"audio-verified hits: {audio_hits}; RTF {result['rtf']}")
+
+
+@app.command()
+def capture(
+    device: Optional[str] = typer.Option(None, "--device", help="PortAudio input device index or name (default input when omitted)."),
+    window: str = typer.Option(..., "--window", help="Window id."),
+    channels: int = typer.Option(2, help="Input channels: 2 = staff lapel mic + citizen side, 1 = one mic."),
+    roles: str = typer.Option("staff,citizen", help="Roles of the channels, comma-separated."),
+    segment_s: float = typer.Option(300.0, help="Seconds per archived segment file."),
+    file_format: str = typer.Option("FLAC", help="Archive format: FLAC or OGG (Opus)."),
+    seconds: Optional[float] = typer.Option(None, help="Stop after this many seconds (default: until Ctrl-C)."),
+    match_phrases: bool = typer.Option(True, "--match/--no-match", help="Run the phrase matcher on staff utterances."),
+) -> None:
+    """Record a window's microphones, archive rolling segment files, print utterances (JSON lines) as they close."""
+    import threading
+
+    from audio_capture import CaptureDeviceError, ChannelMap
+    from audio_capture.live import CaptureOptions, LiveCapture, SegmentWriter
+    from windowqa.speech_pipeline import transcribe_and_match, transcribe_blocks
+
+    settings = Settings()
+    try:
+        dev = int(device) if device is not None and device.isdigit() else device
+        options = CaptureOptions(
+            device=dev, window=window, channels=channels, segment_s=segment_s,
+            archive_dir=settings.resolved_archive_dir / window, file_format=file_format.upper(),
+        )
+        channel_map = ChannelMap.parse(roles, window=window)
+    except ValueError as exc:
+        _fail(str(exc))
+    transcriber = build_transcriber(settings)
+    matcher = None
+    if match_phrases:
+        from windowqa.commands.nlp_cmds import build_default_matcher
+
+        matcher = build_default_matcher()
+    live = LiveCapture(options)
+    try:
+        live.start()
+    except CaptureDeviceError as exc:
+        _fail(str(exc), code=1)
+    if seconds:
+        threading.Timer(seconds, live.stop).start()
+    writer = SegmentWriter(options, live.started_at)
+    blocks = live.blocks(writer)
+    common = dict(channel_map=channel_map, n_channels=channels, recording_started_at=live.started_at, source=f"live:{window}")
+    try:
+        if matcher is not None:
+            for item in transcribe_and_match(blocks, transcriber, matcher, **common):
+                record = utterance_json(item.utterance)
+                record["hits"] = [dict(h.as_json(), evidence=h.evidence) for h in item.hits]
+                sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+                sys.stdout.flush()
+        else:
+            for u in transcribe_blocks(blocks, transcriber, **common):
+                sys.stdout.write(json.dumps(utterance_json(u), ensure_ascii=False) + "\n")
+                sys.stdout.flush()
+    except KeyboardInterrupt:
+        live.stop()
+    finally:
+        live.stop()
+        writer.close()
+    typer.echo(f"archived {len(writer.files)} file(s) in {options.archive_dir}", err=True)
