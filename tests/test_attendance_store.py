@@ -227,3 +227,33 @@ def test_cli_leave_import_checkin_and_report(db_url, tmp_path, monkeypatch):  # 
     assert res.exit_code == 0 and (tmp_path / "sep.xlsx").stat().st_size > 0
     res = runner.invoke(app, ["attendance", "report", "--month", "2025-13", "--db-url", db_url])
     assert res.exit_code == 2 and "YYYY-MM" in res.output
+
+
+@pytest.mark.slow
+def test_cli_enroll_and_face_check_in(sqlite_url, tmp_path, monkeypatch):  # noqa: F811
+    from windowqa.cli import app
+
+    monkeypatch.setenv("WINDOWQA_DATA_DIR", str(tmp_path / "data"))
+    corrupt = tmp_path / "corrupt.jpg"
+    corrupt.write_bytes((PEOPLE / "deepface_p05" / "img16.jpg").read_bytes()[:300])
+    two = Path(__file__).parent / "data" / "faces" / "scenes" / "kit_harington_rose_leslie_kit_with_rose.jpg"
+    runner = CliRunner()
+    res = runner.invoke(app, ["attendance", "enroll", "--staff", "0505", str(PEOPLE / "deepface_p05" / "img16.jpg"),
+                              "--db-url", sqlite_url])
+    assert res.exit_code == 2 and "unknown staff" in res.output  # no such staff and no --name
+    res = runner.invoke(app, ["attendance", "enroll", "--staff", "0505", "--name", "测试", str(PEOPLE / "deepface_p05" / "img16.jpg"),
+                              str(two), str(corrupt), "--db-url", sqlite_url])
+    assert res.exit_code == 0, res.output
+    assert "1 of 3 photo(s) enrolled" in res.output and "several_faces" in res.output and "bad_image" in res.output
+    assert not (tmp_path / "data" / "enrolment").exists()  # photos are not kept by default
+    res = runner.invoke(app, ["attendance", "checkin", "--image", str(PEOPLE / "deepface_p05" / "img62.jpg"),
+                              "--at", "2025-09-15T08:21", "--db-url", sqlite_url, "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert (out["staff"], out["decision"], out["method"]) == ("0505", "accepted", "face")
+    res = runner.invoke(app, ["attendance", "checkin", "--image", str(PEOPLE / "_impostors" / "tom_cruise_Tom_Cruise_avp_2014_4.jpg"),
+                              "--at", "2025-09-15T08:22", "--db-url", sqlite_url, "--json"])
+    out = json.loads(res.output)
+    assert out["staff"] is None and out["unknown"] is True and out["nearest"] == "0505"
+    res = runner.invoke(app, ["attendance", "unenroll", "--staff", "0505", "--db-url", sqlite_url])
+    assert res.exit_code == 0 and "1 embedding(s) deleted" in res.output

@@ -138,6 +138,48 @@ def enroll(
                + ("" if settings.keep_enrolment_photos else " (photos not kept)"))
 
 
+@attendance_app.command("unenroll")
+def unenroll(
+    staff: str = typer.Option(..., "--staff", help="工号 of the person."),
+    engine_name: Optional[EngineChoice] = typer.Option(None, "--engine", help="Only this engine's embeddings (default: all)."),
+    db_url: Optional[str] = DB_OPT,
+) -> None:
+    """Delete a person's face embeddings (withdrawn consent, leaving the hall)."""
+    from attendance.store import UnknownStaffError, delete_enrolment
+
+    factory = _sessions(Settings(), db_url)
+    with factory() as session, session.begin():
+        try:
+            n = delete_enrolment(session, staff, engine_name.value if engine_name else None)
+        except UnknownStaffError as exc:
+            _fail(str(exc))
+    typer.echo(f"{staff}: {n} embedding(s) deleted")
+
+
+@attendance_app.command("credential")
+def credential(
+    staff: str = typer.Option(..., "--staff", help="工号."),
+    card: Optional[str] = typer.Option(None, "--card", help="Staff card number for the card check-in."),
+    set_pin: bool = typer.Option(False, "--set-pin", help="Ask for a PIN (stored hashed) for the PIN check-in."),
+    face_consent: Optional[bool] = typer.Option(None, "--face-consent/--no-face-consent",
+                                                help="Record whether the person consents to face recognition."),
+    db_url: Optional[str] = DB_OPT,
+) -> None:
+    """Register the non-biometric check-in (card number, PIN) of a staff member."""
+    from attendance.store import UnknownStaffError, set_credentials
+
+    pin = typer.prompt("PIN", hide_input=True, confirmation_prompt=True) if set_pin else None
+    if pin is not None and (len(pin) < 4 or not pin.isdigit()):
+        _fail("a PIN is at least 4 digits")
+    factory = _sessions(Settings(), db_url)
+    with factory() as session, session.begin():
+        try:
+            set_credentials(session, staff, card_no=card, pin=pin, face_consent=face_consent)
+        except UnknownStaffError as exc:
+            _fail(str(exc))
+    typer.echo(f"{staff}: credentials updated" + (" (card)" if card else "") + (" (PIN)" if pin else ""))
+
+
 def _parse_at(at: Optional[str]) -> datetime:
     if at is None:
         return datetime.now().replace(microsecond=0)
