@@ -8,6 +8,7 @@ hit, silence elsewhere), one citizen's phone number in a transcript, and one acc
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from dataclasses import dataclass
@@ -74,14 +75,21 @@ def _transcript(rulebook, *, phone: bool) -> list[MatchedUtterance]:
     return items
 
 
+_AUDIO: dict[str, bytes] = {}
+
+
 def _audio(path: Path, *, seconds: float = 450.0, at_s: float = 143.5) -> None:
     """A recording of silence with a real speech clip where the forbidden phrase was said."""
-    clip, rate = sf.read(DATA / "speech" / "kimi_asr_example.flac", dtype="int16")
-    samples = np.zeros(int(seconds * rate), dtype=np.int16)
-    start = int(at_s * rate)
-    samples[start : start + len(clip)] = clip[: len(samples) - start]
+    if "flac" not in _AUDIO:
+        clip, rate = sf.read(DATA / "speech" / "kimi_asr_example.flac", dtype="int16")
+        samples = np.zeros(int(seconds * rate), dtype=np.int16)
+        start = int(at_s * rate)
+        samples[start : start + len(clip)] = clip[: len(samples) - start]
+        buf = io.BytesIO()
+        sf.write(buf, samples, rate, format="FLAC")
+        _AUDIO["flac"] = buf.getvalue()
     path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(path, samples, rate, format="FLAC")
+    path.write_bytes(_AUDIO["flac"])
 
 
 def build_hall(root: Path, *, rounds: int = 4) -> Hall:
@@ -93,9 +101,15 @@ def build_hall(root: Path, *, rounds: int = 4) -> Hall:
     hall = Hall(url, archive, db_path)
     if db_path.exists():
         return hall
-    rulebook = load_rulebook()
     engine = init_db(make_engine(url))
-    factory = make_session_factory(engine)
+    populate(make_session_factory(engine), archive, rounds=rounds)
+    engine.dispose()
+    return hall
+
+
+def populate(factory, archive: Path, *, rounds: int = 4) -> None:
+    """Fill an empty database (any URL) with the hall; audio files go under ``archive``."""
+    rulebook = load_rulebook()
     with factory() as s, s.begin():
         load_site(s, DATA / "site" / "hall.toml", rulebook)
         windows = {w.code: w for w in s.scalars(select(Window))}
@@ -110,17 +124,6 @@ def build_hall(root: Path, *, rounds: int = 4) -> Hall:
                        today=datetime(2026, 3, 20))
         for user, role in USERS.items():
             create_account(s, user, PASSWORD, role, staff_no=STAFF_OF.get(user), by="test", rounds=rounds)
-    engine.dispose()
-    return hall
-
-
-def attendance_provider(session, month: str):
-    """The attendance provider the composition root wires (tests may import attendance)."""
-    from attendance.store import compute_month
-    from attendance.workdays import WorkCalendar
-
-    rulebook = load_rulebook()
-    return compute_month(session, month, rulebook, WorkCalendar())
 
 
 def staff_id(session, staff_no: str) -> int:
@@ -133,4 +136,4 @@ def set_env(hall: Hall, monkeypatch) -> None:
     os.environ.setdefault("WINDOWQA_DASHBOARD_SESSION_MINUTES", "30")
 
 
-__all__ = ["ATTENDANCE_PROVIDER", "Hall", "PASSWORD", "PHONE", "STAFF_OF", "USERS", "attendance_provider", "build_hall", "set_env", "staff_id"]
+__all__ = ["ATTENDANCE_PROVIDER", "Hall", "populate", "PASSWORD", "PHONE", "STAFF_OF", "USERS", "build_hall", "set_env", "staff_id"]
