@@ -109,10 +109,12 @@ class FaceEngine(Protocol):
     default_threshold: float  # distance at or under which two faces are the same person
     default_margin: float  # required distance gap between the best and second-best identity
 
-    def analyse(self, image_rgb: np.ndarray, *, embed: bool = True, enrol: bool = False) -> FaceAnalysis:
+    def analyse(self, image_rgb: np.ndarray, *, embed: bool = True, enrol: bool = False, quick: bool = False) -> FaceAnalysis:
         """Detect every face; align and embed each one when ``embed``.
 
         ``enrol`` asks for the engine's steadier (slower) embedding, used once per enrolment photo.
+        ``quick`` allows a cheaper detection that may miss small faces (the person standing at a
+        check-in terminal is large in the frame); never used where every face must be found.
         """
         ...
 
@@ -293,7 +295,7 @@ class DlibFaceEngine:
 
     def analyse(
         self, image_rgb: np.ndarray, *, embed: bool = True, detector: Literal["hog", "cnn"] | None = None,
-        allow_fallback: bool = True, allow_upsample: bool = True, enrol: bool = False,
+        allow_fallback: bool = True, allow_upsample: bool = True, enrol: bool = False, quick: bool = False,
     ) -> FaceAnalysis:
         """Detect, align and embed every face of an RGB image.
 
@@ -304,6 +306,8 @@ class DlibFaceEngine:
             allow_fallback: let the CNN detector run where HOG found nothing (per ``cnn_fallback``).
             allow_upsample: use the options' upsampling (a live burst may turn it off).
             enrol: use ``enrol_jitters`` for the descriptor.
+            quick: detect without upsampling first (4x fewer pixels) and upsample only when that
+                finds nothing; for the terminal check-in, where the person is large in the frame.
         """
         import cv2
 
@@ -311,7 +315,9 @@ class DlibFaceEngine:
         dlib = self._dlib
         detector = detector or self.options.detector
         t0 = time.perf_counter()
-        boxes = self._detect(image_rgb, detector, allow_upsample)
+        boxes = self._detect(image_rgb, detector, False) if quick and allow_upsample and not enrol else []
+        if not boxes:
+            boxes = self._detect(image_rgb, detector, allow_upsample)
         fallback = self.options.cnn_fallback == "always" or (self.options.cnn_fallback == "enrol" and enrol)
         if not boxes and detector == "hog" and allow_fallback and fallback and self._cnn is not None:
             boxes = self._detect(image_rgb, "cnn", allow_upsample)
@@ -416,7 +422,7 @@ class InsightFaceEngine:
         self.pack_dir = pack_dir
         logger.info("insightface engine ready (pack %s)", pack_dir)
 
-    def analyse(self, image_rgb: np.ndarray, *, embed: bool = True, enrol: bool = False) -> FaceAnalysis:
+    def analyse(self, image_rgb: np.ndarray, *, embed: bool = True, enrol: bool = False, quick: bool = False) -> FaceAnalysis:
         """Detect, align and embed every face of an RGB image (see :class:`FaceEngine`)."""
         import cv2
 
