@@ -142,7 +142,7 @@ def main() -> None:
     classifier = build_role_classifier()
     build_s = time.perf_counter() - t0
 
-    timers = {"generate_s": 0.0, "match_s": 0.0}
+    timers = {"generate_s": 0.0, "generate_cpu_s": 0.0, "match_s": 0.0}
 
     class TimedMatcher:
         def match_many(self, utterances):
@@ -164,15 +164,17 @@ def main() -> None:
     seeds: dict[str, int] = {}
 
     def transcribe(path, *, started_at=None, channel_map=None):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         from dataclasses import replace
 
         utterances = [replace(u, started_at=started_at + timedelta(seconds=u.start_s)) for u in window_day(rulebook, path.stem[:3], seeds[path.name])]
         timers["generate_s"] += time.perf_counter() - t
+        timers["generate_cpu_s"] += time.process_time() - c
         return utterances
 
     total_utterances = 0
     ingest_s = 0.0
+    cpu0 = time.process_time()
     for w_index, code in enumerate(windows):
         files = []
         for d_index, d in enumerate(days):
@@ -187,6 +189,8 @@ def main() -> None:
         assert report.count("failed") == 0, [f.reason for f in report.files if f.reason]
         total_utterances += report.utterances
     measured_s = ingest_s - timers["generate_s"]
+    # CPU seconds of this process: on a shared machine, wall time also counts other people's work.
+    cpu_s = time.process_time() - cpu0 - timers["generate_cpu_s"]
     from sqlalchemy import func, select
 
     from models.db import Flag, Interaction
@@ -209,6 +213,8 @@ def main() -> None:
         "flags": flags,
         "ingest_s": round(measured_s, 1),
         "utterances_per_s": round(total_utterances / measured_s, 1),
+        "cpu_s": round(cpu_s, 1),
+        "utterances_per_cpu_s": round(total_utterances / cpu_s, 1),
         "match_s": round(timers["match_s"], 1),
         "store_and_score_s": round(measured_s - timers["match_s"], 1),
         "store_and_score_utterances_per_s": round(total_utterances / (measured_s - timers["match_s"]), 1),
@@ -216,6 +222,8 @@ def main() -> None:
         "excluded_generation_s": round(timers["generate_s"], 1),
         "matcher_build_s": round(build_s, 1),
         "db_mb": round(db_path.stat().st_size / 1e6, 1),
+        "load_average_1min": round(os.getloadavg()[0], 2),
+        "cpus": os.cpu_count(),
     }
     if args.json:
         print(json.dumps(result))

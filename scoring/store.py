@@ -120,9 +120,17 @@ def store_recording(
     duty, calls = _context(session, recording, items, duty, calls)
     # Any rows of an earlier try of this recording (written outside a transaction) go first.
     session.execute(delete(UtteranceRow).where(UtteranceRow.recording_id == recording.id))
-    utterance_ids = _insert_utterances(session, recording, items, duty)
-    _insert_hits(session, items, utterance_ids, rulebook)
-    result = _build_interactions(session, recording, items, utterance_ids, rulebook, duty, calls)
+    # Interactions first, so utterances and hits are inserted with their interaction id
+    # (one INSERT each, no per-interaction UPDATEs: this is the hot path of ingest).
+    scored = _score_segments(items, rulebook, duty, calls)
+    interaction_ids = _insert_interactions(session, recording, scored)
+    by_seq = {item.seq: iid for (seg, _s, _st), iid in zip(scored, interaction_ids) for item in seg.items}
+    utterance_ids = _insert_utterances(session, recording, items, duty, by_seq)
+    _insert_hits(session, items, utterance_ids, rulebook, by_seq)
+    result = StoredRecording(recording_id=recording.id, utterances=len(items), interactions=len(interaction_ids))
+    result.hits = sum(len(i.hits) + len(i.abuse) for i in items)
+    result.scores = [score.score for _seg, score, _st in scored]
+    result.flags = _raise_interaction_flags(session, recording, scored, interaction_ids, utterance_ids)
     recording.status = RecordingStatus.DONE
     recording.failure_reason = None
     recording.rulebook_version = rulebook.version
@@ -151,7 +159,9 @@ def _context(
     return duty, calls
 
 
-def _insert_utterances(session: Session, recording: Recording, items: Sequence[MatchedUtterance], duty: DutyTable) -> dict[int, int]:
+def _insert_utterances(
+    session: Session, recording: Recording, items: Sequence[MatchedUtterance], duty: DutyTable, interaction_of: dict[int, int]
+) -> dict[int, int]:
     if not items:
         return {}
     rows = []
@@ -161,6 +171,7 @@ def _insert_utterances(session: Session, recording: Recording, items: Sequence[M
             {
                 "recording_id": recording.id,
                 "seq": item.seq,
+                "interaction_id": interaction_of.get(item.seq),
                 "start_s": u.start_s,
                 "end_s": u.end_s,
                 "started_at": u.started_at,
@@ -178,13 +189,16 @@ def _insert_utterances(session: Session, recording: Recording, items: Sequence[M
     return {seq: uid for uid, seq in result.all()}
 
 
-def _insert_hits(session: Session, items: Sequence[MatchedUtterance], utterance_ids: dict[int, int], rulebook: Rulebook) -> None:
+def _insert_hits(
+    session: Session, items: Sequence[MatchedUtterance], utterance_ids: dict[int, int], rulebook: Rulebook, interaction_of: dict[int, int]
+) -> None:
     rows = []
     for item in items:
         for hit in (*item.hits, *item.abuse):
             rows.append(
                 {
                     "utterance_id": utterance_ids[item.seq],
+                    "interaction_id": interaction_of.get(item.seq),
                     "rule_id": hit.rule_id,
                     "family": hit.family,
                     "method": hit.method,
@@ -199,7 +213,45 @@ def _insert_hits(session: Session, items: Sequence[MatchedUtterance], utterance_
         session.execute(insert(RuleHitRow), rows)
 
 
-def _build_interactions(
+def _score_segments(
+    items: Sequence[MatchedUtterance], rulebook: Rulebook, duty: DutyTable, calls: Sequence[QueueCallEvent]
+) -> list[tuple[Segment, InteractionScore, int | None]]:
+    scored = []
+    for seg in segment_utterances(items, calls, SegmentOptions.from_rulebook(rulebook)):
+        wait = seg.queue_call.wait_minutes if seg.queue_call else None
+        scored.append((seg, score_interaction(seg, rulebook, wait_minutes=wait), duty.staff_at(seg.started_at)))
+    return scored
+
+
+def _insert_interactions(session: Session, recording: Recording, scored: list[tuple[Segment, InteractionScore, int | None]]) -> list[int]:
+    rows = [
+        {
+            "recording_id": recording.id,
+            "seq": seg.seq,
+            "window_id": recording.window_id,
+            "staff_id": staff_id,
+            "start_s": seg.start_s,
+            "end_s": seg.end_s,
+            "started_at": seg.started_at,
+            "ended_at": seg.ended_at,
+            "ticket_no": seg.queue_call.ticket_no if seg.queue_call else None,
+            "queue_call_id": seg.queue_call.call_id if seg.queue_call else None,
+            "served": score.served,
+            "has_greeting": score.has_greeting,
+            "has_farewell": score.has_farewell,
+            "score": score.score,
+            "explanation": [line.as_json() for line in score.lines],
+            "rulebook_version": score.rulebook_version,
+            "split_reason": seg.split_reason,
+        }
+        for seg, score, staff_id in scored
+    ]
+    if not rows:
+        return []
+    return [r[0] for r in session.execute(insert(Interaction).returning(Interaction.id, sort_by_parameter_order=True), rows).all()]
+
+
+def _rebuild_interactions(
     session: Session,
     recording: Recording,
     items: Sequence[MatchedUtterance],
@@ -208,47 +260,16 @@ def _build_interactions(
     duty: DutyTable,
     calls: Sequence[QueueCallEvent],
 ) -> StoredRecording:
-    result = StoredRecording(recording_id=recording.id, utterances=len(items))
-    result.hits = sum(len(i.hits) + len(i.abuse) for i in items)
-    segments = segment_utterances(items, calls, SegmentOptions.from_rulebook(rulebook))
-    scored: list[tuple[Segment, InteractionScore, int | None]] = []
-    rows = []
-    for seg in segments:
-        wait = seg.queue_call.wait_minutes if seg.queue_call else None
-        score = score_interaction(seg, rulebook, wait_minutes=wait)
-        staff_id = duty.staff_at(seg.started_at)
-        scored.append((seg, score, staff_id))
-        rows.append(
-            {
-                "recording_id": recording.id,
-                "seq": seg.seq,
-                "window_id": recording.window_id,
-                "staff_id": staff_id,
-                "start_s": seg.start_s,
-                "end_s": seg.end_s,
-                "started_at": seg.started_at,
-                "ended_at": seg.ended_at,
-                "ticket_no": seg.queue_call.ticket_no if seg.queue_call else None,
-                "queue_call_id": seg.queue_call.call_id if seg.queue_call else None,
-                "served": score.served,
-                "has_greeting": score.has_greeting,
-                "has_farewell": score.has_farewell,
-                "score": score.score,
-                "explanation": [line.as_json() for line in score.lines],
-                "rulebook_version": score.rulebook_version,
-                "split_reason": seg.split_reason,
-            }
-        )
-        result.scores.append(score.score)
-    if not rows:
-        return result
-    ids = [r[0] for r in session.execute(insert(Interaction).returning(Interaction.id, sort_by_parameter_order=True), rows).all()]
-    result.interactions = len(ids)
-    # Link utterances and hits to their interaction, one UPDATE per interaction.
+    # Re-scoring: utterances and hits exist; link them to the new interactions.
+    scored = _score_segments(items, rulebook, duty, calls)
+    ids = _insert_interactions(session, recording, scored)
     for (seg, _score, _staff), iid in zip(scored, ids):
         uids = [utterance_ids[i.seq] for i in seg.items]
         session.execute(update(UtteranceRow).where(UtteranceRow.id.in_(uids)).values(interaction_id=iid))
         session.execute(update(RuleHitRow).where(RuleHitRow.utterance_id.in_(uids)).values(interaction_id=iid))
+    result = StoredRecording(recording_id=recording.id, utterances=len(items), interactions=len(ids))
+    result.hits = sum(len(i.hits) + len(i.abuse) for i in items)
+    result.scores = [score.score for _seg, score, _st in scored]
     result.flags = _raise_interaction_flags(session, recording, scored, ids, utterance_ids)
     return result
 
@@ -400,7 +421,7 @@ def rescore_recording(session: Session, recording: Recording, rulebook: Rulebook
             )
         )
     )
-    result = _build_interactions(session, recording, items, utterance_ids, rulebook, duty, calls)
+    result = _rebuild_interactions(session, recording, items, utterance_ids, rulebook, duty, calls)
     stale = set(session.scalars(select(Flag.id).where(Flag.id.in_(before), Flag.interaction_id.is_(None))))
     if stale:
         session.execute(delete(Flag).where(Flag.id.in_(stale)))
