@@ -92,7 +92,7 @@ def identify_image(
         A :class:`FaceCheck`; its ``checkin`` is an unknown check-in when the face is not
         accepted, and None when the image holds no face.
     """
-    analysis = engine.analyse(image_rgb, embed=True, quick=True)
+    analysis = engine.analyse(image_rgb, embed=True, quick=True, largest_only=True)
     face = _largest(analysis.faces)
     times = analysis.times
     if face is None or face.embedding is None:

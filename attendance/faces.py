@@ -109,12 +109,17 @@ class FaceEngine(Protocol):
     default_threshold: float  # distance at or under which two faces are the same person
     default_margin: float  # required distance gap between the best and second-best identity
 
-    def analyse(self, image_rgb: np.ndarray, *, embed: bool = True, enrol: bool = False, quick: bool = False) -> FaceAnalysis:
+    def analyse(
+        self, image_rgb: np.ndarray, *, embed: bool = True, enrol: bool = False, quick: bool = False,
+        largest_only: bool = False,
+    ) -> FaceAnalysis:
         """Detect every face; align and embed each one when ``embed``.
 
         ``enrol`` asks for the engine's steadier (slower) embedding, used once per enrolment photo.
         ``quick`` allows a cheaper detection that may miss small faces (the person standing at a
         check-in terminal is large in the frame); never used where every face must be found.
+        ``largest_only`` returns only the largest face (one embedding however many people are
+        in the frame).
         """
         ...
 
@@ -296,6 +301,7 @@ class DlibFaceEngine:
     def analyse(
         self, image_rgb: np.ndarray, *, embed: bool = True, detector: Literal["hog", "cnn"] | None = None,
         allow_fallback: bool = True, allow_upsample: bool = True, enrol: bool = False, quick: bool = False,
+        largest_only: bool = False,
     ) -> FaceAnalysis:
         """Detect, align and embed every face of an RGB image.
 
@@ -308,6 +314,7 @@ class DlibFaceEngine:
             enrol: use ``enrol_jitters`` for the descriptor.
             quick: detect without upsampling first (4x fewer pixels) and upsample only when that
                 finds nothing; for the terminal check-in, where the person is large in the frame.
+            largest_only: align and embed only the largest face.
         """
         import cv2
 
@@ -321,6 +328,8 @@ class DlibFaceEngine:
         fallback = self.options.cnn_fallback == "always" or (self.options.cnn_fallback == "enrol" and enrol)
         if not boxes and detector == "hog" and allow_fallback and fallback and self._cnn is not None:
             boxes = self._detect(image_rgb, "cnn", allow_upsample)
+        if largest_only and boxes:
+            boxes = [max(boxes, key=lambda b: b[0].size_px)]
         t1 = time.perf_counter()
         align_s = embed_s = 0.0
         faces = []
@@ -422,7 +431,10 @@ class InsightFaceEngine:
         self.pack_dir = pack_dir
         logger.info("insightface engine ready (pack %s)", pack_dir)
 
-    def analyse(self, image_rgb: np.ndarray, *, embed: bool = True, enrol: bool = False, quick: bool = False) -> FaceAnalysis:
+    def analyse(
+        self, image_rgb: np.ndarray, *, embed: bool = True, enrol: bool = False, quick: bool = False,
+        largest_only: bool = False,
+    ) -> FaceAnalysis:
         """Detect, align and embed every face of an RGB image (see :class:`FaceEngine`)."""
         import cv2
 
@@ -430,7 +442,8 @@ class InsightFaceEngine:
         bgr = cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR)
         h, w = bgr.shape[:2]
         t0 = time.perf_counter()
-        found = self._app.get(bgr)  # detection + 5 landmarks + ArcFace on the aligned crop
+        # detection + 5 landmarks + ArcFace on the aligned crop; max_num=1 keeps the largest face
+        found = self._app.get(bgr, max_num=1 if largest_only else 0)
         t1 = time.perf_counter()
         faces = []
         for f in found:

@@ -216,6 +216,15 @@ def test_frame_without_face_records_nothing(engine, gallery, match):
     assert result.checkin is None and result.face is None
 
 
+def test_terminal_check_in_embeds_only_the_largest_face(engine):
+    image = load_image(TWO_FACES)
+    every = engine.analyse(image, embed=False)
+    one = engine.analyse(image, embed=True, quick=True, largest_only=True)
+    assert len(every.faces) == 2 and len(one.faces) == 1
+    assert one.faces[0].box == max(every.faces, key=lambda f: f.box.size_px).box
+    assert one.faces[0].embedding is not None
+
+
 def test_presence_sample_counts_every_face(engine, gallery, match):
     from attendance.checkin import presence_sample
 
