@@ -29,6 +29,7 @@ EXPORT = st.Page("app_pages/export.py", title="月度通报导出", icon="📄",
 ACCOUNTS = st.Page("app_pages/accounts.py", title="账户", icon="👤", url_path="accounts")
 
 MANAGEMENT = [SATISFACTION, FOLLOW_UPS, COMPLIANCE, ATTENDANCE, RELATION, EXPORT]
+ALL_PAGES = [QUEUE, FLAG, APPEALS, MY_SCORES, MY_FLAGS, MY_RATINGS, MY_ATTENDANCE, *MANAGEMENT, ACCOUNTS]
 
 
 def pages_for(role: UserRole) -> dict[str, list]:
@@ -44,7 +45,10 @@ def pages_for(role: UserRole) -> dict[str, list]:
 
 actor = auth.current_actor()
 if actor is None:
-    nav = st.navigation([st.Page(auth.login_page, title="登录", icon="🔑", url_path="login")])
+    # Every page's address shows the login form, so that a deep link (e.g. /flag?flag=12) opens
+    # that page after login instead of "page not found".
+    deep_links = [st.Page(auth.login_page, title="登录", url_path=p.url_path, visibility="hidden") for p in ALL_PAGES]
+    nav = st.navigation([st.Page(auth.login_page, title="登录", icon="🔑", url_path="login", default=True), *deep_links], position="hidden")
 else:
     auth.sidebar(actor)
     nav = st.navigation(pages_for(actor.role))
