@@ -25,7 +25,7 @@ def _fail(message: str, code: int = 2) -> None:
 @app.command("demo")
 def demo(
     folder: Optional[Path] = typer.Option(None, "--dir", help="Demo folder (default: <data dir>/demo); replaced on every run."),
-    size: str = typer.Option("small", "--size", help="tiny, small (4 windows x 10), day (6 x 16), week (6 x 12 x 5 days) or WxN[xDAYS]."),
+    size: str = typer.Option("small", "--size", help="tiny, small (4 windows x 12), day (6 x 16), week (6 x 12 x 5 days) or WxN[xDAYS]."),
     seed: int = typer.Option(7, "--seed", help="Everything random derives from it: the same seed gives the same hall."),
     snr_db: float = typer.Option(20.0, "--snr-db", help="Speech to hall-noise ratio of the recordings."),
     serve: bool = typer.Option(True, "--serve/--no-serve", help="Start the dashboard after the summary."),

@@ -198,12 +198,15 @@ def run_demo(
 
 
 def _build_transcriber(settings: Settings):
-    from asr.transcriber import Transcriber, TranscriberError
+    """The same default transcriber as ``windowqa ingest`` (model, threads, rescorer)."""
+    import typer
+
+    from windowqa.commands.asr_cmds import build_transcriber
 
     try:
-        return Transcriber(settings.resolved_whisper_model_dir, cpu_threads=settings.cpu_threads)
-    except TranscriberError as exc:
-        raise DemoError(f"{exc} (the demo needs the Whisper model: `windowqa models install`)") from None
+        return build_transcriber(settings)
+    except typer.Exit:  # it has printed why (no model folder): say what the demo needs
+        raise DemoError("the demo needs the Whisper model: run `windowqa models install`") from None
 
 
 def _ingest(factory, truth, folder: Path, rulebook: Rulebook, transcriber, matcher, progress: bool) -> list:

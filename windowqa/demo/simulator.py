@@ -64,7 +64,7 @@ class HallSize:
     """
 
     windows: int = 4
-    interactions: int = 10
+    interactions: int = 12
     days: int = 1
 
     @classmethod
@@ -99,7 +99,7 @@ class HallSize:
 
 SIZE_PRESETS: dict[str, HallSize] = {
     "tiny": HallSize(windows=2, interactions=3, days=1),  # the CI end-to-end test
-    "small": HallSize(windows=4, interactions=10, days=1),  # the default demo
+    "small": HallSize(windows=4, interactions=12, days=1),  # the default demo
     "day": HallSize(windows=6, interactions=16, days=1),
     "week": HallSize(windows=6, interactions=12, days=5),
 }
@@ -130,7 +130,7 @@ class SimOptions:
     snr_db: float = 20.0
     crosstalk_db: float = -12.0
     babble_share: float = 0.3
-    forbidden_share: float = 0.25
+    forbidden_share: float = 0.3
     no_greeting_share: float = 0.12
     no_farewell_share: float = 0.12
     phone_calls: int = 1
@@ -800,7 +800,7 @@ def _attendance(truth: dict[str, Any], rng: random.Random, days: list[date], eve
     others = [p for p in everyone if p is not on_leave and p.window is not None]
     late = others[1 % len(others)] if others else None
     early = others[2 % len(others)] if len(others) > 2 else None
-    missing = others[0] if len(others) > 3 else None
+    missing = others[0] if len(others) >= 3 else None
     photo_no = 0
 
     def check(person: _Person, at: datetime) -> None:

@@ -1,0 +1,89 @@
+"""The demo end to end on a small hall: real Whisper, real matcher, real face engine, SQLite.
+
+This is the CI version of ``windowqa demo --no-serve`` (two windows, a few interactions each),
+followed by ``windowqa eval demo`` on what it stored.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from windowqa.demo.evaluate import evaluate_demo
+from windowqa.demo.run import DemoError, DemoOptions, prepare_folder, run_demo
+from windowqa.demo.simulator import HallSize, SimOptions
+
+# Two windows, two citizens and a telephone call each per half-day; half of the citizens meet
+# a forbidden phrase, so every family is exercised.
+SMALL = SimOptions(seed=11, size=HallSize(windows=2, interactions=5, days=1), forbidden_share=0.5)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory, transcriber, matcher, rulebook):
+    folder = tmp_path_factory.mktemp("demo") / "hall"
+    result = run_demo(DemoOptions(folder=folder, sim=SMALL, progress=False), rulebook=rulebook,
+                      transcriber=transcriber, matcher=matcher)
+    return result
+
+
+def test_the_pipeline_stores_the_whole_day(demo):
+    s = demo.summary
+    assert s["recordings"] == 4 and not s["ingest"]["failed"]
+    assert s["interactions"] >= 8 and s["utterances"] >= 40
+    assert s["ratings_import"]["rejected"] == 0 and s["ratings_import"]["unlinked"] == 0
+    assert s["hits"].get("courtesy", 0) > 0 and s["hits"].get("forbidden", 0) > 0
+    assert s["flags"].get("forbidden", 0) > 0
+    # four roles, each password shown once and stored only as a bcrypt hash
+    assert [a[0] for a in demo.accounts] == ["admin", "manager", "inspector", "staff"]
+    from sqlalchemy import select
+
+    from models.db import UserAccount, open_database
+
+    with open_database(demo.database_url)() as session:
+        hashes = list(session.scalars(select(UserAccount.password_hash)))
+    assert len(hashes) == 4 and all(h.startswith("$2") for h in hashes)
+    assert not any(password in h for h in hashes for _, _, password, _ in demo.accounts)
+
+
+def test_what_was_stored_matches_the_ground_truth(demo, rulebook):
+    report = evaluate_demo(demo.folder, rulebook=rulebook)
+    m = report["metrics"]
+    assert m["attendance_accuracy"] == 1.0, report["attendance"]["wrong"]
+    assert report["attendance"]["unknown_faces"]["recorded_as_unknown"] == report["attendance"]["unknown_faces"]["expected"] == 1
+    assert m["rating_link_accuracy"] == 1.0, report["rating_links"]["wrong"]
+    assert m["attribution_accuracy"] >= 0.9, report["attribution"]["wrong"]
+    assert m["segmentation_accuracy"] >= 0.8, report["segmentation"]["errors"]
+    assert m["required_courtesy_recall"] >= 0.8, report["phrases"]["families"]["courtesy"]["missed_examples"]
+    assert m["forbidden_precision"] >= 0.8, report["phrases"]["families"]["forbidden"]["false_examples"]
+    assert m["forbidden_recall"] >= 0.6, report["phrases"]["families"]["forbidden"]["missed_examples"]
+
+
+def test_eval_demo_command_prints_json_and_table(demo):
+    from windowqa.cli import app
+
+    runner = CliRunner()
+    out = runner.invoke(app, ["eval", "demo", str(demo.folder), "--json"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output)
+    assert set(data["metrics"]) >= {"forbidden_precision", "forbidden_recall", "segmentation_accuracy", "attendance_accuracy"}
+    table = runner.invoke(app, ["eval", "demo", str(demo.folder)])
+    assert table.exit_code == 0 and "segmentation" in table.output and "rating links" in table.output
+
+
+def test_demo_refuses_a_folder_it_did_not_make(tmp_path):
+    (tmp_path / "precious.txt").write_text("keep me", encoding="utf-8")
+    with pytest.raises(DemoError, match="not made by"):
+        prepare_folder(tmp_path)
+    assert (tmp_path / "precious.txt").read_text(encoding="utf-8") == "keep me"
+
+
+def test_bad_size_and_missing_folder_are_clear_errors(tmp_path):
+    from windowqa.cli import app
+
+    runner = CliRunner()
+    out = runner.invoke(app, ["demo", "--dir", str(tmp_path / "d"), "--size", "huge", "--no-serve"])
+    assert out.exit_code == 2 and "size 'huge'" in out.output
+    out = runner.invoke(app, ["eval", "demo", str(tmp_path)])
+    assert out.exit_code == 2 and "no ground truth" in out.output

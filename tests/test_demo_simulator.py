@@ -1,0 +1,125 @@
+"""The hall simulator: deterministic, consistent ground truth, stereo levels as stated."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from windowqa.demo.simulator import (
+    HallSize,
+    SimOptions,
+    SimulationError,
+    generate_hall,
+    load_truth,
+)
+
+TINY = SimOptions(size=HallSize(windows=2, interactions=4, days=1))
+
+
+@pytest.fixture(scope="module")
+def hall(tmp_path_factory):
+    return generate_hall(tmp_path_factory.mktemp("hall"), TINY)
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+def test_same_seed_same_files_other_seed_other_hall(hall, tmp_path):
+    again = generate_hall(tmp_path / "again", TINY)
+    assert _digest(again.folder) == _digest(hall.folder)
+    other = generate_hall(tmp_path / "other", SimOptions(seed=8, size=TINY.size))
+    assert other.truth["utterances"] != hall.truth["utterances"]
+
+
+def test_sizes_parse_presets_and_patterns():
+    assert HallSize.parse("small") == HallSize(4, 12, 1)
+    assert HallSize.parse("6x12x2") == HallSize(6, 12, 2)
+    assert HallSize.parse("5x8") == HallSize(5, 8, 1)
+    for bad in ("huge", "9x10", "4x0", "4x10x99"):
+        with pytest.raises(SimulationError):
+            HallSize.parse(bad)
+
+
+def test_truth_is_consistent(hall):
+    truth = load_truth(hall.folder)
+    recs = {r["id"]: r for r in truth["recordings"]}
+    inters = {i["id"]: i for i in truth["interactions"]}
+    assert len(recs) == 4 and len(inters) == 8
+    for u in truth["utterances"]:
+        rec, inter = recs[u["recording"]], inters[u["interaction"]]
+        assert 0 < u["start_s"] < u["end_s"] <= rec["duration_s"]
+        assert inter["start_s"] <= u["start_s"] and u["end_s"] <= inter["end_s"]
+        assert u["channel"] == (0 if u["speaker"] == "staff" else 1)
+        if u["speaker"] == "citizen":
+            assert u["rule_ids"] == [] and u["optional_rule_ids"] == []
+    # turns never overlap within a recording: who said what when is unambiguous
+    for rec_id in recs:
+        spans = sorted((u["start_s"], u["end_s"]) for u in truth["utterances"] if u["recording"] == rec_id)
+        assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
+    # every served interaction has its queue call shortly before it; phone calls have none
+    calls = {q["interaction"]: q for q in truth["queue_calls"]}
+    for inter in inters.values():
+        if inter["served"]:
+            called = datetime.fromisoformat(calls[inter["id"]]["called_at"])
+            assert 0 < (datetime.fromisoformat(inter["started_at"]) - called).total_seconds() < 10
+        else:
+            assert inter["id"] not in calls and inter["scenario"].startswith("phone_")
+    # a rating comes after its interaction and before the next citizen at that window
+    for r in truth["ratings"]:
+        inter = inters[r["interaction"]]
+        rated = datetime.fromisoformat(r["rated_at"])
+        assert datetime.fromisoformat(inter["ended_at"]).replace(microsecond=0) <= rated
+        later = [i for i in inters.values() if i["recording"] == inter["recording"] and i["start_s"] > inter["start_s"]]
+        if later:
+            assert rated < datetime.fromisoformat(min(later, key=lambda i: i["start_s"])["started_at"])
+    # the substitute serves the afternoon of the window whose staff member is on leave
+    sub = truth["substitutes"][0]
+    assert truth["leave"][0]["staff"] == sub["replaces"]
+    afternoon = [i for i in inters.values() if i["window"] == sub["window"] and i["recording"].endswith("-pm")]
+    assert afternoon and all(i["staff_no"] == sub["substitute"] for i in afternoon)
+    statuses = {e["status"] for e in truth["attendance"]["expected"]}
+    assert {"on_time", "late", "leave"} <= statuses
+
+
+def test_files_a_site_hands_over(hall):
+    folder = hall.folder
+    for name in ("site.toml", "queue.csv", "ratings.csv", "leave.csv", "checkins.csv", "truth.json"):
+        assert (folder / name).is_file(), name
+    truth = json.loads((folder / "truth.json").read_text(encoding="utf-8"))
+    assert len((folder / "ratings.csv").read_text(encoding="utf-8").splitlines()) == len(truth["ratings"]) + 1
+    faces = [c for c in truth["attendance"]["checkins"] if c["method"] == "face"]
+    assert faces and all((folder / c["image"]).is_file() for c in faces)
+
+
+def test_stereo_levels_are_as_stated(hall):
+    """Channel 0 carries staff, channel 1 the citizen; each hears the other lower; noise at the SNR."""
+    truth = hall.truth
+    rec = truth["recordings"][0]
+    audio, rate = sf.read(str(hall.folder / rec["path"]), dtype="float32", always_2d=True)
+    assert audio.shape[1] == 2 and rate == 16000
+    audio = audio.T
+
+    def rms_db(x):
+        return 20 * np.log10(np.sqrt(np.mean(x.astype(np.float64) ** 2)) + 1e-12)
+
+    diffs = []
+    for u in (u for u in truth["utterances"] if u["recording"] == rec["id"]):
+        a, b = int(u["start_s"] * rate), int(u["end_s"] * rate)
+        own, other = rms_db(audio[u["channel"], a:b]), rms_db(audio[1 - u["channel"], a:b])
+        diffs.append(own - other)
+    # crosstalk -12 dB plus the hall noise on the far channel: the own side is clearly louder
+    assert min(diffs) > 6 and np.median(diffs) == pytest.approx(-TINY.crosstalk_db, abs=3)
+    # the quiet stretch before the first line holds only hall noise, about snr_db below speech (-20 dBFS)
+    first = min(u["start_s"] for u in truth["utterances"] if u["recording"] == rec["id"])
+    noise_db = rms_db(audio[0, : int((first - 0.5) * rate)])
+    assert noise_db == pytest.approx(-20.0 - TINY.snr_db, abs=3)
