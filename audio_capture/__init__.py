@@ -3,6 +3,7 @@
 from audio_capture.channels import ChannelMap, GateDecision, GateOptions, gate_segment
 from audio_capture.decode import SAMPLE_RATE, AudioInfo, DecodedAudio, decode_audio, probe_audio, stream_audio
 from audio_capture.errors import AudioCaptureError, AudioDecodeError, CaptureDeviceError
+from audio_capture.live import CaptureOptions, LiveCapture, SegmentWriter
 from audio_capture.vad import SpeechSegment, StreamingVad, VadOptions, detect_speech, detect_speech_blocks
 
 __all__ = [
@@ -11,6 +12,9 @@ __all__ = [
     "AudioDecodeError",
     "AudioInfo",
     "CaptureDeviceError",
+    "CaptureOptions",
+    "LiveCapture",
+    "SegmentWriter",
     "ChannelMap",
     "DecodedAudio",
     "GateDecision",

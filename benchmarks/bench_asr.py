@@ -30,7 +30,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from asr import Transcriber, cer_counts  # noqa: E402
+from asr import Transcriber, WordFrequencyLM, cer_counts  # noqa: E402
 from asr.model_files import install_whisper_base  # noqa: E402
 from audio_capture import decode_audio  # noqa: E402
 from models.settings import Settings  # noqa: E402
@@ -68,7 +68,7 @@ def build_recording(minutes: float, seed: int = 0) -> tuple[np.ndarray, str, dic
         order.append(clip)
         if k % 12 == 0:
             order.append(real[(k // 12) % len(real)])
-    parts, refs, speech_s, counts = [], [], 0.0, {"real": 0, "synth": 0}
+    parts, refs, spans, speech_s, counts = [], [], [], 0.0, {"real": 0, "synth": 0}
     total = 0
     target = int(minutes * 60 * SR)
     for kind, path, ref in order:
@@ -79,12 +79,14 @@ def build_recording(minutes: float, seed: int = 0) -> tuple[np.ndarray, str, dic
         pause = noise.standard_normal(int(rng.uniform(1.0, 6.0) * SR)).astype(np.float32) * 10 ** (-60 / 20)
         parts += [pause, x.astype(np.float32)]
         refs.append(ref)
+        spans.append((kind, Path(path).name, (total + pause.size) / SR, (total + pause.size + x.size) / SR, ref))
         speech_s += x.size / SR
         counts[kind] += 1
         total += pause.size + x.size
     parts.append(noise.standard_normal(2 * SR).astype(np.float32) * 10 ** (-60 / 20))
     audio = np.concatenate(parts)
-    return audio, "".join(refs), {"clips": counts, "speech_s": round(speech_s, 1), "duration_s": round(audio.size / SR, 1)}
+    info = {"clips": counts, "speech_s": round(speech_s, 1), "duration_s": round(audio.size / SR, 1)}
+    return audio, "".join(refs), info, spans
 
 
 def main() -> None:
@@ -92,18 +94,20 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None, help="write the results here too")
+    parser.add_argument("--clips", type=Path, default=None, help="write per-clip texts of both systems here (JSON lines)")
     args = parser.parse_args()
 
     import soundfile as sf
 
     model_dir = Settings().resolved_whisper_model_dir
     install_whisper_base(model_dir)  # no-op when present
-    audio, reference, info = build_recording(args.minutes)
+    audio, reference, info, spans = build_recording(args.minutes)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.flac"
         sf.write(path, audio, SR)
         duration_s = audio.size / SR
-        transcriber = Transcriber(model_dir, cpu_threads=args.threads)
+        # windowqa's default configuration, as `windowqa transcribe` builds it
+        transcriber = Transcriber(model_dir, cpu_threads=args.threads, rescorer=WordFrequencyLM())
         model = transcriber.whisper_model  # the same WhisperModel for both runs
 
         # warm-up, so neither run pays for first-call allocations
@@ -111,6 +115,7 @@ def main() -> None:
 
         started = time.perf_counter()
         segments, _ = model.transcribe(str(path), language="zh", vad_filter=True, beam_size=5)
+        segments = list(segments)
         fw_text = "".join(s.text for s in segments)
         fw_s = time.perf_counter() - started
 
@@ -144,6 +149,18 @@ def main() -> None:
         "reference_chars": wq_cer.reference_chars,
     }
     print(json.dumps(result, ensure_ascii=False, indent=2))
+    if args.clips:
+        # per clip: the text of the segments/utterances whose middle falls inside the clip
+        def inside(start, end, a, b):
+            return a - 0.5 <= (start + end) / 2 <= b + 0.5
+
+        rows = []
+        for kind, name, a, b, ref in spans:
+            fw = "".join(s.text for s in segments if inside(s.start, s.end, a, b))
+            wq = "".join(u.text for u in utterances if inside(u.start_s, u.end_s, a, b))
+            rows.append({"clip": name, "kind": kind, "start_s": round(a, 2), "ref": ref, "fw": fw, "wq": wq,
+                         "fw_err": cer_counts(fw, ref).errors, "wq_err": cer_counts(wq, ref).errors})
+        args.clips.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
     if args.json:
         args.json.write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
 

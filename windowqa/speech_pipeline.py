@@ -9,6 +9,7 @@ segments as the audio streams in, and only the audio of still-open segments is k
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -276,13 +277,16 @@ def verify_near_misses(
         return []
     misses = sorted(misses, key=lambda m: -m.score)[: options.max_candidates]
     text = utterance.text
-    candidates = [text[: m.start] + m.template + text[m.end :] for m in misses]
+    # the decoder writes no punctuation (DecodeOptions.suppress_punctuation): score the
+    # wording without it too, so that a comma does not count against the rule
+    wordings = [re.sub(r"[^\w]+", "", m.template) for m in misses]
+    candidates = [text[: m.start] + w + text[m.end :] for m, w in zip(misses, wordings)]
     sums = transcriber.score_text(audio, [text, *candidates], reduce="sum")
     free_sum = sums[0]
     free_tokens = max(1, transcriber.count_tokens(text))
     hits = []
-    for miss, candidate, cand_sum in zip(misses, candidates, sums[1:]):
-        phrase_tokens = max(1, transcriber.count_tokens(miss.template))
+    for miss, wording, candidate, cand_sum in zip(misses, wordings, candidates, sums[1:]):
+        phrase_tokens = max(1, transcriber.count_tokens(wording))
         cand_mean = cand_sum / max(1, transcriber.count_tokens(candidate))
         deficit = (free_sum - cand_sum) / phrase_tokens
         accepted = deficit <= options.max_deficit_per_token and cand_mean >= options.min_candidate_logprob

