@@ -14,8 +14,10 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from models.attendance import (
+    AbsenteeismCause,
     CoverageFlag,
     DayRecord,
+    HalfDay,
     HalfDayStatus,
     PresenceFlag,
     StaffMonth,
@@ -196,3 +198,37 @@ def write_xlsx(path: str | Path, staff_lines: Sequence[StaffMonth], window_lines
     path = Path(path)
     wb.save(path)
     return path
+
+
+STATUS_LABELS = {
+    HalfDayStatus.LATE: "迟到", HalfDayStatus.EARLY_LEAVE: "早退", HalfDayStatus.LATE_AND_EARLY: "迟到+早退",
+    HalfDayStatus.MISSING_CHECK: "缺卡", HalfDayStatus.ABSENTEEISM: "旷工", HalfDayStatus.LEAVE: "请假",
+}
+CAUSE_LABELS = {
+    AbsenteeismCause.NO_LEAVE_FILED: "未履行请假手续", AbsenteeismCause.LEAVE_NOT_APPROVED: "请假未获批准",
+    AbsenteeismCause.LEAVE_OVERRUN: "超假不归", AbsenteeismCause.LEAVE_BY_DECEPTION: "以欺骗手段请假",
+}
+HALF_LABELS = {HalfDay.MORNING: "上午", HalfDay.AFTERNOON: "下午"}
+
+
+def render_details(records: Iterable[DayRecord], *, include_leave: bool = True) -> str:
+    """Every half-day that is not on time, one line each, for the circular's annex (明细)."""
+    lines = []
+    for rec in sorted(records, key=lambda r: (r.staff_id, r.day)):
+        for h in rec.halves:
+            if h.status in (HalfDayStatus.ON_TIME, HalfDayStatus.OFF) or (h.status is HalfDayStatus.LEAVE and not include_leave):
+                continue
+            parts = []
+            if h.status is HalfDayStatus.MISSING_CHECK:
+                parts += ["缺到岗卡" if s.value.endswith("arrive") else "缺离岗卡" for s in h.missing_checks]
+            elif h.status in (HalfDayStatus.ABSENTEEISM, HalfDayStatus.LEAVE):
+                parts.append(STATUS_LABELS[h.status] + (f"（{CAUSE_LABELS[h.absenteeism]}）" if h.absenteeism else ""))
+            if h.late_minutes:
+                parts.append(f"迟到{h.late_minutes}分钟")
+            if h.early_minutes:
+                parts.append(f"早退{h.early_minutes}分钟")
+            if h.leave_type:
+                parts.append(h.leave_type)
+            what = " ".join(parts)
+            lines.append(f"{rec.staff_id}  {rec.day}  {HALF_LABELS[h.half]}  {what}")
+    return "\n".join(lines) + ("\n" if lines else "")

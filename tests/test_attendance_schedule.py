@@ -16,7 +16,7 @@ import pytest
 
 from attendance.checkin import collapse_checkins
 from attendance.presence import PresenceOptions, presence_flags
-from attendance.report import month_bounds, monthly_circular, render_csv, render_table, write_xlsx
+from attendance.report import month_bounds, monthly_circular, render_csv, render_details, render_table, write_xlsx
 from attendance.schedule import UnknownLeaveTypeError, check_coverage, classify_day, classify_month, sessions_for
 from attendance.workdays import CalendarFileError, WorkCalendar
 from models.attendance import (
@@ -348,6 +348,12 @@ def test_monthly_circular_counts(records, tmp_path):
     assert w["W02"].coverage_flags == 5 and w["W01"].coverage_flags == 0
     assert w["W01"].absenteeism_days == 5.0
 
+    details = render_details(month_records)
+    assert "1002  2025-09-18  上午  旷工（请假未获批准） 事假" in details
+    assert "1002  2025-09-28  下午  旷工（超假不归） 病假" in details
+    assert "1001  2025-09-16  上午  迟到7分钟" in details
+    assert "1001  2025-09-16  下午  早退15分钟" in details
+    assert "3002  2025-09-22  上午  缺离岗卡" in details
     table = render_table(staff_lines, window_lines, "2025-09")
     assert "考勤月度通报 2025-09" in table and "旷工天数" in table
     rows = list(csv.reader(io.StringIO(render_csv(staff_lines, window_lines))))

@@ -338,9 +338,10 @@ def report(
     rulebook: Optional[Path] = typer.Option(None, help="A rulebook TOML instead of the configured one."),
     db_url: Optional[str] = DB_OPT,
     flags: bool = typer.Option(False, "--flags", help="Also list coverage and presence flags (table format)."),
+    details: bool = typer.Option(False, "--details", help="Also list every half-day not on time (table format)."),
 ) -> None:
     """The monthly circular (按月通报): late, early, missing, absent, leave, punctuality, per staff and window."""
-    from attendance.report import month_bounds, render_csv, render_table, write_xlsx
+    from attendance.report import month_bounds, render_csv, render_details, render_table, write_xlsx
     from attendance.store import compute_month
 
     try:
@@ -365,6 +366,8 @@ def report(
         lines += ["", "离岗"] + [f"  {f.window_id}: {f.issue.value} {','.join(f.staff_ids)} {f.start:%Y-%m-%d %H:%M}–{f.end:%H:%M} "
                                  f"({f.duration_min:.0f} min)" for f in result.presence]
         text += "\n".join(lines) + "\n"
+    if fmt is ReportFormat.table and details:
+        text += "\n明细\n" + render_details(result.records)
     if output:
         output.write_text(text, encoding="utf-8")
         typer.echo(f"wrote {output}")
