@@ -239,12 +239,17 @@ def measure(db: Path, *, rounds: int = 2) -> dict[str, dict[str, list[float]]]:
         at.run()
         at.text_input(key="login_user").input(USERS[role])
         at.text_input(key="login_password").input(PASSWORD)
+        t0 = time.perf_counter()
         at.button[0].click()
         at.run()
+        login_s = time.perf_counter() - t0
         if at.exception:
             raise SystemExit(f"login as {role} failed: {at.exception}")
+        results.setdefault(role, {})["login + landing page"] = [login_s]
+        print(f"{role:9s} {'login + landing page':14s} {login_s:6.2f}s", flush=True)
         for name in pages:
             times = []
+            st.cache_data.clear()  # the first render of each page runs every query (cold caches)
             for _ in range(rounds):
                 at.query_params.clear()
                 if name == "flag":
@@ -261,6 +266,7 @@ def measure(db: Path, *, rounds: int = 2) -> dict[str, dict[str, list[float]]]:
             # the export itself: build the month's circular (xlsx + HTML) after a click
             at.switch_page("app_pages/export.py")
             at.run()
+            st.cache_data.clear()
             t0 = time.perf_counter()
             [b for b in at.button if b.label == "生成通报"][0].click()
             at.run()
@@ -290,8 +296,8 @@ def main() -> None:
     results = measure(args.db, rounds=args.rounds)
     first = [t[0] for pages in results.values() for t in pages.values()]
     warm = [t[-1] for pages in results.values() for t in pages.values()]
-    print(f"first render: median {statistics.median(first):.2f} s, max {max(first):.2f} s; "
-          f"warm: median {statistics.median(warm):.2f} s, max {max(warm):.2f} s; target <= 2 s")
+    print(f"first render (cold caches): median {statistics.median(first):.2f} s, max {max(first):.2f} s; "
+          f"second render (warm caches): median {statistics.median(warm):.2f} s, max {max(warm):.2f} s; target <= 2 s")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

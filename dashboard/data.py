@@ -183,13 +183,28 @@ def compliance_vs_satisfaction(url: str, actor: Actor, start: date | None, end: 
         return access.compliance_vs_satisfaction(s, actor, rulebook(), start=start, end=end)
 
 
+ATTENDANCE_TTL_S = 900
+
+
+@st.cache_data(ttl=ATTENDANCE_TTL_S, show_spinner=False)
+def _attendance_result(url: str, month: str):
+    # The whole hall's month, classified once and shared by every user; the access layer then
+    # cuts out what each actor may see.
+    provider = attendance_provider()
+    with session() as s:
+        return provider(s, month)
+
+
+def _shared_attendance(url: str):
+    return lambda _session, month: _attendance_result(url, month)
+
+
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
 def attendance_month(url: str, actor: Actor, month: str, staff_id: int | None = None):
-    provider = attendance_provider()
-    if provider is None:
+    if attendance_provider() is None:
         return None
     with session() as s:
-        return access.attendance_month(s, actor, month, provider, staff_id=staff_id)
+        return access.attendance_month(s, actor, month, _shared_attendance(url), staff_id=staff_id)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
@@ -227,7 +242,8 @@ def rule_on_appeal(actor: Actor, appeal_id: int, uphold_flag: bool, ruling: str)
 def export_circular(actor: Actor, month: str) -> tuple[bytes, str]:
     """The month's circular as xlsx bytes and printable HTML; the export is audited."""
     with session() as s, s.begin():
-        circular = access.monthly_circular(s, actor, month, rulebook(), provider=attendance_provider(), policy=policy())
+        provider = _shared_attendance(db_url()) if attendance_provider() is not None else None
+        circular = access.monthly_circular(s, actor, month, rulebook(), provider=provider, policy=policy())
         buf = io.BytesIO()
         access.write_circular_xlsx(circular, buf)
         html = access.render_circular_html(circular)

@@ -1,0 +1,156 @@
+"""End to end in a real headless browser: ``windowqa dashboard`` served, Debian chromium driven by Playwright.
+
+Logs in as each role, plays a flagged interaction from the hit, confirms the flag and saves
+screenshots under a tmp dir. Needs /usr/bin/chromium (``scripts/setup-system.sh``); without it
+the test skips, except in CI (``CI=true``) where a missing browser is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from _dashboard_support import PASSWORD, build_hall, staff_id
+from models.db import AuditLog, Flag, FlagKind, FlagStatus, Review, make_engine, make_session_factory
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--no-first-run", "--disable-sync"]
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _need_browser():
+    missing = []
+    if not Path(CHROMIUM).exists():
+        missing.append(f"{CHROMIUM} (run: sudo bash scripts/setup-system.sh)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing.append("playwright (pip install -e .[dev])")
+    if missing:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("CI=true but the browser test cannot run: missing " + ", ".join(missing))
+        pytest.skip("missing " + ", ".join(missing))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    _need_browser()
+    hall = build_hall(tmp_path_factory.mktemp("browser-hall"))
+    port = _free_port()
+    env = dict(os.environ, **hall.env())
+    windowqa = shutil.which("windowqa", path=str(Path(sys.executable).parent)) or "windowqa"
+    log = (tmp_path_factory.getbasetemp() / "dashboard-server.log").open("w")
+    proc = subprocess.Popen([windowqa, "dashboard", "--port", str(port), "--db", hall.url], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.5)
+            if proc.poll() is not None:
+                raise RuntimeError(f"windowqa dashboard exited with {proc.returncode}")
+        else:
+            raise RuntimeError("windowqa dashboard did not come up in 60 s")
+        yield url, hall
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    _need_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+def _login(page, url: str, user: str, path: str = "") -> None:
+    page.goto(f"{url}/{path}", wait_until="networkidle")
+    page.get_by_label("用户名").fill(user)
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.get_by_role("button", name="退出登录").wait_for(timeout=30_000)
+
+
+def _settle(page) -> None:
+    # Streamlit shows a "running" status widget while a script runs
+    page.wait_for_timeout(500)
+    page.locator("[data-testid='stStatusWidget']").wait_for(state="hidden", timeout=30_000)
+
+
+@pytest.mark.parametrize(
+    "user, landing",
+    [("insp", "标记队列"), ("zhang", "我的得分"), ("mgr", "满意度"), ("admin", "账户")],
+)
+def test_each_role_logs_in_and_lands_on_its_pages(server, browser, tmp_path, user, landing):
+    url, _ = server
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    _login(page, url, user)
+    page.get_by_role("heading", name=landing, exact=True).wait_for(timeout=30_000)
+    _settle(page)
+    page.screenshot(path=str(tmp_path / f"{user}-landing.png"), full_page=True)
+    assert (tmp_path / f"{user}-landing.png").stat().st_size > 10_000
+    if user == "zhang":
+        assert page.get_by_text("标记队列").count() == 0  # no inspector pages for staff
+    page.close()
+
+
+def test_inspector_plays_a_flagged_interaction_and_confirms_it(server, browser, tmp_path):
+    url, hall = server
+    factory = make_session_factory(make_engine(hall.url))
+    with factory() as s:
+        fid = s.scalar(select(Flag.id).where(Flag.kind == FlagKind.FORBIDDEN, Flag.staff_id == staff_id(s, "1002")))
+    page = browser.new_page(viewport={"width": 1400, "height": 1200})
+    _login(page, url, "insp", f"flag?flag={fid}")  # a deep link survives the login
+    page.get_by_role("heading", name="标记详情", exact=True).wait_for(timeout=30_000)
+    _settle(page)
+    audio = page.locator("audio")
+    audio.wait_for(timeout=30_000)
+    page.wait_for_function("document.querySelector('audio').readyState >= 1", timeout=30_000)
+    start = audio.evaluate("a => a.currentTime")
+    assert 143 <= start < 144  # the player starts at the hit
+    audio.evaluate("a => { a.muted = true; return a.play(); }")
+    page.wait_for_function(f"document.querySelector('audio').currentTime > {start + 0.5}", timeout=20_000)
+    assert audio.evaluate("a => !a.paused")
+    assert page.locator("mark").count() >= 1  # highlighted hit in the transcript
+    page.screenshot(path=str(tmp_path / "insp-flag-playing.png"), full_page=True)
+    page.get_by_label("理由（排除时必填）").fill("录音核实")
+    page.get_by_role("button", name="提交决定").click()
+    page.get_by_text("已确认").first.wait_for(timeout=30_000)
+    _settle(page)
+    page.screenshot(path=str(tmp_path / "insp-flag-confirmed.png"), full_page=True)
+    page.close()
+    with factory() as s:
+        assert s.get(Flag, fid).status is FlagStatus.CONFIRMED
+        assert s.scalar(select(Review.decision).where(Review.flag_id == fid)).value == "confirm"
+        assert s.scalar(select(AuditLog.actor).where(AuditLog.action == "review.decide", AuditLog.entity_id == fid)) == "insp"
+    shots = sorted(p.name for p in tmp_path.glob("*.png"))
+    assert shots == ["insp-flag-confirmed.png", "insp-flag-playing.png"]
