@@ -381,7 +381,8 @@ def compute_month(
     # staff at a window are held to the schedule every working day; anyone else (a floating
     # substitute, back-office staff) only on the days they substitute at a window
     active = set(active_staff_nos(session))
-    rostered = {sid for w in duties for sid in w.staff_ids} & active
+    # (a site that has not set up its windows yet: everyone active)
+    rostered = ({sid for w in duties for sid in w.staff_ids} & active) if duties else active
     sub_days = {(s.substitute_staff_id, s.start + timedelta(days=i))
                 for s in substitutes for i in range((s.end - s.start).days + 1)}
     others = {sid for sid, _ in sub_days} - rostered
