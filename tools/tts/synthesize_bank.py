@@ -278,6 +278,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bank", type=Path, default=DEFAULT_BANK, help="bank folder with lines.tsv")
     parser.add_argument("--force", action="store_true", help="re-synthesise existing files")
     parser.add_argument("--only", nargs="*", default=None, help="synthesise only these ids")
+    parser.add_argument("--staff-speed", type=float, default=None, help="staff duration ratio")
+    parser.add_argument("--citizen-speed", type=float, default=None, help="citizen duration ratio")
+    parser.add_argument("--citizen-pitch", type=float, default=None, help="citizen pitch factor")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
@@ -289,6 +292,17 @@ def main(argv: list[str] | None = None) -> int:
         logger.error("%s", exc)
         return 2
     options = BankOptions()
+    if args.staff_speed is not None:
+        options = dataclasses.replace(
+            options, staff=dataclasses.replace(options.staff, speed_ratio=args.staff_speed)
+        )
+    if args.citizen_speed is not None or args.citizen_pitch is not None:
+        citizen = options.citizen
+        if args.citizen_speed is not None:
+            citizen = dataclasses.replace(citizen, speed_ratio=args.citizen_speed)
+        if args.citizen_pitch is not None:
+            citizen = dataclasses.replace(citizen, pitch_factor=args.citizen_pitch)
+        options = dataclasses.replace(options, citizen=citizen)
     wanted = [line for line in lines if args.only is None or line.id in args.only]
     todo = [line for line in wanted if args.force or not (bank / f"{line.id}.opus").exists()]
     logger.info("%d lines, %d to synthesise", len(lines), len(todo))
