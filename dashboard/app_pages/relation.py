@@ -9,7 +9,7 @@ from dashboard import auth, data, ui
 actor = auth.actor()
 url = data.db_url()
 st.title("规范用语与满意度")
-start, end = ui.date_range(actor, "rel_dates", default_days=92)
+start, end = ui.date_range(actor, "rel_dates", default_days=31)
 with ui.guarded():
     result = data.compliance_vs_satisfaction(url, actor, start, end)
 by_courtesy = pd.DataFrame(result["by_courtesy"])

@@ -30,7 +30,7 @@ else:
 if months:
     st.subheader("按月趋势（全厅）")
     st.plotly_chart(px.line(pd.DataFrame(months), x="key", y=["good_rate", "poor_rate"], markers=True), key="sat_trend")
-    with st.expander("分组趋势"):
+    if st.toggle("按分组显示趋势", key="sat_group_trend"):
         with ui.guarded():
             trend = data.satisfaction_trend(url, actor, "department" if by == "staff" else by, None, None)
         if trend:

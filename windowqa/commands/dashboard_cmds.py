@@ -39,12 +39,27 @@ def attendance_provider(session, month: str):
     Days after today have not happened yet and are not classified.
     """
     from attendance.store import compute_month
-    from attendance.workdays import WorkCalendar
     from models.rulebook import load_rulebook
 
     settings = Settings()
-    calendar_file = os.environ.get("WINDOWQA_CALENDAR")
-    return compute_month(session, month, load_rulebook(settings.rulebook_path), WorkCalendar.from_file(calendar_file), as_of=date.today())
+    calendar = _calendar(os.environ.get("WINDOWQA_CALENDAR"))
+    return compute_month(session, month, load_rulebook(settings.rulebook_path), calendar, as_of=date.today())
+
+
+def _calendar(path: str | None):
+    """The work calendar, remembering each day's type (the national calendar lookup is slow per call)."""
+    from attendance.workdays import WorkCalendar
+
+    calendar = WorkCalendar.from_file(path)
+    lookup, known = calendar.day_type, {}
+
+    def day_type(day):
+        if day not in known:
+            known[day] = lookup(day)
+        return known[day]
+
+    calendar.day_type = day_type  # an instance attribute shadows the method
+    return calendar
 
 
 def dashboard_env(settings: Settings, db_url: Optional[str] = None) -> dict[str, str]:
