@@ -298,6 +298,7 @@ class Utterance(Base):
     staff_id: Mapped[Optional[int]] = mapped_column(ForeignKey("staff.id"))
 
     recording: Mapped[Recording] = relationship(back_populates="utterances")
+    staff: Mapped[Optional[Staff]] = relationship()
     interaction: Mapped[Optional["Interaction"]] = relationship(back_populates="utterances")
     hits: Mapped[list["RuleHitRow"]] = relationship(back_populates="utterance")
 

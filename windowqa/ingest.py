@@ -44,9 +44,14 @@ class IngestError(ValueError):
 
 
 class Transcribe(Protocol):
-    """Turns one audio file into utterances (offsets from the file's start)."""
+    """Turns one audio file into utterances (offsets from the file's start).
 
-    def __call__(self, path: Path, *, started_at: datetime | None, channel_map: dict[str, str] | None) -> list[Utterance]: ...
+    It may also return ``(utterance, hits)`` pairs (or objects with ``.utterance`` and
+    ``.hits``, as ``speech_pipeline.transcribe_and_match`` yields) when it matched already,
+    e.g. with phrase verification against the audio; ingest then does not match again.
+    """
+
+    def __call__(self, path: Path, *, started_at: datetime | None, channel_map: dict[str, str] | None) -> list[Any]: ...
 
 
 class Matcher(Protocol):
@@ -172,13 +177,43 @@ def _archive(path: Path, archive_dir: Path | None, window: str, started_at: date
     return str(target.relative_to(archive_dir))
 
 
-def match_utterances(utterances: Sequence[Utterance], matcher: Matcher) -> list[MatchedUtterance]:
-    """Run the matcher over a recording's utterances: rule hits for all, abuse for citizens."""
-    hits = matcher.match_many(utterances) if utterances else []
+def _split(results: Sequence[Any]) -> tuple[list[Utterance], list[Sequence[RuleHit] | None]]:
+    utterances, hits = [], []
+    for item in results:
+        if isinstance(item, Utterance):
+            utterances.append(item)
+            hits.append(None)
+        elif isinstance(item, tuple):
+            utterances.append(item[0])
+            hits.append(tuple(item[1]))
+        else:
+            utterances.append(item.utterance)
+            hits.append(tuple(item.hits))
+    return utterances, hits
+
+
+def match_utterances(
+    utterances: Sequence[Utterance], matcher: Matcher, known_hits: Sequence[Sequence[RuleHit] | None] | None = None
+) -> list[MatchedUtterance]:
+    """Rule hits for staff (and unknown-role) utterances, abuse findings for citizens.
+
+    Args:
+        utterances: one recording's utterances with their final roles.
+        matcher: the phrase matcher.
+        known_hits: hits found earlier per utterance (None where not matched yet).
+    """
+    known = list(known_hits) if known_hits is not None else [None] * len(utterances)
+    todo = [i for i, h in enumerate(known) if h is None]
+    if todo:
+        for i, found in zip(todo, matcher.match_many([utterances[i] for i in todo])):
+            known[i] = found
     out = []
-    for seq, (u, found) in enumerate(zip(utterances, hits)):
-        abuse = tuple(matcher.citizen_abuse(u)) if u.role is Role.CITIZEN else ()
-        out.append(MatchedUtterance(seq, u, tuple(found), abuse))
+    for seq, (u, found) in enumerate(zip(utterances, known)):
+        if u.role is Role.CITIZEN:
+            # what a citizen says never counts for or against staff; abuse is recorded
+            out.append(MatchedUtterance(seq, u, (), tuple(matcher.citizen_abuse(u))))
+        else:
+            out.append(MatchedUtterance(seq, u, tuple(found or ()), ()))
     return out
 
 
@@ -277,12 +312,12 @@ def _ingest_one(
             result.reason = recording.failure_reason or ""
             return result
     try:
-        utterances = transcribe(path, started_at=started_at, channel_map=channel_map)
+        utterances, known_hits = _split(transcribe(path, started_at=started_at, channel_map=channel_map))
         if role_classifier is not None:
             from nlp.role import assign_roles
 
             utterances = assign_roles(utterances, role_classifier)
-        items = match_utterances(utterances, matcher)
+        items = match_utterances(utterances, matcher, known_hits)
     except Exception as exc:  # noqa: BLE001 - any failure of one file is recorded and the batch goes on
         reason = f"{type(exc).__name__}: {exc}"
         with session_factory() as s, s.begin():
@@ -301,22 +336,37 @@ def _ingest_one(
     return result
 
 
-def speech_transcriber(transcriber: Any, *, pipeline_options: Any | None = None) -> Transcribe:
-    """The real transcription: ``windowqa.speech_pipeline.transcribe_file`` with the window's channel map.
+def speech_transcriber(
+    transcriber: Any, *, matcher: Any | None = None, pipeline_options: Any | None = None, verify_options: Any | None = None
+) -> Transcribe:
+    """The real transcription through ``windowqa.speech_pipeline`` with the window's channel map.
 
     Args:
         transcriber: an ``asr.Transcriber`` (built explicitly by the caller).
+        matcher: when given, utterances are matched as they are transcribed and the matcher's
+            near misses are verified against the audio (``transcribe_and_match``): ASR slips
+            such as 请慢走 → 请问走 are recovered only this way.
         pipeline_options: ``PipelineOptions`` (VAD, gate, block size).
+        verify_options: ``VerifyOptions`` of the phrase verification.
     """
     from audio_capture.channels import ChannelMap
-    from windowqa.speech_pipeline import transcribe_file
+    from audio_capture.decode import probe_audio, stream_audio
+    from windowqa.speech_pipeline import PipelineOptions, transcribe_and_match, transcribe_file
 
-    def run(path: Path, *, started_at: datetime | None, channel_map: dict[str, str] | None) -> list[Utterance]:
+    def run(path: Path, *, started_at: datetime | None, channel_map: dict[str, str] | None) -> list[Any]:
         cmap = None
         if channel_map:
             roles = [channel_map[k] for k in sorted(channel_map, key=int)]
             cmap = ChannelMap.parse(",".join(roles))
-        return transcribe_file(path, transcriber, options=pipeline_options, channel_map=cmap, recording_started_at=started_at)
+        if matcher is None:
+            return transcribe_file(path, transcriber, options=pipeline_options, channel_map=cmap, recording_started_at=started_at)
+        options = pipeline_options or PipelineOptions()
+        info = probe_audio(path)
+        matched = transcribe_and_match(
+            stream_audio(path, block_s=options.block_s), transcriber, matcher, options=options, verify=verify_options,
+            channel_map=cmap, n_channels=info.channels, recording_started_at=started_at, source=str(path),
+        )
+        return sorted(matched, key=lambda m: (m.utterance.start_s, m.utterance.channel or 0))
 
     return run
 

@@ -111,7 +111,7 @@ def ingest_cmd(
             paths,
             options,
             session_factory=factory,
-            transcribe=speech_transcriber(transcriber),
+            transcribe=speech_transcriber(transcriber, matcher=matcher),
             matcher=matcher,
             rulebook=rulebook,
             role_classifier=None if no_roles else build_role_classifier(),

