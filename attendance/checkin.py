@@ -206,6 +206,63 @@ def checkin_capture(
     return checkin_burst(engine, gallery, frames, match, at=at, source=str(source), terminal=terminal, burst=burst)
 
 
+@dataclass(frozen=True)
+class WatchOptions:
+    """How a terminal camera is watched for people checking in.
+
+    Attributes:
+        min_face_px: a face at least this large (shorter side) is someone at the terminal;
+            smaller faces (people passing behind) are ignored.
+        burst: frames read for the check-in once someone is there.
+        cooldown_s: after a check-in, frames are skipped for this long (the person walks away);
+            repeats that still happen collapse when stored.
+        max_frames: stop after this many frames (video files, tests); None: until the source ends.
+    """
+
+    min_face_px: int = 100
+    burst: BurstOptions = BurstOptions(frames=6, step=2)
+    cooldown_s: float = 3.0
+    max_frames: int | None = None
+
+
+def watch_capture(
+    engine: FaceEngine, gallery: Gallery, capture, match: MatchOptions, options: WatchOptions | None = None, *,
+    source: str | None = None, terminal: str | None = None, clock=datetime.now,
+) -> Iterator[FaceCheck]:
+    """Watch an opened ``cv2.VideoCapture`` and yield a check-in each time someone steps up.
+
+    Each frame gets the quick detector only; when a large enough face appears, a short burst
+    is read and the best frame checked in (:func:`checkin_burst`). Stops when the source ends.
+    """
+    import cv2
+
+    options = options or WatchOptions()
+    seen = 0
+    resume_at = 0.0
+    while options.max_frames is None or seen < options.max_frames:
+        ok, frame = capture.read()
+        if not ok or frame is None:
+            break
+        seen += 1
+        if time.monotonic() < resume_at:
+            continue
+        rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        face = _largest(engine.analyse(rgb, embed=False, quick=True, largest_only=True).faces)
+        if face is None or face.box.size_px < options.min_face_px:
+            continue
+        frames = [rgb]
+        try:
+            frames += list(read_burst(source or "camera", options.burst, capture=capture))
+        except CaptureError:
+            pass  # the source ended during the burst: check in with what there is
+        seen += len(frames) - 1
+        result = checkin_burst(engine, gallery, frames, match, at=clock(), source=source, terminal=terminal,
+                               burst=options.burst)
+        resume_at = time.monotonic() + options.cooldown_s
+        if result.checkin is not None:
+            yield result
+
+
 def is_video_path(path: str | Path) -> bool:
     return Path(path).suffix.lower() in VIDEO_SUFFIXES
 
@@ -320,4 +377,6 @@ __all__ = [
     "is_video_path",
     "presence_sample",
     "read_burst",
+    "watch_capture",
+    "WatchOptions",
 ]

@@ -257,3 +257,36 @@ def test_cli_enroll_and_face_check_in(sqlite_url, tmp_path, monkeypatch):  # noq
     assert out["staff"] is None and out["unknown"] is True and out["nearest"] == "0505"
     res = runner.invoke(app, ["attendance", "unenroll", "--staff", "0505", "--db-url", sqlite_url])
     assert res.exit_code == 0 and "1 embedding(s) deleted" in res.output
+
+
+@pytest.mark.slow
+def test_cli_terminal_watches_a_camera_and_collapses_repeats(sqlite_url, tmp_path, monkeypatch):  # noqa: F811
+    import cv2
+
+    from windowqa.cli import app
+
+    monkeypatch.setenv("WINDOWQA_DATA_DIR", str(tmp_path / "data"))
+    runner = CliRunner()
+    res = runner.invoke(app, ["attendance", "enroll", "--staff", "0505", "--name", "测试",
+                              str(PEOPLE / "deepface_p05" / "img16.jpg"), "--db-url", sqlite_url])
+    assert res.exit_code == 0, res.output
+    # a terminal camera: empty hall, the person steps up for a while, empty again
+    face = cv2.resize(cv2.imread(str(PEOPLE / "deepface_p05" / "img62.jpg")), None, fx=0.7, fy=0.7)
+    path = tmp_path / "terminal.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (640, 480))
+    for i in range(24):
+        frame = np.full((480, 640, 3), 70, np.uint8)
+        if 6 <= i < 18:
+            fh, fw = face.shape[:2]
+            frame[(480 - fh) // 2:(480 - fh) // 2 + fh, (640 - fw) // 2:(640 - fw) // 2 + fw] = face
+        writer.write(frame)
+    writer.release()
+    res = runner.invoke(app, ["attendance", "terminal", "--camera", str(path), "--terminal", "东门", "--cooldown-s", "0",
+                              "--db-url", sqlite_url])
+    assert res.exit_code == 0, res.output
+    assert "0505" in res.output and "1 check-in(s) recorded" in res.output  # repeats collapsed into one
+    engine = make_engine(sqlite_url)
+    with make_session_factory(engine)() as s:
+        rows = s.query(CheckInRow).all()
+    engine.dispose()
+    assert len(rows) == 1 and rows[0].terminal == "东门" and rows[0].collapsed >= 2

@@ -274,6 +274,59 @@ def checkin(
     typer.echo(f"{when:%Y-%m-%d %H:%M:%S}  {who}  via {check.method.value}{note}")
 
 
+@attendance_app.command("terminal")
+def terminal_cmd(
+    camera: str = typer.Option(..., "--camera", help="cv2.VideoCapture device index, RTSP URL or video file."),
+    terminal: Optional[str] = typer.Option(None, "--terminal", help="Terminal name stored with each check-in."),
+    min_face_px: int = typer.Option(100, help="Smallest face that counts as someone at the terminal."),
+    cooldown_s: float = typer.Option(3.0, help="Seconds to skip after a check-in."),
+    max_frames: Optional[int] = typer.Option(None, help="Stop after this many frames (default: until the source ends)."),
+    threshold: Optional[float] = typer.Option(None, help="Accept distance (default: the engine's)."),
+    margin: Optional[float] = typer.Option(None, help="Required gap to the second best (default: the engine's)."),
+    engine_name: Optional[EngineChoice] = ENGINE_OPT,
+    model_dir: Optional[Path] = MODEL_DIR_OPT,
+    db_url: Optional[str] = DB_OPT,
+    rulebook: Optional[Path] = typer.Option(None, help="A rulebook TOML instead of the configured one."),
+) -> None:
+    """Run a check-in terminal: watch a camera and record a check-in whenever someone steps up (Ctrl-C stops)."""
+    import cv2
+
+    from attendance.checkin import WatchOptions, watch_capture
+    from attendance.gallery import Gallery
+    from attendance.store import load_gallery, save_checkin
+
+    settings = Settings()
+    rb = _rulebook(settings, rulebook)
+    engine = _engine(settings, engine_name, model_dir)
+    factory = _sessions(settings, db_url)
+    with factory() as session:
+        gallery = load_gallery(session, Gallery.for_engine(engine))
+    if not len(gallery):
+        _fail(f"nobody is enrolled with engine {engine.name}: run `windowqa attendance enroll` first")
+    if "://" not in camera and not camera.isdigit() and not Path(camera).is_file():
+        _fail(f"{camera}: video file not found")
+    capture = cv2.VideoCapture(int(camera) if camera.isdigit() else camera)
+    if not capture.isOpened():
+        _fail(f"{camera}: cannot open camera, stream or video", 1)
+    options = WatchOptions(min_face_px=min_face_px, cooldown_s=cooldown_s, max_frames=max_frames)
+    n = 0
+    try:
+        for result in watch_capture(engine, gallery, capture, _match(engine, threshold, margin), options,
+                                    source=camera, terminal=terminal):
+            check = result.checkin
+            with factory() as session, session.begin():
+                row, new = save_checkin(session, check, window_minutes=rb.attendance.duplicate_window_minutes,
+                                        engine=engine.name)
+            n += new
+            typer.echo(f"{check.at:%Y-%m-%d %H:%M:%S}  {check.staff_id or 'unknown face'}"
+                       + ("" if new else f"  (repeat: collapsed into {row.at:%H:%M:%S})"))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        capture.release()
+    typer.echo(f"{n} check-in(s) recorded")
+
+
 def _run_eval(folder: Path, as_json: bool, threshold: Optional[float], margin: Optional[float],
               engine_name: Optional[EngineChoice], model_dir: Optional[Path]) -> None:
     from attendance.evaluation import EvalLayoutError, evaluate_faces
