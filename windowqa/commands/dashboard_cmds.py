@@ -97,8 +97,15 @@ def dashboard(
     except DatabaseError as exc:
         _fail(str(exc))
     typer.echo(f"windowqa dashboard on http://{address}:{port} (database {db_url or settings.resolved_database_url})")
-    try:
-        code = subprocess.call(streamlit_command(port, address, headless=not open_browser), env=dashboard_env(settings, db_url))
+    command = streamlit_command(port, address, headless=not open_browser)
+    env = dashboard_env(settings, db_url)
+    sys.stdout.flush()
+    if hasattr(os, "execve"):
+        # become the Streamlit server: signals (Ctrl-C, SIGTERM from a service manager) reach it
+        # directly and no orphaned server is left behind
+        os.execve(command[0], command, env)
+    try:  # pragma: no cover - platforms without exec
+        code = subprocess.call(command, env=env)
     except KeyboardInterrupt:
         code = 0
     raise typer.Exit(code)
