@@ -148,3 +148,23 @@ def test_real_recordings_and_ratings_end_to_end(any_factory, rulebook, matcher, 
         assert mono[0].role is Role.STAFF and mono[0].staff.staff_no == "1001"
         mono_interactions = s.scalars(select(Interaction).where(Interaction.recording_id == a03.id)).all()
         assert any(i.has_greeting for i in mono_interactions)
+
+
+def test_the_ingest_command_on_a_real_recording(recordings, whisper_model_dir, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from windowqa.cli import app
+
+    monkeypatch.setenv("WINDOWQA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("WINDOWQA_WHISPER_MODEL_DIR", str(whisper_model_dir))
+    monkeypatch.delenv("WINDOWQA_DATABASE_URL", raising=False)
+    runner = CliRunner()
+    assert runner.invoke(app, ["site", "load", str(DATA / "site" / "hall.toml")]).exit_code == 0
+    first = runner.invoke(app, ["ingest", str(recordings["A03"]), "--window", "A03"])
+    assert first.exit_code == 0, first.output
+    assert "1 done, 0 skipped, 0 failed" in first.output
+    again = runner.invoke(app, ["ingest", str(recordings["A03"]), "--window", "A03"])
+    assert "skipped" in again.output and "already ingested" in again.output
+    bad = runner.invoke(app, ["ingest", str(recordings["A03"]), "--window", "Z99"])
+    assert bad.exit_code == 2 and "unknown window 'Z99'" in bad.output
+    assert (tmp_path / "data" / "archive" / "A03" / "2026-03-02" / recordings["A03"].name).is_file()

@@ -81,6 +81,12 @@ def _setup(rulebook_path: Optional[Path] = None):
     return settings, rulebook, factory
 
 
+def _audit(session, action: str, file: Path, **detail) -> None:
+    from models.db import AuditLog
+
+    session.add(AuditLog(actor="cli", action=action, entity="file", detail={"file": str(file), **detail}))
+
+
 def _echo_rejects(rejected) -> None:
     for r in rejected:
         typer.echo(f"  line {r.line}: {r.reason}", err=True)
@@ -104,7 +110,7 @@ def ingest_cmd(
 
     settings, rulebook, factory = _setup(rulebook_path)
     transcriber = build_transcriber(settings)
-    matcher = build_matcher(rulebook)
+    matcher = build_matcher(rulebook, cache_dir=settings.data_dir / "cache")  # same cache as `windowqa match`
     options = IngestOptions(window=window, start=start, archive_dir=None if no_archive else settings.resolved_archive_dir, progress=sys.stderr.isatty())
     try:
         report = ingest(
@@ -155,6 +161,7 @@ def ratings_import(
     try:
         with factory() as s, s.begin():
             report = import_ratings(s, file, rulebook, RatingImportOptions(vendor_codes=vendor_codes))
+            _audit(s, "ratings.import", file, imported=report.imported, unchanged=report.unchanged, rejected=len(report.rejected))
     except ImportFileError as exc:
         _fail(str(exc))
     typer.echo(
@@ -179,6 +186,7 @@ def queue_import(
     try:
         with factory() as s, s.begin():
             report = import_queue(s, file, rulebook)
+            _audit(s, "queue.import", file, imported=report.imported, unchanged=report.unchanged, rejected=len(report.rejected))
     except ImportFileError as exc:
         _fail(str(exc))
     typer.echo(f"{file}: {report.imported} imported, {report.unchanged} unchanged, {len(report.rejected)} rejected; {report.rescored_recordings} recordings re-scored")
@@ -200,6 +208,7 @@ def site_load(
         try:
             with factory() as s, s.begin():
                 report = load_site(s, file, rulebook)
+                _audit(s, "site.load", file, created=report.created, rejected=len(report.rejected))
         except (ImportFileError, SiteFileError) as exc:
             typer.echo(f"windowqa: {exc}", err=True)
             failed = True
