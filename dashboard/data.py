@@ -261,3 +261,11 @@ def set_active(actor: Actor, username: str, active: bool) -> None:
     with session() as s, s.begin():
         access.admin_set_active(s, actor, username, active)
     invalidate()
+
+
+def advance_follow_up(actor: Actor, case_id: int, step: str, note: str) -> None:
+    from models.db import FollowUpStatus
+
+    with session() as s, s.begin():
+        access.advance_follow_up(s, actor, case_id, FollowUpStatus(step), note)
+    invalidate()

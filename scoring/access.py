@@ -920,6 +920,23 @@ def follow_up_cases(session: Session, actor: Actor, *, statuses: Sequence[Follow
     return counts, rows
 
 
+def advance_follow_up(session: Session, actor: Actor, case_id: int, step: FollowUpStatus, note: str) -> None:
+    """Record a follow-up step (回访, 整改, 办结) on a 差评 case; managers and inspectors, audited.
+
+    Raises:
+        AccessDenied: another role.
+        ValueError: no note, no such case, or the case is closed.
+    """
+    from scoring.ratings import advance_follow_up as _advance
+
+    require(actor, _ANALYTICS | {UserRole.INSPECTOR}, "record follow-up steps")
+    note = note.strip()
+    if not note:
+        raise ValueError("a follow-up step needs a note (what was said or done)")
+    case = _advance(session, int(case_id), FollowUpStatus(step), note)
+    audit(session, actor.username, "follow_up.step", "follow_up", case.id, step=case.status.value, note=note)
+
+
 def compliance(session: Session, actor: Actor, *, by: str = "window", start: date | None = None, end: date | None = None) -> list[dict[str, Any]]:
     """Courtesy and forbidden-phrase rates by window or staff (forbidden: flags not dismissed, per 100 interactions)."""
     require(actor, _ANALYTICS, "see compliance analytics")
@@ -1221,6 +1238,7 @@ __all__ = [
     "accounts",
     "admin_create_account",
     "admin_set_active",
+    "advance_follow_up",
     "appeals",
     "attendance_month",
     "audit_trail",

@@ -229,3 +229,16 @@ def test_admin_creates_an_account_in_the_app(env):
     wang = login("wang", "another-pass-1")
     dates = {str(d)[:10] for d in page(wang, "my_flags").dataframe[0].value["时间"]}
     assert dates == {"2026-03-09"}  # 王芳 served B01 on the 9th only
+
+
+def test_manager_records_a_follow_up_step(env):
+    at = page(login("mgr"), "follow_ups")
+    case = at.selectbox(key="fu_case").value
+    at.radio(key="fu_step").set_value("called_back")
+    at.text_area(key="fu_note").input("已电话回访，群众表示理解")
+    [b for b in at.button if b.label == "记录"][0].click()
+    at.run()
+    assert not at.exception and not at.error, case
+    with _sessions(env)() as s:
+        row = s.scalar(select(AuditLog).where(AuditLog.action == "follow_up.step"))
+        assert row.actor == "mgr" and row.detail["step"] == "called_back"

@@ -1,4 +1,4 @@
-"""Management: 差评 follow-up cases (回访, 整改) by state and deadline."""
+"""Management: 差评 follow-up cases (回访, 整改) by state and deadline; record a step."""
 
 from datetime import date
 
@@ -15,8 +15,21 @@ with ui.guarded():
 cols = st.columns(max(1, len(counts)))
 for col, (label, n) in zip(cols, counts.items()):
     col.metric(label, n)
-if rows:
-    df = pd.DataFrame(rows)
-    st.dataframe(df.style.apply(lambda r: ["background-color:#fde2e2" if r["overdue"] else "" for _ in r], axis=1), hide_index=True, width="stretch")
-else:
+if not rows:
     st.success("没有未办结的回访。")
+    st.stop()
+df = pd.DataFrame(rows)
+st.dataframe(df.style.apply(lambda r: ["background-color:#fde2e2" if r["overdue"] else "" for _ in r], axis=1), hide_index=True, width="stretch")
+labels = {r["id"]: f"#{r['id']} {r['window']} {r['staff_name'] or ''} {r['level']}（{r['status']}，{r['due_on']} 前）" for r in rows}
+with st.form("follow_up_step"):
+    st.subheader("记录回访/整改")
+    case = st.selectbox("案件", list(labels), key="fu_case", format_func=labels.get)
+    step = st.radio("步骤", ["called_back", "rectified", "closed"], horizontal=True, key="fu_step",
+                    format_func={"called_back": "已回访", "rectified": "已整改", "closed": "办结"}.get)
+    note = st.text_area("说明", key="fu_note")
+    submitted = st.form_submit_button("记录")
+if submitted:
+    with ui.guarded():
+        data.advance_follow_up(actor, case, step, note)
+    st.success("已记录。")
+    st.rerun()
