@@ -19,7 +19,7 @@ from models.db import ImportRun, QueueCall, Recording, RecordingStatus, Window
 from models.rulebook import Rulebook
 from scoring.ratings import link_ratings
 from scoring.store import rescore_recording
-from scoring.tabular import Rejected, file_hash, parse_time, read_rows
+from scoring.tabular import Rejected, file_hash, parse_time, read_rows, seen_before as _seen_before
 
 log = logging.getLogger("scoring")
 
@@ -86,12 +86,13 @@ def import_queue(session: Session, path: str | Path, rulebook: Rulebook) -> Queu
     session.flush()
     for window_id, times in touched.items():
         report.rescored_recordings += _rescore_window(session, rulebook, window_id, min(times), max(times))
-    if report.imported or report.rejected:
+    digest = file_hash(path)
+    if report.imported or (report.rejected and not _seen_before(session, "queue", digest)):
         session.add(
             ImportRun(
                 kind="queue",
                 source=str(path),
-                content_hash=file_hash(path),
+                content_hash=digest,
                 rows_imported=report.imported,
                 rows_unchanged=report.unchanged,
                 rows_rejected=len(report.rejected),

@@ -37,7 +37,7 @@ from models.db import (
 from models.rulebook import Rulebook
 from scoring.duty import DutyTable
 from scoring.flags import raise_flag
-from scoring.tabular import Rejected, file_hash, parse_time, read_rows, row_key
+from scoring.tabular import Rejected, file_hash, parse_time, read_rows, seen_before as _seen_before, row_key
 from scoring.workdays import add_working_days
 
 log = logging.getLogger("scoring")
@@ -198,12 +198,13 @@ def import_ratings(
     linked, unlinked, flags = link_ratings(session, rulebook, ratings=new)
     report.linked, report.unlinked = linked, unlinked
     report.flags_raised += flags + sum(1 for r in new if r.is_poor)
-    if report.imported or report.rejected:
+    digest = file_hash(path)
+    if report.imported or (report.rejected and not _seen_before(session, "ratings", digest)):
         session.add(
             ImportRun(
                 kind="ratings",
                 source=str(path),
-                content_hash=file_hash(path),
+                content_hash=digest,
                 rows_imported=report.imported,
                 rows_unchanged=report.unchanged,
                 rows_rejected=len(report.rejected),

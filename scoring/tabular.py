@@ -161,3 +161,12 @@ def row_key(fields: dict[str, Any]) -> str:
     """A stable key for a row without a serial number: hash of its sorted fields."""
     clean = {k: v for k, v in fields.items() if not k.startswith("_")}
     return "h:" + hashlib.sha1(json.dumps(clean, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()[:24]
+
+
+def seen_before(session, kind: str, digest: str) -> bool:
+    """Whether a file with this content was imported (or rejected) before: a re-run records nothing."""
+    from sqlalchemy import select
+
+    from models.db import ImportRun
+
+    return session.scalar(select(ImportRun.id).where(ImportRun.kind == kind, ImportRun.content_hash == digest).limit(1)) is not None

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import func, select
 
 from _store_support import DATA, add_site, any_factory, db_url, factory, pg_url, rulebook, sqlite_url, store_fixture  # noqa: F401
-from models.db import Flag, FlagKind, FollowUp, FollowUpStatus, Interaction, Rating, RatingLinkStatus
+from models.db import Flag, FlagKind, FollowUp, FollowUpStatus, ImportRun, Interaction, Rating, RatingLinkStatus
 from scoring.ratings import RatingImportOptions, advance_follow_up, flag_overdue_follow_ups, import_ratings, link_ratings
 
 DAY = datetime(2026, 3, 2)
@@ -59,12 +59,12 @@ def test_reimport_is_a_no_op(factory, rulebook):
         _setup(s, rulebook)
         import_ratings(s, EXPORT, rulebook, CODES, today=datetime(2026, 3, 3))
     with factory() as s:
-        counts = [s.scalar(select(func.count()).select_from(t)) for t in (Rating, FollowUp, Flag)]
+        counts = [s.scalar(select(func.count()).select_from(t)) for t in (Rating, FollowUp, Flag, ImportRun)]
     with factory() as s, s.begin():
         again = import_ratings(s, EXPORT, rulebook, CODES, today=datetime(2026, 3, 3))
     assert again.imported == 0 and again.unchanged == 5 and len(again.rejected) == 6
     with factory() as s:
-        assert [s.scalar(select(func.count()).select_from(t)) for t in (Rating, FollowUp, Flag)] == counts
+        assert [s.scalar(select(func.count()).select_from(t)) for t in (Rating, FollowUp, Flag, ImportRun)] == counts
 
 
 def test_ratings_before_recordings_link_after_ingest(factory, rulebook):
