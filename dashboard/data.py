@@ -16,12 +16,15 @@ import importlib
 import io
 import logging
 import os
-from datetime import date
+import threading
+import time
+from datetime import date, timedelta
 from typing import Any
 
 import streamlit as st
+from sqlalchemy import func, select
 
-from models.db import UserRole, open_database
+from models.db import Interaction, UserRole, open_database
 from models.rulebook import Rulebook, load_rulebook
 from models.settings import Settings
 from scoring import access
@@ -197,6 +200,45 @@ def _attendance_result(url: str, month: str):
 
 def _shared_attendance(url: str):
     return lambda _session, month: _attendance_result(url, month)
+
+
+def _recent_months(url: str, n: int = 2) -> list[str]:
+    with session() as s:
+        last = s.scalar(select(func.max(Interaction.started_at)))
+    day = (last.date() if last else date.today()).replace(day=1)
+    months = []
+    for _ in range(n):
+        months.append(day.strftime("%Y-%m"))
+        day = (day - timedelta(days=1)).replace(day=1)
+    return months
+
+
+@st.cache_resource(show_spinner=False)
+def _prefetcher(url: str) -> threading.Thread:
+    """Keep the latest months' attendance classified in the shared cache (once per server process).
+
+    Classifying a month for the whole hall takes seconds; doing it in the background when the
+    server starts, and again before the cache entry expires, keeps the attendance pages fast.
+    """
+
+    def run() -> None:
+        while True:
+            try:
+                for month in _recent_months(url):
+                    _attendance_result(url, month)
+            except Exception as exc:  # the database may be gone (tests) or busy: try again later
+                log.warning("attendance prefetch failed: %s", exc)
+            time.sleep(ATTENDANCE_TTL_S * 0.8)
+
+    thread = threading.Thread(target=run, name="windowqa-attendance-prefetch", daemon=True)
+    thread.start()
+    return thread
+
+
+def start_prefetch() -> None:
+    """Start the background attendance prefetch when attendance is wired (cheap on every run)."""
+    if attendance_provider() is not None and os.environ.get("WINDOWQA_DASHBOARD_PREFETCH", "1") != "0":
+        _prefetcher(db_url())
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
