@@ -275,6 +275,7 @@ def link_ratings(
             select(Interaction)
             .where(
                 Interaction.window_id == rating.window_id,
+                Interaction.served.is_(True),  # staff-only talk is nobody's service to rate
                 Interaction.started_at <= rating.rated_at,
                 Interaction.ended_at >= rating.rated_at - link_window,
             )

@@ -110,3 +110,27 @@ def test_a_json_export_with_dimension_objects(factory, rulebook, tmp_path):
         report = import_ratings(s, export, rulebook)
     assert report.imported == 1 and report.linked == 1
     assert [(r.line, r.reason) for r in report.rejected] == [(2, "dimension scores must be an object of name: number")]
+
+
+def test_gb18030_csv_and_json_lines_exports(factory, rulebook, tmp_path):
+    gbk = tmp_path / "terminal-gbk.csv"
+    gbk.write_bytes(
+        "评价编号,时间,窗口号,工作人员工号,满意度\nG1,2026/03/02 09:01:20,A03,1001,5\nG2,2026/03/02 09:02:45,A03,1001,2\n".encode("gb18030")
+    )
+    lines = tmp_path / "terminal.jsonl"
+    lines.write_text(
+        '{"serial_no": "L1", "rated_at": "2026-03-02 09:04:40", "window": "A03", "staff_no": "1001", "level": "基本满意"}\n'
+        "{not json}\n"
+        '["a list"]\n',
+        encoding="utf-8",
+    )
+    codes = RatingImportOptions(vendor_codes={"5": "非常满意", "2": "不满意"})
+    with factory() as s, s.begin():
+        _setup(s, rulebook)
+        first = import_ratings(s, gbk, rulebook, codes)
+        second = import_ratings(s, lines, rulebook)
+    assert first.imported == 2 and first.follow_ups_opened == 1 and first.linked == 2
+    assert second.imported == 1 and [(r.line, r.reason.split(":")[0]) for r in second.rejected] == [(2, "not JSON"), (3, "not a JSON object")]
+    with factory() as s:
+        levels = {r.serial_no: (r.level, r.vendor_code) for r in s.scalars(select(Rating))}
+        assert levels == {"G1": ("非常满意", "5"), "G2": ("不满意", "2"), "L1": ("基本满意", None)}
