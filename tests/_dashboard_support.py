@@ -19,7 +19,7 @@ import numpy as np
 import soundfile as sf
 from sqlalchemy import select
 
-from models.db import Recording, Staff, Utterance, Window, init_db, make_engine, make_session_factory
+from models.db import Recording, Staff, Window, init_db, make_engine, make_session_factory
 from models.domain import MatchMethod, Role, RuleFamily, RuleHit
 from models.domain import Utterance as DomainUtterance
 from models.rulebook import load_rulebook
