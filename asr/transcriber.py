@@ -454,6 +454,29 @@ class Transcriber:
             source=source,
         )
 
+    def encode_text(self, text: str) -> list[int]:
+        """Whisper token ids of ``text``."""
+        return self._tokenizer.encode(text.strip()) if text.strip() else []
+
+    def token_logprobs(self, samples: np.ndarray, token_lists: list[list[int]]) -> list[np.ndarray]:
+        """Teacher-forced natural-log probability of every token of each sequence on ``samples``.
+
+        Args:
+            samples: 16 kHz mono float32 audio, at most 30 s.
+            token_lists: token sequences (from :meth:`encode_text`, possibly concatenated).
+        """
+        samples = np.asarray(samples, dtype=np.float32).ravel()
+        encoder_output, num_frames = self._encode(samples)
+        sot = list(self._tokenizer.sot_sequence) + [self._tokenizer.no_timestamps]
+        out = []
+        for tokens in token_lists:
+            if not tokens:
+                out.append(np.zeros(0))
+                continue
+            res = self._model.model.align(encoder_output, sot, [list(tokens)], num_frames)[0]
+            out.append(np.log(np.clip(np.asarray(res.text_token_probs, dtype=np.float64), 1e-12, 1.0)))
+        return out
+
     def count_tokens(self, text: str) -> int:
         """Number of Whisper tokens of ``text`` (for per-token comparisons of scores)."""
         return len(self._tokenizer.encode(text.strip())) if text.strip() else 0
