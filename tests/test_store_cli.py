@@ -78,6 +78,11 @@ def test_site_ratings_queue_report_flags_followups(data_dir, rulebook):
     explained = _ok(["explain", str(forbidden_interaction(factory))])
     assert "forbidden.already_told" in explained and "= score" in explained
 
+    before = _ok(["report", "window", "--month", "2026-03", "--format", "csv"])
+    assert "1 recordings re-scored" in _ok(["rescore", "--month", "2026-03", "--window", "A03"])
+    assert _ok(["report", "window", "--month", "2026-03", "--format", "csv"]) == before
+    assert "forbidden.already_told" in _ok(["explain", str(forbidden_interaction(factory))])
+
 
 def forbidden_interaction(factory) -> int:
     from models.db import Flag, FlagKind

@@ -349,3 +349,42 @@ def explain(interaction_id: int = typer.Argument(..., help="Interaction id (see 
         typer.echo(f"  {i.score:7.1f}  = score ({i.rulebook_version})")
         for u in i.utterances:
             typer.echo(f"    [{u.start_s:8.2f}] {u.role.value:8s} {u.text}")
+
+
+@app.command("rescore")
+def rescore(
+    month: str = typer.Option(..., "--month", help="YYYY-MM: recordings that started in this month."),
+    window: Optional[str] = typer.Option(None, "--window", help="Only this window."),
+    rulebook_path: Optional[Path] = typer.Option(None, "--rulebook", help="Rulebook TOML (default: settings)."),
+) -> None:
+    """Rebuild interactions and scores from stored utterances and hits (e.g. with a new rulebook)."""
+    from sqlalchemy import select
+
+    from models.db import Recording, RecordingStatus
+    from scoring.ratings import link_ratings
+    from scoring.reports import ReportError, month_range
+    from scoring.store import StoreError, rescore_recording, window_by_code
+
+    try:
+        start, end = month_range(month)
+    except ReportError as exc:
+        _fail(str(exc))
+    _, rulebook, factory = _setup(rulebook_path)
+    with factory() as s, s.begin():
+        query = select(Recording).where(
+            Recording.status == RecordingStatus.DONE,
+            Recording.started_at >= datetime.combine(start, datetime.min.time()),
+            Recording.started_at < datetime.combine(end, datetime.min.time()),
+        )
+        if window:
+            try:
+                query = query.where(Recording.window_id == window_by_code(s, window).id)
+            except StoreError as exc:
+                _fail(str(exc))
+        recordings = s.scalars(query.order_by(Recording.started_at)).all()
+        for recording in recordings:
+            rescore_recording(s, recording, rulebook)
+        for window_id in {r.window_id for r in recordings}:
+            link_ratings(s, rulebook, window_id=window_id, start=datetime.combine(start, datetime.min.time()), end=datetime.combine(end, datetime.min.time()))
+        _audit(s, "rescore", Path(month), recordings=len(recordings), rulebook=rulebook.version)
+    typer.echo(f"{len(recordings)} recordings re-scored with {rulebook.version}")
