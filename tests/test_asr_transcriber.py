@@ -35,7 +35,7 @@ def test_transcribes_real_speech_in_simplified_with_word_times(transcriber, clip
     assert utterance.start_s == 12.0 and utterance.end_s == pytest.approx(17.0, abs=0.01)
     assert 0 < utterance.confidence <= 1
     words = utterance.words
-    assert "".join(w.text for w in words).replace(",", "") == utterance.text.replace(",", "")
+    assert "".join(w.text for w in words).replace(" ", "") == utterance.text.replace(" ", "")
     assert all(12.0 <= w.start_s <= w.end_s <= 17.0 for w in words)
     assert [w.start_s for w in words] == sorted(w.start_s for w in words)
 

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import List, Optional
+
 import typer
 
 from asr.model_files import ModelInstallError, install_whisper_base
 from models.settings import Settings
-from windowqa.app import app
+from windowqa.app import app, eval_app
+
+logger = logging.getLogger("windowqa")
 
 models_app = typer.Typer(help="Model files (offline).", no_args_is_help=True)
 app.add_typer(models_app, name="models")
@@ -28,18 +38,6 @@ def models_install(
 
 
 # --- transcription -------------------------------------------------------------------------
-
-import json
-import logging
-import sys
-import time
-from datetime import datetime
-from pathlib import Path
-from typing import List, Optional
-
-from windowqa.app import eval_app
-
-logger = logging.getLogger("windowqa")
 
 
 def _fail(message: str, code: int = 2) -> None:
