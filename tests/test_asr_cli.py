@@ -33,9 +33,12 @@ def test_transcribe_json_lines_and_a_bad_file_in_the_batch(cli, speech_dir, tmp_
     sf.write(stereo_path, stereo.T, 16000)
     broken = tmp_path / "broken.wav"
     broken.write_bytes(b"RIFF\x00\x00")
-    result = cli("transcribe", "--json", "--window", "W07", "--started-at", "2026-03-02T09:00:00", broken, stereo_path)
+    silence = tmp_path / "silence.wav"
+    sf.write(silence, np.zeros(3 * 16000, np.float32), 16000)
+    result = cli("transcribe", "--json", "--window", "W07", "--started-at", "2026-03-02T09:00:00", broken, silence, stereo_path)
     assert result.exit_code == 1  # the batch went on, but the failure is reported
     assert str(broken) in result.output
+    assert f"{silence}: no speech found" in result.output
     lines = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
     assert [(u["channel"], u["role"]) for u in lines] == [(0, "staff"), (1, "citizen")]
     assert "跑步" in lines[0]["text"] and "歌" in lines[1]["text"]

@@ -110,6 +110,9 @@ def transcribe(
             for u in utterances:
                 sys.stdout.write(json.dumps(utterance_json(u), ensure_ascii=False) + "\n")
             sys.stdout.flush()
+            if not utterances:
+                reason = "no speech found" if not stats.segments else f"{stats.segments} segment(s), none kept as speech"
+                typer.echo(f"windowqa: {path}: {reason}", err=True)
             continue
         typer.echo(f"# {path}  ({stats.audio_s:.1f} s audio, {len(utterances)} utterances, RTF {stats.rtf:.3f})")
         if not utterances:
