@@ -728,8 +728,10 @@ def _assemble_recording(lib, rng, nprng, clip, babble_pool, options: SimOptions,
             utt_ids.append(utt["id"])
             t += dur
             last_end = t
-        # between citizens: the hall is quiet at this window for a while (a compressed day)
-        gap = rng.uniform(12.0, 25.0)
+        # Between citizens the window is quiet for a while (a compressed day: the next citizen is
+        # called within half a minute). The telephone rings in idle time, after a longer pause.
+        idle_next = index + 1 < len(kinds) and kinds[index + 1] == "phone"
+        gap = rng.uniform(50.0, 90.0) if idle_next else rng.uniform(12.0, 25.0)
         inter = {
             "id": inter_id, "recording": rec_id, "window": code, "staff_no": server.staff_no,
             "scenario": scenario, "variants": script.variants, "served": script.served,
