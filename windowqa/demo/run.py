@@ -315,7 +315,17 @@ def summarise(factory, truth, rulebook: Rulebook) -> dict[str, Any]:
         records = attendance_records(s, truth, rulebook)
         halves = Counter(h.status.value for r in records for h in (r.morning, r.afternoon))
         checkins = load_checkins(s, first, last, include_unknown=True)
+        # what the management view should find: 差评 follow forbidden phrases and missing courtesy
+        flagged = {
+            iid for iid, kind in s.execute(select(Flag.interaction_id, Flag.kind).where(Flag.interaction_id.is_not(None)))
+            if kind.value in ("forbidden", "missing_courtesy")
+        }
+        rated = list(s.execute(select(Rating.interaction_id, Rating.is_poor).where(Rating.interaction_id.is_not(None))))
+        poor_if = [p for iid, p in rated if iid in flagged]
+        poor_else = [p for iid, p in rated if iid not in flagged]
         summary = {
+            "poor_rate_flagged": round(sum(poor_if) / len(poor_if), 3) if poor_if else None,
+            "poor_rate_unflagged": round(sum(poor_else) / len(poor_else), 3) if poor_else else None,
             "days": truth["days"],
             "windows": len(truth["windows"]),
             "staff": len(truth["staff"]),
@@ -336,6 +346,10 @@ def summarise(factory, truth, rulebook: Rulebook) -> dict[str, Any]:
     return summary
 
 
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.0f}%"
+
+
 def format_summary(result: DemoResult) -> str:
     """The short summary ``windowqa demo`` prints."""
     s = result.summary
@@ -350,7 +364,8 @@ def format_summary(result: DemoResult) -> str:
         f"rule hits: {hits}",
         f"flags: {flags}",
         f"ratings: {s['ratings']} ({s['poor_ratings']} 差评; linked {s['ratings_import']['linked']}, "
-        f"follow-ups opened {s['ratings_import']['follow_ups_opened']})",
+        f"follow-ups opened {s['ratings_import']['follow_ups_opened']}); 差评 rate {_pct(s['poor_rate_flagged'])} after a "
+        f"forbidden phrase or missing courtesy, {_pct(s['poor_rate_unflagged'])} otherwise",
         f"attendance (staff half-days): {attendance}",
         f"check-ins: {checkins}",
     ]
