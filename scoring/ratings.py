@@ -305,7 +305,7 @@ def link_ratings(
                 rating_id=rating.id,
             )
             flags += created
-        flags += _check_staff(session, rating, interaction, staff_by_no)
+        flags += _check_staff(session, rating, interaction, staff_by_no, rulebook.post.max_absence_minutes)
         if rating.staff_id is not None:
             # the rating's flags count on whoever was serving
             session.execute(
@@ -321,11 +321,13 @@ def _drop_open_flag(session: Session, key: str) -> None:
         session.delete(flag)
 
 
-def _check_staff(session: Session, rating: Rating, interaction: Interaction | None, staff_by_no: dict[str, Staff]) -> int:
+def _check_staff(
+    session: Session, rating: Rating, interaction: Interaction | None, staff_by_no: dict[str, Staff], presence_minutes: int
+) -> int:
     serving = interaction.staff_id if interaction is not None and interaction.staff_id else None
     if serving is None:
         at = rating.rated_at
-        serving = DutyTable.load(session, rating.window_id, at, at).staff_at(at)
+        serving = DutyTable.load(session, rating.window_id, at, at, presence_tolerance_minutes=presence_minutes).staff_at(at)
     terminal = staff_by_no.get(rating.terminal_staff_no or "")
     rating.staff_id = serving or (terminal.id if terminal else None)
     if rating.follow_up is not None and rating.follow_up.staff_id is None:

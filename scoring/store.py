@@ -117,7 +117,7 @@ def store_recording(
         Counts of what was written.
     """
     items = _with_times(items, recording.started_at)
-    duty, calls = _context(session, recording, items, duty, calls)
+    duty, calls = _context(session, recording, items, duty, calls, rulebook.post.max_absence_minutes)
     # Any rows of an earlier try of this recording (written outside a transaction) go first.
     session.execute(delete(UtteranceRow).where(UtteranceRow.recording_id == recording.id))
     # Interactions first, so utterances and hits are inserted with their interaction id
@@ -147,13 +147,14 @@ def _context(
     items: Sequence[MatchedUtterance],
     duty: DutyTable | None,
     calls: Sequence[QueueCallEvent] | None,
+    max_absence_minutes: int = 0,
 ) -> tuple[DutyTable, Sequence[QueueCallEvent]]:
     times = [i.utterance.started_at for i in items if i.utterance.started_at is not None]
     if recording.window_id is None or not times:
         return duty or DutyTable([], []), calls or ()
     start, end = min(times) - timedelta(hours=1), max(times) + timedelta(hours=1)
     if duty is None:
-        duty = DutyTable.load(session, recording.window_id, start, end)
+        duty = DutyTable.load(session, recording.window_id, start, end, presence_tolerance_minutes=max_absence_minutes)
     if calls is None:
         calls = load_calls(session, recording.window_id, start, end)
     return duty, calls
@@ -408,7 +409,7 @@ def rescore_recording(session: Session, recording: Recording, rulebook: Rulebook
     utterance_ids = {
         seq: uid for uid, seq in session.execute(select(UtteranceRow.id, UtteranceRow.seq).where(UtteranceRow.recording_id == recording.id))
     }
-    duty, calls = _context(session, recording, items, None, None)
+    duty, calls = _context(session, recording, items, None, None, rulebook.post.max_absence_minutes)
     session.execute(update(UtteranceRow).where(UtteranceRow.recording_id == recording.id).values(interaction_id=None))
     session.execute(delete(Interaction).where(Interaction.recording_id == recording.id))
     before = set(

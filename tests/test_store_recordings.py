@@ -100,3 +100,37 @@ def test_rescore_after_queue_import_keeps_flags_and_links(factory, rulebook, tmp
         assert again.imported == 0 and again.unchanged == 2 and again.rescored_recordings == 0
     with factory() as s:
         assert [(i.id, i.score) for i in s.scalars(select(Interaction).order_by(Interaction.seq))] == before
+
+
+def test_the_window_camera_overrides_the_roster(factory, rulebook):
+    from models.attendance_db import PresenceSampleRow
+
+    with factory() as s, s.begin():
+        site = add_site(s, day=DAY)
+        # 张敏 is rostered; the camera saw her at 09:00 and 李强 at 09:06 (a swap nobody filed)
+        s.add_all(
+            [
+                PresenceSampleRow(window_id=site["A03"].id, at=datetime(2026, 3, 2, 9, 0), staff_nos=["1001"]),
+                PresenceSampleRow(window_id=site["A03"].id, at=datetime(2026, 3, 2, 9, 6), staff_nos=["1002"]),
+                PresenceSampleRow(window_id=site["B01"].id, at=datetime(2026, 3, 2, 9, 3), staff_nos=["1003"]),
+            ]
+        )
+        s.flush()
+        store_fixture(s, rulebook, "window-a03-morning.jsonl", window=site["A03"], start=START)
+    with factory() as s:
+        staff = [i.staff_id for i in s.scalars(select(Interaction).order_by(Interaction.seq))]
+        # the nearest sample decides: interactions from 09:03:40 on are nearer the 09:06 sample
+        assert staff == [site["zhang"].id] * 3 + [site["li"].id] * 4
+
+
+def test_camera_samples_too_far_away_do_not_count(factory, rulebook):
+    from models.attendance_db import PresenceSampleRow
+
+    with factory() as s, s.begin():
+        site = add_site(s, day=DAY)
+        # more than [post].max_absence_minutes before the recording: the roster decides
+        s.add(PresenceSampleRow(window_id=site["A03"].id, at=datetime(2026, 3, 2, 8, 40), staff_nos=["1002"]))
+        s.flush()
+        store_fixture(s, rulebook, "window-a03-morning.jsonl", window=site["A03"], start=START)
+    with factory() as s:
+        assert {i.staff_id for i in s.scalars(select(Interaction))} == {site["zhang"].id}
