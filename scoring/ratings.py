@@ -289,6 +289,8 @@ def link_ratings(
             _drop_open_flag(session, f"unlinked_rating:r{rating.id}")
             if rating.follow_up is not None and rating.follow_up.staff_id is None:
                 rating.follow_up.staff_id = interaction.staff_id
+            if rating.is_poor:
+                _attach_interaction(session, f"poor_rating:r{rating.id}", interaction)
         else:
             rating.link_status = RatingLinkStatus.UNLINKED
             unlinked.append(rating.serial_no)
@@ -313,6 +315,23 @@ def link_ratings(
             )
     session.flush()
     return linked, unlinked, flags
+
+
+def _attach_interaction(session: Session, key: str, interaction: Interaction) -> None:
+    # A reviewer of a 差评 needs what was said: the interaction's audio offsets and transcript.
+    flag = session.scalar(select(Flag).where(Flag.dedupe_key == key))
+    if flag is None:
+        return
+    flag.interaction_id = interaction.id
+    flag.staff_id = flag.staff_id or interaction.staff_id
+    flag.evidence = {
+        **(flag.evidence or {}),
+        "recording": interaction.recording.path,
+        "start_s": round(interaction.start_s, 3),
+        "end_s": round(interaction.end_s, 3),
+        "score": interaction.score,
+        "text": "\n".join(f"[{u.role.value}] {u.text}" for u in interaction.utterances[:40]),
+    }
 
 
 def _drop_open_flag(session: Session, key: str) -> None:

@@ -50,6 +50,9 @@ def test_import_validates_links_checks_staff_and_opens_follow_ups(any_factory, r
         flags = s.scalars(select(Flag).where(Flag.rating_id.is_not(None))).all()
         kinds = sorted((f.kind.value, f.rating.serial_no) for f in flags)
         assert kinds == [("poor_rating", "T0002"), ("poor_rating", "T0008"), ("staff_mismatch", "T0003"), ("unlinked_rating", "T0008")]
+        poor = next(f for f in flags if f.kind is FlagKind.POOR_RATING and f.rating.serial_no == "T0002")
+        assert poor.interaction_id == interactions[2].id and poor.evidence["start_s"] == 140.0
+        assert "刚才和你说过了" in poor.evidence["text"] and poor.evidence["level"] == "不满意"
         mismatch = next(f for f in flags if f.kind is FlagKind.STAFF_MISMATCH)
         assert "1002" in mismatch.summary and "1001" in mismatch.summary and mismatch.staff_id == site["zhang"].id
 
