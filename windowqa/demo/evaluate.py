@@ -120,6 +120,7 @@ def evaluate_demo(folder: str | Path, options: EvalOptions | None = None, *, rul
         for i in s.scalars(select(Interaction)):
             interactions[i.recording_id].append(i)
         ratings = {r.serial_no: r for r in s.scalars(select(Rating))}
+        abuse_interactions = set(s.scalars(select(RuleHitRow.interaction_id).where(RuleHitRow.rule_id == "citizen.abuse")))
         interaction_by_id = {i.id: i for lst in interactions.values() for i in lst}
         records = attendance_records(s, truth, rulebook)
         from attendance.store import load_checkins
@@ -135,6 +136,8 @@ def evaluate_demo(folder: str | Path, options: EvalOptions | None = None, *, rul
     report["attribution"] = _attribution(truth, truth_to_stored, staff_no)
     report["rating_links"] = _rating_links(truth, ratings, interaction_by_id, rec_of_truth)
     report["attendance"] = _attendance(truth, records, checkins)
+    report["courtesy_flags"] = _courtesy_flags(truth, truth_to_stored)
+    report["citizen_abuse"] = _abuse(truth, truth_to_stored, abuse_interactions)
 
     ph = report["phrases"]["families"]
     metrics = {
@@ -309,6 +312,42 @@ def _owner(si, truth, rec_of_truth) -> str | None:
     return best
 
 
+def _courtesy_flags(truth, truth_to_stored) -> dict[str, Any]:
+    """Greeting and farewell present or missing per served interaction, as the inspectors' flags see it."""
+    staff_rules = defaultdict(set)
+    for u in truth["utterances"]:
+        if u["speaker"] == "staff":
+            staff_rules[u["interaction"]].update(u["rule_ids"])
+    correct = total = 0
+    wrong = []
+    for ti in truth["interactions"]:
+        si = truth_to_stored.get(ti["id"])
+        if not ti["served"]:
+            continue
+        want = ("courtesy.greet" in staff_rules[ti["id"]], "courtesy.farewell" in staff_rules[ti["id"]])
+        got = (bool(si.has_greeting), bool(si.has_farewell)) if si is not None else None
+        total += 1
+        if got == want:
+            correct += 1
+        else:
+            wrong.append({"interaction": ti["id"], "expected": want, "stored": got})
+    return {"accuracy": _ratio(correct, total), "correct": correct, "total": total, "wrong": wrong[:30]}
+
+
+def _abuse(truth, truth_to_stored, abuse_interactions) -> dict[str, Any]:
+    """Interactions with an abusive citizen that carry a citizen-abuse finding, and those that should not."""
+    found = missed = false = 0
+    for ti in truth["interactions"]:
+        si = truth_to_stored.get(ti["id"])
+        has = si is not None and si.id in abuse_interactions
+        if ti["scenario"] == "citizen_abuse":
+            found += has
+            missed += not has
+        else:
+            false += has
+    return {"interactions": found + missed, "found": found, "recall": _ratio(found, found + missed), "false_interactions": false}
+
+
 def _attendance(truth, records, checkins) -> dict[str, Any]:
     got = {}
     for rec in records:
@@ -359,6 +398,11 @@ def format_report(report: dict[str, Any]) -> str:
     lines.append(f"attendance classes      {pct(ad['accuracy'])}   ({ad['correct']}/{ad['total']} half-days; face check-ins "
                  f"{ad['face_checkins']['identified']}/{ad['face_checkins']['expected']} identified, unknown faces "
                  f"{ad['unknown_faces']['recorded_as_unknown']}/{ad['unknown_faces']['expected']})")
+    cf = report["courtesy_flags"]
+    ab = report["citizen_abuse"]
+    lines.append(f"greeting/farewell flags  {pct(cf['accuracy'])}   ({cf['correct']}/{cf['total']} served interactions)")
+    lines.append(f"citizen abuse           {pct(ab['recall'])}   ({ab['found']}/{ab['interactions']} abusive interactions found, "
+                 f"{ab['false_interactions']} others marked)")
     lines.append("targets: " + ", ".join(f"{k} {'ok' if ok else 'MISSED'}" for k, ok in report["passed"].items()))
     for f in FAMILIES:
         d = ph["families"][f]
