@@ -105,12 +105,15 @@ def _forbidden_fragments() -> list[str]:
     return sorted(pieces)
 
 
-def babble_pool(lines: list[BankLine], speech_dir: Path | None) -> list[tuple[str, np.ndarray]]:
+def babble_pool(
+    lines: list[BankLine], speech_dir: Path | None, exclude_speech: tuple[str, ...] = ()
+) -> list[tuple[str, np.ndarray]]:
     """Clips that babble is made of, as (name, 16 kHz samples).
 
     Args:
         lines: the bank.
         speech_dir: folder of real recordings (``*.wav``/``*.flac``), or None.
+        exclude_speech: file names in ``speech_dir`` not to use (e.g. for licence reasons).
 
     Returns:
         Named clips; bank lines that carry or contain a rule wording are left out.
@@ -124,7 +127,7 @@ def babble_pool(lines: list[BankLine], speech_dir: Path | None) -> list[tuple[st
     n_bank = len(pool)
     if speech_dir is not None and speech_dir.is_dir():
         for path in sorted(speech_dir.iterdir()):
-            if path.suffix.lower() not in (".wav", ".flac", ".ogg", ".opus", ".mp3"):
+            if path.suffix.lower() not in (".wav", ".flac", ".ogg", ".opus", ".mp3") or path.name in exclude_speech:
                 continue
             try:
                 decoded = decode_audio(path)
@@ -220,6 +223,7 @@ def build_eval_set(
     options: MixOptions = MixOptions(),
     staff_ids: list[str] | None = None,
     citizen_ids: list[str] | None = None,
+    exclude_speech: tuple[str, ...] = (),
 ) -> list[Clip]:
     """Writes clips, manifest.tsv and sources.tsv into ``out_dir``.
 
@@ -230,6 +234,7 @@ def build_eval_set(
         options: mixing options.
         staff_ids: staff lines to use (default all).
         citizen_ids: citizen lines to use (default all).
+        exclude_speech: recordings in ``speech_dir`` left out of the babble.
 
     Returns:
         The clips written.
@@ -249,7 +254,7 @@ def build_eval_set(
     citizens = [by_id[i] for i in citizen_ids] if citizen_ids is not None else [
         x for x in lines if x.speaker is Role.CITIZEN
     ]
-    pool = babble_pool(lines, speech_dir)
+    pool = babble_pool(lines, speech_dir, exclude_speech)
     rng = np.random.default_rng(options.seed)
     clip_dir = out_dir / "clips"
     clip_dir.mkdir(parents=True, exist_ok=True)
@@ -310,6 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--speech-dir", type=Path, default=DEFAULT_SPEECH_DIR,
                         help="real recordings added to the babble (skipped if missing)")
     parser.add_argument("--no-speech-dir", action="store_true", help="babble from bank lines only")
+    parser.add_argument("--exclude-speech", nargs="*", default=[], help="recordings in --speech-dir not to use")
     parser.add_argument("--snr-db", type=float, default=MixOptions.snr_db)
     parser.add_argument("--talkers", type=int, default=MixOptions.talkers)
     parser.add_argument("--noise-only", type=int, default=MixOptions.noise_only)
@@ -327,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
             options=options,
             staff_ids=args.staff_ids,
             citizen_ids=args.citizen_ids,
+            exclude_speech=tuple(args.exclude_speech),
         )
     except (MixError, BankError) as exc:
         logger.error("%s", exc)

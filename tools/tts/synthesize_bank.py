@@ -86,8 +86,8 @@ class BankOptions:
     pause_between_clauses_s: float = 0.2
     lead_silence_s: float = 0.15
     tail_silence_s: float = 0.25
-    staff: VoiceOptions = VoiceOptions(speed_ratio=0.95, pitch_factor=1.0)
-    citizen: VoiceOptions = VoiceOptions(speed_ratio=0.78, pitch_factor=0.80)
+    staff: VoiceOptions = VoiceOptions(speed_ratio=1.1, pitch_factor=1.0)
+    citizen: VoiceOptions = VoiceOptions(speed_ratio=0.85, pitch_factor=0.80)
 
 
 @dataclass(frozen=True)
