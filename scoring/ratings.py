@@ -144,6 +144,7 @@ def import_ratings(
     windows = {w.code: w.id for w in session.scalars(select(Window))}
     seen: dict[str, int] = {}
     new: list[Rating] = []
+    valid: list[tuple[int, dict[str, Any]]] = []
     for row in read_rows(path, RATING_FIELDS):
         f = row.fields
         try:
@@ -179,17 +180,24 @@ def import_ratings(
             comment=f.get("comment"),
             matter=f.get("matter"),
         )
-        old = session.scalar(select(Rating).where(Rating.serial_no == serial))
+        valid.append((row.line, fields))
+    # Ratings imported before, looked up in chunks rather than row by row.
+    serials = [fields["serial_no"] for _line, fields in valid]
+    existing: dict[str, Rating] = {}
+    for i in range(0, len(serials), 500):
+        existing.update((r.serial_no, r) for r in session.scalars(select(Rating).where(Rating.serial_no.in_(serials[i : i + 500]))))
+    for line, fields in valid:
+        old = existing.get(fields["serial_no"])
         if old is not None:
-            same = all(getattr(old, k) == v for k, v in fields.items())
-            if same:
+            if all(getattr(old, k) == v for k, v in fields.items()):
                 report.unchanged += 1
             else:
-                report.rejected.append(Rejected(row.line, f"serial number {serial} was imported before with other content"))
+                report.rejected.append(Rejected(line, f"serial number {fields['serial_no']} was imported before with other content"))
             continue
-        rating = Rating(**fields, source_file=path.name, source_line=row.line, link_status=RatingLinkStatus.PENDING)
+        rating = Rating(**fields, source_file=path.name, source_line=line, link_status=RatingLinkStatus.PENDING)
         session.add(rating)
         new.append(rating)
+    report.rejected.sort(key=lambda r: r.line)
     session.flush()
     report.imported = len(new)
     for rating in new:
