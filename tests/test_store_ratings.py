@@ -66,13 +66,13 @@ def test_reimport_is_a_no_op(factory, rulebook, tmp_path):
     with factory() as s, s.begin():
         again = import_ratings(s, EXPORT, rulebook, CODES, today=datetime(2026, 3, 3))
     assert again.imported == 0 and again.unchanged == 5 and len(again.rejected) == 6
+    with factory() as s:
+        assert [s.scalar(select(func.count()).select_from(t)) for t in (Rating, FollowUp, Flag, ImportRun)] == counts
     changed = tmp_path / "changed.csv"
     changed.write_text(EXPORT.read_text(encoding="utf-8").replace("T0001,2026-03-02 09:01:10,A03,1001,张敏,非常满意", "T0001,2026-03-02 09:01:10,A03,1001,张敏,满意"), encoding="utf-8")
     with factory() as s, s.begin():
         edited = import_ratings(s, changed, rulebook, CODES, today=datetime(2026, 3, 3))
     assert edited.imported == 0 and (2, "serial number T0001 was imported before with other content") in [(r.line, r.reason) for r in edited.rejected]
-    with factory() as s:
-        assert [s.scalar(select(func.count()).select_from(t)) for t in (Rating, FollowUp, Flag, ImportRun)] == counts
 
 
 def test_ratings_before_recordings_link_after_ingest(factory, rulebook):
