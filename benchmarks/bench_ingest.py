@@ -105,6 +105,7 @@ def main() -> None:
     parser.add_argument("--month", default="2026-03")
     parser.add_argument("--db", default=None, help="SQLite file (default: a temp file)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--ratings", type=float, default=0.5, help="share of interactions rated 30 s after they end (0: skip the ratings import)")
     args = parser.parse_args()
 
     from models.db import Department, RosterEntry, Staff, Window, open_database
@@ -225,12 +226,57 @@ def main() -> None:
         "load_average_1min": round(os.getloadavg()[0], 2),
         "cpus": os.cpu_count(),
     }
+    if args.ratings > 0:
+        result.update(_ratings_import(factory, rulebook, Path(tmp.name), args.ratings))
     if args.json:
         print(json.dumps(result))
     else:
         for k, v in result.items():
             print(f"{k:36s} {v}")
         print(f"target >= 1000 utterances/s: {'met' if result['utterances_per_s'] >= 1000 else 'NOT met'}")
+
+
+def _ratings_import(factory, rulebook, folder: Path, share: float) -> dict:
+    """Import a terminal export rating ``share`` of the served interactions; time it and count links."""
+    import csv
+
+    from sqlalchemy import func, select
+
+    from models.db import Interaction, Rating, RatingLinkStatus, Staff, Window
+    from scoring.ratings import import_ratings
+
+    rng = random.Random(11)
+    levels = rulebook.ratings.levels
+    path = folder / "ratings.csv"
+    with factory() as s:
+        rows = s.execute(
+            select(Interaction.id, Interaction.ended_at, Window.code, Staff.staff_no, Staff.name)
+            .join(Window, Interaction.window_id == Window.id)
+            .join(Staff, Interaction.staff_id == Staff.id)
+            .where(Interaction.served.is_(True))
+            .order_by(Interaction.id)
+        ).all()
+    rated = [r for r in rows if rng.random() < share]
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(["流水号", "评价时间", "窗口", "工号", "姓名", "评价等级"])
+        for n, (_iid, ended_at, window, staff_no, name) in enumerate(rated):
+            level = rng.choices(levels, [60, 30, 7, 2, 1])[0]
+            out.writerow([f"R{n:07d}", (ended_at + timedelta(seconds=30)).strftime("%Y-%m-%d %H:%M:%S"), window, staff_no, name, level])
+    t = time.perf_counter()
+    with factory() as s, s.begin():
+        report = import_ratings(s, path, rulebook)
+    seconds = time.perf_counter() - t
+    with factory() as s:
+        linked = s.scalar(select(func.count()).select_from(Rating).where(Rating.link_status == RatingLinkStatus.LINKED))
+    return {
+        "ratings": len(rated),
+        "ratings_import_s": round(seconds, 1),
+        "ratings_per_s": round(len(rated) / seconds, 1) if seconds else None,
+        "ratings_linked": linked,
+        "ratings_rejected": len(report.rejected),
+        "follow_ups_opened": report.follow_ups_opened,
+    }
 
 
 if __name__ == "__main__":

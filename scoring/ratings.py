@@ -11,6 +11,7 @@ the staff member actually serving raises a flag (the seed asks that they match).
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.db import (
@@ -278,56 +279,136 @@ def link_ratings(
     link_window = timedelta(minutes=rulebook.ratings.link_window_minutes)
     linked, unlinked, flags = 0, [], 0
     staff_by_no = {s.staff_no: s for s in session.scalars(select(Staff))}
-    for rating in ratings:
-        interaction = session.scalar(
-            select(Interaction)
-            .where(
-                Interaction.window_id == rating.window_id,
-                Interaction.served.is_(True),  # staff-only talk is nobody's service to rate
-                Interaction.started_at <= rating.rated_at,
-                Interaction.ended_at >= rating.rated_at - link_window,
-            )
-            .order_by(Interaction.started_at.desc(), Interaction.id.desc())
-            .limit(1)
-        )
-        if interaction is not None:
-            rating.interaction_id = interaction.id
-            rating.link_status = RatingLinkStatus.LINKED
-            linked += 1
-            _drop_open_flag(session, f"unlinked_rating:r{rating.id}")
-            if rating.follow_up is not None and rating.follow_up.staff_id is None:
-                rating.follow_up.staff_id = interaction.staff_id
-            if rating.is_poor:
-                _attach_interaction(session, f"poor_rating:r{rating.id}", interaction)
-        else:
-            rating.link_status = RatingLinkStatus.UNLINKED
-            unlinked.append(rating.serial_no)
-            _, created = raise_flag(
-                session,
-                f"unlinked_rating:r{rating.id}",
-                FlagKind.UNLINKED_RATING,
-                raised_at=rating.rated_at,
-                summary=f"rating {rating.serial_no} ({rating.level}) matches no recorded interaction",
-                evidence={"serial_no": rating.serial_no, "rated_at": rating.rated_at.isoformat()},
-                severity="minor",
-                penalised=False,
-                window_id=rating.window_id,
-                rating_id=rating.id,
-            )
-            flags += created
-        flags += _check_staff(session, rating, interaction, staff_by_no, rulebook.post.max_absence_minutes)
-        if rating.staff_id is not None:
-            # the rating's flags count on whoever was serving
-            session.execute(
-                update(Flag).where(Flag.rating_id == rating.id, Flag.staff_id.is_(None)).values(staff_id=rating.staff_id)
-            )
+    session.flush()
+    cache = _RatingFlags(session, [r.id for r in ratings])
+    # No autoflush inside the loop: every query here reads rows written before it, and a flush
+    # per rating would dominate the import of a month of ratings.
+    candidates = _Candidates(session, ratings, link_window)
+    with session.no_autoflush:
+        for rating in ratings:
+            interaction = candidates.rated_by(rating)
+            case = cache.follow_ups.get(rating.id)
+            if interaction is not None:
+                rating.interaction_id = interaction.id
+                rating.link_status = RatingLinkStatus.LINKED
+                linked += 1
+                cache.drop(f"unlinked_rating:r{rating.id}")
+                if case is not None and case.staff_id is None:
+                    case.staff_id = interaction.staff_id
+                if rating.is_poor:
+                    _attach_interaction(cache.get(f"poor_rating:r{rating.id}"), session.get(Interaction, interaction.id))
+            else:
+                rating.link_status = RatingLinkStatus.UNLINKED
+                unlinked.append(rating.serial_no)
+                flags += cache.raise_(
+                    f"unlinked_rating:r{rating.id}",
+                    kind=FlagKind.UNLINKED_RATING,
+                    raised_at=rating.rated_at,
+                    summary=f"rating {rating.serial_no} ({rating.level}) matches no recorded interaction",
+                    evidence={"serial_no": rating.serial_no, "rated_at": rating.rated_at.isoformat()},
+                    severity="minor",
+                    penalised=False,
+                    window_id=rating.window_id,
+                    rating_id=rating.id,
+                )
+            flags += _check_staff(session, cache, rating, interaction, staff_by_no, rulebook.post.max_absence_minutes)
+            if case is not None and case.staff_id is None:
+                case.staff_id = rating.staff_id
+            if rating.staff_id is not None:
+                # the rating's flags count on whoever was serving
+                for flag in cache.of_rating(rating.id):
+                    if flag.staff_id is None:
+                        flag.staff_id = rating.staff_id
     session.flush()
     return linked, unlinked, flags
 
 
-def _attach_interaction(session: Session, key: str, interaction: Interaction) -> None:
+@dataclass(frozen=True)
+class _Served:
+    id: int
+    started_at: datetime
+    ended_at: datetime
+    staff_id: int | None
+
+
+class _Candidates:
+    """Served interactions of the ratings' windows and time span, for linking without a query per rating."""
+
+    def __init__(self, session: Session, ratings: list[Rating], link_window: timedelta):
+        self.link_window = link_window
+        self.by_window: dict[int, list[_Served]] = {}
+        if not ratings:
+            return
+        start = min(r.rated_at for r in ratings) - timedelta(days=1)
+        end = max(r.rated_at for r in ratings)
+        windows = sorted({r.window_id for r in ratings})
+        rows = session.execute(
+            select(Interaction.id, Interaction.window_id, Interaction.started_at, Interaction.ended_at, Interaction.staff_id)
+            .where(
+                Interaction.window_id.in_(windows),
+                Interaction.served.is_(True),  # staff-only talk is nobody's service to rate
+                Interaction.started_at >= start,
+                Interaction.started_at <= end,
+            )
+            .order_by(Interaction.started_at, Interaction.id)
+        ).all()
+        for iid, window_id, started_at, ended_at, staff_id in rows:
+            if started_at is not None and ended_at is not None:
+                self.by_window.setdefault(window_id, []).append(_Served(iid, started_at, ended_at, staff_id))
+        self.starts = {w: [c.started_at for c in items] for w, items in self.by_window.items()}
+
+    def rated_by(self, rating: Rating) -> _Served | None:
+        """The latest interaction that started before the rating and ended at most the link window before it."""
+        items = self.by_window.get(rating.window_id)
+        if not items:
+            return None
+        i = bisect.bisect_right(self.starts[rating.window_id], rating.rated_at)
+        if i and items[i - 1].ended_at >= rating.rated_at - self.link_window:
+            return items[i - 1]
+        return None
+
+
+class _RatingFlags:
+    """The flags and follow-ups of a batch of ratings, loaded in a few queries."""
+
+    def __init__(self, session: Session, rating_ids: list[int]):
+        self.session = session
+        self.by_key: dict[str, Flag] = {}
+        self.follow_ups: dict[int, FollowUp] = {}
+        for i in range(0, len(rating_ids), 500):
+            chunk = rating_ids[i : i + 500]
+            self.by_key.update((f.dedupe_key, f) for f in session.scalars(select(Flag).where(Flag.rating_id.in_(chunk))))
+            self.follow_ups.update((c.rating_id, c) for c in session.scalars(select(FollowUp).where(FollowUp.rating_id.in_(chunk))))
+
+    def get(self, key: str) -> Flag | None:
+        return self.by_key.get(key)
+
+    def of_rating(self, rating_id: int) -> list[Flag]:
+        return [f for f in self.by_key.values() if f.rating_id == rating_id]
+
+    def drop(self, key: str) -> None:
+        """Remove a flag that no longer applies, unless someone looked at it already."""
+        flag = self.by_key.get(key)
+        if flag is not None and flag.status is FlagStatus.OPEN and not flag.reviews:
+            self.session.delete(flag)
+            del self.by_key[key]
+
+    def raise_(self, key: str, **fields: Any) -> int:
+        """Create the flag unless it exists (then refresh its links); 1 when created."""
+        flag = self.by_key.get(key)
+        if flag is not None:
+            for name in ("interaction_id", "staff_id", "window_id"):
+                if fields.get(name) is not None:
+                    setattr(flag, name, fields[name])
+            return 0
+        flag = Flag(dedupe_key=key, status=FlagStatus.OPEN, **fields)
+        self.session.add(flag)
+        self.by_key[key] = flag
+        return 1
+
+
+def _attach_interaction(flag: Flag | None, interaction: Interaction) -> None:
     # A reviewer of a 差评 needs what was said: the interaction's audio offsets and transcript.
-    flag = session.scalar(select(Flag).where(Flag.dedupe_key == key))
     if flag is None:
         return
     flag.interaction_id = interaction.id
@@ -342,14 +423,13 @@ def _attach_interaction(session: Session, key: str, interaction: Interaction) ->
     }
 
 
-def _drop_open_flag(session: Session, key: str) -> None:
-    flag = session.scalar(select(Flag).where(Flag.dedupe_key == key))
-    if flag is not None and flag.status is FlagStatus.OPEN and not flag.reviews:
-        session.delete(flag)
-
-
 def _check_staff(
-    session: Session, rating: Rating, interaction: Interaction | None, staff_by_no: dict[str, Staff], presence_minutes: int
+    session: Session,
+    cache: _RatingFlags,
+    rating: Rating,
+    interaction: _Served | None,
+    staff_by_no: dict[str, Staff],
+    presence_minutes: int,
 ) -> int:
     serving = interaction.staff_id if interaction is not None and interaction.staff_id else None
     if serving is None:
@@ -357,8 +437,6 @@ def _check_staff(
         serving = DutyTable.load(session, rating.window_id, at, at, presence_tolerance_minutes=presence_minutes).staff_at(at)
     terminal = staff_by_no.get(rating.terminal_staff_no or "")
     rating.staff_id = serving or (terminal.id if terminal else None)
-    if rating.follow_up is not None and rating.follow_up.staff_id is None:
-        rating.follow_up.staff_id = rating.staff_id
     if serving is None:
         return 0
     problems = []
@@ -369,23 +447,22 @@ def _check_staff(
     elif rating.terminal_staff_name and rating.terminal_staff_name != terminal.name:
         problems.append(f"terminal shows name {rating.terminal_staff_name} for 工号 {terminal.staff_no} ({terminal.name})")
     if not problems:
-        _drop_open_flag(session, f"staff_mismatch:r{rating.id}")
+        cache.drop(f"staff_mismatch:r{rating.id}")
         return 0
     actual = session.get(Staff, serving)
-    _, created = raise_flag(
-        session,
+    return cache.raise_(
         f"staff_mismatch:r{rating.id}",
-        FlagKind.STAFF_MISMATCH,
+        kind=FlagKind.STAFF_MISMATCH,
         raised_at=rating.rated_at,
         summary=f"{problems[0]}, but {actual.staff_no} ({actual.name}) was serving",
         evidence={"serial_no": rating.serial_no, "terminal_staff_no": rating.terminal_staff_no, "terminal_staff_name": rating.terminal_staff_name, "serving_staff_no": actual.staff_no},
         severity="major",
+        penalised=True,
         window_id=rating.window_id,
         staff_id=serving,
         rating_id=rating.id,
         interaction_id=interaction.id if interaction is not None else None,
     )
-    return int(created)
 
 
 def flag_overdue_follow_ups(session: Session, today) -> int:
