@@ -120,6 +120,7 @@ def store_recording(
     duty, calls = _context(session, recording, items, duty, calls, rulebook.post.max_absence_minutes)
     # Any rows of an earlier try of this recording (written outside a transaction) go first.
     session.execute(delete(UtteranceRow).where(UtteranceRow.recording_id == recording.id))
+    session.execute(delete(Interaction).where(Interaction.recording_id == recording.id))
     # Interactions first, so utterances and hits are inserted with their interaction id
     # (one INSERT each, no per-interaction UPDATEs: this is the hot path of ingest).
     scored = _score_segments(items, rulebook, duty, calls)
