@@ -19,7 +19,7 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def data_dir(tmp_path, monkeypatch):
+def cli_home(tmp_path, monkeypatch):
     monkeypatch.setenv("WINDOWQA_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("WINDOWQA_DATABASE_URL", raising=False)
     monkeypatch.chdir(tmp_path)
@@ -32,7 +32,7 @@ def _ok(args):
     return result.output
 
 
-def test_site_ratings_queue_report_flags_followups(data_dir, rulebook):
+def test_site_ratings_queue_report_flags_followups(cli_home, rulebook):
     out = _ok(["site", "load", str(DATA / "site" / "hall.toml")])
     assert "created 2 departments, 3 windows, 4 staff" in out
     assert "nothing new" in _ok(["site", "load", str(DATA / "site" / "hall.toml")])
@@ -40,24 +40,24 @@ def test_site_ratings_queue_report_flags_followups(data_dir, rulebook):
     with factory() as s, s.begin():
         a03 = s.scalar(select(Window).where(Window.code == "A03"))
         store_fixture(s, rulebook, "window-a03-morning.jsonl", window=a03, start=datetime(2026, 3, 2, 9))
-    (data_dir / "codes.toml").write_text('[vendor_codes]\n"1" = "非常不满意"\n', encoding="utf-8")
-    result = runner.invoke(app, ["ratings", "import", str(DATA / "ratings" / "terminal-2026-03-02.csv"), "--codes", str(data_dir / "codes.toml")])
+    (cli_home / "codes.toml").write_text('[vendor_codes]\n"1" = "非常不满意"\n', encoding="utf-8")
+    result = runner.invoke(app, ["ratings", "import", str(DATA / "ratings" / "terminal-2026-03-02.csv"), "--codes", str(cli_home / "codes.toml")])
     assert result.exit_code == 0, result.output
     assert "5 imported, 0 unchanged, 6 rejected; 4 linked, 1 unlinked, 2 follow-ups opened" in result.output
     assert "line 5: unknown level '很好'" in result.output
-    again = runner.invoke(app, ["ratings", "import", str(DATA / "ratings" / "terminal-2026-03-02.csv"), "--codes", str(data_dir / "codes.toml")])
+    again = runner.invoke(app, ["ratings", "import", str(DATA / "ratings" / "terminal-2026-03-02.csv"), "--codes", str(cli_home / "codes.toml")])
     assert "0 imported, 5 unchanged" in again.output
 
-    (data_dir / "calls.csv").write_text("叫号时间,窗口,票号,取号时间\n2026-03-02 09:07:13,A03,A013,2026-03-02 08:42:13\n2026-03-02 09:08,A03,,\n", encoding="utf-8")
-    result = runner.invoke(app, ["queue", "import", str(data_dir / "calls.csv")])
+    (cli_home / "calls.csv").write_text("叫号时间,窗口,票号,取号时间\n2026-03-02 09:07:13,A03,A013,2026-03-02 08:42:13\n2026-03-02 09:08,A03,,\n", encoding="utf-8")
+    result = runner.invoke(app, ["queue", "import", str(cli_home / "calls.csv")])
     assert "1 imported, 0 unchanged, 1 rejected; 1 recordings re-scored" in result.output and "line 3: missing ticket_no" in result.output
 
     table = _ok(["report", "staff", "--month", "2026-03"])
     assert "张敏" in table and "avg_score" in table
     csv_text = _ok(["report", "window", "--month", "2026-03", "--format", "csv", "--by", "day"])
     assert csv_text.splitlines()[1].startswith("2026-03-02,A03,企业开办,6,")
-    _ok(["report", "department", "--month", "2026-03", "--format", "xlsx", "-o", str(data_dir / "dept.xlsx")])
-    assert load_workbook(data_dir / "dept.xlsx").active["B2"].value == "SCJG"
+    _ok(["report", "department", "--month", "2026-03", "--format", "xlsx", "-o", str(cli_home / "dept.xlsx")])
+    assert load_workbook(cli_home / "dept.xlsx").active["B2"].value == "SCJG"
     bad = runner.invoke(app, ["report", "staff", "--month", "March"])
     assert bad.exit_code == 2 and "YYYY-MM" in bad.output
 
