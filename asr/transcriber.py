@@ -188,6 +188,7 @@ class Transcriber:
             self._model.hf_tokenizer, self._model.model.is_multilingual, task="transcribe", language=self.options.language
         )
         self._t2s = None
+        self._s2t = None
         if self.options.to_simplified:
             import opencc
 
@@ -453,6 +454,20 @@ class Transcriber:
             confidence=round(result.confidence, 4),
             source=source,
         )
+
+    def script_variants(self, text: str) -> list[str]:
+        """``text`` as given and in Traditional characters (OpenCC s2t), without duplicates.
+
+        Whisper base prefers to write Chinese in Traditional characters (the output is converted
+        to Simplified afterwards), so a Simplified wording forced on the audio scores low for
+        its script alone; scoring both and keeping the better one compares wordings, not scripts.
+        """
+        if self._s2t is None:
+            import opencc
+
+            self._s2t = opencc.OpenCC("s2t")
+        traditional = self._s2t.convert(text)
+        return [text] if traditional == text else [text, traditional]
 
     def encode_text(self, text: str) -> list[int]:
         """Whisper token ids of ``text``."""

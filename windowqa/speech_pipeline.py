@@ -251,6 +251,26 @@ class VerifyOptions:
     max_candidates: int = 4
 
 
+def _span_scores(transcriber: Transcriber, audio: np.ndarray, prefix: str, free_span: str, wording: str, suffix: str):
+    """Log-probabilities of the free span's tokens and of the rule wording's tokens (each after
+    the same prefix), and of the whole rule sentence; each sequence in its better script."""
+
+    def best(span: str) -> tuple[np.ndarray, np.ndarray]:
+        options = []
+        for variant in transcriber.script_variants(prefix + "\x00" + span + "\x00" + suffix):
+            pre, mid, suf = variant.split("\x00")
+            head, body = transcriber.encode_text(pre), transcriber.encode_text(mid)
+            tokens = head + body + transcriber.encode_text(suf)
+            (lp,) = transcriber.token_logprobs(audio, [tokens])
+            options.append((float(lp.sum()), lp[len(head) : len(head) + len(body)], lp))
+        _, span_lp, whole = max(options, key=lambda o: o[0])
+        return span_lp, whole
+
+    free_span_lp, _ = best(free_span)
+    rule_span_lp, rule_lp = best(wording)
+    return free_span_lp, rule_span_lp, rule_lp
+
+
 def verify_near_misses(
     utterance: Utterance,
     audio: np.ndarray,
@@ -285,18 +305,14 @@ def verify_near_misses(
     text = utterance.text
     hits = []
     for miss in misses:
-        # The decoder writes no punctuation (DecodeOptions.suppress_punctuation): score the
-        # wording without it too. Prefix, span and suffix are tokenised apart so the span's
-        # tokens can be compared on their own, given the same preceding text.
-        wording = re.sub(r"[^\w]+", "", miss.template)
-        prefix = transcriber.encode_text(text[: miss.start])
-        free_span = transcriber.encode_text(text[miss.start : miss.end])
-        rule_span = transcriber.encode_text(wording)
-        suffix = transcriber.encode_text(text[miss.end :])
-        free_lp, rule_lp = transcriber.token_logprobs(audio, [prefix + free_span + suffix, prefix + rule_span + suffix])
-        n = len(prefix)
-        free_span_lp = free_lp[n : n + len(free_span)]
-        rule_span_lp = rule_lp[n : n + len(rule_span)]
+        # The decoder writes no punctuation (DecodeOptions.suppress_punctuation) and puts a
+        # space where a pause or comma would be: score the wording the same way. Prefix, span
+        # and suffix are tokenised apart so the span's tokens can be compared on their own,
+        # given the same preceding text.
+        wording = re.sub(r"[^\w]+", " ", miss.template).strip()
+        free_span_lp, rule_span_lp, rule_lp = _span_scores(
+            transcriber, audio, text[: miss.start], text[miss.start : miss.end], wording, text[miss.end :]
+        )
         rule_mean = float(np.mean(rule_span_lp)) if rule_span_lp.size else -np.inf
         free_mean = float(np.mean(free_span_lp)) if free_span_lp.size else -np.inf
         deficit = free_mean - rule_mean
