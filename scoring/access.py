@@ -1221,7 +1221,12 @@ def audit_trail(session: Session, actor: Actor, *, limit: int = 200) -> list[dic
 
     require(actor, _ADMIN, "read the audit log")
     rows = session.scalars(select(AuditLog).order_by(AuditLog.id.desc()).limit(limit))
-    return [{"at": r.at, "actor": r.actor, "action": r.action, "entity": r.entity, "entity_id": r.entity_id, "detail": r.detail} for r in rows]
+    # reasons and notes are free text: mask personal numbers like everywhere else
+    return [
+        {"at": r.at, "actor": r.actor, "action": r.action, "entity": r.entity, "entity_id": r.entity_id,
+         "detail": {k: redact(actor, v) if isinstance(v, str) else v for k, v in (r.detail or {}).items()}}
+        for r in rows
+    ]
 
 
 __all__ = [

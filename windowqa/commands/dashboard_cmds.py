@@ -91,11 +91,16 @@ def dashboard(
     """Start the dashboard (Streamlit) on the configured database; create accounts first with `windowqa accounts add`."""
     from models.db import DatabaseError, open_database
 
+    from scoring.accounts import list_accounts
+
     settings = Settings()
     try:
-        open_database(db_url or settings)  # create or migrate the schema before the app starts
+        factory = open_database(db_url or settings)  # create or migrate the schema before the app starts
     except DatabaseError as exc:
         _fail(str(exc))
+    with factory() as s:
+        if not list_accounts(s):
+            typer.echo("no accounts yet: create one with  windowqa accounts add NAME --role admin", err=True)
     typer.echo(f"windowqa dashboard on http://{address}:{port} (database {db_url or settings.resolved_database_url})")
     command = streamlit_command(port, address, headless=not open_browser)
     env = dashboard_env(settings, db_url)
