@@ -24,8 +24,8 @@ TIMEOUT = 60
 PAGES = {
     "inspector": ["queue", "flag", "appeals"],
     "staff": ["my_scores", "my_flags", "my_ratings", "my_attendance", "flag"],
-    "manager": ["satisfaction", "follow_ups", "compliance", "attendance", "relation", "export", "queue", "appeals"],
-    "admin": ["accounts", "satisfaction", "compliance"],
+    "manager": ["satisfaction", "follow_ups", "compliance", "attendance", "relation", "export", "queue", "flag", "appeals"],
+    "admin": ["accounts", "satisfaction", "follow_ups", "compliance", "attendance", "relation", "export", "queue", "flag", "appeals"],
 }
 USER_OF = {"inspector": "insp", "staff": "zhang", "manager": "mgr", "admin": "admin"}
 
