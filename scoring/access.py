@@ -481,9 +481,13 @@ def _score_restore(session: Session, flag: Flag) -> float:
             continue
         if flag.kind is FlagKind.FORBIDDEN and line.get("rule_id") == ev.get("original_rule_id", ev.get("rule_id")) and line.get("utterance_seq") == seq:
             lost += -points
-        elif flag.kind is FlagKind.MISSING_COURTESY and line.get("rule_id") in {"courtesy.greet", "courtesy.farewell"} and line.get("utterance_seq") is None:
+        elif flag.kind is FlagKind.MISSING_COURTESY and line.get("rule_id") in _REQUIRED_IDS and line.get("utterance_seq") is None:
             lost += -points
     return lost
+
+
+# Stable ids (shared spec rule-ids.md) of the required courtesy a missing-courtesy flag is about.
+_REQUIRED_IDS = frozenset({"courtesy.greet", "courtesy.farewell"})
 
 
 def _close(session: Session, actor: Actor, flag: Flag, status: FlagStatus, note: str) -> None:
@@ -766,7 +770,7 @@ def staff_flagged_utterances(session: Session, actor: Actor, *, staff_id: int | 
         text = texts.get(row["id"])
         row["text"] = redact(actor, text, policy) if row["kind"] == FlagKind.FORBIDDEN.value else None
         if row["kind"] == FlagKind.MISSING_COURTESY.value:
-            ids = ["courtesy.greet", "courtesy.farewell"]
+            ids = [r.id for r in rulebook.required_rules] if rulebook is not None else []
             row["instead"] = " / ".join(p["wording"] for rid in ids for p in prescribed_phrases(rulebook, rid))
         else:
             row["instead"] = " / ".join(p["wording"] for p in prescribed_phrases(rulebook, row["rule_id"]))
