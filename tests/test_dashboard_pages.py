@@ -190,6 +190,9 @@ def test_staff_appeal_reaches_the_inspector_whose_ruling_is_final(env):
         assert s.get(Flag, fid).status is FlagStatus.DISMISSED
         appeal = s.scalar(select(Review).where(Review.flag_id == fid, Review.kind == "appeal"))
         assert appeal.decision.value == "dismiss" and appeal.ruling == "录音核实为同事间交谈"
+        # the accepted appeal gives the interaction its courtesy points back
+        restored = s.scalar(select(Review.score_adjustment).where(Review.flag_id == fid, Review.decision == "adjust"))
+        assert restored in (10.0, 20.0)
 
 
 def _pending_id(hall, fid):
