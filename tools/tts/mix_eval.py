@@ -13,7 +13,8 @@ What it writes into OUT_DIR (default ``var/eval/phrases-audio/``, not committed)
       expected empty (only what staff say counts);
     * ``--noise-only`` clips of babble alone, role ``staff``, expected empty (a staff
       microphone that hears only the hall);
-- ``sources.tsv``: for every clip its kind, bank line, text, SNR and the babble's components.
+- ``sources.tsv``: for every clip its kind, bank line, text, SNR and the babble's components;
+- ``asr_manifest.tsv``: the speech clips as ``audio<TAB>text`` for ``windowqa eval asr``.
 
 Babble is overlapped other speech: ``--talkers`` streams (4 by default), each a chain of random
 clips with short gaps, cut at a random point and level-matched, then summed. The clips come from
@@ -299,6 +300,12 @@ def build_eval_set(
         handle.write("audio\trole\texpected\n")
         for clip in clips:
             handle.write(f"{clip.audio}\t{clip.role}\t{clip.expected}\n")
+    # The same speech clips as a `windowqa eval asr` manifest: CER under babble.
+    with (out_dir / "asr_manifest.tsv").open("w", encoding="utf-8", newline="") as handle:
+        handle.write("audio\ttext\n")
+        for clip in clips:
+            if clip.text:
+                handle.write(f"{clip.audio}\t{clip.text}\n")
     with (out_dir / "sources.tsv").open("w", encoding="utf-8", newline="") as handle:
         handle.write(f"# mix_eval.py options: {asdict(options)}\n")
         writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
