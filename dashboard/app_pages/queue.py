@@ -6,7 +6,7 @@ import streamlit as st
 from dashboard import auth, data, ui
 from models.db import FlagKind, FlagStatus
 from models.domain import RuleFamily
-from scoring.access import FLAG_KIND_LABELS, FlagFilter
+from scoring.access import COUNT_CAP, FLAG_KIND_LABELS, FlagFilter
 
 actor = auth.actor()
 url = data.db_url()
@@ -39,12 +39,13 @@ f = FlagFilter(
 page_size = 100
 with ui.guarded():
     total, rows = data.flag_queue(url, actor, f, page_size, 0)
-pages = max(1, (total + page_size - 1) // page_size)
-page = st.number_input(f"页（共 {pages} 页，{total} 条）", min_value=1, max_value=pages, value=1, key="q_page") if pages > 1 else 1
+shown_total = f"{COUNT_CAP}+" if total > COUNT_CAP else str(total)
+pages = max(1, (min(total, COUNT_CAP) + page_size - 1) // page_size)
+page = st.number_input(f"页（共 {pages} 页，{shown_total} 条）", min_value=1, max_value=pages, value=1, key="q_page") if pages > 1 else 1
 if page > 1:
     with ui.guarded():
         total, rows = data.flag_queue(url, actor, f, page_size, (page - 1) * page_size)
-st.caption(f"{total} 条标记")
+st.caption(f"{shown_total} 条标记")
 if rows:
     table = pd.DataFrame(rows)[["id", "raised_at", "kind_label", "rule_id", "severity", "status_label", "window", "staff_no", "staff_name", "summary", "appeal_pending"]]
     st.dataframe(table, hide_index=True, width="stretch")
