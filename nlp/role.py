@@ -67,7 +67,7 @@ class RoleClassifier(ClassifierMixin, BaseEstimator):
     Examples
     --------
     >>> clf = RoleClassifier().fit(["您好，请问您办理什么业务", "我想办个营业执照"], ["staff", "citizen"])
-    >>> list(clf.classes_)
+    >>> [str(c) for c in clf.classes_]
     ['citizen', 'staff']
     """
 
