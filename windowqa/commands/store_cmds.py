@@ -125,6 +125,8 @@ def ingest_cmd(
         )
     except IngestError as exc:
         _fail(str(exc))
+    with factory() as s, s.begin():
+        _audit(s, "ingest", Path(window), done=report.count("done"), skipped=report.count("skipped"), failed=report.count("failed"), utterances=report.utterances)
     for f in report.files:
         if as_json:
             sys.stdout.write(json.dumps(f.__dict__, ensure_ascii=False) + "\n")
