@@ -87,3 +87,40 @@ def test_bad_size_and_missing_folder_are_clear_errors(tmp_path):
     assert out.exit_code == 2 and "size 'huge'" in out.output
     out = runner.invoke(app, ["eval", "demo", str(tmp_path)])
     assert out.exit_code == 2 and "no ground truth" in out.output
+
+
+def test_the_dashboard_opens_on_the_demo_store(demo, monkeypatch):
+    """The app as `windowqa demo` starts it: demo accounts log in, the data and attendance are there."""
+    testing = pytest.importorskip("streamlit.testing.v1")
+    from pathlib import Path
+
+    from windowqa.commands.demo_cmds import DEMO_ATTENDANCE_PROVIDER
+
+    monkeypatch.setenv("WINDOWQA_DATABASE_URL", demo.database_url)
+    monkeypatch.setenv("WINDOWQA_ARCHIVE_DIR", str(demo.folder))
+    monkeypatch.setenv("WINDOWQA_DASHBOARD_ATTENDANCE", DEMO_ATTENDANCE_PROVIDER)
+    monkeypatch.setenv("WINDOWQA_DEMO_AS_OF", demo.summary["days"][-1])
+    passwords = {user: password for _, user, password, _ in demo.accounts}
+    entry = Path(__file__).resolve().parents[1] / "dashboard" / "streamlit_app.py"
+
+    def login(user):
+        at = testing.AppTest.from_file(str(entry), default_timeout=90)
+        at.run()
+        at.text_input(key="login_user").input(user)
+        at.text_input(key="login_password").input(passwords[user])
+        at.button[0].click()
+        at.run()
+        assert not at.exception and not at.error, (at.exception, [e.value for e in at.error])
+        return at
+
+    at = login("demo-inspector")
+    at.switch_page("app_pages/queue.py")
+    at.run()
+    assert not at.exception and len(at.dataframe[0].value) == sum(demo.summary["flags"].values())
+    at = login("demo-admin")
+    at.switch_page("app_pages/attendance.py")
+    at.run()
+    metrics = {m.label: m.value for m in at.metric}
+    assert not at.exception and metrics, [e.value for e in at.error]
+    # only the simulated day has happened: nobody is absent without leave
+    assert any("旷工" in label and value.startswith("0") for label, value in metrics.items()), metrics

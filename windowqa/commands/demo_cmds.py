@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -15,6 +16,26 @@ from models.settings import Settings
 from windowqa.app import app, eval_app
 
 log = logging.getLogger("windowqa.demo")
+
+
+DEMO_ATTENDANCE_PROVIDER = "windowqa.commands.demo_cmds:demo_attendance_provider"
+
+
+def demo_attendance_provider(session, month: str):
+    """The dashboard's attendance on a demo store: only the simulated days have happened.
+
+    ``WINDOWQA_DEMO_AS_OF`` (the last simulated day) replaces today, so that the days after the
+    simulated ones are not classified as absences.
+    """
+    from datetime import date
+
+    from attendance.store import compute_month
+    from attendance.workdays import WorkCalendar
+    from models.rulebook import load_rulebook
+
+    as_of = os.environ.get("WINDOWQA_DEMO_AS_OF")
+    return compute_month(session, month, load_rulebook(Settings().rulebook_path), WorkCalendar.from_file(None),
+                         as_of=date.fromisoformat(as_of) if as_of else date.today())
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -68,9 +89,12 @@ def demo(
     from windowqa.commands.dashboard_cmds import dashboard_env, streamlit_command
 
     demo_settings = Settings(database_url=result.database_url, archive_dir=result.folder)
+    env = dashboard_env(demo_settings, result.database_url)
+    env["WINDOWQA_DASHBOARD_ATTENDANCE"] = DEMO_ATTENDANCE_PROVIDER
+    env["WINDOWQA_DEMO_AS_OF"] = result.summary["days"][-1]
     typer.echo(f"dashboard on http://{address}:{port} (Ctrl-C stops it)")
     try:
-        code = subprocess.call(streamlit_command(port, address), env=dashboard_env(demo_settings, result.database_url))
+        code = subprocess.call(streamlit_command(port, address), env=env)
     except KeyboardInterrupt:
         code = 0
     raise typer.Exit(code)
