@@ -123,3 +123,18 @@ def test_real_stream_from_an_alsa_file_device(window_audio, whisper_model_dir, t
     lines = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
     assert any("跑步" in u["text"] and u["role"] == "staff" for u in lines), run.stdout
     assert list((tmp_path / "archive" / "W09").glob("W09_*.flac"))
+
+
+def test_opus_archive_files_roll_and_decode(window_audio, tmp_path):
+    options = CaptureOptions(window="W02", segment_s=5.0, archive_dir=tmp_path, file_format="OGG")
+    writer = SegmentWriter(options, datetime(2026, 3, 2, 14, 0, 0))
+    for i in range(0, window_audio.shape[0], 1600):
+        writer.write(window_audio[i : i + 1600].T)
+    writer.close()
+    files = sorted(tmp_path.glob("W02_*.ogg"))
+    assert [f.name for f in files[:2]] == ["W02_20260302T140000.ogg", "W02_20260302T140005.ogg"]
+    decoded = [decode_audio(f).samples for f in files]
+    assert all(d.shape[0] == 2 for d in decoded)
+    assert sum(d.shape[1] for d in decoded) == pytest.approx(window_audio.shape[0], abs=2000)
+    # Opus at its default rate is a small fraction of the 16-bit PCM size
+    assert sum(f.stat().st_size for f in files) < window_audio.shape[0] * 2 * 2 / 5
