@@ -10,11 +10,12 @@ part between slots cannot pass on its own.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from nlp.pinyin import regional_key
 
 SLOT_TOKEN = None  # a slot in a template's token sequence
+_ANCHOR_MAX_SYLLABLES = 4
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,32 @@ class Template:
     regional: tuple[str | None, ...]
     fixed_syllables: int
     is_exempt: bool = False
+    # cost of dropping or changing each token (0 for slots); mean 1 over the fixed syllables
+    weights: tuple[float, ...] = ()
+
+    def with_weights(self, weights: tuple[float, ...]) -> "Template":
+        return replace(self, weights=weights)
+
+    @property
+    def anchors(self) -> tuple[str, ...]:
+        """Short fixed parts next to a slot, as joined regional keys: each must occur as is.
+
+        A slot lets the alignment roam; a two-syllable part beside it (您到××窗口) would then
+        match almost anything at one substitution. Such parts are anchors: exact, or no match.
+        """
+        if None not in self.tokens:
+            return ()
+        parts: list[list[str]] = [[]]
+        for reg in self.regional:
+            if reg is None:
+                parts.append([])
+            else:
+                parts[-1].append(reg)
+        return tuple(" " + " ".join(p) + " " for p in parts if p and len(p) <= _ANCHOR_MAX_SYLLABLES)
+
+    @property
+    def min_weight(self) -> float:
+        return min((w for w in self.weights if w > 0), default=1.0)
 
     @property
     def key_syllables(self) -> frozenset[str]:
@@ -61,7 +88,8 @@ def make_template(rule_id: str, text: str, parts: list[tuple[str, ...] | None], 
         tokens.pop()
     regional = tuple(None if t is None else regional_key(t) for t in tokens)
     fixed = sum(1 for t in tokens if t is not None)
-    return Template(rule_id, text, tuple(tokens), regional, fixed, is_exempt)
+    weights = tuple(0.0 if t is None else 1.0 for t in tokens)
+    return Template(rule_id, text, tuple(tokens), regional, fixed, is_exempt, weights)
 
 
 def align(
@@ -81,7 +109,7 @@ def align(
     prev = [0.0] * (n + 1)
     prev_start = list(range(n + 1))
     prev_reg = [False] * (n + 1)
-    for tok, reg in zip(template.tokens, template.regional):
+    for tok, reg, weight in zip(template.tokens, template.regional, template.weights):
         cur = [inf] * (n + 1)
         cur_start = [0] * (n + 1)
         cur_reg = [False] * (n + 1)
@@ -102,7 +130,7 @@ def align(
                 cur_reg[i] = b_reg
         else:
             # deletion of the template syllable at text position 0
-            cur[0] = prev[0] + 1.0
+            cur[0] = prev[0] + weight
             cur_start[0] = prev_start[0]
             cur_reg[0] = prev_reg[0]
             for i in range(1, n + 1):
@@ -111,15 +139,15 @@ def align(
                     sub = 0.0
                     is_reg = False
                 elif text_regional[i - 1] == reg:
-                    sub = regional_cost
+                    sub = regional_cost * weight
                     is_reg = True
                 else:
-                    sub = 1.0
+                    sub = weight
                     is_reg = False
                 best = prev[i - 1] + sub
                 b_start = prev_start[i - 1]
                 b_reg = prev_reg[i - 1] or is_reg
-                d = prev[i] + 1.0  # template syllable dropped by the speaker or the ASR
+                d = prev[i] + weight  # template syllable dropped by the speaker or the ASR
                 if d < best:
                     best, b_start, b_reg = d, prev_start[i], prev_reg[i]
                 ins = cur[i - 1] + 1.0  # extra syllable in the text

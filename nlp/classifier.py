@@ -28,11 +28,22 @@ CORPUS_PATH = Path(__file__).with_name("data") / "phrase_corpus.tsv"
 NONE_LABEL = "none"
 
 
+_NEGATIONS = frozenset("不没别未无非")
+
+
 def syllable_analyzer(text: str) -> list[str]:
-    """Toneless pinyin unigrams and bigrams of a normalised text (module level: picklable)."""
+    """Toneless pinyin unigrams and bigrams of a normalised text, and negation cues.
+
+    Module level, so a fitted classifier pickles. "属于我们窗口" and "不属于我们窗口" share
+    nearly all their n-grams; whether and what a negation governs is what tells them apart.
+    """
     syl = syllables(text)
     grams = list(syl)
     grams.extend(f"{a}_{b}" for a, b in zip(syl, syl[1:]))
+    negated = [k for k, ch in enumerate(text) if ch in _NEGATIONS]
+    grams.append("NEG" if negated else "NO_NEG")
+    for k in negated:
+        grams.extend(f"NEG_{s}" for s in syl[k + 1 : k + 3])
     return grams
 
 
@@ -161,6 +172,7 @@ def load_or_train_classifier(rulebook, normalizer, cache_dir: Path | None = None
     digest = hashlib.sha256(
         "\n".join(f"{t}\t{l}" for t, l in zip(texts, labels)).encode()
         + f"|{rulebook.version}|{sklearn.__version__}|{PhraseClassifier().get_params()}".encode()
+        + Path(__file__).read_bytes()  # the features are code: a changed analyzer retrains
     ).hexdigest()[:16]
     cached = cache_dir / f"phrase-classifier-{digest}.joblib" if cache_dir else None
     if cached is not None and cached.exists():

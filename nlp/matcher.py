@@ -53,6 +53,7 @@ class MatcherOptions:
     use_regional: bool = True
     use_classifier: bool = True
     check_word_boundaries: bool = True
+    weight_distinctive_syllables: bool = True  # errors on a rule's own words cost more
     near_miss_margin: float = 0.25  # how far under its threshold a near miss may be
     staff_roles: tuple[Role, ...] = (Role.STAFF, Role.UNKNOWN)
 
@@ -158,6 +159,9 @@ class PhraseMatcher:
                 tpl, rx = self._compile(rule.id, wording, is_exempt=True)
                 if tpl is not None:
                     self._exempt[rule.id].append((tpl, rx))
+        if self.options.weight_distinctive_syllables:
+            self.templates = _weigh_by_distinctiveness(self.templates)
+        self._anchors = [tpl.anchors for tpl in self.templates]
         # incidence of regional syllable keys in templates, for a cheap candidate filter
         vocab = sorted({k for tpl in self.templates for k in tpl.key_syllables})
         self._key_column = {k: j for j, k in enumerate(vocab)}
@@ -169,7 +173,7 @@ class PhraseMatcher:
                 self._incidence[i, self._key_column[key]] = 1
             threshold = self.options.threshold(tpl.fixed_syllables)
             # a template can only reach its threshold if enough of its syllables occur
-            allowed_misses = math.floor((1.0 - threshold) * tpl.fixed_syllables + 1e-9)
+            allowed_misses = math.floor((1.0 - threshold) * tpl.fixed_syllables / tpl.min_weight + 1e-9)
             needed.append(max(1, len(keys) - allowed_misses))
         self._needed = np.asarray(needed, dtype=np.int16)
         self._key_counts = self._incidence.sum(axis=1)
@@ -291,8 +295,11 @@ class PhraseMatcher:
     def _lexical(self, prep: _Prepared) -> dict[str, _Candidate]:
         found: dict[str, _Candidate] = {}
         text = prep.norm.text
+        keys = " " + " ".join(prep.reg) + " "
         for i in self._candidates(prep):
             tpl = self.templates[i]
+            if not all(anchor in keys for anchor in self._anchors[i]):
+                continue
             threshold = self.options.threshold(tpl.fixed_syllables)
             m = self._exact[i].search(text)
             cand: _Candidate | None = None
@@ -412,6 +419,27 @@ class PhraseMatcher:
                 )
             )
         return hits
+
+
+def _weigh_by_distinctiveness(templates: list[Template]) -> list[Template]:
+    """Weigh each syllable by how few rules use it, scaled to a mean of 1 per template.
+
+    Changing 查询 in 请稍等，我帮您查询一下 changes its meaning; changing 请 hardly does, and 请
+    appears in many rules. Inverse rule frequency says which is which.
+    """
+    rules_with: dict[str, set[str]] = defaultdict(set)
+    for tpl in templates:
+        for key in tpl.key_syllables:
+            rules_with[key].add(tpl.rule_id)
+    n_rules = len({tpl.rule_id for tpl in templates})
+    out = []
+    for tpl in templates:
+        raw = [0.0 if r is None else math.log(1.0 + n_rules / len(rules_with[r])) for r in tpl.regional]
+        fixed = [w for w in raw if w > 0]
+        mean = sum(fixed) / len(fixed) if fixed else 1.0
+        # damped: half the weight is plain syllable count, half distinctiveness
+        out.append(tpl.with_weights(tuple(0.0 if w == 0 else 0.5 + 0.5 * w / mean for w in raw)))
+    return out
 
 
 def _as_utterance(item: Utterance | str, role: Role | str | None) -> Utterance:

@@ -175,3 +175,20 @@ def test_holdout_set(matcher, data_dir):
     result = evaluate_text_manifest(matcher, data_dir / "phrases" / "holdout.tsv").as_json()
     assert result["forbidden"]["precision"] >= 0.95 and result["forbidden"]["recall"] >= 0.95, result["errors"]
     assert result["courtesy"]["recall"] >= 0.95, result["errors"]
+
+
+# ----------------------------------------------------------------- distinctive words and anchors
+def test_a_rules_own_words_decide(matcher):
+    # 查询 makes the redirect phrase; 录入 does not, however close the rest sounds
+    assert _ids(matcher.match("请稍等，我帮您录入一下系统")) == {"courtesy.please_wait"}
+    assert _ids(matcher.match("请稍等，我帮您查询一下")) == {"phone.redirect"}
+
+
+def test_short_part_beside_a_slot_is_an_anchor(matcher):
+    # 您到××窗口办理 must not match "知道，不属于我们窗口办理" at one changed syllable
+    assert _ids(matcher.match("我不知道，不属于我们窗口办理")) == {"forbidden.not_our_window"}
+
+
+def test_negation_decides(matcher):
+    assert not matcher.match("这个业务属于我们窗口办理，您把材料给我")
+    assert "forbidden.not_our_window" in _ids(matcher.match("这事不属于我们窗口，你自己去问"))
