@@ -187,3 +187,56 @@ def load_or_train_classifier(rulebook, normalizer, cache_dir: Path | None = None
         joblib.dump(classifier, tmp)
         tmp.replace(cached)
     return classifier
+
+
+def save_classifier(classifier: PhraseClassifier, path: Path, metadata: dict) -> None:
+    """Write a fitted classifier and its metadata (``path`` + ``.json``) atomically."""
+    import json
+
+    import joblib
+    import sklearn
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = dict(metadata, sklearn=sklearn.__version__, features=hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16])
+    tmp = path.with_suffix(".tmp")
+    joblib.dump(classifier, tmp)
+    tmp.replace(path)
+    meta_tmp = path.with_suffix(".json.tmp")
+    meta_tmp.write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
+    meta_tmp.replace(path.with_suffix(".json"))
+
+
+def load_saved_classifier(path: Path, rulebook) -> PhraseClassifier | None:
+    """A retrained classifier from ``path``, or None (with a warning) when it does not fit.
+
+    It must have been trained for the same rulebook version, scikit-learn version and feature
+    code; otherwise the caller falls back to training on the shipped corpus.
+    """
+    import json
+
+    import joblib
+    import sklearn
+
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        logger.warning("%s: no readable metadata (%s); ignoring the retrained classifier", path, exc)
+        return None
+    expected = {
+        "rulebook_version": rulebook.version,
+        "sklearn": sklearn.__version__,
+        "features": hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16],
+    }
+    stale = {k: (meta.get(k), v) for k, v in expected.items() if meta.get(k) != v}
+    if stale:
+        logger.warning("%s was trained for %s; run `windowqa nlp retrain` again", path, stale)
+        return None
+    try:
+        return joblib.load(path)
+    except Exception as exc:  # a truncated or foreign file
+        logger.warning("%s: cannot load (%s); ignoring the retrained classifier", path, exc)
+        return None

@@ -14,6 +14,9 @@ from models.rulebook import RulebookError, load_rulebook
 from models.settings import Settings
 from windowqa.app import app, eval_app, rules_app
 
+nlp_app = typer.Typer(help="The phrase matcher's classifier.", no_args_is_help=True)
+app.add_typer(nlp_app, name="nlp")
+
 
 class RoleChoice(str, Enum):
     staff = "staff"
@@ -26,15 +29,15 @@ def _fail(message: str, code: int = 2) -> None:
 
 
 def build_default_matcher(rulebook_path: Optional[Path] = None):
-    """The matcher from settings: site rulebook, classifier cached under the data directory."""
-    from nlp import build_matcher
+    """The matcher from settings: site rulebook, retrained or cached classifier."""
+    from windowqa.engines import site_matcher
 
     settings = Settings()
     try:
         rulebook = load_rulebook(rulebook_path or settings.rulebook_path)
     except RulebookError as exc:
         _fail(str(exc))
-    return build_matcher(rulebook, cache_dir=settings.data_dir / "cache")
+    return site_matcher(settings, rulebook)
 
 
 @app.command()
@@ -140,3 +143,62 @@ def eval_phrases(
     except ManifestError as exc:
         _fail(str(exc))
     print_phrase_evaluation(evaluation.as_json(), as_json)
+
+
+@nlp_app.command("retrain")
+def nlp_retrain(
+    db: Optional[str] = typer.Option(None, "--db", help="Database URL (default: settings)."),
+    rulebook: Optional[Path] = typer.Option(None, help="A rulebook TOML instead of the configured one."),
+    check: Optional[Path] = typer.Option(None, "--check", help="A text manifest to evaluate the new classifier on before it is saved."),
+) -> None:
+    """Retrain the classifier on the shipped corpus plus the inspectors' reviewed flags.
+
+    Confirmed flags teach the rule, dismissed ones teach "none", changed ones the new rule.
+    The result goes to the data directory and is used by every later command.
+    """
+    from datetime import datetime, timezone
+
+    from models.db import open_database
+    from nlp import build_matcher
+    from nlp.classifier import LabelledLine, PhraseClassifier, save_classifier, training_data
+    from nlp.evaluation import ManifestError, evaluate_text_manifest
+    from scoring.access import labelled_examples
+    from windowqa.engines import retrained_classifier_path
+
+    settings = Settings() if db is None else Settings(database_url=db)
+    try:
+        book = load_rulebook(rulebook or settings.rulebook_path)
+    except RulebookError as exc:
+        _fail(str(exc))
+    factory = open_database(settings)
+    with factory() as session:
+        reviewed = [LabelledLine(text, label) for text, label in labelled_examples(session)]
+    known = {r.id for r in book.rules} | {"none"}
+    unknown = sorted({line.label for line in reviewed} - known)
+    if unknown:
+        typer.echo(f"windowqa: ignoring reviewed lines labelled with rules this rulebook lacks: {', '.join(unknown)}", err=True)
+        reviewed = [line for line in reviewed if line.label in known]
+    matcher = build_matcher(book, with_classifier=False)
+    texts, labels = training_data(book, matcher.normalizer, reviewed)
+    classifier = PhraseClassifier().fit(texts, labels)
+    if check is not None:
+        matcher.classifier = classifier
+        try:
+            result = evaluate_text_manifest(matcher, check).as_json()
+        except ManifestError as exc:
+            _fail(str(exc))
+        for family in ("forbidden", "courtesy"):
+            f = result[family]
+            typer.echo(f"check {family:10s} precision {f['precision']:.3f}  recall {f['recall']:.3f}")
+    path = retrained_classifier_path(settings)
+    save_classifier(
+        classifier,
+        path,
+        {
+            "rulebook_version": book.version,
+            "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "training_lines": len(texts),
+            "reviewed_lines": len(reviewed),
+        },
+    )
+    typer.echo(f"retrained on {len(texts)} lines ({len(reviewed)} from reviews): {path}")

@@ -103,14 +103,14 @@ def ingest_cmd(
     as_json: bool = typer.Option(False, "--json", help="One JSON object per file."),
 ) -> None:
     """Transcribe, match, segment and score recordings into the store (idempotent, resumable)."""
-    from nlp import build_matcher
     from nlp.role import build_role_classifier
+    from windowqa.engines import site_matcher
     from windowqa.commands.asr_cmds import build_transcriber
     from windowqa.ingest import IngestError, IngestOptions, ingest, speech_transcriber
 
     settings, rulebook, factory = _setup(rulebook_path)
     transcriber = build_transcriber(settings)
-    matcher = build_matcher(rulebook, cache_dir=settings.data_dir / "cache")  # same cache as `windowqa match`
+    matcher = site_matcher(settings, rulebook)
     options = IngestOptions(window=window, start=start, archive_dir=None if no_archive else settings.resolved_archive_dir, progress=sys.stderr.isatty())
     try:
         report = ingest(

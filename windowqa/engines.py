@@ -1,0 +1,24 @@
+"""Engines built the same way by every command: the site's matcher."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from models.rulebook import Rulebook
+from models.settings import Settings
+
+
+def retrained_classifier_path(settings: Settings) -> Path:
+    return settings.data_dir / "models" / "phrase-classifier.joblib"
+
+
+def site_matcher(settings: Settings, rulebook: Rulebook):
+    """The phrase matcher with the site's retrained classifier when there is a current one.
+
+    Otherwise the classifier is trained on the shipped corpus, cached under the data directory.
+    """
+    from nlp import build_matcher
+    from nlp.classifier import load_saved_classifier
+
+    classifier = load_saved_classifier(retrained_classifier_path(settings), rulebook)
+    return build_matcher(rulebook, classifier=classifier, cache_dir=settings.data_dir / "cache")
