@@ -5,13 +5,16 @@ PY := $(VENV)/bin/python
 WINDOWQA := $(VENV)/bin/windowqa
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test bench clean-venv bank
+.PHONY: setup demo test bench bench-full clean-venv bank
 
 $(STAMP): pyproject.toml scripts/setup-system.sh
 	bash scripts/setup-system.sh
 	test -x $(PY) || python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
 	$(PY) -m pip install -q -e '.[dev]'
+	# insightface asks for opencv-python, which must never sit beside opencv-python-headless:
+	# its real needs are in pyproject.toml, the package itself goes in without dependencies.
+	$(PY) -m pip install -q --no-deps 'insightface>=2.1,<3'
 	$(WINDOWQA) models install
 	touch $(STAMP)
 
@@ -23,8 +26,17 @@ demo: setup
 test: setup
 	$(VENV)/bin/pytest -q
 
+# Benchmarks (not tests): each prints its figures; see README "Measured".
 bench: setup
 	$(PY) benchmarks/bench_matcher.py
+	$(PY) benchmarks/bench_faces.py
+	$(PY) benchmarks/bench_asr.py
+	$(PY) benchmarks/bench_ingest.py --windows 5 --days 3
+
+# The long ones: a month of 60 windows into SQLite (~10 min), a year of 60 windows for the dashboard.
+bench-full: setup
+	$(PY) benchmarks/bench_ingest.py
+	$(PY) benchmarks/bench_dashboard.py
 
 clean-venv:
 	rm -rf $(VENV)
