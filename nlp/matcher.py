@@ -385,17 +385,20 @@ class PhraseMatcher:
 
     def _finish(self, prep: _Prepared, found: dict[str, _Candidate]) -> list[RuleHit]:
         cands = [c for c in found.values() if not (self._families[c.rule_id] is RuleFamily.FORBIDDEN and self._exempted(c.rule_id, prep))]
-        # a hit inside a longer hit of another rule of the same polarity gives way to it
-        # (请稍等 inside 请稍等，我马上转告)
-        def polarity(c: _Candidate) -> bool:
-            return self._families[c.rule_id] is RuleFamily.FORBIDDEN
+        # a courtesy hit inside a longer courtesy hit of another rule gives way to it (请稍等
+        # inside 请稍等，我马上转告); forbidden hits all stand: a slot of one may hold another
+        # (到点了要下班了，急什么急，明天再来)
+        def courteous(c: _Candidate) -> bool:
+            return self._families[c.rule_id] is not RuleFamily.FORBIDDEN
 
+        cands = [c for c in cands if not _quoted(prep.norm, c.start, c.end)]
         kept = [
             c
             for c in cands
-            if not any(
+            if not courteous(c)
+            or not any(
                 o.rule_id != c.rule_id
-                and polarity(o) == polarity(c)
+                and courteous(o)
                 and o.start <= c.start
                 and c.end <= o.end
                 and (o.end - o.start) > (c.end - c.start)
@@ -419,6 +422,26 @@ class PhraseMatcher:
                 )
             )
         return hits
+
+
+_QUOTES = {"“": "”", "「": "」", "『": "』", '"': '"', "‘": "’"}
+
+
+def _quoted(norm: NormalizedText, start: int, end: int) -> bool:
+    """Whether a hit lies inside quotation marks of the original text: reported speech
+    ("不能说‘有意见找领导去’这种话") is not the speaker's own phrase. (ASR output has no quotes.)"""
+    if start >= end:
+        return False
+    o_start, o_end = norm.span_to_original(start, end)
+    text = norm.original
+    open_at = -1
+    closer = ""
+    for k, ch in enumerate(text[:o_start]):
+        if closer and ch == closer:
+            open_at, closer = -1, ""
+        elif not closer and ch in _QUOTES:
+            open_at, closer = k, _QUOTES[ch]
+    return open_at >= 0 and closer in text[o_end:]
 
 
 def _weigh_by_distinctiveness(templates: list[Template]) -> list[Template]:

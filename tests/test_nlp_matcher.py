@@ -192,3 +192,13 @@ def test_short_part_beside_a_slot_is_an_anchor(matcher):
 def test_negation_decides(matcher):
     assert not matcher.match("这个业务属于我们窗口办理，您把材料给我")
     assert "forbidden.not_our_window" in _ids(matcher.match("这事不属于我们窗口，你自己去问"))
+
+
+def test_reported_speech_is_not_the_speakers_phrase(matcher):
+    assert not matcher.match("规定写着不许说“急什么急”，我们都记着")
+    assert "forbidden.impatient" in _ids(matcher.match("急什么急，没看我正忙着吗"))
+
+
+def test_one_forbidden_phrase_inside_anothers_slot_still_counts(matcher):
+    hits = _ids(matcher.match("都到点了，急什么急，明天再来"))
+    assert {"forbidden.come_tomorrow", "forbidden.impatient"} <= hits
