@@ -15,7 +15,7 @@ from attendance.faces import (
 )
 from attendance.gallery import EnrolmentOptions, EnrolmentRejected, Gallery, MatchOptions, enrol_file, enrol_image
 from attendance.schedule import check_coverage, classify_day, classify_month
-from attendance.workdays import WorkCalendar
+from models.workdays import WorkCalendar
 
 __all__ = [
     "BadImageError",

@@ -23,7 +23,7 @@ from models.attendance import PresenceFlag, PresenceIssue, PresenceSample
 from models.rulebook import Rulebook
 
 from attendance.schedule import sessions_for
-from attendance.workdays import WorkCalendar
+from models.workdays import WorkCalendar
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The hall's schedule rules (四): four checks a day, leave, 旷工, substitutes.
 
 Pure functions over :mod:`models.attendance` types; every time comes from the rulebook
-(``[attendance]``), every working day from a :class:`~attendance.workdays.WorkCalendar`.
+(``[attendance]``), every working day from a :class:`~models.workdays.WorkCalendar`.
 
 How check-ins become the four checks: the day splits into a morning and an afternoon at the
 midpoint between the morning's end (12:00) and the afternoon's arrival (14:00 summer / 13:30
@@ -37,7 +37,7 @@ from models.attendance import (
 )
 from models.rulebook import AttendanceRules, Rulebook, ShiftTimes
 
-from attendance.workdays import WorkCalendar
+from models.workdays import WorkCalendar
 
 logger = logging.getLogger("attendance")
 

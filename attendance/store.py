@@ -43,7 +43,7 @@ from models.db import RosterEntry, Staff, Substitution, Window, staff_window
 
 from models.rulebook import Rulebook
 
-from attendance.workdays import WorkCalendar
+from models.workdays import WorkCalendar
 from attendance.checkin import CredentialDirectory, hash_pin
 from attendance.gallery import EnrolledFace, Gallery
 from attendance.schedule import noon_split

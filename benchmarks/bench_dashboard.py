@@ -46,7 +46,7 @@ def _dt(value: datetime) -> str:
 
 
 def working_days(year: int) -> list[date]:
-    from scoring.workdays import is_working_day
+    from models.workdays import is_working_day
 
     day, out = date(year, 1, 1), []
     while day.year == year:

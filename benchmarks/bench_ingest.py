@@ -112,7 +112,7 @@ def main() -> None:
     from models.rulebook import load_rulebook
     from nlp import build_matcher
     from nlp.role import build_role_classifier
-    from scoring.workdays import is_working_day
+    from models.workdays import is_working_day
     from windowqa.ingest import IngestOptions, ingest
 
     rulebook = load_rulebook()

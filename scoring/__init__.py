@@ -24,7 +24,7 @@ from scoring.score import InteractionScore, ScoreLine, score_interaction
 from scoring.segment import MatchedUtterance, QueueCallEvent, Segment, SegmentOptions, segment_utterances
 from scoring.store import StoreError, StoredRecording, load_matched, rescore_recording, store_recording, window_by_code
 from scoring.tabular import ImportFileError, Rejected
-from scoring.workdays import add_working_days, is_working_day
+from models.workdays import add_working_days, is_working_day
 
 __all__ = [
     "DutyTable",

@@ -39,7 +39,7 @@ from models.rulebook import Rulebook
 from scoring.duty import DutyTable
 from scoring.flags import raise_flag
 from scoring.tabular import Rejected, file_hash, parse_time, read_rows, seen_before as _seen_before, row_key
-from scoring.workdays import add_working_days
+from models.workdays import add_working_days
 
 log = logging.getLogger("scoring")
 

@@ -18,7 +18,7 @@ from attendance.checkin import collapse_checkins
 from attendance.presence import PresenceOptions, presence_flags
 from attendance.report import month_bounds, monthly_circular, render_csv, render_details, render_table, write_xlsx
 from attendance.schedule import UnknownLeaveTypeError, check_coverage, classify_day, classify_month, sessions_for
-from attendance.workdays import CalendarFileError, WorkCalendar
+from models.workdays import CalendarFileError, WorkCalendar
 from models.attendance import (
     AbsenteeismCause,
     CheckIn,

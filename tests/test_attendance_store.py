@@ -29,7 +29,7 @@ from attendance.store import (
     save_presence_sample,
     set_credentials,
 )
-from attendance.workdays import WorkCalendar
+from models.workdays import WorkCalendar
 from models.attendance import (
     AbsenteeismCause,
     CheckIn,

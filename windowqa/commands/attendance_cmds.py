@@ -63,7 +63,7 @@ def _rulebook(settings: Settings, path: Optional[Path]):
 
 
 def _calendar(path: Optional[Path]):
-    from attendance.workdays import CalendarFileError, WorkCalendar
+    from models.workdays import CalendarFileError, WorkCalendar
 
     try:
         return WorkCalendar.from_file(path)

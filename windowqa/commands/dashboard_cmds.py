@@ -48,7 +48,7 @@ def attendance_provider(session, month: str):
 
 def _calendar(path: str | None):
     """The work calendar, remembering each day's type (the national calendar lookup is slow per call)."""
-    from attendance.workdays import WorkCalendar
+    from models.workdays import WorkCalendar
 
     calendar = WorkCalendar.from_file(path)
     lookup, known = calendar.day_type, {}

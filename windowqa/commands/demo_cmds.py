@@ -30,7 +30,7 @@ def demo_attendance_provider(session, month: str):
     from datetime import date
 
     from attendance.store import compute_month
-    from attendance.workdays import WorkCalendar
+    from models.workdays import WorkCalendar
     from models.rulebook import load_rulebook
 
     as_of = os.environ.get("WINDOWQA_DEMO_AS_OF")

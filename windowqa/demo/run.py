@@ -294,7 +294,7 @@ def attendance_records(session, truth, rulebook: Rulebook) -> list:
     """The simulated days classified by the attendance rules (only those days, nothing before)."""
     from attendance.schedule import classify_month
     from attendance.store import active_staff_nos, load_checkins, load_leaves
-    from attendance.workdays import WorkCalendar
+    from models.workdays import WorkCalendar
 
     first, last = date.fromisoformat(truth["days"][0]), date.fromisoformat(truth["days"][-1])
     checks = load_checkins(session, first, last)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from models.attendance import DayType
 
-logger = logging.getLogger("attendance")
+logger = logging.getLogger("models.workdays")
 
 
 class CalendarFileError(ValueError):
@@ -48,6 +48,7 @@ class WorkCalendar:
     overrides: dict[date, SiteDay] = field(default_factory=dict)
     use_national: bool = True
     _warned_years: set[int] = field(default_factory=set, repr=False)
+    _known: dict[date, DayType] = field(default_factory=dict, repr=False)  # looked up before
 
     @classmethod
     def from_file(cls, path: str | Path | None, *, use_national: bool = True) -> "WorkCalendar":
@@ -57,6 +58,12 @@ class WorkCalendar:
         return cls(overrides=load_site_calendar(path), use_national=use_national)
 
     def day_type(self, day: date) -> DayType:
+        known = self._known.get(day)
+        if known is None:
+            known = self._known[day] = self._day_type(day)
+        return known
+
+    def _day_type(self, day: date) -> DayType:
         site = self.overrides.get(day)
         if site is not None:
             return DayType.SITE_WORKDAY if site.working else DayType.SITE_OFF
@@ -83,6 +90,20 @@ class WorkCalendar:
     def is_working(self, day: date) -> bool:
         return self.day_type(day).is_working
 
+    def add_working_days(self, start: date, days: int) -> date:
+        """The date ``days`` working days after ``start`` (``start`` itself does not count).
+
+        Example:
+            >>> WorkCalendar().add_working_days(date(2026, 9, 30), 5)  # National Day week is off
+            datetime.date(2026, 10, 13)
+        """
+        day, left = start, days
+        while left > 0:
+            day += timedelta(days=1)
+            if self.is_working(day):
+                left -= 1
+        return day
+
     def working_days(self, first: date, last: date) -> list[date]:
         """Working days from ``first`` to ``last`` inclusive."""
         out = []
@@ -92,6 +113,19 @@ class WorkCalendar:
                 out.append(d)
             d += timedelta(days=1)
         return out
+
+
+_NATIONAL = WorkCalendar()
+
+
+def is_working_day(day: date) -> bool:
+    """Whether ``day`` is a working day by the national calendar (holidays and 调休 included)."""
+    return _NATIONAL.is_working(day)
+
+
+def add_working_days(start: date, days: int) -> date:
+    """``days`` working days after ``start`` by the national calendar."""
+    return _NATIONAL.add_working_days(start, days)
 
 
 def _is_named_holiday(chinese_calendar, day: date) -> bool:
