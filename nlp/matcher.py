@@ -248,21 +248,36 @@ class PhraseMatcher:
         return sorted(best.values(), key=lambda m: -m.score)
 
     def citizen_abuse(self, utterance: Utterance | str) -> list[RuleHit]:
-        """Abuse of staff by a citizen (二.7): recorded to protect staff, never scored against them."""
+        """Abuse of staff by a citizen (二.7): recorded to protect staff, never scored against them.
+
+        The rulebook's ``[citizen_abuse]`` wordings, found exactly or by pinyin alignment like
+        the rules (homophones count; short wordings must match in full); quoted speech does not.
+        """
         text = utterance.text if isinstance(utterance, Utterance) else utterance
+        if not text.strip():
+            return []
         prep = self._prepare(text)
-        hits = []
+        best: tuple[float, int, int, MatchMethod] | None = None
         for tpl, rx in self._abuse:
             if tpl is None:
                 continue
+            threshold = self.options.threshold(tpl.fixed_syllables)
             m = rx.search(prep.norm.text)
             if m:
-                start, end = prep.norm.span_to_original(m.start(), m.end())
-                hits.append(
-                    RuleHit("citizen.abuse", RuleFamily.FORBIDDEN, 1.0, start, end, MatchMethod.EXACT, self.rulebook.version)
-                )
-                break
-        return hits
+                found = (1.0, m.start(), m.end(), MatchMethod.EXACT)
+            else:
+                al = self._align(tpl, prep, min_score=threshold)
+                if al is None or al.used_regional or al.score < threshold:
+                    continue
+                found = (al.score, al.start, al.end, MatchMethod.PINYIN)
+            if _quoted(prep.norm, found[1], found[2]):
+                continue
+            if best is None or found[0] > best[0]:
+                best = found
+        if best is None:
+            return []
+        start, end = prep.norm.span_to_original(best[1], best[2])
+        return [RuleHit("citizen.abuse", RuleFamily.FORBIDDEN, best[0], start, end, best[3], self.rulebook.version)]
 
     # ------------------------------------------------------------------ layers
     def _prepare(self, text: str) -> _Prepared:

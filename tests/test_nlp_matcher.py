@@ -144,7 +144,11 @@ def test_only_staff_speech_counts(matcher):
 def test_citizen_abuse_is_recorded_separately(matcher):
     hits = matcher.citizen_abuse("你算什么东西，我投诉你")
     assert [h.rule_id for h in hits] == ["citizen.abuse"]
-    assert matcher.citizen_abuse("谢谢您，辛苦了") == []
+    assert matcher.citizen_abuse("你们就知道混日子，白拿工资")[0].method is MatchMethod.EXACT
+    assert matcher.citizen_abuse("你算老鸡啊")[0].method is MatchMethod.PINYIN  # homophone
+    # a complaint is a citizen's right, not abuse; nor is a quote or an ordinary question
+    for text in ("谢谢您，辛苦了", "我要投诉你们", "你们这是什么态度", "这是什么东西，要填吗", '他说“你算老几”，我没理他'):
+        assert matcher.citizen_abuse(text) == [], text
 
 
 def test_match_many_equals_match(matcher):
