@@ -15,11 +15,11 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.db import ImportRun, QueueCall, Recording, RecordingStatus, Window
+from models.db import QueueCall, Recording, RecordingStatus, Window
 from models.rulebook import Rulebook
 from scoring.ratings import link_ratings
 from scoring.store import rescore_recording
-from scoring.tabular import Rejected, file_hash, parse_time, read_rows, seen_before as _seen_before
+from scoring.tabular import Rejected, parse_time, read_rows, record_import_run
 
 log = logging.getLogger("scoring")
 
@@ -86,19 +86,7 @@ def import_queue(session: Session, path: str | Path, rulebook: Rulebook) -> Queu
     session.flush()
     for window_id, times in touched.items():
         report.rescored_recordings += _rescore_window(session, rulebook, window_id, min(times), max(times))
-    digest = file_hash(path)
-    if report.imported or (report.rejected and not _seen_before(session, "queue", digest)):
-        session.add(
-            ImportRun(
-                kind="queue",
-                source=str(path),
-                content_hash=digest,
-                rows_imported=report.imported,
-                rows_unchanged=report.unchanged,
-                rows_rejected=len(report.rejected),
-                rejects=[r.as_json() for r in report.rejected],
-            )
-        )
+    record_import_run(session, "queue", path, report)
     log.info("queue %s: %d imported, %d unchanged, %d rejected", path, report.imported, report.unchanged, len(report.rejected))
     return report
 

@@ -28,7 +28,6 @@ from models.db import (
     FlagStatus,
     FollowUp,
     FollowUpStatus,
-    ImportRun,
     Interaction,
     Rating,
     RatingLinkStatus,
@@ -38,7 +37,7 @@ from models.db import (
 from models.rulebook import Rulebook
 from scoring.duty import DutyTable
 from scoring.flags import raise_flag
-from scoring.tabular import Rejected, file_hash, parse_time, read_rows, seen_before as _seen_before, row_key
+from scoring.tabular import Rejected, parse_time, read_rows, record_import_run, row_key
 from models.workdays import add_working_days
 
 log = logging.getLogger("scoring")
@@ -207,19 +206,7 @@ def import_ratings(
     linked, unlinked, flags = link_ratings(session, rulebook, ratings=new)
     report.linked, report.unlinked = linked, unlinked
     report.flags_raised += flags + sum(1 for r in new if r.is_poor)
-    digest = file_hash(path)
-    if report.imported or (report.rejected and not _seen_before(session, "ratings", digest)):
-        session.add(
-            ImportRun(
-                kind="ratings",
-                source=str(path),
-                content_hash=digest,
-                rows_imported=report.imported,
-                rows_unchanged=report.unchanged,
-                rows_rejected=len(report.rejected),
-                rejects=[r.as_json() for r in report.rejected],
-            )
-        )
+    record_import_run(session, "ratings", path, report)
     flag_overdue_follow_ups(session, (today or datetime.now()).date())
     log.info("ratings %s: %d imported, %d unchanged, %d rejected", path, report.imported, report.unchanged, len(report.rejected))
     return report

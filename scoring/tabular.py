@@ -170,3 +170,25 @@ def seen_before(session, kind: str, digest: str) -> bool:
     from models.db import ImportRun
 
     return session.scalar(select(ImportRun.id).where(ImportRun.kind == kind, ImportRun.content_hash == digest).limit(1)) is not None
+
+
+def record_import_run(session, kind: str, path: Path, report) -> None:
+    """Log an import in ``import_run`` unless it changed nothing and its file was seen before.
+
+    ``report`` has ``imported``, ``unchanged`` and ``rejected`` (a list of :class:`Rejected`).
+    """
+    from models.db import ImportRun
+
+    digest = file_hash(path)
+    if report.imported or (report.rejected and not seen_before(session, kind, digest)):
+        session.add(
+            ImportRun(
+                kind=kind,
+                source=str(path),
+                content_hash=digest,
+                rows_imported=report.imported,
+                rows_unchanged=report.unchanged,
+                rows_rejected=len(report.rejected),
+                rejects=[r.as_json() for r in report.rejected],
+            )
+        )
