@@ -389,9 +389,14 @@ class PhraseMatcher:
                         found[rule_id] = _Candidate(rule_id, p, start, end, MatchMethod.CLASSIFIER, "", threshold)
 
     def _exempted(self, rule_id: str, prep: _Prepared) -> bool:
+        """Whether the utterance also says what shows the rule does not apply (at the usual
+        thresholds: an exemption read too leniently would excuse "我说了算" as "不是我说了算")."""
+        keys = " " + " ".join(prep.reg) + " "
         for tpl, rx in self._exempt.get(rule_id, ()):
             if rx.search(prep.norm.text):
                 return True
+            if not all(anchor in keys for anchor in tpl.anchors):
+                continue
             threshold = self.options.threshold(tpl.fixed_syllables)
             al = self._align(tpl, prep, min_score=threshold)
             if al is not None and al.score >= threshold and not al.used_regional:
