@@ -87,6 +87,8 @@ def test_bad_size_and_missing_folder_are_clear_errors(tmp_path):
     assert out.exit_code == 2 and "size 'huge'" in out.output
     out = runner.invoke(app, ["eval", "demo", str(tmp_path)])
     assert out.exit_code == 2 and "no ground truth" in out.output
+    out = runner.invoke(app, ["demo", "--dir", str(tmp_path), "--serve-only"])
+    assert out.exit_code == 2 and "no finished demo run" in out.output
 
 
 def test_the_dashboard_opens_on_the_demo_store(demo, monkeypatch):

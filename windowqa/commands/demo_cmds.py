@@ -53,12 +53,21 @@ def demo(
     port: int = typer.Option(8501, help="Dashboard port."),
     address: str = typer.Option("127.0.0.1", help="Dashboard address."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON (accounts included)."),
+    serve_only: bool = typer.Option(False, "--serve-only", help="Open the dashboard on the demo folder's last run; simulate nothing."),
 ) -> None:
     """Simulate a service-hall day, process it end to end into an embedded SQLite store, then open the dashboard."""
-    from windowqa.demo.run import DemoError, DemoOptions, format_summary, run_demo
+    from windowqa.demo.run import DemoError, DemoOptions, database_url, format_summary, run_demo
     from windowqa.demo.simulator import HallSize, SimOptions, SimulationError
 
     settings = Settings()
+    if serve_only:
+        folder = (folder or settings.data_dir / "demo").expanduser().resolve()
+        try:
+            last = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            _fail(f"{folder / 'summary.json'}: no finished demo run here ({exc}); run `windowqa demo` first")
+        _serve(folder, database_url(folder), last["days"][-1], address, port)
+        return
     try:
         sim = SimOptions(seed=seed, size=HallSize.parse(size), snr_db=snr_db)
     except SimulationError as exc:
@@ -84,15 +93,18 @@ def demo(
             typer.echo("dashboard accounts (shown once; only the hashes are stored):")
             for role, user, password, staff_no in result.accounts:
                 typer.echo(f"  {role:9s} {user:16s} {password}" + (f"   (工号 {staff_no})" if staff_no else ""))
-    if not serve:
-        return
+    if serve:
+        _serve(result.folder, result.database_url, result.summary["days"][-1], address, port)
+
+
+def _serve(folder: Path, url: str, as_of: str, address: str, port: int) -> None:
+    """The dashboard on the demo store, in its own process, until Ctrl-C."""
     from windowqa.commands.dashboard_cmds import dashboard_env, streamlit_command
 
-    demo_settings = Settings(database_url=result.database_url, archive_dir=result.folder)
-    env = dashboard_env(demo_settings, result.database_url)
+    env = dashboard_env(Settings(database_url=url, archive_dir=folder), url)
     env["WINDOWQA_DASHBOARD_ATTENDANCE"] = DEMO_ATTENDANCE_PROVIDER
-    env["WINDOWQA_DEMO_AS_OF"] = result.summary["days"][-1]
-    typer.echo(f"dashboard on http://{address}:{port} (Ctrl-C stops it)")
+    env["WINDOWQA_DEMO_AS_OF"] = as_of
+    typer.echo(f"dashboard on http://{address}:{port} (Ctrl-C stops it; `windowqa demo --serve-only` reopens it)")
     try:
         code = subprocess.call(streamlit_command(port, address), env=env)
     except KeyboardInterrupt:
