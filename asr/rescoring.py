@@ -32,6 +32,8 @@ class WordFrequencyLM:
     def __init__(self, dictionary: str | None = None) -> None:
         import jieba
 
+        # jieba sets its own logger to DEBUG, with a handler on the stderr of import time
+        logging.getLogger("jieba").setLevel(logging.WARNING)
         self._tokenizer = jieba.Tokenizer(dictionary) if dictionary else jieba.Tokenizer()
         self._tokenizer.initialize()
         self.dictionary = dictionary or "jieba:dict.txt"
