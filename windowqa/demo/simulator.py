@@ -206,6 +206,9 @@ _COURTESY_BY_SCENARIO = {
     "materials_invalid": ("courtesy.materials_invalid",),
     "cannot_satisfy": ("courtesy.cannot_satisfy",),
 }
+# The bank's citizen lines that insult staff (the other citizen_abuse lines are complaints and
+# demands, which are not abuse): every citizen_abuse interaction has one of them.
+_INSULTS = ("c_citizen_abuse_04", "c_citizen_abuse_05", "c_citizen_abuse_06")
 # How often each served scenario occurs (weights).
 SCENARIO_WEIGHTS = {
     "ordinary": 6,
@@ -346,7 +349,7 @@ def _script(lib: _Library, rng: random.Random, scenario: str, variants: list[str
         say(S, neutral_staff())
     elif scenario == "citizen_abuse":
         say(S, neutral_staff())
-        say(C, lib.pick(rng, C, "citizen_abuse", neutral=True))
+        say(C, lib.pick(rng, C, "citizen_abuse", ids=_INSULTS))  # an insult (二.7), then a complaint or more
         if bad:
             say(S, lib.pick(rng, S, "citizen_abuse", rule="forbidden.go_to_leader"))
         else:
@@ -721,7 +724,7 @@ def _assemble_recording(lib, rng, nprng, clip, babble_pool, options: SimOptions,
                 "end_s": round(t + dur, 3),
                 "rule_ids": list(turn.line.expected) if turn.speaker is Role.STAFF else [],
                 "optional_rule_ids": list(turn.line.optional) if turn.speaker is Role.STAFF else [],
-                "citizen_abuse": turn.speaker is Role.CITIZEN and turn.line.scenario == "citizen_abuse",
+                "citizen_abuse": turn.speaker is Role.CITIZEN and turn.line.id in _INSULTS,
                 "note": turn.note,
             }
             truth["utterances"].append(utt)
