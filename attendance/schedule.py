@@ -27,6 +27,7 @@ from models.attendance import (
     CoverageFlag,
     CoverageIssue,
     DayRecord,
+    DayType,
     HalfDay,
     HalfDayRecord,
     HalfDayStatus,
@@ -153,7 +154,10 @@ def _check_leave_type(lv: LeaveRecord, rules: AttendanceRules) -> None:
 
 
 def _split_checks(day: date, checks: Sequence[CheckIn], rules: AttendanceRules) -> tuple[list[CheckIn], list[CheckIn]]:
-    split = noon_split(day, rules)
+    return _split_at(noon_split(day, rules), checks)
+
+
+def _split_at(split: datetime, checks: Sequence[CheckIn]) -> tuple[list[CheckIn], list[CheckIn]]:
     morning = sorted((c for c in checks if c.at < split), key=lambda c: c.at)
     afternoon = sorted((c for c in checks if c.at >= split), key=lambda c: c.at)
     return morning, afternoon
@@ -167,6 +171,23 @@ def _assign(session: ServiceSession, checks: list[CheckIn]) -> tuple[datetime | 
         nearer_start = abs(t - session.start) <= abs(t - session.end)
         return (t, None) if nearer_start else (None, t)
     return checks[0].at, checks[-1].at
+
+
+@dataclass(frozen=True)
+class _DayPlan:
+    """What a date means for everyone: its type, its two sessions and the lunch split."""
+
+    day: date
+    day_type: DayType
+    sessions: tuple[ServiceSession, ServiceSession]
+    split: datetime
+
+
+def _day_plan(day: date, rules: AttendanceRules, calendar: WorkCalendar) -> _DayPlan:
+    return _DayPlan(day, calendar.day_type(day), sessions_for(day, rules), noon_split(day, rules))
+
+
+_NO_LEAVE = LeaveCover(None, False, AbsenteeismCause.NO_LEAVE_FILED)
 
 
 def classify_day(
@@ -193,14 +214,18 @@ def classify_day(
     rules = rulebook.attendance
     for lv in leaves:
         _check_leave_type(lv, rules)
-    day_type = calendar.day_type(day)
     own = [c for c in checks if c.staff_id == staff_id and c.at.date() == day]
-    sessions = sessions_for(day, rules)
+    return _classify(staff_id, _day_plan(day, rules, calendar), own, leaves, rulebook)
+
+
+def _classify(staff_id: str, plan: _DayPlan, own: Sequence[CheckIn], leaves: Sequence[LeaveRecord], rulebook: Rulebook) -> DayRecord:
+    """:func:`classify_day` for one person's own checks of the day and leave records of known types."""
+    day, day_type, sessions = plan.day, plan.day_type, plan.sessions
     if not day_type.is_working:
         halves = [HalfDayRecord(staff_id, day, s.half, HalfDayStatus.OFF) for s in sessions]
         return DayRecord(staff_id, day, day_type, halves[0], halves[1], rulebook.version)
-    grace = timedelta(minutes=rules.grace_minutes)
-    parts = _split_checks(day, own, rules)
+    grace = timedelta(minutes=rulebook.attendance.grace_minutes)
+    parts = _split_at(plan.split, own)
     halves = []
     for session, part in zip(sessions, parts):
         arrive_slot, leave_slot = (
@@ -208,7 +233,7 @@ def classify_day(
             if session.half is HalfDay.MORNING
             else (CheckSlot.AFTERNOON_ARRIVE, CheckSlot.AFTERNOON_LEAVE)
         )
-        cover = leave_cover(leaves, day, session.half)
+        cover = leave_cover(leaves, day, session.half) if leaves else _NO_LEAVE
         if cover.approved:
             halves.append(HalfDayRecord(staff_id, day, session.half, HalfDayStatus.LEAVE, leave_type=cover.leave.leave_type))
             continue
@@ -269,13 +294,13 @@ def classify_month(
             logger.warning("%s: ignored", exc)
             continue
         by_staff_leaves[lv.staff_id].append(lv)
+    # a date's type, sessions and lunch split are the same for everyone: work them out once
+    plans = [_day_plan(first + timedelta(days=i), rulebook.attendance, calendar) for i in range((last - first).days + 1)]
     out: list[DayRecord] = []
     for sid in staff_ids:
-        days = []
-        d = first
-        while d <= last:
-            days.append(classify_day(sid, d, by_staff_checks[sid].get(d, []), by_staff_leaves[sid], rulebook, calendar))
-            d += timedelta(days=1)
+        own_days = by_staff_checks.get(sid, {})
+        own_leaves = by_staff_leaves.get(sid, [])
+        days = [_classify(sid, plan, own_days.get(plan.day, ()), own_leaves, rulebook) for plan in plans]
         out.extend(_mark_overruns(days))
     return out
 

@@ -152,20 +152,28 @@ def save_checkin(session: Session, checkin: CheckIn, *, window_minutes: int, eng
     return row, True
 
 
-def load_checkins(session: Session, first: date, last: date, *, include_unknown: bool = False) -> list[CheckIn]:
-    """Check-ins from ``first`` to ``last`` inclusive, as domain objects."""
+def load_checkins(session: Session, first: date, last: date, *, include_unknown: bool = False,
+                  staff_nos: Iterable[str] | None = None) -> list[CheckIn]:
+    """Check-ins from ``first`` to ``last`` inclusive, as domain objects.
+
+    Args:
+        staff_nos: only these people's check-ins (default: everyone's).
+    """
+    # one query of plain columns: a month of a large hall is tens of thousands of rows, and
+    # building an ORM object per row cost more than the whole classification
     q = (
-        select(CheckInRow, Staff.staff_no)
+        select(Staff.staff_no, CheckInRow.at, CheckInRow.method, CheckInRow.terminal, CheckInRow.distance,
+               CheckInRow.margin, CheckInRow.source, CheckInRow.collapsed)
+        .select_from(CheckInRow)
         .outerjoin(Staff, Staff.id == CheckInRow.staff_id)
         .where(CheckInRow.at >= datetime.combine(first, time.min), CheckInRow.at < datetime.combine(last + timedelta(days=1), time.min))
         .order_by(CheckInRow.at)
     )
-    out = []
-    for row, staff_no in session.execute(q).all():
-        if staff_no is None and not include_unknown:
-            continue
-        out.append(CheckIn(staff_no, row.at, row.method, row.terminal, row.distance, row.margin, row.source, row.collapsed))
-    return out
+    if not include_unknown:
+        q = q.where(Staff.staff_no.is_not(None))
+    if staff_nos is not None:
+        q = q.where(Staff.staff_no.in_(sorted(set(staff_nos))))
+    return [CheckIn(*row) for row in session.execute(q)]
 
 
 # ---------------------------------------------------------------------------- leave
@@ -375,8 +383,13 @@ def compute_month(
         last = min(last, as_of)
     lookback = first - timedelta(days=31)  # an absence that began last month after a leave is still 超假
     duties = load_window_duties(session, first, last)
-    checks = load_checkins(session, lookback, last)
     leaves = load_leaves(session, lookback, last)
+    # the days before the month only tell whether an absence at its start continues a leave
+    # (超假): that needs a leave record, so only people with one are classified from the lookback
+    with_leave = {lv.staff_id for lv in leaves}
+    checks = load_checkins(session, first, last)
+    if with_leave:
+        checks = load_checkins(session, lookback, first - timedelta(days=1), staff_nos=with_leave) + checks
     substitutes = load_substitutes(session, first, last, rulebook)
     # staff at a window are held to the schedule every working day; anyone else (a floating
     # substitute, back-office staff) only on the days they substitute at a window
@@ -387,8 +400,12 @@ def compute_month(
                 for s in substitutes for i in range((s.end - s.start).days + 1)}
     others = {sid for sid, _ in sub_days} - rostered
     staff = sorted(rostered | others)
+    classified = (classify_month([sid for sid in staff if sid in with_leave], lookback, last, checks, leaves, rulebook, calendar)
+                  + classify_month([sid for sid in staff if sid not in with_leave], first, last, checks, leaves, rulebook, calendar))
+    order = {sid: i for i, sid in enumerate(staff)}
+    classified.sort(key=lambda r: order[r.staff_id])  # stable: each person's days stay in order
     records = [
-        r for r in classify_month(staff, lookback, last, checks, leaves, rulebook, calendar)
+        r for r in classified
         if r.day >= first and (r.staff_id in rostered or (r.staff_id, r.day) in sub_days)
     ]
     coverage = check_coverage(duties, records, substitutes)

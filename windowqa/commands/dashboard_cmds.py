@@ -47,19 +47,10 @@ def attendance_provider(session, month: str):
 
 
 def _calendar(path: str | None):
-    """The work calendar, remembering each day's type (the national calendar lookup is slow per call)."""
+    """The work calendar (it remembers each day's type: the national calendar lookup is slow per call)."""
     from models.workdays import WorkCalendar
 
-    calendar = WorkCalendar.from_file(path)
-    lookup, known = calendar.day_type, {}
-
-    def day_type(day):
-        if day not in known:
-            known[day] = lookup(day)
-        return known[day]
-
-    calendar.day_type = day_type  # an instance attribute shadows the method
-    return calendar
+    return WorkCalendar.from_file(path)
 
 
 def dashboard_env(settings: Settings, db_url: Optional[str] = None) -> dict[str, str]:
