@@ -3,7 +3,8 @@
 Cues, strongest first: a farewell by staff closes an interaction (the citizen's reply within
 ``farewell_tail_seconds`` still belongs to it); a silence of ``interaction_gap_seconds`` closes
 it; a queue call (叫号) between two utterances starts a new one; a staff greeting after the
-citizen has spoken starts a new one (role alternation: a new citizen is being greeted).
+citizen has spoken starts a new one (role alternation: a new citizen is being greeted); so
+does answering or placing a telephone call (七.2: a call is served on its own).
 All thresholds come from the rulebook's ``[scoring]`` table.
 """
 
@@ -19,6 +20,7 @@ from models.rulebook import Rulebook
 
 GREET_RULE = "courtesy.greet"
 FAREWELL_RULE = "courtesy.farewell"
+PHONE_OPENING_RULES = ("phone.greet", "phone.outgoing")
 
 
 @dataclass(frozen=True)
@@ -151,11 +153,12 @@ def segment_utterances(
     for item in ordered:
         u = item.utterance
         greets = item.has_rule(GREET_RULE)
+        opens_call = any(item.has_rule(r) for r in PHONE_OPENING_RULES)
         if current:
             gap_s = u.start_s - current_end_s
             reason = None
             if farewell_end_s is not None:
-                if greets or u.start_s - farewell_end_s > options.farewell_tail_s:
+                if greets or opens_call or u.start_s - farewell_end_s > options.farewell_tail_s:
                     reason = "farewell"
             elif gap_s >= options.gap_s:
                 reason = "silence"
@@ -163,6 +166,8 @@ def segment_utterances(
                 reason = "queue_call"
             elif greets and has_citizen:
                 reason = "greeting"
+            elif opens_call:
+                reason = "phone_call"
             if reason:
                 close(reason)
                 current, current_end_s, farewell_end_s, has_citizen = [], 0.0, None, False

@@ -90,3 +90,24 @@ def test_long_wait_answered_with_sorry_for_wait_costs_nothing(rulebook):
     last.items[0] = replace(last.items[0], hits=(*last.items[0].hits, sorry))
     assert score_interaction(last, rulebook, wait_minutes=25).score == 100.0
     assert score_interaction(last, rulebook, wait_minutes=5).score == 100.0
+
+
+def test_a_telephone_call_is_served_on_its_own(rulebook):
+    from models.domain import MatchMethod, RuleFamily, RuleHit, Utterance
+    from scoring.segment import MatchedUtterance
+
+    def hit(rule_id):
+        return RuleHit(rule_id, RuleFamily(rule_id.split(".")[0]), 1.0, 0, 2, MatchMethod.EXACT, rulebook.version)
+
+    lines = [
+        (Utterance("您好，您需要办理什么业务", Role.STAFF, 0, 2), [hit("courtesy.greet")]),
+        (Utterance("我来办社保转移", Role.CITIZEN, 3, 5), []),
+        (Utterance("好的，请稍等", Role.STAFF, 6, 7), [hit("courtesy.please_wait")]),
+        # no farewell, and only 20 s later the phone rings
+        (Utterance("您好，这里是社保窗口，请问有什么可以帮您", Role.STAFF, 27, 30), [hit("phone.greet")]),
+        (Utterance("请稍等，我马上转告", Role.STAFF, 40, 42), [hit("phone.take_message")]),
+    ]
+    items = _timed([MatchedUtterance(k, u, tuple(h)) for k, (u, h) in enumerate(lines)])
+    segs = segment_utterances(items, [], SegmentOptions.from_rulebook(rulebook))
+    assert [s.split_reason for s in segs] == ["phone_call", "end"]
+    assert [len(s.items) for s in segs] == [3, 2]
