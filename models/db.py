@@ -15,9 +15,11 @@ Conventions:
       ``scoring/`` take a ``Session``; CLIs and workers own ``with factory() as s, s.begin():``.
 
 Other packages add their tables on :class:`Base` in their own module (``models/attendance_db.py``)
-and their own Alembic revision in ``models/migrations/versions/`` on a separate branch
-(``branch_labels=("attendance",)``, ``down_revision=None``, ``depends_on="0001_core"``), so that the
-two histories never conflict; :func:`init_db` upgrades every head.
+and their own Alembic revision in ``models/migrations/versions/`` on a branch of its own that
+starts from ``0001_core`` (``down_revision="0001_core"``, ``branch_labels=("attendance",)``), so
+that the histories never conflict; :func:`init_db` upgrades every head. (With
+``down_revision=None`` + ``depends_on`` Alembic would record only the branch head and
+``schema_is_current`` would stay False.)
 """
 
 from __future__ import annotations
