@@ -2,10 +2,11 @@
 
 The engine is built explicitly from a local model folder (never downloaded, never at import)
 and passed to whoever needs it. It transcribes *segments* that the VAD of ``audio_capture``
-cut, one decoding pass per segment, with the encoder run on the segment's own length instead
-of a zero-padded 30 s window: CTranslate2 accepts shorter inputs, and for the short turns of a
-service window this is most of the speed (the encoder on 30 s costs ~0.75 s on 2 threads,
-on 10 s ~0.09 s).
+cut, one decoding pass per segment (or per window of close segments of one channel, joined by
+:meth:`Transcriber.transcribe_joined` and split back by word times), with the encoder run on
+the window's own length instead of a zero-padded 30 s window: CTranslate2 accepts shorter
+inputs, and for the short turns of a service window this is most of the speed (the encoder on
+30 s costs ~0.75 s on 2 threads, on 10 s ~0.09 s).
 
 No prompt, prefix or hotword is ever given to the decoder: biasing the model with courtesy
 phrases makes it write them where nobody said them.
@@ -130,6 +131,16 @@ class TranscriberStats:
 def _compression_ratio(text: str) -> float:
     data = text.encode("utf-8")
     return len(data) / max(1, len(zlib.compress(data)))
+
+
+def _join_words(words) -> str:
+    """Words back into text: Chinese without spaces, a space between two Latin or digit words."""
+    out = ""
+    for word in words:
+        if out and word and out[-1].isascii() and out[-1].isalnum() and word[0].isascii() and word[0].isalnum():
+            out += " "
+        out += word
+    return out
 
 
 class Transcriber:
@@ -416,6 +427,78 @@ class Transcriber:
             )
         return SegmentResult(text, offset_s, end_s, words, avg_logprob, no_speech, ratio, temperature)
 
+    def transcribe_joined(
+        self, pieces: list[np.ndarray], offsets_s: list[float], *, join_s: float = 0.4
+    ) -> list[SegmentResult] | None:
+        """Decode several speech segments of one channel in one window, one result per segment.
+
+        Segments that follow each other closely are joined (with ``join_s`` of digital silence
+        between them) and decoded together: the decoder then reads each of them next to the
+        others' words, which short turns decoded alone lack, and one encoder pass replaces
+        several padded ones. Only the audio is joined; no earlier text or prompt is given.
+        The words go back to the segment whose span holds their middle.
+
+        Args:
+            pieces: 16 kHz mono float32 audio of each segment, in time order.
+            offsets_s: where each segment starts in its recording.
+            join_s: silence between two segments in the joined window.
+
+        Returns:
+            One result per segment (``dropped="no_words"`` for a segment that got none: the
+            decoder may skip a segment of a joined window, so the caller decodes such a
+            segment alone), or None when the joined window fails a filter or is too long;
+            the caller then decodes the segments one by one.
+        """
+        if len(pieces) != len(offsets_s):
+            raise ValueError("one offset per piece")
+        if len(pieces) == 1 or not self.options.word_timestamps:
+            return None
+        gap = np.zeros(int(join_s * SAMPLE_RATE), np.float32)
+        spans, parts, position = [], [], 0
+        for k, piece in enumerate(pieces):
+            piece = np.asarray(piece, dtype=np.float32).ravel()
+            if k:
+                parts.append(gap)
+                position += gap.size
+            spans.append((position / SAMPLE_RATE, (position + piece.size) / SAMPLE_RATE))
+            parts.append(piece)
+            position += piece.size
+        joined = np.concatenate(parts)
+        if joined.size / SAMPLE_RATE > 30.0:
+            return None
+        whole = self.transcribe_segment(joined, offset_s=0.0)
+        if whole.dropped:
+            return None
+        words: list[list[Word]] = [[] for _ in pieces]
+        for word in whole.words:
+            # Whisper's word times tend to start early (a word after a pause is often placed
+            # in the pause): a word goes to the segment whose span holds its end, else to the
+            # nearest one
+            end = word.end_s - 0.01
+            k = min(range(len(spans)), key=lambda i: max(spans[i][0] - end, end - spans[i][1], 0.0))
+            lo, hi = spans[k]
+            shift = offsets_s[k] - lo
+            words[k].append(
+                Word(
+                    text=word.text,
+                    start_s=round(min(max(word.start_s, lo), hi) + shift, 3),
+                    end_s=round(min(max(word.end_s, lo), hi) + shift, 3),
+                    probability=word.probability,
+                )
+            )
+        results = []
+        for k, piece in enumerate(pieces):
+            start_s, end_s = offsets_s[k], offsets_s[k] + np.asarray(piece).size / SAMPLE_RATE
+            text = _join_words(w.text for w in words[k])
+            results.append(
+                SegmentResult(
+                    text, start_s, end_s, tuple(words[k]), whole.avg_logprob, whole.no_speech_prob,
+                    _compression_ratio(text) if text else 0.0, whole.temperature,
+                    dropped=None if text else "no_words",
+                )
+            )
+        return results
+
     def transcribe_utterance(
         self,
         samples: np.ndarray,
@@ -439,6 +522,21 @@ class Transcriber:
             source: recording path or id.
         """
         result = self.transcribe_segment(samples, offset_s=start_s)
+        return self.utterance_from_result(
+            result, role=role, window=window, channel=channel, recording_started_at=recording_started_at, source=source
+        )
+
+    def utterance_from_result(
+        self,
+        result: SegmentResult,
+        *,
+        role: Role = Role.UNKNOWN,
+        window: str | None = None,
+        channel: int | None = None,
+        recording_started_at: datetime | None = None,
+        source: str | None = None,
+    ) -> Utterance | None:
+        """An :class:`Utterance` of a decoded segment, or None when it was dropped."""
         if result.dropped:
             return None
         started_at = recording_started_at + timedelta(seconds=result.start_s) if recording_started_at else None

@@ -39,6 +39,12 @@ class VadOptions:
         max_speech_s: longer speech is cut here (a Whisper window is 30 s).
         min_level_dbfs: frames quieter than this never count as voice (webrtcvad fires on
             very faint hiss); None disables the check.
+        min_floor_ms: the background (hall floor) level is reported only once this much
+            unvoiced audio has been measured; before that a segment's ``floor_dbfs`` is
+            -90 (unknown) and the gate has no floor to compare with. A floor taken from a
+            few frames is no estimate: in babble the VAD calls most frames voice, and the
+            90 ms of babble before a speaker's first words became "the floor", 4 dB under
+            that speaker, who was then gated as background.
     """
 
     aggressiveness: int = 2
@@ -52,6 +58,7 @@ class VadOptions:
     min_speech_ms: int = 250
     max_speech_s: float = 25.0
     min_level_dbfs: float | None = -55.0
+    min_floor_ms: int = 1000
 
     def __post_init__(self) -> None:
         if self.frame_ms not in (10, 20, 30):
@@ -71,7 +78,7 @@ class SpeechSegment:
     end_s: float
     voiced_ms: int
     level_dbfs: float  # mean level of the voiced frames
-    floor_dbfs: float  # the channel's background level (unvoiced frames) when the segment closed
+    floor_dbfs: float  # the channel's background level when the segment closed (-90: not yet known)
     options: VadOptions = field(repr=False, compare=False, default_factory=VadOptions)
 
     @property
@@ -110,6 +117,7 @@ class StreamingVad:
         self._ring: collections.deque[bool] = collections.deque(maxlen=self._onset_frames)
         self._open_start: int | None = None  # frame index where the open segment starts
         self._last_voiced = -1
+        self._floor_frames = 0  # unvoiced frames measured for the floor
         self._voiced_frames = 0
         self._voiced_db: list[float] = []
         self._floor_db: float | None = None
@@ -126,11 +134,19 @@ class StreamingVad:
         # A slow average of the unvoiced frames' level, in dB; it follows the hall's murmur
         # over tens of seconds and is not pulled up by short loud events.
         level = max(float(level), -90.0)
+        self._floor_frames += 1
         if self._floor_db is None:
             self._floor_db = level
         else:
             rate = 0.01 if level > self._floor_db else 0.05
             self._floor_db += rate * (level - self._floor_db)
+
+    @property
+    def open_start_s(self) -> float | None:
+        """Where the segment still open starts (before padding), or None when none is open."""
+        if self._open_start is None:
+            return None
+        return self._open_start * self.options.frame_ms / 1000.0
 
     @property
     def position_s(self) -> float:
@@ -172,9 +188,8 @@ class StreamingVad:
         start_s = max(0.0, start_frame * frame_s - pad_s)
         end_s = min(self._frame_index * frame_s, end_frame * frame_s + pad_s)
         level = float(10 * np.log10(np.mean(np.power(10.0, np.array(levels) / 10)))) if levels else -100.0
-        return SpeechSegment(
-            self.channel, round(start_s, 3), round(end_s, 3), voiced_ms, round(level, 1), round(self.floor_dbfs, 1), opts
-        )
+        floor = self.floor_dbfs if self._floor_frames * opts.frame_ms >= opts.min_floor_ms else -90.0
+        return SpeechSegment(self.channel, round(start_s, 3), round(end_s, 3), voiced_ms, round(level, 1), round(floor, 1), opts)
 
     def feed(self, samples: np.ndarray) -> list[SpeechSegment]:
         """Consume 16 kHz float32 samples of this channel; return segments that closed."""

@@ -11,7 +11,9 @@ in one process on the same model (Whisper base, int8, 2 CPU threads):
 and reports wall time, real-time factor, speed ratio and CER against the concatenated
 reference texts (normalised as in the shared spec).
 
-Run: ``.venv/bin/python benchmarks/bench_asr.py [--minutes 10] [--json out.json]``
+Run: ``.venv/bin/python benchmarks/bench_asr.py [--minutes 10] [--json out.json]
+[--merge-gap-s 0]`` (``--merge-gap-s 0`` decodes every VAD segment alone, as before joined
+windows).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from asr import Transcriber, WordFrequencyLM, cer_counts  # noqa: E402
 from asr.model_files import install_whisper_base  # noqa: E402
 from audio_capture import decode_audio  # noqa: E402
 from models.settings import Settings  # noqa: E402
-from windowqa.speech_pipeline import PipelineStats, transcribe_file  # noqa: E402
+from windowqa.speech_pipeline import PipelineOptions, PipelineStats, transcribe_file  # noqa: E402
 
 SR = 16000
 
@@ -95,6 +97,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None, help="write the results here too")
     parser.add_argument("--clips", type=Path, default=None, help="write per-clip texts of both systems here (JSON lines)")
+    parser.add_argument("--merge-gap-s", type=float, default=None, help="PipelineOptions.merge_gap_s (0: every segment alone)")
+    parser.add_argument("--merge-max-s", type=float, default=None, help="PipelineOptions.merge_max_s")
     args = parser.parse_args()
 
     import soundfile as sf
@@ -119,9 +123,11 @@ def main() -> None:
         fw_text = "".join(s.text for s in segments)
         fw_s = time.perf_counter() - started
 
+        merge = {k: v for k, v in (("merge_gap_s", args.merge_gap_s), ("merge_max_s", args.merge_max_s)) if v is not None}
+        options = PipelineOptions(**merge)
         stats = PipelineStats()
         started = time.perf_counter()
-        utterances = transcribe_file(path, transcriber, stats=stats)
+        utterances = transcribe_file(path, transcriber, options=options, stats=stats)
         wq_s = time.perf_counter() - started
         wq_text = "".join(u.text for u in utterances)
 
@@ -138,6 +144,8 @@ def main() -> None:
             "cer": round(fw_cer.cer, 4),
         },
         "windowqa": {
+            "merge_gap_s": options.merge_gap_s,
+            "merge_max_s": options.merge_max_s,
             "seconds": round(wq_s, 1),
             "rtf": round(wq_s / duration_s, 4),
             "cer": round(wq_cer.cer, 4),

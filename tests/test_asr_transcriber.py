@@ -114,3 +114,42 @@ def test_phrase_scores_rank_the_spoken_wording_first(transcriber, clips):
     assert spoken > -0.5
     assert spoken - max(unrelated_a, unrelated_b) > 2.0
     assert transcriber.score_text(clips["uberi_chinese"], [""]) == [-math.inf]
+
+
+def test_close_segments_are_decoded_together_and_split_back(transcriber, clips):
+    """Three turns 2 s apart are decoded in one window (the pipeline's default) and come back
+    as three utterances, each with its own words, times inside its own span and its own text."""
+    names = ("paddle_zh", "kimi_asr_example", "firered_aishell2_IT0011W0001")
+    references = ("我认为跑步最重要的就是给我带来了身体健康", "这并不是告别这是一个篇章的结束也是新篇章的开始", "换一首歌")
+    pause = np.random.default_rng(3).standard_normal(2 * SR).astype(np.float32) * 10 ** (-60 / 20)
+    parts, spans, position = [pause], [], pause.size
+    for name in names:
+        x = clips[name] / (np.abs(clips[name]).max() + 1e-9) * 0.5
+        spans.append((position / SR, (position + x.size) / SR))  # the clip, with its own silences
+        parts += [x.astype(np.float32), pause]
+        position += x.size + pause.size
+    audio = np.concatenate(parts)
+    joined_calls = []
+    original = transcriber.transcribe_joined
+
+    def spy(pieces, offsets_s, **kwargs):
+        joined_calls.append(len(pieces))
+        return original(pieces, offsets_s, **kwargs)
+
+    transcriber.transcribe_joined = spy
+    try:
+        utterances = list(transcribe_blocks([audio[None, :]], transcriber))
+    finally:
+        del transcriber.transcribe_joined
+    assert joined_calls and max(joined_calls) >= 2
+    assert len(utterances) == 3
+    for utterance, (start, end), reference in zip(utterances, spans, references):
+        assert start - 0.5 <= utterance.start_s < utterance.end_s <= end + 0.5
+        assert all(utterance.start_s - 0.01 <= w.start_s <= w.end_s <= utterance.end_s + 0.01 for w in utterance.words)
+        assert cer_counts(utterance.text, reference).cer <= 0.35, (utterance.text, reference)
+
+
+def test_joined_decoding_needs_more_than_one_segment(transcriber, clips):
+    assert transcriber.transcribe_joined([clips["uberi_chinese"]], [0.0]) is None
+    with pytest.raises(ValueError):
+        transcriber.transcribe_joined([clips["uberi_chinese"]], [0.0, 1.0])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audio_capture import ChannelMap, GateOptions, decode_audio, detect_speech, gate_segment
+from audio_capture import ChannelMap, GateOptions, VadOptions, decode_audio, detect_speech, gate_segment
 from models.domain import Role
 
 SR = 16000
@@ -82,3 +82,29 @@ def test_channel_map_roles():
     assert swapped.roles == (Role.CITIZEN, Role.STAFF) and swapped.window == "W03"
     with pytest.raises(ValueError, match="unknown role 'clerk'.*staff"):
         ChannelMap.parse("clerk,citizen")
+
+
+
+def test_a_floor_measured_on_a_few_frames_does_not_gate_the_speaker(data_dir):
+    """A staff line at 10 dB over babble, with 0.3-0.8 s of babble before it (mix_eval.py,
+    seed 0). The VAD calls nearly every frame voice; the three frames it did not became "the
+    floor", 4 dB under the speaker, and the line was gated as hall noise. A floor is only
+    reported after a second of background."""
+    clip = decode_audio(data_dir / "phrases_audio" / "floor" / "s_long_wait_08_seed0.opus").samples[0]
+    segments = detect_speech(clip)
+    assert segments and all(s.floor_dbfs == -90.0 for s in segments)
+    decisions = [gate_segment(s, clip[None, int(s.start_s * SR) : int(s.end_s * SR)]) for s in segments]
+    assert any(d.keep for d in decisions), [d.reason for d in decisions]
+    # with the old estimate (any number of background frames) the same line is gated
+    old = detect_speech(clip, VadOptions(min_floor_ms=0))
+    assert not any(gate_segment(s, clip[None, int(s.start_s * SR) : int(s.end_s * SR)]).keep for s in old)
+
+
+def test_the_floor_is_reported_after_a_second_of_background(speech_dir):
+    voice = decode_audio(speech_dir / "uberi_chinese.flac").samples[0]
+    hiss = np.random.default_rng(4).standard_normal(3 * SR + voice.size).astype(np.float32) * _db(-50)
+    late = hiss.copy()
+    late[2 * SR : 2 * SR + voice.size] += voice / np.abs(voice).max() * 0.5
+    (segment,) = detect_speech(late)[:1]
+    assert -56.0 < segment.floor_dbfs < -44.0
+    assert gate_segment(segment, late[None, int(segment.start_s * SR) : int(segment.end_s * SR)]).keep
