@@ -1,4 +1,4 @@
-"""Engines built the same way by every command: the site's matcher."""
+"""Engines built the same way by every command and the demo: the transcriber and the matcher."""
 
 from __future__ import annotations
 
@@ -22,3 +22,22 @@ def site_matcher(settings: Settings, rulebook: Rulebook):
 
     classifier = load_saved_classifier(retrained_classifier_path(settings), rulebook)
     return build_matcher(rulebook, classifier=classifier, cache_dir=settings.data_dir / "cache")
+
+
+def site_transcriber(settings: Settings, *, beam_size: int | None = None, rescore: bool = True):
+    """The default Transcriber from settings (model folder, threads) with the word-frequency
+    rescorer; installs nothing.
+
+    Raises:
+        asr.transcriber.TranscriberError: the model folder is missing or unusable.
+    """
+    from asr.rescoring import WordFrequencyLM
+    from asr.transcriber import DecodeOptions, Transcriber
+
+    options = DecodeOptions() if beam_size is None else DecodeOptions(beam_size=beam_size)
+    return Transcriber(
+        settings.resolved_whisper_model_dir,
+        options=options,
+        cpu_threads=settings.cpu_threads,
+        rescorer=WordFrequencyLM() if rescore else None,
+    )

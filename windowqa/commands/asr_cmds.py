@@ -46,20 +46,12 @@ def _fail(message: str, code: int = 2) -> None:
 
 
 def build_transcriber(settings: Settings | None = None, *, beam_size: int | None = None, rescore: bool = True):
-    """The default Transcriber from settings (model folder, threads) with the word-frequency
-    rescorer; installs nothing."""
-    from asr.rescoring import WordFrequencyLM
-    from asr.transcriber import DecodeOptions, Transcriber, TranscriberError
+    """:func:`windowqa.engines.site_transcriber`, with its error said on the command line."""
+    from asr.transcriber import TranscriberError
+    from windowqa.engines import site_transcriber
 
-    settings = settings or Settings()
-    options = DecodeOptions() if beam_size is None else DecodeOptions(beam_size=beam_size)
     try:
-        return Transcriber(
-            settings.resolved_whisper_model_dir,
-            options=options,
-            cpu_threads=settings.cpu_threads,
-            rescorer=WordFrequencyLM() if rescore else None,
-        )
+        return site_transcriber(settings or Settings(), beam_size=beam_size, rescore=rescore)
     except TranscriberError as exc:
         _fail(str(exc))
 

@@ -166,7 +166,8 @@ def run_demo(
     if matcher is None:
         from nlp import build_matcher
 
-        matcher = build_matcher(rulebook)
+        # the shipped corpus (never a site's retrained model), trained once and cached
+        matcher = build_matcher(rulebook, cache_dir=settings.data_dir / "cache")
     lap("engines")
     ingest_report = _ingest(factory, truth, folder, rulebook, transcriber, matcher, options.progress)
     lap("ingest")
@@ -199,14 +200,13 @@ def run_demo(
 
 def _build_transcriber(settings: Settings):
     """The same default transcriber as ``windowqa ingest`` (model, threads, rescorer)."""
-    import typer
-
-    from windowqa.commands.asr_cmds import build_transcriber
+    from asr.transcriber import TranscriberError
+    from windowqa.engines import site_transcriber
 
     try:
-        return build_transcriber(settings)
-    except typer.Exit:  # it has printed why (no model folder): say what the demo needs
-        raise DemoError("the demo needs the Whisper model: run `windowqa models install`") from None
+        return site_transcriber(settings)
+    except TranscriberError as exc:
+        raise DemoError(f"the demo needs the Whisper model: run `windowqa models install` ({exc})") from None
 
 
 def _ingest(factory, truth, folder: Path, rulebook: Rulebook, transcriber, matcher, progress: bool) -> list:
