@@ -3,10 +3,12 @@
 The engine is built explicitly from a local model folder (never downloaded, never at import)
 and passed to whoever needs it. It transcribes *segments* that the VAD of ``audio_capture``
 cut, one decoding pass per segment (or per window of close segments of one channel, joined by
-:meth:`Transcriber.transcribe_joined` and split back by word times), with the encoder run on
+:meth:`Transcriber.transcribe_groups` and split back by word times), with the encoder run on
 the window's own length instead of a zero-padded 30 s window: CTranslate2 accepts shorter
 inputs, and for the short turns of a service window this is most of the speed (the encoder on
-30 s costs ~0.75 s on 2 threads, on 10 s ~0.09 s).
+30 s costs ~0.75 s on 2 threads, on 10 s ~0.09 s). Several windows are decoded in one batch
+(:meth:`Transcriber.transcribe_segments`), which halves the beam search's cost per window on
+a CPU.
 
 No prompt, prefix or hotword is ever given to the decoder: biasing the model with courtesy
 phrases makes it write them where nobody said them.
@@ -18,7 +20,7 @@ import logging
 import math
 import time
 import zlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -273,54 +275,63 @@ class Transcriber:
     def _simplified(self, text: str) -> str:
         return self._t2s.convert(text) if self._t2s is not None else text
 
-    def _encode(self, samples: np.ndarray):
-        """Encoder output for one segment; returns (encoder_output, content_frames).
+    def _window_frames(self, n_samples: int) -> int:
+        """Mel frames of the encoder window of a segment of ``n_samples``: the segment plus
+        ``context_pad_s`` of silence, at least ``min_window_s``, at most 30 s."""
+        window_s = max(self.options.min_window_s, n_samples / SAMPLE_RATE + self.options.context_pad_s)
+        return min(_MAX_FRAMES, int(math.ceil(window_s)) * _FRAMES_PER_S)
 
-        The segment is followed by ``context_pad_s`` of digital silence *before* the mel
-        features are computed, so the model sees the trailing silence it was trained on
-        (Whisper pads its 30 s windows with silent audio). Padding the mel features with zeros
-        instead, as faster-whisper does for its fixed 30 s window, made the shortened window
-        loop and repeat itself: 29 % CER on the synthesised bank against 11 % this way.
+    def _features(self, samples: np.ndarray, window_frames: int) -> np.ndarray:
+        """Mel features of ``samples`` followed by digital silence up to ``window_frames``.
+
+        The silence is appended *before* the mel features are computed, so the model sees the
+        trailing silence it was trained on (Whisper pads its 30 s windows with silent audio).
+        Padding the mel features with zeros instead, as faster-whisper does for its fixed 30 s
+        window, made the shortened window loop and repeat itself: 29 % CER on the synthesised
+        bank against 11 % this way.
         """
-        window_s = max(self.options.min_window_s, samples.size / SAMPLE_RATE + self.options.context_pad_s)
-        window_frames = min(_MAX_FRAMES, int(math.ceil(window_s)) * _FRAMES_PER_S)
         padded = np.zeros(window_frames * _HOP, dtype=np.float32)
         n = min(samples.size, padded.size)
         padded[:n] = samples[:n]
-        features = self._model.feature_extractor(padded)[:, :window_frames]
-        content_frames = min(window_frames, int(math.ceil(n / _HOP)))
-        return self._model.encode(np.ascontiguousarray(features)), content_frames
+        return self._model.feature_extractor(padded)[:, :window_frames]
 
-    def _generate(self, encoder_output):
-        """Beam search with temperature fallback (as Whisper's), choosing among the beam's
-        hypotheses with the rescorer when there is one.
+    def _encode(self, samples: np.ndarray):
+        """Encoder output for one segment in its own window; returns (encoder_output, content_frames)."""
+        window_frames = self._window_frames(samples.size)
+        features = self._features(samples, window_frames)
+        content_frames = min(window_frames, int(math.ceil(samples.size / _HOP)))
+        return self._model.encode(np.ascontiguousarray(features[None])), content_frames
+
+    def _attempts(self, encoder_output, batch: int, temperature: float) -> list[tuple]:
+        """One decoding pass at ``temperature`` over a batch of encoder outputs, choosing
+        among each item's hypotheses with the rescorer when there is one.
 
         Returns:
-            (tokens, acoustic mean log-probability, no-speech probability, temperature,
-            compression ratio) of the chosen hypothesis.
+            Per item (tokens, acoustic mean log-probability, no-speech probability,
+            temperature, compression ratio) of the chosen hypothesis.
         """
         opts = self.options
         prompt = self._model.get_prompt(self._tokenizer, [], without_timestamps=True)
+        if temperature > 0:
+            kwargs = {"beam_size": 1, "num_hypotheses": opts.best_of, "sampling_topk": 0, "sampling_temperature": temperature}
+        else:
+            n_best = opts.beam_size if self.rescorer is not None else 1
+            kwargs = {"beam_size": opts.beam_size, "patience": opts.patience, "num_hypotheses": n_best}
+        results = self._model.model.generate(
+            encoder_output,
+            [prompt] * batch,
+            length_penalty=1.0,
+            repetition_penalty=opts.repetition_penalty,
+            no_repeat_ngram_size=opts.no_repeat_ngram_size,
+            max_length=len(prompt) + opts.max_new_tokens,
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=self._fw_options.suppress_tokens,
+            **kwargs,
+        )
         attempts = []
-        for temperature in opts.temperatures:
-            if temperature > 0:
-                kwargs = {"beam_size": 1, "num_hypotheses": opts.best_of, "sampling_topk": 0, "sampling_temperature": temperature}
-            else:
-                n_best = opts.beam_size if self.rescorer is not None else 1
-                kwargs = {"beam_size": opts.beam_size, "patience": opts.patience, "num_hypotheses": n_best}
-            result = self._model.model.generate(
-                encoder_output,
-                [prompt],
-                length_penalty=1.0,
-                repetition_penalty=opts.repetition_penalty,
-                no_repeat_ngram_size=opts.no_repeat_ngram_size,
-                max_length=len(prompt) + opts.max_new_tokens,
-                return_scores=True,
-                return_no_speech_prob=True,
-                suppress_blank=True,
-                suppress_tokens=self._fw_options.suppress_tokens,
-                **kwargs,
-            )[0]
+        for result in results:
             hypotheses = []
             for ids, score in zip(result.sequences_ids, result.scores):
                 ids = [t for t in ids if t < self._tokenizer.eot]
@@ -333,13 +344,26 @@ class Transcriber:
                 hypotheses.append((total, ids, avg))
             _, tokens, avg_logprob = max(hypotheses, key=lambda h: h[0])
             ratio = _compression_ratio(self._tokenizer.decode(tokens).strip())
-            no_speech = float(result.no_speech_prob)
-            attempt = (tokens, avg_logprob, no_speech, temperature, ratio)
+            attempts.append((tokens, avg_logprob, float(result.no_speech_prob), temperature, ratio))
+        return attempts
+
+    def _needs_fallback(self, attempt: tuple) -> bool:
+        opts = self.options
+        _, avg_logprob, no_speech, _, ratio = attempt
+        if no_speech > opts.no_speech_threshold and avg_logprob < opts.log_prob_threshold:
+            return False  # silence: a hotter pass would only invent text
+        return ratio > opts.compression_ratio_threshold or avg_logprob < opts.log_prob_threshold
+
+    def _with_fallback(self, first: tuple, samples: np.ndarray) -> tuple:
+        """Whisper's temperature fallback for one segment whose first pass failed its checks:
+        hotter passes on the segment alone, then the best usable attempt."""
+        opts = self.options
+        attempts = [first]
+        encoder_output, _ = self._encode(samples)
+        for temperature in opts.temperatures[1:]:
+            attempt = self._attempts(encoder_output, 1, temperature)[0]
             attempts.append(attempt)
-            needs_fallback = ratio > opts.compression_ratio_threshold or avg_logprob < opts.log_prob_threshold
-            if no_speech > opts.no_speech_threshold and avg_logprob < opts.log_prob_threshold:
-                needs_fallback = False  # silence: a hotter pass would only invent text
-            if not needs_fallback:
+            if not self._needs_fallback(attempt):
                 return attempt
         usable = [a for a in attempts if a[4] <= opts.compression_ratio_threshold] or attempts
         return max(usable, key=lambda a: a[1])
@@ -354,105 +378,232 @@ class Transcriber:
         Returns:
             The result, with ``dropped`` set (and empty text) when a filter rejected it.
         """
-        samples = np.asarray(samples, dtype=np.float32).ravel()
-        duration_s = samples.size / SAMPLE_RATE
-        if duration_s > 30.0:
-            raise ValueError(f"segment of {duration_s:.1f} s is longer than Whisper's 30 s window; cut it first")
+        return self.transcribe_segments([samples], [offset_s])[0]
+
+    def transcribe_segments(self, pieces: list[np.ndarray], offsets_s: list[float] | None = None) -> list[SegmentResult]:
+        """Decode several speech segments in one batch, one result per segment.
+
+        The segments share one encoder call and one beam search (padded with silence to the
+        longest): on a CPU the decoder's matrix products are far cheaper per row for a batch
+        than for one beam, so four windows decode in about the time of two. Each segment is
+        still decoded on its own audio only; nothing passes from one to another.
+
+        Args:
+            pieces: 16 kHz mono float32 audio of each segment, at most 30 s each.
+            offsets_s: where each segment starts in its recording (0 when None).
+
+        Returns:
+            One result per segment, with ``dropped`` set (and empty text) when a filter rejected it.
+        """
+        pieces = [np.asarray(p, dtype=np.float32).ravel() for p in pieces]
+        offsets_s = list(offsets_s) if offsets_s is not None else [0.0] * len(pieces)
+        if len(offsets_s) != len(pieces):
+            raise ValueError("one offset per segment")
+        for piece in pieces:
+            if piece.size / SAMPLE_RATE > 30.0:
+                raise ValueError(
+                    f"segment of {piece.size / SAMPLE_RATE:.1f} s is longer than Whisper's 30 s window; cut it first"
+                )
+        if not pieces:
+            return []
         started = time.perf_counter()
-        result = self._decode(samples, offset_s)
+        results = self._decode_batch(pieces, offsets_s)
         self.stats.compute_s += time.perf_counter() - started
-        self.stats.audio_s += duration_s
-        self.stats.segments += 1
-        if result.dropped:
-            key = result.dropped.split(":")[0]
-            self.stats.dropped[key] = self.stats.dropped.get(key, 0) + 1
-            logger.debug("dropped segment at %.2f s (%s)", offset_s, result.dropped)
-        return result
+        for piece, offset_s, result in zip(pieces, offsets_s, results):
+            self.stats.audio_s += piece.size / SAMPLE_RATE
+            self.stats.segments += 1
+            if result.dropped:
+                key = result.dropped.split(":")[0]
+                self.stats.dropped[key] = self.stats.dropped.get(key, 0) + 1
+                logger.debug("dropped segment at %.2f s (%s)", offset_s, result.dropped)
+        return results
 
-    def _decode(self, samples: np.ndarray, offset_s: float) -> SegmentResult:
+    def _decode_batch(self, pieces: list[np.ndarray], offsets_s: list[float]) -> list[SegmentResult]:
         opts = self.options
-        end_s = offset_s + samples.size / SAMPLE_RATE
-        if samples.size < SAMPLE_RATE // 10:
-            return SegmentResult("", offset_s, end_s, (), 0.0, 1.0, 0.0, 0.0, dropped="too_short")
-        encoder_output, num_frames = self._encode(samples)
-        tokens, avg_logprob, no_speech, temperature, compression_ratio = self._generate(encoder_output)
+        results: list[SegmentResult | None] = [None] * len(pieces)
+        todo = []
+        for i, (samples, offset_s) in enumerate(zip(pieces, offsets_s)):
+            if samples.size < SAMPLE_RATE // 10:
+                end_s = offset_s + samples.size / SAMPLE_RATE
+                results[i] = SegmentResult("", offset_s, end_s, (), 0.0, 1.0, 0.0, 0.0, dropped="too_short")
+            else:
+                todo.append(i)
+        if not todo:
+            return results
+        window_frames = max(self._window_frames(pieces[i].size) for i in todo)
+        features = np.stack([self._features(pieces[i], window_frames) for i in todo])
+        encoder_output = self._model.encode(np.ascontiguousarray(features))
+        content_frames = [min(window_frames, int(math.ceil(pieces[i].size / _HOP))) for i in todo]
+        attempts = self._attempts(encoder_output, len(todo), opts.temperatures[0])
+        kept: dict[int, tuple] = {}  # position in todo -> (tokens, text, avg_logprob, no_speech, ratio, temperature)
+        for k, i in enumerate(todo):
+            attempt = attempts[k]
+            if len(opts.temperatures) > 1 and self._needs_fallback(attempt):
+                attempt = self._with_fallback(attempt, pieces[i])
+            tokens, avg_logprob, no_speech, temperature, compression_ratio = attempt
+            offset_s = offsets_s[i]
+            end_s = offset_s + pieces[i].size / SAMPLE_RATE
+            reason, text, ratio = self._filter(tokens, avg_logprob, no_speech, temperature)
+            if reason:
+                results[i] = SegmentResult(
+                    "", offset_s, end_s, (), avg_logprob, no_speech, compression_ratio, temperature, dropped=reason
+                )
+                continue
+            if not opts.word_timestamps:
+                results[i] = SegmentResult(text, offset_s, end_s, (), avg_logprob, no_speech, ratio, temperature)
+                continue
+            kept[k] = (tokens, text, avg_logprob, no_speech, ratio, temperature)
+        if kept:
+            words = self._word_times(encoder_output, todo, kept, content_frames)
+            for k, (tokens, text, avg_logprob, no_speech, ratio, temperature) in kept.items():
+                i = todo[k]
+                duration_s = pieces[i].size / SAMPLE_RATE
+                offset_s = offsets_s[i]
+                results[i] = SegmentResult(
+                    text,
+                    offset_s,
+                    offset_s + duration_s,
+                    tuple(
+                        Word(
+                            text=w.text,
+                            start_s=round(offset_s + min(w.start_s, duration_s), 3),
+                            end_s=round(offset_s + min(w.end_s, duration_s), 3),
+                            probability=w.probability,
+                        )
+                        for w in words[k]
+                    ),
+                    avg_logprob,
+                    no_speech,
+                    ratio,
+                    temperature,
+                )
+        return results
+
+    def _filter(self, tokens: list[int], avg_logprob: float, no_speech: float, temperature: float):
+        """(why the result is dropped or None, Simplified text, its compression ratio)."""
+        opts = self.options
         raw_text = self._tokenizer.decode(tokens).strip()
-
-        def dropped(reason: str) -> SegmentResult:
-            return SegmentResult(
-                "", offset_s, end_s, (), avg_logprob, no_speech, compression_ratio, temperature, dropped=reason
-            )
-
         if not raw_text:
-            return dropped("empty")
+            return "empty", "", 0.0
         if no_speech > opts.no_speech_threshold and avg_logprob < opts.log_prob_threshold:
-            return dropped(f"no_speech: p={no_speech:.2f} logprob={avg_logprob:.2f}")
+            return f"no_speech: p={no_speech:.2f} logprob={avg_logprob:.2f}", "", 0.0
         if no_speech > opts.drop_no_speech_prob:
-            return dropped(f"no_speech: p={no_speech:.2f}")
+            return f"no_speech: p={no_speech:.2f}", "", 0.0
         if avg_logprob < opts.log_prob_threshold:
             # every temperature of the fallback failed: what is left is a guess, not a transcript
-            return dropped(f"low_logprob: {avg_logprob:.2f} at temperature {temperature}")
+            return f"low_logprob: {avg_logprob:.2f} at temperature {temperature}", "", 0.0
         text = self._simplified(raw_text)
         ratio = _compression_ratio(text)
         if ratio > opts.compression_ratio_threshold:
-            return dropped(f"compression_ratio: {ratio:.2f}")
+            return f"compression_ratio: {ratio:.2f}", "", ratio
         pattern = find_known_hallucination(text)
         if pattern:
-            return dropped(f"known_hallucination: {pattern}")
+            return f"known_hallucination: {pattern}", "", ratio
         loop = find_repetition_loop(text)
         if loop:
-            return dropped(f"repetition: {loop}")
+            return f"repetition: {loop}", "", ratio
+        return None, text, ratio
 
-        words: tuple[Word, ...] = ()
-        if opts.word_timestamps:
-            segment = {"seek": 0, "start": 0.0, "end": num_frames / _FRAMES_PER_S, "tokens": tokens}
-            self._model.add_word_timestamps(
-                [[segment]],
-                self._tokenizer,
-                encoder_output,
-                num_frames,
-                self._fw_options.prepend_punctuations,
-                self._fw_options.append_punctuations,
-                last_speech_timestamp=0.0,
-            )
-            words = tuple(
+    def _word_times(self, encoder_output, todo: list[int], kept: dict[int, tuple], content_frames: list[int]):
+        """Words with times relative to each segment's start, for the kept items of a batch.
+
+        The alignment runs over the whole batch (its encoder output cannot be split); an item
+        that was dropped is aligned with one placeholder token and its words are ignored.
+        """
+        placeholder = self._tokenizer.encode("嗯")[:1]
+        segments = []
+        for k in range(len(todo)):
+            tokens = kept[k][0] if k in kept else placeholder
+            segments.append([{"seek": 0, "start": 0.0, "end": content_frames[k] / _FRAMES_PER_S, "tokens": tokens}])
+        self._model.add_word_timestamps(
+            segments,
+            self._tokenizer,
+            encoder_output,
+            content_frames,
+            self._fw_options.prepend_punctuations,
+            self._fw_options.append_punctuations,
+            last_speech_timestamp=0.0,
+        )
+        out = {}
+        for k in kept:
+            out[k] = [
                 Word(
                     text=self._simplified(w["word"]).strip(),
-                    start_s=round(offset_s + min(float(w["start"]), samples.size / SAMPLE_RATE), 3),
-                    end_s=round(offset_s + min(float(w["end"]), samples.size / SAMPLE_RATE), 3),
+                    start_s=float(w["start"]),
+                    end_s=float(w["end"]),
                     probability=round(float(w["probability"]), 4),
                 )
-                for w in segment.get("words", [])
+                for w in segments[k][0].get("words", [])
                 if w["word"].strip()
-            )
-        return SegmentResult(text, offset_s, end_s, words, avg_logprob, no_speech, ratio, temperature)
+            ]
+        return out
 
-    def transcribe_joined(
-        self, pieces: list[np.ndarray], offsets_s: list[float], *, join_s: float = 0.4
-    ) -> list[SegmentResult] | None:
-        """Decode several speech segments of one channel in one window, one result per segment.
+    def transcribe_groups(
+        self, groups: list[tuple[list[np.ndarray], list[float]]], *, join_s: float = 0.4
+    ) -> list[list[SegmentResult]]:
+        """Decode groups of close speech segments of one channel, all groups in one batch.
 
-        Segments that follow each other closely are joined (with ``join_s`` of digital silence
-        between them) and decoded together: the decoder then reads each of them next to the
-        others' words, which short turns decoded alone lack, and one encoder pass replaces
-        several padded ones. Only the audio is joined; no earlier text or prompt is given.
-        The words go back to the segment whose span holds their middle.
+        The segments of a group are joined (with ``join_s`` of digital silence between them)
+        and decoded together: the decoder then reads each of them next to the others' words,
+        which short turns decoded alone lack, and one window replaces several padded ones.
+        Only the audio is joined; no earlier text or prompt is given. The words go back to
+        the segment whose span holds their end. A joined window that fails a filter or is
+        longer than 30 s is decoded segment by segment instead, and so is a segment that got
+        no words in its window (the decoder may skip one).
 
         Args:
-            pieces: 16 kHz mono float32 audio of each segment, in time order.
-            offsets_s: where each segment starts in its recording.
-            join_s: silence between two segments in the joined window.
+            groups: per group, the 16 kHz mono audio of each segment (in time order) and where
+                each starts in its recording.
+            join_s: silence between two segments in a joined window.
 
         Returns:
-            One result per segment (``dropped="no_words"`` for a segment that got none: the
-            decoder may skip a segment of a joined window, so the caller decodes such a
-            segment alone), or None when the joined window fails a filter or is too long;
-            the caller then decodes the segments one by one.
+            Per group, one result per segment.
         """
-        if len(pieces) != len(offsets_s):
-            raise ValueError("one offset per piece")
-        if len(pieces) == 1 or not self.options.word_timestamps:
-            return None
+        windows, window_offsets, spans_of = [], [], []
+        for pieces, offsets_s in groups:
+            if len(pieces) != len(offsets_s):
+                raise ValueError("one offset per piece")
+            joined, spans = self._join(pieces, join_s)
+            spans_of.append(spans)
+            windows.append(joined if joined is not None else None)
+            window_offsets.append(0.0 if joined is not None else None)
+        batch = [k for k, w in enumerate(windows) if w is not None]
+        decoded = dict(zip(batch, self.transcribe_segments([windows[k] for k in batch], [0.0] * len(batch))))
+        out: list[list[SegmentResult | None]] = []
+        alone: list[tuple[int, int]] = []  # (group, segment) decoded alone
+        for g, (pieces, offsets_s) in enumerate(groups):
+            whole = decoded.get(g)
+            if whole is None or whole.dropped and len(pieces) > 1:
+                out.append([None] * len(pieces))
+                alone += [(g, j) for j in range(len(pieces))]
+                continue
+            if len(pieces) == 1:
+                out.append([self._shifted(whole, offsets_s[0])])
+                continue
+            split = self._split(whole, pieces, offsets_s, spans_of[g])
+            for j, result in enumerate(split):
+                if result.dropped == "no_words":
+                    split[j] = None
+                    alone.append((g, j))
+            out.append(split)
+        if alone:
+            results = self.transcribe_segments([groups[g][0][j] for g, j in alone], [groups[g][1][j] for g, j in alone])
+            for (g, j), result in zip(alone, results):
+                out[g][j] = result
+        return out
+
+    @staticmethod
+    def _shifted(result: SegmentResult, offset_s: float) -> SegmentResult:
+        """``result`` of a segment decoded at offset 0, moved to ``offset_s``."""
+        if not offset_s:
+            return result
+        words = tuple(
+            Word(w.text, round(w.start_s + offset_s, 3), round(w.end_s + offset_s, 3), w.probability) for w in result.words
+        )
+        return replace(result, start_s=result.start_s + offset_s, end_s=result.end_s + offset_s, words=words)
+
+    def _join(self, pieces: list[np.ndarray], join_s: float):
+        """(joined audio, span of each piece in it), or (None, spans) when more than 30 s."""
         gap = np.zeros(int(join_s * SAMPLE_RATE), np.float32)
         spans, parts, position = [], [], 0
         for k, piece in enumerate(pieces):
@@ -463,12 +614,13 @@ class Transcriber:
             spans.append((position / SAMPLE_RATE, (position + piece.size) / SAMPLE_RATE))
             parts.append(piece)
             position += piece.size
-        joined = np.concatenate(parts)
-        if joined.size / SAMPLE_RATE > 30.0:
-            return None
-        whole = self.transcribe_segment(joined, offset_s=0.0)
-        if whole.dropped:
-            return None
+        if position / SAMPLE_RATE > 30.0:
+            return None, spans
+        return (np.concatenate(parts) if len(parts) > 1 else parts[0]), spans
+
+    def _split(self, whole: SegmentResult, pieces, offsets_s, spans) -> list[SegmentResult]:
+        """The words of a joined window back to their segments (``dropped="no_words"`` for a
+        segment that got none)."""
         words: list[list[Word]] = [[] for _ in pieces]
         for word in whole.words:
             # Whisper's word times tend to start early (a word after a pause is often placed

@@ -129,19 +129,19 @@ def test_close_segments_are_decoded_together_and_split_back(transcriber, clips):
         parts += [x.astype(np.float32), pause]
         position += x.size + pause.size
     audio = np.concatenate(parts)
-    joined_calls = []
-    original = transcriber.transcribe_joined
+    group_sizes = []
+    original = transcriber.transcribe_groups
 
-    def spy(pieces, offsets_s, **kwargs):
-        joined_calls.append(len(pieces))
-        return original(pieces, offsets_s, **kwargs)
+    def spy(groups, **kwargs):
+        group_sizes.extend(len(pieces) for pieces, _ in groups)
+        return original(groups, **kwargs)
 
-    transcriber.transcribe_joined = spy
+    transcriber.transcribe_groups = spy
     try:
         utterances = list(transcribe_blocks([audio[None, :]], transcriber))
     finally:
-        del transcriber.transcribe_joined
-    assert joined_calls and max(joined_calls) >= 2
+        del transcriber.transcribe_groups
+    assert group_sizes and max(group_sizes) >= 2
     assert len(utterances) == 3
     for utterance, (start, end), reference in zip(utterances, spans, references):
         assert start - 0.5 <= utterance.start_s < utterance.end_s <= end + 0.5
@@ -149,7 +149,18 @@ def test_close_segments_are_decoded_together_and_split_back(transcriber, clips):
         assert cer_counts(utterance.text, reference).cer <= 0.35, (utterance.text, reference)
 
 
-def test_joined_decoding_needs_more_than_one_segment(transcriber, clips):
-    assert transcriber.transcribe_joined([clips["uberi_chinese"]], [0.0]) is None
+def test_a_batch_decodes_each_segment_as_if_alone(transcriber, clips):
+    """Segments of different lengths decoded in one batch give the texts they give alone,
+    each with its own offset, and a too-short piece in the batch is dropped by itself."""
+    names = ("paddle_zh", "uberi_chinese", "firered_aishell2_IT0011W0001")
+    pieces = [clips[name] for name in names] + [np.zeros(SR // 20, np.float32)]
+    offsets = [0.0, 100.0, 200.0, 300.0]
+    batch = transcriber.transcribe_segments(pieces, offsets)
+    alone = [transcriber.transcribe_segment(piece, offset_s=offset) for piece, offset in zip(pieces, offsets)]
+    assert [r.dropped for r in batch] == [None, None, None, "too_short"]
+    for together, single, offset in zip(batch[:3], alone[:3], offsets):
+        assert cer_counts(together.text, single.text).cer <= 0.1, (together.text, single.text)
+        assert together.words and all(offset <= w.start_s <= w.end_s <= together.end_s for w in together.words)
     with pytest.raises(ValueError):
-        transcriber.transcribe_joined([clips["uberi_chinese"]], [0.0, 1.0])
+        transcriber.transcribe_segments(pieces, offsets[:2])
+    assert transcriber.transcribe_groups([]) == []

@@ -41,6 +41,8 @@ class PipelineOptions:
             time); only audio is joined, never earlier text.
         merge_max_s: longest joined window (segments plus the silences between them).
         merge_join_s: digital silence put between joined segments.
+        batch_windows: windows (single or joined segments) decoded together in one batch:
+            on a CPU the beam search costs about half as much per window in batches of four.
     """
 
     vad: VadOptions = field(default_factory=VadOptions)
@@ -53,6 +55,9 @@ class PipelineOptions:
     merge_gap_s: float = 6.0
     merge_max_s: float = 20.0
     merge_join_s: float = 0.4
+    # Windows decoded in one batch (one encoder call, one beam search). A batch waits for its
+    # last window, so live capture decodes each window as soon as it closes (1).
+    batch_windows: int = 4
 
 
 @dataclass
@@ -221,33 +226,40 @@ def _utterances_with_audio(
 
     started = time.perf_counter()
     events = _segment_events(counted(blocks), options)
-    for group in _decode_windows(events, options, stats, source):
-        results = None
-        if len(group) > 1:
-            results = transcriber.transcribe_joined(
-                [a for _, a, _ in group], [seg.start_s for seg, _, _ in group], join_s=options.merge_join_s
-            )
-        for k, (seg, samples, recording_channels) in enumerate(group):
-            common = dict(
-                start_s=seg.start_s,
-                role=channel_map.role_for(seg.channel, n_channels or recording_channels),
-                window=channel_map.window,
-                channel=seg.channel,
-                recording_started_at=recording_started_at,
-                source=source,
-            )
-            if results is None or results[k].dropped == "no_words":
-                # not joined, or skipped in the joined window: decoded alone
-                utterance = transcriber.transcribe_utterance(samples, **common)
-            else:
-                utterance = transcriber.utterance_from_result(results[k], **{k2: v for k2, v in common.items() if k2 != "start_s"})
-            if utterance is None:
-                stats.dropped += 1
-                continue
-            stats.utterances += 1
-            stats.compute_s = time.perf_counter() - started
-            yield utterance, samples
+    for batch in _batches(_decode_windows(events, options, stats, source), options.batch_windows):
+        decoded = transcriber.transcribe_groups(
+            [([a for _, a, _ in group], [seg.start_s for seg, _, _ in group]) for group in batch],
+            join_s=options.merge_join_s,
+        )
+        for group, results in zip(batch, decoded):
+            for (seg, samples, recording_channels), result in zip(group, results):
+                utterance = transcriber.utterance_from_result(
+                    result,
+                    role=channel_map.role_for(seg.channel, n_channels or recording_channels),
+                    window=channel_map.window,
+                    channel=seg.channel,
+                    recording_started_at=recording_started_at,
+                    source=source,
+                )
+                if utterance is None:
+                    stats.dropped += 1
+                    continue
+                stats.utterances += 1
+                stats.compute_s = time.perf_counter() - started
+                yield utterance, samples
     stats.compute_s = time.perf_counter() - started
+
+
+def _batches(groups: Iterable, size: int) -> Iterator[list]:
+    """Consecutive groups, ``size`` at a time (the last batch may be smaller)."""
+    batch = []
+    for group in groups:
+        batch.append(group)
+        if len(batch) >= max(1, size):
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def transcribe_blocks(

@@ -297,7 +297,7 @@ def capture(
 
     from audio_capture import CaptureDeviceError, ChannelMap
     from audio_capture.live import CaptureOptions, LiveCapture, SegmentWriter
-    from windowqa.speech_pipeline import transcribe_and_match, transcribe_blocks
+    from windowqa.speech_pipeline import PipelineOptions, transcribe_and_match, transcribe_blocks
 
     settings = Settings()
     try:
@@ -324,7 +324,10 @@ def capture(
         threading.Timer(seconds, live.stop).start()
     writer = SegmentWriter(options, live.started_at)
     blocks = live.blocks(writer)
-    common = dict(channel_map=channel_map, n_channels=channels, recording_started_at=live.started_at, source=f"live:{window}")
+    common = dict(
+        channel_map=channel_map, n_channels=channels, recording_started_at=live.started_at, source=f"live:{window}",
+        options=PipelineOptions(batch_windows=1),  # a live window is decoded as soon as it closes
+    )
     try:
         if matcher is not None:
             for item in transcribe_and_match(blocks, transcriber, matcher, **common):
