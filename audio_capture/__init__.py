@@ -1,6 +1,6 @@
 """audio_capture: decoding, channel roles, VAD segmentation and live capture (16 kHz float32)."""
 
-from audio_capture.channels import ChannelMap, GateDecision, GateOptions, gate_segment
+from audio_capture.channels import ChannelMap, GateDecision, GateOptions, gate_segment, gate_stretches, own_stretches
 from audio_capture.decode import SAMPLE_RATE, AudioInfo, DecodedAudio, decode_audio, probe_audio, stream_audio
 from audio_capture.errors import AudioCaptureError, AudioDecodeError, CaptureDeviceError
 from audio_capture.live import CaptureOptions, LiveCapture, SegmentWriter
@@ -26,6 +26,8 @@ __all__ = [
     "detect_speech",
     "detect_speech_blocks",
     "gate_segment",
+    "gate_stretches",
+    "own_stretches",
     "probe_audio",
     "stream_audio",
 ]

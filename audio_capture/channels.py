@@ -5,11 +5,17 @@ microphone on channel 0 and the citizen-side microphone on channel 1; mono audio
 ``unknown`` (the scoring stage decides). Each microphone also hears the other person and the
 hall, so a segment is kept on a channel only where it is loudest (crosstalk) and clearly above
 that channel's background (the hall floor).
+
+The crosstalk decision is taken per stretch, not per segment: in hall noise the VAD of a
+microphone can stay open across a change of speaker, and a segment holding the staff member's
+line followed by the citizen's answer (heard 12 dB down) is neither's as a whole.
+:func:`gate_stretches` keeps the stretches where the segment's own channel dominates and gates
+the rest.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -65,11 +71,23 @@ class GateOptions:
         min_above_floor_db: the segment's voiced level must be this far above the channel's
             background level; distant voices in the hall stay below it.
         min_level_dbfs: absolute floor for a segment's voiced level.
+        frame_ms: frame of the per-stretch channel comparison.
+        smooth_ms: channel levels are compared over a moving window this long, so single
+            frames (a plosive, a pause between syllables) do not split a line.
+        bridge_ms: own stretches closer than this are one stretch (pauses inside a line),
+            and a stretch this close to the segment's edge reaches the edge.
+        min_stretch_ms: own stretches shorter than this are not speech of the channel's speaker.
+        pad_ms: audio kept around an own stretch (soft onsets and endings dominate less).
     """
 
     crosstalk_margin_db: float = 3.0
     min_above_floor_db: float = 6.0
     min_level_dbfs: float = -50.0
+    frame_ms: int = 30
+    smooth_ms: int = 270
+    bridge_ms: int = 600
+    min_stretch_ms: int = 400
+    pad_ms: int = 150
 
 
 @dataclass(frozen=True)
@@ -113,3 +131,115 @@ def gate_segment(segment: SpeechSegment, samples: np.ndarray, options: GateOptio
     if other is not None and own - other < options.crosstalk_margin_db:
         return GateDecision(False, f"crosstalk: other channel {other - own:+.1f} dB", own, other, floor, options)
     return GateDecision(True, "kept", own, other, floor, options)
+
+
+def _frame_powers(samples: np.ndarray, frame_n: int) -> np.ndarray:
+    """Mean power of each whole frame, per channel: shape (channels, frames)."""
+    frames = samples.shape[1] // frame_n
+    x = samples[:, : frames * frame_n].astype(np.float64).reshape(samples.shape[0], frames, frame_n)
+    return np.mean(np.square(x), axis=2)
+
+
+def own_stretches(segment: SpeechSegment, samples: np.ndarray, options: GateOptions | None = None) -> list[tuple[float, float]]:
+    """Where in ``segment`` its own channel is louder than every other by the crosstalk margin.
+
+    Args:
+        segment: a VAD segment on ``segment.channel``.
+        samples: the audio of all channels over the segment's span, shape (channels, n).
+        options: the thresholds.
+
+    Returns:
+        (start_s, end_s) stretches in the recording's time, in order; the whole segment for
+        a mono recording.
+
+    Example:
+        >>> import numpy as np
+        >>> from audio_capture.vad import SpeechSegment
+        >>> rng = np.random.default_rng(0)
+        >>> own, other = rng.standard_normal(16000 * 4) * 0.1, rng.standard_normal(16000 * 4) * 0.1
+        >>> own[16000 * 2 :] *= 0.1  # the second half is the other channel's speaker, heard 20 dB down
+        >>> other[: 16000 * 2] *= 0.1
+        >>> own_stretches(SpeechSegment(0, 10.0, 14.0, 4000, -20.0, -60.0), np.stack([own, other]))
+        [(10.0, 12.1)]
+    """
+    options = options or GateOptions()
+    samples = np.atleast_2d(samples)
+    if samples.shape[0] < 2:
+        return [(segment.start_s, segment.end_s)]
+    frame_n = 16_000 * options.frame_ms // 1000
+    frame_s = options.frame_ms / 1000
+    powers = _frame_powers(samples, frame_n)
+    if powers.shape[1] == 0:
+        return []
+    width = max(1, options.smooth_ms // options.frame_ms)
+    kernel = np.ones(width) / width
+    smooth = np.stack([np.convolve(p, kernel, mode="same") for p in powers])
+    own = 10 * np.log10(smooth[segment.channel] + 1e-20)
+    other = 10 * np.log10(np.max(np.delete(smooth, segment.channel, axis=0), axis=0) + 1e-20)
+    dominant = own - other >= options.crosstalk_margin_db
+    runs, start = [], None
+    for k, flag in enumerate(dominant):
+        if flag and start is None:
+            start = k
+        if not flag and start is not None:
+            runs.append([start, k])
+            start = None
+    if start is not None:
+        runs.append([start, dominant.size])
+    bridge = options.bridge_ms / 1000 / frame_s
+    merged: list[list[int]] = []
+    for run in runs:
+        if merged and run[0] - merged[-1][1] <= bridge:
+            merged[-1][1] = run[1]
+        else:
+            merged.append(run)
+    n_frames = dominant.size
+    stretches = []
+    for lo, hi in merged:
+        if (hi - lo) * frame_s * 1000 < options.min_stretch_ms:
+            continue
+        lo_s = 0.0 if lo <= bridge else max(0.0, lo * frame_s - options.pad_ms / 1000)
+        hi_s = segment.duration_s if n_frames - hi <= bridge else min(segment.duration_s, hi * frame_s + options.pad_ms / 1000)
+        stretches.append((round(segment.start_s + lo_s, 3), round(segment.start_s + hi_s, 3)))
+    return stretches
+
+
+def gate_stretches(
+    segment: SpeechSegment, samples: np.ndarray, options: GateOptions | None = None
+) -> list[tuple[SpeechSegment, GateDecision]]:
+    """The stretches of ``segment`` spoken by its own channel's speaker, each gated.
+
+    A segment whose own channel dominates throughout comes back whole; one that holds another
+    speaker's turn comes back as the stretches before and after it; a segment that is all
+    crosstalk comes back whole with a crosstalk decision. Each stretch then passes the
+    hall-floor and crosstalk checks of :func:`gate_segment` on its own audio.
+
+    Args:
+        segment: a VAD segment on ``segment.channel``.
+        samples: the audio of all channels over the segment's span, shape (channels, n).
+        options: the thresholds.
+
+    Returns:
+        (segment or stretch, decision) pairs in time order.
+    """
+    options = options or GateOptions()
+    samples = np.atleast_2d(samples)
+    stretches = own_stretches(segment, samples, options)
+    if not stretches:
+        return [(segment, gate_segment(segment, samples, options))]
+    if stretches == [(segment.start_s, segment.end_s)]:
+        return [(segment, gate_segment(segment, samples, options))]
+    out = []
+    frame_n = 16_000 * options.frame_ms // 1000
+    for start_s, end_s in stretches:
+        lo = int(round((start_s - segment.start_s) * 16_000))
+        hi = int(round((end_s - segment.start_s) * 16_000))
+        audio = samples[:, lo:hi]
+        # the stretch's voiced level: the louder half of its frames (pauses excluded)
+        powers = np.sort(_frame_powers(audio[segment.channel : segment.channel + 1], frame_n)[0])
+        loud = powers[powers.size // 2 :] if powers.size else np.zeros(1)
+        level = float(10 * np.log10(np.mean(loud) + 1e-20))
+        voiced_ms = int(round(min(segment.voiced_ms, (end_s - start_s) * 1000)))
+        stretch = replace(segment, start_s=start_s, end_s=end_s, voiced_ms=voiced_ms, level_dbfs=round(level, 1))
+        out.append((stretch, gate_segment(stretch, audio, options)))
+    return out

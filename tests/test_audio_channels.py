@@ -5,7 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audio_capture import ChannelMap, GateOptions, VadOptions, decode_audio, detect_speech, gate_segment
+from audio_capture import (
+    ChannelMap,
+    GateOptions,
+    VadOptions,
+    decode_audio,
+    detect_speech,
+    gate_segment,
+    gate_stretches,
+    own_stretches,
+)
 from models.domain import Role
 
 SR = 16000
@@ -108,3 +117,78 @@ def test_the_floor_is_reported_after_a_second_of_background(speech_dir):
     (segment,) = detect_speech(late)[:1]
     assert -56.0 < segment.floor_dbfs < -44.0
     assert gate_segment(segment, late[None, int(segment.start_s * SR) : int(segment.end_s * SR)]).keep
+
+
+@pytest.fixture(scope="module")
+def turn_in_babble(speech_dir):
+    """The staff member (paddle) speaks at 1 s; 0.3 s after the line ends the citizen (wenet)
+    answers. Each microphone hears the other person 12 dB down and independent hall babble
+    (other real speech, low-passed) 20 dB under its own speaker, so the staff microphone's VAD
+    stays open across the change of speaker."""
+    staff = decode_audio(speech_dir / "paddle_zh.flac").samples[0]
+    citizen = decode_audio(speech_dir / "wenet_aishell1_BAC009S0724W0121.flac").samples[0]
+    babble_src = [decode_audio(speech_dir / f"{n}.flac").samples[0] for n in ("kimi_asr_example", "uberi_chinese")]
+    staff, citizen = (x / np.sqrt(np.mean(x**2)) * _db(-20) for x in (staff, citizen))
+    staff_span = (1.0, 1.0 + staff.size / SR)
+    citizen_span = (staff_span[1] + 0.3, staff_span[1] + 0.3 + citizen.size / SR)
+    # where each person really speaks: the clean clip's voiced extent (the files end in silence)
+    spoken = []
+    for clip, (start, _) in ((staff, staff_span), (citizen, citizen_span)):
+        segments = detect_speech(clip.astype(np.float32), VadOptions(padding_ms=0, hangover_ms=300, preroll_ms=0))
+        spoken.append((start + segments[0].start_s, start + segments[-1].end_s))
+    n = int((citizen_span[1] + 1.5) * SR)
+    direct = np.zeros((2, n), np.float32)
+    direct[0, SR : SR + staff.size] = staff
+    lo = int(citizen_span[0] * SR)
+    direct[1, lo : lo + citizen.size] = citizen
+    mix = direct + direct[::-1] * _db(-12)
+    rng = np.random.default_rng(5)
+    for channel in range(2):
+        babble = np.zeros(n, np.float32)
+        for src in babble_src:
+            start = int(rng.integers(0, max(1, src.size - n))) if src.size > n else 0
+            piece = np.resize(src[start:], n)
+            babble += np.roll(piece, int(rng.integers(0, n)))
+        babble = np.convolve(babble, np.ones(5) / 5, mode="same")  # distance takes the highs
+        mix[channel] += (babble / np.sqrt(np.mean(babble**2)) * _db(-40)).astype(np.float32)
+    return mix.astype(np.float32), spoken[0], spoken[1]
+
+
+def test_a_segment_holding_the_other_sides_turn_keeps_only_its_own_stretch(turn_in_babble):
+    mix, (staff_start, staff_end), (citizen_start, citizen_end) = turn_in_babble
+    staff_segments = detect_speech(mix[0], channel=0)
+    # the premise: one VAD segment on the staff microphone runs into the citizen's turn
+    assert any(s.start_s < staff_end and s.end_s > citizen_start + 1.0 for s in staff_segments)
+    kept = {0: [], 1: []}
+    for channel in range(2):
+        for seg in detect_speech(mix[channel], channel=channel):
+            span = mix[:, int(seg.start_s * SR) : int(seg.end_s * SR)]
+            kept[channel] += [s for s, d in gate_stretches(seg, span) if d.keep]
+    # each person's line stays whole on their own channel and holds nothing of the other's
+    assert len(kept[0]) == 1 and len(kept[1]) == 1
+    staff_kept, citizen_kept = kept[0][0], kept[1][0]
+    assert staff_kept.start_s <= staff_start and staff_kept.end_s >= staff_end - 0.2
+    assert staff_kept.end_s <= citizen_start + 0.2
+    assert citizen_kept.start_s <= citizen_start and citizen_kept.end_s >= citizen_end - 0.2
+    assert citizen_kept.start_s >= staff_end - 0.2
+
+
+def test_whole_segment_comes_back_unsplit_when_its_channel_dominates(window_recording):
+    staff_segment = next(s for s in detect_speech(window_recording[0], channel=0) if s.start_s < 2)
+    span = window_recording[:, int(staff_segment.start_s * SR) : int(staff_segment.end_s * SR)]
+    ((segment, decision),) = gate_stretches(staff_segment, span)
+    assert segment is staff_segment and decision.keep
+    assert own_stretches(staff_segment, span[:1]) == [(staff_segment.start_s, staff_segment.end_s)]  # mono: whole
+
+
+def test_both_lines_of_a_turn_in_babble_are_transcribed_on_their_own_channels(turn_in_babble, transcriber):
+    """End to end through the pipeline: with a per-segment decision both lines were lost
+    (each microphone's one long segment was 0.6 dB from the other's)."""
+    from asr import cer_counts
+    from windowqa.speech_pipeline import transcribe_blocks
+
+    mix, _, _ = turn_in_babble
+    utterances = list(transcribe_blocks([mix], transcriber, n_channels=2))
+    by_role = {role: "".join(u.text for u in utterances if u.role is role) for role in (Role.STAFF, Role.CITIZEN)}
+    assert cer_counts(by_role[Role.STAFF], "我认为跑步最重要的就是给我带来了身体健康").cer <= 0.2, by_role
+    assert cer_counts(by_role[Role.CITIZEN], "广州市房地产中介协会分析").cer <= 0.35, by_role  # hard in babble

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from asr.transcriber import Transcriber
-from audio_capture.channels import ChannelMap, GateOptions, gate_segment
+from audio_capture.channels import ChannelMap, GateOptions, gate_segment, gate_stretches
 from audio_capture.decode import SAMPLE_RATE, probe_audio, stream_audio
 from audio_capture.vad import SpeechSegment, StreamingVad, VadOptions
 from models.domain import MatchMethod, Role, RuleHit, Utterance
@@ -121,7 +121,13 @@ def _segment_events(
     def emit(segments: list[SpeechSegment]):
         for seg in sorted(segments, key=lambda s: s.start_s):
             audio = buffer.slice(int(seg.start_s * SAMPLE_RATE), int(seg.end_s * SAMPLE_RATE))
-            if audio.shape[0] > 1 or options.gate.min_above_floor_db > 0:
+            if audio.shape[0] > 1:
+                # per stretch: a segment may hold the other side's turn, heard through crosstalk
+                for stretch, decision in gate_stretches(seg, audio, options.gate):
+                    lo = int(round((stretch.start_s - seg.start_s) * SAMPLE_RATE))
+                    hi = int(round((stretch.end_s - seg.start_s) * SAMPLE_RATE))
+                    yield stretch, audio[:, lo:hi], decision.keep, decision.reason
+            elif options.gate.min_above_floor_db > 0:
                 decision = gate_segment(seg, audio, options.gate)
                 yield seg, audio, decision.keep, decision.reason
             else:
