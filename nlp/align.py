@@ -6,6 +6,9 @@ a slot absorbs up to ``max_slot`` syllables for free; every substituted, dropped
 syllable costs 1 (a regional-accent confusion costs ``regional_cost``). The score is
 ``1 - cost / fixed_syllables``: the total alignment cost over all fixed parts, so a short, fragile
 part between slots cannot pass on its own.
+
+Where each slot's filler lies is known only from a traceback of the best alignment; it is done
+only when asked (``with_slots=True``): the matcher's hot path needs the score and span alone.
 """
 
 from __future__ import annotations
@@ -69,6 +72,10 @@ class Alignment:
     start: int
     end: int
     used_regional: bool
+    # with ``align(..., with_slots=True)``: one ``[start, end)`` per slot of the template's tokens
+    # (inner slots only: a slot at either end of a wording is dropped by make_template), in order;
+    # a slot that absorbed nothing has ``start == end``
+    slots: tuple[tuple[int, int], ...] = ()
 
 
 def make_template(rule_id: str, text: str, parts: list[tuple[str, ...] | None], is_exempt: bool = False) -> Template:
@@ -99,8 +106,20 @@ def align(
     max_slot: int = 12,
     regional_cost: float = 0.5,
     max_cost: float | None = None,
+    with_slots: bool = False,
 ) -> Alignment | None:
-    """Align ``template`` anywhere in the text; None when the text is empty or cost exceeds ``max_cost``."""
+    """Align ``template`` anywhere in the text; None when the text is empty or cost exceeds ``max_cost``.
+
+    With ``with_slots`` the cost rows are kept and the best alignment is traced back, so the
+    result also says which text positions each slot absorbed (``Alignment.slots``). The score,
+    span and costs are the same either way.
+
+    >>> tpl = make_template("r", "请到××窗口办理", [("qing", "dao"), None, ("chuang", "kou", "ban", "li")])
+    >>> syl = ("hao", "qing", "dao", "she", "bao", "chuang", "kou", "ban", "li")
+    >>> al = align(tpl, syl, syl, with_slots=True)
+    >>> (al.start, al.end, al.slots)
+    (1, 9, ((3, 5),))
+    """
     n = len(text_syllables)
     if n == 0 or template.fixed_syllables == 0:
         return None
@@ -109,6 +128,7 @@ def align(
     prev = [0.0] * (n + 1)
     prev_start = list(range(n + 1))
     prev_reg = [False] * (n + 1)
+    rows: list[list[float]] | None = [prev] if with_slots else None
     for tok, reg, weight in zip(template.tokens, template.regional, template.weights):
         cur = [inf] * (n + 1)
         cur_start = [0] * (n + 1)
@@ -157,6 +177,8 @@ def align(
                 cur_start[i] = b_start
                 cur_reg[i] = b_reg
         prev, prev_start, prev_reg = cur, cur_start, cur_reg
+        if rows is not None:
+            rows.append(cur)
         # a row's best cost never falls in later rows: stop once it is over budget
         if max_cost is not None and min(prev) > max_cost:
             return None
@@ -168,4 +190,55 @@ def align(
     if end <= start:
         return None
     score = max(0.0, 1.0 - cost / template.fixed_syllables)
-    return Alignment(cost, score, start, end, prev_reg[end])
+    slots = _trace_slots(template, text_syllables, text_regional, rows, end, max_slot, regional_cost)[1] if rows is not None else ()
+    return Alignment(cost, score, start, end, prev_reg[end], slots)
+
+
+def _trace_slots(
+    template: Template,
+    text_syllables: tuple[str, ...],
+    text_regional: tuple[str, ...],
+    rows: list[list[float]],
+    end: int,
+    max_slot: int,
+    regional_cost: float,
+) -> tuple[int, tuple[tuple[int, int], ...]]:
+    """Walk the kept cost rows of :func:`align` back from ``end``, making the forward pass's own
+    choices (same arithmetic, same tie order), and collect the text span each slot absorbed: ``(start, slot spans)``."""
+    slots: list[tuple[int, int]] = []
+    i = end
+    for t in range(len(template.tokens), 0, -1):
+        tok, reg, weight = template.tokens[t - 1], template.regional[t - 1], template.weights[t - 1]
+        prev, cur = rows[t - 1], rows[t]
+        if tok is None:
+            # forward: the first k (lowest) holding the minimum of the window
+            lo = i - max_slot if i > max_slot else 0
+            k = min(range(lo, i + 1), key=lambda k: (prev[k], k))
+            slots.append((k, i))
+            i = k
+            continue
+        # inside the row, insertions move left on the same row until a diagonal or deletion step
+        while True:
+            if i == 0:
+                break  # only a deletion reaches position 0
+            t_syl = text_syllables[i - 1]
+            if t_syl == tok:
+                sub = 0.0
+            elif text_regional[i - 1] == reg:
+                sub = regional_cost * weight
+            else:
+                sub = weight
+            best = prev[i - 1] + sub
+            step = "diag"
+            d = prev[i] + weight
+            if d < best:
+                best, step = d, "del"
+            if cur[i - 1] + 1.0 < best:
+                step = "ins"
+            if step == "ins":
+                i -= 1
+                continue
+            if step == "diag":
+                i -= 1
+            break
+    return i, tuple(reversed(slots))

@@ -29,6 +29,7 @@ from nlp.segmenter import WordSegmenter
 logger = logging.getLogger(__name__)
 
 _CLAUSE_SPLIT = re.compile(r"[，。！？、；：,.!?;:\s…]+")
+_LEADING_SLOT, _TRAILING_SLOT = -1, -2  # a ×× at the start / end of a wording (outside any alignment)
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,13 @@ class NearMiss:
     """A rule whose best alignment came close to, but under, its threshold.
 
     Candidates for verification against the audio (``asr``); spans in original characters.
+
+    ``slot_spans`` has one ``(start, end)`` per ×× of ``template``, in order: the text the best
+    alignment gave that slot (the filler, e.g. 社保 in 请到社保窗口办理), empty (``start == end``)
+    where the slot absorbed nothing. A ×× at the very start or end of a wording lies outside the
+    alignment (it would absorb nothing in a semi-global alignment) and always gets an empty span
+    at the edge of the match (``(start, start)`` or ``(end, end)``). Two ×× with only punctuation
+    between them are one slot and share its span. Empty for a wording without slots.
     """
 
     rule_id: str
@@ -98,6 +106,7 @@ class NearMiss:
     threshold: float
     start: int
     end: int
+    slot_spans: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass
@@ -147,6 +156,7 @@ class PhraseMatcher:
         self.options = options or MatcherOptions.from_rulebook(rulebook)
         self._families = {r.id: r.family for r in rulebook.rules}
         self.templates: list[Template] = []
+        self._slot_layouts: list[tuple[int, ...]] = []  # per template, see _slot_layout
         self._exact: dict[int, re.Pattern] = {}
         self._exempt: dict[str, list[tuple[Template, re.Pattern]]] = defaultdict(list)
         for rule in rulebook.rules:
@@ -155,6 +165,7 @@ class PhraseMatcher:
                 if tpl is not None:
                     self._exact[len(self.templates)] = rx
                     self.templates.append(tpl)
+                    self._slot_layouts.append(self._slot_layout(wording))
             for wording in rule.exempt:
                 tpl, rx = self._compile(rule.id, wording, is_exempt=True)
                 if tpl is not None:
@@ -197,6 +208,47 @@ class PhraseMatcher:
         body = "".join(regex_parts).strip(".{}0123456789,")  # no slot at either end
         return tpl, re.compile(body)
 
+    def _slot_layout(self, wording: str) -> tuple[int, ...]:
+        """For each ×× of ``wording``: the index of its slot among the template's slot tokens, or
+        _LEADING_SLOT / _TRAILING_SLOT for a ×× at either end (make_template drops those). Slots
+        with nothing but punctuation between them are one slot token, as in make_template."""
+        pieces = wording.split(SLOT)
+        fixed = [bool(self.normalizer.normalize(p, drop_fillers=False).text) for p in pieces]
+        layout: list[int] = []
+        index = -1
+        for j in range(len(pieces) - 1):  # the ×× between pieces[j] and pieces[j + 1]
+            if not any(fixed[: j + 1]):
+                layout.append(_LEADING_SLOT)
+                continue
+            if not any(fixed[j + 1 :]):
+                layout.append(_TRAILING_SLOT)
+                continue
+            if fixed[j] or index < 0:
+                index += 1
+            layout.append(index)
+        return tuple(layout)
+
+    def _slot_spans(self, i: int, prep: _Prepared, al: Alignment) -> tuple[tuple[int, int], ...]:
+        """The fillers of template ``i``'s ×× in original characters (see :class:`NearMiss`)."""
+        layout = self._slot_layouts[i]
+        if not layout:
+            return ()
+        start, end = prep.norm.span_to_original(al.start, al.end)
+        offsets = prep.norm.offsets
+        out = []
+        for index in layout:
+            if index < 0:
+                edge = start if index == _LEADING_SLOT else end
+                out.append((edge, edge))
+                continue
+            s, e = al.slots[index]
+            if e > s:
+                out.append(prep.norm.span_to_original(s, e))
+            else:
+                pos = offsets[s - 1] + 1 if s > 0 else 0
+                out.append((pos, pos))
+        return tuple(out)
+
     # ------------------------------------------------------------------ public API
     def match(self, utterance: Utterance | str, role: Role | str | None = None) -> list[RuleHit]:
         """Rule hits in one utterance (or text, with ``role`` defaulting to staff)."""
@@ -229,20 +281,28 @@ class PhraseMatcher:
             return []
         prep = self._prepare(u.text)
         accepted = {h.rule_id for h in self._finish(prep, self._lexical(prep))}
+        exempted: dict[str, bool] = {}
         best: dict[str, NearMiss] = {}
         for i in self._candidates(prep, relax=self.options.near_miss_margin):
             tpl = self.templates[i]
             if tpl.rule_id in accepted:
                 continue
+            # a forbidden rule the utterance is exempt from (it also guides the citizen to the right
+            # window) could never become a hit: offering it to the audio check would bypass that
+            if self._families[tpl.rule_id] is RuleFamily.FORBIDDEN:
+                if tpl.rule_id not in exempted:
+                    exempted[tpl.rule_id] = self._exempted(tpl.rule_id, prep)
+                if exempted[tpl.rule_id]:
+                    continue
             threshold = self.options.threshold(tpl.fixed_syllables)
-            al = self._align(tpl, prep, min_score=threshold - self.options.near_miss_margin)
+            al = self._align(tpl, prep, min_score=threshold - self.options.near_miss_margin, with_slots=True)
             if al is None:
                 continue
             if threshold - self.options.near_miss_margin <= al.score < threshold or (
                 al.score >= threshold and tpl.rule_id not in accepted
             ):
                 start, end = prep.norm.span_to_original(al.start, al.end)
-                miss = NearMiss(tpl.rule_id, tpl.text, al.score, threshold, start, end)
+                miss = NearMiss(tpl.rule_id, tpl.text, al.score, threshold, start, end, self._slot_spans(i, prep, al))
                 if tpl.rule_id not in best or best[tpl.rule_id].score < al.score:
                     best[tpl.rule_id] = miss
         return sorted(best.values(), key=lambda m: -m.score)
@@ -296,7 +356,7 @@ class PhraseMatcher:
             needed = np.maximum(1, needed - np.ceil(relax * self._key_counts).astype(np.int16))
         return np.flatnonzero(counts >= needed).tolist()
 
-    def _align(self, tpl: Template, prep: _Prepared, min_score: float | None = None) -> Alignment | None:
+    def _align(self, tpl: Template, prep: _Prepared, min_score: float | None = None, with_slots: bool = False) -> Alignment | None:
         max_cost = None if min_score is None else (1.0 - min_score) * tpl.fixed_syllables + 1e-9
         return align(
             tpl,
@@ -305,6 +365,7 @@ class PhraseMatcher:
             max_slot=self.options.max_slot_syllables,
             regional_cost=self.options.regional_substitution_cost if self.options.use_regional else 1.0,
             max_cost=max_cost,
+            with_slots=with_slots,
         )
 
     def _lexical(self, prep: _Prepared) -> dict[str, _Candidate]:
