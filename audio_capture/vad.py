@@ -36,7 +36,12 @@ class VadOptions:
             channel's background level (``preroll_above_floor_db``).
         preroll_above_floor_db: how far above the background a frame must be for the pre-roll.
         min_speech_ms: segments with less voiced audio than this are dropped (clicks, coughs).
-        max_speech_s: longer speech is cut here (a Whisper window is 30 s).
+        max_speech_s: longer speech is cut by then (a Whisper window is 30 s).
+        cut_search_s: speech that reaches ``max_speech_s`` is cut at the quietest frame of
+            its last this-many seconds (at most half of it; a breath between words), not in
+            the middle of a word;
+            the rest opens the next segment. Meetings and broadcasts rarely pause for as long
+            as the hang-over.
         min_level_dbfs: frames quieter than this never count as voice (webrtcvad fires on
             very faint hiss); None disables the check.
         min_floor_ms: the background (hall floor) level is reported only once this much
@@ -57,6 +62,7 @@ class VadOptions:
     preroll_above_floor_db: float = 15.0
     min_speech_ms: int = 250
     max_speech_s: float = 25.0
+    cut_search_s: float = 6.0
     min_level_dbfs: float | None = -55.0
     min_floor_ms: int = 1000
 
@@ -67,6 +73,8 @@ class VadOptions:
             raise ValueError(f"aggressiveness must be 0..3, got {self.aggressiveness}")
         if not 0 < self.onset_ratio <= 1:
             raise ValueError(f"onset_ratio must be in (0, 1], got {self.onset_ratio}")
+        if self.cut_search_s < 0:
+            raise ValueError(f"cut_search_s must be >= 0, got {self.cut_search_s}")
 
 
 @dataclass(frozen=True)
@@ -121,6 +129,10 @@ class StreamingVad:
         self._voiced_frames = 0
         self._voiced_db: list[float] = []
         self._floor_db: float | None = None
+        # per frame of the open segment from its start: level and voice decision (for a cut)
+        self._open_levels: list[float] = []
+        self._open_flags: list[bool] = []
+        self._cut_open = False  # the open segment starts at a cut: no padding before it
         self._recent_levels: collections.deque[float] = collections.deque(
             maxlen=self._onset_frames + max(0, self.options.preroll_ms // self.options.frame_ms)
         )
@@ -173,10 +185,13 @@ class StreamingVad:
                     break
         return earliest
 
-    def _close(self, end_frame: int) -> SpeechSegment | None:
+    def _close(self, end_frame: int, *, pad_end: bool = True) -> SpeechSegment | None:
         opts = self.options
         start_frame = self._open_start
+        cut_start = self._cut_open
         self._open_start = None
+        self._cut_open = False
+        self._open_levels, self._open_flags = [], []
         self._ring.clear()
         voiced_ms = self._voiced_frames * opts.frame_ms
         levels = self._voiced_db
@@ -185,11 +200,39 @@ class StreamingVad:
             return None
         pad_s = opts.padding_ms / 1000.0
         frame_s = opts.frame_ms / 1000.0
-        start_s = max(0.0, start_frame * frame_s - pad_s)
-        end_s = min(self._frame_index * frame_s, end_frame * frame_s + pad_s)
+        start_s = max(0.0, start_frame * frame_s - (0.0 if cut_start else pad_s))
+        end_s = min(self._frame_index * frame_s, end_frame * frame_s + (pad_s if pad_end else 0.0))
         level = float(10 * np.log10(np.mean(np.power(10.0, np.array(levels) / 10)))) if levels else -100.0
         floor = self.floor_dbfs if self._floor_frames * opts.frame_ms >= opts.min_floor_ms else -90.0
         return SpeechSegment(self.channel, round(start_s, 3), round(end_s, 3), voiced_ms, round(level, 1), round(floor, 1), opts)
+
+    def _cut(self) -> SpeechSegment | None:
+        """Close the open segment, which reached ``max_speech_s``, at the quietest frame of its
+        last ``cut_search_s`` (unvoiced frames first); the frames after the cut stay open as
+        the next segment."""
+        opts = self.options
+        n = len(self._open_levels)
+        search = max(1, int(min(opts.cut_search_s, opts.max_speech_s / 2) * 1000 / opts.frame_ms))
+        first = max(1, n - search)
+        # smoothed over 3 frames so one quiet frame inside a syllable is not taken for a pause
+        levels = np.convolve(np.asarray(self._open_levels, dtype=np.float64), np.ones(3) / 3, mode="same")
+        candidates = range(first, n)
+        cut = min(candidates, key=lambda k: (self._open_flags[k], levels[k], -k))
+        start = self._open_start
+        rest_levels, rest_flags = self._open_levels[cut:], self._open_flags[cut:]
+        # the voiced levels belong to the frames they were measured on
+        rest_voiced = [lv for lv, flag in zip(rest_levels, rest_flags) if flag]
+        self._voiced_frames -= len(rest_voiced)
+        self._voiced_db = self._voiced_db[: len(self._voiced_db) - len(rest_voiced)] if rest_voiced else self._voiced_db
+        segment = self._close(start + cut, pad_end=False)
+        self._open_start = start + cut
+        self._cut_open = True
+        self._open_levels, self._open_flags = rest_levels, rest_flags
+        self._voiced_frames = len(rest_voiced)
+        self._voiced_db = rest_voiced
+        voiced_at = [k for k, flag in enumerate(rest_flags) if flag]
+        self._last_voiced = start + cut + voiced_at[-1] if voiced_at else start + cut
+        return segment
 
     def feed(self, samples: np.ndarray) -> list[SpeechSegment]:
         """Consume 16 kHz float32 samples of this channel; return segments that closed."""
@@ -216,18 +259,29 @@ class StreamingVad:
                     self._voiced_frames = sum(self._ring)
                     self._voiced_db = self._voiced_db[-self._voiced_frames :]
                     self._last_voiced = index
+                    # levels and decisions from the start on (the pre-roll's frames count as unvoiced)
+                    span = index - self._open_start + 1
+                    recent = list(self._recent_levels)[-span:]
+                    ring = list(self._ring)
+                    self._open_levels = [-90.0] * (span - len(recent)) + recent
+                    self._open_flags = [False] * (span - len(ring)) + ring
                 elif not voiced and len(self._voiced_db) > self._onset_frames:
                     self._voiced_db = self._voiced_db[-self._onset_frames :]
                 continue
+            self._open_levels.append(level)
+            self._open_flags.append(voiced)
             if voiced:
                 self._voiced_frames += 1
                 self._voiced_db.append(level)
                 self._last_voiced = index
-            too_long = index - self._open_start + 1 >= max_frames
-            if index - self._last_voiced >= self._hangover_frames or too_long:
-                segment = self._close(self._last_voiced + 1 if not too_long else index + 1)
-                if segment is not None:
-                    closed.append(segment)
+            if index - self._last_voiced >= self._hangover_frames:
+                segment = self._close(self._last_voiced + 1)
+            elif index - self._open_start + 1 >= max_frames:
+                segment = self._cut()
+            else:
+                continue
+            if segment is not None:
+                closed.append(segment)
         self._rest = data[n_frames * self._frame_n :]
         return closed
 

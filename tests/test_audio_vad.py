@@ -85,3 +85,37 @@ def test_invalid_options_are_rejected():
         VadOptions(frame_ms=25)
     with pytest.raises(ValueError, match="aggressiveness"):
         VadOptions(aggressiveness=5)
+
+
+def test_long_speech_is_cut_in_a_pause_not_in_a_word(clips):
+    """Continuous speech (a meeting, a broadcast) with 0.35 s breaths, shorter than the
+    hang-over: a segment reaching max_speech_s is cut in a breath, and the next one starts there."""
+    rng = np.random.default_rng(6)
+    names = ["paddle_zh", "kimi_asr_example", "uberi_chinese"] * 4
+    parts = []
+    for name in names:
+        x = clips[name] / (np.abs(clips[name]).max() + 1e-9) * 0.5
+        # each clip's own leading and trailing silence is trimmed, so only the breaths are pauses
+        loud = np.flatnonzero(np.abs(x) > 0.02)
+        x = x[loud[0] : loud[-1] + 1]
+        parts.append(x.astype(np.float32))
+        parts.append((rng.standard_normal(int(0.35 * SR)) * 10 ** (-60 / 20)).astype(np.float32))
+    audio = np.concatenate(parts)
+    options = VadOptions(max_speech_s=12.0)
+    segments = detect_speech(audio, options)
+    assert all(s.duration_s <= 12.0 + 0.3 for s in segments)
+    cuts = [a.end_s for a, b in zip(segments, segments[1:]) if abs(a.end_s - b.start_s) < 1e-6]
+    assert len(cuts) >= 3
+    frame = int(0.03 * SR)
+    levels = [10 * np.log10(np.mean(audio[i : i + frame] ** 2) + 1e-12) for i in range(0, audio.size - frame, frame)]
+    speech_level = float(np.median(levels))
+    for cut in cuts:
+        # a breath between the clips or a pause inside one: quiet, not a syllable
+        around = audio[int((cut - 0.03) * SR) : int((cut + 0.03) * SR)]
+        assert 10 * np.log10(np.mean(around**2) + 1e-12) < speech_level - 15, cut
+    # streamed in odd blocks, the same cuts
+    vad = StreamingVad(options)
+    streamed = []
+    for i in range(0, audio.size, 1237):
+        streamed += vad.feed(audio[i : i + 1237])
+    assert streamed + vad.flush() == segments

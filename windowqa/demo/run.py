@@ -212,7 +212,8 @@ def _build_transcriber(settings: Settings):
 def _ingest(factory, truth, folder: Path, rulebook: Rulebook, transcriber, matcher, progress: bool) -> list:
     from windowqa.ingest import IngestOptions, ingest, speech_transcriber
 
-    transcribe = speech_transcriber(transcriber)
+    # as `windowqa ingest`: near misses of the text matcher are verified against the audio
+    transcribe = speech_transcriber(transcriber, matcher=matcher)
     describe = transcriber.describe() if hasattr(transcriber, "describe") else None
     files = []
     by_window: dict[str, list[Path]] = {}
