@@ -111,8 +111,12 @@ def align(
     """Align ``template`` anywhere in the text; None when the text is empty or cost exceeds ``max_cost``.
 
     With ``with_slots`` the cost rows are kept and the best alignment is traced back, so the
-    result also says which text positions each slot absorbed (``Alignment.slots``). The score,
-    span and costs are the same either way.
+    result also says which text positions each slot absorbed (``Alignment.slots``). Of the
+    alignments of least cost it takes the one whose slots absorb the fewest syllables: a slot
+    filler is what the fixed parts cannot explain (请到[攻击]经常口伴了, not 请到[攻击经常]口伴了 with
+    窗 dropped), so filling the slot back into the wording does not repeat a misheard fixed
+    part. Cost, score and end are the same either way; ``start`` is that of the traced
+    alignment, which may differ where two placements of the first syllables cost the same.
 
     >>> tpl = make_template("r", "请到××窗口办理", [("qing", "dao"), None, ("chuang", "kou", "ban", "li")])
     >>> syl = ("hao", "qing", "dao", "she", "bao", "chuang", "kou", "ban", "li")
@@ -190,7 +194,9 @@ def align(
     if end <= start:
         return None
     score = max(0.0, 1.0 - cost / template.fixed_syllables)
-    slots = _trace_slots(template, text_syllables, text_regional, rows, end, max_slot, regional_cost)[1] if rows is not None else ()
+    slots: tuple[tuple[int, int], ...] = ()
+    if rows is not None:
+        start, slots = _trace_slots(template, text_syllables, text_regional, rows, end, max_slot, regional_cost)
     return Alignment(cost, score, start, end, prev_reg[end], slots)
 
 
@@ -203,17 +209,18 @@ def _trace_slots(
     max_slot: int,
     regional_cost: float,
 ) -> tuple[int, tuple[tuple[int, int], ...]]:
-    """Walk the kept cost rows of :func:`align` back from ``end``, making the forward pass's own
-    choices (same arithmetic, same tie order), and collect the text span each slot absorbed: ``(start, slot spans)``."""
+    """Walk the kept cost rows of :func:`align` back from ``end`` along steps of least cost (same
+    arithmetic as the forward pass, so costs compare exactly) and collect the text span each
+    slot absorbed: ``(start, slot spans)``. A slot takes the shortest filler among equal costs."""
     slots: list[tuple[int, int]] = []
     i = end
     for t in range(len(template.tokens), 0, -1):
         tok, reg, weight = template.tokens[t - 1], template.regional[t - 1], template.weights[t - 1]
         prev, cur = rows[t - 1], rows[t]
         if tok is None:
-            # forward: the first k (lowest) holding the minimum of the window
+            # the last k (shortest filler) holding the window's minimum, which is cur[i]
             lo = i - max_slot if i > max_slot else 0
-            k = min(range(lo, i + 1), key=lambda k: (prev[k], k))
+            k = max(k for k in range(lo, i + 1) if prev[k] == cur[i])
             slots.append((k, i))
             i = k
             continue

@@ -25,10 +25,22 @@ def test_slot_spans_only_when_asked_and_same_alignment():
         plain = _aligned(parts, text)
         traced = _aligned(parts, text, with_slots=True)
         assert plain.slots == ()
-        assert (plain.cost, plain.score, plain.start, plain.end) == (traced.cost, traced.score, traced.start, traced.end)
+        assert (plain.cost, plain.score, plain.end) == (traced.cost, traced.score, traced.end)
         assert len(traced.slots) == 1
         s, e = traced.slots[0]
         assert traced.start <= s <= e <= traced.end
+    # without a slot the traceback follows the forward pass exactly
+    for text in ("再见请慢", "在见请慢走", "好的再见"):
+        plain, traced = _aligned(["再见请慢走"], text), _aligned(["再见请慢走"], text, with_slots=True)
+        assert (plain.cost, plain.start, plain.end, traced.slots) == (traced.cost, traced.start, traced.end, ())
+
+
+def test_filler_is_what_the_fixed_parts_cannot_explain():
+    # 到 misheard as 去 costs as much as 到 dropped with 去 put in the slot: the filler is the
+    # shorter one, so the filled wording does not repeat the misheard part (请到去社保窗口办理)
+    text = "请去社保窗口办理"
+    al = _aligned(["请到", None, "窗口办理"], text, with_slots=True)
+    assert [text[s:e] for s, e in al.slots] == ["社保"]
 
 
 def test_slot_span_is_the_filler():
