@@ -337,6 +337,14 @@ class VerifyOptions:
     explain the audio nearly as well as the decoder's own tokens for that span did, given the
     same preceding text, and are themselves a likely reading.
 
+    A wording with slots (请到××窗口办理) is scored with each inner ×× filled by the transcript's
+    own text for that slot (``NearMiss.slot_spans``: 请到一岛窗口办理 for 请到一岛枪头办理),
+    and a ×× at either end of the wording left out (its filler lies outside the span, in the
+    prefix or suffix both readings share). The filler is the decoder's own text on both sides,
+    so its tokens are left out of both means: only the rule's fixed words are compared with
+    what the decoder wrote in their place, at the same thresholds as a wording without slots.
+    A near miss whose slot filler is empty is not verified.
+
     Attributes:
         max_deficit_per_token: the mean log-probability of the rule's tokens may fall short of
             the free span's by at most this much (nats per token).
@@ -352,24 +360,47 @@ class VerifyOptions:
     max_candidates: int = 4
 
 
-def _span_scores(transcriber: Transcriber, audio: np.ndarray, prefix: str, free_span: str, wording: str, suffix: str):
+def _span_scores(
+    transcriber: Transcriber,
+    audio: np.ndarray,
+    prefix: str,
+    free_pieces: list[tuple[str, bool]],
+    rule_pieces: list[tuple[str, bool]],
+    suffix: str,
+):
     """Log-probabilities of the free span's tokens and of the rule wording's tokens (each after
-    the same prefix), and of the whole rule sentence; each sequence in its better script."""
+    the same prefix), and of the whole rule sentence; each sequence in its better script.
 
-    def best(span: str) -> tuple[np.ndarray, np.ndarray]:
-        options = []
-        for variant in transcriber.script_variants(prefix + "\x00" + span + "\x00" + suffix):
-            pre, mid, suf = variant.split("\x00")
-            head, body = transcriber.encode_text(pre), transcriber.encode_text(mid)
-            tokens = head + body + transcriber.encode_text(suf)
-            (lp,) = transcriber.token_logprobs(audio, [tokens])
-            options.append((float(lp.sum()), lp[len(head) : len(head) + len(body)], lp))
-        _, span_lp, whole = max(options, key=lambda o: o[0])
-        return span_lp, whole
-
-    free_span_lp, _ = best(free_span)
-    rule_span_lp, rule_lp = best(wording)
-    return free_span_lp, rule_span_lp, rule_lp
+    A span is given as pieces ``(text, is_filler)``, tokenised apart so each token is known to
+    belong to a slot filler or not; the masks say which tokens are fillers. All readings are
+    scored in one call (one pass of the encoder over the audio).
+    """
+    token_lists: list[list[int]] = []
+    layouts: list[tuple[int, int, np.ndarray]] = []  # (which span, head length, filler mask)
+    for which, pieces in enumerate((free_pieces, rule_pieces)):
+        joined = "\x00".join([prefix, *(text for text, _ in pieces), suffix])
+        for variant in transcriber.script_variants(joined):
+            parts = variant.split("\x00")
+            if len(parts) != len(pieces) + 2:  # a conversion that ate a separator: not comparable
+                continue
+            head = transcriber.encode_text(parts[0])
+            body: list[int] = []
+            mask: list[bool] = []
+            for (_, is_filler), text in zip(pieces, parts[1:-1]):
+                ids = transcriber.encode_text(text)
+                body += ids
+                mask += [is_filler] * len(ids)
+            token_lists.append(head + body + transcriber.encode_text(parts[-1]))
+            layouts.append((which, len(head), np.asarray(mask, dtype=bool)))
+    logprobs = transcriber.token_logprobs(audio, token_lists)
+    best: dict[int, tuple[float, np.ndarray, np.ndarray, np.ndarray]] = {}
+    for (which, n_head, mask), lp in zip(layouts, logprobs):
+        total = float(lp.sum())
+        if which not in best or total > best[which][0]:
+            best[which] = (total, lp[n_head : n_head + len(mask)], mask, lp)
+    _, free_span_lp, free_mask, _ = best[0]
+    _, rule_span_lp, rule_mask, rule_lp = best[1]
+    return free_span_lp, free_mask, rule_span_lp, rule_mask, rule_lp
 
 
 def verify_near_misses(
@@ -396,36 +427,84 @@ def verify_near_misses(
     from models.rulebook import SLOT
 
     options = options or VerifyOptions()
+    text = utterance.text
+
+    def pieces_of(miss) -> tuple[list[tuple[str, bool]], list[tuple[str, bool]]] | None:
+        """The free span and the rule's wording as ``(text, is_filler)`` pieces, each inner ××
+        of the wording filled with the transcript's text for it; None when a filler cannot be
+        located or is empty. Punctuation becomes a space, as the decoder writes a pause."""
+
+        def clean(piece: str) -> str:
+            return re.sub(r"[^\w]+", " ", piece).strip()
+
+        pieces = miss.template.split(SLOT)
+        if len(pieces) == 1:
+            return [(text[miss.start : miss.end], False)], [(clean(miss.template), False)]
+        if len(miss.slot_spans) != len(pieces) - 1:
+            return None
+        rule: list[tuple[str, bool]] = []
+        free: list[tuple[str, bool]] = []
+        at = miss.start
+        for j, piece in enumerate(pieces):
+            if clean(piece):
+                rule.append((clean(piece), False))
+            if j == len(pieces) - 1:
+                break
+            if not any(clean(p) for p in pieces[: j + 1]) or not any(clean(p) for p in pieces[j + 1 :]):
+                continue  # a ×× at either end: its filler lies outside the span, shared by both readings
+            s, e = miss.slot_spans[j]
+            filler = clean(text[s:e])
+            if not filler or not (at <= s < e <= miss.end):
+                return None
+            rule.append((filler, True))
+            free += [(text[at:s], False), (text[s:e], True)]
+            at = e
+        free.append((text[at : miss.end], False))
+        return [p for p in free if p[0].strip()], rule
+
     # Only rules the text missed by its pinyin score: a near miss at or above its threshold was
     # held back by the matcher's own logic (an exemption, a longer rule covering it), which the
-    # audio must not overrule. Templates with slots (××) have no fixed wording to score.
-    misses = [m for m in matcher.near_misses(utterance) if m.score < m.threshold and SLOT not in m.template]
+    # audio must not overrule.
+    misses = [m for m in matcher.near_misses(utterance) if m.score < m.threshold]
     if not misses:
         return []
-    misses = sorted(misses, key=lambda m: -m.score)[: options.max_candidates]
-    text = utterance.text
+    # a slot wording is scored with its fillers from the transcript; one whose filler cannot be
+    # located is skipped (a slot has no fixed wording of its own to score)
+    prepared = [(m, pieces_of(m)) for m in sorted(misses, key=lambda m: -m.score)]
+    prepared = [(m, p) for m, p in prepared if p is not None][: options.max_candidates]
     hits = []
-    for miss in misses:
+    for miss, (free_pieces, rule_pieces) in prepared:
         # The decoder writes no punctuation (DecodeOptions.suppress_punctuation) and puts a
         # space where a pause or comma would be: score the wording the same way. Prefix, span
         # and suffix are tokenised apart so the span's tokens can be compared on their own,
         # given the same preceding text.
-        wording = re.sub(r"[^\w]+", " ", miss.template).strip()
-        free_span_lp, rule_span_lp, rule_lp = _span_scores(
-            transcriber, audio, text[: miss.start], text[miss.start : miss.end], wording, text[miss.end :]
+        free_span_lp, free_mask, rule_span_lp, rule_mask, rule_lp = _span_scores(
+            transcriber, audio, text[: miss.start], free_pieces, rule_pieces, text[miss.end :]
         )
-        rule_mean = float(np.mean(rule_span_lp)) if rule_span_lp.size else -np.inf
-        free_mean = float(np.mean(free_span_lp)) if free_span_lp.size else -np.inf
-        deficit = free_mean - rule_mean
+        # slot fillers are the decoder's own text in both readings: compare the fixed words only
+        rule_fixed, free_fixed = rule_span_lp[~rule_mask], free_span_lp[~free_mask]
+        rule_mean = float(np.mean(rule_fixed)) if rule_fixed.size else -np.inf
+        free_mean = float(np.mean(free_fixed)) if free_fixed.size else -np.inf
+        deficit = free_mean - rule_mean if free_fixed.size and rule_fixed.size else np.inf
         whole_rule = float(np.mean(rule_lp)) if rule_lp.size else -np.inf
         accepted = deficit <= options.max_deficit_per_token and rule_mean >= options.min_candidate_logprob
         logger.debug(
-            "verify %s in %r: span %.2f vs free %.2f (deficit %.2f) -> %s",
-            miss.rule_id, text, rule_mean, free_mean, deficit, "accept" if accepted else "reject",
+            "verify %s in %r as %r: span %.2f vs free %.2f (deficit %.2f) -> %s",
+            miss.rule_id, text, "".join(p for p, _ in rule_pieces), rule_mean, free_mean, deficit,
+            "accept" if accepted else "reject",
         )
         if not accepted:
             continue
         family = RuleFamily(miss.rule_id.split(".", 1)[0])
+        evidence = {
+            "pinyin_score": round(float(miss.score), 4),
+            "audio_logprob_candidate": round(rule_mean, 4),
+            "audio_logprob_free": round(free_mean, 4),
+            "deficit_per_token": round(deficit, 4),
+            "audio_logprob_sentence": round(whole_rule, 4),
+        }
+        if rule_mask.any():
+            evidence["slot_filler_tokens"] = int(rule_mask.sum())
         hits.append(
             RuleHit(
                 rule_id=miss.rule_id,
@@ -435,13 +514,7 @@ def verify_near_misses(
                 end=miss.end,
                 method=MatchMethod.AUDIO,
                 rulebook_version=matcher.rulebook.version,
-                evidence={
-                    "pinyin_score": round(float(miss.score), 4),
-                    "audio_logprob_candidate": round(rule_mean, 4),
-                    "audio_logprob_free": round(free_mean, 4),
-                    "deficit_per_token": round(deficit, 4),
-                    "audio_logprob_sentence": round(whole_rule, 4),
-                },
+                evidence=evidence,
             )
         )
     # one hit per rule
