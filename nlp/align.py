@@ -113,10 +113,11 @@ def align(
     With ``with_slots`` the cost rows are kept and the best alignment is traced back, so the
     result also says which text positions each slot absorbed (``Alignment.slots``). Of the
     alignments of least cost it takes the one whose slots absorb the fewest syllables: a slot
-    filler is what the fixed parts cannot explain (请到[攻击]经常口伴了, not 请到[攻击经常]口伴了 with
-    窗 dropped), so filling the slot back into the wording does not repeat a misheard fixed
-    part. Cost, score and end are the same either way; ``start`` is that of the traced
-    alignment, which may differ where two placements of the first syllables cost the same.
+    filler is what the fixed parts cannot explain (请去社保窗口办理 against 请到××窗口办理: 到
+    heard as 去 and filler 社保, not 到 dropped and filler 去社保), so filling the slot back into
+    the wording does not repeat a misheard fixed part. Cost, score and end are the same either
+    way; ``start`` is that of the traced alignment, which may differ where two placements of
+    the first syllables cost the same (``used_regional`` stays that of the forward pass).
 
     >>> tpl = make_template("r", "请到××窗口办理", [("qing", "dao"), None, ("chuang", "kou", "ban", "li")])
     >>> syl = ("hao", "qing", "dao", "she", "bao", "chuang", "kou", "ban", "li")
@@ -197,6 +198,8 @@ def align(
     slots: tuple[tuple[int, int], ...] = ()
     if rows is not None:
         start, slots = _trace_slots(template, text_syllables, text_regional, rows, end, max_slot, regional_cost)
+        if end <= start:
+            return None
     return Alignment(cost, score, start, end, prev_reg[end], slots)
 
 
