@@ -67,6 +67,13 @@ class DecodeOptions:
         word_timestamps: align words to the audio (cross-attention, one extra pass).
         to_simplified: convert the output with OpenCC t2s (base models often write Traditional).
         max_new_tokens: cap on tokens per segment.
+        continue_after_s: Whisper sometimes skips part of a window (it stops after the first
+            sentence, or starts with the second), which plain decoding never notices. A
+            stretch at least this long that no aligned word covers but that holds
+            speech-level audio (:func:`uncovered_stretches`) is decoded as its own window and
+            its words are put in place (like Whisper's own seek to the last timestamp).
+            0 turns this off. Needs ``word_timestamps``.
+        max_continuations: rounds of this per segment.
         lm_weight: weight of the rescorer's word log-probability per character against the
             acoustic mean log-probability per token, when a rescorer is given (chosen on the
             synthesised bank, not on the evaluation manifest).
@@ -91,6 +98,8 @@ class DecodeOptions:
     word_timestamps: bool = True
     to_simplified: bool = True
     max_new_tokens: int = 220
+    continue_after_s: float = 2.0
+    max_continuations: int = 3
     lm_weight: float = 0.2
     suppress_punctuation: bool = True
 
@@ -128,6 +137,8 @@ class TranscriberStats:
     compute_s: float = 0.0
     segments: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
+    skipped_stretches: int = 0  # stretches the decoder skipped, decoded again (continue_after_s)
+    batches: int = 0  # encoder + beam search calls
 
 
 def _compression_ratio(text: str) -> float:
@@ -143,6 +154,81 @@ def _join_words(words) -> str:
             out += " "
         out += word
     return out
+
+
+def _frame_levels_db(x: np.ndarray, frame: int = SAMPLE_RATE * 30 // 1000) -> np.ndarray:
+    n = x.size // frame
+    if n == 0:
+        return np.zeros(0)
+    power = np.mean(np.square(x[: n * frame].astype(np.float64).reshape(n, frame)), axis=1)
+    return 10 * np.log10(power + 1e-12)
+
+
+def uncovered_stretches(
+    samples: np.ndarray, word_spans_s: list[tuple[float, float]], *, min_s: float = 2.0, below_db: float = 20.0,
+    min_speech_s: float = 0.3,
+) -> list[tuple[float, float]]:
+    """Stretches of a decoded segment that no word covers but that hold speech-level audio.
+
+    Whisper sometimes skips part of a window: it starts with the second sentence or stops
+    after the first. The aligned words then leave that audio uncovered. A stretch counts when
+    it lasts at least ``min_s`` (longer than the VAD's hang-over, so the silence after the
+    last word is no reason) and has at least ``min_speech_s`` of 30 ms frames within
+    ``below_db`` of the segment's loud frames (its 90th percentile level).
+
+    Args:
+        samples: the segment's 16 kHz mono audio.
+        word_spans_s: (start_s, end_s) of the decoded words, relative to the segment, in order.
+
+    Returns:
+        (start_s, end_s) of each such stretch, relative to the segment.
+
+    Example:
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> audio = np.concatenate([rng.standard_normal(16000 * 3) * 0.1, np.zeros(16000 * 3)]).astype(np.float32)
+        >>> uncovered_stretches(audio, [(3.1, 3.5)])  # the first 3 s hold sound no word covers
+        [(0.0, 3.1)]
+        >>> uncovered_stretches(audio, [(0.2, 2.9)])  # what is left is silence
+        []
+    """
+    duration_s = samples.size / SAMPLE_RATE
+    levels = _frame_levels_db(samples)
+    if levels.size == 0 or not word_spans_s:
+        return []
+    loud = float(np.percentile(levels, 90))
+    edges = [0.0] + [t for span in word_spans_s for t in span] + [duration_s]
+    out = []
+    for lo_s, hi_s in zip(edges[0::2], edges[1::2]):
+        lo_s, hi_s = max(0.0, lo_s), min(duration_s, hi_s)
+        if hi_s - lo_s < min_s:
+            continue
+        inside = levels[int(lo_s / 0.03) : int(hi_s / 0.03)]
+        if int(np.sum(inside > loud - below_db)) * 0.03 >= min_speech_s:
+            out.append((round(lo_s, 3), round(hi_s, 3)))
+    return out
+
+
+def _merged(result: SegmentResult, extra: SegmentResult) -> SegmentResult:
+    """A segment's result with the result of a stretch it skipped put in place by time
+    (text rebuilt from the words; measures weighted by length of text)."""
+    words = tuple(sorted(result.words + extra.words, key=lambda w: w.start_s))
+    if extra.words[0].start_s >= result.words[-1].start_s:
+        text = _join_words([result.text, extra.text])
+    elif extra.words[-1].start_s <= result.words[0].start_s:
+        text = _join_words([extra.text, result.text])
+    else:
+        text = _join_words(w.text for w in words)
+    weight = len(result.text) / max(1, len(result.text) + len(extra.text))
+    return replace(
+        result,
+        text=text,
+        words=words,
+        avg_logprob=weight * result.avg_logprob + (1 - weight) * extra.avg_logprob,
+        no_speech_prob=min(result.no_speech_prob, extra.no_speech_prob),
+        compression_ratio=_compression_ratio(text),
+        temperature=max(result.temperature, extra.temperature),
+    )
 
 
 class Transcriber:
@@ -407,7 +493,7 @@ class Transcriber:
         if not pieces:
             return []
         started = time.perf_counter()
-        results = self._decode_batch(pieces, offsets_s)
+        results = self._decode_continued(pieces, offsets_s)
         self.stats.compute_s += time.perf_counter() - started
         for piece, offset_s, result in zip(pieces, offsets_s, results):
             self.stats.audio_s += piece.size / SAMPLE_RATE
@@ -416,6 +502,37 @@ class Transcriber:
                 key = result.dropped.split(":")[0]
                 self.stats.dropped[key] = self.stats.dropped.get(key, 0) + 1
                 logger.debug("dropped segment at %.2f s (%s)", offset_s, result.dropped)
+        return results
+
+    def _decode_continued(self, pieces: list[np.ndarray], offsets_s: list[float]) -> list[SegmentResult]:
+        """:meth:`_decode_batch`, then the audio the decoder skipped decoded and put in place."""
+        results = self._decode_batch(pieces, offsets_s)
+        opts = self.options
+        if not opts.word_timestamps or opts.continue_after_s <= 0:
+            return results
+        todo = list(range(len(pieces)))
+        for _ in range(opts.max_continuations):
+            stretches, owners = [], []
+            for i in todo:
+                result = results[i]
+                if result.dropped or not result.words:
+                    continue
+                for lo_s, hi_s in uncovered_stretches(
+                    pieces[i], [(w.start_s - offsets_s[i], w.end_s - offsets_s[i]) for w in result.words],
+                    min_s=opts.continue_after_s,
+                ):
+                    stretches.append(pieces[i][int(lo_s * SAMPLE_RATE) : int(hi_s * SAMPLE_RATE)])
+                    owners.append((i, offsets_s[i] + lo_s))
+            if not stretches:
+                break
+            self.stats.skipped_stretches += len(stretches)
+            todo = []
+            for (i, _), extra in zip(owners, self._decode_batch(stretches, [o for _, o in owners])):
+                if extra.dropped or not extra.words:
+                    continue
+                results[i] = _merged(results[i], extra)
+                if i not in todo:
+                    todo.append(i)
         return results
 
     def _decode_batch(self, pieces: list[np.ndarray], offsets_s: list[float]) -> list[SegmentResult]:
@@ -430,6 +547,7 @@ class Transcriber:
                 todo.append(i)
         if not todo:
             return results
+        self.stats.batches += 1
         window_frames = max(self._window_frames(pieces[i].size) for i in todo)
         features = np.stack([self._features(pieces[i], window_frames) for i in todo])
         encoder_output = self._model.encode(np.ascontiguousarray(features))

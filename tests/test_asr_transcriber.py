@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from asr import DecodeOptions, Transcriber, TranscriberError, cer_counts
+from asr.transcriber import uncovered_stretches
 from asr.filters import find_known_hallucination, find_repetition_loop
 from audio_capture import decode_audio
 from models.domain import Role
@@ -164,3 +165,38 @@ def test_a_batch_decodes_each_segment_as_if_alone(transcriber, clips):
     with pytest.raises(ValueError):
         transcriber.transcribe_segments(pieces, offsets[:2])
     assert transcriber.transcribe_groups([]) == []
+
+
+def test_uncovered_speech_is_found_before_between_and_after_the_words(clips):
+    """Real speech with known extents; the words cover only the middle clip."""
+    breath = np.zeros(int(2.5 * SR), np.float32)
+    a, b, c = clips["paddle_zh"], clips["uberi_chinese"], clips["kimi_asr_example"]
+    audio = np.concatenate([a, breath, b, breath, c, breath])
+    b_start = (a.size + breath.size) / SR
+    b_end = b_start + b.size / SR
+    stretches = uncovered_stretches(audio, [(b_start, b_end)])
+    assert [round(lo, 1) for lo, _ in stretches] == [0.0, round(b_end, 1)]
+    assert stretches[0][1] == pytest.approx(b_start, abs=0.01)
+    # words over each clip: nothing is left but the breaths
+    spans = [(0.0, a.size / SR), (b_start, b_end), (b_end + breath.size / SR, b_end + (breath.size + c.size) / SR)]
+    assert uncovered_stretches(audio, spans) == []
+
+
+def test_a_skipped_sentence_is_decoded_and_put_in_place(transcriber, clips):
+    """Two speakers in one window with a breath between them (Whisper base tends to write only
+    the second one here): the result holds both sentences, in order, with word times."""
+    pause = (np.random.default_rng(0).standard_normal(2 * SR) * 1e-3).astype(np.float32)
+    audio = np.concatenate([clips["wenet_aishell1_BAC009S0724W0121"], pause, clips["paddle_zh"]])
+    result = transcriber.transcribe_segment(audio, offset_s=50.0)
+    reference = "广州市房地产中介协会分析我认为跑步最重要的就是给我带来了身体健康"
+    assert cer_counts(result.text, reference).cer <= 0.25, result.text
+    starts = [w.start_s for w in result.words]
+    assert starts == sorted(starts) and 50.0 <= starts[0] and result.words[-1].end_s <= result.end_s
+    assert uncovered_stretches(audio, [(w.start_s - 50.0, w.end_s - 50.0) for w in result.words]) == []
+
+
+def test_trailing_silence_is_not_continued(transcriber, clips):
+    """The hang-over's silence after the last word is no reason to decode again (nor to invent text)."""
+    voice = clips["paddle_zh"]
+    padded = np.concatenate([voice, np.zeros(4 * SR, np.float32)])
+    assert transcriber.transcribe_segment(padded).text == transcriber.transcribe_segment(voice).text
