@@ -44,6 +44,8 @@ class VadOptions:
             as the hang-over.
         min_level_dbfs: frames quieter than this never count as voice (webrtcvad fires on
             very faint hiss); None disables the check.
+        gain_db: the VAD works on the audio raised by this much (a quiet recording,
+            :func:`audio_capture.level.recording_gain_db`); levels it reports include it.
         min_floor_ms: the background (hall floor) level is reported only once this much
             unvoiced audio has been measured; before that a segment's ``floor_dbfs`` is
             -90 (unknown) and the gate has no floor to compare with. A floor taken from a
@@ -65,6 +67,7 @@ class VadOptions:
     cut_search_s: float = 6.0
     min_level_dbfs: float | None = -55.0
     min_floor_ms: int = 1000
+    gain_db: float = 0.0
 
     def __post_init__(self) -> None:
         if self.frame_ms not in (10, 20, 30):
@@ -118,6 +121,7 @@ class StreamingVad:
         self.channel = channel
         self._vad = webrtcvad.Vad(self.options.aggressiveness)
         self._frame_n = SAMPLE_RATE * self.options.frame_ms // 1000
+        self._gain = float(10 ** (self.options.gain_db / 20))
         self._rest = np.zeros(0, np.float32)
         self._frame_index = 0  # frames consumed so far
         self._onset_frames = max(1, self.options.onset_window_ms // self.options.frame_ms)
@@ -165,6 +169,8 @@ class StreamingVad:
         return self._frame_index * self.options.frame_ms / 1000.0
 
     def _is_speech(self, frame: np.ndarray) -> tuple[bool, float]:
+        if self.options.gain_db:
+            frame = frame * self._gain
         level = _dbfs(frame)
         if self.options.min_level_dbfs is not None and level < self.options.min_level_dbfs:
             return False, level

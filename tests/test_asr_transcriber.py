@@ -200,3 +200,15 @@ def test_trailing_silence_is_not_continued(transcriber, clips):
     voice = clips["paddle_zh"]
     padded = np.concatenate([voice, np.zeros(4 * SR, np.float32)])
     assert transcriber.transcribe_segment(padded).text == transcriber.transcribe_segment(voice).text
+
+
+def test_a_quiet_recording_is_transcribed_like_a_normal_one(transcriber, clips, tmp_path):
+    import soundfile as sf
+
+    from windowqa.speech_pipeline import transcribe_file
+
+    pause = np.zeros(2 * SR, np.float32)
+    voice = clips["paddle_zh"] / np.abs(clips["paddle_zh"]).max() * 0.5 * 10 ** (-30 / 20)  # peaks at -36 dBFS
+    sf.write(tmp_path / "far.flac", np.concatenate([pause, voice, pause]), SR)
+    utterances = transcribe_file(tmp_path / "far.flac", transcriber)
+    assert cer_counts("".join(u.text for u in utterances), "我认为跑步最重要的就是给我带来了身体健康").cer <= 0.1

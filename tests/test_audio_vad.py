@@ -119,3 +119,28 @@ def test_long_speech_is_cut_in_a_pause_not_in_a_word(clips):
     for i in range(0, audio.size, 1237):
         streamed += vad.feed(audio[i : i + 1237])
     assert streamed + vad.flush() == segments
+
+
+def test_a_quiet_recording_is_segmented_like_a_normal_one(clips, tmp_path):
+    """A far-field or low-gain recording (speech peaking 36 dB under full scale) is measured
+    first and its VAD runs on it raised to a normal level; unraised, webrtcvad hears nothing."""
+    import soundfile as sf
+
+    from audio_capture import recording_gain_db
+    from windowqa.speech_pipeline import PipelineOptions, for_recording
+
+    audio, _ = _timeline(clips)
+    normal = audio / np.abs(audio).max() * 0.5  # peaks at -6 dBFS
+    quiet = normal * 10 ** (-30 / 20)
+    sf.write(tmp_path / "normal.flac", normal, SR)
+    sf.write(tmp_path / "quiet.flac", quiet, SR)
+    assert recording_gain_db(tmp_path / "normal.flac") < 3.0
+    gain = recording_gain_db(tmp_path / "quiet.flac")
+    assert 25.0 <= gain <= 30.0
+    reference = detect_speech(normal)
+    raised = detect_speech(quiet, for_recording(tmp_path / "quiet.flac", PipelineOptions()).vad)
+    assert len(raised) == len(reference) == 3
+    for a, b in zip(raised, reference):
+        assert abs(a.start_s - b.start_s) < 0.15 and abs(a.end_s - b.end_s) < 0.15
+    assert len(detect_speech(quiet)) < 3  # the recorded level alone loses speech
+    assert for_recording(tmp_path / "quiet.flac", PipelineOptions(level_target_dbfs=None)).vad.gain_db == 0.0

@@ -351,7 +351,7 @@ def speech_transcriber(
     """
     from audio_capture.channels import ChannelMap
     from audio_capture.decode import probe_audio, stream_audio
-    from windowqa.speech_pipeline import PipelineOptions, transcribe_and_match, transcribe_file
+    from windowqa.speech_pipeline import PipelineOptions, for_recording, transcribe_and_match, transcribe_file
 
     def run(path: Path, *, started_at: datetime | None, channel_map: dict[str, str] | None) -> list[Any]:
         cmap = None
@@ -360,7 +360,7 @@ def speech_transcriber(
             cmap = ChannelMap.parse(",".join(roles))
         if matcher is None:
             return transcribe_file(path, transcriber, options=pipeline_options, channel_map=cmap, recording_started_at=started_at)
-        options = pipeline_options or PipelineOptions()
+        options = for_recording(path, pipeline_options or PipelineOptions())
         info = probe_audio(path)
         matched = transcribe_and_match(
             stream_audio(path, block_s=options.block_s), transcriber, matcher, options=options, verify=verify_options,

@@ -12,7 +12,7 @@ import logging
 import re
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -21,6 +21,7 @@ import numpy as np
 from asr.transcriber import Transcriber
 from audio_capture.channels import ChannelMap, GateOptions, gate_segment, gate_stretches
 from audio_capture.decode import SAMPLE_RATE, probe_audio, stream_audio
+from audio_capture.level import recording_gain_db
 from audio_capture.vad import SpeechSegment, StreamingVad, VadOptions
 from models.domain import MatchMethod, Role, RuleHit, Utterance
 
@@ -43,6 +44,10 @@ class PipelineOptions:
         merge_join_s: digital silence put between joined segments.
         batch_windows: windows (single or joined segments) decoded together in one batch:
             on a CPU the beam search costs about half as much per window in batches of four.
+        level_target_dbfs: a recording file is measured first and its VAD runs on it raised
+            to this level (at most ``max_gain_db``; never lowered), so a far-field or
+            low-gain recording is segmented like a normal one (:func:`for_recording`).
+        max_gain_db: the largest such gain.
     """
 
     vad: VadOptions = field(default_factory=VadOptions)
@@ -58,6 +63,10 @@ class PipelineOptions:
     # Windows decoded in one batch (one encoder call, one beam search). A batch waits for its
     # last window, so live capture decodes each window as soon as it closes (1).
     batch_windows: int = 4
+    # A quiet recording's VAD works as if it had been recorded at this level (loud frames);
+    # None keeps the recorded level. Live capture keeps it too (no look-ahead).
+    level_target_dbfs: float | None = -20.0
+    max_gain_db: float = 30.0
 
 
 @dataclass
@@ -293,6 +302,23 @@ def transcribe_blocks(
         yield utterance
 
 
+def for_recording(path: str | Path, options: PipelineOptions) -> PipelineOptions:
+    """``options`` for one recording file: its VAD gain set from the recording's level
+    (``level_target_dbfs``); unchanged when that is None.
+
+    Raises:
+        audio_capture.AudioDecodeError: the file cannot be decoded (names the file and why).
+    """
+    if options.level_target_dbfs is None:
+        return options
+    gain_db = recording_gain_db(
+        path, target_dbfs=options.level_target_dbfs, max_gain_db=options.max_gain_db, block_s=options.block_s
+    )
+    if gain_db:
+        logger.info("%s: quiet recording, VAD gain %+.1f dB", path, gain_db)
+    return replace(options, vad=replace(options.vad, gain_db=gain_db))
+
+
 def transcribe_file(
     path: str | Path,
     transcriber: Transcriber,
@@ -307,7 +333,7 @@ def transcribe_file(
     Raises:
         audio_capture.AudioDecodeError: the file cannot be decoded (names the file and why).
     """
-    options = options or PipelineOptions()
+    options = for_recording(path, options or PipelineOptions())
     info = probe_audio(path)
     utterances = list(
         transcribe_blocks(

@@ -208,7 +208,7 @@ def eval_phrases_audio(
     from nlp.evaluation import ManifestError, family_of, parse_expected, read_manifest
     from nlp.evaluation import PhraseEvaluation
     from windowqa.commands.nlp_cmds import build_default_matcher, print_phrase_evaluation
-    from windowqa.speech_pipeline import PipelineStats, VerifyOptions, transcribe_and_match
+    from windowqa.speech_pipeline import PipelineOptions, PipelineStats, VerifyOptions, for_recording, transcribe_and_match
 
     try:
         rows = read_manifest(manifest, ("audio", "role", "expected"))
@@ -233,9 +233,10 @@ def eval_phrases_audio(
         try:
             info = probe_audio(path)
             started = time.perf_counter()
+            options = for_recording(path, PipelineOptions())
             matched = list(
                 transcribe_and_match(
-                    stream_audio(path), transcriber, matcher, verify=verify_options,
+                    stream_audio(path, block_s=options.block_s), transcriber, matcher, options=options, verify=verify_options,
                     channel_map=channel_map, n_channels=info.channels, source=str(path), stats=stats,
                 )
             )
