@@ -192,3 +192,34 @@ def test_both_lines_of_a_turn_in_babble_are_transcribed_on_their_own_channels(tu
     by_role = {role: "".join(u.text for u in utterances if u.role is role) for role in (Role.STAFF, Role.CITIZEN)}
     assert cer_counts(by_role[Role.STAFF], "我认为跑步最重要的就是给我带来了身体健康").cer <= 0.2, by_role
     assert cer_counts(by_role[Role.CITIZEN], "广州市房地产中介协会分析").cer <= 0.35, by_role  # hard in babble
+
+
+def test_two_microphones_are_told_from_one_source_in_both_channels(window_recording, turn_in_babble, speech_dir):
+    """A window's microphones each hear their own speaker far above the other; an ordinary
+    stereo recording (a broadcast, a meeting recorder) has the same speech in both channels."""
+    from audio_capture.level import measure_recording
+
+    assert measure_recording([window_recording]).channel_difference_db > 10
+    assert measure_recording([turn_in_babble[0]]).channel_difference_db > 10
+    voice = decode_audio(speech_dir / "kimi_asr_example.flac").samples[0]
+    delayed = np.concatenate([np.zeros(8, np.float32), voice[:-8]])  # a spaced pair: 0.5 ms later, 2 dB down
+    stereo = np.stack([voice, delayed * _db(-2)])
+    assert measure_recording([stereo]).channel_difference_db < 4
+    assert measure_recording([voice[None, :]]).channel_difference_db is None  # mono
+
+
+def test_a_stereo_recording_of_one_source_is_transcribed_as_mono(speech_dir, transcriber, tmp_path):
+    """As two microphones, each channel's speech would be gated as the other's crosstalk."""
+    import soundfile as sf
+
+    from asr import cer_counts
+    from windowqa.speech_pipeline import PipelineOptions, transcribe_file
+
+    voice = decode_audio(speech_dir / "paddle_zh.flac").samples[0]
+    voice = np.concatenate([np.zeros(SR, np.float32), voice, np.zeros(SR, np.float32)])
+    sf.write(tmp_path / "broadcast.flac", np.stack([voice, voice * _db(-1)], axis=1), SR)
+    (utterance,) = transcribe_file(tmp_path / "broadcast.flac", transcriber)
+    assert utterance.role is Role.UNKNOWN and utterance.channel == 0
+    assert cer_counts(utterance.text, "我认为跑步最重要的就是给我带来了身体健康").cer <= 0.1
+    # read as a window's two microphones, nothing is left
+    assert transcribe_file(tmp_path / "broadcast.flac", transcriber, options=PipelineOptions(common_source_db=0.0)) == []

@@ -20,13 +20,13 @@ import shutil
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterable, Protocol, Sequence
+from typing import Any, Iterable, Protocol, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
-from models.db import Recording, RecordingStatus, Window
+from models.db import Recording, RecordingStatus
 from models.domain import Role, RuleHit, Utterance
 from models.rulebook import Rulebook
 from scoring.ratings import link_ratings
@@ -350,8 +350,7 @@ def speech_transcriber(
         verify_options: ``VerifyOptions`` of the phrase verification.
     """
     from audio_capture.channels import ChannelMap
-    from audio_capture.decode import probe_audio, stream_audio
-    from windowqa.speech_pipeline import PipelineOptions, for_recording, transcribe_and_match, transcribe_file
+    from windowqa.speech_pipeline import PipelineOptions, for_recording, recording_blocks, transcribe_and_match, transcribe_file
 
     def run(path: Path, *, started_at: datetime | None, channel_map: dict[str, str] | None) -> list[Any]:
         cmap = None
@@ -361,10 +360,10 @@ def speech_transcriber(
         if matcher is None:
             return transcribe_file(path, transcriber, options=pipeline_options, channel_map=cmap, recording_started_at=started_at)
         options = for_recording(path, pipeline_options or PipelineOptions())
-        info = probe_audio(path)
+        blocks, n_channels = recording_blocks(path, options)
         matched = transcribe_and_match(
-            stream_audio(path, block_s=options.block_s), transcriber, matcher, options=options, verify=verify_options,
-            channel_map=cmap, n_channels=info.channels, recording_started_at=started_at, source=str(path),
+            blocks, transcriber, matcher, options=options, verify=verify_options,
+            channel_map=cmap, n_channels=n_channels, recording_started_at=started_at, source=str(path),
         )
         return sorted(matched, key=lambda m: (m.utterance.start_s, m.utterance.channel or 0))
 

@@ -21,7 +21,7 @@ import numpy as np
 from asr.transcriber import Transcriber
 from audio_capture.channels import ChannelMap, GateOptions, gate_segment, gate_stretches
 from audio_capture.decode import SAMPLE_RATE, probe_audio, stream_audio
-from audio_capture.level import recording_gain_db
+from audio_capture.level import gain_to, measure_recording
 from audio_capture.vad import SpeechSegment, StreamingVad, VadOptions
 from models.domain import MatchMethod, Role, RuleHit, Utterance
 
@@ -48,6 +48,12 @@ class PipelineOptions:
             to this level (at most ``max_gain_db``; never lowered), so a far-field or
             low-gain recording is segmented like a normal one (:func:`for_recording`).
         max_gain_db: the largest such gain.
+        common_source_db: a recording file with two channels whose loud frames differ by
+            less than this (median) holds the same speech in both channels (a broadcast, a
+            meeting recorder), not a window's two microphones: it is transcribed as mono
+            (``downmix``). As two microphones, the crosstalk gate would drop all of it.
+        downmix: transcribe the mean of the channels as one mono channel (set by
+            :func:`for_recording`).
     """
 
     vad: VadOptions = field(default_factory=VadOptions)
@@ -67,6 +73,8 @@ class PipelineOptions:
     # None keeps the recorded level. Live capture keeps it too (no look-ahead).
     level_target_dbfs: float | None = -20.0
     max_gain_db: float = 30.0
+    common_source_db: float = 4.0
+    downmix: bool = False
 
 
 @dataclass
@@ -303,20 +311,42 @@ def transcribe_blocks(
 
 
 def for_recording(path: str | Path, options: PipelineOptions) -> PipelineOptions:
-    """``options`` for one recording file: its VAD gain set from the recording's level
-    (``level_target_dbfs``); unchanged when that is None.
+    """``options`` for one recording file, from one streamed pass over it: the VAD's gain
+    (``level_target_dbfs``) and whether its channels hold one source (``common_source_db``).
 
     Raises:
         audio_capture.AudioDecodeError: the file cannot be decoded (names the file and why).
     """
-    if options.level_target_dbfs is None:
+    if options.level_target_dbfs is None and options.common_source_db <= 0:
         return options
-    gain_db = recording_gain_db(
-        path, target_dbfs=options.level_target_dbfs, max_gain_db=options.max_gain_db, block_s=options.block_s
+    levels = measure_recording(stream_audio(path, block_s=options.block_s))
+    gain_db = 0.0
+    if options.level_target_dbfs is not None:
+        gain_db = gain_to(levels, target_dbfs=options.level_target_dbfs, max_gain_db=options.max_gain_db)
+        if gain_db:
+            logger.info("%s: quiet recording, VAD gain %+.1f dB", path, gain_db)
+    downmix = options.downmix or (
+        levels.channel_difference_db is not None and levels.channel_difference_db < options.common_source_db
     )
-    if gain_db:
-        logger.info("%s: quiet recording, VAD gain %+.1f dB", path, gain_db)
-    return replace(options, vad=replace(options.vad, gain_db=gain_db))
+    if downmix and not options.downmix:
+        logger.info(
+            "%s: the channels hold the same speech (%.1f dB apart): transcribed as mono", path, levels.channel_difference_db
+        )
+    return replace(options, vad=replace(options.vad, gain_db=gain_db), downmix=downmix)
+
+
+def recording_blocks(path: str | Path, options: PipelineOptions) -> tuple[Iterator[np.ndarray], int]:
+    """The 16 kHz blocks of a recording file as the pipeline reads them (the channels' mean
+    when ``options.downmix``), and their number of channels.
+
+    Raises:
+        audio_capture.AudioDecodeError: the file cannot be decoded (names the file and why).
+    """
+    info = probe_audio(path)
+    blocks = stream_audio(path, block_s=options.block_s)
+    if options.downmix and info.channels > 1:
+        return (np.atleast_2d(block).mean(axis=0, keepdims=True) for block in blocks), 1
+    return blocks, info.channels
 
 
 def transcribe_file(
@@ -334,14 +364,14 @@ def transcribe_file(
         audio_capture.AudioDecodeError: the file cannot be decoded (names the file and why).
     """
     options = for_recording(path, options or PipelineOptions())
-    info = probe_audio(path)
+    blocks, n_channels = recording_blocks(path, options)
     utterances = list(
         transcribe_blocks(
-            stream_audio(path, block_s=options.block_s),
+            blocks,
             transcriber,
             options=options,
             channel_map=channel_map,
-            n_channels=info.channels,
+            n_channels=n_channels,
             recording_started_at=recording_started_at,
             source=str(path),
             stats=stats,

@@ -203,12 +203,14 @@ def eval_phrases_audio(
     rulebook: Optional[Path] = typer.Option(None, help="A rulebook TOML instead of the configured one."),
 ) -> None:
     """Precision and recall of phrase detection from audio: transcription, matcher, audio verification."""
-    from audio_capture import AudioDecodeError, ChannelMap, probe_audio, stream_audio
+    from audio_capture import AudioDecodeError, ChannelMap
     from models.domain import Role
     from nlp.evaluation import ManifestError, family_of, parse_expected, read_manifest
     from nlp.evaluation import PhraseEvaluation
     from windowqa.commands.nlp_cmds import build_default_matcher, print_phrase_evaluation
-    from windowqa.speech_pipeline import PipelineOptions, PipelineStats, VerifyOptions, for_recording, transcribe_and_match
+    from windowqa.speech_pipeline import (
+        PipelineOptions, PipelineStats, VerifyOptions, for_recording, recording_blocks, transcribe_and_match,
+    )
 
     try:
         rows = read_manifest(manifest, ("audio", "role", "expected"))
@@ -231,13 +233,13 @@ def eval_phrases_audio(
         channel_map = ChannelMap() if role == "stereo" else ChannelMap(mono_role=Role(role))
         stats = PipelineStats()
         try:
-            info = probe_audio(path)
             started = time.perf_counter()
             options = for_recording(path, PipelineOptions())
+            blocks, n_channels = recording_blocks(path, options)
             matched = list(
                 transcribe_and_match(
-                    stream_audio(path, block_s=options.block_s), transcriber, matcher, options=options, verify=verify_options,
-                    channel_map=channel_map, n_channels=info.channels, source=str(path), stats=stats,
+                    blocks, transcriber, matcher, options=options, verify=verify_options,
+                    channel_map=channel_map, n_channels=n_channels, source=str(path), stats=stats,
                 )
             )
             compute_s += time.perf_counter() - started
