@@ -63,11 +63,13 @@ class RecordingLevels:
     Attributes:
         peak_dbfs: level of its loud frames (99th percentile of 30 ms frames, all channels);
             None for a silent recording.
-        channel_difference_db: for two or more channels, the median level difference between
-            the two loudest channels over the loud frames (within 20 dB of ``peak_dbfs``);
-            None for mono. A window's two microphones each hear their own speaker 10 dB and
-            more above the other; an ordinary stereo recording (a broadcast, a meeting
-            recorder) has the same speech in both channels, a few dB apart at most.
+        channel_difference_db: for two or more channels, how far apart the two loudest
+            channels get over the loud frames (within 20 dB of ``peak_dbfs``): the 90th
+            percentile of their level difference; None for mono. A window's two microphones
+            each hear their own speaker 10 dB and more above the other, whenever someone
+            speaks (hall noise, the same on both, makes up the other frames); an ordinary
+            stereo recording (a broadcast, a meeting recorder) has the same speech in both
+            channels, a few dB apart at most.
     """
 
     peak_dbfs: float | None
@@ -125,8 +127,8 @@ def measure_recording(blocks: Iterable[np.ndarray], *, frame_ms: int = 30, loud_
         loud_from = max(0, int((peak - loud_below_db - _LOW_DB) / _BIN_DB))
         diffs = pair_hist[loud_from:].sum(axis=0)
         if diffs.sum():
-            median_bin = int(np.searchsorted(np.cumsum(diffs), 0.5 * diffs.sum()))
-            difference = round((median_bin + 0.5) * _BIN_DB, 1)
+            upper_bin = int(np.searchsorted(np.cumsum(diffs), 0.9 * diffs.sum()))
+            difference = round((upper_bin + 0.5) * _BIN_DB, 1)
     return RecordingLevels(peak, difference)
 
 
