@@ -3,7 +3,7 @@
 from audio_capture.channels import ChannelMap, GateDecision, GateOptions, gate_segment, gate_stretches, own_stretches
 from audio_capture.decode import SAMPLE_RATE, AudioInfo, DecodedAudio, decode_audio, probe_audio, stream_audio
 from audio_capture.errors import AudioCaptureError, AudioDecodeError, CaptureDeviceError
-from audio_capture.level import recording_gain_db, speech_peak_dbfs
+from audio_capture.level import RecordingLevels, measure_recording, recording_gain_db
 from audio_capture.live import CaptureOptions, LiveCapture, SegmentWriter
 from audio_capture.vad import SpeechSegment, StreamingVad, VadOptions, detect_speech, detect_speech_blocks
 
@@ -17,6 +17,7 @@ __all__ = [
     "LiveCapture",
     "SegmentWriter",
     "ChannelMap",
+    "RecordingLevels",
     "DecodedAudio",
     "GateDecision",
     "GateOptions",
@@ -30,7 +31,7 @@ __all__ = [
     "gate_stretches",
     "own_stretches",
     "probe_audio",
+    "measure_recording",
     "recording_gain_db",
-    "speech_peak_dbfs",
     "stream_audio",
 ]

@@ -8,7 +8,7 @@ it as if it had been recorded at a normal level; the audio Whisper hears is not 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,40 +20,18 @@ _BIN_DB = 0.5
 _LOW_DB = -100.0
 
 
-def speech_peak_dbfs(blocks: Iterable[np.ndarray], *, frame_ms: int = 30, percentile: float = 99.0) -> float | None:
-    """The level of a stream's loud frames: the ``percentile`` of its frame levels (dBFS),
-    over all channels, or None when the stream holds no sound at all.
-
-    A histogram of 0.5 dB bins is kept instead of the levels, so a whole day costs no memory.
-
-    Example:
-        >>> import numpy as np
-        >>> tone = np.sin(np.arange(16000) / 16000 * 2 * np.pi * 440).astype(np.float32) * 0.01
-        >>> round(speech_peak_dbfs([tone[None, :]]))  # a sine of amplitude 0.01: RMS -43 dBFS
-        -43
-        >>> speech_peak_dbfs([np.zeros((1, 16000), np.float32)]) is None
-        True
-    """
-    frame = SAMPLE_RATE * frame_ms // 1000
-    counts = np.zeros(int(-_LOW_DB / _BIN_DB) + 1, np.int64)
+def _frame_levels(blocks: Iterable[np.ndarray], frame: int) -> Iterator[np.ndarray]:
+    """Level (dBFS) of every whole frame of a stream of (channels, n) blocks, a (channels,
+    frames) array per block; a frame split between two blocks is counted once."""
     rest: np.ndarray | None = None
     for block in blocks:
         block = np.atleast_2d(np.asarray(block, np.float32))
-        data = block if rest is None else np.concatenate([rest, block], axis=1)
+        data = block if rest is None or rest.shape[0] != block.shape[0] else np.concatenate([rest, block], axis=1)
         n = data.shape[1] // frame
         rest = data[:, n * frame :]
-        if n == 0:
-            continue
-        power = np.mean(np.square(data[:, : n * frame].astype(np.float64).reshape(data.shape[0], n, frame)), axis=2)
-        levels = 10 * np.log10(power.ravel() + 1e-20)
-        levels = levels[levels > _LOW_DB]
-        bins = np.clip(((levels - _LOW_DB) / _BIN_DB).astype(int), 0, counts.size - 1)
-        counts += np.bincount(bins, minlength=counts.size)
-    total = int(counts.sum())
-    if total == 0:
-        return None
-    index = int(np.searchsorted(np.cumsum(counts), percentile / 100 * total))
-    return round(_LOW_DB + (index + 0.5) * _BIN_DB, 1)
+        if n:
+            power = np.mean(np.square(data[:, : n * frame].astype(np.float64).reshape(data.shape[0], n, frame)), axis=2)
+            yield 10 * np.log10(power + 1e-20)
 
 
 @dataclass(frozen=True)
@@ -84,29 +62,24 @@ def measure_recording(blocks: Iterable[np.ndarray], *, frame_ms: int = 30, loud_
         >>> import numpy as np
         >>> rng = np.random.default_rng(0)
         >>> voice = rng.standard_normal(16000 * 2).astype(np.float32) * 0.1
+        >>> tone = np.sin(np.arange(16000) / 16000 * 2 * np.pi * 440).astype(np.float32) * 0.01
+        >>> round(measure_recording([tone[None, :]]).peak_dbfs)  # a sine of amplitude 0.01: RMS -43 dBFS
+        -43
+        >>> measure_recording([np.zeros((1, 16000), np.float32)]).peak_dbfs is None
+        True
         >>> measure_recording([np.stack([voice, voice * 0.9])]).channel_difference_db  # one source: 0.9 dB apart
         0.8
         >>> two_mics = np.stack([np.concatenate([voice, voice * 0.1]), np.concatenate([voice * 0.1, voice])])
         >>> measure_recording([two_mics]).channel_difference_db
         19.8
     """
-    frame = SAMPLE_RATE * frame_ms // 1000
     n_bins = int(-_LOW_DB / _BIN_DB) + 1
     levels_hist = np.zeros(n_bins, np.int64)
     # per frame: (loudest channel's level, difference to the second) as a 2-D histogram
     pair_hist = np.zeros((n_bins, n_bins), np.int64)
-    rest: np.ndarray | None = None
     channels = 1
-    for block in blocks:
-        block = np.atleast_2d(np.asarray(block, np.float32))
-        channels = block.shape[0]
-        data = block if rest is None else np.concatenate([rest, block], axis=1)
-        n = data.shape[1] // frame
-        rest = data[:, n * frame :]
-        if n == 0:
-            continue
-        power = np.mean(np.square(data[:, : n * frame].astype(np.float64).reshape(data.shape[0], n, frame)), axis=2)
-        levels = 10 * np.log10(power + 1e-20)  # (channels, n)
+    for levels in _frame_levels(blocks, SAMPLE_RATE * frame_ms // 1000):
+        channels = levels.shape[0]
         flat = levels.ravel()
         flat = flat[flat > _LOW_DB]
         levels_hist += np.bincount(np.clip(((flat - _LOW_DB) / _BIN_DB).astype(int), 0, n_bins - 1), minlength=n_bins)
