@@ -677,14 +677,13 @@ class Transcriber:
         Returns:
             Per group, one result per segment.
         """
-        windows, window_offsets, spans_of = [], [], []
+        windows, spans_of = [], []  # a group's joined audio (None: longer than 30 s)
         for pieces, offsets_s in groups:
             if len(pieces) != len(offsets_s):
                 raise ValueError("one offset per piece")
             joined, spans = self._join(pieces, join_s)
             spans_of.append(spans)
-            windows.append(joined if joined is not None else None)
-            window_offsets.append(0.0 if joined is not None else None)
+            windows.append(joined)
         batch = [k for k, w in enumerate(windows) if w is not None]
         decoded = dict(zip(batch, self.transcribe_segments([windows[k] for k in batch], [0.0] * len(batch))))
         out: list[list[SegmentResult | None]] = []

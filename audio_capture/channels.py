@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from audio_capture.level import frame_powers
 from audio_capture.vad import SpeechSegment
 from models.domain import Role
 
@@ -133,13 +134,6 @@ def gate_segment(segment: SpeechSegment, samples: np.ndarray, options: GateOptio
     return GateDecision(True, "kept", own, other, floor, options)
 
 
-def _frame_powers(samples: np.ndarray, frame_n: int) -> np.ndarray:
-    """Mean power of each whole frame, per channel: shape (channels, frames)."""
-    frames = samples.shape[1] // frame_n
-    x = samples[:, : frames * frame_n].astype(np.float64).reshape(samples.shape[0], frames, frame_n)
-    return np.mean(np.square(x), axis=2)
-
-
 def own_stretches(segment: SpeechSegment, samples: np.ndarray, options: GateOptions | None = None) -> list[tuple[float, float]]:
     """Where in ``segment`` its own channel is louder than every other by the crosstalk margin.
 
@@ -168,7 +162,7 @@ def own_stretches(segment: SpeechSegment, samples: np.ndarray, options: GateOpti
         return [(segment.start_s, segment.end_s)]
     frame_n = 16_000 * options.frame_ms // 1000
     frame_s = options.frame_ms / 1000
-    powers = _frame_powers(samples, frame_n)
+    powers = frame_powers(samples, frame_n)
     if powers.shape[1] == 0:
         return []
     width = max(1, options.smooth_ms // options.frame_ms)
@@ -236,7 +230,7 @@ def gate_stretches(
         hi = int(round((end_s - segment.start_s) * 16_000))
         audio = samples[:, lo:hi]
         # the stretch's voiced level: the louder half of its frames (pauses excluded)
-        powers = np.sort(_frame_powers(audio[segment.channel : segment.channel + 1], frame_n)[0])
+        powers = np.sort(frame_powers(audio[segment.channel : segment.channel + 1], frame_n)[0])
         loud = powers[powers.size // 2 :] if powers.size else np.zeros(1)
         level = float(10 * np.log10(np.mean(loud) + 1e-20))
         voiced_ms = int(round(min(segment.voiced_ms, (end_s - start_s) * 1000)))

@@ -20,6 +20,13 @@ _BIN_DB = 0.5
 _LOW_DB = -100.0
 
 
+def frame_powers(samples: np.ndarray, frame_n: int) -> np.ndarray:
+    """Mean power of each whole frame of (channels, n) audio: shape (channels, frames)."""
+    frames = samples.shape[1] // frame_n
+    x = samples[:, : frames * frame_n].astype(np.float64).reshape(samples.shape[0], frames, frame_n)
+    return np.mean(np.square(x), axis=2)
+
+
 def _frame_levels(blocks: Iterable[np.ndarray], frame: int) -> Iterator[np.ndarray]:
     """Level (dBFS) of every whole frame of a stream of (channels, n) blocks, a (channels,
     frames) array per block; a frame split between two blocks is counted once."""
@@ -30,8 +37,7 @@ def _frame_levels(blocks: Iterable[np.ndarray], frame: int) -> Iterator[np.ndarr
         n = data.shape[1] // frame
         rest = data[:, n * frame :]
         if n:
-            power = np.mean(np.square(data[:, : n * frame].astype(np.float64).reshape(data.shape[0], n, frame)), axis=2)
-            yield 10 * np.log10(power + 1e-20)
+            yield 10 * np.log10(frame_powers(data, frame) + 1e-20)
 
 
 @dataclass(frozen=True)
