@@ -1,0 +1,281 @@
+"""The scenario library: scripts of whole interactions, written from the committed utterance bank.
+
+A script is the order of lines in one interaction (who says which bank line, after which pause);
+:mod:`~windowqa.demo.simulator.recordings` places scripts in time. Which scenario and which
+variants (a forbidden phrase, no greeting, no farewell) an interaction gets is drawn here too.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from models.domain import Role
+from windowqa.demo import BankLine
+from windowqa.demo.simulator.options import SimOptions, SimulationError
+
+# Which forbidden rules a scenario's "bad" variant draws its staff line from (seed wording and
+# paraphrases are both in the bank under that scenario).
+FORBIDDEN_BY_SCENARIO = {
+    "ordinary": ("forbidden.look_it_up", "forbidden.already_told"),
+    "long_wait": ("forbidden.come_tomorrow", "forbidden.impatient"),
+    "wrong_window": ("forbidden.ask_someone_else", "forbidden.not_our_window"),
+    "form_error": ("forbidden.already_told",),
+    "materials_invalid": ("forbidden.incomplete_papers",),
+    "cannot_satisfy": ("forbidden.go_to_leader", "forbidden.who_decides"),
+    "queue_jumper": ("forbidden.impatient",),
+    "citizen_abuse": ("forbidden.go_to_leader",),
+}
+# The prescribed courtesy of each scenario's situation (what the good variant says).
+COURTESY_BY_SCENARIO = {
+    "long_wait": ("courtesy.sorry_for_wait",),
+    "wrong_window": ("courtesy.wrong_window",),
+    "form_error": ("courtesy.form_error",),
+    "materials_returned": ("courtesy.return_materials",),
+    "queue_jumper": ("courtesy.queue",),
+    "staff_called_away": ("courtesy.urgent_leave",),
+    "materials_invalid": ("courtesy.materials_invalid",),
+    "cannot_satisfy": ("courtesy.cannot_satisfy",),
+}
+# The bank's citizen lines that insult staff (the other citizen_abuse lines are complaints and
+# demands, which are not abuse): every citizen_abuse interaction has one of them.
+INSULTS = ("c_citizen_abuse_04", "c_citizen_abuse_05", "c_citizen_abuse_06")
+# How often each served scenario occurs (weights).
+SCENARIO_WEIGHTS = {
+    "ordinary": 6,
+    "long_wait": 2,
+    "wrong_window": 2,
+    "form_error": 2,
+    "materials_returned": 2,
+    "queue_jumper": 1,
+    "staff_called_away": 1,
+    "materials_invalid": 2,
+    "cannot_satisfy": 2,
+    "citizen_abuse": 1,
+}
+PHONE_SCENARIOS = ("phone_incoming", "phone_transfer", "phone_wrong_number", "phone_outgoing")
+
+S, C = Role.STAFF, Role.CITIZEN
+
+
+@dataclass
+class Turn:
+    """One line in a scripted interaction, before it is placed in time."""
+
+    line: BankLine
+    speaker: Role
+    pause_before_s: float
+    note: str = ""  # e.g. "queue_jumper" for a second citizen
+
+
+@dataclass
+class Script:
+    """The lines of one interaction, in order."""
+
+    scenario: str
+    variants: list[str]
+    turns: list[Turn]
+    served: bool
+    long_wait: bool = False
+
+
+class Library:
+    """The bank's lines indexed for the scenario scripts."""
+
+    def __init__(self, lines: list[BankLine]) -> None:
+        self.lines = lines
+        self.by_id = {line.id: line for line in lines}
+
+    def pick(self, rng: random.Random, speaker: Role, scenario: str, *, rule: str | None = None,
+             neutral: bool = False, ids: tuple[str, ...] = ()) -> BankLine:
+        """A random line of ``speaker`` for ``scenario`` (``any`` lines too when neutral).
+
+        ``rule`` picks lines that must produce that rule; ``neutral`` picks lines with no rule at
+        all (also no optional one); ``ids`` restricts to named lines.
+        """
+        pool = [
+            line for line in self.lines
+            if line.speaker is speaker
+            and (not ids or line.id in ids)
+            and (ids or line.scenario == scenario or (neutral and line.scenario == "any"))
+            and (rule is None or rule in line.expected)
+            and (not neutral or not (line.expected or line.optional))
+        ]
+        if not pool:
+            raise SimulationError(f"the bank has no {speaker.value} line for {scenario} (rule {rule}, neutral {neutral})")
+        return rng.choice(pool)
+
+
+@dataclass
+class _Writer:
+    """The turns of one script as they are written (every draw from the one generator, in order)."""
+
+    lib: Library
+    rng: random.Random
+    turns: list[Turn] = field(default_factory=list)
+
+    def pick(self, speaker: Role, scenario: str, **how) -> BankLine:
+        return self.lib.pick(self.rng, speaker, scenario, **how)
+
+    def say(self, speaker: Role, line: BankLine, pause: tuple[float, float] = (0.6, 1.4), note: str = "") -> None:
+        self.turns.append(Turn(line, speaker, self.rng.uniform(*pause), note))
+
+    def neutral_staff(self) -> BankLine:
+        return self.pick(S, "any", neutral=True)
+
+
+def script(lib: Library, rng: random.Random, scenario: str, variants: list[str]) -> Script:
+    """The lines of one interaction of ``scenario`` with ``variants`` (forbidden, no_greeting, no_farewell).
+
+    Raises:
+        SimulationError: an unknown scenario, or a bank without a line the script needs.
+    """
+    if scenario.startswith("phone_"):
+        return _phone_script(lib, rng, scenario)
+    if scenario not in _BODIES:
+        raise SimulationError(f"unknown scenario {scenario!r}")
+    w = _Writer(lib, rng)
+    long_wait = scenario == "long_wait"
+    bad = "forbidden" in variants
+    # Opening: the greeting (or, after a long wait, the apology that may carry the greeting).
+    if long_wait and not bad:
+        w.say(S, w.pick(S, "long_wait", rule="courtesy.sorry_for_wait", ids=("s_long_wait_04", "s_long_wait_05")), (0.5, 1.0))
+        if "no_greeting" not in variants:
+            w.say(S, w.pick(S, "any", rule="courtesy.greet"), (0.3, 0.6))
+    elif "no_greeting" not in variants:
+        w.say(S, w.pick(S, "any", rule="courtesy.greet"), (0.5, 1.0))
+    citizen_scenario = scenario if scenario not in ("materials_returned", "citizen_abuse") else "ordinary"
+    w.say(C, w.pick(C, citizen_scenario, neutral=True))
+    _BODIES[scenario](w, scenario, bad)
+    if "no_farewell" not in variants:
+        w.say(S, w.pick(S, "any", rule="courtesy.farewell"))
+        if rng.random() < 0.5:
+            w.say(C, w.pick(C, "ordinary", ids=("c_ordinary_06", "c_ordinary_09")), (0.4, 0.9))
+    return Script(scenario, variants, w.turns, served=True, long_wait=long_wait)
+
+
+def _ordinary(w: _Writer, scenario: str, bad: bool) -> None:
+    w.say(S, w.neutral_staff())
+    w.say(C, w.pick(C, "ordinary", neutral=True))
+    if bad:
+        w.say(S, w.pick(S, "ordinary", rule=w.rng.choice(FORBIDDEN_BY_SCENARIO["ordinary"])))
+        w.say(C, w.pick(C, "ordinary", neutral=True))
+    w.say(S, w.pick(S, "any", rule="courtesy.please_wait"))
+    w.turns[-1].pause_before_s = w.rng.uniform(0.6, 1.2)
+    w.say(S, w.neutral_staff(), (6.0, 12.0))  # staff working in silence after 请稍等
+
+
+def _long_wait(w: _Writer, scenario: str, bad: bool) -> None:
+    if bad:
+        w.say(S, w.pick(S, "long_wait", rule=w.rng.choice(FORBIDDEN_BY_SCENARIO["long_wait"])))
+        w.say(C, w.pick(C, "long_wait", neutral=True))
+    w.say(S, w.neutral_staff())
+    w.say(C, w.pick(C, "ordinary", neutral=True))
+    w.say(S, w.neutral_staff())
+
+
+def _situation(w: _Writer, scenario: str, bad: bool) -> None:
+    """A wrong window, a form error, invalid materials or a request that cannot be met."""
+    w.say(S, w.neutral_staff())
+    w.say(C, w.pick(C, scenario, neutral=True))
+    if bad:
+        w.say(S, w.pick(S, scenario, rule=w.rng.choice(FORBIDDEN_BY_SCENARIO[scenario])))
+    else:
+        w.say(S, w.pick(S, scenario, rule=COURTESY_BY_SCENARIO[scenario][0]))
+    w.say(C, w.pick(C, scenario, neutral=True))
+    if scenario == "cannot_satisfy" and not bad:
+        w.say(S, w.pick(S, "cannot_satisfy", neutral=True))
+
+
+def _materials_returned(w: _Writer, scenario: str, bad: bool) -> None:
+    w.say(S, w.pick(S, "any", neutral=True))
+    w.say(C, w.pick(C, "materials_returned", neutral=True))
+    w.say(S, w.pick(S, "any", rule="courtesy.please_wait"))
+    w.say(S, w.neutral_staff(), (5.0, 10.0))
+    w.say(S, w.pick(S, "materials_returned", rule="courtesy.return_materials"))
+    w.say(C, w.pick(C, "materials_returned", neutral=True))
+
+
+def _queue_jumper(w: _Writer, scenario: str, bad: bool) -> None:
+    w.say(S, w.neutral_staff())
+    # A second citizen pushes in at the counter (heard on the citizen microphone).
+    w.say(C, w.pick(C, "queue_jumper", ids=("c_queue_jumper_01", "c_queue_jumper_02", "c_queue_jumper_03")), note="queue_jumper")
+    if bad:
+        w.say(S, w.pick(S, "queue_jumper", rule="forbidden.impatient"))
+    else:
+        w.say(S, w.pick(S, "queue_jumper", rule="courtesy.queue"))
+    w.say(C, w.pick(C, "queue_jumper", ids=("c_queue_jumper_04", "c_queue_jumper_05")))
+    w.say(S, w.neutral_staff())
+
+
+def _staff_called_away(w: _Writer, scenario: str, bad: bool) -> None:
+    w.say(S, w.neutral_staff())
+    w.say(S, w.pick(S, "staff_called_away", rule="courtesy.urgent_leave"))
+    w.say(C, w.pick(C, "staff_called_away", neutral=True), (8.0, 14.0))  # left alone at the window
+    w.say(S, w.pick(S, "staff_called_away", rule="courtesy.sorry_for_wait", ids=("s_staff_called_away_04",)), (8.0, 14.0))
+    w.say(S, w.neutral_staff())
+
+
+def _citizen_abuse(w: _Writer, scenario: str, bad: bool) -> None:
+    w.say(S, w.neutral_staff())
+    w.say(C, w.pick(C, "citizen_abuse", ids=INSULTS))  # an insult (二.7), then a complaint or more
+    if bad:
+        w.say(S, w.pick(S, "citizen_abuse", rule="forbidden.go_to_leader"))
+    else:
+        w.say(S, w.pick(S, "citizen_abuse", neutral=True))
+    w.say(C, w.pick(C, "citizen_abuse", neutral=True))
+    w.say(S, w.pick(S, "citizen_abuse", neutral=True))
+
+
+# The middle of each served scenario, between the citizen's opening line and the farewell.
+_BODIES: dict[str, Callable[[_Writer, str, bool], None]] = {
+    "ordinary": _ordinary,
+    "long_wait": _long_wait,
+    "wrong_window": _situation,
+    "form_error": _situation,
+    "materials_invalid": _situation,
+    "cannot_satisfy": _situation,
+    "materials_returned": _materials_returned,
+    "queue_jumper": _queue_jumper,
+    "staff_called_away": _staff_called_away,
+    "citizen_abuse": _citizen_abuse,
+}
+
+
+def _phone_script(lib: Library, rng: random.Random, scenario: str) -> Script:
+    """A telephone call at the window: only the staff side is on the window microphones."""
+    w = _Writer(lib, rng)
+
+    def say(line: BankLine, pause: tuple[float, float] = (1.5, 3.0)) -> None:
+        w.say(S, line, pause, "phone")
+
+    if scenario == "phone_outgoing":
+        say(w.pick(S, "phone_outgoing", rule="phone.outgoing"), (0.5, 1.0))
+    else:
+        say(w.pick(S, "phone_incoming", rule="phone.greet"), (0.5, 1.0))
+        if scenario == "phone_incoming":
+            say(w.pick(S, "phone_incoming", rule="phone.redirect", ids=("s_phone_incoming_06", "s_phone_incoming_07")))
+        elif scenario == "phone_transfer":
+            say(w.pick(S, "phone_transfer", rule="phone.absent"))
+            say(w.pick(S, "phone_transfer", rule="phone.take_message"))
+        elif scenario == "phone_wrong_number":
+            say(w.pick(S, "phone_wrong_number", rule="phone.wrong_number"))
+    return Script(scenario, [], w.turns, served=False)
+
+
+def draw_scenario(rng: random.Random) -> str:
+    """A served scenario, drawn by :data:`SCENARIO_WEIGHTS`."""
+    names = list(SCENARIO_WEIGHTS)
+    return rng.choices(names, weights=[SCENARIO_WEIGHTS[n] for n in names])[0]
+
+
+def plan_variants(rng: random.Random, n: int, options: SimOptions) -> list[list[str]]:
+    """Variants per served interaction: exact shares (rounded), placed at random."""
+    plans: list[list[str]] = [[] for _ in range(n)]
+    for name, share in (("forbidden", options.forbidden_share), ("no_greeting", options.no_greeting_share),
+                        ("no_farewell", options.no_farewell_share)):
+        count = int(round(share * n))
+        for i in rng.sample(range(n), min(n, count)):
+            plans[i].append(name)
+    return plans
