@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from models.domain import Role
 from windowqa.demo.simulator import (
     HallSize,
+    HallTruth,
     SimOptions,
     SimulationError,
     generate_hall,
@@ -38,7 +40,7 @@ def test_same_seed_same_files_other_seed_other_hall(hall, tmp_path):
     again = generate_hall(tmp_path / "again", TINY)
     assert _digest(again.folder) == _digest(hall.folder)
     other = generate_hall(tmp_path / "other", SimOptions(seed=8, size=TINY.size))
-    assert other.truth["utterances"] != hall.truth["utterances"]
+    assert other.truth.utterances != hall.truth.utterances
 
 
 def test_sizes_parse_presets_and_patterns():
@@ -52,43 +54,69 @@ def test_sizes_parse_presets_and_patterns():
 
 def test_truth_is_consistent(hall):
     truth = load_truth(hall.folder)
-    recs = {r["id"]: r for r in truth["recordings"]}
-    inters = {i["id"]: i for i in truth["interactions"]}
+    recs = {r.id: r for r in truth.recordings}
+    inters = {i.id: i for i in truth.interactions}
     assert len(recs) == 4 and len(inters) == 8
-    for u in truth["utterances"]:
-        rec, inter = recs[u["recording"]], inters[u["interaction"]]
-        assert 0 < u["start_s"] < u["end_s"] <= rec["duration_s"]
-        assert inter["start_s"] <= u["start_s"] and u["end_s"] <= inter["end_s"]
-        assert u["channel"] == (0 if u["speaker"] == "staff" else 1)
-        if u["speaker"] == "citizen":
-            assert u["rule_ids"] == [] and u["optional_rule_ids"] == []
+    for u in truth.utterances:
+        rec, inter = recs[u.recording], inters[u.interaction]
+        assert 0 < u.start_s < u.end_s <= rec.duration_s
+        assert inter.start_s <= u.start_s and u.end_s <= inter.end_s
+        assert u.channel == (0 if u.speaker is Role.STAFF else 1)
+        if u.speaker is Role.CITIZEN:
+            assert u.rule_ids == [] and u.optional_rule_ids == []
     # turns never overlap within a recording: who said what when is unambiguous
     for rec_id in recs:
-        spans = sorted((u["start_s"], u["end_s"]) for u in truth["utterances"] if u["recording"] == rec_id)
+        spans = sorted((u.start_s, u.end_s) for u in truth.utterances if u.recording == rec_id)
         assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
     # every served interaction has its queue call shortly before it; phone calls have none
-    calls = {q["interaction"]: q for q in truth["queue_calls"]}
+    calls = {q.interaction: q for q in truth.queue_calls}
     for inter in inters.values():
-        if inter["served"]:
-            called = datetime.fromisoformat(calls[inter["id"]]["called_at"])
-            assert 0 < (datetime.fromisoformat(inter["started_at"]) - called).total_seconds() < 10
+        if inter.served:
+            assert 0 < (inter.started_at - calls[inter.id].called_at).total_seconds() < 10
         else:
-            assert inter["id"] not in calls and inter["scenario"].startswith("phone_")
+            assert inter.id not in calls and inter.scenario.startswith("phone_")
     # a rating comes after its interaction and before the next citizen at that window
-    for r in truth["ratings"]:
-        inter = inters[r["interaction"]]
-        rated = datetime.fromisoformat(r["rated_at"])
-        assert datetime.fromisoformat(inter["ended_at"]).replace(microsecond=0) <= rated
-        later = [i for i in inters.values() if i["recording"] == inter["recording"] and i["start_s"] > inter["start_s"]]
+    for r in truth.ratings:
+        inter = inters[r.interaction]
+        assert inter.ended_at.replace(microsecond=0) <= r.rated_at
+        later = [i for i in inters.values() if i.recording == inter.recording and i.start_s > inter.start_s]
         if later:
-            assert rated < datetime.fromisoformat(min(later, key=lambda i: i["start_s"])["started_at"])
+            assert r.rated_at < min(later, key=lambda i: i.start_s).started_at
     # the substitute serves the afternoon of the window whose staff member is on leave
-    sub = truth["substitutes"][0]
-    assert truth["leave"][0]["staff"] == sub["replaces"]
-    afternoon = [i for i in inters.values() if i["window"] == sub["window"] and i["recording"].endswith("-pm")]
-    assert afternoon and all(i["staff_no"] == sub["substitute"] for i in afternoon)
-    statuses = {e["status"] for e in truth["attendance"]["expected"]}
+    sub = truth.substitutes[0]
+    assert truth.leave[0].staff == sub.replaces
+    afternoon = [i for i in inters.values() if i.window == sub.window and i.recording.endswith("-pm")]
+    assert afternoon and all(i.staff_no == sub.substitute for i in afternoon)
+    statuses = {e.status for e in truth.attendance.expected}
     assert {"on_time", "late", "leave"} <= statuses
+
+
+def test_truth_file_reads_back_as_written(hall):
+    """truth.json round-trips through the typed records; it holds no audio."""
+    raw = json.loads((hall.folder / "truth.json").read_text(encoding="utf-8"))
+    truth = load_truth(hall.folder)
+    assert truth == hall.truth
+    assert truth.to_json() == raw
+    assert isinstance(truth.utterances[0].speaker, Role) and isinstance(truth.recordings[0].started_at, datetime)
+    assert "_audio" not in raw["recordings"][0] and set(raw["recordings"][0]) == {
+        "id", "window", "started_at", "duration_s", "staff_no", "path"}
+    # a card check-in has no image, a face check-in no card number; a half-day on leave no minutes
+    checks = raw["attendance"]["checkins"]
+    assert any("card_no" in c and "image" not in c for c in checks)
+    assert any("image" in c and "card_no" not in c for c in checks)
+    assert any(e["status"] == "leave" and "late_minutes" not in e for e in raw["attendance"]["expected"])
+
+
+def test_a_truth_of_another_version_or_shape_is_refused(hall, tmp_path):
+    raw = json.loads((hall.folder / "truth.json").read_text(encoding="utf-8"))
+    (tmp_path / "truth.json").write_text(json.dumps({**raw, "version": 99}), encoding="utf-8")
+    with pytest.raises(SimulationError, match="version 99"):
+        load_truth(tmp_path)
+    del raw["recordings"][0]["path"]
+    (tmp_path / "truth.json").write_text(json.dumps(raw), encoding="utf-8")
+    with pytest.raises(SimulationError, match="malformed"):
+        load_truth(tmp_path)
+    assert isinstance(load_truth(hall.folder), HallTruth)
 
 
 def test_files_a_site_hands_over(hall):
@@ -104,8 +132,8 @@ def test_files_a_site_hands_over(hall):
 def test_stereo_levels_are_as_stated(hall):
     """Channel 0 carries staff, channel 1 the citizen; each hears the other lower; noise at the SNR."""
     truth = hall.truth
-    rec = truth["recordings"][0]
-    audio, rate = sf.read(str(hall.folder / rec["path"]), dtype="float32", always_2d=True)
+    rec = truth.recordings[0]
+    audio, rate = sf.read(str(hall.folder / rec.path), dtype="float32", always_2d=True)
     assert audio.shape[1] == 2 and rate == 16000
     audio = audio.T
 
@@ -113,13 +141,13 @@ def test_stereo_levels_are_as_stated(hall):
         return 20 * np.log10(np.sqrt(np.mean(x.astype(np.float64) ** 2)) + 1e-12)
 
     diffs = []
-    for u in (u for u in truth["utterances"] if u["recording"] == rec["id"]):
-        a, b = int(u["start_s"] * rate), int(u["end_s"] * rate)
-        own, other = rms_db(audio[u["channel"], a:b]), rms_db(audio[1 - u["channel"], a:b])
+    for u in (u for u in truth.utterances if u.recording == rec.id):
+        a, b = int(u.start_s * rate), int(u.end_s * rate)
+        own, other = rms_db(audio[u.channel, a:b]), rms_db(audio[1 - u.channel, a:b])
         diffs.append(own - other)
     # crosstalk -12 dB plus the hall noise on the far channel: the own side is clearly louder
     assert min(diffs) > 6 and np.median(diffs) == pytest.approx(-TINY.crosstalk_db, abs=3)
     # the quiet stretch before the first line holds only hall noise, about snr_db below speech (-20 dBFS)
-    first = min(u["start_s"] for u in truth["utterances"] if u["recording"] == rec["id"])
+    first = min(u.start_s for u in truth.utterances if u.recording == rec.id)
     noise_db = rms_db(audio[0, : int((first - 0.5) * rate)])
     assert noise_db == pytest.approx(-20.0 - TINY.snr_db, abs=3)

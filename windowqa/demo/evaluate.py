@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ from sqlalchemy import select
 
 from models.domain import Role
 from models.rulebook import Rulebook, load_rulebook
-from windowqa.demo.simulator import load_truth
+from windowqa.demo.simulator import HallTruth, load_truth
 
 FAMILIES = ("courtesy", "phone", "forbidden")
 
@@ -109,7 +108,7 @@ def evaluate_demo(folder: str | Path, options: EvalOptions | None = None, *, rul
     with factory() as s:
         staff_no = {sid: no for sid, no in s.execute(select(Staff.id, Staff.staff_no))}
         recordings = {Path(path).name: rid for rid, path in s.execute(select(Recording.id, Recording.path))}
-        rec_of_truth = {r["id"]: recordings.get(Path(r["path"]).name) for r in truth["recordings"]}
+        rec_of_truth = {r.id: recordings.get(Path(r.path).name) for r in truth.recordings}
         utterances = defaultdict(list)
         for u in s.scalars(select(Utterance)):
             utterances[u.recording_id].append(u)
@@ -125,8 +124,7 @@ def evaluate_demo(folder: str | Path, options: EvalOptions | None = None, *, rul
         records = attendance_records(s, truth, rulebook)
         from attendance.store import load_checkins
 
-        days = [date.fromisoformat(d) for d in truth["days"]]
-        checkins = load_checkins(s, days[0], days[-1], include_unknown=True)
+        checkins = load_checkins(s, truth.days[0], truth.days[-1], include_unknown=True)
 
     report: dict[str, Any] = {"folder": str(folder), "options": {"boundary_s": options.boundary_s}}
     report["missing_recordings"] = [rid for rid, stored in rec_of_truth.items() if stored is None]
@@ -139,8 +137,17 @@ def evaluate_demo(folder: str | Path, options: EvalOptions | None = None, *, rul
     report["courtesy_flags"] = _courtesy_flags(truth, truth_to_stored)
     report["citizen_abuse"] = _abuse(truth, truth_to_stored, abuse_interactions)
 
+    metrics = _metrics(report)
+    report["metrics"] = metrics
+    report["targets"] = TARGETS
+    report["passed"] = {k: (metrics[k] is not None and metrics[k] >= v) for k, v in TARGETS.items()}
+    return report
+
+
+def _metrics(report: dict[str, Any]) -> dict[str, Any]:
+    """The headline numbers of a report."""
     ph = report["phrases"]["families"]
-    metrics = {
+    return {
         "forbidden_precision": ph["forbidden"]["precision"],
         "forbidden_recall": ph["forbidden"]["recall"],
         "courtesy_precision": ph["courtesy"]["precision"],
@@ -153,17 +160,13 @@ def evaluate_demo(folder: str | Path, options: EvalOptions | None = None, *, rul
         "rating_link_accuracy": report["rating_links"]["accuracy"],
         "attendance_accuracy": report["attendance"]["accuracy"],
     }
-    report["metrics"] = metrics
-    report["targets"] = TARGETS
-    report["passed"] = {k: (metrics[k] is not None and metrics[k] >= v) for k, v in TARGETS.items()}
-    return report
 
 
-def _phrases(truth, rec_of_truth, utterances, hits, rulebook: Rulebook, options: EvalOptions) -> dict[str, Any]:
+def _phrases(truth: HallTruth, rec_of_truth, utterances, hits, rulebook: Rulebook, options: EvalOptions) -> dict[str, Any]:
     required = {r.id for r in rulebook.required_rules}
     truth_by_rec = defaultdict(list)
-    for u in truth["utterances"]:
-        truth_by_rec[u["recording"]].append(u)
+    for u in truth.utterances:
+        truth_by_rec[u.recording].append(u)
     tp = defaultdict(int)
     fp = defaultdict(int)
     found = defaultdict(int)
@@ -176,8 +179,8 @@ def _phrases(truth, rec_of_truth, utterances, hits, rulebook: Rulebook, options:
         stored = [u for u in utterances.get(rec_of_truth.get(rec_id), []) if u.role is not Role.CITIZEN]
         # precision: every stored staff hit against the staff lines it overlaps
         for su in stored:
-            over = [tu for tu in tus if _overlap(su.start_s, su.end_s, tu["start_s"], tu["end_s"]) > 0.05]
-            allowed = {r for tu in over if tu["speaker"] == "staff" for r in (*tu["rule_ids"], *tu["optional_rule_ids"])}
+            over = [tu for tu in tus if _overlap(su.start_s, su.end_s, tu.start_s, tu.end_s) > 0.05]
+            allowed = {r for tu in over if tu.speaker is Role.STAFF for r in (*tu.rule_ids, *tu.optional_rule_ids)}
             for rule in hits.get(su.id, ()):
                 family = rule.split(".", 1)[0]
                 if family not in FAMILIES:
@@ -189,14 +192,14 @@ def _phrases(truth, rec_of_truth, utterances, hits, rulebook: Rulebook, options:
                     per_rule[rule]["false"] += 1
                     if len(false_hits[family]) < options.examples:
                         false_hits[family].append({"rule_id": rule, "recording": rec_id, "start_s": round(su.start_s, 2),
-                                                   "stored_text": su.text, "true_lines": [tu["text"] for tu in over]})
+                                                   "stored_text": su.text, "true_lines": [tu.text for tu in over]})
         # recall: every rule a staff line must produce
         for tu in tus:
-            if tu["speaker"] != "staff":
+            if tu.speaker is not Role.STAFF:
                 continue
-            over = [su for su in stored if _overlap(su.start_s, su.end_s, tu["start_s"], tu["end_s"]) > 0.05]
+            over = [su for su in stored if _overlap(su.start_s, su.end_s, tu.start_s, tu.end_s) > 0.05]
             got = set().union(*(hits.get(su.id, set()) for su in over)) if over else set()
-            for rule in tu["rule_ids"]:
+            for rule in tu.rule_ids:
                 family = rule.split(".", 1)[0]
                 expected[family] += 1
                 per_rule[rule]["expected"] += 1
@@ -207,7 +210,7 @@ def _phrases(truth, rec_of_truth, utterances, hits, rulebook: Rulebook, options:
                     req_expected += 1
                     req_found += ok
                 if not ok and len(missed[family]) < options.examples:
-                    missed[family].append({"rule_id": rule, "recording": rec_id, "start_s": tu["start_s"], "true_text": tu["text"],
+                    missed[family].append({"rule_id": rule, "recording": rec_id, "start_s": tu.start_s, "true_text": tu.text,
                                            "stored_text": " / ".join(su.text for su in over) or None})
     families = {
         f: {
@@ -225,40 +228,40 @@ def _phrases(truth, rec_of_truth, utterances, hits, rulebook: Rulebook, options:
     }
 
 
-def _best_overlap(truth, rec_of_truth, interactions) -> dict[str, Any]:
+def _best_overlap(truth: HallTruth, rec_of_truth, interactions) -> dict[str, Any]:
     """Each true interaction → the stored interaction of its recording that overlaps it most."""
     out = {}
-    for ti in truth["interactions"]:
+    for ti in truth.interactions:
         best, best_ov = None, 0.0
-        for si in interactions.get(rec_of_truth.get(ti["recording"]), []):
-            ov = _overlap(si.start_s, si.end_s, ti["start_s"], ti["end_s"])
+        for si in interactions.get(rec_of_truth.get(ti.recording), []):
+            ov = _overlap(si.start_s, si.end_s, ti.start_s, ti.end_s)
             if ov > best_ov:
                 best, best_ov = si, ov
-        out[ti["id"]] = best
+        out[ti.id] = best
     return out
 
 
-def _segmentation(truth, rec_of_truth, interactions, options: EvalOptions) -> dict[str, Any]:
+def _segmentation(truth: HallTruth, rec_of_truth, interactions, options: EvalOptions) -> dict[str, Any]:
     matched = 0
-    n_truth = len(truth["interactions"])
-    n_stored = sum(len(interactions.get(rec_of_truth.get(r["id"]), [])) for r in truth["recordings"])
+    n_truth = len(truth.interactions)
+    n_stored = sum(len(interactions.get(rec_of_truth.get(r.id), [])) for r in truth.recordings)
     errors: list[dict[str, Any]] = []
     deltas: list[float] = []
-    for rec in truth["recordings"]:
-        stored = sorted(interactions.get(rec_of_truth.get(rec["id"]), []), key=lambda i: i.start_s)
+    for rec in truth.recordings:
+        stored = sorted(interactions.get(rec_of_truth.get(rec.id), []), key=lambda i: i.start_s)
         used: set[int] = set()
-        for ti in (t for t in truth["interactions"] if t["recording"] == rec["id"]):
-            hit = next((si for si in stored if si.id not in used and abs(si.start_s - ti["start_s"]) <= options.boundary_s
-                        and abs(si.end_s - ti["end_s"]) <= options.boundary_s), None)
+        for ti in (t for t in truth.interactions if t.recording == rec.id):
+            hit = next((si for si in stored if si.id not in used and abs(si.start_s - ti.start_s) <= options.boundary_s
+                        and abs(si.end_s - ti.end_s) <= options.boundary_s), None)
             if hit is None:
-                near = min(stored, key=lambda si: abs(si.start_s - ti["start_s"]), default=None)
-                errors.append({"interaction": ti["id"], "scenario": ti["scenario"], "variants": ti["variants"],
-                               "true": [ti["start_s"], ti["end_s"]],
+                near = min(stored, key=lambda si: abs(si.start_s - ti.start_s), default=None)
+                errors.append({"interaction": ti.id, "scenario": ti.scenario, "variants": ti.variants,
+                               "true": [ti.start_s, ti.end_s],
                                "nearest_stored": [round(near.start_s, 2), round(near.end_s, 2), near.split_reason] if near else None})
                 continue
             used.add(hit.id)
             matched += 1
-            deltas += [abs(hit.start_s - ti["start_s"]), abs(hit.end_s - ti["end_s"])]
+            deltas += [abs(hit.start_s - ti.start_s), abs(hit.end_s - ti.end_s)]
     return {
         "accuracy": _ratio(matched, max(n_truth, n_stored)),
         "matched": matched, "true": n_truth, "stored": n_stored,
@@ -267,80 +270,80 @@ def _segmentation(truth, rec_of_truth, interactions, options: EvalOptions) -> di
     }
 
 
-def _attribution(truth, truth_to_stored, staff_no) -> dict[str, Any]:
+def _attribution(truth: HallTruth, truth_to_stored, staff_no) -> dict[str, Any]:
     correct, wrong = 0, []
-    for ti in truth["interactions"]:
-        si = truth_to_stored.get(ti["id"])
+    for ti in truth.interactions:
+        si = truth_to_stored.get(ti.id)
         got = staff_no.get(si.staff_id) if si is not None else None
-        if got == ti["staff_no"]:
+        if got == ti.staff_no:
             correct += 1
         else:
-            wrong.append({"interaction": ti["id"], "expected": ti["staff_no"], "stored": got})
-    return {"accuracy": _ratio(correct, len(truth["interactions"])), "correct": correct,
-            "total": len(truth["interactions"]), "wrong": wrong[:30]}
+            wrong.append({"interaction": ti.id, "expected": ti.staff_no, "stored": got})
+    return {"accuracy": _ratio(correct, len(truth.interactions)), "correct": correct,
+            "total": len(truth.interactions), "wrong": wrong[:30]}
 
 
-def _rating_links(truth, ratings, interaction_by_id, rec_of_truth) -> dict[str, Any]:
-    truth_inter = {t["id"]: t for t in truth["interactions"]}
+def _rating_links(truth: HallTruth, ratings, interaction_by_id, rec_of_truth) -> dict[str, Any]:
+    truth_inter = {t.id: t for t in truth.interactions}
     correct, wrong = 0, []
-    for r in truth["ratings"]:
-        stored = ratings.get(r["serial_no"])
-        target = truth_inter[r["interaction"]]
+    for r in truth.ratings:
+        stored = ratings.get(r.serial_no)
+        target = truth_inter[r.interaction]
         si = interaction_by_id.get(stored.interaction_id) if stored is not None and stored.interaction_id else None
-        ok = (si is not None and si.recording_id == rec_of_truth.get(target["recording"])
-              and _overlap(si.start_s, si.end_s, target["start_s"], target["end_s"]) > 0
-              and _owner(si, truth, rec_of_truth) == target["id"])
+        ok = (si is not None and si.recording_id == rec_of_truth.get(target.recording)
+              and _overlap(si.start_s, si.end_s, target.start_s, target.end_s) > 0
+              and _owner(si, truth, rec_of_truth) == target.id)
         if ok:
             correct += 1
         else:
-            wrong.append({"serial_no": r["serial_no"], "interaction": r["interaction"],
+            wrong.append({"serial_no": r.serial_no, "interaction": r.interaction,
                           "stored_interaction": [round(si.start_s, 2), round(si.end_s, 2)] if si is not None else None})
-    mismatch_expected = sum(1 for r in truth["ratings"] if r["staff_mismatch_expected"])
-    return {"accuracy": _ratio(correct, len(truth["ratings"])), "correct": correct, "total": len(truth["ratings"]),
+    mismatch_expected = sum(1 for r in truth.ratings if r.staff_mismatch_expected)
+    return {"accuracy": _ratio(correct, len(truth.ratings)), "correct": correct, "total": len(truth.ratings),
             "staff_mismatch_expected": mismatch_expected, "wrong": wrong[:30]}
 
 
-def _owner(si, truth, rec_of_truth) -> str | None:
+def _owner(si, truth: HallTruth, rec_of_truth) -> str | None:
     """The true interaction a stored interaction overlaps most."""
     best, best_ov = None, 0.0
-    for ti in truth["interactions"]:
-        if rec_of_truth.get(ti["recording"]) != si.recording_id:
+    for ti in truth.interactions:
+        if rec_of_truth.get(ti.recording) != si.recording_id:
             continue
-        ov = _overlap(si.start_s, si.end_s, ti["start_s"], ti["end_s"])
+        ov = _overlap(si.start_s, si.end_s, ti.start_s, ti.end_s)
         if ov > best_ov:
-            best, best_ov = ti["id"], ov
+            best, best_ov = ti.id, ov
     return best
 
 
-def _courtesy_flags(truth, truth_to_stored) -> dict[str, Any]:
+def _courtesy_flags(truth: HallTruth, truth_to_stored) -> dict[str, Any]:
     """Greeting and farewell present or missing per served interaction, as the inspectors' flags see it."""
     staff_rules = defaultdict(set)
-    for u in truth["utterances"]:
-        if u["speaker"] == "staff":
-            staff_rules[u["interaction"]].update(u["rule_ids"])
+    for u in truth.utterances:
+        if u.speaker is Role.STAFF:
+            staff_rules[u.interaction].update(u.rule_ids)
     correct = total = 0
     wrong = []
-    for ti in truth["interactions"]:
-        si = truth_to_stored.get(ti["id"])
-        if not ti["served"]:
+    for ti in truth.interactions:
+        si = truth_to_stored.get(ti.id)
+        if not ti.served:
             continue
-        want = ("courtesy.greet" in staff_rules[ti["id"]], "courtesy.farewell" in staff_rules[ti["id"]])
+        want = ("courtesy.greet" in staff_rules[ti.id], "courtesy.farewell" in staff_rules[ti.id])
         got = (bool(si.has_greeting), bool(si.has_farewell)) if si is not None else None
         total += 1
         if got == want:
             correct += 1
         else:
-            wrong.append({"interaction": ti["id"], "expected": want, "stored": got})
+            wrong.append({"interaction": ti.id, "expected": want, "stored": got})
     return {"accuracy": _ratio(correct, total), "correct": correct, "total": total, "wrong": wrong[:30]}
 
 
-def _abuse(truth, truth_to_stored, abuse_interactions) -> dict[str, Any]:
+def _abuse(truth: HallTruth, truth_to_stored, abuse_interactions) -> dict[str, Any]:
     """Interactions with an abusive citizen that carry a citizen-abuse finding, and those that should not."""
     found = missed = false = 0
-    for ti in truth["interactions"]:
-        si = truth_to_stored.get(ti["id"])
+    for ti in truth.interactions:
+        si = truth_to_stored.get(ti.id)
         has = si is not None and si.id in abuse_interactions
-        if ti["scenario"] == "citizen_abuse":
+        if ti.scenario == "citizen_abuse":
             found += has
             missed += not has
         else:
@@ -348,27 +351,28 @@ def _abuse(truth, truth_to_stored, abuse_interactions) -> dict[str, Any]:
     return {"interactions": found + missed, "found": found, "recall": _ratio(found, found + missed), "false_interactions": false}
 
 
-def _attendance(truth, records, checkins) -> dict[str, Any]:
+def _attendance(truth: HallTruth, records, checkins) -> dict[str, Any]:
     got = {}
     for rec in records:
         for h in (rec.morning, rec.afternoon):
             got[(rec.staff_id, rec.day.isoformat(), h.half.value)] = h
     correct, wrong = 0, []
-    for e in truth["attendance"]["expected"]:
-        h = got.get((e["staff_no"], e["day"], e["half"]))
+    expected = truth.attendance.expected
+    for e in expected:
+        h = got.get((e.staff_no, e.day.isoformat(), e.half))
         status = h.status.value if h is not None else None
-        if status == e["status"]:
+        if status == e.status:
             correct += 1
         else:
-            wrong.append({**e, "stored": status})
-    unknown_expected = sum(1 for c in truth["attendance"]["checkins"] if c["staff_no"] is None)
+            wrong.append({**e.to_json(), "stored": status})
+    unknown_expected = sum(1 for c in truth.attendance.checkins if c.staff_no is None)
     unknown_stored = sum(1 for c in checkins if c.staff_id is None)
-    face_expected = [c for c in truth["attendance"]["checkins"] if c["method"] == "face" and c["staff_no"]]
+    face_expected = [c for c in truth.attendance.checkins if c.method == "face" and c.staff_no]
     stored_faces = {(c.staff_id, c.at.replace(microsecond=0)) for c in checkins if c.method.value == "face"}
-    face_ok = sum(1 for c in face_expected if (c["staff_no"], datetime.fromisoformat(c["at"]).replace(microsecond=0)) in stored_faces)
+    face_ok = sum(1 for c in face_expected if (c.staff_no, c.at.replace(microsecond=0)) in stored_faces)
     return {
-        "accuracy": _ratio(correct, len(truth["attendance"]["expected"])), "correct": correct,
-        "total": len(truth["attendance"]["expected"]), "wrong": wrong,
+        "accuracy": _ratio(correct, len(expected)), "correct": correct,
+        "total": len(expected), "wrong": wrong,
         "face_checkins": {"expected": len(face_expected), "identified": face_ok},
         "unknown_faces": {"expected": unknown_expected, "recorded_as_unknown": unknown_stored},
     }

@@ -23,7 +23,7 @@ import shutil
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from sqlalchemy import func, select, update
 
 from models.rulebook import Rulebook, load_rulebook
 from models.settings import Settings
-from windowqa.demo.simulator import PHOTOS_DIR, SimOptions, generate_hall
+from windowqa.demo.simulator import PHOTOS_DIR, HallTruth, SimOptions, generate_hall
 
 log = logging.getLogger("windowqa.demo")
 
@@ -140,22 +140,11 @@ def run_demo(
     truth = hall.truth
     lap("simulate")
 
-    from models.db import Substitution, open_database
-    from scoring.queue import import_queue
-    from scoring.site import load_site
+    from models.db import open_database
 
     url = database_url(folder)
     factory = open_database(url)
-    with factory() as s, s.begin():
-        load_site(s, folder / truth["files"]["site"], rulebook)
-        # The site file has no filing time; the demo's substitute was filed the day before (备案).
-        for sub in truth["substitutes"]:
-            s.execute(
-                update(Substitution)
-                .where(Substitution.starts_at == datetime.fromisoformat(sub["starts_at"]))
-                .values(filed_at=datetime.fromisoformat(sub["filed_at"]))
-            )
-        import_queue(s, folder / truth["files"]["queue"], rulebook)
+    _load_site_and_queue(factory, truth, folder, rulebook)
     lap("site_and_queue")
 
     _attendance(factory, truth, folder, rulebook, face_engine)
@@ -172,30 +161,59 @@ def run_demo(
     ingest_report = _ingest(factory, truth, folder, rulebook, transcriber, matcher, options.progress)
     lap("ingest")
 
-    from scoring.ratings import import_ratings
-
-    last_day = date.fromisoformat(truth["days"][-1])
-    with factory() as s, s.begin():
-        ratings = import_ratings(s, folder / truth["files"]["ratings"], rulebook,
-                                 today=datetime.combine(last_day + timedelta(days=1), datetime.min.time()))
+    ratings = _import_ratings(factory, truth, folder, rulebook)
     lap("ratings")
 
     result = DemoResult(folder=folder, database_url=url, options=options, timings_s=timings)
     if options.accounts:
         result.accounts = _accounts(factory, truth)
     lap("accounts")
-    result.summary = summarise(factory, truth, rulebook)
-    result.summary["ingest"] = {
-        "files": len(ingest_report),
-        "failed": [f"{f.path}: {f.reason}" for f in ingest_report if f.status == "failed"],
-    }
-    result.summary["ratings_import"] = {
-        "imported": ratings.imported, "linked": ratings.linked, "unlinked": len(ratings.unlinked),
-        "rejected": len(ratings.rejected), "follow_ups_opened": ratings.follow_ups_opened,
-    }
+    result.summary = _run_summary(factory, truth, rulebook, ingest_report, ratings)
     lap("summary")
     result.timings_s["total"] = round(sum(v for k, v in timings.items() if k != "total"), 2)
     return result
+
+
+def _load_site_and_queue(factory, truth: HallTruth, folder: Path, rulebook: Rulebook) -> None:
+    """The site file (with the substitute's filing time) and the queue system's call events."""
+    from models.db import Substitution
+    from scoring.queue import import_queue
+    from scoring.site import load_site
+
+    with factory() as s, s.begin():
+        load_site(s, folder / truth.files.site, rulebook)
+        # The site file has no filing time; the demo's substitute was filed the day before (备案).
+        for sub in truth.substitutes:
+            s.execute(
+                update(Substitution)
+                .where(Substitution.starts_at == sub.starts_at)
+                .values(filed_at=sub.filed_at)
+            )
+        import_queue(s, folder / truth.files.queue, rulebook)
+
+
+def _import_ratings(factory, truth: HallTruth, folder: Path, rulebook: Rulebook):
+    """The evaluation terminal's export, imported the day after the last simulated day."""
+    from scoring.ratings import import_ratings
+
+    last_day = truth.days[-1]
+    with factory() as s, s.begin():
+        return import_ratings(s, folder / truth.files.ratings, rulebook,
+                              today=datetime.combine(last_day + timedelta(days=1), datetime.min.time()))
+
+
+def _run_summary(factory, truth: HallTruth, rulebook: Rulebook, ingest_report: list, ratings) -> dict[str, Any]:
+    """What the store holds, with the ingest's failures and the ratings import's counts."""
+    summary = summarise(factory, truth, rulebook)
+    summary["ingest"] = {
+        "files": len(ingest_report),
+        "failed": [f"{f.path}: {f.reason}" for f in ingest_report if f.status == "failed"],
+    }
+    summary["ratings_import"] = {
+        "imported": ratings.imported, "linked": ratings.linked, "unlinked": len(ratings.unlinked),
+        "rejected": len(ratings.rejected), "follow_ups_opened": ratings.follow_ups_opened,
+    }
+    return summary
 
 
 def _build_transcriber(settings: Settings):
@@ -209,7 +227,7 @@ def _build_transcriber(settings: Settings):
         raise DemoError(f"the demo needs the Whisper model: run `windowqa models install` ({exc})") from None
 
 
-def _ingest(factory, truth, folder: Path, rulebook: Rulebook, transcriber, matcher, progress: bool) -> list:
+def _ingest(factory, truth: HallTruth, folder: Path, rulebook: Rulebook, transcriber, matcher, progress: bool) -> list:
     from windowqa.ingest import IngestOptions, ingest, speech_transcriber
 
     # as `windowqa ingest`: near misses of the text matcher are verified against the audio
@@ -217,8 +235,8 @@ def _ingest(factory, truth, folder: Path, rulebook: Rulebook, transcriber, match
     describe = transcriber.describe() if hasattr(transcriber, "describe") else None
     files = []
     by_window: dict[str, list[Path]] = {}
-    for rec in truth["recordings"]:
-        by_window.setdefault(rec["window"], []).append(folder / rec["path"])
+    for rec in truth.recordings:
+        by_window.setdefault(rec.window, []).append(folder / rec.path)
     for window, paths in by_window.items():
         report = ingest(
             paths,
@@ -233,7 +251,7 @@ def _ingest(factory, truth, folder: Path, rulebook: Rulebook, transcriber, match
     return files
 
 
-def _attendance(factory, truth, folder: Path, rulebook: Rulebook, engine) -> None:
+def _attendance(factory, truth: HallTruth, folder: Path, rulebook: Rulebook, engine) -> None:
     """Cards, face enrolment, every check-in through the face engine or the card reader, the leave record."""
     from attendance.checkin import checkin_card, checkin_image_file
     from attendance.gallery import Gallery, MatchOptions, enrol_file
@@ -246,41 +264,41 @@ def _attendance(factory, truth, folder: Path, rulebook: Rulebook, engine) -> Non
         engine = build_engine("dlib")
     window_minutes = rulebook.attendance.duplicate_window_minutes
     with factory() as s, s.begin():
-        for person in truth["staff"]:
-            if person["photo"]:
-                save_enrolment(s, enrol_file(engine, person["staff_no"], PHOTOS_DIR / person["photo"]))
-                set_credentials(s, person["staff_no"], face_consent=True)
+        for person in truth.staff:
+            if person.photo:
+                save_enrolment(s, enrol_file(engine, person.staff_no, PHOTOS_DIR / person.photo))
+                set_credentials(s, person.staff_no, face_consent=True)
             else:
-                set_credentials(s, person["staff_no"], card_no=person["card_no"], face_consent=False)
+                set_credentials(s, person.staff_no, card_no=person.card_no, face_consent=False)
         gallery = Gallery.for_engine(engine)
         from attendance.store import load_gallery
 
         gallery = load_gallery(s, gallery)
         directory = load_credentials(s)
         match = MatchOptions.for_engine(engine)
-        for check in truth["attendance"]["checkins"]:
-            at = datetime.fromisoformat(check["at"])
-            if check["method"] == "face":
-                outcome = checkin_image_file(engine, gallery, folder / check["image"], match, at=at, terminal=TERMINAL)
+        for check in truth.attendance.checkins:
+            at = check.at
+            if check.method == "face":
+                outcome = checkin_image_file(engine, gallery, folder / check.image, match, at=at, terminal=TERMINAL)
                 if outcome.checkin is None:
-                    log.warning("%s: no face found at the terminal; nothing recorded", check["image"])
+                    log.warning("%s: no face found at the terminal; nothing recorded", check.image)
                     continue
                 save_checkin(s, outcome.checkin, window_minutes=window_minutes, engine=engine.name)
             else:
-                save_checkin(s, checkin_card(directory, check["card_no"], at=at, terminal=TERMINAL), window_minutes=window_minutes)
-        for lv in truth["leave"]:
+                save_checkin(s, checkin_card(directory, check.card_no, at=at, terminal=TERMINAL), window_minutes=window_minutes)
+        for lv in truth.leave:
             save_leave(s, LeaveRecord(
-                staff_id=lv["staff"], leave_type=lv["leave_type"], start=date.fromisoformat(lv["start"]),
-                end=date.fromisoformat(lv["end"]), status=LeaveStatus(lv["status"]), start_half=HalfDay(lv["start_half"]),
-                end_half=HalfDay(lv["end_half"]), record_id=lv["record_id"],
+                staff_id=lv.staff, leave_type=lv.leave_type, start=lv.start,
+                end=lv.end, status=LeaveStatus(lv.status), start_half=HalfDay(lv.start_half),
+                end_half=HalfDay(lv.end_half), record_id=lv.record_id,
             ))
 
 
-def _accounts(factory, truth) -> list[tuple[str, str, str, str | None]]:
+def _accounts(factory, truth: HallTruth) -> list[tuple[str, str, str, str | None]]:
     """One account per role with a fresh random password (printed once, stored only as a hash)."""
     from scoring.accounts import create_account
 
-    staff_no = truth["staff"][0]["staff_no"]
+    staff_no = truth.staff[0].staff_no
     out = []
     with factory() as s, s.begin():
         for role in ROLES:
@@ -291,24 +309,24 @@ def _accounts(factory, truth) -> list[tuple[str, str, str, str | None]]:
     return out
 
 
-def attendance_records(session, truth, rulebook: Rulebook) -> list:
+def attendance_records(session, truth: HallTruth, rulebook: Rulebook) -> list:
     """The simulated days classified by the attendance rules (only those days, nothing before)."""
     from attendance.schedule import classify_month
     from attendance.store import active_staff_nos, load_checkins, load_leaves
     from models.workdays import WorkCalendar
 
-    first, last = date.fromisoformat(truth["days"][0]), date.fromisoformat(truth["days"][-1])
+    first, last = truth.days[0], truth.days[-1]
     checks = load_checkins(session, first, last)
     leaves = load_leaves(session, first, last)
     return classify_month(active_staff_nos(session), first, last, checks, leaves, rulebook, WorkCalendar.from_file(None))
 
 
-def summarise(factory, truth, rulebook: Rulebook) -> dict[str, Any]:
+def summarise(factory, truth: HallTruth, rulebook: Rulebook) -> dict[str, Any]:
     """Counts of what the store holds after the run (read-only)."""
     from attendance.store import load_checkins
     from models.db import Flag, Interaction, Rating, Recording, RecordingStatus, RuleHitRow, Utterance
 
-    first, last = date.fromisoformat(truth["days"][0]), date.fromisoformat(truth["days"][-1])
+    first, last = truth.days[0], truth.days[-1]
     with factory() as s:
         hits = Counter(f.value for f in s.scalars(select(RuleHitRow.family)))
         flags = Counter(k.value for k in s.scalars(select(Flag.kind)))
@@ -327,11 +345,11 @@ def summarise(factory, truth, rulebook: Rulebook) -> dict[str, Any]:
         summary = {
             "poor_rate_flagged": round(sum(poor_if) / len(poor_if), 3) if poor_if else None,
             "poor_rate_unflagged": round(sum(poor_else) / len(poor_else), 3) if poor_else else None,
-            "days": truth["days"],
-            "windows": len(truth["windows"]),
-            "staff": len(truth["staff"]),
+            "days": [d.isoformat() for d in truth.days],
+            "windows": len(truth.windows),
+            "staff": len(truth.staff),
             "recordings": s.scalar(select(func.count()).select_from(Recording).where(Recording.status == RecordingStatus.DONE)),
-            "audio_s": round(sum(r["duration_s"] for r in truth["recordings"]), 1),
+            "audio_s": round(sum(r.duration_s for r in truth.recordings), 1),
             "utterances": s.scalar(select(func.count()).select_from(Utterance)),
             "interactions": s.scalar(select(func.count()).select_from(Interaction)),
             "served": len(scores),
