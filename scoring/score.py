@@ -18,7 +18,7 @@ protect staff (二.7), never scored against them. The score never drops below 0.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Collection, Iterable, Mapping
 
 from models.domain import Role, RuleFamily
 from models.rulebook import Rulebook
@@ -26,6 +26,8 @@ from scoring.segment import MatchedUtterance, Segment
 
 SORRY_FOR_WAIT = "courtesy.sorry_for_wait"
 PLEASE_WAIT = "courtesy.please_wait"
+# Stable ids (shared spec rule-ids.md) of the required courtesy a missing-courtesy flag is about.
+REQUIRED_COURTESY_IDS = frozenset({"courtesy.greet", "courtesy.farewell"})
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,33 @@ class ScoreLine:
 
     def as_json(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
+
+    @classmethod
+    def from_json(cls, row: Mapping[str, Any]) -> "ScoreLine":
+        """A line as :meth:`as_json` stored it (an interaction's ``explanation``)."""
+        return cls(
+            reason=str(row.get("reason", "")), points=float(row.get("points") or 0.0), rule_id=row.get("rule_id"),
+            utterance_seq=row.get("utterance_seq"), start_s=row.get("start_s"), severity=row.get("severity"),
+        )
+
+
+def points_deducted(explanation: Iterable[Mapping[str, Any] | ScoreLine], rule_ids: Collection[str], utterance_seq: int | None) -> float:
+    """Points the deduction lines of ``rule_ids`` at ``utterance_seq`` took from a score.
+
+    ``utterance_seq=None`` selects the lines about the whole interaction (a required courtesy
+    not said). This is what dismissing a flag gives back.
+
+    Example:
+        >>> lines = [ScoreLine("base", 100.0), ScoreLine("x", -20.0, "forbidden.a", 3), ScoreLine("y", -10.0, "courtesy.greet")]
+        >>> points_deducted([l.as_json() for l in lines], {"forbidden.a"}, 3), points_deducted(lines, {"courtesy.greet"}, None)
+        (20.0, 10.0)
+    """
+    lost = 0.0
+    for raw in explanation:
+        line = raw if isinstance(raw, ScoreLine) else ScoreLine.from_json(raw)
+        if line.points < 0 and line.rule_id in rule_ids and line.utterance_seq == utterance_seq:
+            lost += -line.points
+    return lost
 
 
 @dataclass(frozen=True)

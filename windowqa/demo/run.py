@@ -141,8 +141,8 @@ def run_demo(
     lap("simulate")
 
     from models.db import Substitution, open_database
-    from scoring.queue import import_queue
-    from scoring.site import load_site
+    from scoring.store.queue import import_queue
+    from scoring.store.site import load_site
 
     url = database_url(folder)
     factory = open_database(url)
@@ -172,7 +172,7 @@ def run_demo(
     ingest_report = _ingest(factory, truth, folder, rulebook, transcriber, matcher, options.progress)
     lap("ingest")
 
-    from scoring.ratings import import_ratings
+    from scoring.store.ratings import import_ratings
 
     last_day = date.fromisoformat(truth["days"][-1])
     with factory() as s, s.begin():

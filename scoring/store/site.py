@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from models.db import Department, RosterEntry, Staff, Substitution, Window
 from models.rulebook import Rulebook
-from scoring.tabular import ImportFileError, Rejected, parse_time, read_rows
+from scoring.store.tabular import ImportFileError, Rejected, parse_time, read_rows
 from models.workdays import is_working_day
 
 log = logging.getLogger("scoring")

@@ -70,7 +70,7 @@ def test_nobody_on_duty_leaves_staff_empty(factory, rulebook):
 
 
 def test_rescore_after_queue_import_keeps_flags_and_links(factory, rulebook, tmp_path):
-    from scoring.queue import import_queue
+    from scoring.store.queue import import_queue
 
     with factory() as s, s.begin():
         site = add_site(s, day=DAY)

@@ -36,8 +36,8 @@ from models.db import (
 )
 from models.rulebook import Rulebook
 from scoring.duty import DutyTable
-from scoring.flags import raise_flag
-from scoring.tabular import Rejected, parse_time, read_rows, record_import_run, row_key
+from scoring.store.flags import raise_flag
+from scoring.store.tabular import Rejected, parse_time, read_rows, record_import_run, row_key
 from models.workdays import add_working_days
 
 log = logging.getLogger("scoring")
