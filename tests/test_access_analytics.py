@@ -1,10 +1,10 @@
-"""Management analytics (scoring.access.analytics) grouped by department, on real SQLite."""
+"""Management analytics (scoring.access.analytics) grouped by department, on real SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from _store_support import factory, rulebook, sqlite_url, store_fixture  # noqa: F401
+from _store_support import any_factory, db_url, pg_url, rulebook, sqlite_url, store_fixture  # noqa: F401
 from models.db import Department, RosterEntry, Staff, UserRole, Window
 from scoring import access
 from scoring.accounts import Actor
@@ -33,12 +33,12 @@ def _two_departments(s) -> dict[str, Window]:
     return {"SCJG": a03, "SHBZ": b01}
 
 
-def test_compliance_by_department_counts_each_departments_windows(factory, rulebook):
-    with factory() as s, s.begin():
+def test_compliance_by_department_counts_each_departments_windows(any_factory, rulebook):
+    with any_factory() as s, s.begin():
         windows = _two_departments(s)
         store_fixture(s, rulebook, "window-a03-morning.jsonl", window=windows["SCJG"], start=START)
         store_fixture(s, rulebook, "window-a03-morning.jsonl", window=windows["SHBZ"], start=START.replace(hour=10))
-    with factory() as s:
+    with any_factory() as s:
         by_window = {r.key: r for r in access.compliance(s, MANAGER, by="window")}
         by_department = {r.key: r for r in access.compliance(s, MANAGER, by="department")}
         assert set(by_department) == {"SCJG", "SHBZ"}

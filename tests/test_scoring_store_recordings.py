@@ -137,7 +137,7 @@ def test_camera_samples_too_far_away_do_not_count(factory, rulebook):
         assert {i.staff_id for i in s.scalars(select(Interaction))} == {site["zhang"].id}
 
 
-def test_points_restored_by_a_dismissal_survive_a_queue_import(factory, rulebook, tmp_path):
+def test_points_restored_by_a_dismissal_survive_a_queue_import(any_factory, rulebook, tmp_path):
     # Re-scoring rebuilds interactions; the review that gave the points back must follow its flag.
     from scoring import access
     from scoring.accounts import authenticate, create_account
@@ -148,27 +148,27 @@ def test_points_restored_by_a_dismissal_survive_a_queue_import(factory, rulebook
         (row,) = rollup(s, ReportOptions("staff", "month", DAY.date().replace(day=1), DAY.date().replace(month=4, day=1))).as_dicts()
         return row
 
-    with factory() as s, s.begin():
+    with any_factory() as s, s.begin():
         site = add_site(s, day=DAY)
         store_fixture(s, rulebook, "window-a03-morning.jsonl", window=site["A03"], start=START)
         create_account(s, "insp", "long-enough-1", "inspector", rounds=4)
-    with factory() as s, s.begin():
+    with any_factory() as s, s.begin():
         before = staff_month(s)
         flag = s.scalar(select(Flag).where(Flag.kind == FlagKind.FORBIDDEN))
         access.decide_flag(s, authenticate(s, "insp", "long-enough-1"), flag.id, "dismiss", reason="说的是流程，不是推诿")
         # and an adjustment of no flag (an appeal about the whole first interaction)
         first = s.scalar(select(Interaction).where(Interaction.seq == 0))
         s.add(Review(kind=ReviewKind.APPEAL, interaction_id=first.id, decision=ReviewDecision.ADJUST, score_adjustment=5.0, comment="申诉成立"))
-    with factory() as s:
+    with any_factory() as s:
         restored = s.scalar(select(func.sum(Review.score_adjustment)).where(Review.decision == ReviewDecision.ADJUST))
         assert restored == 20.0 + 5.0  # what forbidden.already_told cost, and the appeal
         dismissed = staff_month(s)
         assert dismissed["avg_score"] == pytest.approx(before["avg_score"] + restored / dismissed["interactions"], abs=0.06)
     queue = tmp_path / "calls.csv"
     queue.write_text("叫号时间,窗口,票号,取号时间\n2026-03-02 09:06:55,A03,A012,2026-03-02 09:01:55\n", encoding="utf-8")
-    with factory() as s, s.begin():
+    with any_factory() as s, s.begin():
         assert import_queue(s, queue, rulebook).rescored_recordings == 1
-    with factory() as s:
+    with any_factory() as s:
         after = staff_month(s)
         raw = s.scalars(select(Interaction.score).where(Interaction.served.is_(True))).all()
         assert after["interactions"] == len(raw)
