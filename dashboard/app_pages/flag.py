@@ -46,7 +46,7 @@ if detail.interaction:
     it = detail.interaction
     st.caption(f"接待 {it.started_at} – {it.ended_at}，得分 {it.score:.0f}，问候 {'✓' if it.has_greeting else '✗'}，道别 {'✓' if it.has_farewell else '✗'}")
     with st.expander("得分明细"):
-        st.dataframe(pd.DataFrame(it.explanation), hide_index=True)
+        st.dataframe(pd.DataFrame([line.as_json() for line in it.explanation]), hide_index=True)
 if detail.rating:
     r = detail.rating
     st.markdown(f"**评价**：{r.level}（{r.rated_at}）{'｜' + r.comment if r.comment else ''}")

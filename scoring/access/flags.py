@@ -45,6 +45,7 @@ from scoring.access.policy import (
     staff_scope,
 )
 from scoring.accounts import Actor
+from scoring.score import ScoreLine
 
 
 @dataclass(frozen=True)
@@ -211,7 +212,7 @@ class FlagInfo:
 
 @dataclass(frozen=True)
 class InteractionInfo:
-    """The interaction a flag belongs to; ``score`` is the stored score, ``explanation`` its lines."""
+    """The interaction a flag belongs to; ``score`` is the stored score, ``explanation`` its lines (:mod:`scoring.score`)."""
 
     id: int
     started_at: datetime | None
@@ -222,7 +223,7 @@ class InteractionInfo:
     has_greeting: bool
     has_farewell: bool
     ticket_no: str | None
-    explanation: list[dict[str, Any]]
+    explanation: tuple[ScoreLine, ...]
 
 
 @dataclass(frozen=True)
@@ -384,7 +385,8 @@ def flag_detail(session: Session, actor: Actor, flag_id: int, *, rulebook: Ruleb
     if interaction is not None:
         interaction_info = InteractionInfo(
             interaction.id, interaction.started_at, interaction.ended_at, interaction.start_s, interaction.end_s, interaction.score,
-            interaction.has_greeting, interaction.has_farewell, interaction.ticket_no, list(interaction.explanation or []),
+            interaction.has_greeting, interaction.has_farewell, interaction.ticket_no,
+            tuple(ScoreLine.from_json(line) for line in interaction.explanation or []),
         )
         transcript = _transcript(session, actor, flag, interaction, policy)
     elif ev.get("text"):

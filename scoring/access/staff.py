@@ -13,7 +13,7 @@ from typing import Literal
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from models.db import FlagKind, FollowUp, Interaction, Rating, Review, ReviewKind, RuleHitRow, Utterance, Flag, UserRole, Window
+from models.db import Flag, FlagKind, FollowUp, Interaction, Rating, Review, ReviewKind, RuleHitRow, UserRole, Utterance, Window
 from models.domain import RuleFamily
 from models.rulebook import Rulebook
 from scoring.access.flags import FlagFilter, FlagRow, flag_queue, prescribed_phrases
