@@ -69,7 +69,7 @@ from scoring.access.policy import (
     require,
     staff_scope,
 )
-from scoring.access.reviews import decide_flag, labelled_examples
+from scoring.access.reviews import ReviewedExample, decide_flag, labelled_examples
 from scoring.access.staff import PhraseUse, ScorePoint, StaffFlagRow, StaffRating, courtesy_used, score_series, staff_flagged_utterances, staff_ratings
 
 __all__ = [
@@ -103,6 +103,7 @@ __all__ = [
     "PrescribedPhrase",
     "RatingInfo",
     "ReviewRow",
+    "ReviewedExample",
     "SatisfactionRow",
     "ScorePoint",
     "StaffChoice",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -111,7 +112,15 @@ def decide_flag(session: Session, actor: Actor, flag_id: int, decision: Decision
     audit(session, actor.username, "review.decide", "flag", flag.id, decision=decision, reason=reason, rule_id=rule_id, review_id=review.id)
     return review
 
-def labelled_examples(session: Session, actor: Actor) -> list[tuple[str, str]]:
+
+class ReviewedExample(NamedTuple):
+    """A reviewed utterance (redacted) and the label the reviewer settled on (a rule id, or ``"none"``)."""
+
+    text: str
+    label: str
+
+
+def labelled_examples(session: Session, actor: Actor) -> list[ReviewedExample]:
     """Reviewed phrase flags as (text, label) training lines for the matcher's classifier.
 
     The label is the rule the reviewer settled on (the flagged rule when confirmed, the new rule
@@ -134,7 +143,7 @@ def labelled_examples(session: Session, actor: Actor) -> list[tuple[str, str]]:
         )
         .order_by(Flag.id, Review.id)
     ).all()
-    latest: dict[int, tuple[str, str]] = {}
+    latest: dict[int, ReviewedExample] = {}
     for fid, evidence, text, decision, rule_id, _rid in rows:
         ev = evidence or {}
         if rule_id:
@@ -143,6 +152,6 @@ def labelled_examples(session: Session, actor: Actor) -> list[tuple[str, str]]:
             label = "none"
         else:
             label = ev.get("rule_id") or "none"
-        latest[fid] = (redact_pii(text).text, label)
+        latest[fid] = ReviewedExample(redact_pii(text).text, label)
     return list(latest.values())
 
