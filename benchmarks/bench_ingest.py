@@ -243,7 +243,7 @@ def _ratings_import(factory, rulebook, folder: Path, share: float) -> dict:
     from sqlalchemy import func, select
 
     from models.db import Interaction, Rating, RatingLinkStatus, Staff, Window
-    from scoring.ratings import import_ratings
+    from scoring.store.ratings import import_ratings
 
     rng = random.Random(11)
     levels = rulebook.ratings.levels

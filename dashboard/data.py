@@ -87,13 +87,13 @@ def invalidate() -> None:
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def staff_choices(url: str, actor: Actor) -> list[dict[str, Any]]:
+def staff_choices(url: str, actor: Actor) -> list[access.StaffChoice]:
     with session() as s:
         return access.staff_choices(s, actor)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def window_choices(url: str, actor: Actor) -> list[dict[str, Any]]:
+def window_choices(url: str, actor: Actor) -> list[access.WindowChoice]:
     with session() as s:
         return access.window_choices(s, actor)
 
@@ -135,13 +135,15 @@ def staff_flagged(url: str, actor: Actor, staff_id: int | None, start: date | No
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def courtesy_used(url: str, actor: Actor, staff_id: int | None, start: date | None, end: date | None):
+def courtesy_used(url: str, actor: Actor, staff_id: int | None, start: date | None, end: date | None) -> list[dict[str, Any]]:
+    """The phrases used, each with the rulebook's wording (a table's rows)."""
     with session() as s:
         rows = access.courtesy_used(s, actor, staff_id=staff_id, start=start, end=end)
     rb = rulebook()
-    for row in rows:
-        row["wording"] = rb.by_id[row["rule_id"]].canonical if row["rule_id"] in rb.by_id else row["rule_id"]
-    return rows
+    return [
+        {"rule_id": r.rule_id, "times": r.times, "wording": rb.by_id[r.rule_id].canonical if r.rule_id in rb.by_id else r.rule_id}
+        for r in rows
+    ]
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import date, timedelta
 from html import escape
-from typing import Iterator
+from typing import Any, Iterator
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import data
@@ -62,15 +64,15 @@ def transcript_html(lines: list[TranscriptLine]) -> str:
     out = ["<div class='wq-transcript'>"]
     for line in lines:
         text = line.text
-        marks = sorted((max(0, h["start"]), min(len(text), h["end"]), h) for h in line.hits if h["end"] > h["start"])
+        marks = sorted(((max(0, h.start), min(len(text), h.end), h) for h in line.hits if h.end > h.start), key=lambda m: (m[0], m[1]))
         pieces, pos = [], 0
         for start, end, hit in marks:
             if start < pos:
                 continue
             pieces.append(escape(text[pos:start]))
-            colour = "#ffd166" if hit["rule_id"] == "citizen.abuse" else FAMILY_COLOURS.get(hit["family"], "#eee")
-            pieces.append(f"<mark style='background:{colour}' title='{escape(hit['rule_id'])}'>{escape(text[start:end])}</mark>"
-                          f"<sub>{escape(hit['rule_id'])}</sub>")
+            colour = "#ffd166" if hit.rule_id == "citizen.abuse" else FAMILY_COLOURS.get(hit.family, "#eee")
+            pieces.append(f"<mark style='background:{colour}' title='{escape(hit.rule_id)}'>{escape(text[start:end])}</mark>"
+                          f"<sub>{escape(hit.rule_id)}</sub>")
             pos = end
         pieces.append(escape(text[pos:]))
         style = "border-left:4px solid #d00;padding-left:6px;" if line.flagged else "padding-left:10px;"
@@ -80,6 +82,11 @@ def transcript_html(lines: list[TranscriptLine]) -> str:
         )
     out.append("</div>")
     return "".join(out)
+
+
+def frame(rows: list[Any]) -> pd.DataFrame:
+    """A table of the access layer's typed rows (dataclasses), one column per field."""
+    return pd.DataFrame([asdict(r) for r in rows])
 
 
 def pct(value) -> str:

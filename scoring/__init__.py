@@ -1,29 +1,44 @@
 """scoring: interactions, scores, ratings, follow-ups, flags and reports on stored results.
 
 Imports ``models`` only. Functions take a ``Session`` from the caller (CLIs, workers, the
-dashboard's data module own the session scope).
+dashboard's data module own the session scope). Three rooms:
 
-Modules:
-    segment   split a window's utterances into interactions (farewell, silence, 叫号, greeting)
-    score     score one interaction from the rulebook, explained line by line
-    duty      who is on duty at a window (roster + filed substitutes)
-    store     write a matched recording (utterances, interactions, hits, flags); re-score one
-    ratings   好差评 import, validation, linking, 工号 check, follow-ups, overdue flags
-    queue     叫号 import and re-scoring of the recordings it touches
-    site      departments, windows, staff, roster, substitutes from a TOML/CSV site file
-    reports   roll-ups per staff/window/department and day/week/month; table, CSV, XLSX
-    flags     raise (idempotently) and list flags
-    workdays  working days (chinese_calendar) for follow-up deadlines
+The pure domain (no database writes):
+    segment    split a window's utterances into interactions (farewell, silence, 叫号, greeting)
+    score      score one interaction from the rulebook, explained line by line
+    duty       who is on duty at a window (roster + filed substitutes)
+    effective  an interaction's effective score (after inspectors' adjustments), one definition
+
+``scoring.store``: the database writers (recordings, site, ratings, queue, flags, tabular imports).
+
+``scoring.access``: the role-scoped read and decision layer of the dashboard (every function
+takes the acting user).
+
+Also here: ``reports`` (read-only roll-ups; table, CSV, XLSX) and ``accounts`` (local accounts).
 """
 
 from scoring.duty import DutyTable
-from scoring.flags import list_flags, raise_flag
-from scoring.ratings import RatingImportOptions, RatingImportReport, advance_follow_up, flag_overdue_follow_ups, import_ratings, link_ratings
 from scoring.reports import Report, ReportError, ReportOptions, month_range, render_csv, render_table, rollup, write_xlsx
 from scoring.score import InteractionScore, ScoreLine, score_interaction
 from scoring.segment import MatchedUtterance, QueueCallEvent, Segment, SegmentOptions, segment_utterances
-from scoring.store import StoreError, StoredRecording, load_matched, rescore_recording, store_recording, window_by_code
-from scoring.tabular import ImportFileError, Rejected
+from scoring.store import (
+    ImportFileError,
+    RatingImportOptions,
+    RatingImportReport,
+    Rejected,
+    StoreError,
+    StoredRecording,
+    advance_follow_up,
+    flag_overdue_follow_ups,
+    import_ratings,
+    link_ratings,
+    list_flags,
+    load_matched,
+    raise_flag,
+    rescore_recording,
+    store_recording,
+    window_by_code,
+)
 from models.workdays import add_working_days, is_working_day
 
 __all__ = [

@@ -1,8 +1,8 @@
 """Roll-ups per staff, window and department, per day, week and month; rendered as a table, CSV or XLSX.
 
 Read-only queries. Only interactions where a citizen was served count towards scores and
-courtesy rates; an inspector's score adjustments (reviews with ``decision = adjust``) are added
-to the interaction's score. Ratings count on the staff member who was actually serving.
+courtesy rates; scores are effective scores (:mod:`scoring.effective`: an inspector's
+adjustments added, never below 0). Ratings count on the staff member who was actually serving.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.db import (
@@ -28,11 +28,10 @@ from models.db import (
     FollowUpStatus,
     Interaction,
     Rating,
-    Review,
-    ReviewDecision,
     Staff,
     Window,
 )
+from scoring.effective import effective_score, score_adjustments
 
 GroupBy = Literal["staff", "window", "department"]
 Period = Literal["day", "week", "month"]
@@ -120,20 +119,14 @@ def rollup(session: Session, options: ReportOptions) -> Report:
     acc: dict[tuple[str, int | None], dict[str, Any]] = defaultdict(
         lambda: {"n": 0, "sum": 0.0, "min": None, "greet": 0, "farewell": 0, "forbidden": 0, "abuse": 0, "ratings": 0, "poor": 0, "good": 0, "follow_ups": 0, "flags": 0}
     )
-    adjustments = dict(
-        session.execute(
-            select(Review.interaction_id, func.sum(Review.score_adjustment))
-            .where(Review.decision == ReviewDecision.ADJUST, Review.interaction_id.is_not(None))
-            .group_by(Review.interaction_id)
-        ).all()
-    )
+    adj = score_adjustments()
     rows = session.execute(
-        select(Interaction.id, Interaction.staff_id, Interaction.window_id, Interaction.started_at, Interaction.score, Interaction.has_greeting, Interaction.has_farewell)
+        select(Interaction.staff_id, Interaction.window_id, Interaction.started_at, effective_score(adj), Interaction.has_greeting, Interaction.has_farewell)
+        .outerjoin(adj, adj.c.interaction_id == Interaction.id)
         .where(Interaction.served.is_(True), Interaction.started_at >= start, Interaction.started_at < end)
     ).all()
-    for iid, staff_id, window_id, started_at, score, greet, farewell in rows:
+    for staff_id, window_id, started_at, score, greet, farewell in rows:
         a = acc[(_bucket(started_at.date(), options.period), key_of(staff_id, window_id))]
-        score = max(0.0, score + (adjustments.get(iid) or 0.0))
         a["n"] += 1
         a["sum"] += score
         a["min"] = score if a["min"] is None else min(a["min"], score)
@@ -163,6 +156,10 @@ def rollup(session: Session, options: ReportOptions) -> Report:
     ).all():
         acc[(_bucket(opened_on, options.period), key_of(staff_id, window_id))]["follow_ups"] += 1
 
+    return _report(options, acc, names)
+
+
+def _report(options: ReportOptions, acc: dict[tuple[str, int | None], dict[str, Any]], names: dict[int, tuple[str, str]]) -> Report:
     report = Report(
         title=f"windowqa {options.group_by} report {options.start.isoformat()}..{(options.end - timedelta(days=1)).isoformat()} by {options.period}",
         columns=list(COLUMNS),

@@ -18,7 +18,7 @@ protect staff (二.7), never scored against them. The score never drops below 0.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Collection, Iterable, Mapping
 
 from models.domain import Role, RuleFamily
 from models.rulebook import Rulebook
@@ -26,6 +26,8 @@ from scoring.segment import MatchedUtterance, Segment
 
 SORRY_FOR_WAIT = "courtesy.sorry_for_wait"
 PLEASE_WAIT = "courtesy.please_wait"
+# Stable ids (shared spec rule-ids.md) of the required courtesy a missing-courtesy flag is about.
+REQUIRED_COURTESY_IDS = frozenset({"courtesy.greet", "courtesy.farewell"})
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,33 @@ class ScoreLine:
 
     def as_json(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
+
+    @classmethod
+    def from_json(cls, row: Mapping[str, Any]) -> "ScoreLine":
+        """A line as :meth:`as_json` stored it (an interaction's ``explanation``)."""
+        return cls(
+            reason=str(row.get("reason", "")), points=float(row.get("points") or 0.0), rule_id=row.get("rule_id"),
+            utterance_seq=row.get("utterance_seq"), start_s=row.get("start_s"), severity=row.get("severity"),
+        )
+
+
+def points_deducted(explanation: Iterable[Mapping[str, Any] | ScoreLine], rule_ids: Collection[str], utterance_seq: int | None) -> float:
+    """Points the deduction lines of ``rule_ids`` at ``utterance_seq`` took from a score.
+
+    ``utterance_seq=None`` selects the lines about the whole interaction (a required courtesy
+    not said). This is what dismissing a flag gives back.
+
+    Example:
+        >>> lines = [ScoreLine("base", 100.0), ScoreLine("x", -20.0, "forbidden.a", 3), ScoreLine("y", -10.0, "courtesy.greet")]
+        >>> points_deducted([l.as_json() for l in lines], {"forbidden.a"}, 3), points_deducted(lines, {"courtesy.greet"}, None)
+        (20.0, 10.0)
+    """
+    lost = 0.0
+    for raw in explanation:
+        line = raw if isinstance(raw, ScoreLine) else ScoreLine.from_json(raw)
+        if line.points < 0 and line.rule_id in rule_ids and line.utterance_seq == utterance_seq:
+            lost += -line.points
+    return lost
 
 
 @dataclass(frozen=True)
@@ -90,57 +119,10 @@ def score_interaction(segment: Segment, rulebook: Rulebook, *, wait_minutes: flo
     """
     rules = rulebook.scoring
     items = segment.items
-    lines: list[ScoreLine] = [ScoreLine(reason=f"base score ({rulebook.version})", points=rules.base)]
     served = segment.served
-    present: dict[str, bool] = {}
-
-    for rule in rulebook.required_rules:
-        if rule.family is not RuleFamily.COURTESY:
-            continue
-        found = _said_where(items, rule.id, rule.required)
-        present[rule.id] = found is not None
-        half = "first" if rule.required == "start" else "last"
-        if found is not None:
-            lines.append(ScoreLine(f"{rule.id} ({rule.section}) said: {found.utterance.text}", 0.0, rule.id, found.seq, found.utterance.start_s))
-        elif served:
-            lines.append(
-                ScoreLine(
-                    f"{rule.id} ({rule.section}) not said by staff in the {half} half of the interaction",
-                    -rule.weight * rules.missing_required_penalty,
-                    rule.id,
-                )
-            )
-        else:
-            lines.append(ScoreLine(f"{rule.id} not required: nobody was served (no citizen spoke)", 0.0, rule.id))
-
-    forbidden: list[tuple[MatchedUtterance, Any]] = []
-    abuse: list[tuple[MatchedUtterance, Any]] = []
-    for item in items:
-        seen: set[str] = set()
-        for hit in item.hits:
-            if not item.by_staff or hit.rule_id in seen:
-                continue
-            seen.add(hit.rule_id)
-            rule = rulebook.by_id.get(hit.rule_id)
-            if hit.family is RuleFamily.FORBIDDEN and rule is not None:
-                forbidden.append((item, hit))
-                lines.append(
-                    ScoreLine(
-                        f"{hit.rule_id} ({rule.section}, {rule.severity.value}) forbidden phrase by staff: {item.utterance.text}",
-                        -rule.weight * rules.forbidden_penalty,
-                        hit.rule_id,
-                        item.seq,
-                        item.utterance.start_s,
-                        rule.severity.value,
-                    )
-                )
-            elif rule is not None and not rule.required:
-                lines.append(ScoreLine(f"{hit.rule_id} ({rule.section}) said: {item.utterance.text}", 0.0, hit.rule_id, item.seq, item.utterance.start_s))
-        for hit in item.abuse:
-            if item.utterance.role is Role.STAFF:
-                continue
-            abuse.append((item, hit))
-            lines.append(ScoreLine(f"citizen abuse recorded, not penalised (二.7): {item.utterance.text}", 0.0, hit.rule_id, item.seq, item.utterance.start_s))
+    lines: list[ScoreLine] = [ScoreLine(reason=f"base score ({rulebook.version})", points=rules.base)]
+    present = _required_lines(items, rulebook, served, lines)
+    forbidden, abuse = _phrase_lines(items, rulebook, lines)
 
     if served and wait_minutes is not None and wait_minutes >= rules.long_wait_minutes:
         rule = rulebook.by_id.get(SORRY_FOR_WAIT)
@@ -171,6 +153,65 @@ def score_interaction(segment: Segment, rulebook: Rulebook, *, wait_minutes: flo
         forbidden=tuple(forbidden),
         abuse=tuple(abuse),
     )
+
+
+def _required_lines(items: list[MatchedUtterance], rulebook: Rulebook, served: bool, lines: list[ScoreLine]) -> dict[str, bool]:
+    # One line per required courtesy rule (said, missing, or not required); returns which were said.
+    present: dict[str, bool] = {}
+    for rule in rulebook.required_rules:
+        if rule.family is not RuleFamily.COURTESY:
+            continue
+        found = _said_where(items, rule.id, rule.required)
+        present[rule.id] = found is not None
+        half = "first" if rule.required == "start" else "last"
+        if found is not None:
+            lines.append(ScoreLine(f"{rule.id} ({rule.section}) said: {found.utterance.text}", 0.0, rule.id, found.seq, found.utterance.start_s))
+        elif served:
+            lines.append(
+                ScoreLine(
+                    f"{rule.id} ({rule.section}) not said by staff in the {half} half of the interaction",
+                    -rule.weight * rulebook.scoring.missing_required_penalty,
+                    rule.id,
+                )
+            )
+        else:
+            lines.append(ScoreLine(f"{rule.id} not required: nobody was served (no citizen spoke)", 0.0, rule.id))
+    return present
+
+
+def _phrase_lines(
+    items: list[MatchedUtterance], rulebook: Rulebook, lines: list[ScoreLine]
+) -> tuple[list[tuple[MatchedUtterance, Any]], list[tuple[MatchedUtterance, Any]]]:
+    # Staff's forbidden phrases (deducted) and other phrases (0 points); citizens' abuse (recorded, 0 points).
+    forbidden: list[tuple[MatchedUtterance, Any]] = []
+    abuse: list[tuple[MatchedUtterance, Any]] = []
+    for item in items:
+        seen: set[str] = set()
+        for hit in item.hits:
+            if not item.by_staff or hit.rule_id in seen:
+                continue
+            seen.add(hit.rule_id)
+            rule = rulebook.by_id.get(hit.rule_id)
+            if hit.family is RuleFamily.FORBIDDEN and rule is not None:
+                forbidden.append((item, hit))
+                lines.append(
+                    ScoreLine(
+                        f"{hit.rule_id} ({rule.section}, {rule.severity.value}) forbidden phrase by staff: {item.utterance.text}",
+                        -rule.weight * rulebook.scoring.forbidden_penalty,
+                        hit.rule_id,
+                        item.seq,
+                        item.utterance.start_s,
+                        rule.severity.value,
+                    )
+                )
+            elif rule is not None and not rule.required:
+                lines.append(ScoreLine(f"{hit.rule_id} ({rule.section}) said: {item.utterance.text}", 0.0, hit.rule_id, item.seq, item.utterance.start_s))
+        for hit in item.abuse:
+            if item.utterance.role is Role.STAFF:
+                continue
+            abuse.append((item, hit))
+            lines.append(ScoreLine(f"citizen abuse recorded, not penalised (二.7): {item.utterance.text}", 0.0, hit.rule_id, item.seq, item.utterance.start_s))
+    return forbidden, abuse
 
 
 def _silence_line(items: list[MatchedUtterance], rulebook: Rulebook) -> ScoreLine | None:

@@ -24,9 +24,9 @@ from models.domain import MatchMethod, Role, RuleFamily, RuleHit
 from models.domain import Utterance as DomainUtterance
 from models.rulebook import load_rulebook
 from scoring.accounts import create_account
-from scoring.ratings import RatingImportOptions, import_ratings
+from scoring.store.ratings import RatingImportOptions, import_ratings
 from scoring.segment import MatchedUtterance
-from scoring.site import load_site
+from scoring.store.site import load_site
 from scoring.store import store_recording
 
 DATA = Path(__file__).parent / "data"

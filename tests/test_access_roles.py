@@ -55,7 +55,7 @@ def test_staff_get_only_their_own_data_whatever_they_ask(hall):
         a = _actors(s)
         zhang, li = a["zhang"], staff_id(s, "1002")
         _, rows = access.flag_queue(s, zhang, access.FlagFilter(statuses=()))
-        assert rows and {r["staff_no"] for r in rows} == {"1001"}
+        assert rows and {r.staff_no for r in rows} == {"1001"}
         for call in (
             lambda: access.flag_queue(s, zhang, access.FlagFilter(staff_ids=(li,))),
             lambda: access.score_series(s, zhang, staff_id=li),
@@ -68,7 +68,7 @@ def test_staff_get_only_their_own_data_whatever_they_ask(hall):
                 call()
         with pytest.raises(access.NotFound):
             access.flag_detail(s, zhang, _forbidden_flag(s, "1002").id)
-        assert [c["staff_no"] for c in access.staff_choices(s, zhang)] == ["1001"]
+        assert [c.staff_no for c in access.staff_choices(s, zhang)] == ["1001"]
         att = access.attendance_month(s, zhang, "2026-03", attendance_provider)
         assert [r["staff_id"] for r in att["staff"]] == ["1001"] and att["windows"] == [] and att["coverage"] == []
         assert access.appeals(s, zhang) == []
@@ -126,7 +126,9 @@ def test_dismissing_restores_the_score_and_feeds_labelled_examples(hall):
         changed = s.get(Flag, wang_flag.id)
         assert changed.status is FlagStatus.CONFIRMED and changed.evidence["rule_id"] == "forbidden.impatient"
         assert changed.evidence["original_rule_id"] == "forbidden.already_told"
-        examples = sorted(access.labelled_examples(s), key=lambda e: e[1])
+        with pytest.raises(access.AccessDenied):
+            access.labelled_examples(s, a["zhang"])
+        examples = sorted(access.labelled_examples(s, a["insp"]), key=lambda e: e[1])
         text = "刚才和你说过了，怎么还问？"
         assert examples == sorted([(text, "none"), (text, "forbidden.already_told"), (text, "forbidden.impatient")], key=lambda e: e[1])
         decided = s.scalar(select(func.count(AuditLog.id)).where(AuditLog.action == "review.decide", AuditLog.actor == "insp"))
@@ -141,7 +143,7 @@ def test_changing_to_a_courtesy_rule_dismisses_the_flag(hall):
         review = access.decide_flag(s, a["insp"], flag.id, "change_rule", rule_id="courtesy.please_wait", rulebook=RB)
         assert review.decision is ReviewDecision.DISMISS and review.rule_id == "courtesy.please_wait"
         assert flag.status is FlagStatus.DISMISSED
-        assert access.labelled_examples(s) == [("刚才和你说过了，怎么还问？", "courtesy.please_wait")]
+        assert access.labelled_examples(s, a["admin"]) == [("刚才和你说过了，怎么还问？", "courtesy.please_wait")]
 
 
 def test_appeal_is_ruled_once_and_the_ruling_is_final(hall):
@@ -157,7 +159,7 @@ def test_appeal_is_ruled_once_and_the_ruling_is_final(hall):
         with pytest.raises(ValueError, match="appealed already"):
             access.file_appeal(s, a["zhang"], flag.id, "再次申诉")
         listed = access.appeals(s, a["insp"], pending_only=True)
-        assert [(r["flag_id"], r["reason"]) for r in listed] == [(flag.id, "群众反复询问，我在解释")]
+        assert [(r.flag_id, r.reason) for r in listed] == [(flag.id, "群众反复询问，我在解释")]
         with pytest.raises(access.AccessDenied):
             access.rule_on_appeal(s, a["zhang"], appeal.id, uphold_flag=False, ruling="我自己批准")
         access.rule_on_appeal(s, a["insp"], appeal.id, uphold_flag=True, ruling="录音中确为禁语")
@@ -165,7 +167,7 @@ def test_appeal_is_ruled_once_and_the_ruling_is_final(hall):
             access.rule_on_appeal(s, a["insp"], appeal.id, uphold_flag=False, ruling="改判")
         assert flag.status is FlagStatus.CONFIRMED
         mine = access.appeals(s, a["zhang"])
-        assert mine[0]["decision"] == "confirm" and mine[0]["ruling"] == "录音中确为禁语" and mine[0]["ruled_by"] == "insp"
+        assert mine[0].decision == "confirm" and mine[0].ruling == "录音中确为禁语" and mine[0].ruled_by == "insp"
 
 
 def test_citizens_numbers_are_masked_unless_the_role_may_see_them(hall):
@@ -185,9 +187,9 @@ def test_citizens_numbers_are_masked_unless_the_role_may_see_them(hall):
         masked, audio = text(a["insp"], strict)
         assert PHONE not in masked and audio is None
         d = access.flag_detail(s, a["insp"], fid, rulebook=RB, archive_dir=archive)
-        assert d.audio_start_s == 143.5 and d.rating["level"] == "不满意" and d.instead[0]["rule_id"] == "courtesy.please_wait"
+        assert d.audio_start_s == 143.5 and d.rating.level == "不满意" and d.instead[0].rule_id == "courtesy.please_wait"
         flagged = [t for t in d.transcript if t.flagged]
-        assert len(flagged) == 1 and flagged[0].hits[0]["rule_id"] == "forbidden.already_told"
+        assert len(flagged) == 1 and flagged[0].hits[0].rule_id == "forbidden.already_told"
 
 
 def test_management_views_and_the_circular(hall, tmp_path):
@@ -196,18 +198,18 @@ def test_management_views_and_the_circular(hall, tmp_path):
         mgr = _actors(s)["mgr"]
         by_window = access.satisfaction(s, mgr, RB, by="window")
         # T0001 非常满意, T0002 不满意, T0003 满意, T0008 非常不满意, and 基本满意 -> good 2 of 5, poor 2 of 5
-        assert [(r["key"], r["ratings"], r["good_rate"], r["poor_rate"]) for r in by_window] == [("A03", 5, 0.4, 0.4)]
-        assert access.satisfaction(s, mgr, RB, by="month")[0]["key"] == "2026-03"
+        assert [(r.key, r.ratings, r.good_rate, r.poor_rate) for r in by_window] == [("A03", 5, 0.4, 0.4)]
+        assert access.satisfaction(s, mgr, RB, by="month")[0].key == "2026-03"
         counts, cases = access.follow_up_cases(s, mgr, today=date(2026, 3, 20))
-        assert counts["逾期"] == 2 and all(c["overdue"] for c in cases)
-        comp = {r["key"]: r for r in access.compliance(s, mgr, by="staff")}
-        assert comp["1001"]["interactions"] == 6 and comp["1001"]["forbidden"] == 1
+        assert counts["逾期"] == 2 and all(c.overdue for c in cases)
+        comp = {r.key: r for r in access.compliance(s, mgr, by="staff")}
+        assert comp["1001"].interactions == 6 and comp["1001"].forbidden == 1
         broken = access.rules_most_broken(s, mgr, RB)
-        assert {"rule_id": "forbidden.already_told", "wording": "刚才和你说过了，怎么还问", "times": 3} in broken
+        assert access.BrokenRule("forbidden.already_told", "刚才和你说过了，怎么还问", 3) in broken
         rel = access.compliance_vs_satisfaction(s, mgr, RB)
-        both = next(r for r in rel["by_courtesy"] if r["courtesy"] == "问候+道别")
-        none = next(r for r in rel["by_courtesy"] if r["courtesy"] == "均未说")
-        assert both["poor_rate"] < none["poor_rate"]
+        both = next(r for r in rel.by_courtesy if r.courtesy == "问候+道别")
+        none = next(r for r in rel.by_courtesy if r.courtesy == "均未说")
+        assert both.poor_rate < none.poor_rate
         circular = access.monthly_circular(s, mgr, "2026-03", RB, provider=attendance_provider)
         buf = io.BytesIO()
         access.write_circular_xlsx(circular, buf)

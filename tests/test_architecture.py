@@ -58,6 +58,61 @@ def test_dashboard_never_loads_a_model():
     assert not wrong, "\n".join(wrong)
 
 
+# Inside scoring/, three rooms: the pure domain thinks, scoring.store writes, scoring.access reads and
+# decides for a user. The pure domain imports neither room; the writers never import the access
+# layer (access may call a writer, wrapped in its role check and audit).
+PURE_DOMAIN = ("segment.py", "score.py", "duty.py", "effective.py")
+SCORING_ROOMS = {
+    "pure domain": ([ROOT / "scoring" / name for name in PURE_DOMAIN], ("scoring.store", "scoring.access", "scoring.reports", "scoring.accounts")),
+    "scoring.store": (_modules("scoring/store"), ("scoring.access", "scoring.reports")),
+    "scoring.access": (_modules("scoring/access"), ("scoring.reports",)),
+}
+
+
+def _dotted_imports(path: Path) -> set[str]:
+    """Full module names a file imports (``from scoring import access`` counts as ``scoring.access``)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            assert node.level == 0, f"{path}: relative import (the direction checks read absolute names)"
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def _wrong_room_imports(paths: list[Path], forbidden: tuple[str, ...]) -> list[str]:
+    return [
+        f"{p.relative_to(ROOT) if p.is_relative_to(ROOT) else p} imports {name}"
+        for p in paths
+        for name in sorted(_dotted_imports(p))
+        if any(name == f or name.startswith(f + ".") for f in forbidden)
+    ]
+
+
+@pytest.mark.parametrize("room", sorted(SCORING_ROOMS))
+def test_scoring_rooms_import_in_one_direction(room):
+    paths, forbidden = SCORING_ROOMS[room]
+    assert paths and all(p.exists() for p in paths), f"{room}: files moved? {paths}"
+    wrong = _wrong_room_imports(paths, forbidden)
+    assert not wrong, f"{room} imports a room it may not:\n" + "\n".join(wrong)
+
+
+def test_nothing_in_scoring_imports_the_dashboard_or_the_cli():
+    wrong = [f"{p.relative_to(ROOT)} imports {name}" for p in _modules("scoring") for name in _imports(p) & {"dashboard", "windowqa"}]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_room_walk_sees_a_violation(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("from scoring import access\nimport scoring.store.queue\nfrom scoring.score import ScoreLine\n")
+    assert _wrong_room_imports([bad], ("scoring.access",)) == [f"{bad} imports scoring.access"]
+    assert len(_wrong_room_imports([bad], ("scoring.store", "scoring.access"))) == 2
+    assert _wrong_room_imports([bad], ("scoring.reports",)) == []
+
+
 def test_the_walk_sees_a_violation(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("import asr.transcribe\nfrom nlp import build_matcher\nfrom . import sibling\n")

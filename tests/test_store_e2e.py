@@ -19,8 +19,8 @@ from sqlalchemy import select
 from _store_support import DATA, any_factory, db_url, pg_url, rulebook, sqlite_url  # noqa: F401
 from models.db import Flag, FlagKind, FollowUp, Interaction, Rating, Recording, RecordingStatus, RuleHitRow, Utterance
 from models.domain import Role
-from scoring.ratings import import_ratings
-from scoring.site import load_site
+from scoring.store.ratings import import_ratings
+from scoring.store.site import load_site
 from windowqa.ingest import IngestOptions, content_hash, ingest, speech_transcriber
 
 pytestmark = pytest.mark.slow

@@ -27,8 +27,8 @@ from _store_support import (  # noqa: F401
     sqlite_url,
 )
 from models.db import Flag, FlagKind, Interaction, Rating, RatingLinkStatus, Recording, RecordingStatus, open_database
-from scoring.ratings import RatingImportOptions, import_ratings
-from scoring.site import load_site
+from scoring.store.ratings import RatingImportOptions, import_ratings
+from scoring.store.site import load_site
 from windowqa.ingest import IngestError, IngestOptions, ingest, start_from_name
 
 DAYS = [datetime(2026, 3, d, 9, 0, 0) for d in (2, 3, 4, 5, 6, 9)]

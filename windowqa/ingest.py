@@ -29,7 +29,7 @@ from tqdm import tqdm
 from models.db import Recording, RecordingStatus
 from models.domain import Role, RuleHit, Utterance
 from models.rulebook import Rulebook
-from scoring.ratings import link_ratings
+from scoring.store.ratings import link_ratings
 from scoring.segment import MatchedUtterance
 from scoring.store import StoreError, store_recording, window_by_code
 

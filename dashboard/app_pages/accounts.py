@@ -1,6 +1,5 @@
 """Admin: accounts (create, enable/disable) and the audit log."""
 
-import pandas as pd
 import streamlit as st
 
 from dashboard import auth, data, ui
@@ -11,7 +10,7 @@ url = data.db_url()
 st.title("账户")
 with ui.guarded():
     rows = data.accounts(url, actor)
-st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+st.dataframe(ui.frame(rows), hide_index=True, width="stretch")
 with st.form("new_account"):
     st.subheader("新建账户")
     c1, c2 = st.columns(2)
@@ -27,7 +26,7 @@ if submitted:
     st.rerun()
 if rows:
     c1, c2 = st.columns(2)
-    who = c1.selectbox("账户", [r["username"] for r in rows], key="acc_pick")
+    who = c1.selectbox("账户", [r.username for r in rows], key="acc_pick")
     active = c2.radio("状态", ["enable", "disable"], horizontal=True, key="acc_active", format_func={"enable": "启用", "disable": "停用"}.get)
     if st.button("应用", key="acc_apply"):
         with ui.guarded():
@@ -35,4 +34,4 @@ if rows:
         st.rerun()
 with st.expander("审计日志"):
     with ui.guarded():
-        st.dataframe(pd.DataFrame(data.audit_trail(actor)), hide_index=True, width="stretch")
+        st.dataframe(ui.frame(data.audit_trail(actor)), hide_index=True, width="stretch")

@@ -1,6 +1,5 @@
 """Inspector: staff appeals (申诉) and the final ruling."""
 
-import pandas as pd
 import streamlit as st
 
 from dashboard import auth, data, ui
@@ -11,16 +10,16 @@ url = data.db_url()
 st.title("申诉")
 with ui.guarded():
     rows = data.appeals(url, actor)
-pending = [r for r in rows if r["decision"] == "pending"]
+pending = [r for r in rows if r.decision == "pending"]
 st.metric("待裁定", len(pending))
 if rows:
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    st.dataframe(ui.frame(rows), hide_index=True, width="stretch")
 else:
     st.info("暂无申诉。")
 if pending and actor.role is UserRole.INSPECTOR:
     with st.form("ruling"):
-        appeal_id = st.selectbox("申诉", [r["appeal_id"] for r in pending],
-                                 format_func=lambda i: next(f"#{r['appeal_id']} 标记#{r['flag_id']} {r['staff_name']}：{r['reason']}" for r in pending if r["appeal_id"] == i),
+        appeal_id = st.selectbox("申诉", [r.appeal_id for r in pending],
+                                 format_func=lambda i: next(f"#{r.appeal_id} 标记#{r.flag_id} {r.staff_name}：{r.reason}" for r in pending if r.appeal_id == i),
                                  key="appeal_pick")
         outcome = st.radio("裁定", ["uphold", "accept"], horizontal=True, key="appeal_outcome",
                            format_func={"uphold": "维持标记（驳回申诉）", "accept": "撤销标记（申诉成立）"}.get)

@@ -1,6 +1,5 @@
 """Management: courtesy and forbidden-phrase rates by window and staff; the rules most broken."""
 
-import pandas as pd
 import plotly.express as px
 import streamlit as st
 
@@ -15,7 +14,7 @@ with ui.guarded():
     rows = data.compliance(url, actor, by, start, end)
     broken = data.rules_most_broken(url, actor, start, end)
 if rows:
-    df = pd.DataFrame(rows)
+    df = ui.frame(rows)
     st.dataframe(df, hide_index=True, width="stretch")
     st.plotly_chart(px.bar(df.head(40), x="key", y=["greeting_rate", "farewell_rate", "both_rate"], barmode="group", title="问候/道别率"), key="c_bar")
     st.plotly_chart(px.bar(df.sort_values("forbidden_per_100", ascending=False).head(40), x="key", y="forbidden_per_100", title="服务禁语（每百次接待）"), key="c_forbidden")
@@ -23,6 +22,6 @@ else:
     st.info("所选时间内没有接待记录。")
 st.subheader("最常违反的规则")
 if broken:
-    st.dataframe(pd.DataFrame(broken), hide_index=True)
+    st.dataframe(ui.frame(broken), hide_index=True)
 else:
     st.caption("暂无。")

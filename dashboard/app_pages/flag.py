@@ -20,16 +20,16 @@ if flag_id is None:
 with ui.guarded():
     detail = data.flag_detail(actor, flag_id)
 fl = detail.flag
-st.subheader(f"#{fl['id']} {fl['kind_label']} · {fl['status_label']}")
+st.subheader(f"#{fl.id} {fl.kind_label} · {fl.status_label}")
 c1, c2, c3, c4 = st.columns(4)
-c1.metric("窗口", fl["window"] or "-")
-c2.metric("工作人员", f"{fl['staff_no'] or '-'} {fl['staff_name'] or ''}")
-c3.metric("规则", fl["rule_id"] or "-")
-c4.metric("严重程度", fl["severity"])
-st.write(fl["summary"])
-if fl.get("original_rule_id") and fl["original_rule_id"] != fl["rule_id"]:
-    st.caption(f"规则已由 {fl['original_rule_id']} 改为 {fl['rule_id']}")
-if not fl["penalised"]:
+c1.metric("窗口", fl.window or "-")
+c2.metric("工作人员", f"{fl.staff_no or '-'} {fl.staff_name or ''}")
+c3.metric("规则", fl.rule_id or "-")
+c4.metric("严重程度", fl.severity)
+st.write(fl.summary)
+if fl.original_rule_id and fl.original_rule_id != fl.rule_id:
+    st.caption(f"规则已由 {fl.original_rule_id} 改为 {fl.rule_id}")
+if not fl.penalised:
     st.caption("此标记仅作记录，不扣工作人员分数。")
 
 if detail.audio_path:
@@ -44,17 +44,17 @@ if detail.transcript:
     st.markdown(ui.transcript_html(detail.transcript), unsafe_allow_html=True)
 if detail.interaction:
     it = detail.interaction
-    st.caption(f"接待 {it['started_at']} – {it['ended_at']}，得分 {it['score']:.0f}，问候 {'✓' if it['has_greeting'] else '✗'}，道别 {'✓' if it['has_farewell'] else '✗'}")
+    st.caption(f"接待 {it.started_at} – {it.ended_at}，得分 {it.score:.0f}，问候 {'✓' if it.has_greeting else '✗'}，道别 {'✓' if it.has_farewell else '✗'}")
     with st.expander("得分明细"):
-        st.dataframe(pd.DataFrame(it["explanation"]), hide_index=True)
+        st.dataframe(pd.DataFrame([line.as_json() for line in it.explanation]), hide_index=True)
 if detail.rating:
     r = detail.rating
-    st.markdown(f"**评价**：{r['level']}（{r['rated_at']}）{'｜' + r['comment'] if r['comment'] else ''}")
+    st.markdown(f"**评价**：{r.level}（{r.rated_at}）{'｜' + r.comment if r.comment else ''}")
 if detail.instead:
-    st.markdown("**规范用语**：" + "；".join(f"{p['wording']}（{p['rule_id']}）" for p in detail.instead))
+    st.markdown("**规范用语**：" + "；".join(f"{p.wording}（{p.rule_id}）" for p in detail.instead))
 if detail.reviews:
     st.markdown("**处理记录**")
-    st.dataframe(pd.DataFrame(detail.reviews), hide_index=True)
+    st.dataframe(ui.frame(detail.reviews), hide_index=True)
 
 if detail.can_decide:
     st.divider()

@@ -2,7 +2,6 @@
 
 from datetime import date
 
-import pandas as pd
 import streamlit as st
 
 from dashboard import auth, data, ui
@@ -18,9 +17,9 @@ for col, (label, n) in zip(cols, counts.items()):
 if not rows:
     st.success("没有未办结的回访。")
     st.stop()
-df = pd.DataFrame(rows)
+df = ui.frame(rows)
 st.dataframe(df.style.apply(lambda r: ["background-color:#fde2e2" if r["overdue"] else "" for _ in r], axis=1), hide_index=True, width="stretch")
-labels = {r["id"]: f"#{r['id']} {r['window']} {r['staff_name'] or ''} {r['level']}（{r['status']}，{r['due_on']} 前）" for r in rows}
+labels = {r.id: f"#{r.id} {r.window} {r.staff_name or ''} {r.level}（{r.status}，{r.due_on} 前）" for r in rows}
 with st.form("follow_up_step"):
     st.subheader("记录回访/整改")
     case = st.selectbox("案件", list(labels), key="fu_case", format_func=labels.get)

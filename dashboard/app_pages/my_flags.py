@@ -1,6 +1,5 @@
 """Staff: my flagged utterances with the phrase I should have used; appeal a flag."""
 
-import pandas as pd
 import streamlit as st
 
 from dashboard import auth, data, ui
@@ -14,10 +13,10 @@ with ui.guarded():
     rows = data.staff_flagged(url, actor, sid, start, end)
     mine = data.appeals(url, actor)
 if rows:
-    df = pd.DataFrame(rows)[["id", "raised_at", "kind_label", "rule_id", "status_label", "text", "instead", "appeal"]]
+    df = ui.frame(rows)[["id", "raised_at", "kind_label", "rule_id", "status_label", "text", "instead", "appeal"]]
     df.columns = ["标记", "时间", "类型", "规则", "状态", "原话", "应使用的规范用语", "申诉"]
     st.dataframe(df, hide_index=True, width="stretch")
-    appealable = [r["id"] for r in rows if r["appeal"] is None and r["status"] != "dismissed"]
+    appealable = [r.id for r in rows if r.appeal is None and r.status != "dismissed"]
     if appealable:
         with st.form("appeal_form"):
             fid = st.selectbox("申诉的标记", appealable, format_func=lambda i: f"#{i}", key="ap_flag")
@@ -28,7 +27,7 @@ if rows:
                 data.file_appeal(actor, fid, reason)
             st.success("申诉已提交，由质检员裁定。")
             st.rerun()
-    pick = st.selectbox("查看标记详情", [r["id"] for r in rows], format_func=lambda i: f"#{i}", key="f_open")
+    pick = st.selectbox("查看标记详情", [r.id for r in rows], format_func=lambda i: f"#{i}", key="f_open")
     if st.button("打开", key="f_open_button"):
         st.session_state["flag_id"] = int(pick)
         st.switch_page("app_pages/flag.py", query_params={"flag": str(pick)})
@@ -36,4 +35,4 @@ else:
     st.success("所选时间内没有问题标记。")
 if mine:
     st.subheader("我的申诉")
-    st.dataframe(pd.DataFrame(mine)[["appeal_id", "flag_id", "reason", "decision", "ruling", "decided_at"]], hide_index=True)
+    st.dataframe(ui.frame(mine)[["appeal_id", "flag_id", "reason", "decision", "ruling", "decided_at"]], hide_index=True)

@@ -1,6 +1,5 @@
 """Staff: the ratings (好差评) of the citizens I served."""
 
-import pandas as pd
 import streamlit as st
 
 from dashboard import auth, data, ui
@@ -13,7 +12,7 @@ start, end = ui.date_range(actor, "r_dates", default_days=92)
 with ui.guarded():
     rows = data.staff_ratings(url, actor, sid, start, end)
 if rows:
-    df = pd.DataFrame(rows)
+    df = ui.frame(rows)
     good = set(data.rulebook().ratings.good)
     c1, c2, c3 = st.columns(3)
     c1.metric("评价数", len(df))

@@ -16,7 +16,7 @@ with ui.guarded():
     series = data.score_series(url, actor, sid, start, end, period)
     phrases = data.courtesy_used(url, actor, sid, start, end)
 if series:
-    df = pd.DataFrame(series)
+    df = ui.frame(series)
     c1, c2, c3 = st.columns(3)
     n = int(df["interactions"].sum())
     c1.metric("接待次数", n)

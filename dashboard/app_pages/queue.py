@@ -1,6 +1,5 @@
 """Inspector: the queue of flags, filterable by window, staff, rule, date, severity and status."""
 
-import pandas as pd
 import streamlit as st
 
 from dashboard import auth, data, ui
@@ -17,8 +16,8 @@ staff = data.staff_choices(url, actor)
 rules = [r.id for r in data.rulebook().family(RuleFamily.FORBIDDEN)]
 with st.expander("筛选", expanded=True):
     c1, c2, c3 = st.columns(3)
-    sel_windows = c1.multiselect("窗口", [w["code"] for w in windows], key="q_windows")
-    sel_staff = c2.multiselect("工作人员", [f"{s['staff_no']} {s['name']}" for s in staff], key="q_staff")
+    sel_windows = c1.multiselect("窗口", [w.code for w in windows], key="q_windows")
+    sel_staff = c2.multiselect("工作人员", [f"{s.staff_no} {s.name}" for s in staff], key="q_staff")
     sel_rules = c3.multiselect("规则", rules, key="q_rules")
     c4, c5, c6 = st.columns(3)
     sel_kinds = c4.multiselect("类型", [k.value for k in FlagKind], format_func=lambda k: FLAG_KIND_LABELS[FlagKind(k)], key="q_kinds")
@@ -27,8 +26,8 @@ with st.expander("筛选", expanded=True):
     start, end = ui.date_range(actor, "q_dates", default_days=366)
 
 f = FlagFilter(
-    window_ids=tuple(w["id"] for w in windows if w["code"] in sel_windows),
-    staff_ids=tuple(s["id"] for s in staff if f"{s['staff_no']} {s['name']}" in sel_staff),
+    window_ids=tuple(w.id for w in windows if w.code in sel_windows),
+    staff_ids=tuple(s.id for s in staff if f"{s.staff_no} {s.name}" in sel_staff),
     rule_ids=tuple(sel_rules),
     kinds=tuple(FlagKind(k) for k in sel_kinds),
     severities=tuple(sel_sev),
@@ -47,9 +46,9 @@ if page > 1:
         total, rows = data.flag_queue(url, actor, f, page_size, (page - 1) * page_size)
 st.caption(f"{shown_total} 条标记")
 if rows:
-    table = pd.DataFrame(rows)[["id", "raised_at", "kind_label", "rule_id", "severity", "status_label", "window", "staff_no", "staff_name", "summary", "appeal_pending"]]
+    table = ui.frame(rows)[["id", "raised_at", "kind_label", "rule_id", "severity", "status_label", "window", "staff_no", "staff_name", "summary", "appeal_pending"]]
     st.dataframe(table, hide_index=True, width="stretch")
-    choice = st.selectbox("打开标记", [r["id"] for r in rows], format_func=lambda i: f"#{i}", key="q_open")
+    choice = st.selectbox("打开标记", [r.id for r in rows], format_func=lambda i: f"#{i}", key="q_open")
     if st.button("打开", key="q_open_button"):
         st.session_state["flag_id"] = int(choice)
         st.switch_page("app_pages/flag.py", query_params={"flag": str(choice)})

@@ -1,6 +1,5 @@
 """Management: satisfaction (好评率 = 非常满意+满意, 差评率) by window, department, staff and month; trends and rankings."""
 
-import pandas as pd
 import plotly.express as px
 import streamlit as st
 
@@ -16,7 +15,7 @@ with ui.guarded():
     rows = data.satisfaction(url, actor, by, start, end)
     months = data.satisfaction(url, actor, "month", None, None)
 if rows:
-    df = pd.DataFrame(rows)
+    df = ui.frame(rows)
     total = int(df["ratings"].sum())
     c1, c2, c3 = st.columns(3)
     c1.metric("评价数", total)
@@ -29,9 +28,9 @@ else:
     st.info("所选时间内没有评价。")
 if months:
     st.subheader("按月趋势（全厅）")
-    st.plotly_chart(px.line(pd.DataFrame(months), x="key", y=["good_rate", "poor_rate"], markers=True), key="sat_trend")
+    st.plotly_chart(px.line(ui.frame(months), x="key", y=["good_rate", "poor_rate"], markers=True), key="sat_trend")
     if st.toggle("按分组显示趋势", key="sat_group_trend"):
         with ui.guarded():
             trend = data.satisfaction_trend(url, actor, "department" if by == "staff" else by, None, None)
         if trend:
-            st.plotly_chart(px.line(pd.DataFrame(trend), x="month", y="good_rate", color="key", markers=True), key="sat_trend_group")
+            st.plotly_chart(px.line(ui.frame(trend), x="month", y="good_rate", color="key", markers=True), key="sat_trend_group")

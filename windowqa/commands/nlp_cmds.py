@@ -158,11 +158,12 @@ def nlp_retrain(
     """
     from datetime import datetime, timezone
 
-    from models.db import open_database
+    from models.db import UserRole, open_database
     from nlp import build_matcher
     from nlp.classifier import LabelledLine, PhraseClassifier, save_classifier, training_data
     from nlp.evaluation import ManifestError, evaluate_text_manifest
     from scoring.access import labelled_examples
+    from scoring.accounts import Actor
     from windowqa.engines import retrained_classifier_path
 
     settings = Settings() if db is None else Settings(database_url=db)
@@ -172,7 +173,9 @@ def nlp_retrain(
         _fail(str(exc))
     factory = open_database(settings)
     with factory() as session:
-        reviewed = [LabelledLine(text, label) for text, label in labelled_examples(session)]
+        # the CLI acts as the system's admin (no account row: this read writes nothing)
+        system = Actor(user_id=0, username="cli", role=UserRole.ADMIN)
+        reviewed = [LabelledLine(text, label) for text, label in labelled_examples(session, system)]
     known = {r.id for r in book.rules} | {"none"}
     unknown = sorted({line.label for line in reviewed} - known)
     if unknown:

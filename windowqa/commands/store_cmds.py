@@ -146,8 +146,8 @@ def ratings_import(
     rulebook_path: Optional[Path] = typer.Option(None, "--rulebook"),
 ) -> None:
     """Import ratings: validate every row, link to interactions, check 工号, open follow-ups for 差评."""
-    from scoring.ratings import RatingImportOptions, import_ratings
-    from scoring.tabular import ImportFileError
+    from scoring.store.ratings import RatingImportOptions, import_ratings
+    from scoring.store.tabular import ImportFileError
 
     vendor_codes = {}
     if codes is not None:
@@ -181,8 +181,8 @@ def queue_import(
     rulebook_path: Optional[Path] = typer.Option(None, "--rulebook"),
 ) -> None:
     """Import call events (time, window, ticket); recordings they fall into are re-scored."""
-    from scoring.queue import import_queue
-    from scoring.tabular import ImportFileError
+    from scoring.store.queue import import_queue
+    from scoring.store.tabular import ImportFileError
 
     _, rulebook, factory = _setup(rulebook_path)
     try:
@@ -201,8 +201,8 @@ def site_load(
     rulebook_path: Optional[Path] = typer.Option(None, "--rulebook"),
 ) -> None:
     """Load (upsert) departments, windows, staff, roster and substitutes."""
-    from scoring.site import SiteFileError, load_site
-    from scoring.tabular import ImportFileError
+    from scoring.store.site import SiteFileError, load_site
+    from scoring.store.tabular import ImportFileError
 
     _, rulebook, factory = _setup(rulebook_path)
     failed = False
@@ -261,8 +261,8 @@ def flags_list(
 ) -> None:
     """Flags for inspectors with their evidence (newest first); overdue follow-ups are checked first."""
     from models.db import FlagKind, FlagStatus
-    from scoring.flags import list_flags
-    from scoring.ratings import flag_overdue_follow_ups
+    from scoring.store.flags import list_flags
+    from scoring.store.ratings import flag_overdue_follow_ups
 
     try:
         flag_kind = FlagKind(kind) if kind else None
@@ -322,7 +322,7 @@ def followups_update(
 ) -> None:
     """Record a callback (回访), the rectification (整改) or the closure of a case."""
     from models.db import AuditLog, FollowUpStatus
-    from scoring.ratings import advance_follow_up
+    from scoring.store.ratings import advance_follow_up
 
     _, _, factory = _setup()
     try:
@@ -363,7 +363,7 @@ def rescore(
     from sqlalchemy import select
 
     from models.db import Recording, RecordingStatus
-    from scoring.ratings import link_ratings
+    from scoring.store.ratings import link_ratings
     from scoring.reports import ReportError, month_range
     from scoring.store import StoreError, rescore_recording, window_by_code
 

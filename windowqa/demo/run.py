@@ -177,8 +177,8 @@ def run_demo(
 def _load_site_and_queue(factory, truth: HallTruth, folder: Path, rulebook: Rulebook) -> None:
     """The site file (with the substitute's filing time) and the queue system's call events."""
     from models.db import Substitution
-    from scoring.queue import import_queue
-    from scoring.site import load_site
+    from scoring.store.queue import import_queue
+    from scoring.store.site import load_site
 
     with factory() as s, s.begin():
         load_site(s, folder / truth.files.site, rulebook)
@@ -194,7 +194,7 @@ def _load_site_and_queue(factory, truth: HallTruth, folder: Path, rulebook: Rule
 
 def _import_ratings(factory, truth: HallTruth, folder: Path, rulebook: Rulebook):
     """The evaluation terminal's export, imported the day after the last simulated day."""
-    from scoring.ratings import import_ratings
+    from scoring.store.ratings import import_ratings
 
     last_day = truth.days[-1]
     with factory() as s, s.begin():

@@ -36,8 +36,8 @@ from models.db import (
 )
 from models.rulebook import Rulebook
 from scoring.duty import DutyTable
-from scoring.flags import raise_flag
-from scoring.tabular import Rejected, parse_time, read_rows, record_import_run, row_key
+from scoring.store.flags import raise_flag
+from scoring.store.tabular import Rejected, parse_time, read_rows, record_import_run, row_key
 from models.workdays import add_working_days
 
 log = logging.getLogger("scoring")
@@ -141,9 +141,27 @@ def import_ratings(
     path = Path(path)
     report = RatingImportReport(source=str(path), options=options)
     codes = {**rulebook.ratings.vendor_codes, **options.vendor_codes}
+    valid = _valid_rows(session, path, rulebook, codes, report)
+    new = _add_new(session, path, valid, report)
+    report.rejected.sort(key=lambda r: r.line)
+    session.flush()
+    report.imported = len(new)
+    for rating in new:
+        report.follow_ups_opened += _open_follow_up(session, rating, rulebook)
+    session.flush()
+    linked, unlinked, flags = link_ratings(session, rulebook, ratings=new)
+    report.linked, report.unlinked = linked, unlinked
+    report.flags_raised += flags + sum(1 for r in new if r.is_poor)
+    record_import_run(session, "ratings", path, report)
+    flag_overdue_follow_ups(session, (today or datetime.now()).date())
+    log.info("ratings %s: %d imported, %d unchanged, %d rejected", path, report.imported, report.unchanged, len(report.rejected))
+    return report
+
+
+def _valid_rows(session: Session, path: Path, rulebook: Rulebook, codes: dict[str, str], report: RatingImportReport) -> list[tuple[int, dict[str, Any]]]:
+    # The file's rows as Rating fields (with their line); rejected rows go to the report.
     windows = {w.code: w.id for w in session.scalars(select(Window))}
     seen: dict[str, int] = {}
-    new: list[Rating] = []
     valid: list[tuple[int, dict[str, Any]]] = []
     for row in read_rows(path, RATING_FIELDS):
         f = row.fields
@@ -181,6 +199,12 @@ def import_ratings(
             matter=f.get("matter"),
         )
         valid.append((row.line, fields))
+    return valid
+
+
+def _add_new(session: Session, path: Path, valid: list[tuple[int, dict[str, Any]]], report: RatingImportReport) -> list[Rating]:
+    # Add the ratings not imported before; the same serial with other content is rejected.
+    new: list[Rating] = []
     # Ratings imported before, looked up in chunks rather than row by row.
     serials = [fields["serial_no"] for _line, fields in valid]
     existing: dict[str, Rating] = {}
@@ -197,19 +221,7 @@ def import_ratings(
         rating = Rating(**fields, source_file=path.name, source_line=line, link_status=RatingLinkStatus.PENDING)
         session.add(rating)
         new.append(rating)
-    report.rejected.sort(key=lambda r: r.line)
-    session.flush()
-    report.imported = len(new)
-    for rating in new:
-        report.follow_ups_opened += _open_follow_up(session, rating, rulebook)
-    session.flush()
-    linked, unlinked, flags = link_ratings(session, rulebook, ratings=new)
-    report.linked, report.unlinked = linked, unlinked
-    report.flags_raised += flags + sum(1 for r in new if r.is_poor)
-    record_import_run(session, "ratings", path, report)
-    flag_overdue_follow_ups(session, (today or datetime.now()).date())
-    log.info("ratings %s: %d imported, %d unchanged, %d rejected", path, report.imported, report.unchanged, len(report.rejected))
-    return report
+    return new
 
 
 def _open_follow_up(session: Session, rating: Rating, rulebook: Rulebook) -> int:

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from _store_support import DATA, add_site, any_factory, db_url, factory, pg_url, rulebook, sqlite_url, store_fixture  # noqa: F401
 from models.db import Flag, FlagKind, FollowUp, FollowUpStatus, ImportRun, Interaction, Rating, RatingLinkStatus
-from scoring.ratings import RatingImportOptions, advance_follow_up, flag_overdue_follow_ups, import_ratings, link_ratings
+from scoring.store.ratings import RatingImportOptions, advance_follow_up, flag_overdue_follow_ups, import_ratings, link_ratings
 
 DAY = datetime(2026, 3, 2)
 START = datetime(2026, 3, 2, 9, 0, 0)

@@ -24,6 +24,7 @@ from models.db import (
     QueueCall,
     Recording,
     RecordingStatus,
+    Review,
     RuleHitRow,
     Utterance as UtteranceRow,
     Window,
@@ -404,13 +405,15 @@ def rescore_recording(session: Session, recording: Recording, rulebook: Rulebook
     """Rebuild a done recording's interactions from its stored utterances and hits.
 
     Used after a queue import (new split cues and waits) or with another rulebook. Flags keep
-    their ids and reviews; open missing-courtesy flags that no longer apply are removed.
+    their ids and reviews, and reviews are linked to the rebuilt interactions (so the points an
+    inspector gave back still count); open missing-courtesy flags that no longer apply are removed.
     """
     items = load_matched(session, recording.id)
     utterance_ids = {
         seq: uid for uid, seq in session.execute(select(UtteranceRow.id, UtteranceRow.seq).where(UtteranceRow.recording_id == recording.id))
     }
     duty, calls = _context(session, recording, items, None, None, rulebook.post.max_absence_minutes)
+    reviews = _reviews_on(session, recording.id)
     session.execute(update(UtteranceRow).where(UtteranceRow.recording_id == recording.id).values(interaction_id=None))
     session.execute(delete(Interaction).where(Interaction.recording_id == recording.id))
     before = set(
@@ -424,12 +427,45 @@ def rescore_recording(session: Session, recording: Recording, rulebook: Rulebook
         )
     )
     result = _rebuild_interactions(session, recording, items, utterance_ids, rulebook, duty, calls)
+    _relink_reviews(session, recording.id, reviews)
     stale = set(session.scalars(select(Flag.id).where(Flag.id.in_(before), Flag.interaction_id.is_(None))))
     if stale:
         session.execute(delete(Flag).where(Flag.id.in_(stale)))
     recording.rulebook_version = rulebook.version
     session.flush()
     return result
+
+
+def _reviews_on(session: Session, recording_id: int) -> list[tuple[int, int | None, float, float]]:
+    # Reviews of the recording's interactions, with the time span of the interaction they were on.
+    return [
+        tuple(row)
+        for row in session.execute(
+            select(Review.id, Review.flag_id, Interaction.start_s, Interaction.end_s)
+            .join(Interaction, Interaction.id == Review.interaction_id)
+            .where(Interaction.recording_id == recording_id)
+        )
+    ]
+
+
+def _relink_reviews(session: Session, recording_id: int, reviews: list[tuple[int, int | None, float, float]]) -> None:
+    """Point reviews at the rebuilt interactions (deleting the old ones left them on none).
+
+    A review of one of the recording's flags follows its flag (which re-scoring re-linked by its
+    dedupe key; none when the flag no longer applies, as its points are no longer deducted);
+    any other review goes to the rebuilt interaction overlapping its old one most.
+    """
+    if not reviews:
+        return
+    flags = dict(session.execute(select(Flag.id, Flag.interaction_id).where(Flag.recording_id == recording_id)).all())
+    spans = session.execute(select(Interaction.id, Interaction.start_s, Interaction.end_s).where(Interaction.recording_id == recording_id)).all()
+    for review_id, flag_id, start_s, end_s in reviews:
+        if flag_id in flags:
+            target = flags[flag_id]
+        else:
+            overlaps = [(min(end_s, e) - max(start_s, s), iid) for iid, s, e in spans if min(end_s, e) > max(start_s, s)]
+            target = max(overlaps, key=lambda o: o[0])[1] if overlaps else None
+        session.execute(update(Review).where(Review.id == review_id).values(interaction_id=target))
 
 
 __all__ = [

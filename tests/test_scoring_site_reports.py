@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 from _store_support import DATA, factory, rulebook, sqlite_url, store_fixture  # noqa: F401
 from models.db import Department, Review, ReviewDecision, ReviewKind, RosterEntry, Staff, Substitution, Window
 from scoring.duty import DutyTable
-from scoring.ratings import RatingImportOptions, import_ratings
+from scoring.store.ratings import RatingImportOptions, import_ratings
 from scoring.reports import ReportError, ReportOptions, month_range, render_csv, render_table, rollup, write_xlsx
-from scoring.site import load_site
+from scoring.store.site import load_site
 
 HALL = DATA / "site" / "hall.toml"
 

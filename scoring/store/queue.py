@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 
 from models.db import QueueCall, Recording, RecordingStatus, Window
 from models.rulebook import Rulebook
-from scoring.ratings import link_ratings
-from scoring.store import rescore_recording
-from scoring.tabular import Rejected, parse_time, read_rows, record_import_run
+from scoring.store.ratings import link_ratings
+from scoring.store.recordings import rescore_recording
+from scoring.store.tabular import Rejected, parse_time, read_rows, record_import_run
 
 log = logging.getLogger("scoring")
 

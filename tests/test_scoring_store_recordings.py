@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pytest
 from sqlalchemy import func, select
 
 from _store_support import add_site, any_factory, db_url, factory, pg_url, rulebook, sqlite_url, store_fixture  # noqa: F401
-from models.db import Flag, FlagKind, Interaction, RecordingStatus, RuleHitRow, Substitution, Utterance
+from models.db import Flag, FlagKind, Interaction, RecordingStatus, Review, ReviewDecision, ReviewKind, RuleHitRow, Substitution, Utterance
 
 DAY = datetime(2026, 3, 2)
 START = datetime(2026, 3, 2, 9, 0, 0)
@@ -70,7 +71,7 @@ def test_nobody_on_duty_leaves_staff_empty(factory, rulebook):
 
 
 def test_rescore_after_queue_import_keeps_flags_and_links(factory, rulebook, tmp_path):
-    from scoring.queue import import_queue
+    from scoring.store.queue import import_queue
 
     with factory() as s, s.begin():
         site = add_site(s, day=DAY)
@@ -134,3 +135,46 @@ def test_camera_samples_too_far_away_do_not_count(factory, rulebook):
         store_fixture(s, rulebook, "window-a03-morning.jsonl", window=site["A03"], start=START)
     with factory() as s:
         assert {i.staff_id for i in s.scalars(select(Interaction))} == {site["zhang"].id}
+
+
+def test_points_restored_by_a_dismissal_survive_a_queue_import(any_factory, rulebook, tmp_path):
+    # Re-scoring rebuilds interactions; the review that gave the points back must follow its flag.
+    from scoring import access
+    from scoring.accounts import authenticate, create_account
+    from scoring.reports import ReportOptions, rollup
+    from scoring.store.queue import import_queue
+
+    def staff_month(s):
+        (row,) = rollup(s, ReportOptions("staff", "month", DAY.date().replace(day=1), DAY.date().replace(month=4, day=1))).as_dicts()
+        return row
+
+    with any_factory() as s, s.begin():
+        site = add_site(s, day=DAY)
+        store_fixture(s, rulebook, "window-a03-morning.jsonl", window=site["A03"], start=START)
+        create_account(s, "insp", "long-enough-1", "inspector", rounds=4)
+    with any_factory() as s, s.begin():
+        before = staff_month(s)
+        flag = s.scalar(select(Flag).where(Flag.kind == FlagKind.FORBIDDEN))
+        access.decide_flag(s, authenticate(s, "insp", "long-enough-1"), flag.id, "dismiss", reason="说的是流程，不是推诿")
+        # and an adjustment of no flag (an appeal about the whole first interaction)
+        first = s.scalar(select(Interaction).where(Interaction.seq == 0))
+        s.add(Review(kind=ReviewKind.APPEAL, interaction_id=first.id, decision=ReviewDecision.ADJUST, score_adjustment=5.0, comment="申诉成立"))
+    with any_factory() as s:
+        restored = s.scalar(select(func.sum(Review.score_adjustment)).where(Review.decision == ReviewDecision.ADJUST))
+        assert restored == 20.0 + 5.0  # what forbidden.already_told cost, and the appeal
+        dismissed = staff_month(s)
+        assert dismissed["avg_score"] == pytest.approx(before["avg_score"] + restored / dismissed["interactions"], abs=0.06)
+    queue = tmp_path / "calls.csv"
+    queue.write_text("叫号时间,窗口,票号,取号时间\n2026-03-02 09:06:55,A03,A012,2026-03-02 09:01:55\n", encoding="utf-8")
+    with any_factory() as s, s.begin():
+        assert import_queue(s, queue, rulebook).rescored_recordings == 1
+    with any_factory() as s:
+        after = staff_month(s)
+        raw = s.scalars(select(Interaction.score).where(Interaction.served.is_(True))).all()
+        assert after["interactions"] == len(raw)
+        assert after["avg_score"] == pytest.approx((sum(raw) + restored) / len(raw), abs=0.06)
+        flag = s.get(Flag, flag.id)
+        adjust = s.scalar(select(Review).where(Review.flag_id == flag.id, Review.decision == ReviewDecision.ADJUST))
+        assert flag.interaction_id is not None and adjust.interaction_id == flag.interaction_id
+        appeal = s.scalar(select(Review).where(Review.flag_id.is_(None)))
+        assert appeal.interaction_id == s.scalar(select(Interaction.id).where(Interaction.seq == 0))

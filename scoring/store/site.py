@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from models.db import Department, RosterEntry, Staff, Substitution, Window
 from models.rulebook import Rulebook
-from scoring.tabular import ImportFileError, Rejected, parse_time, read_rows
+from scoring.store.tabular import ImportFileError, Rejected, parse_time, read_rows
 from models.workdays import is_working_day
 
 log = logging.getLogger("scoring")
@@ -113,6 +113,12 @@ def _need(entry: dict[str, Any], key: str, where: str) -> Any:
 
 
 def _load_dict(session: Session, path: Path, data: dict[str, Any], rulebook: Rulebook, report: SiteLoadReport) -> None:
+    windows, staff = _load_places(session, path, data, report)
+    _load_duty(session, path, data, rulebook, report, windows, staff)
+
+
+def _load_places(session: Session, path: Path, data: dict[str, Any], report: SiteLoadReport) -> tuple[dict[str, Window], dict[str, Staff]]:
+    # Departments, windows and staff (by code / 工号), created or updated; returns them by code.
     departments = {d.code: d for d in session.scalars(select(Department))}
     windows = {w.code: w for w in session.scalars(select(Window))}
     staff = {s.staff_no: s for s in session.scalars(select(Staff))}
@@ -174,7 +180,14 @@ def _load_dict(session: Session, path: Path, data: dict[str, Any], rulebook: Rul
                 person.windows.append(windows[code])
         report.count("staff", created)
     session.flush()
+    return windows, staff
 
+
+def _load_duty(
+    session: Session, path: Path, data: dict[str, Any], rulebook: Rulebook, report: SiteLoadReport,
+    windows: dict[str, Window], staff: dict[str, Staff],
+) -> None:
+    # Roster entries and filed substitutes (existing ones are kept or updated, never duplicated).
     def window_of(entry: dict[str, Any], where: str) -> Window:
         code = str(_need(entry, "window", where))
         if code not in windows:

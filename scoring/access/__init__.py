@@ -1,0 +1,150 @@
+"""scoring.access: the role-scoped read and decision layer of the dashboard; every function takes the acting user.
+
+Role limits are enforced here, in the data layer, not by hiding pages (see :mod:`.policy`).
+Reads return typed rows (frozen dataclasses) that the dashboard can cache; writes (decisions,
+appeals, exports, accounts) are audited in ``audit_log`` in the caller's transaction. Scores
+are effective scores (:mod:`scoring.effective`).
+
+Modules:
+    policy      roles' rights, AccessDenied/NotFound, staff scope, redaction, labels
+    lookups     staff and window pickers, the data's date range
+    flags       the flag queue and one flag in detail
+    reviews     inspectors' decisions, points given back, reviewed examples for retraining
+    appeals     申诉 filed by staff, ruled on by inspectors
+    staff       a staff member's scores, flags, courtesy and ratings
+    analytics   satisfaction, follow-ups, compliance (management)
+    attendance  the month's attendance as the actor may see it
+    circular    the monthly circular (xlsx, HTML) and export audit
+    admin       accounts and the audit trail
+"""
+
+from scoring.access.admin import AccountRow, AuditRow, accounts, admin_create_account, admin_set_active, audit_trail
+from scoring.access.analytics import (
+    BrokenRule,
+    ComplianceRow,
+    CourtesyOutcome,
+    CourtesyRelation,
+    FollowUpCase,
+    SatisfactionRow,
+    StaffOutcome,
+    TrendPoint,
+    advance_follow_up,
+    compliance,
+    compliance_vs_satisfaction,
+    follow_up_cases,
+    rules_most_broken,
+    satisfaction,
+    satisfaction_trend,
+)
+from scoring.access.appeals import AppealRow, appeals, file_appeal, rule_on_appeal
+from scoring.access.attendance import AttendanceMonth, AttendanceProvider, attendance_month
+from scoring.access.circular import Circular, monthly_circular, record_export, render_circular_html, write_circular_xlsx
+from scoring.access.flags import (
+    COUNT_CAP,
+    FlagDetail,
+    FlagFilter,
+    FlagInfo,
+    FlagRow,
+    HitSpan,
+    InteractionInfo,
+    PrescribedPhrase,
+    RatingInfo,
+    ReviewRow,
+    TranscriptLine,
+    flag_detail,
+    flag_queue,
+    prescribed_phrases,
+)
+from scoring.access.lookups import StaffChoice, WindowChoice, data_range, staff_choices, window_choices
+from scoring.access.policy import (
+    DEFAULT_POLICY,
+    FLAG_KIND_LABELS,
+    FLAG_STATUS_LABELS,
+    FOLLOW_UP_LABELS,
+    AccessDenied,
+    AccessPolicy,
+    Decision,
+    NotFound,
+    redact,
+    require,
+    staff_scope,
+)
+from scoring.access.reviews import ReviewedExample, decide_flag, labelled_examples
+from scoring.access.staff import PhraseUse, ScorePoint, StaffFlagRow, StaffRating, courtesy_used, score_series, staff_flagged_utterances, staff_ratings
+
+__all__ = [
+    "COUNT_CAP",
+    "DEFAULT_POLICY",
+    "FLAG_KIND_LABELS",
+    "FLAG_STATUS_LABELS",
+    "FOLLOW_UP_LABELS",
+    "AccessDenied",
+    "AccessPolicy",
+    "AccountRow",
+    "AppealRow",
+    "AttendanceMonth",
+    "AttendanceProvider",
+    "AuditRow",
+    "BrokenRule",
+    "Circular",
+    "ComplianceRow",
+    "CourtesyOutcome",
+    "CourtesyRelation",
+    "Decision",
+    "FlagDetail",
+    "FlagFilter",
+    "FlagInfo",
+    "FlagRow",
+    "FollowUpCase",
+    "HitSpan",
+    "InteractionInfo",
+    "NotFound",
+    "PhraseUse",
+    "PrescribedPhrase",
+    "RatingInfo",
+    "ReviewRow",
+    "ReviewedExample",
+    "SatisfactionRow",
+    "ScorePoint",
+    "StaffChoice",
+    "StaffFlagRow",
+    "StaffOutcome",
+    "StaffRating",
+    "TranscriptLine",
+    "TrendPoint",
+    "WindowChoice",
+    "accounts",
+    "admin_create_account",
+    "admin_set_active",
+    "advance_follow_up",
+    "appeals",
+    "attendance_month",
+    "audit_trail",
+    "compliance",
+    "compliance_vs_satisfaction",
+    "courtesy_used",
+    "data_range",
+    "decide_flag",
+    "file_appeal",
+    "flag_detail",
+    "flag_queue",
+    "follow_up_cases",
+    "labelled_examples",
+    "monthly_circular",
+    "prescribed_phrases",
+    "record_export",
+    "redact",
+    "render_circular_html",
+    "require",
+    "rule_on_appeal",
+    "rules_most_broken",
+    "satisfaction",
+    "satisfaction_trend",
+    "score_series",
+    "staff_choices",
+    "staff_flagged_utterances",
+    "staff_ratings",
+    "staff_scope",
+    "window_choices",
+    "write_circular_xlsx",
+]
