@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterable, Literal, Protocol, Sequence
+from typing import Any, Iterable, Literal, Sequence
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session, aliased
@@ -1048,60 +1048,6 @@ def compliance_vs_satisfaction(session: Session, actor: Actor, rulebook: Ruleboo
     return {"by_courtesy": by_courtesy, "by_staff": by_staff}
 
 
-# ---------------------------------------------------------------------------- attendance
-
-
-class AttendanceMonth(Protocol):
-    """What an attendance provider returns (``attendance.store.MonthResult`` fits)."""
-
-    staff_lines: list
-    window_lines: list
-    coverage: list
-    presence: list
-
-
-class AttendanceProvider(Protocol):
-    def __call__(self, session: Session, month: str) -> AttendanceMonth: ...
-
-
-def attendance_month(session: Session, actor: Actor, month: str, provider: AttendanceProvider, *, staff_id: int | None = None) -> dict[str, list[dict[str, Any]]]:
-    """The month's attendance as the actor may see it: staff get their own line and their own absences only.
-
-    ``provider`` classifies the month (the composition root passes ``attendance.store.compute_month``
-    bound to the rulebook and calendar: scoring does not import attendance).
-
-    Returns:
-        ``{"staff": [...], "windows": [...], "coverage": [...], "presence": [...]}`` rows.
-    """
-    sid = staff_scope(actor, staff_id)
-    if sid is None:
-        require(actor, _ANALYTICS | {UserRole.INSPECTOR}, "see the hall's attendance")
-    result = provider(session, month)
-    names = {no: name for no, name in session.execute(select(Staff.staff_no, Staff.name))}
-    own = session.scalar(select(Staff.staff_no).where(Staff.id == sid)) if sid is not None else None
-
-    def line(obj) -> dict[str, Any]:
-        row = {k: getattr(obj, k) for k in obj.__dataclass_fields__ if k != "leave_by_type"}
-        row["punctuality_rate"] = round(obj.punctuality_rate, 4) if obj.punctuality_rate is not None else None
-        if hasattr(obj, "leave_by_type"):
-            row["leave_by_type"] = ", ".join(f"{k} {v:g}" for k, v in sorted(obj.leave_by_type.items()))
-        if "staff_ids" in row:
-            row["staff_ids"] = ",".join(row["staff_ids"])
-        return row
-
-    staff_rows = [dict(line(s), name=names.get(s.staff_id, "")) for s in result.staff_lines if own is None or s.staff_id == own]
-    presence = [
-        {"window": p.window_id, "issue": p.issue.value, "start": p.start, "end": p.end, "minutes": round(p.duration_min, 1), "staff": ",".join(p.staff_ids)}
-        for p in result.presence
-        if own is None or own in p.staff_ids
-    ]
-    if own is not None:
-        return {"staff": staff_rows, "windows": [], "coverage": [], "presence": presence}
-    coverage = [{"window": c.window_id, "day": c.day, "half": c.half.value, "issue": c.issue.value, "staff": ",".join(c.staff_ids), "detail": c.detail}
-                for c in result.coverage]
-    return {"staff": staff_rows, "windows": [line(w) for w in result.window_lines], "coverage": coverage, "presence": presence}
-
-
 # ---------------------------------------------------------------------------- export
 
 
@@ -1114,9 +1060,14 @@ class Circular:
     sheets: dict[str, list[dict[str, Any]]]
 
 
-def monthly_circular(session: Session, actor: Actor, month: str, rulebook: Rulebook, *, provider: AttendanceProvider | None = None,
-                     policy: AccessPolicy = DEFAULT_POLICY) -> Circular:
-    """The month's circular for management: satisfaction, compliance, confirmed violations, attendance."""
+def monthly_circular(session: Session, actor: Actor, month: str, rulebook: Rulebook, *, policy: AccessPolicy = DEFAULT_POLICY) -> Circular:
+    """The month's circular for management: satisfaction, compliance, confirmed violations, attendance.
+
+    Attendance comes from the stored classification (``windowqa attendance classify``); a month
+    not classified yet has no attendance sheets.
+    """
+    from scoring.attendance_views import attendance_month  # that module imports this one: import it when used
+
     require(actor, _ANALYTICS, "export the monthly circular")
     first = datetime.strptime(month, "%Y-%m").date()
     last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
@@ -1129,10 +1080,10 @@ def monthly_circular(session: Session, actor: Actor, month: str, rulebook: Ruleb
     _, confirmed = flag_queue(session, actor, FlagFilter(kinds=(FlagKind.FORBIDDEN, FlagKind.POOR_RATING), statuses=(FlagStatus.CONFIRMED,),
                                                          start=first, end=last), limit=1000, policy=policy)
     sheets["督查问题"] = [{k: r[k] for k in ("raised_at", "kind_label", "rule_id", "window", "staff_no", "staff_name", "summary")} for r in confirmed]
-    if provider is not None:
-        att = attendance_month(session, actor, month, provider)
-        sheets["考勤(按人员)"] = att["staff"]
-        sheets["考勤(按窗口)"] = att["windows"]
+    att = attendance_month(session, actor, month)
+    if att is not None:
+        sheets["考勤(按人员)"] = [asdict(r) for r in att.staff]
+        sheets["考勤(按窗口)"] = [asdict(r) for r in att.windows]
     return Circular(month, f"窗口服务月度通报 {month}", sheets)
 
 
@@ -1241,7 +1192,6 @@ def audit_trail(session: Session, actor: Actor, *, limit: int = 200) -> list[dic
 __all__ = [
     "AccessDenied",
     "AccessPolicy",
-    "AttendanceProvider",
     "Circular",
     "DEFAULT_POLICY",
     "FLAG_KIND_LABELS",
@@ -1254,7 +1204,6 @@ __all__ = [
     "admin_set_active",
     "advance_follow_up",
     "appeals",
-    "attendance_month",
     "audit_trail",
     "compliance",
     "compliance_vs_satisfaction",
