@@ -131,9 +131,18 @@ def test_the_cli_report_and_the_dashboard_classify_the_month_alike(hall, tmp_pat
     monkeypatch.setenv("WINDOWQA_DATABASE_URL", url)
     monkeypatch.setenv("WINDOWQA_CALENDAR_PATH", str(calendar))
     monkeypatch.setenv("WINDOWQA_DATA_DIR", str(tmp_path / "data"))
+    daily = runner.invoke(app, ["attendance", "classify", "--day", "2026-03-02"])
+    assert daily.exit_code == 0 and f"{ATTENDANCE_MONTH}: classified through 2026-03-02" in daily.output, daily.output
+    outside = runner.invoke(app, ["attendance", "classify", "--month", "2026-04", "--day", "2026-03-02"])
+    assert outside.exit_code == 2 and "inside the month" in outside.output
     stored = runner.invoke(app, ["attendance", "classify", "--month", ATTENDANCE_MONTH])
     assert stored.exit_code == 0, stored.output
     assert f"{ATTENDANCE_MONTH}: classified through 2026-03-31" in stored.output
+    # leave entered afterwards classifies its month again: 赵磊's absence on the 2nd becomes 病假
+    leaves = tmp_path / "leaves.csv"
+    leaves.write_text("staff,leave_type,start,end,status,record_id\n2002,病假,2026-03-02,2026-03-02,approved,L-9\n", encoding="utf-8")
+    imported = runner.invoke(app, ["attendance", "leave-import", str(leaves)])
+    assert imported.exit_code == 0 and f"{ATTENDANCE_MONTH}: classified through 2026-03-31" in imported.output, imported.output
     report = runner.invoke(app, ["attendance", "report", "--month", ATTENDANCE_MONTH, "--format", "csv"])
     assert report.exit_code == 0, report.output
     staff_part = report.output.split("\n\n")[0].strip()
@@ -151,3 +160,4 @@ def test_the_cli_report_and_the_dashboard_classify_the_month_alike(hall, tmp_pat
         assert row["准时率"] == ("" if line.punctuality_rate is None else str(round(line.punctuality_rate * 100, 1))), staff_no
     # the site's day off is no working day in either: March 2026 has 22 weekdays
     assert shown["1001"].working_days == 21 and shown["1001"].leave_days == 0.0
+    assert (shown["2002"].leave_days, shown["2002"].leave_by_type) == (1.0, "病假 1")
