@@ -1,7 +1,7 @@
 """The stored attendance month: ``attendance classify`` writes it, the dashboard's access layer reads it.
 
-On the dashboard tests' hall (tests/_dashboard_support.py), a real SQLite file, through the real
-command line where the command line is what is tested.
+On the dashboard tests' hall (tests/_dashboard_support.py) in a SQLite file and in PostgreSQL (when
+WINDOWQA_TEST_PG_URL is set), through the real command line where the command line is tested.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from _dashboard_support import ATTENDANCE_MONTH, ATTENDANCE_THROUGH, PASSWORD, populate
+from _store_support import db_url, pg_url, sqlite_url  # noqa: F401  (fixtures)
 from attendance.classify import MonthNotStartedError, classify_and_store, months_to_reclassify
 from attendance.store import save_checkin
 from models.attendance import CheckIn, CheckMethod, LeaveExtension, LeaveRecord
@@ -31,8 +32,8 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def hall(tmp_path):
-    url = f"sqlite:///{tmp_path / 'windowqa.db'}"
+def hall(db_url, tmp_path):  # noqa: F811
+    url = db_url
     engine = init_db(make_engine(url))
     factory = make_session_factory(engine)
     populate(factory, tmp_path / "archive")
