@@ -181,12 +181,7 @@ def months_touched(first: date, last: date) -> list[str]:
     return out
 
 
-def stored_months(session: Session) -> list[str]:
-    """The months that have a stored classification, oldest first."""
-    return list(session.scalars(select(AttendanceMonthRow.month).order_by(AttendanceMonthRow.month)))
-
-
 __all__ = [
     "MonthNotStartedError", "classify_and_store", "classify_months", "describe", "months_to_reclassify", "months_touched",
-    "store_month", "stored_months",
+    "store_month",
 ]

@@ -25,7 +25,6 @@ from models.settings import Settings
 from scoring import access, attendance_views
 from scoring.accounts import Actor
 
-
 CACHE_TTL_S = 300
 
 

@@ -7,7 +7,8 @@ windows, the duty roster and substitutes (替岗) are the core tables of :mod:`m
 The classified month (``attendance classify``) is stored too: one :class:`AttendanceMonthRow` per
 month with its working half-days, the circular's staff and window lines and the coverage and
 presence flags, so that the dashboard reads attendance like everything else. Classifying a month
-again replaces all of it.
+again replaces all of it. Windows are named there by code, as the circular names them: the stored
+month is what the roster was when it was classified.
 
 Face data is sensitive personal information: only embeddings are stored; the enrolment photo
 path is kept only when the site sets ``Settings.keep_enrolment_photos``.
