@@ -5,35 +5,27 @@ are cached with ``st.cache_data`` (keyed by the database URL, the actor and the 
 ``CACHE_TTL_S``); writes clear the cache. Settings come from ``models.settings.Settings``
 (``WINDOWQA_*`` environment, ``windowqa.toml``).
 
-Attendance is classified by the ``attendance`` package, which the dashboard may not import: the
-composition root names a provider function in ``WINDOWQA_DASHBOARD_ATTENDANCE`` ("module:function",
-``windowqa dashboard`` sets it) and it is looked up here at run time.
+Attendance is read like everything else: ``windowqa attendance classify`` (the daily run, a leave
+import, the demo) stores the classified month, and :mod:`scoring.access.attendance` reads it.
 """
 
 from __future__ import annotations
 
-import importlib
 import io
-import logging
-import os
-import threading
-import time
-from datetime import date, timedelta
+from dataclasses import asdict
+from datetime import date
 from typing import Any
 
+import pandas as pd
 import streamlit as st
-from sqlalchemy import func, select
 
-from models.db import Interaction, UserRole, open_database
+from models.db import UserRole, open_database
 from models.rulebook import Rulebook, load_rulebook
 from models.settings import Settings
 from scoring import access
 from scoring.accounts import Actor
 
-log = logging.getLogger("dashboard")
-
 CACHE_TTL_S = 300
-ATTENDANCE_ENV = "WINDOWQA_DASHBOARD_ATTENDANCE"
 
 
 def settings() -> Settings:
@@ -67,15 +59,6 @@ def rulebook() -> Rulebook:
 def policy() -> access.AccessPolicy:
     roles = frozenset(UserRole(r) for r in settings().dashboard_pii_roles)
     return access.AccessPolicy(pii_roles=roles)
-
-
-def attendance_provider():
-    """The attendance provider the composition root configured, or None."""
-    spec = os.environ.get(ATTENDANCE_ENV, "").strip()
-    if not spec:
-        return None
-    module, _, name = spec.partition(":")
-    return getattr(importlib.import_module(module), name)
 
 
 def invalidate() -> None:
@@ -188,67 +171,41 @@ def compliance_vs_satisfaction(url: str, actor: Actor, start: date | None, end: 
         return access.compliance_vs_satisfaction(s, actor, rulebook(), start=start, end=end)
 
 
-ATTENDANCE_TTL_S = 900
+# Chinese headers and values for the attendance tables (the stored rows keep the domain's codes)
+ATTENDANCE_HEADERS = {
+    "staff_no": "工号", "name": "姓名", "window": "窗口", "working_days": "工作日", "late_count": "迟到次数",
+    "late_minutes": "迟到分钟", "early_count": "早退次数", "early_minutes": "早退分钟", "missing_checks": "缺卡次数",
+    "absenteeism_days": "旷工天数", "leave_days": "请假天数", "leave_by_type": "请假类别", "checks_due": "应打卡",
+    "checks_on_time": "准时打卡", "presence_flags": "离岗超时", "punctuality_rate": "准时率", "staff_nos": "人员",
+    "coverage_flags": "空岗/替岗问题", "day": "日期", "half": "时段", "issue": "问题", "detail": "说明",
+    "start": "开始", "end": "结束", "minutes": "分钟", "status": "情况", "leave_type": "假别", "absenteeism": "旷工情形",
+}
+ATTENDANCE_VALUES = {
+    "morning": "上午", "afternoon": "下午", "late": "迟到", "early_leave": "早退", "late_and_early": "迟到+早退",
+    "missing_check": "缺卡", "absenteeism": "旷工", "leave": "请假", "on_time": "准时",
+    "uncovered": "无人在岗", "leave_without_substitute": "请假未安排替岗", "substitute_not_filed": "替岗未备案",
+    "away_too_long": "离岗超时", "all_staff_away": "窗口人员同时离岗",
+    "no_leave_filed": "未履行请假手续", "leave_not_approved": "请假未获批准", "leave_overrun": "超假不归",
+    "leave_by_deception": "以欺骗手段请假",
+}
+_CODED = ("half", "status", "issue", "absenteeism")
 
 
-@st.cache_data(ttl=ATTENDANCE_TTL_S, show_spinner=False)
-def _attendance_result(url: str, month: str):
-    # The whole hall's month, classified once and shared by every user; the access layer then
-    # cuts out what each actor may see.
-    provider = attendance_provider()
-    with session() as s:
-        return provider(s, month)
-
-
-def _shared_attendance(url: str):
-    return lambda _session, month: _attendance_result(url, month)
-
-
-def _recent_months(url: str, n: int = 2) -> list[str]:
-    with session() as s:
-        last = s.scalar(select(func.max(Interaction.started_at)))
-    day = (last.date() if last else date.today()).replace(day=1)
-    months = []
-    for _ in range(n):
-        months.append(day.strftime("%Y-%m"))
-        day = (day - timedelta(days=1)).replace(day=1)
-    return months
-
-
-@st.cache_resource(show_spinner=False)
-def _prefetcher(url: str) -> threading.Thread:
-    """Keep the latest months' attendance classified in the shared cache (once per server process).
-
-    Classifying a month for the whole hall takes seconds; doing it in the background when the
-    server starts, and again before the cache entry expires, keeps the attendance pages fast.
-    """
-
-    def run() -> None:
-        while True:
-            try:
-                for month in _recent_months(url):
-                    _attendance_result(url, month)
-            except Exception as exc:  # the database may be gone (tests) or busy: try again later
-                log.warning("attendance prefetch failed: %s", exc)
-            time.sleep(ATTENDANCE_TTL_S * 0.8)
-
-    thread = threading.Thread(target=run, name="windowqa-attendance-prefetch", daemon=True)
-    thread.start()
-    return thread
-
-
-def start_prefetch() -> None:
-    """Start the background attendance prefetch when attendance is wired (cheap on every run)."""
-    if attendance_provider() is not None and os.environ.get("WINDOWQA_DASHBOARD_PREFETCH", "1") != "0":
-        _prefetcher(db_url())
+def attendance_frame(rows: list) -> pd.DataFrame:
+    """Attendance rows (dataclasses of :mod:`scoring.access.attendance`) as a table with Chinese headers."""
+    frame = pd.DataFrame([asdict(r) for r in rows])
+    for column in _CODED:
+        if column in frame:
+            frame[column] = frame[column].map(lambda v: ATTENDANCE_VALUES.get(v, v))
+    if "punctuality_rate" in frame:
+        frame["punctuality_rate"] = frame["punctuality_rate"].map(lambda v: None if v is None or pd.isna(v) else round(100 * v, 1))
+    return frame.rename(columns=ATTENDANCE_HEADERS)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
-def attendance_month(url: str, actor: Actor, month: str, staff_id: int | None = None):
-    if attendance_provider() is None:
-        return None
+def attendance_month(url: str, actor: Actor, month: str, staff_id: int | None = None) -> access.AttendanceMonthView | None:
     with session() as s:
-        return access.attendance_month(s, actor, month, _shared_attendance(url), staff_id=staff_id)
+        return access.attendance_month(s, actor, month, staff_id=staff_id)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
@@ -286,8 +243,7 @@ def rule_on_appeal(actor: Actor, appeal_id: int, uphold_flag: bool, ruling: str)
 def export_circular(actor: Actor, month: str) -> tuple[bytes, str]:
     """The month's circular as xlsx bytes and printable HTML; the export is audited."""
     with session() as s, s.begin():
-        provider = _shared_attendance(db_url()) if attendance_provider() is not None else None
-        circular = access.monthly_circular(s, actor, month, rulebook(), provider=provider, policy=policy())
+        circular = access.monthly_circular(s, actor, month, rulebook(), policy=policy())
         buf = io.BytesIO()
         access.write_circular_xlsx(circular, buf)
         html = access.render_circular_html(circular)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import auth, data
+from dashboard import auth
 from models.db import UserRole
 
 st.set_page_config(page_title="windowqa 窗口服务质量", layout="wide")
@@ -43,7 +43,6 @@ def pages_for(role: UserRole) -> dict[str, list]:
     return {"管理员": [ACCOUNTS], "管理": MANAGEMENT, "质检": [QUEUE, FLAG, APPEALS]}
 
 
-data.start_prefetch()
 actor = auth.current_actor()
 if actor is None:
     # Every page's address shows the login form, so that a deep link (e.g. /flag?flag=12) opens

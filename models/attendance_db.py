@@ -4,6 +4,12 @@ Enrolment embeddings, check-ins (face and non-biometric), leave records with the
 staff credentials for the fallback check-in, and window-camera presence samples. Staff,
 windows, the duty roster and substitutes (替岗) are the core tables of :mod:`models.db`.
 
+The classified month (``attendance classify``) is stored too: one :class:`AttendanceMonthRow` per
+month with its working half-days, the circular's staff and window lines and the coverage and
+presence flags, so that the dashboard reads attendance like everything else. Classifying a month
+again replaces all of it. Windows are named there by code, as the circular names them: the stored
+month is what the roster was when it was classified.
+
 Face data is sensitive personal information: only embeddings are stored; the enrolment photo
 path is kept only when the site sets ``Settings.keep_enrolment_photos``.
 """
@@ -13,10 +19,33 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Optional
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, func
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.attendance import CheckMethod, HalfDay, LeaveStatus
+from models.attendance import (
+    AbsenteeismCause,
+    CheckMethod,
+    CoverageIssue,
+    DayType,
+    HalfDay,
+    HalfDayStatus,
+    LeaveStatus,
+    PresenceIssue,
+)
 from models.db import Base, Staff, Window, _enum
 
 
@@ -130,4 +159,124 @@ class PresenceSampleRow(Base):
     window: Mapped[Window] = relationship()
 
 
-__all__ = ["CheckInRow", "CredentialRow", "FaceEmbeddingRow", "LeaveExtensionRow", "LeaveRow", "PresenceSampleRow"]
+# ---------------------------------------------------------------------------- the classified month
+
+
+class AttendanceMonthRow(Base):
+    """One classified month: through which day, under which rulebook and calendar, and when."""
+
+    __tablename__ = "attendance_month"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), unique=True)  # YYYY-MM
+    through: Mapped[date] = mapped_column(Date)  # last day classified (later days had not happened)
+    rulebook_version: Mapped[str] = mapped_column(String(64), default="")
+    calendar: Mapped[str] = mapped_column(String(1000), default="")  # the site calendar file, "" for national days only
+    classified_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.current_timestamp())
+
+
+class HalfDayRow(Base):
+    """One staff member's working half-day as classified (四.(一)/(二))."""
+
+    __tablename__ = "attendance_half_day"
+    __table_args__ = (
+        UniqueConstraint("staff_id", "day", "half", name="uq_attendance_half_day_staff_day_half"),
+        Index("ix_attendance_half_day_month_staff", "month_id", "staff_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month_id: Mapped[int] = mapped_column(ForeignKey("attendance_month.id", ondelete="CASCADE"))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)
+    half: Mapped[HalfDay] = mapped_column(_enum(HalfDay, "half_day"))
+    day_type: Mapped[DayType] = mapped_column(_enum(DayType, "day_type"))
+    status: Mapped[HalfDayStatus] = mapped_column(_enum(HalfDayStatus, "half_day_status"))
+    arrived_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    left_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    late_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    early_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    missing_checks: Mapped[int] = mapped_column(Integer, default=0)
+    leave_type: Mapped[Optional[str]] = mapped_column(String(32))
+    absenteeism: Mapped[Optional[AbsenteeismCause]] = mapped_column(_enum(AbsenteeismCause, "absenteeism_cause"))
+
+
+class StaffMonthRow(Base):
+    """One staff member's line of the monthly circular (按月通报)."""
+
+    __tablename__ = "attendance_staff_month"
+    __table_args__ = (UniqueConstraint("month_id", "staff_id", name="uq_attendance_staff_month_month_staff"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month_id: Mapped[int] = mapped_column(ForeignKey("attendance_month.id", ondelete="CASCADE"))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
+    window_code: Mapped[Optional[str]] = mapped_column(String(32))  # the window they serve (None: substitute only)
+    working_days: Mapped[int] = mapped_column(Integer, default=0)
+    late_count: Mapped[int] = mapped_column(Integer, default=0)
+    late_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    early_count: Mapped[int] = mapped_column(Integer, default=0)
+    early_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    missing_checks: Mapped[int] = mapped_column(Integer, default=0)
+    absenteeism_days: Mapped[float] = mapped_column(Float, default=0.0)
+    leave_days: Mapped[float] = mapped_column(Float, default=0.0)
+    leave_by_type: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # {"事假": 1.5}
+    checks_due: Mapped[int] = mapped_column(Integer, default=0)
+    checks_on_time: Mapped[int] = mapped_column(Integer, default=0)
+    presence_flags: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class WindowMonthRow(Base):
+    """One window's line of the monthly circular."""
+
+    __tablename__ = "attendance_window_month"
+    __table_args__ = (UniqueConstraint("month_id", "window_code", name="uq_attendance_window_month_month_window"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month_id: Mapped[int] = mapped_column(ForeignKey("attendance_month.id", ondelete="CASCADE"))
+    window_code: Mapped[str] = mapped_column(String(32))
+    staff_nos: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    late_count: Mapped[int] = mapped_column(Integer, default=0)
+    early_count: Mapped[int] = mapped_column(Integer, default=0)
+    missing_checks: Mapped[int] = mapped_column(Integer, default=0)
+    absenteeism_days: Mapped[float] = mapped_column(Float, default=0.0)
+    leave_days: Mapped[float] = mapped_column(Float, default=0.0)
+    checks_due: Mapped[int] = mapped_column(Integer, default=0)
+    checks_on_time: Mapped[int] = mapped_column(Integer, default=0)
+    coverage_flags: Mapped[int] = mapped_column(Integer, default=0)
+    presence_flags: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CoverageFlagRow(Base):
+    """A window left without staff in one half-day (替岗制度 四.(三), 三.4)."""
+
+    __tablename__ = "attendance_coverage_flag"
+    __table_args__ = (Index("ix_attendance_coverage_flag_month", "month_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month_id: Mapped[int] = mapped_column(ForeignKey("attendance_month.id", ondelete="CASCADE"))
+    window_code: Mapped[str] = mapped_column(String(32))
+    day: Mapped[date] = mapped_column(Date)
+    half: Mapped[HalfDay] = mapped_column(_enum(HalfDay, "half_day"))
+    issue: Mapped[CoverageIssue] = mapped_column(_enum(CoverageIssue, "coverage_issue"))
+    staff_nos: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class PresenceFlagRow(Base):
+    """An absence from the post a window camera saw (三.3, 三.8)."""
+
+    __tablename__ = "attendance_presence_flag"
+    __table_args__ = (Index("ix_attendance_presence_flag_month", "month_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month_id: Mapped[int] = mapped_column(ForeignKey("attendance_month.id", ondelete="CASCADE"))
+    window_code: Mapped[str] = mapped_column(String(32))
+    issue: Mapped[PresenceIssue] = mapped_column(_enum(PresenceIssue, "presence_issue"))
+    start: Mapped[datetime] = mapped_column(DateTime)
+    end: Mapped[datetime] = mapped_column(DateTime)
+    staff_nos: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+__all__ = [
+    "AttendanceMonthRow", "CheckInRow", "CoverageFlagRow", "CredentialRow", "FaceEmbeddingRow", "HalfDayRow",
+    "LeaveExtensionRow", "LeaveRow", "PresenceFlagRow", "PresenceSampleRow", "StaffMonthRow", "WindowMonthRow",
+]

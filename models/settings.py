@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=_default_data_dir)
     database_url: str | None = None  # default: SQLite file in data_dir
     rulebook_path: Path | None = None  # default: the shipped rulebook
+    calendar_path: Path | None = None  # site calendar TOML over the national working days (default: none)
     whisper_model_dir: Path | None = None  # default: data_dir/models/whisper-base, assembled from PyPI
     archive_dir: Path | None = None  # default: data_dir/archive (audio stays on disk)
     face_engine: str = "dlib"  # "dlib" (offline default) or "insightface"

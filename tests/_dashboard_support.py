@@ -4,6 +4,10 @@ Site from ``tests/data/site/hall.toml``, the annotated window transcript stored 
 A03 (张敏 on the 2nd, 李强 substituting on the 3rd) and B01 (王芳 on the 9th), the terminal
 ratings export, a recording file in the archive (a real speech clip placed at the forbidden
 hit, silence elsewhere), one citizen's phone number in a transcript, and one account per role.
+
+Attendance (classified and stored through ``ATTENDANCE_THROUGH`` as ``windowqa attendance classify``
+does): 张敏 12 minutes late on the morning of the 2nd and on approved 事假 on the 3rd, 李强 on time
+substituting on the 3rd, 王芳 on time on the 2nd and absent (旷工) on the 3rd, 赵磊 never checked in.
 """
 
 from __future__ import annotations
@@ -12,13 +16,16 @@ import io
 import json
 import os
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 from sqlalchemy import select
 
+from attendance.classify import classify_and_store
+from attendance.store import save_checkin, save_leave
+from models.attendance import CheckIn, CheckMethod, LeaveRecord, LeaveStatus
 from models.db import Recording, Staff, Window, init_db, make_engine, make_session_factory
 from models.domain import MatchMethod, Role, RuleFamily, RuleHit
 from models.domain import Utterance as DomainUtterance
@@ -34,7 +41,13 @@ PHONE = "13812345678"
 PASSWORD = "correct-horse-9"
 USERS = {"insp": "inspector", "zhang": "staff", "li": "staff", "mgr": "manager", "admin": "admin"}
 STAFF_OF = {"zhang": "1001", "li": "1002"}
-ATTENDANCE_PROVIDER = "windowqa.commands.dashboard_cmds:attendance_provider"
+ATTENDANCE_MONTH = "2026-03"
+ATTENDANCE_THROUGH = date(2026, 3, 3)  # later days of the month have not happened in this hall
+CHECKS = {  # 工号 -> check-in times (March: the winter shift, 08:30-12:00 and 13:30-17:30)
+    "1001": ["2026-03-02T08:42", "2026-03-02T12:01", "2026-03-02T13:25", "2026-03-02T17:35"],
+    "1002": ["2026-03-03T08:25", "2026-03-03T12:02", "2026-03-03T13:28", "2026-03-03T17:31"],
+    "2001": ["2026-03-02T08:20", "2026-03-02T12:05", "2026-03-02T13:20", "2026-03-02T17:40"],
+}
 
 
 @dataclass
@@ -47,7 +60,6 @@ class Hall:
         return {
             "WINDOWQA_DATABASE_URL": self.url,
             "WINDOWQA_ARCHIVE_DIR": str(self.archive),
-            "WINDOWQA_DASHBOARD_ATTENDANCE": ATTENDANCE_PROVIDER,
         }
 
 
@@ -124,6 +136,18 @@ def populate(factory, archive: Path, *, rounds: int = 4) -> None:
                        today=datetime(2026, 3, 20))
         for user, role in USERS.items():
             create_account(s, user, PASSWORD, role, staff_no=STAFF_OF.get(user), by="test", rounds=rounds)
+        _attendance(s, rulebook)
+
+
+def _attendance(s, rulebook) -> None:
+    from models.workdays import WorkCalendar
+
+    for staff_no, times in CHECKS.items():
+        for at in times:
+            save_checkin(s, CheckIn(staff_no, datetime.fromisoformat(at), CheckMethod.CARD, "T1"),
+                         window_minutes=rulebook.attendance.duplicate_window_minutes)
+    save_leave(s, LeaveRecord("1001", "事假", date(2026, 3, 3), date(2026, 3, 3), LeaveStatus.APPROVED, record_id="L-1"))
+    classify_and_store(s, ATTENDANCE_MONTH, rulebook, WorkCalendar.from_file(None), through=ATTENDANCE_THROUGH)
 
 
 def staff_id(session, staff_no: str) -> int:
@@ -136,4 +160,4 @@ def set_env(hall: Hall, monkeypatch) -> None:
     os.environ.setdefault("WINDOWQA_DASHBOARD_SESSION_MINUTES", "30")
 
 
-__all__ = ["ATTENDANCE_PROVIDER", "Hall", "populate", "PASSWORD", "PHONE", "STAFF_OF", "USERS", "build_hall", "set_env", "staff_id"]
+__all__ = ["ATTENDANCE_MONTH", "ATTENDANCE_THROUGH", "CHECKS", "Hall", "populate", "PASSWORD", "PHONE", "STAFF_OF", "USERS", "build_hall", "set_env", "staff_id"]

@@ -30,7 +30,6 @@ from scoring.accounts import (
     start_session,
 )
 from scoring.reports import ReportOptions, rollup
-from windowqa.commands.dashboard_cmds import attendance_provider
 
 RB = load_rulebook()
 
@@ -62,15 +61,16 @@ def test_staff_get_only_their_own_data_whatever_they_ask(hall):
             lambda: access.staff_ratings(s, zhang, staff_id=li),
             lambda: access.staff_flagged_utterances(s, zhang, staff_id=li),
             lambda: access.courtesy_used(s, zhang, staff_id=li),
-            lambda: access.attendance_month(s, zhang, "2026-03", attendance_provider, staff_id=li),
+            lambda: access.attendance_month(s, zhang, "2026-03", staff_id=li),
         ):
             with pytest.raises(access.AccessDenied, match="only their own"):
                 call()
         with pytest.raises(access.NotFound):
             access.flag_detail(s, zhang, _forbidden_flag(s, "1002").id)
         assert [c.staff_no for c in access.staff_choices(s, zhang)] == ["1001"]
-        att = access.attendance_month(s, zhang, "2026-03", attendance_provider)
-        assert [r["staff_id"] for r in att["staff"]] == ["1001"] and att["windows"] == [] and att["coverage"] == []
+        att = access.attendance_month(s, zhang, "2026-03")
+        assert [r.staff_no for r in att.staff] == ["1001"] and att.windows == [] and att.coverage == []
+        assert {d.staff_no for d in att.days} == {"1001"}
         assert access.appeals(s, zhang) == []
 
 
@@ -210,12 +210,16 @@ def test_management_views_and_the_circular(hall, tmp_path):
         both = next(r for r in rel.by_courtesy if r.courtesy == "问候+道别")
         none = next(r for r in rel.by_courtesy if r.courtesy == "均未说")
         assert both.poor_rate < none.poor_rate
-        circular = access.monthly_circular(s, mgr, "2026-03", RB, provider=attendance_provider)
+        circular = access.monthly_circular(s, mgr, "2026-03", RB)
         buf = io.BytesIO()
         access.write_circular_xlsx(circular, buf)
         book = load_workbook(io.BytesIO(buf.getvalue()))
         assert {"服务评价(按窗口)", "规范用语(按人员)", "考勤(按人员)", "考勤(按窗口)"} <= set(book.sheetnames)
         assert book["服务评价(按窗口)"]["A2"].value == "A03"
+        sheet = book["考勤(按人员)"]
+        header = [c.value for c in sheet[1]]
+        zhang = next(dict(zip(header, (c.value for c in row))) for row in sheet.iter_rows(min_row=2) if row[0].value == "1001")
+        assert (zhang["late_minutes"], zhang["leave_days"], zhang["punctuality_rate"]) == (12, 1.0, 0.75)  # the stored month
         html = access.render_circular_html(circular)
         assert "窗口服务月度通报 2026-03" in html and "<table>" in html
         access.record_export(s, mgr, "monthly_circular", "2026-03", "xlsx")

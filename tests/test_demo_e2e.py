@@ -96,12 +96,8 @@ def test_the_dashboard_opens_on_the_demo_store(demo, monkeypatch):
     testing = pytest.importorskip("streamlit.testing.v1")
     from pathlib import Path
 
-    from windowqa.commands.demo_cmds import DEMO_ATTENDANCE_PROVIDER
-
     monkeypatch.setenv("WINDOWQA_DATABASE_URL", demo.database_url)
     monkeypatch.setenv("WINDOWQA_ARCHIVE_DIR", str(demo.folder))
-    monkeypatch.setenv("WINDOWQA_DASHBOARD_ATTENDANCE", DEMO_ATTENDANCE_PROVIDER)
-    monkeypatch.setenv("WINDOWQA_DEMO_AS_OF", demo.summary["days"][-1])
     passwords = {user: password for _, user, password, _ in demo.accounts}
     entry = Path(__file__).resolve().parents[1] / "dashboard" / "streamlit_app.py"
 
@@ -124,5 +120,6 @@ def test_the_dashboard_opens_on_the_demo_store(demo, monkeypatch):
     at.run()
     metrics = {m.label: m.value for m in at.metric}
     assert not at.exception and metrics, [e.value for e in at.error]
-    # only the simulated day has happened: nobody is absent without leave
+    # the demo stored its attendance through the last simulated day: nobody is absent without leave
     assert any("旷工" in label and value.startswith("0") for label, value in metrics.items()), metrics
+    assert any(f"统计至 {demo.summary['days'][-1]}" in c.value for c in at.caption)

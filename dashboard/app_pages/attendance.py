@@ -10,24 +10,24 @@ url = data.db_url()
 st.title("考勤")
 month = ui.month_picker(actor, "att_month")
 with ui.guarded():
-    result = data.attendance_month(url, actor, month)
-if result is None:
-    st.warning("考勤未接入（windowqa dashboard 会接入考勤模块）。")
+    view = data.attendance_month(url, actor, month)
+if view is None:
+    st.info(f"{month} 的考勤尚未统计（由每日考勤统计生成，或运行 windowqa attendance classify --month {month}）。")
     st.stop()
-staff = pd.DataFrame(result["staff"])
-if not staff.empty:
+st.caption(f"统计至 {view.through}（{view.classified_at:%Y-%m-%d %H:%M} 生成）")
+staff = data.attendance_frame(view.staff)
+if view.staff:
     c1, c2, c3, c4 = st.columns(4)
-    due = staff["checks_due"].sum()
-    c1.metric("准时率", ui.pct(staff["checks_on_time"].sum() / due if due else None))
-    c2.metric("迟到次数", int(staff["late_count"].sum()))
-    c3.metric("旷工（天）", f"{staff['absenteeism_days'].sum():g}")
-    c4.metric("请假（天）", f"{staff['leave_days'].sum():g}")
-tabs = st.tabs(["按人员", "按窗口", "空岗/替岗", "离岗"])
+    due = sum(s.checks_due for s in view.staff)
+    c1.metric("准时率", ui.pct(sum(s.checks_on_time for s in view.staff) / due if due else None))
+    c2.metric("迟到次数", sum(s.late_count for s in view.staff))
+    c3.metric("旷工（天）", f"{sum(s.absenteeism_days for s in view.staff):g}")
+    c4.metric("请假（天）", f"{sum(s.leave_days for s in view.staff):g}")
+tabs = st.tabs(["按人员", "按窗口", "明细", "空岗/替岗", "离岗"])
 with tabs[0]:
     st.dataframe(staff, hide_index=True, width="stretch")
 with tabs[1]:
-    st.dataframe(pd.DataFrame(result["windows"]), hide_index=True, width="stretch")
-with tabs[2]:
-    st.dataframe(pd.DataFrame(result["coverage"]), hide_index=True, width="stretch") if result["coverage"] else st.caption("无")
-with tabs[3]:
-    st.dataframe(pd.DataFrame(result["presence"]), hide_index=True, width="stretch") if result["presence"] else st.caption("无")
+    st.dataframe(data.attendance_frame(view.windows), hide_index=True, width="stretch")
+for tab, rows in zip(tabs[2:], (view.days, view.coverage, view.presence)):
+    with tab:
+        st.dataframe(data.attendance_frame(rows), hide_index=True, width="stretch") if rows else st.caption("无")

@@ -1,6 +1,5 @@
 """Staff: my attendance this month (late, early, missing checks, absences, leave)."""
 
-import pandas as pd
 import streamlit as st
 
 from dashboard import auth, data, ui
@@ -11,20 +10,24 @@ st.title("我的考勤")
 sid = ui.requested_staff(actor)
 month = ui.month_picker(actor, "a_month")
 with ui.guarded():
-    result = data.attendance_month(url, actor, month, sid)
-if result is None:
-    st.warning("考勤未接入（windowqa dashboard 会接入考勤模块）。")
+    view = data.attendance_month(url, actor, month, sid)
+if view is None:
+    st.info(f"{month} 的考勤尚未统计。")
     st.stop()
-if result["staff"]:
-    line = result["staff"][0]
+st.caption(f"统计至 {view.through}")
+if view.staff:
+    line = view.staff[0]
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric("准时率", ui.pct(line["punctuality_rate"]))
-    c2.metric("迟到/早退", f"{line['late_count']} / {line['early_count']}")
-    c3.metric("缺卡", line["missing_checks"])
-    c4.metric("旷工/请假（天）", f"{line['absenteeism_days']:g} / {line['leave_days']:g}")
-    st.dataframe(pd.DataFrame(result["staff"]), hide_index=True)
+    c1.metric("准时率", ui.pct(line.punctuality_rate))
+    c2.metric("迟到/早退", f"{line.late_count} / {line.early_count}")
+    c3.metric("缺卡", line.missing_checks)
+    c4.metric("旷工/请假（天）", f"{line.absenteeism_days:g} / {line.leave_days:g}")
+    st.dataframe(data.attendance_frame(view.staff), hide_index=True)
 else:
     st.info("本月没有考勤记录。")
-if result["presence"]:
+if view.days:
+    st.subheader("明细")
+    st.dataframe(data.attendance_frame(view.days), hide_index=True)
+if view.presence:
     st.subheader("离岗记录")
-    st.dataframe(pd.DataFrame(result["presence"]), hide_index=True)
+    st.dataframe(data.attendance_frame(view.presence), hide_index=True)

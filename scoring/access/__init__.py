@@ -13,7 +13,7 @@ Modules:
     appeals     申诉 filed by staff, ruled on by inspectors
     staff       a staff member's scores, flags, courtesy and ratings
     analytics   satisfaction, follow-ups, compliance (management)
-    attendance  the month's attendance as the actor may see it
+    attendance  the stored attendance month as the actor may see it
     circular    the monthly circular (xlsx, HTML) and export audit
     admin       accounts and the audit trail
 """
@@ -37,7 +37,7 @@ from scoring.access.analytics import (
     satisfaction_trend,
 )
 from scoring.access.appeals import AppealRow, appeals, file_appeal, rule_on_appeal
-from scoring.access.attendance import AttendanceMonth, AttendanceProvider, attendance_month
+from scoring.access.attendance import AttendanceMonthView, attendance_month
 from scoring.access.circular import Circular, monthly_circular, record_export, render_circular_html, write_circular_xlsx
 from scoring.access.flags import (
     COUNT_CAP,
@@ -82,8 +82,7 @@ __all__ = [
     "AccessPolicy",
     "AccountRow",
     "AppealRow",
-    "AttendanceMonth",
-    "AttendanceProvider",
+    "AttendanceMonthView",
     "AuditRow",
     "BrokenRule",
     "Circular",

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from models.db import FlagKind, FlagStatus
 from models.rulebook import Rulebook
 from scoring.access.analytics import compliance, rules_most_broken, satisfaction
-from scoring.access.attendance import AttendanceProvider, attendance_month
+from scoring.access.attendance import attendance_month
 from scoring.access.flags import FlagFilter, flag_queue
 from scoring.access.policy import ANALYTICS, DEFAULT_POLICY, AccessPolicy, require
 from scoring.accounts import Actor, audit
@@ -26,9 +26,13 @@ class Circular:
     sheets: dict[str, list[dict[str, Any]]]  # a sheet's rows are plain dicts: each sheet has its own columns
 
 
-def monthly_circular(session: Session, actor: Actor, month: str, rulebook: Rulebook, *, provider: AttendanceProvider | None = None,
+def monthly_circular(session: Session, actor: Actor, month: str, rulebook: Rulebook, *,
                      policy: AccessPolicy = DEFAULT_POLICY) -> Circular:
-    """The month's circular for management: satisfaction, compliance, confirmed violations, attendance."""
+    """The month's circular for management: satisfaction, compliance, confirmed violations, attendance.
+
+    Attendance comes from the stored classification (``windowqa attendance classify``); a month
+    not classified yet has no attendance sheets.
+    """
     require(actor, ANALYTICS, "export the monthly circular")
     first = datetime.strptime(month, "%Y-%m").date()
     last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
@@ -41,10 +45,10 @@ def monthly_circular(session: Session, actor: Actor, month: str, rulebook: Ruleb
     _, confirmed = flag_queue(session, actor, FlagFilter(kinds=(FlagKind.FORBIDDEN, FlagKind.POOR_RATING), statuses=(FlagStatus.CONFIRMED,),
                                                          start=first, end=last), limit=1000, policy=policy)
     sheets["督查问题"] = [{k: getattr(r, k) for k in ("raised_at", "kind_label", "rule_id", "window", "staff_no", "staff_name", "summary")} for r in confirmed]
-    if provider is not None:
-        att = attendance_month(session, actor, month, provider)
-        sheets["考勤(按人员)"] = att["staff"]
-        sheets["考勤(按窗口)"] = att["windows"]
+    att = attendance_month(session, actor, month)
+    if att is not None:
+        sheets["考勤(按人员)"] = _rows(att.staff)
+        sheets["考勤(按窗口)"] = _rows(att.windows)
     return Circular(month, f"窗口服务月度通报 {month}", sheets)
 
 

@@ -1,4 +1,4 @@
-"""``windowqa attendance enroll | checkin | eval | report | leave-import | presence``.
+"""``windowqa attendance enroll | checkin | eval | report | leave-import | presence | classify``.
 
 Face engines are built here, once per command, from the settings (``face_engine``,
 ``insightface_model_dir``); nothing loads at import.
@@ -387,7 +387,7 @@ def report(
     month: str = typer.Option(..., "--month", help="YYYY-MM"),
     fmt: ReportFormat = typer.Option(ReportFormat.table, "--format", help="table, csv or xlsx."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Output file (xlsx: default attendance-YYYY-MM.xlsx)."),
-    calendar: Optional[Path] = typer.Option(None, "--calendar", help="Site calendar TOML overriding national days."),
+    calendar: Optional[Path] = typer.Option(None, "--calendar", help="Site calendar TOML overriding national days (default: settings calendar_path)."),
     rulebook: Optional[Path] = typer.Option(None, help="A rulebook TOML instead of the configured one."),
     db_url: Optional[str] = DB_OPT,
     flags: bool = typer.Option(False, "--flags", help="Also list coverage and presence flags (table format)."),
@@ -403,7 +403,7 @@ def report(
         _fail(f"--month: {exc}")
     settings = Settings()
     rb = _rulebook(settings, rulebook)
-    cal = _calendar(calendar)
+    cal = _calendar(calendar or settings.calendar_path)
     factory = _sessions(settings, db_url)
     with factory() as session:
         result = compute_month(session, month, rb, cal, as_of=date.today())
@@ -481,6 +481,7 @@ def leave_import(
     for e in errors:
         typer.echo(f"rejected  {e}", err=True)
     typer.echo(f"{saved} leave record(s) imported, {len(errors)} rejected")
+    _reclassify(settings, factory, rb, records)
     if errors and not saved:
         raise typer.Exit(1)
 
@@ -534,6 +535,7 @@ def leave_add(
         leave_id = row.id
     typer.echo(f"leave {leave_id}: {staff} {leave_type} {first}..{last} {status.value}"
                + (f", extension to {extend_to} {extension_status.value}" if extend_to else ""))
+    _reclassify(settings, factory, rb, [leave])
 
 
 @attendance_app.command("presence")
@@ -574,3 +576,48 @@ def presence(
                    + (f" (+{sample.unknown_faces} unknown)" if sample.unknown_faces else ""))
         if i + 1 < samples:
             time.sleep(interval_s)
+
+
+# ---------------------------------------------------------------------------- the stored classification
+
+
+def _store_months(settings: Settings, factory, rb, months: list[str], through: date) -> None:
+    """Classify and store each month up to ``through``, with the settings' calendar (as ``report``)."""
+    from attendance.classify import classify_months, describe
+
+    with factory() as session, session.begin():
+        for result in classify_months(session, months, rb, _calendar(settings.calendar_path), through=through,
+                                      calendar_path=settings.calendar_path):
+            typer.echo(describe(result))
+
+
+def _reclassify(settings: Settings, factory, rb, leaves) -> None:
+    """After leave was entered: classify again the months it touches, up to today."""
+    from attendance.classify import months_to_reclassify
+
+    _store_months(settings, factory, rb, months_to_reclassify(leaves, date.today()), date.today())
+
+
+@attendance_app.command("classify")
+def classify(
+    month: Optional[str] = typer.Option(None, "--month", help="YYYY-MM: classify the month up to today (or its end)."),
+    day: Optional[str] = typer.Option(None, "--day", help="YYYY-MM-DD, the daily run: classify its month up to that day."),
+    rulebook: Optional[Path] = typer.Option(None, help="A rulebook TOML instead of the configured one."),
+    db_url: Optional[str] = DB_OPT,
+) -> None:
+    """Classify staff half-days and store the month for the dashboard and the circular (replacing its last run)."""
+    from attendance.classify import MonthNotStartedError
+    from attendance.report import month_bounds
+
+    try:
+        through = date.fromisoformat(day) if day else date.today()
+        first, last = month_bounds(month or through.strftime("%Y-%m"))
+    except ValueError as exc:
+        _fail(f"--month/--day: {exc}")
+    if not (month or day) or (day and not first <= through <= last):
+        _fail("give --month YYYY-MM, --day YYYY-MM-DD, or both with the day inside the month")
+    settings = Settings()
+    try:
+        _store_months(settings, _sessions(settings, db_url), _rulebook(settings, rulebook), [f"{first:%Y-%m}"], min(through, last))
+    except MonthNotStartedError as exc:
+        _fail(str(exc))

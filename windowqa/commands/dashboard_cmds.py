@@ -1,8 +1,7 @@
 """``windowqa dashboard`` and ``windowqa accounts add | list | passwd | disable | enable``.
 
-The dashboard runs in its own ``streamlit`` process on the configured database. It may not
-import ``attendance``; this composition root wires it in: ``WINDOWQA_DASHBOARD_ATTENDANCE`` names
-:func:`attendance_provider`, which the dashboard looks up at run time.
+The dashboard runs in its own ``streamlit`` process on the configured database. It reads
+attendance as ``windowqa attendance classify`` stored it, like everything else.
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ import getpass
 import os
 import subprocess
 import sys
-from datetime import date
 from pathlib import Path
 from typing import Optional
 
@@ -24,7 +22,6 @@ accounts_app = typer.Typer(help="Dashboard accounts (roles: inspector, staff, ma
 app.add_typer(accounts_app, name="accounts")
 
 ENTRYPOINT = Path(__file__).resolve().parents[2] / "dashboard" / "streamlit_app.py"
-ATTENDANCE_PROVIDER = "windowqa.commands.dashboard_cmds:attendance_provider"
 DB_OPT = typer.Option(None, "--db", help="Database URL (default: the configured one).")
 
 
@@ -33,32 +30,11 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def attendance_provider(session, month: str):
-    """Classify a month's attendance for the dashboard (rulebook and calendar from the settings).
-
-    Days after today have not happened yet and are not classified.
-    """
-    from attendance.store import compute_month
-    from models.rulebook import load_rulebook
-
-    settings = Settings()
-    calendar = _calendar(os.environ.get("WINDOWQA_CALENDAR"))
-    return compute_month(session, month, load_rulebook(settings.rulebook_path), calendar, as_of=date.today())
-
-
-def _calendar(path: str | None):
-    """The work calendar (it remembers each day's type: the national calendar lookup is slow per call)."""
-    from models.workdays import WorkCalendar
-
-    return WorkCalendar.from_file(path)
-
-
 def dashboard_env(settings: Settings, db_url: Optional[str] = None) -> dict[str, str]:
     """The environment the dashboard process runs with."""
     env = dict(os.environ)
     env["WINDOWQA_DATABASE_URL"] = db_url or settings.resolved_database_url
     env["WINDOWQA_ARCHIVE_DIR"] = str(settings.resolved_archive_dir)
-    env.setdefault("WINDOWQA_DASHBOARD_ATTENDANCE", ATTENDANCE_PROVIDER)
     return env
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import subprocess
 import time
 from pathlib import Path
@@ -16,26 +15,6 @@ from models.settings import Settings
 from windowqa.app import app, eval_app
 
 log = logging.getLogger("windowqa.demo")
-
-
-DEMO_ATTENDANCE_PROVIDER = "windowqa.commands.demo_cmds:demo_attendance_provider"
-
-
-def demo_attendance_provider(session, month: str):
-    """The dashboard's attendance on a demo store: only the simulated days have happened.
-
-    ``WINDOWQA_DEMO_AS_OF`` (the last simulated day) replaces today, so that the days after the
-    simulated ones are not classified as absences.
-    """
-    from datetime import date
-
-    from attendance.store import compute_month
-    from models.workdays import WorkCalendar
-    from models.rulebook import load_rulebook
-
-    as_of = os.environ.get("WINDOWQA_DEMO_AS_OF")
-    return compute_month(session, month, load_rulebook(Settings().rulebook_path), WorkCalendar.from_file(None),
-                         as_of=date.fromisoformat(as_of) if as_of else date.today())
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -63,10 +42,10 @@ def demo(
     if serve_only:
         folder = (folder or settings.data_dir / "demo").expanduser().resolve()
         try:
-            last = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+            json.loads((folder / "summary.json").read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
             _fail(f"{folder / 'summary.json'}: no finished demo run here ({exc}); run `windowqa demo` first")
-        _serve(folder, database_url(folder), last["days"][-1], address, port)
+        _serve(folder, database_url(folder), address, port)
         return
     try:
         sim = SimOptions(seed=seed, size=HallSize.parse(size), snr_db=snr_db)
@@ -94,16 +73,18 @@ def demo(
             for role, user, password, staff_no in result.accounts:
                 typer.echo(f"  {role:9s} {user:16s} {password}" + (f"   (工号 {staff_no})" if staff_no else ""))
     if serve:
-        _serve(result.folder, result.database_url, result.summary["days"][-1], address, port)
+        _serve(result.folder, result.database_url, address, port)
 
 
-def _serve(folder: Path, url: str, as_of: str, address: str, port: int) -> None:
-    """The dashboard on the demo store, in its own process, until Ctrl-C."""
+def _serve(folder: Path, url: str, address: str, port: int) -> None:
+    """The dashboard on the demo store, in its own process, until Ctrl-C.
+
+    The demo stored its attendance classified through its last simulated day, so the days after
+    it do not show as absences.
+    """
     from windowqa.commands.dashboard_cmds import dashboard_env, streamlit_command
 
     env = dashboard_env(Settings(database_url=url, archive_dir=folder), url)
-    env["WINDOWQA_DASHBOARD_ATTENDANCE"] = DEMO_ATTENDANCE_PROVIDER
-    env["WINDOWQA_DEMO_AS_OF"] = as_of
     typer.echo(f"dashboard on http://{address}:{port} (Ctrl-C stops it; `windowqa demo --serve-only` reopens it)")
     try:
         code = subprocess.call(streamlit_command(port, address), env=env)

@@ -148,6 +148,7 @@ def run_demo(
     lap("site_and_queue")
 
     _attendance(factory, truth, folder, rulebook, face_engine)
+    _store_attendance(factory, truth, rulebook)
     lap("attendance")
 
     if transcriber is None:
@@ -307,6 +308,16 @@ def _accounts(factory, truth: HallTruth) -> list[tuple[str, str, str, str | None
             create_account(s, username, password, role, staff_no=staff_no if role == "staff" else None, by="windowqa demo", rounds=10)
             out.append((role, username, password, staff_no if role == "staff" else None))
     return out
+
+
+def _store_attendance(factory, truth: HallTruth, rulebook: Rulebook) -> None:
+    """Classify and store the simulated months through the last simulated day (later days have not happened)."""
+    from attendance.classify import classify_months, months_touched
+    from models.workdays import WorkCalendar
+
+    first, last = truth.days[0], truth.days[-1]
+    with factory() as s, s.begin():
+        classify_months(s, months_touched(first, last), rulebook, WorkCalendar.from_file(None), through=last)
 
 
 def attendance_records(session, truth: HallTruth, rulebook: Rulebook) -> list:
