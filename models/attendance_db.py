@@ -16,7 +16,7 @@ from typing import Any, Optional
 from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.attendance import CheckMethod, HalfDay, LeaveStatus
+from models.attendance import CheckMethod, HalfDay, LeaveStatus, SecondFactor
 from models.db import Base, Staff, Window, _enum
 
 
@@ -57,6 +57,8 @@ class CheckInRow(Base):
     collapsed: Mapped[int] = mapped_column(Integer, default=1)
     engine: Mapped[Optional[str]] = mapped_column(String(32))
     note: Mapped[str] = mapped_column(Text, default="")
+    # what confirmed a face that was not clearly inside the threshold (None: the face alone)
+    second_factor: Mapped[Optional[SecondFactor]] = mapped_column(_enum(SecondFactor, "second_factor"))
 
     staff: Mapped[Optional[Staff]] = relationship()
 
