@@ -3,7 +3,10 @@
 A camera or video gives a short burst of frames; each is scanned with the fast detector only,
 the best frame (largest, sharpest face) is embedded once and searched 1:N in the gallery.
 A face that is not accepted is recorded as an unknown check-in, never put on the nearest staff
-member. Repeated check-ins of one person within minutes collapse into one.
+member. A face within the threshold but not clearly inside it (``MatchOptions.sure_threshold``:
+look-alike people land there) is only a candidate: a second clear frame of the same burst, or the
+candidate's card or PIN (:func:`confirm_face_with_credential`), confirms it, and the check-in
+records which. Repeated check-ins of one person within minutes collapse into one.
 """
 
 from __future__ import annotations
@@ -19,10 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from models.attendance import CheckIn, CheckMethod, PresenceSample
+from models.attendance import CheckIn, CheckMethod, PresenceSample, SecondFactor
 
 from attendance.faces import BadImageError, DetectedFace, FaceEngine, FaceError, StageTimes, check_image_array, load_image
-from attendance.gallery import Gallery, Identification, MatchOptions
+from attendance.gallery import Gallery, Identification, MatchDecision, MatchOptions
 
 logger = logging.getLogger("attendance")
 
@@ -64,6 +67,16 @@ class FaceCheck:
     times: StageTimes
     search_s: float
     burst: BurstOptions | None = None
+
+    @property
+    def needs_second_factor(self) -> bool:
+        """The face is a candidate only: a card or PIN of :attr:`candidate` must confirm it."""
+        return self.identification is not None and self.identification.decision is MatchDecision.NEEDS_SECOND_FACTOR
+
+    @property
+    def candidate(self) -> str | None:
+        """Whom the face resembles when it needs a second factor."""
+        return self.identification.best_staff_id if self.needs_second_factor else None
 
 
 def face_quality(face: DetectedFace) -> float:
@@ -170,8 +183,13 @@ def checkin_burst(
     engine: FaceEngine, gallery: Gallery, frames: Iterable[np.ndarray], match: MatchOptions, *,
     at: datetime | None = None, source: str | None = None, terminal: str | None = None, burst: BurstOptions | None = None,
 ) -> FaceCheck:
-    """Check in from the best frame of a burst: detection on every frame, embedding once."""
-    best: tuple[float, np.ndarray] | None = None
+    """Check in from the best frame of a burst: detection on every frame, embedding once.
+
+    When the best frame's face needs a second factor, the next best frames (at most
+    ``_SECOND_FRAMES``) are embedded too: one clearly inside the threshold for the same candidate
+    confirms it (recorded as :attr:`SecondFactor.FRAME`).
+    """
+    ranked: list[tuple[float, int, np.ndarray]] = []
     n = 0
     detect_s = 0.0
     for frame in frames:
@@ -181,13 +199,24 @@ def checkin_burst(
         detect_s += analysis.times.detect_s
         face = _largest(analysis.faces)
         if face is not None:
-            q = face_quality(face)
-            if best is None or q > best[0]:
-                best = (q, frame)
-    if best is None:
+            ranked.append((face_quality(face), n, frame))
+            ranked = sorted(ranked, key=lambda r: (-r[0], r[1]))[: 1 + _SECOND_FRAMES]
+    if not ranked:
         return FaceCheck(None, None, None, n, StageTimes(detect_s=detect_s), 0.0, burst)
-    result = identify_image(engine, gallery, best[1], match, at=at or datetime.now(), source=source, terminal=terminal, frames_read=n)
-    return replace(result, times=replace(result.times, detect_s=result.times.detect_s + detect_s), burst=burst)
+    when = at or datetime.now()
+    result = identify_image(engine, gallery, ranked[0][2], match, at=when, source=source, terminal=terminal, frames_read=n)
+    result = replace(result, times=replace(result.times, detect_s=result.times.detect_s + detect_s), burst=burst)
+    if result.needs_second_factor:
+        for _, _, frame in ranked[1:]:
+            other = identify_image(engine, gallery, frame, match, at=when, source=source, terminal=terminal, frames_read=n)
+            if other.checkin is not None and other.checkin.staff_id == result.candidate:
+                return replace(other, checkin=replace(other.checkin, second_factor=SecondFactor.FRAME), times=result.times,
+                               burst=burst)
+    return result
+
+
+# further frames of a burst embedded when the best one's face needs a second factor
+_SECOND_FRAMES = 2
 
 
 def checkin_capture(
@@ -338,13 +367,44 @@ def checkin_pin(
     return CheckIn(directory.by_pin(staff_id, pin), at or datetime.now(), CheckMethod.PIN, terminal, source="pin")
 
 
+def confirm_face_with_credential(
+    check: FaceCheck, directory: CredentialDirectory, *, card: str | None = None, pin: str | None = None,
+) -> CheckIn:
+    """Confirm a face that needs a second factor with the candidate's own card or PIN.
+
+    Returns:
+        A face check-in of the candidate that records the second factor.
+
+    Raises:
+        CredentialError: the face needs no confirmation, no credential was given, the credential
+            is wrong, or it belongs to somebody other than the person the face resembles.
+    """
+    if not check.needs_second_factor or check.checkin is None:
+        raise CredentialError("this face check-in needs no second factor")
+    candidate = check.candidate
+    if card:
+        owner, factor = directory.by_card(card), SecondFactor.CARD
+    elif pin:
+        owner, factor = directory.by_pin(candidate, pin), SecondFactor.PIN
+    else:
+        raise CredentialError("the face is not clear enough: a card or PIN is needed")
+    if owner != candidate:
+        raise CredentialError(f"the card belongs to {owner}, the face resembles {candidate}: not accepted")
+    return replace(check.checkin, staff_id=candidate, second_factor=factor)
+
+
 # ---------------------------------------------------------------------------- window cameras
 
 
 def presence_sample(
     engine: FaceEngine, gallery: Gallery, window_id: str, image_rgb: np.ndarray, match: MatchOptions, at: datetime
 ) -> PresenceSample:
-    """Who of the enrolled staff one window-camera frame shows (every face, not only the largest)."""
+    """Who of the enrolled staff one window-camera frame shows (every face, not only the largest).
+
+    Presence is sampled every few minutes at a rostered window, not a check-in: a face within the
+    threshold counts without a second factor (the sure band is for check-ins).
+    """
+    match = replace(match, sure_threshold=None)
     analysis = engine.analyse(image_rgb, embed=True)
     present: set[str] = set()
     unknown = 0
@@ -372,6 +432,7 @@ __all__ = [
     "checkin_image_file",
     "checkin_pin",
     "collapse_checkins",
+    "confirm_face_with_credential",
     "hash_pin",
     "identify_image",
     "is_video_path",

@@ -107,6 +107,7 @@ class FaceEngine(Protocol):
     metric: Literal["euclidean", "cosine"]
     embedding_dim: int
     default_threshold: float  # distance at or under which two faces are the same person
+    default_sure_threshold: float  # at or under it the face alone is enough (else a second factor)
     default_margin: float  # required distance gap between the best and second-best identity
 
     def analyse(
@@ -233,6 +234,10 @@ class DlibFaceEngine:
     # well so that two similar-looking staff never swap. Calibrate both on site.
     default_threshold = 0.6
     default_margin = 0.05
+    # Look-alike people (never seen by the project) were accepted as each other at 0.50-0.60 while
+    # genuine pairs of the shared photos sit at or under 0.51 (95th percentile): between 0.5 and
+    # 0.6 the face is a candidate that a card, PIN or second clear frame must confirm.
+    default_sure_threshold = 0.5
 
     _FILES = {
         "shape": "shape_predictor_5_face_landmarks.dat",
@@ -398,6 +403,8 @@ class InsightFaceEngine:
     # ArcFace cosine similarity >= 0.4 is the usual same-person cut-off: distance 1 - 0.4.
     default_threshold = 0.6
     default_margin = 0.08
+    # not calibrated (no pack offline): the same share of the band as dlib's
+    default_sure_threshold = 0.5
 
     def __init__(self, pack_dir: str | Path | None, options: InsightFaceOptions | None = None) -> None:
         self.options = options or InsightFaceOptions()

@@ -130,23 +130,41 @@ def enrol_file(engine: FaceEngine, staff_id: str, path: str | Path, options: Enr
 
 @dataclass(frozen=True)
 class MatchOptions:
-    """Acceptance rule for 1:N identification (distances in the engine's metric)."""
+    """Acceptance rule for 1:N identification (distances in the engine's metric).
+
+    Attributes:
+        threshold: distance at or under which a face may be the staff member at all.
+        margin: required distance gap to the second-best staff member.
+        sure_threshold: distance at or under which the face alone is enough. Between it and
+            ``threshold`` the face is only a candidate: look-alike people fall in that band, so
+            a second factor (card, PIN or a second clear frame) must confirm it. None accepts
+            every face within ``threshold`` (the behaviour before the band existed).
+    """
 
     threshold: float
     margin: float
+    sure_threshold: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.sure_threshold is not None and self.sure_threshold > self.threshold:
+            raise ValueError(f"sure_threshold {self.sure_threshold} is above threshold {self.threshold}")
 
     @classmethod
-    def for_engine(cls, engine: FaceEngine, threshold: float | None = None, margin: float | None = None) -> "MatchOptions":
-        return cls(
-            threshold=engine.default_threshold if threshold is None else threshold,
-            margin=engine.default_margin if margin is None else margin,
-        )
+    def for_engine(
+        cls, engine: FaceEngine, threshold: float | None = None, margin: float | None = None,
+        sure_threshold: float | None = None,
+    ) -> "MatchOptions":
+        threshold = engine.default_threshold if threshold is None else threshold
+        sure = engine.default_sure_threshold if sure_threshold is None else sure_threshold
+        return cls(threshold=threshold, margin=engine.default_margin if margin is None else margin,
+                   sure_threshold=min(sure, threshold))
 
 
 class MatchDecision(str, enum.Enum):
     ACCEPTED = "accepted"
     ABOVE_THRESHOLD = "above_threshold"  # nearest staff member too far: unknown face
     AMBIGUOUS = "ambiguous"  # two staff members nearly as close: unknown face
+    NEEDS_SECOND_FACTOR = "needs_second_factor"  # within threshold but not clearly: confirm by card, PIN or frame
     EMPTY_GALLERY = "empty_gallery"
 
 
@@ -261,6 +279,8 @@ class Gallery:
             decision = MatchDecision.ABOVE_THRESHOLD
         elif second_d is not None and second_d - best_d < options.margin:
             decision = MatchDecision.AMBIGUOUS
+        elif options.sure_threshold is not None and best_d > options.sure_threshold:
+            decision = MatchDecision.NEEDS_SECOND_FACTOR
         else:
             decision = MatchDecision.ACCEPTED
         return Identification(

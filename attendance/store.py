@@ -146,6 +146,7 @@ def save_checkin(session: Session, checkin: CheckIn, *, window_minutes: int, eng
     row = CheckInRow(
         staff_id=staff_id, at=checkin.at, method=checkin.method, terminal=checkin.terminal, distance=checkin.distance,
         margin=checkin.margin, source=checkin.source, collapsed=checkin.collapsed, engine=engine, note=note,
+        second_factor=checkin.second_factor,
     )
     session.add(row)
     session.flush()
@@ -163,7 +164,7 @@ def load_checkins(session: Session, first: date, last: date, *, include_unknown:
     # building an ORM object per row cost more than the whole classification
     q = (
         select(Staff.staff_no, CheckInRow.at, CheckInRow.method, CheckInRow.terminal, CheckInRow.distance,
-               CheckInRow.margin, CheckInRow.source, CheckInRow.collapsed)
+               CheckInRow.margin, CheckInRow.source, CheckInRow.collapsed, CheckInRow.second_factor)
         .select_from(CheckInRow)
         .outerjoin(Staff, Staff.id == CheckInRow.staff_id)
         .where(CheckInRow.at >= datetime.combine(first, time.min), CheckInRow.at < datetime.combine(last + timedelta(days=1), time.min))

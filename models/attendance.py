@@ -21,6 +21,14 @@ class CheckMethod(str, enum.Enum):
     MANUAL = "manual"  # entered by 督查考核科 (e.g. a terminal failure), with a note
 
 
+class SecondFactor(str, enum.Enum):
+    """What confirmed a face that was within the threshold but not clearly (a look-alike risk)."""
+
+    CARD = "card"
+    PIN = "pin"
+    FRAME = "frame"  # a second frame of the same burst clearly inside the threshold
+
+
 class CheckSlot(str, enum.Enum):
     """The four daily checks (四.(一).1)."""
 
@@ -106,6 +114,8 @@ class CheckIn:
         margin: distance gap to the second-best staff member (face checks only).
         source: the image/video file or camera the face came from, or a note for manual checks.
         collapsed: how many raw checks this one stands for (repeats within minutes collapse).
+        second_factor: for a face check that was not clearly inside the threshold, what
+            confirmed it (card, PIN or a second frame); None when the face alone sufficed.
     """
 
     staff_id: str | None
@@ -116,6 +126,7 @@ class CheckIn:
     margin: float | None = None
     source: str | None = None
     collapsed: int = 1
+    second_factor: SecondFactor | None = None
 
     @property
     def is_unknown(self) -> bool:

@@ -45,6 +45,7 @@ from models.attendance import (
     HalfDayStatus,
     LeaveStatus,
     PresenceIssue,
+    SecondFactor,
 )
 from models.db import Base, Staff, Window, _enum
 
@@ -86,6 +87,8 @@ class CheckInRow(Base):
     collapsed: Mapped[int] = mapped_column(Integer, default=1)
     engine: Mapped[Optional[str]] = mapped_column(String(32))
     note: Mapped[str] = mapped_column(Text, default="")
+    # what confirmed a face that was not clearly inside the threshold (None: the face alone)
+    second_factor: Mapped[Optional[SecondFactor]] = mapped_column(_enum(SecondFactor, "second_factor"))
 
     staff: Mapped[Optional[Staff]] = relationship()
 
