@@ -316,6 +316,7 @@ def _typed_name_tag(name: str) -> str:
 def _throttle_rows(session: Session, keys: list[str], now: datetime, options: ThrottleOptions) -> dict[str, LoginThrottle]:
     """The throttle rows of ``keys`` (created when missing), locked for this transaction, with
     expired locks and windows reset."""
+    keys = sorted(keys)  # one order of row locks in every transaction: no deadlock between two attempts
     values = [{"key": k, "failures": 0, "window_started_at": now} for k in keys]
     dialect = session.get_bind().dialect.name
     if dialect in ("sqlite", "postgresql"):
@@ -331,7 +332,10 @@ def _throttle_rows(session: Session, keys: list[str], now: datetime, options: Th
         session.flush()
     # FOR UPDATE (PostgreSQL; SQLite holds its write lock already): parallel attempts on one key
     # wait for each other, so they cannot all be checked before the count reaches the limit.
-    query = select(LoginThrottle).where(LoginThrottle.key.in_(keys)).with_for_update().execution_options(populate_existing=True)
+    query = (
+        select(LoginThrottle).where(LoginThrottle.key.in_(keys)).order_by(LoginThrottle.key)
+        .with_for_update().execution_options(populate_existing=True)
+    )
     rows = {row.key: row for row in session.scalars(query)}
     window = timedelta(minutes=options.window_minutes)
     for row in rows.values():

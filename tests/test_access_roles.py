@@ -229,8 +229,8 @@ def test_accounts_hash_passwords_and_sessions_expire(hall):
             authenticate(s, "insp", "wrong-password")
         with pytest.raises(LoginError):
             authenticate(s, "nobody", PASSWORD)
-        with pytest.raises(AccountError, match="at least 8"):
-            create_account(s, "short", "1234567", "manager", rounds=4)
+        with pytest.raises(AccountError, match="至少需要 10 个字符"):
+            create_account(s, "short", "Short-123", "manager", rounds=4)
         with pytest.raises(AccountError, match="工号"):
             create_account(s, "staffless", "long-enough-1", "staff", rounds=4)
         with pytest.raises(AccountError, match="unknown staff"):

@@ -1,7 +1,8 @@
 """Dashboard login hardening: throttling with lockout, audit of every failure, timing, password policy.
 
-Real SQLite files and real bcrypt. The throttle lives in the database, so two engines on the same
-file (two dashboard processes) see one another's failures.
+Real databases (a SQLite file, and PostgreSQL where ``WINDOWQA_TEST_PG_URL`` is set) and real
+bcrypt. The throttle lives in the database, so two engines on one database (two dashboard
+processes) see one another's failures.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from _store_support import db_url, pg_url, sqlite_url  # noqa: F401
 from models.db import AuditLog, UserAccount, init_db, make_engine, make_session_factory
 from scoring.accounts import AccountError, LoginError, authenticate, create_account, set_password
 
@@ -19,8 +21,8 @@ GOOD = "Window-pass-7"
 
 
 @pytest.fixture
-def url(tmp_path):
-    return f"sqlite:///{tmp_path / 'windowqa.db'}"
+def url(db_url):
+    return db_url
 
 
 @pytest.fixture
@@ -102,6 +104,19 @@ def test_throttle_is_shared_by_dashboard_processes(url, factory):
         assert "分钟后再试" in str(_try(make_session_factory(other), "insp", GOOD, throttle=opts))
     finally:
         other.dispose()
+
+
+def test_parallel_attempts_cannot_outrun_the_limit(factory):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from scoring.accounts import LoginThrottled, ThrottleOptions
+
+    opts = ThrottleOptions(account_failures=3, address_failures=100)
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda k: _try(factory, "insp", f"wrong-guess-{k}", throttle=opts), range(8)))
+    assert all(isinstance(r, LoginError) for r in results)
+    assert sum(isinstance(r, LoginThrottled) for r in results) == 6  # the third failure locks, the rest are refused
+    assert [r.detail["reason"] for r in _failures(factory)].count("bad_password") == 3  # only three passwords checked
 
 
 def test_a_password_typed_as_user_name_is_not_stored(factory):
