@@ -218,7 +218,7 @@ def audit(session: Session, actor: str, action: str, entity: str = "", entity_id
 def _staff(session: Session, staff_no: str) -> Staff:
     staff = session.scalar(select(Staff).where(Staff.staff_no == staff_no))
     if staff is None:
-        raise AccountError(f"unknown staff 工号 {staff_no!r}: load the site file first")
+        raise AccountError(f"未知工号 {staff_no!r}：请先导入站点文件")
     return staff
 
 
@@ -244,21 +244,21 @@ def create_account(
     """
     username = username.strip()
     if not username or len(username) > 64 or any(ch.isspace() for ch in username):
-        raise AccountError(f"bad user name {username!r}: 1-64 characters, no spaces")
+        raise AccountError(f"用户名 {username!r} 无效：需 1–64 个字符，不含空格")
     try:
         role = UserRole(role)
     except ValueError:
-        raise AccountError(f"unknown role {role!r}; one of {', '.join(r.value for r in UserRole)}") from None
+        raise AccountError(f"未知角色 {role!r}；可选：{', '.join(r.value for r in UserRole)}") from None
     if session.scalar(select(UserAccount.id).where(UserAccount.username == username)) is not None:
-        raise AccountError(f"an account {username!r} exists already")
+        raise AccountError(f"账户 {username!r} 已存在")
     check_password_policy(password, username)
     staff_id = None
     if role is UserRole.STAFF:
         if not staff_no:
-            raise AccountError("a staff account needs the staff member's 工号 (--staff)")
+            raise AccountError("工作人员账户需要填写工号（--staff）")
         staff_id = _staff(session, staff_no).id
     elif staff_no:
-        raise AccountError(f"only staff accounts belong to a 工号, not {role.value} accounts")
+        raise AccountError(f"只有工作人员账户关联工号，{ROLE_LABELS[role]}账户不能关联")
     account = UserAccount(username=username, password_hash=hash_password(password, rounds=rounds), role=role, staff_id=staff_id, active=True)
     session.add(account)
     session.flush()
@@ -269,7 +269,7 @@ def create_account(
 def _account(session: Session, username: str) -> UserAccount:
     account = session.scalar(select(UserAccount).where(UserAccount.username == username))
     if account is None:
-        raise AccountError(f"no account {username!r}")
+        raise AccountError(f"没有账户 {username!r}")
     return account
 
 
@@ -419,7 +419,7 @@ def reload_actor(session: Session, actor: Actor) -> Actor:
     """
     account = session.get(UserAccount, actor.user_id)
     if account is None or not account.active:
-        raise LoginError("the account is disabled")
+        raise LoginError("账户已停用")
     return _actor(session, account)
 
 
