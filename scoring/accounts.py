@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import bcrypt
-from sqlalchemy import select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from models.db import AuditLog, LoginThrottle, Staff, UserAccount, UserRole
@@ -313,10 +313,7 @@ def _typed_name_tag(name: str) -> str:
     return hashlib.sha256(name.encode("utf-8")).hexdigest()[:6]
 
 
-def _throttle_rows(session: Session, keys: list[str], now: datetime, options: ThrottleOptions) -> dict[str, LoginThrottle]:
-    """The throttle rows of ``keys`` (created when missing), locked for this transaction, with
-    expired locks and windows reset."""
-    keys = sorted(keys)  # one order of row locks in every transaction: no deadlock between two attempts
+def _insert_missing(session: Session, keys: list[str], now: datetime) -> None:
     values = [{"key": k, "failures": 0, "window_started_at": now} for k in keys]
     dialect = session.get_bind().dialect.name
     if dialect in ("sqlite", "postgresql"):
@@ -330,18 +327,46 @@ def _throttle_rows(session: Session, keys: list[str], now: datetime, options: Th
         have = set(session.scalars(select(LoginThrottle.key).where(LoginThrottle.key.in_(keys))))
         session.add_all(LoginThrottle(**v) for v in values if v["key"] not in have)
         session.flush()
-    # FOR UPDATE (PostgreSQL; SQLite holds its write lock already): parallel attempts on one key
-    # wait for each other, so they cannot all be checked before the count reaches the limit.
+
+
+def _throttle_rows(session: Session, keys: list[str], now: datetime, options: ThrottleOptions) -> dict[str, LoginThrottle]:
+    """The throttle rows of ``keys``, locked for this transaction, expired locks and windows reset.
+
+    Missing rows are created unless one of the rows is locked, so that a locked-out address
+    cannot fill the table with names.
+    """
+    keys = sorted(keys)  # one order of row locks in every transaction: no deadlock between two attempts
+    # A write first: SQLite takes its write lock, PostgreSQL locks the rows. Parallel attempts on
+    # one key then wait for each other and cannot all be checked before the count reaches the limit.
+    session.execute(update(LoginThrottle).where(LoginThrottle.key.in_(keys)).values(failures=LoginThrottle.failures))
     query = (
         select(LoginThrottle).where(LoginThrottle.key.in_(keys)).order_by(LoginThrottle.key)
         .with_for_update().execution_options(populate_existing=True)
     )
     rows = {row.key: row for row in session.scalars(query)}
     window = timedelta(minutes=options.window_minutes)
+    locked = False
     for row in rows.values():
         if (row.locked_until is not None and row.locked_until <= now) or (row.locked_until is None and now - row.window_started_at >= window):
             row.failures, row.window_started_at, row.locked_until = 0, now, None
+        locked = locked or row.locked_until is not None
+    if not locked and len(rows) < len(keys):
+        _insert_missing(session, [k for k in keys if k not in rows], now)
+        rows.update((row.key, row) for row in session.scalars(query) if row.key not in rows)
     return rows
+
+
+def _prune_throttle(session: Session, now: datetime, options: ThrottleOptions) -> None:
+    """Forget rows whose window and lockout are over (what they hold no longer counts)."""
+    stale = (
+        select(LoginThrottle.id)
+        .where(LoginThrottle.window_started_at < now - timedelta(minutes=options.window_minutes))
+        .where(or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until <= now))
+        .limit(1000).with_for_update(skip_locked=True)  # never wait for an attempt in progress
+    )
+    ids = list(session.scalars(stale))
+    if ids:
+        session.execute(delete(LoginThrottle).where(LoginThrottle.id.in_(ids)))
 
 
 def _login_failed(session: Session, who: str, account: UserAccount | None, address: str | None, reason: str) -> None:
@@ -407,6 +432,7 @@ def authenticate(
     rows[account_key].failures = 0  # the right password clears the name's count, not the address's
     for key in limits.keys() - {account_key}:
         rows[key].failures = max(0, rows[key].failures - 1)
+    _prune_throttle(session, now, options)
     audit(session, account.username, "login", "user_account", account.id, address=address)
     return _actor(session, account)
 

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from _store_support import db_url, pg_url, sqlite_url  # noqa: F401
-from models.db import AuditLog, UserAccount, init_db, make_engine, make_session_factory
+from models.db import AuditLog, LoginThrottle, UserAccount, init_db, make_engine, make_session_factory
 from scoring.accounts import AccountError, LoginError, authenticate, create_account, set_password
 
 GOOD = "Window-pass-7"
@@ -49,6 +49,11 @@ def _try(factory, username, password, **kw):
 def _failures(factory) -> list[AuditLog]:
     with factory() as s:
         return list(s.scalars(select(AuditLog).where(AuditLog.action == "login.failed").order_by(AuditLog.id)))
+
+
+def _throttle_keys(factory) -> set[str]:
+    with factory() as s:
+        return set(s.scalars(select(LoginThrottle.key)))
 
 
 def test_repeated_wrong_passwords_lock_the_account(factory):
@@ -91,6 +96,22 @@ def test_one_address_trying_many_names_is_locked_out(factory):
     assert _try(factory, "insp", GOOD, address="10.0.0.7", throttle=opts, now=t0 + timedelta(minutes=1)).username == "insp"
     rows = _failures(factory)
     assert len(rows) == 5 and all(r.detail.get("address") == "10.0.0.66" for r in rows)
+    before = _throttle_keys(factory)
+    for k in range(10):  # a locked-out address cannot fill the table with names
+        _try(factory, f"flood{k}", "wrong-guess-1", address="10.0.0.66", throttle=opts, now=t0 + timedelta(minutes=2))
+    assert _throttle_keys(factory) == before
+
+
+def test_a_success_forgets_failures_that_no_longer_count(factory):
+    from scoring.accounts import ThrottleOptions
+
+    opts = ThrottleOptions(window_minutes=10, lockout_minutes=15)
+    t0 = datetime(2026, 3, 2, 9, 0)
+    for k in range(3):
+        _try(factory, f"typo{k}", "wrong-guess-1", address="10.0.0.8", throttle=opts, now=t0)
+    assert len(_throttle_keys(factory)) == 4
+    _try(factory, "insp", GOOD, address="10.0.0.9", throttle=opts, now=t0 + timedelta(minutes=20))
+    assert _throttle_keys(factory) == {"account:insp", "address:10.0.0.9"}
 
 
 def test_throttle_is_shared_by_dashboard_processes(url, factory):
