@@ -399,13 +399,14 @@ def authenticate(
         LoginError: unknown user, wrong password or inactive account.
     """
     options, now = throttle or ThrottleOptions(), now or datetime.now()
+    address = address[:100] if address else None
     name = username.strip()
     account = session.scalar(select(UserAccount).where(UserAccount.username == name)) if name else None
     who = account.username if account is not None else f"unknown#{_typed_name_tag(name)}"
     account_key = f"account:{account.username}" if account is not None else f"unknown:{_typed_name_tag(name)}"
     limits = {account_key: options.account_failures}
     if address:
-        limits[f"address:{address[:100]}"] = options.address_failures
+        limits[f"address:{address}"] = options.address_failures
     rows = _throttle_rows(session, list(limits), now, options)
     locks = [r.locked_until for r in rows.values() if r.locked_until is not None]
     if locks:
