@@ -12,6 +12,7 @@ from scoring.accounts import (
     Actor,
     LoginError,
     LoginSession,
+    LoginThrottled,
     SessionOptions,
     ThrottleOptions,
     audit,
@@ -90,7 +91,7 @@ def login_page() -> None:
                 who = authenticate(s, username, password, address=client_address(), throttle=throttle_options())
             except LoginError as exc:
                 s.commit()  # the failed attempt stays in the audit log and counts towards a lockout
-                st.error(f"登录失败：{exc}")
+                st.error(str(exc) if isinstance(exc, LoginThrottled) else f"登录失败：{exc}")
                 return
             s.commit()
         st.session_state[STATE_KEY] = start_session(who, session_options())
