@@ -552,8 +552,9 @@ class LoginThrottle(Base):
     """Recent failed dashboard logins of one user name or one client address, and its lockout.
 
     In the database (not in a process) so that every dashboard process counts the same failures.
-    ``key`` is ``"account:"`` + a SHA-256 of the user name as typed (a password typed into the
-    name field is never stored) or ``"address:"`` + the client address.
+    ``key`` is ``"account:"`` + an existing user name, ``"unknown:"`` + a short digest of a name
+    that has no account (a password typed into the name field is never stored), or
+    ``"address:"`` + the client address.
     """
 
     __tablename__ = "login_throttle"
