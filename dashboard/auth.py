@@ -7,7 +7,19 @@ from datetime import datetime
 import streamlit as st
 
 from dashboard import data
-from scoring.accounts import ROLE_LABELS, Actor, LoginError, LoginSession, SessionOptions, audit, authenticate, reload_actor, start_session
+from scoring.accounts import (
+    ROLE_LABELS,
+    Actor,
+    LoginError,
+    LoginSession,
+    LoginThrottled,
+    SessionOptions,
+    ThrottleOptions,
+    audit,
+    authenticate,
+    reload_actor,
+    start_session,
+)
 
 STATE_KEY = "windowqa_login"
 
@@ -15,6 +27,26 @@ STATE_KEY = "windowqa_login"
 def session_options() -> SessionOptions:
     s = data.settings()
     return SessionOptions(idle_minutes=s.dashboard_session_minutes, max_hours=s.dashboard_session_max_hours)
+
+
+def throttle_options() -> ThrottleOptions:
+    """The login limits (the defaults; one place to read them from settings if a site needs others)."""
+    return ThrottleOptions()
+
+
+def client_address() -> str:
+    """The client's address for the login throttle.
+
+    Streamlit gives the WebSocket peer's address (None for localhost). A connection from
+    localhost is a reverse proxy on this machine (or someone on it): then the proxy's last
+    ``X-Forwarded-For`` entry, the address it saw, names the client.
+    """
+    ip = st.context.ip_address
+    if isinstance(ip, str) and ip:  # (Streamlit's AppTest has no connection: not a str there)
+        return ip
+    forwarded = st.context.headers.get("X-Forwarded-For")
+    forwarded = forwarded.split(",")[-1].strip() if isinstance(forwarded, str) else ""
+    return forwarded or "local"
 
 
 def current_actor(now: datetime | None = None) -> Actor | None:
@@ -56,10 +88,10 @@ def login_page() -> None:
     if submitted:
         with data.session() as s:
             try:
-                who = authenticate(s, username, password)
+                who = authenticate(s, username, password, address=client_address(), throttle=throttle_options())
             except LoginError as exc:
-                s.commit()  # the failed attempt stays in the audit log
-                st.error(f"登录失败：{exc}")
+                s.commit()  # the failed attempt stays in the audit log and counts towards a lockout
+                st.error(str(exc) if isinstance(exc, LoginThrottled) else f"登录失败：{exc}")
                 return
             s.commit()
         st.session_state[STATE_KEY] = start_session(who, session_options())

@@ -548,6 +548,24 @@ class AuditLog(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
+class LoginThrottle(Base):
+    """Recent failed dashboard logins of one user name or one client address, and its lockout.
+
+    In the database (not in a process) so that every dashboard process counts the same failures.
+    ``key`` is ``"account:"`` + an existing user name, ``"unknown:"`` + a short digest of a name
+    that has no account (a password typed into the name field is never stored), or
+    ``"address:"`` + the client address.
+    """
+
+    __tablename__ = "login_throttle"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(120), unique=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # within the window that began at window_started_at
+    window_started_at: Mapped[datetime] = mapped_column(DateTime)
+    locked_until: Mapped[Optional[datetime]] = mapped_column(DateTime)
+
+
 class ImportRun(Base):
     """One run of an import (ratings, queue, site file) with its counts and rejected rows."""
 
@@ -663,6 +681,7 @@ __all__ = [
     "FollowUp",
     "FollowUpStatus",
     "ImportRun",
+    "LoginThrottle",
     "Interaction",
     "QueueCall",
     "Rating",

@@ -235,13 +235,13 @@ def test_accounts_hash_passwords_and_sessions_expire(hall):
             authenticate(s, "insp", "wrong-password")
         with pytest.raises(LoginError):
             authenticate(s, "nobody", PASSWORD)
-        with pytest.raises(AccountError, match="at least 8"):
-            create_account(s, "short", "1234567", "manager", rounds=4)
+        with pytest.raises(AccountError, match="至少需要 10 个字符"):
+            create_account(s, "short", "Short-123", "manager", rounds=4)
         with pytest.raises(AccountError, match="工号"):
             create_account(s, "staffless", "long-enough-1", "staff", rounds=4)
-        with pytest.raises(AccountError, match="unknown staff"):
+        with pytest.raises(AccountError, match="未知工号"):
             create_account(s, "ghost", "long-enough-1", "staff", staff_no="9999", rounds=4)
-        with pytest.raises(AccountError, match="exists"):
+        with pytest.raises(AccountError, match="已存在"):
             create_account(s, "insp", "long-enough-1", "inspector", rounds=4)
         actor = authenticate(s, "zhang", PASSWORD)
         assert actor.role is UserRole.STAFF and actor.staff_no == "1001"

@@ -33,7 +33,7 @@ def test_accounts_commands(tmp_path):
     bad = runner.invoke(app, ["accounts", "add", "nobody", "--role", "staff", "--password", "staff-pass-12", *db])
     assert bad.exit_code == 2 and "工号" in bad.output
     weak = runner.invoke(app, ["accounts", "add", "weak", "--role", "inspector", "--password", "short", *db])
-    assert weak.exit_code == 2 and "at least 8" in weak.output
+    assert weak.exit_code == 2 and "密码太弱" in weak.output
     listed = runner.invoke(app, ["accounts", "list", *db])
     lines = {line.split()[0]: line.split() for line in listed.output.splitlines()}
     assert lines["wang"][1:] == ["staff", "2001", "active"] and lines["chen"][1:3] == ["manager", "-"]

@@ -255,8 +255,24 @@ def test_session_expires(env):
     assert any("过期" in w.value for w in at.warning)
 
 
+def test_repeated_failures_lock_the_login_page(env):
+    for _ in range(5):  # the default limit of one user name
+        at = login("li", "not-the-password")
+    assert "登录失败次数过多" in at.error[0].value
+    at = login("li")  # the right password is refused while locked
+    assert at.error[0].value.startswith("登录失败次数过多") and at.text_input(key="login_user") is not None
+    with _sessions(env)() as s:
+        rows = list(s.scalars(select(AuditLog).where(AuditLog.action == "login.failed", AuditLog.actor == "li")))
+        assert len(rows) == 6 and rows[-1].detail == {"reason": "locked", "address": "local"}
+
+
 def test_admin_creates_an_account_in_the_app(env):
     at = page(login("admin"), "accounts")
+    at.text_input(key="acc_user").input("weak")
+    at.text_input(key="acc_password").input("password")
+    [b for b in at.button if b.label == "创建"][0].click()
+    at.run()
+    assert at.error and "密码太弱" in at.error[0].value
     at.text_input(key="acc_user").input("wang")
     at.text_input(key="acc_password").input("another-pass-1")
     at.selectbox(key="acc_role").set_value("staff")

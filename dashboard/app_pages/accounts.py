@@ -4,6 +4,7 @@ import streamlit as st
 
 from dashboard import auth, data, ui
 from models.db import UserRole
+from scoring.accounts import MIN_PASSWORD_CHARS
 
 actor = auth.actor()
 url = data.db_url()
@@ -15,7 +16,7 @@ with st.form("new_account"):
     st.subheader("新建账户")
     c1, c2 = st.columns(2)
     username = c1.text_input("用户名", key="acc_user")
-    password = c2.text_input("初始密码（至少 8 位）", type="password", key="acc_password")
+    password = c2.text_input(f"初始密码（至少 {MIN_PASSWORD_CHARS} 位，含两类字符）", type="password", key="acc_password")
     role = c1.selectbox("角色", [r.value for r in UserRole], key="acc_role")
     staff_no = c2.text_input("工号（工作人员账户）", key="acc_staff")
     submitted = st.form_submit_button("创建")

@@ -18,7 +18,6 @@ Engines (Whisper, matcher, face engine) are built by the caller or here, explici
 from __future__ import annotations
 
 import logging
-import secrets
 import shutil
 import time
 from collections import Counter
@@ -297,14 +296,14 @@ def _attendance(factory, truth: HallTruth, folder: Path, rulebook: Rulebook, eng
 
 def _accounts(factory, truth: HallTruth) -> list[tuple[str, str, str, str | None]]:
     """One account per role with a fresh random password (printed once, stored only as a hash)."""
-    from scoring.accounts import create_account
+    from scoring.accounts import create_account, generate_password
 
     staff_no = truth.staff[0].staff_no
     out = []
     with factory() as s, s.begin():
         for role in ROLES:
             username = f"demo-{role}"
-            password = secrets.token_urlsafe(9)
+            password = generate_password()
             create_account(s, username, password, role, staff_no=staff_no if role == "staff" else None, by="windowqa demo", rounds=10)
             out.append((role, username, password, staff_no if role == "staff" else None))
     return out
