@@ -18,6 +18,7 @@ from models.domain import Word
 
 Decode = Callable[[list[np.ndarray], list[float]], list[SegmentResult]]
 _MAX_WINDOW_S = 30.0  # Whisper's encoder window
+_LONGEST_WORD_S = 2.0  # no word (one to four characters) is spoken for longer
 
 
 # --- joining close segments into one window ---------------------------------------------------
@@ -61,9 +62,10 @@ def split_window(
     for word in whole.words:
         # Whisper's word times tend to start early (a word after a pause is often placed
         # in the pause): a word goes to the segment whose span holds its end, else to the
-        # nearest one
-        end = word.end_s - 0.01
-        k = min(range(len(spans)), key=lambda i: max(spans[i][0] - end, end - spans[i][1], 0.0))
+        # nearest one. A word longer than any spoken word is the aligner stretching the
+        # last word over segments the decoder skipped: it goes by its start.
+        at = word.end_s - 0.01 if word.end_s - word.start_s <= _LONGEST_WORD_S else word.start_s + 0.01
+        k = min(range(len(spans)), key=lambda i: max(spans[i][0] - at, at - spans[i][1], 0.0))
         lo, hi = spans[k]
         shift = offsets_s[k] - lo
         words[k].append(

@@ -212,3 +212,29 @@ def test_recovery_stops_when_nothing_is_left_and_skips_dropped_results():
     out, n_stretches = recover_skipped([piece, piece], [0.0, 0.0], results + [dropped], recogniser, min_s=2.0, rounds=3)
     assert n_stretches == 0 and out == results + [dropped]
     assert len(recogniser.calls) == 1
+
+
+def test_a_last_word_stretched_over_skipped_segments_stays_with_its_own():
+    """When the decoder writes only the first segment of a window, the aligner stretches its
+    last word over the rest of the window: the word stays in the segment where it starts and
+    the others, left without words, are decoded alone."""
+    pieces = [said((1, 1.0), 0.5, (2, 0.5)), said((3, 2.0)), said((4, 2.0))]
+    _, spans = join_pieces(pieces, 0.4)
+    whole = SegmentResult(
+        "请坐", 0.0, spans[-1][1], (Word("请", 0.0, 1.0), Word("坐", 1.5, spans[-1][1] - 0.03)), -0.2, 0.01, 1.0, 0.0
+    )
+    first, second, third = split_window(whole, pieces, [0.0, 10.0, 20.0], spans)
+    assert first.text == "请坐" and first.words[-1] == Word("坐", 1.5, 2.0)
+    assert second.dropped == third.dropped == "no_words"
+
+    class SkipsAfterFirst(Recogniser):
+        def __call__(self, pieces_, offsets_s):
+            results = super().__call__(pieces_, offsets_s)
+            if len(pieces_) == 1 and pieces_[0].size == int(spans[-1][1] * SR):
+                return [whole]
+            return results
+
+    recogniser = SkipsAfterFirst()
+    out = decode_groups([(pieces, [0.0, 10.0, 20.0])], recogniser, join_s=0.4)
+    assert [r.text for r in out[0]] == ["请坐", "稍", "等"]
+    assert recogniser.calls[1] == [2.0, 2.0]
