@@ -3,7 +3,9 @@
 from asr.metrics import CerCounts, cer_counts, normalise_for_cer
 from asr.model_files import InstallResult, ModelInstallError, install_whisper_base
 from asr.rescoring import WordFrequencyLM
-from asr.transcriber import DecodeOptions, SegmentResult, Transcriber, TranscriberError
+from asr.options import DecodeOptions
+from asr.results import SegmentResult
+from asr.transcriber import Transcriber, TranscriberError
 
 __all__ = [
     "CerCounts",

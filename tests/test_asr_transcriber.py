@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
 from asr import DecodeOptions, Transcriber, TranscriberError, cer_counts
-from asr.transcriber import uncovered_stretches
 from asr.filters import find_known_hallucination, find_repetition_loop
+from asr.windows import uncovered_stretches
 from audio_capture import decode_audio
 from models.domain import Role
 from windowqa.speech_pipeline import transcribe_blocks
@@ -108,13 +106,20 @@ def test_known_hallucinations_and_loops_are_recognised():
 
 
 def test_phrase_scores_rank_the_spoken_wording_first(transcriber, clips):
-    spoken, unrelated_a, unrelated_b = transcriber.score_text(
-        clips["kimi_asr_example"][int(1.7 * SR) : int(7.5 * SR)],
-        ["这并不是告别这是一个篇章的结束也是新篇章的开始", "有意见你找领导去", "您好请坐"],
-    )
+    """Teacher-forced log-probabilities: the wording that was said explains the audio far
+    better than unrelated wordings, token by token."""
+    audio = clips["kimi_asr_example"][int(1.7 * SR) : int(7.5 * SR)]
+    texts = ["这并不是告别这是一个篇章的结束也是新篇章的开始", "有意见你找领导去", "您好请坐"]
+    token_lists = [transcriber.encode_text(t) for t in texts]
+    logprobs = transcriber.token_logprobs(audio, token_lists)
+    assert [lp.size for lp in logprobs] == [len(tokens) for tokens in token_lists]
+    assert all(np.all(lp <= 0) for lp in logprobs)
+    spoken, unrelated_a, unrelated_b = (float(np.mean(lp)) for lp in logprobs)
     assert spoken > -0.5
     assert spoken - max(unrelated_a, unrelated_b) > 2.0
-    assert transcriber.score_text(clips["uberi_chinese"], [""]) == [-math.inf]
+    assert transcriber.encode_text("  ") == []
+    (empty,) = transcriber.token_logprobs(clips["uberi_chinese"], [[]])
+    assert empty.size == 0
 
 
 def test_close_segments_are_decoded_together_and_split_back(transcriber, clips):
