@@ -164,7 +164,6 @@ def accounts_enable(ctx: typer.Context, username: str = typer.Argument(...), db_
 def _set_active(factory, username: str, active: bool) -> None:
     from scoring.accounts import AccountError, set_active
 
-    factory = cli_context(ctx, db=db_url).sessions
     try:
         with factory() as s, s.begin():
             set_active(s, username, active, by=f"cli:{getpass.getuser()}")
