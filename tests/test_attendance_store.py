@@ -127,6 +127,37 @@ def test_roster_substitutes_and_credentials(factory, rulebook):
     assert "5678" not in json.dumps(directory.pin_hashes)
 
 
+def test_checkin_desk_and_leave_rows_as_the_cli_and_the_demo_use_them(factory):
+    from attendance.checkin import CredentialError
+    from attendance.services import CheckinDesk, DeskOptions, leave_from_row, save_leaves
+
+    with factory() as s, s.begin():
+        _site(s)
+        set_credentials(s, "1001", card_no="C-1001")
+        set_credentials(s, "1002", pin="2468")
+        desk = CheckinDesk(s, DeskOptions(window_minutes=5, terminal="东门"))
+        first = desk.card("C-1001", datetime(2025, 9, 15, 8, 10))
+        again = desk.card(" C-1001 ", datetime(2025, 9, 15, 8, 12))
+        assert first.new and not again.new and again.row.id == first.row.id and again.row.collapsed == 2
+        by_pin = desk.pin("1002", "2468", datetime(2025, 9, 15, 8, 11))
+        assert (by_pin.checkin.method, by_pin.row.terminal, by_pin.new) == (CheckMethod.PIN, "东门", True)
+        with pytest.raises(CredentialError):
+            desk.pin("1002", "0000", datetime(2025, 9, 15, 8, 30))
+        with pytest.raises(ValueError, match="face engine"):
+            desk.gallery  # noqa: B018  (a card desk has no face engine)
+        truth = {"staff": "1002", "leave_type": "事假", "start": "2025-09-16", "end": "2025-09-16", "status": "approved",
+                 "start_half": "afternoon", "end_half": "afternoon", "record_id": "QJ-1"}
+        records = [leave_from_row(truth, ["事假"]), leave_from_row({**truth, "staff": "7777", "record_id": "QJ-2"}, ["事假"])]
+        assert (records[0].start_half, records[0].extensions, records[0].note) == (HalfDay.AFTERNOON, (), "")
+        result = save_leaves(s, records, "truth.json")
+        assert result.saved == 1 and len(result.rejected) == 1 and result.rejected[0].startswith("truth.json: QJ-2: ")
+        with pytest.raises(ValueError, match="unknown leave type"):
+            leave_from_row({**truth, "leave_type": "调休假"}, ["事假"])
+    with factory() as s:
+        assert [lv.record_id for lv in load_leaves(s, date(2025, 9, 1), date(2025, 9, 30))] == ["QJ-1"]
+        assert len(load_checkins(s, date(2025, 9, 15), date(2025, 9, 15))) == 2
+
+
 @pytest.mark.slow
 def test_enrolment_embeddings_roundtrip_into_a_gallery(factory):
     engine = DlibFaceEngine()

@@ -60,12 +60,18 @@ class CliContext:
     @cached_property
     def sessions(self) -> "sessionmaker[Session]":
         """The store's session factory; the schema is created or migrated on first use."""
+        from sqlalchemy.exc import ArgumentError
+
         from models.db import DatabaseError, open_database
 
         try:
             return open_database(self.settings)
         except DatabaseError as exc:
             fail(str(exc))
+        except ArgumentError as exc:
+            fail(f"--db / database_url: not a database URL ({exc})")
+        except OSError as exc:
+            fail(f"cannot create the database's folder: {exc}")
 
     @cached_property
     def rulebook(self) -> Rulebook:
