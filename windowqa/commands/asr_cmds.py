@@ -183,6 +183,16 @@ def eval_asr(
         raise typer.Exit(1)
 
 
+def _count_per_rule(per_rule: dict[str, dict[str, int]], expected, produced: set[str]) -> None:
+    """Add one file's true positives, misses and false alarms to the per-rule counts."""
+    for rule_id in sorted(expected.required | produced):
+        counts = per_rule.setdefault(rule_id, {"tp": 0, "fn": 0, "fp": 0})
+        if rule_id in expected.required:
+            counts["tp" if rule_id in produced else "fn"] += 1
+        elif rule_id not in expected.optional:
+            counts["fp"] += 1
+
+
 @eval_app.command("phrases-audio")
 def eval_phrases_audio(
     ctx: typer.Context,
@@ -241,12 +251,7 @@ def eval_phrases_audio(
         produced = {h.rule_id for m in staff for h in m.hits}
         expected = parse_expected(row["expected"])
         evaluation.add(row["audio"], expected, produced)
-        for rule_id in sorted(expected.required | produced):
-            counts = per_rule.setdefault(rule_id, {"tp": 0, "fn": 0, "fp": 0})
-            if rule_id in expected.required:
-                counts["tp" if rule_id in produced else "fn"] += 1
-            elif rule_id not in expected.optional:
-                counts["fp"] += 1
+        _count_per_rule(per_rule, expected, produced)
         details.append(
             {
                 "audio": row["audio"],
