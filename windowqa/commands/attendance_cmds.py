@@ -1,7 +1,8 @@
-"""``windowqa attendance enroll | checkin | eval | report | leave-import | presence``.
+"""``windowqa attendance enroll | checkin | terminal | eval | report | leave-import | leave-add | presence``.
 
 Face engines are built here, once per command, from the settings (``face_engine``,
-``insightface_model_dir``); nothing loads at import.
+``insightface_model_dir``); nothing loads at import. Enrolment, check-in and leave import run
+through :mod:`attendance.services`, the same flows as the demo's.
 """
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ def enroll(
         try:
             store_enrolment(session, staff, checks, create_name=name, photo_dir=photo_dir)
         except UnknownStaffError as exc:
-            fail(f"{exc}")
+            fail(str(exc))
     typer.echo(f"{staff}: {accepted} of {len(photos)} photo(s) enrolled with engine {engine.name}"
                + ("" if settings.keep_enrolment_photos else " (photos not kept)"))
 

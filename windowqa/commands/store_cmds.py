@@ -1,8 +1,8 @@
 """``windowqa ingest | ratings import | queue import | report | flags list | followups | site load | explain``.
 
-The store is opened from the settings (``WINDOWQA_DATABASE_URL`` or the SQLite file in the
-data directory) and migrated on first use. Engines (Whisper, the matcher, the role classifier)
-are built here, once per command; nothing loads at import.
+The store is ``--db`` or the configured one (``WINDOWQA_DATABASE_URL`` or the SQLite file in the
+data directory), migrated on first use (:mod:`windowqa.context`). Engines (Whisper, the matcher,
+the role classifier) are built once per command; nothing loads at import.
 """
 
 from __future__ import annotations
