@@ -105,6 +105,8 @@ def cli_context(ctx: typer.Context, *, db: Optional[str] = None, rulebook: Optio
     """
     cli = ctx.obj if isinstance(ctx.obj, CliContext) else CliContext()
     ctx.obj = cli
+    if (db is not None or rulebook is not None) and {"settings", "rulebook"} & vars(cli).keys():
+        raise RuntimeError("a command's --db / --rulebook must be applied before it uses the context")
     if db is not None:
         cli.db_url = db
     if rulebook is not None:
