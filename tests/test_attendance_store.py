@@ -127,6 +127,37 @@ def test_roster_substitutes_and_credentials(factory, rulebook):
     assert "5678" not in json.dumps(directory.pin_hashes)
 
 
+def test_checkin_desk_and_leave_rows_as_the_cli_and_the_demo_use_them(factory):
+    from attendance.checkin import CredentialError
+    from attendance.services import CheckinDesk, DeskOptions, leave_from_row, save_leaves
+
+    with factory() as s, s.begin():
+        _site(s)
+        set_credentials(s, "1001", card_no="C-1001")
+        set_credentials(s, "1002", pin="2468")
+        desk = CheckinDesk(s, DeskOptions(window_minutes=5, terminal="东门"))
+        first = desk.card("C-1001", datetime(2025, 9, 15, 8, 10))
+        again = desk.card(" C-1001 ", datetime(2025, 9, 15, 8, 12))
+        assert first.new and not again.new and again.row.id == first.row.id and again.row.collapsed == 2
+        by_pin = desk.pin("1002", "2468", datetime(2025, 9, 15, 8, 11))
+        assert (by_pin.checkin.method, by_pin.row.terminal, by_pin.new) == (CheckMethod.PIN, "东门", True)
+        with pytest.raises(CredentialError):
+            desk.pin("1002", "0000", datetime(2025, 9, 15, 8, 30))
+        with pytest.raises(ValueError, match="face engine"):
+            desk.gallery  # noqa: B018  (a card desk has no face engine)
+        truth = {"staff": "1002", "leave_type": "事假", "start": "2025-09-16", "end": "2025-09-16", "status": "approved",
+                 "start_half": "afternoon", "end_half": "afternoon", "record_id": "QJ-1"}
+        records = [leave_from_row(truth, ["事假"]), leave_from_row({**truth, "staff": "7777", "record_id": "QJ-2"}, ["事假"])]
+        assert (records[0].start_half, records[0].extensions, records[0].note) == (HalfDay.AFTERNOON, (), "")
+        result = save_leaves(s, records, "truth.json")
+        assert result.saved == 1 and len(result.rejected) == 1 and result.rejected[0].startswith("truth.json: QJ-2: ")
+        with pytest.raises(ValueError, match="unknown leave type"):
+            leave_from_row({**truth, "leave_type": "调休假"}, ["事假"])
+    with factory() as s:
+        assert [lv.record_id for lv in load_leaves(s, date(2025, 9, 1), date(2025, 9, 30))] == ["QJ-1"]
+        assert len(load_checkins(s, date(2025, 9, 15), date(2025, 9, 15))) == 2
+
+
 @pytest.mark.slow
 def test_enrolment_embeddings_roundtrip_into_a_gallery(factory):
     engine = DlibFaceEngine()
@@ -197,24 +228,24 @@ def test_cli_leave_import_checkin_and_report(db_url, tmp_path, monkeypatch):  # 
         encoding="utf-8",
     )
     runner = CliRunner()
-    res = runner.invoke(app, ["attendance", "leave-import", str(leaves), "--db-url", db_url])
+    res = runner.invoke(app, ["attendance", "leave-import", str(leaves), "--db", db_url])
     assert res.exit_code == 0, res.output
     assert "1 leave record(s) imported, 2 rejected" in res.output
     assert "调休假" in res.output and "7777" in res.output
     for at in ("2025-09-15T08:10", "2025-09-15T08:12", "2025-09-15T12:01"):
-        res = runner.invoke(app, ["attendance", "checkin", "--card", "C-1001", "--at", at, "--db-url", db_url, "--json"])
+        res = runner.invoke(app, ["attendance", "checkin", "--card", "C-1001", "--at", at, "--db", db_url, "--json"])
         assert res.exit_code == 0, res.output
     assert json.loads(res.output)["method"] == "card"
-    res = runner.invoke(app, ["attendance", "checkin", "--card", "C-0000", "--db-url", db_url])
+    res = runner.invoke(app, ["attendance", "checkin", "--card", "C-0000", "--db", db_url])
     assert res.exit_code == 1 and "not registered" in res.output
     res = runner.invoke(app, ["attendance", "leave-add", "--staff", "1001", "--type", "病假", "--start", "2025-09-18",
                               "--end", "2025-09-19", "--status", "approved", "--extend-to", "2025-09-22",
-                              "--extension-status", "rejected", "--record-id", "OA-9", "--db-url", db_url])
+                              "--extension-status", "rejected", "--record-id", "OA-9", "--db", db_url])
     assert res.exit_code == 0, res.output
     res = runner.invoke(app, ["attendance", "leave-add", "--staff", "1001", "--type", "产检假", "--start", "2025-09-18",
-                              "--end", "2025-09-19", "--db-url", db_url])
+                              "--end", "2025-09-19", "--db", db_url])
     assert res.exit_code == 2 and "unknown leave type" in res.output
-    res = runner.invoke(app, ["attendance", "report", "--month", "2025-09", "--format", "csv", "--db-url", db_url])
+    res = runner.invoke(app, ["attendance", "report", "--month", "2025-09", "--format", "csv", "--db", db_url])
     assert res.exit_code == 0, res.output
     rows = list(csv.reader(io.StringIO(res.output)))
     staff_rows = {r[0]: r for r in rows[1:] if r and r[0].isdigit()}
@@ -223,9 +254,9 @@ def test_cli_leave_import_checkin_and_report(db_url, tmp_path, monkeypatch):  # 
     assert staff_rows["1001"][header.index("请假天数")] == "2.0"  # 18-19 Sep 病假
     assert float(staff_rows["1001"][header.index("旷工天数")]) >= 1.0  # 22 Sep: extension refused
     res = runner.invoke(app, ["attendance", "report", "--month", "2025-09", "--format", "xlsx", "-o",
-                              str(tmp_path / "sep.xlsx"), "--db-url", db_url])
+                              str(tmp_path / "sep.xlsx"), "--db", db_url])
     assert res.exit_code == 0 and (tmp_path / "sep.xlsx").stat().st_size > 0
-    res = runner.invoke(app, ["attendance", "report", "--month", "2025-13", "--db-url", db_url])
+    res = runner.invoke(app, ["attendance", "report", "--month", "2025-13", "--db", db_url])
     assert res.exit_code == 2 and "YYYY-MM" in res.output
 
 
@@ -239,23 +270,23 @@ def test_cli_enroll_and_face_check_in(sqlite_url, tmp_path, monkeypatch):  # noq
     two = Path(__file__).parent / "data" / "faces" / "scenes" / "kit_harington_rose_leslie_kit_with_rose.jpg"
     runner = CliRunner()
     res = runner.invoke(app, ["attendance", "enroll", "--staff", "0505", str(PEOPLE / "deepface_p05" / "img16.jpg"),
-                              "--db-url", sqlite_url])
+                              "--db", sqlite_url])
     assert res.exit_code == 2 and "unknown staff" in res.output  # no such staff and no --name
     res = runner.invoke(app, ["attendance", "enroll", "--staff", "0505", "--name", "测试", str(PEOPLE / "deepface_p05" / "img16.jpg"),
-                              str(two), str(corrupt), "--db-url", sqlite_url])
+                              str(two), str(corrupt), "--db", sqlite_url])
     assert res.exit_code == 0, res.output
     assert "1 of 3 photo(s) enrolled" in res.output and "several_faces" in res.output and "bad_image" in res.output
     assert not (tmp_path / "data" / "enrolment").exists()  # photos are not kept by default
     res = runner.invoke(app, ["attendance", "checkin", "--image", str(PEOPLE / "deepface_p05" / "img62.jpg"),
-                              "--at", "2025-09-15T08:21", "--db-url", sqlite_url, "--json"])
+                              "--at", "2025-09-15T08:21", "--db", sqlite_url, "--json"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)
     assert (out["staff"], out["decision"], out["method"]) == ("0505", "accepted", "face")
     res = runner.invoke(app, ["attendance", "checkin", "--image", str(PEOPLE / "_impostors" / "tom_cruise_Tom_Cruise_avp_2014_4.jpg"),
-                              "--at", "2025-09-15T08:22", "--db-url", sqlite_url, "--json"])
+                              "--at", "2025-09-15T08:22", "--db", sqlite_url, "--json"])
     out = json.loads(res.output)
     assert out["staff"] is None and out["unknown"] is True and out["nearest"] == "0505"
-    res = runner.invoke(app, ["attendance", "unenroll", "--staff", "0505", "--db-url", sqlite_url])
+    res = runner.invoke(app, ["attendance", "unenroll", "--staff", "0505", "--db", sqlite_url])
     assert res.exit_code == 0 and "1 embedding(s) deleted" in res.output
 
 
@@ -268,7 +299,7 @@ def test_cli_terminal_watches_a_camera_and_collapses_repeats(sqlite_url, tmp_pat
     monkeypatch.setenv("WINDOWQA_DATA_DIR", str(tmp_path / "data"))
     runner = CliRunner()
     res = runner.invoke(app, ["attendance", "enroll", "--staff", "0505", "--name", "测试",
-                              str(PEOPLE / "deepface_p05" / "img16.jpg"), "--db-url", sqlite_url])
+                              str(PEOPLE / "deepface_p05" / "img16.jpg"), "--db", sqlite_url])
     assert res.exit_code == 0, res.output
     # a terminal camera: empty hall, the person steps up for a while, empty again
     face = cv2.resize(cv2.imread(str(PEOPLE / "deepface_p05" / "img62.jpg")), None, fx=0.7, fy=0.7)
@@ -282,7 +313,7 @@ def test_cli_terminal_watches_a_camera_and_collapses_repeats(sqlite_url, tmp_pat
         writer.write(frame)
     writer.release()
     res = runner.invoke(app, ["attendance", "terminal", "--camera", str(path), "--terminal", "东门", "--cooldown-s", "0",
-                              "--db-url", sqlite_url])
+                              "--db", sqlite_url])
     assert res.exit_code == 0, res.output
     assert "0505" in res.output and "1 check-in(s) recorded" in res.output  # repeats collapsed into one
     engine = make_engine(sqlite_url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
@@ -14,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from _dashboard_support import build_hall
+from _dashboard_support import PASSWORD, build_hall
 from models.db import AuditLog, UserAccount, make_engine, make_session_factory
 from scoring.accounts import authenticate
 from windowqa.cli import app
@@ -54,6 +55,55 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+class StreamlitClient:
+    """A browser's side of Streamlit's websocket protocol: run the script, read what it drew.
+
+    Speaks to the served app itself, so what comes back is the page our script produced on the
+    database the server was given, not any Streamlit server's generic index.html.
+    """
+
+    def __init__(self, ws):
+        self.ws = ws
+
+    async def run(self, widgets=()) -> list:
+        """Rerun the script with these widget states; the messages up to its end (after st.rerun)."""
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        msg = BackMsg()
+        msg.rerun_script.query_string = ""
+        msg.rerun_script.page_script_hash = ""
+        msg.rerun_script.widget_states.widgets.extend(widgets)
+        await self.ws.send(msg.SerializeToString())
+        out = []
+        while True:
+            fm = ForwardMsg()
+            fm.ParseFromString(await asyncio.wait_for(self.ws.recv(), 60))
+            out.append(fm)
+            # 2 = finished early for a rerun (the login page calls st.rerun): the next run follows
+            if fm.WhichOneof("type") == "script_finished" and fm.script_finished != 2:
+                return out
+
+
+def _elements(messages) -> list:
+    els = [m.delta.new_element for m in messages if m.WhichOneof("type") == "delta" and m.delta.WhichOneof("type") == "new_element"]
+    return [getattr(e, e.WhichOneof("type")) for e in els]
+
+
+async def _log_in(port: int, username: str, password: str) -> tuple[list, list]:
+    """The login page, then what the app shows after logging in."""
+    from streamlit.proto.WidgetStates_pb2 import WidgetState
+    from websockets.asyncio.client import connect
+
+    async with connect(f"ws://127.0.0.1:{port}/_stcore/stream", subprotocols=["streamlit"]) as ws:
+        client = StreamlitClient(ws)
+        first = await client.run()
+        ids = {e.label: e.id for e in _elements(first) if hasattr(e, "label") and hasattr(e, "id")}
+        widgets = [WidgetState(id=ids["用户名"], string_value=username), WidgetState(id=ids["密码"], string_value=password),
+                   WidgetState(id=ids["登录"], trigger_value=True)]
+        return first, await client.run(widgets)
+
+
 def test_dashboard_command_serves_the_app_on_the_configured_database(tmp_path):
     hall = build_hall(tmp_path / "hall")
     port = _free_port()
@@ -70,9 +120,19 @@ def test_dashboard_command_serves_the_app_on_the_configured_database(tmp_path):
                 assert proc.poll() is None, proc.stdout.read()
                 time.sleep(0.5)
         assert body == b"ok"
-        page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read().decode()
-        assert "<div id=\"root\">" in page or "streamlit" in page.lower()
+        login, after = asyncio.run(_log_in(port, "insp", PASSWORD))
     finally:
         proc.terminate()
         out = proc.communicate(timeout=15)[0]
     assert f"http://127.0.0.1:{port}" in out and hall.url in out
+    # our app: its page title and login form
+    titles = [m.page_config_changed.title for m in login if m.WhichOneof("type") == "page_config_changed"]
+    assert titles == ["windowqa 窗口服务质量"]
+    assert [e.label for e in _elements(login) if hasattr(e, "label")] == ["用户名", "密码", "登录"]
+    # on the configured database: the hall's inspector logs in and sees the hall's windows
+    navigation = [m.navigation for m in after if m.WhichOneof("type") == "navigation"][-1]
+    assert [p.page_name for p in navigation.app_pages] == ["标记队列", "标记详情", "申诉"]
+    shown = _elements(after)
+    assert any(getattr(e, "body", "") == "**insp** · 质检员" for e in shown)
+    windows = next(e for e in shown if getattr(e, "label", "") == "窗口")
+    assert list(windows.options) == ["A03", "B01", "B02"]

@@ -2,8 +2,17 @@
 
 import typer
 
+from windowqa.context import CliContext
+
 app = typer.Typer(help="windowqa: service-quality checks for a government service hall.", no_args_is_help=True)
 rules_app = typer.Typer(help="The rulebook.", no_args_is_help=True)
 eval_app = typer.Typer(help="Evaluations on manifests (formats: shared spec eval-formats.md).", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 app.add_typer(eval_app, name="eval")
+
+
+@app.callback()
+def main(ctx: typer.Context) -> None:
+    """windowqa: service-quality checks for a government service hall."""
+    # built lazily: settings, store and rulebook load only when a command asks for them
+    ctx.obj = CliContext()

