@@ -22,11 +22,13 @@ from models.attendance_db import CheckInRow
 
 from attendance.checkin import (
     CredentialDirectory,
+    CredentialError,
     FaceCheck,
     checkin_capture,
     checkin_card,
     checkin_image_file,
     checkin_pin,
+    confirm_face_with_credential,
 )
 from attendance.faces import FaceEngine
 from attendance.gallery import EnrolledFace, EnrolmentOptions, EnrolmentRejected, Gallery, MatchOptions, enrol_file
@@ -126,10 +128,20 @@ class StoredCheckin:
 
 @dataclass(frozen=True)
 class FaceCheckin:
-    """A face check-in attempt: what the engine saw, and the stored check (None: no face found)."""
+    """A face check-in attempt: what the engine saw, and the stored check (None: no face found).
+
+    ``second_factor_refused`` says why a card or PIN given for a face that needed one did not
+    confirm it (the attempt is then stored as an unknown face, with that reason).
+    """
 
     check: FaceCheck
     stored: StoredCheckin | None
+    second_factor_refused: str | None = None
+
+    @property
+    def awaits_second_factor(self) -> bool:
+        """The face was only a candidate and nothing confirmed it: ask for the card or PIN."""
+        return self.check.needs_second_factor and self.stored is not None and self.stored.checkin.is_unknown
 
 
 @dataclass
@@ -181,32 +193,44 @@ class CheckinDesk:
         """
         return self.store(checkin_pin(self.credentials, staff_no, pin, at=at, terminal=self.options.terminal))
 
-    def face_image(self, path: Path, at: datetime) -> FaceCheckin:
-        """Check in from a photo file.
+    def face_image(self, path: Path, at: datetime, *, card: str | None = None, pin: str | None = None) -> FaceCheckin:
+        """Check in from a photo file; ``card`` or ``pin`` confirm a face that needs a second factor.
 
         Raises:
             BadImageError: the file is missing, empty or corrupt.
         """
         return self._face(checkin_image_file(self.engine, self.gallery, path, self.match, at=at,
-                                             terminal=self.options.terminal))
+                                             terminal=self.options.terminal), card, pin)
 
-    def face_capture(self, source: int | str | Path, at: datetime) -> FaceCheckin:
+    def face_capture(self, source: int | str | Path, at: datetime, *, card: str | None = None,
+                     pin: str | None = None) -> FaceCheckin:
         """Check in from a video file, camera index or stream URL (best frame of a burst).
 
         Raises:
             CaptureError: the source cannot be opened or gives no frames.
         """
         return self._face(checkin_capture(self.engine, self.gallery, source, self.match, at=at,
-                                          terminal=self.options.terminal))
+                                          terminal=self.options.terminal), card, pin)
 
-    def _face(self, check: FaceCheck) -> FaceCheckin:
+    def _face(self, check: FaceCheck, card: str | None = None, pin: str | None = None) -> FaceCheckin:
         if check.checkin is None:
             return FaceCheckin(check, None)
-        return FaceCheckin(check, self.store(check.checkin, engine=self.engine.name))
+        if not check.needs_second_factor:
+            return FaceCheckin(check, self.store(check.checkin, engine=self.engine.name))
+        if not (card or pin):
+            note = f"人脸与 {check.candidate} 相似但不够确定：需刷卡或输入 PIN 确认"
+            return FaceCheckin(check, self.store(check.checkin, engine=self.engine.name, note=note))
+        try:
+            confirmed = confirm_face_with_credential(check, self.credentials, card=card, pin=pin)
+        except CredentialError as exc:
+            note = f"第二验证未通过：{exc}"
+            return FaceCheckin(check, self.store(check.checkin, engine=self.engine.name, note=note), str(exc))
+        return FaceCheckin(check, self.store(confirmed, engine=self.engine.name))
 
-    def store(self, checkin: CheckIn, *, engine: str | None = None) -> StoredCheckin:
+    def store(self, checkin: CheckIn, *, engine: str | None = None, note: str = "") -> StoredCheckin:
         """Store a check-in, collapsing a repeat into the person's earlier check."""
-        row, new = save_checkin(self.session, checkin, window_minutes=self.options.window_minutes, engine=engine)
+        row, new = save_checkin(self.session, checkin, window_minutes=self.options.window_minutes, engine=engine,
+                                note=note)
         return StoredCheckin(checkin, row, new)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from _store_support import db_url, pg_url, sqlite_url  # noqa: F401  (fixtures)
@@ -41,9 +42,10 @@ from models.attendance import (
     LeaveRecord,
     LeaveStatus,
     PresenceSample,
+    SecondFactor,
 )
 from models.attendance_db import CheckInRow, FaceEmbeddingRow
-from models.db import Staff, Substitution, Window, init_db, make_engine, make_session_factory
+from models.db import Staff, Substitution, Window, init_db, make_engine, make_session_factory, open_database
 
 PEOPLE = Path(__file__).parent / "data" / "faces" / "people"
 
@@ -288,6 +290,40 @@ def test_cli_enroll_and_face_check_in(sqlite_url, tmp_path, monkeypatch):  # noq
     assert out["staff"] is None and out["unknown"] is True and out["nearest"] == "0505"
     res = runner.invoke(app, ["attendance", "unenroll", "--staff", "0505", "--db", sqlite_url])
     assert res.exit_code == 0 and "1 embedding(s) deleted" in res.output
+
+
+@pytest.mark.slow
+def test_cli_face_in_the_band_is_confirmed_by_the_candidates_card(sqlite_url, tmp_path, monkeypatch):  # noqa: F811
+    """A face within the threshold but not clearly inside it needs the card; somebody else's card is refused."""
+    from windowqa.cli import app
+
+    monkeypatch.setenv("WINDOWQA_DATA_DIR", str(tmp_path / "data"))
+    band = Path(__file__).parent / "data" / "faces" / "band" / "deepface_p02"
+    runner = CliRunner()
+    for staff, name, photo in (("0202", "甲", band / "img12.jpg"), ("0505", "乙", PEOPLE / "deepface_p05" / "img16.jpg")):
+        res = runner.invoke(app, ["attendance", "enroll", "--staff", staff, "--name", name, str(photo), "--db", sqlite_url])
+        assert res.exit_code == 0, res.output
+        res = runner.invoke(app, ["attendance", "credential", "--staff", staff, "--card", f"CARD-{staff}", "--db", sqlite_url])
+        assert res.exit_code == 0, res.output
+
+    def check(at: str, *extra: str) -> dict:
+        res = runner.invoke(app, ["attendance", "checkin", "--image", str(band / "img55.jpg"), "--at", at, *extra,
+                                  "--db", sqlite_url, "--json"])
+        assert res.exit_code == 0, res.output
+        return json.loads(res.output)
+
+    alone = check("2025-09-15T08:20")
+    assert alone["decision"] == "needs_second_factor" and alone["staff"] is None and alone["awaits_second_factor"]
+    assert alone["nearest"] == "0202" and alone["sure_threshold"] < alone["distance"] <= alone["threshold"]
+    wrong = check("2025-09-15T08:21", "--card", "CARD-0505")
+    assert wrong["staff"] is None and "0505" in wrong["second_factor_refused"]
+    right = check("2025-09-15T08:22", "--card", "CARD-0202")
+    assert (right["staff"], right["method"], right["second_factor"]) == ("0202", "face", "card")
+    factory = open_database(sqlite_url)
+    with factory() as s:
+        rows = s.execute(select(CheckInRow.staff_id, CheckInRow.second_factor, CheckInRow.note).order_by(CheckInRow.at)).all()
+    assert [r.second_factor for r in rows] == [None, None, SecondFactor.CARD]
+    assert "需刷卡" in rows[0].note and "第二验证未通过" in rows[1].note
 
 
 @pytest.mark.slow

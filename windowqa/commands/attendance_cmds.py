@@ -176,24 +176,34 @@ def _credential_checkin(desk, card: Optional[str], staff: Optional[str], when: d
         fail(str(exc), 1)
 
 
-def _face_checkin(desk, image: Optional[Path], capture: Optional[str], when: datetime, result: dict):
-    """A face check-in from a photo or a video/camera; the identification goes into ``result``."""
+def _face_checkin(desk, image: Optional[Path], capture: Optional[str], when: datetime, result: dict,
+                  card: Optional[str] = None, pin: Optional[str] = None):
+    """A face check-in from a photo or a video/camera; the identification goes into ``result``.
+
+    ``card``/``pin`` are the second factor for a face within the threshold but not clearly inside it.
+    """
     from attendance.checkin import CaptureError
     from attendance.faces import BadImageError
 
     if not len(desk.gallery):
         fail(f"nobody is enrolled with engine {desk.engine.name}: run `windowqa attendance enroll` first")
     try:
-        outcome = desk.face_image(image, when) if image else desk.face_capture(capture, when)
+        if image:
+            outcome = desk.face_image(image, when, card=card, pin=pin)
+        else:
+            outcome = desk.face_capture(capture, when, card=card, pin=pin)
     except (BadImageError, CaptureError) as exc:
         fail(str(exc), 1)
     if outcome.stored is None:
         fail(f"no face found in {image or capture} ({outcome.check.frames_read} frame(s)); nothing recorded", 1)
     ident, match = outcome.check.identification, desk.match
+    second = outcome.stored.checkin.second_factor
     result.update(decision=ident.decision.value, nearest=ident.best_staff_id,
                   distance=ident.best_distance, margin=ident.margin, threshold=match.threshold,
-                  required_margin=match.margin, frames=outcome.check.frames_read)
-    return outcome.stored
+                  sure_threshold=match.sure_threshold, required_margin=match.margin, frames=outcome.check.frames_read,
+                  second_factor=second.value if second else None, awaits_second_factor=outcome.awaits_second_factor,
+                  second_factor_refused=outcome.second_factor_refused)
+    return outcome
 
 
 @attendance_app.command("checkin")
@@ -202,8 +212,8 @@ def checkin(
     image: Optional[Path] = typer.Option(None, "--image", help="A photo file taken at the terminal."),
     video: Optional[Path] = typer.Option(None, "--video", help="A video file: best frame of a short burst."),
     camera: Optional[str] = typer.Option(None, "--camera", help="cv2.VideoCapture device index or RTSP URL."),
-    card: Optional[str] = typer.Option(None, "--card", help="Non-biometric: staff card number."),
-    pin: bool = typer.Option(False, "--pin", help="Non-biometric: 工号 (--staff) and a PIN, asked at the prompt."),
+    card: Optional[str] = typer.Option(None, "--card", help="Non-biometric: staff card number (with a face: the second factor)."),
+    pin: bool = typer.Option(False, "--pin", help="Non-biometric: 工号 (--staff) and a PIN, asked at the prompt (with a face: the second factor)."),
     staff: Optional[str] = typer.Option(None, "--staff", help="工号, with --pin."),
     at: Optional[str] = typer.Option(None, "--at", help="Time of the check (default now), YYYY-MM-DDTHH:MM."),
     terminal: Optional[str] = typer.Option(None, "--terminal", help="Terminal or camera name."),
@@ -218,9 +228,9 @@ def checkin(
     """Record a check-in from a face (image, video, camera) or a card/PIN fallback."""
     from attendance.services import CheckinDesk, DeskOptions
 
-    sources = [x for x in (image, video, camera, card, pin or None) if x]
-    if len(sources) != 1:
-        fail("give exactly one of --image, --video, --camera, --card, --pin")
+    faces = [x for x in (image, video, camera) if x]
+    if len(faces) > 1 or (not faces and len([x for x in (card, pin or None) if x]) != 1):
+        fail("give one of --image, --video, --camera (optionally with --card or --pin as a second factor), or --card, or --pin")
     cli = cli_context(ctx, db=db_url, rulebook=rulebook)
     rb = cli.rulebook
     when = _parse_at(at)
@@ -228,12 +238,15 @@ def checkin(
     result: dict = {"at": when.isoformat(), "terminal": terminal}
     with factory() as session, session.begin():
         options = DeskOptions(window_minutes=rb.attendance.duplicate_window_minutes, terminal=terminal)
-        if card or pin:
+        outcome = None
+        if not faces:
             stored = _credential_checkin(CheckinDesk(session, options), card, staff, when)
         else:
             engine = _engine(cli, engine_name, model_dir)
             desk = CheckinDesk(session, replace(options, match=_match(engine, threshold, margin)), engine)
-            stored = _face_checkin(desk, image, video or camera, when, result)
+            secret = typer.prompt("PIN", hide_input=True) if pin else None
+            outcome = _face_checkin(desk, image, video or camera, when, result, card, secret)
+            stored = outcome.stored
         check, row, new = stored.checkin, stored.row, stored.new
         result.update(staff=check.staff_id, method=check.method.value, unknown=check.is_unknown, stored=new,
                       collapsed_into=None if new else row.at.isoformat())
@@ -242,7 +255,13 @@ def checkin(
         return
     who = check.staff_id or "unknown face"
     note = "" if new else f" (repeat: collapsed into the check at {row.at:%H:%M})"
+    if check.second_factor is not None:
+        note += f" (confirmed by {check.second_factor.value})"
     typer.echo(f"{when:%Y-%m-%d %H:%M:%S}  {who}  via {check.method.value}{note}")
+    if outcome is not None and outcome.second_factor_refused:
+        typer.echo(f"第二验证未通过：{outcome.second_factor_refused}", err=True)
+    elif outcome is not None and outcome.awaits_second_factor:
+        typer.echo(f"人脸与 {outcome.check.candidate} 相似但不够确定：请刷卡或输入 PIN 再签到（--card 或 --pin）", err=True)
 
 
 @attendance_app.command("terminal")
@@ -312,13 +331,16 @@ def _run_eval(cli: CliContext, folder: Path, as_json: bool, threshold: Optional[
         typer.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=1))
         return
     pct = lambda v: "n/a" if v is None else f"{100 * v:.1f}%"  # noqa: E731
-    typer.echo(f"engine {report.engine}  threshold {report.threshold}  margin {report.margin}")
+    typer.echo(f"engine {report.engine}  threshold {report.threshold}  face alone up to {report.sure_threshold}  "
+               f"margin {report.margin}")
     typer.echo(f"identities {report.identities}, enrolled {report.enrolled}")
-    typer.echo(f"TAR {pct(report.tar)}: {report.accepted} of {report.probes} probes accepted as themselves "
-               f"({report.no_face} without a face, {report.misidentified} as someone else)")
-    typer.echo(f"FAR {pct(report.far)}: {report.false_accepts} false accepts in {report.impostor_trials} impostor trials "
-               f"({report.impostor_photo_accepts}/{report.impostor_photos} impostor photos, "
-               f"{report.cross_identity_accepts}/{report.cross_identity_trials} cross-identity)")
+    typer.echo(f"TAR {pct(report.tar)} on the face alone: {report.accepted} of {report.probes} probes accepted as themselves "
+               f"({report.no_face} without a face, {report.misidentified} as someone else); "
+               f"{pct(report.tar_with_second_factor)} with a second factor ({pct(report.second_factor_share)} needed one)")
+    typer.echo(f"FAR {pct(report.far)} (open set, leave one identity out): {report.false_accepts} false accepts in "
+               f"{report.impostor_trials} impostor trials ({report.impostor_photo_accepts}/{report.impostor_photos} "
+               f"impostor photos, {report.cross_identity_accepts}/{report.cross_identity_trials} cross-identity; "
+               f"{report.impostor_second_factor} asked for a card or PIN they do not have)")
     for o in report.outcomes:
         if o.result not in ("accepted", "rejected") or o.cross_identity:
             typer.echo(f"  {o.result:12s} {o.path} (nearest {o.predicted}, distance {o.distance})")
