@@ -270,18 +270,25 @@ def _attendance(factory, truth: HallTruth, folder: Path, rulebook: Rulebook, eng
                 if checks[0].rejection is not None:
                     raise checks[0].rejection
                 store_enrolment(s, person.staff_no, checks)
-                set_credentials(s, person.staff_no, face_consent=True)
+                # a PIN too: the terminal asks for it when a face is not clearly inside the threshold
+                set_credentials(s, person.staff_no, pin=_demo_pin(person.staff_no), face_consent=True)
             else:
                 set_credentials(s, person.staff_no, card_no=person.card_no, face_consent=False)
         desk = CheckinDesk(s, DeskOptions(window_minutes=rulebook.attendance.duplicate_window_minutes, terminal=TERMINAL), engine)
         for check in truth.attendance.checkins:
             if check.method != "face":
                 desk.card(check.card_no, check.at)
-            elif desk.face_image(folder / check.image, check.at).stored is None:
+            elif desk.face_image(folder / check.image, check.at,
+                                 pin=_demo_pin(check.staff_no) if check.staff_no else None).stored is None:
                 log.warning("%s: no face found at the terminal; nothing recorded", check.image)
         leave = save_leaves(s, [leave_from_row(lv.to_json(), rulebook.attendance.leave_types) for lv in truth.leave], "truth.json")
         if leave.rejected:
             raise DemoError("; ".join(leave.rejected))
+
+
+def _demo_pin(staff_no: str) -> str:
+    """The PIN a simulated staff member types when the terminal asks for one."""
+    return f"{staff_no[-4:]:0>4}"
 
 
 def _accounts(factory, truth: HallTruth) -> list[tuple[str, str, str, str | None]]:
