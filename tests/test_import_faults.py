@@ -30,11 +30,12 @@ GOOD_1 = "G1,2026-03-02 09:01:10,A03,1001,张敏,满意,5,5,办得很快,营业�
 GOOD_2 = "G2,2026-03-02 10:01:10,B01,1003,王芳,非常不满意,1,1,等太久,社保\n"
 
 
-def _import(factory, tmp_path, rulebook, body: str, name: str = "export.csv"):
+def _import(factory, tmp_path, rulebook, body: str, name: str = "export.csv", *, site: bool = True):
     path = tmp_path / name
     path.write_text(HEADER + body, encoding="utf-8")
     with factory() as s, s.begin():
-        add_site(s, day=TODAY)
+        if site:
+            add_site(s, day=TODAY)
         return import_ratings(s, path, rulebook, today=TODAY)
 
 
@@ -54,7 +55,7 @@ def test_absurd_dates_are_rejected_rows_and_the_rest_imported(any_factory, ruleb
     report = _import(any_factory, tmp_path, rulebook, body)
     assert report.imported == 2 and _serials(any_factory) == ["G1", "G2"]
     assert [r.line for r in report.rejected] == [3, 4, 5]
-    assert all("rated_at" in r.reason and "2000-01-01" in r.reason and "2027-03-03" in r.reason for r in report.rejected)
+    assert all("rated_at" in r.reason and "2000-01-01" in r.reason and "2027-03-04" in r.reason for r in report.rejected)
     assert "9999-12-31" in report.rejected[0].reason and "1900-01-01" in report.rejected[1].reason
     # The range is an option: a site with older data widens it.
     wide = RowLimits(earliest=datetime(1900, 1, 1).date())
@@ -120,7 +121,7 @@ def test_json_export_with_nan_scores_and_non_text_values(any_factory, rulebook, 
 def test_values_postgres_cannot_hold_are_rejected_rows_on_both(any_factory, rulebook, tmp_path):
     body = (
         GOOD_1
-        + "S" * 200 + ",2026-03-02 09:02:00,A03,1001,张敏,满意,,,,\n"  # serial longer than its column
+        + "S" * 201 + ",2026-03-02 09:02:00,A03,1001,张敏,满意,,,,\n"  # serial longer than its column
         + "L1,2026-03-02 09:03:00,A03,1001,张敏,满意,,,nul \x00 in a comment,\n"
         + "L2,2026-03-02 09:04:00,A03,1001,张敏,满意,,,," + "事" * 600 + "\n"
         + GOOD_2
@@ -149,11 +150,11 @@ def test_a_huge_comment_costs_only_its_row(any_factory, rulebook, tmp_path):
         run = s.scalar(select(ImportRun))
         assert run.rows_rejected == 1 and len(json.dumps(run.rejects)) < 1000  # the reason, not the field
     # The field bound is an option too.
-    report = _import(any_factory, tmp_path, rulebook, GOOD_1.replace("G1", "G3").replace("办得很快", "x" * 30), name="short.csv")
+    report = _import(any_factory, tmp_path, rulebook, GOOD_1.replace("G1", "G3").replace("办得很快", "x" * 30), name="short.csv", site=False)
     with any_factory() as s, s.begin():
-        tight = import_ratings(s, tmp_path / "short.csv", rulebook, RatingImportOptions(limits=RowLimits(max_field_chars=10)), today=TODAY)
+        tight = import_ratings(s, tmp_path / "short.csv", rulebook, RatingImportOptions(limits=RowLimits(max_field_chars=25)), today=TODAY)
     assert report.imported == 1 and tight.imported == 0 and tight.unchanged == 0
-    assert tight.rejected[0].reason == "field '评价内容' is 30 characters long (at most 10)"
+    assert tight.rejected[0].reason == "field '评价内容' is 30 characters long (at most 25)"
 
 
 def test_csv_limit_of_the_process_is_left_as_it_was(tmp_path, rulebook, any_factory):

@@ -92,6 +92,22 @@ def _echo_rejects(rejected) -> None:
         typer.echo(f"  line {r.line}: {r.reason}", err=True)
 
 
+def _row_limits(settings: Settings):
+    from scoring.tabular import RowLimits
+
+    return RowLimits(settings.import_earliest_date, settings.import_days_ahead, settings.import_max_field_chars)
+
+
+def _file_failed(file: Path, exc: Exception) -> bool:
+    """Say why a file was not imported (unreadable, or the store refused it); the other files go on."""
+    from scoring.tabular import ImportFileError
+
+    reason = str(exc if isinstance(exc, ImportFileError) else ImportFileError.from_database(file, exc))
+    log.warning("%s", reason)
+    typer.echo(f"windowqa: {reason}", err=True)
+    return True
+
+
 @app.command("ingest")
 def ingest_cmd(
     paths: List[Path] = typer.Argument(..., help="Audio files or folders of one window."),
@@ -141,11 +157,13 @@ def ingest_cmd(
 
 @ratings_app.command("import")
 def ratings_import(
-    file: Path = typer.Argument(..., help="The terminal's export (CSV or JSON)."),
+    files: List[Path] = typer.Argument(..., help="The terminal's exports (CSV or JSON); each file is imported on its own."),
     codes: Optional[Path] = typer.Option(None, "--codes", help='TOML with a vendor\'s level codes, e.g. "5" = "非常满意".'),
     rulebook_path: Optional[Path] = typer.Option(None, "--rulebook"),
 ) -> None:
     """Import ratings: validate every row, link to interactions, check 工号, open follow-ups for 差评."""
+    from sqlalchemy.exc import DBAPIError
+
     from scoring.ratings import RatingImportOptions, import_ratings
     from scoring.tabular import ImportFileError
 
@@ -156,43 +174,56 @@ def ratings_import(
         except (OSError, tomllib.TOMLDecodeError) as exc:
             _fail(f"{codes}: {exc}")
         vendor_codes = {str(k): str(v) for k, v in data.get("vendor_codes", data).items()}
-    _, rulebook, factory = _setup(rulebook_path)
+    settings, rulebook, factory = _setup(rulebook_path)
     unknown = sorted(set(vendor_codes.values()) - set(rulebook.ratings.levels))
     if unknown:
         _fail(f"{codes}: codes map to unknown levels {unknown}; levels are {', '.join(rulebook.ratings.levels)}")
-    try:
-        with factory() as s, s.begin():
-            report = import_ratings(s, file, rulebook, RatingImportOptions(vendor_codes=vendor_codes))
-            _audit(s, "ratings.import", file, imported=report.imported, unchanged=report.unchanged, rejected=len(report.rejected))
-    except ImportFileError as exc:
-        _fail(str(exc))
-    typer.echo(
-        f"{file}: {report.imported} imported, {report.unchanged} unchanged, {len(report.rejected)} rejected; "
-        f"{report.linked} linked, {len(report.unlinked)} unlinked, {report.follow_ups_opened} follow-ups opened"
-    )
-    _echo_rejects(report.rejected)
-    if report.unlinked:
-        typer.echo("  not linked to an interaction: " + ", ".join(report.unlinked), err=True)
+    options = RatingImportOptions(vendor_codes=vendor_codes, limits=_row_limits(settings))
+    failed = False
+    for file in files:
+        try:
+            with factory() as s, s.begin():
+                report = import_ratings(s, file, rulebook, options)
+                _audit(s, "ratings.import", file, imported=report.imported, unchanged=report.unchanged, rejected=len(report.rejected))
+        except (ImportFileError, DBAPIError) as exc:
+            failed = _file_failed(file, exc)
+            continue
+        typer.echo(
+            f"{file}: {report.imported} imported, {report.unchanged} unchanged, {len(report.rejected)} rejected; "
+            f"{report.linked} linked, {len(report.unlinked)} unlinked, {report.follow_ups_opened} follow-ups opened"
+        )
+        _echo_rejects(report.rejected)
+        if report.unlinked:
+            typer.echo("  not linked to an interaction: " + ", ".join(report.unlinked), err=True)
+    if failed:
+        raise typer.Exit(1)
 
 
 @queue_app.command("import")
 def queue_import(
-    file: Path = typer.Argument(..., help="The queue system's call export (CSV or JSON)."),
+    files: List[Path] = typer.Argument(..., help="The queue system's call exports (CSV or JSON); each file is imported on its own."),
     rulebook_path: Optional[Path] = typer.Option(None, "--rulebook"),
 ) -> None:
     """Import call events (time, window, ticket); recordings they fall into are re-scored."""
+    from sqlalchemy.exc import DBAPIError
+
     from scoring.queue import import_queue
     from scoring.tabular import ImportFileError
 
-    _, rulebook, factory = _setup(rulebook_path)
-    try:
-        with factory() as s, s.begin():
-            report = import_queue(s, file, rulebook)
-            _audit(s, "queue.import", file, imported=report.imported, unchanged=report.unchanged, rejected=len(report.rejected))
-    except ImportFileError as exc:
-        _fail(str(exc))
-    typer.echo(f"{file}: {report.imported} imported, {report.unchanged} unchanged, {len(report.rejected)} rejected; {report.rescored_recordings} recordings re-scored")
-    _echo_rejects(report.rejected)
+    settings, rulebook, factory = _setup(rulebook_path)
+    failed = False
+    for file in files:
+        try:
+            with factory() as s, s.begin():
+                report = import_queue(s, file, rulebook, limits=_row_limits(settings))
+                _audit(s, "queue.import", file, imported=report.imported, unchanged=report.unchanged, rejected=len(report.rejected))
+        except (ImportFileError, DBAPIError) as exc:
+            failed = _file_failed(file, exc)
+            continue
+        typer.echo(f"{file}: {report.imported} imported, {report.unchanged} unchanged, {len(report.rejected)} rejected; {report.rescored_recordings} recordings re-scored")
+        _echo_rejects(report.rejected)
+    if failed:
+        raise typer.Exit(1)
 
 
 @site_app.command("load")
