@@ -230,10 +230,12 @@ def parse_time(value: Any) -> datetime:
         parsed = datetime.fromisoformat(text)
         if parsed.tzinfo is not None:
             # Exports in another offset are converted to the hall's time (UTC+8, no DST in China).
-            from datetime import timedelta, timezone
+            from datetime import timezone
 
             parsed = parsed.astimezone(timezone(timedelta(hours=8))).replace(tzinfo=None)
         return parsed
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-05:00 is past year 9999 in the hall's time
+        raise ValueError(f"cannot read time {text!r} (outside the calendar)") from None
     except ValueError:
         pass
     for fmt in _TIME_FORMATS:

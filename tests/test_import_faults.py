@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from _store_support import DATA, add_site, any_factory, db_url, pg_url, rulebook, sqlite_url  # noqa: F401
-from models.db import ImportRun, QueueCall, Rating
+from models.db import ImportRun, QueueCall, Rating, Staff
 from models.settings import Settings
 from scoring.queue import import_queue
 from scoring.ratings import RatingImportOptions, import_ratings
@@ -50,18 +50,20 @@ def test_absurd_dates_are_rejected_rows_and_the_rest_imported(any_factory, ruleb
         + "F1,9999-12-31 23:59:59,A03,1001,张敏,非常不满意,1,1,,\n"
         + "F2,1900-01-01 09:00:00,A03,1001,张敏,满意,,,,\n"
         + "F3,2028-03-02 09:00:00,A03,1001,张敏,满意,,,,\n"  # two years ahead of TODAY
+        + "F4,9999-12-31T23:59:59-05:00,A03,1001,张敏,满意,,,,\n"  # beyond year 9999 in the hall's time
         + GOOD_2
     )
     report = _import(any_factory, tmp_path, rulebook, body)
     assert report.imported == 2 and _serials(any_factory) == ["G1", "G2"]
-    assert [r.line for r in report.rejected] == [3, 4, 5]
+    assert [r.line for r in report.rejected] == [3, 4, 5, 6]
+    assert "cannot read time '9999-12-31T23:59:59-05:00'" in report.rejected.pop().reason
     assert all("rated_at" in r.reason and "2000-01-01" in r.reason and "2027-03-04" in r.reason for r in report.rejected)
     assert "9999-12-31" in report.rejected[0].reason and "1900-01-01" in report.rejected[1].reason
     # The range is an option: a site with older data widens it.
     wide = RowLimits(earliest=datetime(1900, 1, 1).date())
     with any_factory() as s, s.begin():
         again = import_ratings(s, tmp_path / "export.csv", rulebook, RatingImportOptions(limits=wide), today=TODAY)
-    assert again.imported == 1 and [r.line for r in again.rejected] == [3, 5]
+    assert again.imported == 1 and [r.line for r in again.rejected] == [3, 5, 6]
 
 
 def test_queue_absurd_dates_are_rejected_rows(any_factory, rulebook, tmp_path):
@@ -234,9 +236,11 @@ def test_locked_database_costs_only_the_file_it_hit(cli_home):
     assert _count(Rating) == 2
 
 
-def test_queue_import_while_another_process_holds_the_lock(cli_home):
+def test_queue_import_and_site_load_while_another_process_holds_the_lock(cli_home):
     calls = cli_home / "calls.csv"
     calls.write_text("叫号时间,窗口,票号\n2026-03-02 09:07:13,A03,A013\n", encoding="utf-8")
+    staff = cli_home / "staff.csv"
+    staff.write_text("工号,姓名,部门,窗口\n1009,赵新,SCJG,A03\n", encoding="utf-8")
     holder = subprocess.Popen(
         [sys.executable, "-c",
          "import sqlite3, sys\n"
@@ -247,10 +251,14 @@ def test_queue_import_while_another_process_holds_the_lock(cli_home):
     try:
         assert holder.stdout.readline().strip() == "locked"
         result = runner.invoke(_app(), ["queue", "import", str(calls)])
+        site = runner.invoke(_app(), ["site", "load", str(staff)])
     finally:
         holder.communicate("", timeout=30)
     assert result.exit_code == 1 and f"{calls}: database is locked" in result.output, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    assert _count(QueueCall) == 0
+    assert site.exit_code == 1 and f"{staff}: database is locked" in site.output, site.output
+    for r in (result, site):
+        assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
+    assert _count(QueueCall) == 0 and _count(Staff) == 4
     assert runner.invoke(_app(), ["queue", "import", str(calls)]).exit_code == 0
-    assert _count(QueueCall) == 1
+    assert runner.invoke(_app(), ["site", "load", str(staff)]).exit_code == 0
+    assert _count(QueueCall) == 1 and _count(Staff) == 5

@@ -98,14 +98,13 @@ def _row_limits(settings: Settings):
     return RowLimits(settings.import_earliest_date, settings.import_days_ahead, settings.import_max_field_chars)
 
 
-def _file_failed(file: Path, exc: Exception) -> bool:
+def _not_imported(file: Path, exc: Exception) -> None:
     """Say why a file was not imported (unreadable, or the store refused it); the other files go on."""
     from scoring.tabular import ImportFileError
 
     reason = str(exc if isinstance(exc, ImportFileError) else ImportFileError.from_database(file, exc))
     log.warning("%s", reason)
     typer.echo(f"windowqa: {reason}", err=True)
-    return True
 
 
 @app.command("ingest")
@@ -186,7 +185,8 @@ def ratings_import(
                 report = import_ratings(s, file, rulebook, options)
                 _audit(s, "ratings.import", file, imported=report.imported, unchanged=report.unchanged, rejected=len(report.rejected))
         except (ImportFileError, DBAPIError) as exc:
-            failed = _file_failed(file, exc)
+            _not_imported(file, exc)
+            failed = True
             continue
         typer.echo(
             f"{file}: {report.imported} imported, {report.unchanged} unchanged, {len(report.rejected)} rejected; "
@@ -218,7 +218,8 @@ def queue_import(
                 report = import_queue(s, file, rulebook, limits=_row_limits(settings))
                 _audit(s, "queue.import", file, imported=report.imported, unchanged=report.unchanged, rejected=len(report.rejected))
         except (ImportFileError, DBAPIError) as exc:
-            failed = _file_failed(file, exc)
+            _not_imported(file, exc)
+            failed = True
             continue
         typer.echo(f"{file}: {report.imported} imported, {report.unchanged} unchanged, {len(report.rejected)} rejected; {report.rescored_recordings} recordings re-scored")
         _echo_rejects(report.rejected)
@@ -232,6 +233,8 @@ def site_load(
     rulebook_path: Optional[Path] = typer.Option(None, "--rulebook"),
 ) -> None:
     """Load (upsert) departments, windows, staff, roster and substitutes."""
+    from sqlalchemy.exc import DBAPIError
+
     from scoring.site import SiteFileError, load_site
     from scoring.tabular import ImportFileError
 
@@ -244,6 +247,10 @@ def site_load(
                 _audit(s, "site.load", file, created=report.created, rejected=len(report.rejected))
         except (ImportFileError, SiteFileError) as exc:
             typer.echo(f"windowqa: {exc}", err=True)
+            failed = True
+            continue
+        except DBAPIError as exc:
+            _not_imported(file, exc)
             failed = True
             continue
         created = ", ".join(f"{v} {k}" for k, v in report.created.items()) or "nothing new"
