@@ -144,7 +144,7 @@ def read_rows(path: str | Path, aliases: dict[str, tuple[str, ...]], *, max_fiel
             if key is None:
                 continue
             if isinstance(value, str) and (len(value) > limit or "\x00" in value):
-                name = str(key).strip()
+                name = str(key).strip()[:40]
                 if len(value) > limit:
                     return {"_error": f"field {name!r} is {len(value)} characters long (at most {limit})"}
                 return {"_error": f"field {name!r} contains a NUL character"}
@@ -168,13 +168,13 @@ def read_rows(path: str | Path, aliases: dict[str, tuple[str, ...]], *, max_fiel
         yield SourceRow(line, mapped(record))
 
 
-_CSV_LIMIT = threading.Lock()
+_CSV_LIMIT_LOCK = threading.Lock()
 
 
 def _csv_records(path: Path, text: str) -> list[tuple[int, dict[str, Any]]]:
     # csv's field limit is process-wide and its error ends the file: lift it while this file is
     # read (eagerly, so that no other reader runs under it), and let read_rows reject long fields.
-    with _CSV_LIMIT:
+    with _CSV_LIMIT_LOCK:
         before = csv.field_size_limit(len(text) + 1)
         try:
             reader = csv.DictReader(io.StringIO(text))

@@ -167,6 +167,22 @@ def test_csv_limit_of_the_process_is_left_as_it_was(tmp_path, rulebook, any_fact
     assert csv.field_size_limit() == before
 
 
+def test_site_csv_rows_with_a_huge_or_nul_field_are_rejected_with_that_reason(any_factory, rulebook, tmp_path):
+    from scoring.site import load_site
+
+    path = tmp_path / "staff.csv"
+    path.write_text("工号,姓名,部门,窗口\n1009,赵新,SCJG,A03\n1010," + "赵" * 30_000 + ",SCJG,A03\n1011,钱\x00,SCJG,A03\n", encoding="utf-8")
+    with any_factory() as s, s.begin():
+        add_site(s, day=TODAY)
+        report = load_site(s, path, rulebook)
+    assert [(r.line, r.reason) for r in report.rejected] == [
+        (3, "field '姓名' is 30000 characters long (at most 20000)"),
+        (4, "field '姓名' contains a NUL character"),
+    ]
+    with any_factory() as s:
+        assert s.scalar(select(func.count()).select_from(Staff)) == 4
+
+
 # ---------------------------------------------------------------------------- locked database (CLI)
 
 runner = CliRunner()
