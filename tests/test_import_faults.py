@@ -220,7 +220,7 @@ class _ReleaseOnFailure(logging.Handler):
     """Ends the other connection's lock as soon as the CLI gives up on a file, so the next file can write."""
 
     def __init__(self, holder: sqlite3.Connection):
-        super().__init__(logging.WARNING)
+        super().__init__(logging.INFO)
         self.holder = holder
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -234,12 +234,15 @@ def test_locked_database_costs_only_the_file_it_hit(cli_home):
     second.write_text(HEADER + GOOD_1.replace("G1", "G9").replace("09:01", "09:11"), encoding="utf-8")
     holder = sqlite3.connect(_db_file(), isolation_level=None, check_same_thread=False)
     holder.execute("BEGIN EXCLUSIVE")
-    handler = _ReleaseOnFailure(holder)
-    logging.getLogger("windowqa").addHandler(handler)
+    handler, logger = _ReleaseOnFailure(holder), logging.getLogger("windowqa")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
     try:
         result = runner.invoke(_app(), ["ratings", "import", str(first), str(second)])
     finally:
-        logging.getLogger("windowqa").removeHandler(handler)
+        logger.removeHandler(handler)
+        logger.setLevel(level)
         holder.close()
     assert result.exit_code == 1, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception

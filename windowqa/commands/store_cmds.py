@@ -103,7 +103,7 @@ def _not_imported(file: Path, exc: Exception) -> None:
     from scoring.tabular import ImportFileError
 
     reason = str(exc if isinstance(exc, ImportFileError) else ImportFileError.from_database(file, exc))
-    log.warning("%s", reason)
+    log.info("not imported: %s", reason)  # info: the user reads it on stderr, a log file keeps it
     typer.echo(f"windowqa: {reason}", err=True)
 
 
