@@ -17,6 +17,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Iterator
 
+from models.settings import Settings
+
 
 class ImportFileError(ValueError):
     """A whole file that cannot be read; the message names the file and the reason."""
@@ -37,6 +39,8 @@ class ImportFileError(ValueError):
 class RowLimits:
     """What one row of an export may hold; a row outside these bounds is rejected, the rest imported.
 
+    The defaults are the ``import_*`` settings' defaults; a site sets them there.
+
     Attributes:
         earliest: the earliest day a time in a row may carry (1900 or 0001 are placeholders of
             broken exports, not history of this hall).
@@ -45,9 +49,13 @@ class RowLimits:
             would otherwise end the whole file at its 128 KiB limit.
     """
 
-    earliest: date = date(2000, 1, 1)
-    days_ahead: int = 366
-    max_field_chars: int = 20_000
+    earliest: date = Settings.model_fields["import_earliest_date"].default
+    days_ahead: int = Settings.model_fields["import_days_ahead"].default
+    max_field_chars: int = Settings.model_fields["import_max_field_chars"].default
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "RowLimits":
+        return cls(settings.import_earliest_date, settings.import_days_ahead, settings.import_max_field_chars)
 
     def check_time(self, name: str, at: datetime, today: date) -> datetime:
         """``at`` when it lies between ``earliest`` and ``days_ahead`` after ``today``.

@@ -95,7 +95,7 @@ def _echo_rejects(rejected) -> None:
 def _row_limits(settings: Settings):
     from scoring.tabular import RowLimits
 
-    return RowLimits(settings.import_earliest_date, settings.import_days_ahead, settings.import_max_field_chars)
+    return RowLimits.from_settings(settings)
 
 
 def _not_imported(file: Path, exc: Exception) -> None:
