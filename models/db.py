@@ -585,13 +585,13 @@ class ImportRun(Base):
 # ---------------------------------------------------------------------------- engine and sessions
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, busy_timeout_ms: int = 30000) -> None:
     # Foreign keys are off by default in SQLite; WAL lets the dashboard read while ingest writes.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     cursor.close()
 
 
@@ -615,7 +615,8 @@ def make_engine(url_or_settings: str | Settings | None = None, *, echo: bool = F
         Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, echo=echo)
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
+        busy_ms = int(url_or_settings.database_busy_timeout_s * 1000) if isinstance(url_or_settings, Settings) else 30000
+        event.listen(engine, "connect", lambda connection, record: _sqlite_pragmas(connection, record, busy_ms))
     return engine
 
 

@@ -7,6 +7,7 @@ not here.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from pydantic import Field
@@ -24,6 +25,10 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default_factory=_default_data_dir)
     database_url: str | None = None  # default: SQLite file in data_dir
+    database_busy_timeout_s: float = 30.0  # SQLite: how long a write waits for another program's lock
+    import_earliest_date: date = date(2000, 1, 1)  # ratings/queue rows dated before are rejected
+    import_days_ahead: int = 366  # ... and rows dated more than this many days after today
+    import_max_field_chars: int = 20_000  # ... and rows with a longer field (a comment)
     rulebook_path: Path | None = None  # default: the shipped rulebook
     calendar_path: Path | None = None  # site calendar TOML over the national working days (default: none)
     whisper_model_dir: Path | None = None  # default: data_dir/models/whisper-base, assembled from PyPI

@@ -19,7 +19,7 @@ from models.db import QueueCall, Recording, RecordingStatus, Window
 from models.rulebook import Rulebook
 from scoring.store.ratings import link_ratings
 from scoring.store.recordings import rescore_recording
-from scoring.store.tabular import Rejected, parse_time, read_rows, record_import_run
+from scoring.store.tabular import Rejected, RowLimits, parse_time, read_rows, record_import_run, text_value
 
 log = logging.getLogger("scoring")
 
@@ -41,18 +41,29 @@ class QueueImportReport:
     rescored_recordings: int = 0
 
 
-def import_queue(session: Session, path: str | Path, rulebook: Rulebook) -> QueueImportReport:
+def import_queue(
+    session: Session, path: str | Path, rulebook: Rulebook, *, limits: RowLimits | None = None, today: datetime | None = None
+) -> QueueImportReport:
     """Import a queue system export (CSV or JSON) and re-score the recordings it touches.
+
+    Args:
+        session: the caller's session.
+        path: the export file.
+        rulebook: for re-scoring.
+        limits: bounds of a row (accepted dates, longest field); rows outside are rejected.
+        today: the day the accepted dates are counted from (default: now).
 
     Raises:
         ImportFileError: the file cannot be read at all.
     """
     path = Path(path)
+    limits = limits or RowLimits()
+    day = (today or datetime.now()).date()
     report = QueueImportReport(source=str(path))
     windows = {w.code: w.id for w in session.scalars(select(Window))}
     seen: dict[tuple, int] = {}
     touched: dict[int, list[datetime]] = {}
-    for row in read_rows(path, QUEUE_FIELDS):
+    for row in read_rows(path, QUEUE_FIELDS, max_field_chars=limits.max_field_chars):
         f = row.fields
         try:
             if "_error" in f:
@@ -60,8 +71,9 @@ def import_queue(session: Session, path: str | Path, rulebook: Rulebook) -> Queu
             missing = [name for name in ("called_at", "window", "ticket_no") if name not in f]
             if missing:
                 raise ValueError("missing " + ", ".join(missing))
-            called_at = parse_time(f["called_at"])
-            issued_at = parse_time(f["issued_at"]) if "issued_at" in f else None
+            f = _row_fields(f)
+            called_at = limits.check_time("called_at", parse_time(f["called_at"]), day)
+            issued_at = limits.check_time("issued_at", parse_time(f["issued_at"]), day) if "issued_at" in f else None
             if issued_at is not None and issued_at > called_at:
                 raise ValueError(f"ticket issued ({issued_at}) after it was called ({called_at})")
             code = str(f["window"])
@@ -89,6 +101,12 @@ def import_queue(session: Session, path: str | Path, rulebook: Rulebook) -> Queu
     record_import_run(session, "queue", path, report)
     log.info("queue %s: %d imported, %d unchanged, %d rejected", path, report.imported, report.unchanged, len(report.rejected))
     return report
+
+
+def _row_fields(f: dict) -> dict:
+    # Text as the columns hold it on every backend (a JSON export may carry numbers or objects).
+    columns = {"window": Window.code, "ticket_no": QueueCall.ticket_no, "matter": QueueCall.matter}
+    return {**f, **{name: text_value(name, f[name], column) for name, column in columns.items() if f.get(name) is not None}}
 
 
 def _rescore_window(session: Session, rulebook: Rulebook, window_id: int, start: datetime, end: datetime) -> int:

@@ -14,8 +14,9 @@ from __future__ import annotations
 import bisect
 import json
 import logging
+import math
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ from models.db import (
 from models.rulebook import Rulebook
 from scoring.duty import DutyTable
 from scoring.store.flags import raise_flag
-from scoring.store.tabular import Rejected, parse_time, read_rows, record_import_run, row_key
+from scoring.store.tabular import Rejected, RowLimits, parse_time, read_rows, record_import_run, row_key, text_value
 from models.workdays import add_working_days
 
 log = logging.getLogger("scoring")
@@ -58,9 +59,13 @@ _DIMENSION_PREFIXES = ("dim_", "维度_", "维度:", "维度：")
 
 @dataclass(frozen=True)
 class RatingImportOptions:
-    """Options of a ratings import; ``vendor_codes`` adds to the rulebook's ``[ratings].vendor_codes``."""
+    """Options of a ratings import; ``vendor_codes`` adds to the rulebook's ``[ratings].vendor_codes``.
+
+    ``limits`` bounds a row (accepted dates, longest field); rows outside are rejected.
+    """
 
     vendor_codes: dict[str, str] = field(default_factory=dict)
+    limits: RowLimits = field(default_factory=RowLimits)
 
 
 @dataclass
@@ -111,7 +116,23 @@ def _dimensions(fields: dict[str, Any]) -> dict[str, float] | None:
             out[str(name)] = float(value)
         except (TypeError, ValueError):
             raise ValueError(f"dimension score {name!r} is not a number: {value!r}") from None
+        # nan/inf: SQLite stores them, PostgreSQL's JSON refuses them and with them the whole file.
+        if not math.isfinite(out[str(name)]):
+            raise ValueError(f"dimension score {name!r} is not a finite number: {value!r}")
     return out or None
+
+
+def _row_fields(f: dict[str, Any]) -> dict[str, Any]:
+    # Text as the columns hold it on every backend (a JSON export may carry numbers or objects).
+    columns = {
+        "serial_no": Rating.serial_no,
+        "window": Window.code,
+        "staff_no": Rating.terminal_staff_no,
+        "staff_name": Rating.terminal_staff_name,
+        "comment": Rating.comment,
+        "matter": Rating.matter,
+    }
+    return {**f, **{name: text_value(name, f[name], column) for name, column in columns.items() if f.get(name) is not None}}
 
 
 def import_ratings(
@@ -141,7 +162,8 @@ def import_ratings(
     path = Path(path)
     report = RatingImportReport(source=str(path), options=options)
     codes = {**rulebook.ratings.vendor_codes, **options.vendor_codes}
-    valid = _valid_rows(session, path, rulebook, codes, report)
+    day = (today or datetime.now()).date()
+    valid = _valid_rows(session, path, rulebook, codes, report, options.limits, day)
     new = _add_new(session, path, valid, report)
     report.rejected.sort(key=lambda r: r.line)
     session.flush()
@@ -153,17 +175,18 @@ def import_ratings(
     report.linked, report.unlinked = linked, unlinked
     report.flags_raised += flags + sum(1 for r in new if r.is_poor)
     record_import_run(session, "ratings", path, report)
-    flag_overdue_follow_ups(session, (today or datetime.now()).date())
+    flag_overdue_follow_ups(session, day)
     log.info("ratings %s: %d imported, %d unchanged, %d rejected", path, report.imported, report.unchanged, len(report.rejected))
     return report
 
 
-def _valid_rows(session: Session, path: Path, rulebook: Rulebook, codes: dict[str, str], report: RatingImportReport) -> list[tuple[int, dict[str, Any]]]:
+def _valid_rows(session: Session, path: Path, rulebook: Rulebook, codes: dict[str, str], report: RatingImportReport,
+                limits: RowLimits, day: date) -> list[tuple[int, dict[str, Any]]]:
     # The file's rows as Rating fields (with their line); rejected rows go to the report.
     windows = {w.code: w.id for w in session.scalars(select(Window))}
     seen: dict[str, int] = {}
     valid: list[tuple[int, dict[str, Any]]] = []
-    for row in read_rows(path, RATING_FIELDS):
+    for row in read_rows(path, RATING_FIELDS, max_field_chars=limits.max_field_chars):
         f = row.fields
         try:
             if "_error" in f:
@@ -171,7 +194,8 @@ def _valid_rows(session: Session, path: Path, rulebook: Rulebook, codes: dict[st
             missing = [name for name in ("rated_at", "window", "staff_no", "level") if name not in f]
             if missing:
                 raise ValueError("missing " + ", ".join(missing))
-            rated_at = parse_time(f["rated_at"])
+            f = _row_fields(f)
+            rated_at = limits.check_time("rated_at", parse_time(f["rated_at"]), day)
             window_code = str(f["window"])
             if window_code not in windows:
                 raise ValueError(f"unknown window {window_code!r}")

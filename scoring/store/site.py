@@ -83,6 +83,9 @@ def load_site(session: Session, path: str | Path, rulebook: Rulebook) -> SiteLoa
     else:
         raise ImportFileError(f"{path}: header {sorted(header)} is neither staff, roster nor substitutes")
     for row in read_rows(path, fields):
+        if "_error" in row.fields:  # a field too long or with a NUL: the reader's reason
+            report.rejected.append(Rejected(row.line, row.fields["_error"]))
+            continue
         entry = {k: v for k, v in row.fields.items() if not k.startswith("_")}
         if kind == "staff" and isinstance(entry.get("windows"), str):
             entry["windows"] = [w for w in entry["windows"].replace("，", ";").replace(",", ";").split(";") if w.strip()]

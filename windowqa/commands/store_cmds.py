@@ -70,6 +70,21 @@ def _echo_rejects(rejected) -> None:
         typer.echo(f"  line {r.line}: {r.reason}", err=True)
 
 
+def _row_limits(settings):
+    from scoring.store.tabular import RowLimits
+
+    return RowLimits.from_settings(settings)
+
+
+def _not_imported(file: Path, exc: Exception) -> None:
+    """Say why a file was not imported (unreadable, or the store refused it); the other files go on."""
+    from scoring.store.tabular import ImportFileError
+
+    reason = str(exc if isinstance(exc, ImportFileError) else ImportFileError.from_database(file, exc))
+    log.info("not imported: %s", reason)  # info: the user reads it on stderr, a log file keeps it
+    typer.echo(f"windowqa: {reason}", err=True)
+
+
 @app.command("ingest")
 def ingest_cmd(
     ctx: typer.Context,
@@ -121,12 +136,14 @@ def ingest_cmd(
 @ratings_app.command("import")
 def ratings_import(
     ctx: typer.Context,
-    file: Path = typer.Argument(..., help="The terminal's export (CSV or JSON)."),
+    files: List[Path] = typer.Argument(..., help="The terminal's exports (CSV or JSON); each file is imported on its own."),
     codes: Optional[Path] = typer.Option(None, "--codes", help='TOML with a vendor\'s level codes, e.g. "5" = "非常满意".'),
     rulebook_path: Optional[Path] = RULEBOOK_OPT,
     db: Optional[str] = DB_OPT,
 ) -> None:
     """Import ratings: validate every row, link to interactions, check 工号, open follow-ups for 差评."""
+    from sqlalchemy.exc import DBAPIError
+
     from scoring.store.ratings import RatingImportOptions, import_ratings
     from scoring.store.tabular import ImportFileError
 
@@ -142,42 +159,57 @@ def ratings_import(
     unknown = sorted(set(vendor_codes.values()) - set(rulebook.ratings.levels))
     if unknown:
         fail(f"{codes}: codes map to unknown levels {unknown}; levels are {', '.join(rulebook.ratings.levels)}")
-    try:
-        with factory() as s, s.begin():
-            report = import_ratings(s, file, rulebook, RatingImportOptions(vendor_codes=vendor_codes))
-            _audit(s, "ratings.import", file, imported=report.imported, unchanged=report.unchanged, rejected=len(report.rejected))
-    except ImportFileError as exc:
-        fail(str(exc))
-    typer.echo(
-        f"{file}: {report.imported} imported, {report.unchanged} unchanged, {len(report.rejected)} rejected; "
-        f"{report.linked} linked, {len(report.unlinked)} unlinked, {report.follow_ups_opened} follow-ups opened"
-    )
-    _echo_rejects(report.rejected)
-    if report.unlinked:
-        typer.echo("  not linked to an interaction: " + ", ".join(report.unlinked), err=True)
+    options = RatingImportOptions(vendor_codes=vendor_codes, limits=_row_limits(cli.settings))
+    failed = False
+    for file in files:
+        try:
+            with factory() as s, s.begin():
+                report = import_ratings(s, file, rulebook, options)
+                _audit(s, "ratings.import", file, imported=report.imported, unchanged=report.unchanged, rejected=len(report.rejected))
+        except (ImportFileError, DBAPIError) as exc:
+            _not_imported(file, exc)
+            failed = True
+            continue
+        typer.echo(
+            f"{file}: {report.imported} imported, {report.unchanged} unchanged, {len(report.rejected)} rejected; "
+            f"{report.linked} linked, {len(report.unlinked)} unlinked, {report.follow_ups_opened} follow-ups opened"
+        )
+        _echo_rejects(report.rejected)
+        if report.unlinked:
+            typer.echo("  not linked to an interaction: " + ", ".join(report.unlinked), err=True)
+    if failed:
+        raise typer.Exit(1)
 
 
 @queue_app.command("import")
 def queue_import(
     ctx: typer.Context,
-    file: Path = typer.Argument(..., help="The queue system's call export (CSV or JSON)."),
+    files: List[Path] = typer.Argument(..., help="The queue system's call exports (CSV or JSON); each file is imported on its own."),
     rulebook_path: Optional[Path] = RULEBOOK_OPT,
     db: Optional[str] = DB_OPT,
 ) -> None:
     """Import call events (time, window, ticket); recordings they fall into are re-scored."""
+    from sqlalchemy.exc import DBAPIError
+
     from scoring.store.queue import import_queue
     from scoring.store.tabular import ImportFileError
 
     cli = cli_context(ctx, db=db, rulebook=rulebook_path)
     rulebook, factory = cli.rulebook, cli.sessions
-    try:
-        with factory() as s, s.begin():
-            report = import_queue(s, file, rulebook)
-            _audit(s, "queue.import", file, imported=report.imported, unchanged=report.unchanged, rejected=len(report.rejected))
-    except ImportFileError as exc:
-        fail(str(exc))
-    typer.echo(f"{file}: {report.imported} imported, {report.unchanged} unchanged, {len(report.rejected)} rejected; {report.rescored_recordings} recordings re-scored")
-    _echo_rejects(report.rejected)
+    failed = False
+    for file in files:
+        try:
+            with factory() as s, s.begin():
+                report = import_queue(s, file, rulebook, limits=_row_limits(cli.settings))
+                _audit(s, "queue.import", file, imported=report.imported, unchanged=report.unchanged, rejected=len(report.rejected))
+        except (ImportFileError, DBAPIError) as exc:
+            _not_imported(file, exc)
+            failed = True
+            continue
+        typer.echo(f"{file}: {report.imported} imported, {report.unchanged} unchanged, {len(report.rejected)} rejected; {report.rescored_recordings} recordings re-scored")
+        _echo_rejects(report.rejected)
+    if failed:
+        raise typer.Exit(1)
 
 
 @site_app.command("load")
@@ -188,6 +220,8 @@ def site_load(
     db: Optional[str] = DB_OPT,
 ) -> None:
     """Load (upsert) departments, windows, staff, roster and substitutes."""
+    from sqlalchemy.exc import DBAPIError
+
     from scoring.store.site import SiteFileError, load_site
     from scoring.store.tabular import ImportFileError
 
@@ -201,6 +235,10 @@ def site_load(
                 _audit(s, "site.load", file, created=report.created, rejected=len(report.rejected))
         except (ImportFileError, SiteFileError) as exc:
             typer.echo(f"windowqa: {exc}", err=True)
+            failed = True
+            continue
+        except DBAPIError as exc:
+            _not_imported(file, exc)
             failed = True
             continue
         created = ", ".join(f"{v} {k}" for k, v in report.created.items()) or "nothing new"
