@@ -20,9 +20,9 @@ from typer.testing import CliRunner
 from _store_support import DATA, add_site, any_factory, db_url, pg_url, rulebook, sqlite_url  # noqa: F401
 from models.db import ImportRun, QueueCall, Rating, Staff
 from models.settings import Settings
-from scoring.queue import import_queue
-from scoring.ratings import RatingImportOptions, import_ratings
-from scoring.tabular import RowLimits
+from scoring.store.queue import import_queue
+from scoring.store.ratings import RatingImportOptions, import_ratings
+from scoring.store.tabular import RowLimits
 
 TODAY = datetime(2026, 3, 3)
 HEADER = "流水号,评价时间,窗口,工号,姓名,评价等级,dim_态度,dim_效率,评价内容,事项\n"
@@ -168,7 +168,7 @@ def test_csv_limit_of_the_process_is_left_as_it_was(tmp_path, rulebook, any_fact
 
 
 def test_site_csv_rows_with_a_huge_or_nul_field_are_rejected_with_that_reason(any_factory, rulebook, tmp_path):
-    from scoring.site import load_site
+    from scoring.store.site import load_site
 
     path = tmp_path / "staff.csv"
     path.write_text("工号,姓名,部门,窗口\n1009,赵新,SCJG,A03\n1010," + "赵" * 30_000 + ",SCJG,A03\n1011,钱\x00,SCJG,A03\n", encoding="utf-8")
