@@ -82,7 +82,7 @@ def transcribe(
 ) -> None:
     """Transcribe recordings into time-stamped, role-tagged utterances (Simplified Chinese)."""
     from audio_capture import AudioDecodeError, ChannelMap
-    from windowqa.speech_pipeline import PipelineStats, transcribe_file
+    from windowqa.speech import PipelineStats, transcribe_file
 
     try:
         channel_map = ChannelMap.parse(channels, window=window)
@@ -126,7 +126,7 @@ def eval_asr(
     from asr.metrics import CerCounts, cer_counts
     from audio_capture import AudioDecodeError
     from nlp.evaluation import ManifestError, read_manifest
-    from windowqa.speech_pipeline import PipelineOptions, PipelineStats, transcribe_file
+    from windowqa.speech import PipelineOptions, PipelineStats, transcribe_file
 
     try:
         rows = read_manifest(manifest, ("audio", "text"))
@@ -208,7 +208,7 @@ def eval_phrases_audio(
     from nlp.evaluation import ManifestError, family_of, parse_expected, read_manifest
     from nlp.evaluation import PhraseEvaluation
     from windowqa.commands.nlp_cmds import build_default_matcher, print_phrase_evaluation
-    from windowqa.speech_pipeline import (
+    from windowqa.speech import (
         PipelineOptions, PipelineStats, VerifyOptions, for_recording, recording_blocks, transcribe_and_match,
     )
 
@@ -300,7 +300,7 @@ def capture(
 
     from audio_capture import CaptureDeviceError, ChannelMap
     from audio_capture.live import CaptureOptions, LiveCapture, SegmentWriter
-    from windowqa.speech_pipeline import PipelineOptions, transcribe_and_match, transcribe_blocks
+    from windowqa.speech import PipelineOptions, transcribe_and_match, transcribe_blocks
 
     settings = Settings()
     try:
