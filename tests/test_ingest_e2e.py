@@ -9,6 +9,7 @@ the same files.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import numpy as np
@@ -191,3 +192,14 @@ def test_the_ingest_command_on_a_real_recording(recordings, whisper_model_dir, t
     bad = runner.invoke(app, ["ingest", str(recordings["A03"]), "--window", "Z99"])
     assert bad.exit_code == 2 and "unknown window 'Z99'" in bad.output
     assert (tmp_path / "data" / "archive" / "A03" / "2026-03-02" / recordings["A03"].name).is_file()
+    from dataclasses import asdict
+
+    from models.db import open_database
+    from windowqa.speech import PipelineOptions, VerifyOptions
+
+    with open_database(f"sqlite:///{tmp_path / 'data' / 'windowqa.db'}")() as s:
+        recording = s.scalar(select(Recording))
+        # the options that made the utterances and hits are kept with the recording
+        assert recording.asr_options["model"] and recording.pipeline_options == {
+            "pipeline": json.loads(json.dumps(asdict(PipelineOptions()))), "verify": asdict(VerifyOptions())
+        }
