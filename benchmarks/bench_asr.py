@@ -36,7 +36,7 @@ from asr import Transcriber, WordFrequencyLM, cer_counts  # noqa: E402
 from asr.model_files import install_whisper_base  # noqa: E402
 from audio_capture import decode_audio  # noqa: E402
 from models.settings import Settings  # noqa: E402
-from windowqa.speech_pipeline import PipelineOptions, PipelineStats, transcribe_file  # noqa: E402
+from windowqa.speech import PipelineOptions, PipelineStats, transcribe_file  # noqa: E402
 
 SR = 16000
 

@@ -168,10 +168,13 @@ def main() -> None:
         t, c = time.perf_counter(), time.process_time()
         from dataclasses import replace
 
+        from windowqa.utterance_stream import HeardUtterance
+
         utterances = [replace(u, started_at=started_at + timedelta(seconds=u.start_s)) for u in window_day(rulebook, path.stem[:3], seeds[path.name])]
+        heard = [HeardUtterance(u) for u in utterances]
         timers["generate_s"] += time.perf_counter() - t
         timers["generate_cpu_s"] += time.process_time() - c
-        return utterances
+        return heard
 
     total_utterances = 0
     ingest_s = 0.0

@@ -271,6 +271,7 @@ class Recording(Base):
     failure_reason: Mapped[Optional[str]] = mapped_column(Text)
     rulebook_version: Mapped[Optional[str]] = mapped_column(String(64))
     asr_options: Mapped[Optional[dict[str, Any]]]  # model id and options that made the transcript
+    pipeline_options: Mapped[Optional[dict[str, Any]]]  # speech pipeline and near-miss verification options
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.current_timestamp())
     finished_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
 

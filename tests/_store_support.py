@@ -156,19 +156,14 @@ class RecordedTranscriber:
     """Transcription replayed from a recorded transcript file (JSON lines, as in tests/data/transcripts).
 
     The "audio" file given to ingest is the transcript itself; lines with a ``"#"`` key are
-    comments (they make copies of one transcript differ in content). ``delay_s`` simulates the
-    time real transcription takes, so that a test can kill an ingest in the middle.
+    comments (they make copies of one transcript differ in content).
     """
 
-    def __init__(self, delay_s: float = 0.0):
-        self.delay_s = delay_s
-
     def __call__(self, path, *, started_at=None, channel_map=None):
-        import time
         from datetime import timedelta
 
-        if self.delay_s:
-            time.sleep(self.delay_s)
+        from windowqa.utterance_stream import HeardUtterance
+
         out = []
         for line in Path(path).read_text(encoding="utf-8").splitlines():
             if not line.strip():
@@ -177,7 +172,8 @@ class RecordedTranscriber:
             if "#" in row:
                 continue
             at = started_at + timedelta(seconds=row["start_s"]) if started_at else None
-            out.append(Utterance(text=row["text"], role=Role(row.get("role", "unknown")), start_s=row["start_s"], end_s=row["end_s"], started_at=at))
+            utterance = Utterance(text=row["text"], role=Role(row.get("role", "unknown")), start_s=row["start_s"], end_s=row["end_s"], started_at=at)
+            out.append(HeardUtterance(utterance))
         return out
 
 

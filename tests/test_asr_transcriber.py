@@ -10,7 +10,7 @@ from asr.filters import find_known_hallucination, find_repetition_loop
 from asr.windows import uncovered_stretches
 from audio_capture import decode_audio
 from models.domain import Role
-from windowqa.speech_pipeline import transcribe_blocks
+from windowqa.speech import transcribe_blocks
 
 pytestmark = pytest.mark.slow
 SR = 16000
@@ -210,7 +210,7 @@ def test_trailing_silence_is_not_continued(transcriber, clips):
 def test_a_quiet_recording_is_transcribed_like_a_normal_one(transcriber, clips, tmp_path):
     import soundfile as sf
 
-    from windowqa.speech_pipeline import transcribe_file
+    from windowqa.speech import transcribe_file
 
     pause = np.zeros(2 * SR, np.float32)
     voice = clips["paddle_zh"] / np.abs(clips["paddle_zh"]).max() * 0.5 * 10 ** (-30 / 20)  # peaks at -36 dBFS

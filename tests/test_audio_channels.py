@@ -185,7 +185,7 @@ def test_both_lines_of_a_turn_in_babble_are_transcribed_on_their_own_channels(tu
     """End to end through the pipeline: with a per-segment decision both lines were lost
     (each microphone's one long segment was 0.6 dB from the other's)."""
     from asr import cer_counts
-    from windowqa.speech_pipeline import transcribe_blocks
+    from windowqa.speech import transcribe_blocks
 
     mix, _, _ = turn_in_babble
     utterances = list(transcribe_blocks([mix], transcriber, n_channels=2))
@@ -213,7 +213,7 @@ def test_a_stereo_recording_of_one_source_is_transcribed_as_mono(speech_dir, tra
     import soundfile as sf
 
     from asr import cer_counts
-    from windowqa.speech_pipeline import PipelineOptions, transcribe_file
+    from windowqa.speech import PipelineOptions, transcribe_file
 
     voice = decode_audio(speech_dir / "paddle_zh.flac").samples[0]
     voice = np.concatenate([np.zeros(SR, np.float32), voice, np.zeros(SR, np.float32)])

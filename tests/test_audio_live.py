@@ -61,7 +61,7 @@ def test_callback_copies_and_counts_overruns():
 
 @pytest.mark.slow
 def test_stream_blocks_are_archived_and_transcribed(window_audio, transcriber, tmp_path):
-    from windowqa.speech_pipeline import transcribe_blocks
+    from windowqa.speech import transcribe_blocks
 
     options = CaptureOptions(window="W05", segment_s=4.0, archive_dir=tmp_path)
     capture = LiveCapture(options)

@@ -127,7 +127,7 @@ def test_a_quiet_recording_is_segmented_like_a_normal_one(clips, tmp_path):
     import soundfile as sf
 
     from audio_capture import recording_gain_db
-    from windowqa.speech_pipeline import PipelineOptions, for_recording
+    from windowqa.speech import PipelineOptions, for_recording
 
     audio, _ = _timeline(clips)
     normal = audio / np.abs(audio).max() * 0.5  # peaks at -6 dBFS

@@ -1,8 +1,11 @@
-"""Ingest: audio files → transcription → roles → phrase matching → segmentation, scoring, store.
+"""Ingest: audio files → transcription → roles → phrase matching and audio verification → segmentation, scoring, store.
 
-The composition of the stages for recorded files. Transcription and matching are passed in
-(a callable and a matcher object), so the same ingest runs with the real speech pipeline, or
-with recorded transcripts in tests and benchmarks.
+The composition of the stages for recorded files. Transcription is passed in (a callable
+yielding :class:`~windowqa.utterance_stream.HeardUtterance` items), and so is the matcher, so
+the same ingest runs with the real speech pipeline (:func:`speech_transcriber`), or with
+recorded transcripts in tests and benchmarks. Each recording flows through one typed stream
+(:func:`windowqa.utterance_stream.utterance_stream`): roles first, then the matcher, then the
+near misses of staff utterances verified against the audio, then the store.
 
 Guarantees:
     * Idempotent by content hash: a file whose recording is ``done`` is skipped.
@@ -20,18 +23,19 @@ import shutil
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterable, Protocol, Sequence
+from typing import Any, Iterable, Iterator, Protocol, runtime_checkable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
 from models.db import Recording, RecordingStatus
-from models.domain import Role, RuleHit, Utterance
+from models.domain import RuleHit, Utterance
 from models.rulebook import Rulebook
 from scoring.store.ratings import link_ratings
 from scoring.segment import MatchedUtterance
 from scoring.store import StoreError, store_recording, window_by_code
+from windowqa.utterance_stream import HeardUtterance, Matcher, utterance_stream
 
 log = logging.getLogger("windowqa")
 
@@ -44,22 +48,26 @@ class IngestError(ValueError):
 
 
 class Transcribe(Protocol):
-    """Turns one audio file into utterances (offsets from the file's start).
+    """Turns one recording file into heard utterances (offsets from the file's start).
 
-    It may also return ``(utterance, hits)`` pairs (or objects with ``.utterance`` and
-    ``.hits``, as ``speech_pipeline.transcribe_and_match`` yields) when it matched already,
-    e.g. with phrase verification against the audio; ingest then does not match again.
+    Items carry their audio only when the transcription can also verify near misses against
+    it (:class:`VerifyingTranscribe`); recorded transcripts carry none.
     """
 
-    def __call__(self, path: Path, *, started_at: datetime | None, channel_map: dict[str, str] | None) -> list[Any]: ...
+    def __call__(self, path: Path, *, started_at: datetime | None, channel_map: dict[str, str] | None) -> Iterable[HeardUtterance]: ...
 
 
-class Matcher(Protocol):
-    """The phrase matcher's surface that ingest uses (``nlp.PhraseMatcher``)."""
+@runtime_checkable
+class VerifyingTranscribe(Transcribe, Protocol):
+    """A transcription that confirms near misses against the audio it heard (``SpeechSource``).
 
-    def match_many(self, utterances: Sequence[Utterance]) -> list[list[RuleHit]]: ...
+    Verification needs the audio and the model that transcribed it, so it belongs to the
+    transcription; ingest calls it only for staff (and unknown-role) utterances.
+    """
 
-    def citizen_abuse(self, utterance: Utterance) -> list[RuleHit]: ...
+    def verify_near_misses(self, utterance: Utterance, audio: Any, matcher: Any) -> list[RuleHit]: ...
+
+    def describe(self) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -177,44 +185,10 @@ def _archive(path: Path, archive_dir: Path | None, window: str, started_at: date
     return str(target.relative_to(archive_dir))
 
 
-def _split(results: Sequence[Any]) -> tuple[list[Utterance], list[Sequence[RuleHit] | None]]:
-    utterances, hits = [], []
-    for item in results:
-        if isinstance(item, Utterance):
-            utterances.append(item)
-            hits.append(None)
-        elif isinstance(item, tuple):
-            utterances.append(item[0])
-            hits.append(tuple(item[1]))
-        else:
-            utterances.append(item.utterance)
-            hits.append(tuple(item.hits))
-    return utterances, hits
-
-
-def match_utterances(
-    utterances: Sequence[Utterance], matcher: Matcher, known_hits: Sequence[Sequence[RuleHit] | None] | None = None
-) -> list[MatchedUtterance]:
-    """Rule hits for staff (and unknown-role) utterances, abuse findings for citizens.
-
-    Args:
-        utterances: one recording's utterances with their final roles.
-        matcher: the phrase matcher.
-        known_hits: hits found earlier per utterance (None where not matched yet).
-    """
-    known = list(known_hits) if known_hits is not None else [None] * len(utterances)
-    todo = [i for i, h in enumerate(known) if h is None]
-    if todo:
-        for i, found in zip(todo, matcher.match_many([utterances[i] for i in todo])):
-            known[i] = found
-    out = []
-    for seq, (u, found) in enumerate(zip(utterances, known)):
-        if u.role is Role.CITIZEN:
-            # what a citizen says never counts for or against staff; abuse is recorded
-            out.append(MatchedUtterance(seq, u, (), tuple(matcher.citizen_abuse(u))))
-        else:
-            out.append(MatchedUtterance(seq, u, tuple(found or ()), ()))
-    return out
+def matched_utterances(items: Iterable[HeardUtterance]) -> list[MatchedUtterance]:
+    """The stream's items in time order (``seq``), as the scorer and the store take them."""
+    ordered = sorted(items, key=lambda item: (item.utterance.start_s, item.utterance.channel or 0))
+    return [MatchedUtterance(seq, item.utterance, item.hits, item.abuse) for seq, item in enumerate(ordered)]
 
 
 def ingest(
@@ -234,7 +208,9 @@ def ingest(
         paths: audio files or folders.
         options: window, start time, archive folder.
         session_factory: the store; each file is written in its own transaction.
-        transcribe: audio → utterances (e.g. :func:`speech_transcriber`).
+        transcribe: audio → heard utterances (e.g. :func:`speech_transcriber`); one that is a
+            :class:`VerifyingTranscribe` also confirms near misses in staff utterances against
+            the audio, and its options are stored with each recording.
         matcher: the phrase matcher (``nlp.build_matcher(rulebook)``).
         rulebook: scoring rules.
         role_classifier: decides staff/citizen for mono utterances (``nlp.role``); None keeps
@@ -256,12 +232,11 @@ def ingest(
         except StoreError as exc:
             raise IngestError(str(exc)) from None
         window_id, channel_map = window.id, window.channel_map
+    run = _Run(options, window_id, channel_map, session_factory, transcribe, matcher, rulebook, role_classifier, asr_options)
     report = IngestReport(options=options)
     bar = tqdm(files, desc=f"ingest {options.window}", unit="file", disable=not options.progress)
     for path in bar:
-        result = _ingest_one(
-            path, options, window_id, channel_map, session_factory, transcribe, matcher, rulebook, role_classifier, asr_options
-        )
+        result = run.ingest_one(path)
         report.files.append(result)
         bar.set_postfix(done=report.count("done"), skipped=report.count("skipped"), failed=report.count("failed"))
         if result.status == "failed":
@@ -269,105 +244,112 @@ def ingest(
     return report
 
 
-def _ingest_one(
-    path: Path,
-    options: IngestOptions,
-    window_id: int,
-    channel_map: dict[str, str] | None,
-    session_factory: sessionmaker[Session],
-    transcribe: Transcribe,
-    matcher: Matcher,
-    rulebook: Rulebook,
-    role_classifier: Any | None,
-    asr_options: dict[str, Any] | None,
-) -> FileResult:
-    result = FileResult(path=str(path), status="failed")
-    if not path.is_file():
-        result.reason = "file not found"
-        return result  # nothing to hash: not recorded
-    digest = content_hash(path)
-    with session_factory() as s, s.begin():
-        recording = s.scalar(select(Recording).where(Recording.content_hash == digest))
-        if recording is not None and recording.status is RecordingStatus.DONE:
-            result.status, result.reason, result.recording_id = "skipped", "already ingested", recording.id
-            return result
-        started_at = options.start or start_from_name(path) or start_from_metadata(path)
-        if recording is None:
-            recording = Recording(content_hash=digest, path=str(path), window_id=window_id, status=RecordingStatus.PENDING)
-            s.add(recording)
-        recording.started_at = started_at
-        recording.window_id = window_id
-        recording.asr_options = asr_options
-        if started_at is None:
-            recording.status = RecordingStatus.FAILED
-            recording.failure_reason = "no start time: give --start or put it in the file name (e.g. A03_20260302-090000.wav)"
-        else:
-            try:
-                recording.path = _archive(path, options.archive_dir, options.window, started_at, digest)
-            except OSError as exc:
-                recording.status, recording.failure_reason = RecordingStatus.FAILED, f"cannot copy into the archive: {exc}"
-        s.flush()
-        result.recording_id = recording.id
-        if recording.status is RecordingStatus.FAILED:
-            result.reason = recording.failure_reason or ""
-            return result
-    try:
-        utterances, known_hits = _split(transcribe(path, started_at=started_at, channel_map=channel_map))
-        if role_classifier is not None:
-            from nlp.role import assign_roles
+@dataclass(frozen=True)
+class _Run:
+    """What every file of one ingest run shares."""
 
-            utterances = assign_roles(utterances, role_classifier)
-        items = match_utterances(utterances, matcher, known_hits)
-    except Exception as exc:  # noqa: BLE001 - any failure of one file is recorded and the batch goes on
-        reason = f"{type(exc).__name__}: {exc}"
-        with session_factory() as s, s.begin():
-            recording = s.get(Recording, result.recording_id)
-            recording.status, recording.failure_reason = RecordingStatus.FAILED, reason[:2000]
-        result.reason = reason
+    options: IngestOptions
+    window_id: int
+    channel_map: dict[str, str] | None
+    session_factory: sessionmaker[Session]
+    transcribe: Transcribe
+    matcher: Matcher
+    rulebook: Rulebook
+    role_classifier: Any | None
+    asr_options: dict[str, Any] | None
+
+    @property
+    def pipeline_options(self) -> dict[str, Any] | None:
+        return self.transcribe.describe() if isinstance(self.transcribe, VerifyingTranscribe) else None
+
+    def ingest_one(self, path: Path) -> FileResult:
+        """Open (or redo) the file's recording, run the stream over it, store the result."""
+        result = FileResult(path=str(path), status="failed")
+        if not path.is_file():
+            result.reason = "file not found"
+            return result  # nothing to hash: not recorded
+        started_at = self._open_recording(path, result)
+        if result.status == "skipped" or result.reason:
+            return result  # already done, or failed before analysis (no start time, archive)
+        try:
+            items = matched_utterances(self.stream(path, started_at))
+        except Exception as exc:  # noqa: BLE001 - any failure of one file is recorded and the batch goes on
+            result.reason = f"{type(exc).__name__}: {exc}"
+            with self.session_factory() as s, s.begin():
+                recording = s.get(Recording, result.recording_id)
+                recording.status, recording.failure_reason = RecordingStatus.FAILED, result.reason[:2000]
+            return result
+        self._store(result, items)
         return result
-    with session_factory() as s, s.begin():
-        recording = s.get(Recording, result.recording_id)
-        stored = store_recording(s, recording, items, rulebook)
-        if recording.started_at is not None and items:
-            end = recording.started_at + timedelta(seconds=max(i.utterance.end_s for i in items))
-            link_ratings(s, rulebook, window_id=window_id, start=recording.started_at, end=end + timedelta(minutes=rulebook.ratings.link_window_minutes))
-    result.status = "done"
-    result.utterances, result.interactions, result.flags = stored.utterances, stored.interactions, stored.flags
-    return result
+
+    def stream(self, path: Path, started_at: datetime | None) -> Iterator[HeardUtterance]:
+        """The recording's utterances through roles, matching and audio verification."""
+        heard = self.transcribe(path, started_at=started_at, channel_map=self.channel_map)
+        check = self.transcribe.verify_near_misses if isinstance(self.transcribe, VerifyingTranscribe) else None
+        return utterance_stream(heard, self.matcher, role_classifier=self.role_classifier, check=check)
+
+    def _open_recording(self, path: Path, result: FileResult) -> datetime | None:
+        """The file's recording row, new or redone; sets ``result`` to skipped or failed when
+        the file is not to be analysed. Returns the recording's start."""
+        digest = content_hash(path)
+        with self.session_factory() as s, s.begin():
+            recording = s.scalar(select(Recording).where(Recording.content_hash == digest))
+            if recording is not None and recording.status is RecordingStatus.DONE:
+                result.status, result.reason, result.recording_id = "skipped", "already ingested", recording.id
+                return None
+            started_at = self.options.start or start_from_name(path) or start_from_metadata(path)
+            if recording is None:
+                recording = Recording(content_hash=digest, path=str(path), window_id=self.window_id, status=RecordingStatus.PENDING)
+                s.add(recording)
+            recording.started_at = started_at
+            recording.window_id = self.window_id
+            recording.asr_options = self.asr_options
+            recording.pipeline_options = self.pipeline_options
+            if started_at is None:
+                recording.status = RecordingStatus.FAILED
+                recording.failure_reason = "no start time: give --start or put it in the file name (e.g. A03_20260302-090000.wav)"
+            else:
+                try:
+                    recording.path = _archive(path, self.options.archive_dir, self.options.window, started_at, digest)
+                except OSError as exc:
+                    recording.status, recording.failure_reason = RecordingStatus.FAILED, f"cannot copy into the archive: {exc}"
+            s.flush()
+            result.recording_id = recording.id
+            if recording.status is RecordingStatus.FAILED:
+                result.reason = recording.failure_reason or ""
+            return started_at
+
+    def _store(self, result: FileResult, items: list[MatchedUtterance]) -> None:
+        """Segment, score and store the recording's utterances; link the ratings given then."""
+        with self.session_factory() as s, s.begin():
+            recording = s.get(Recording, result.recording_id)
+            stored = store_recording(s, recording, items, self.rulebook)
+            if recording.started_at is not None and items:
+                end = recording.started_at + timedelta(seconds=max(i.utterance.end_s for i in items))
+                link = timedelta(minutes=self.rulebook.ratings.link_window_minutes)
+                link_ratings(s, self.rulebook, window_id=self.window_id, start=recording.started_at, end=end + link)
+        result.status = "done"
+        result.utterances, result.interactions, result.flags = stored.utterances, stored.interactions, stored.flags
 
 
 def speech_transcriber(
     transcriber: Any, *, matcher: Any | None = None, pipeline_options: Any | None = None, verify_options: Any | None = None
 ) -> Transcribe:
-    """The real transcription through ``windowqa.speech_pipeline`` with the window's channel map.
+    """The real transcription through the speech pipeline (``windowqa.speech``) with the window's channel map.
 
     Args:
         transcriber: an ``asr.Transcriber`` (built explicitly by the caller).
-        matcher: when given, utterances are matched as they are transcribed and the matcher's
-            near misses are verified against the audio (``transcribe_and_match``): ASR slips
-            such as 请慢走 → 请问走 are recovered only this way.
+        matcher: when given (or with ``verify_options``), ingest verifies its matcher's near
+            misses in staff utterances against the audio: ASR slips such as 请慢走 → 请问走 are
+            recovered only this way. Pass the matcher that ingest is given.
         pipeline_options: ``PipelineOptions`` (VAD, gate, block size).
         verify_options: ``VerifyOptions`` of the phrase verification.
     """
-    from audio_capture.channels import ChannelMap
-    from windowqa.speech_pipeline import PipelineOptions, for_recording, recording_blocks, transcribe_and_match, transcribe_file
+    from windowqa.speech import PipelineOptions, VerifyOptions
+    from windowqa.speech.source import SpeechSource
 
-    def run(path: Path, *, started_at: datetime | None, channel_map: dict[str, str] | None) -> list[Any]:
-        cmap = None
-        if channel_map:
-            roles = [channel_map[k] for k in sorted(channel_map, key=int)]
-            cmap = ChannelMap.parse(",".join(roles))
-        if matcher is None:
-            return transcribe_file(path, transcriber, options=pipeline_options, channel_map=cmap, recording_started_at=started_at)
-        options = for_recording(path, pipeline_options or PipelineOptions())
-        blocks, n_channels = recording_blocks(path, options)
-        matched = transcribe_and_match(
-            blocks, transcriber, matcher, options=options, verify=verify_options,
-            channel_map=cmap, n_channels=n_channels, recording_started_at=started_at, source=str(path),
-        )
-        return sorted(matched, key=lambda m: (m.utterance.start_s, m.utterance.channel or 0))
-
-    return run
+    verify = (verify_options or VerifyOptions()) if matcher is not None or verify_options is not None else None
+    return SpeechSource(transcriber, pipeline_options or PipelineOptions(), verify)
 
 
 __all__ = [
@@ -377,10 +359,11 @@ __all__ = [
     "IngestReport",
     "Matcher",
     "Transcribe",
+    "VerifyingTranscribe",
     "content_hash",
     "expand_paths",
     "ingest",
-    "match_utterances",
+    "matched_utterances",
     "speech_transcriber",
     "start_from_metadata",
     "start_from_name",

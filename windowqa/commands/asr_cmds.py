@@ -69,7 +69,7 @@ def transcribe(
 ) -> None:
     """Transcribe recordings into time-stamped, role-tagged utterances (Simplified Chinese)."""
     from audio_capture import AudioDecodeError, ChannelMap
-    from windowqa.speech_pipeline import PipelineStats, transcribe_file
+    from windowqa.speech import PipelineStats, transcribe_file
 
     try:
         channel_map = ChannelMap.parse(channels, window=window)
@@ -114,7 +114,7 @@ def eval_asr(
     from asr.metrics import CerCounts, cer_counts
     from audio_capture import AudioDecodeError
     from nlp.evaluation import ManifestError, read_manifest
-    from windowqa.speech_pipeline import PipelineOptions, PipelineStats, transcribe_file
+    from windowqa.speech import PipelineOptions, PipelineStats, transcribe_file
 
     try:
         rows = read_manifest(manifest, ("audio", "text"))
@@ -206,7 +206,7 @@ def eval_phrases_audio(
     from models.domain import Role
     from nlp.evaluation import ManifestError, family_of, parse_expected, read_manifest
     from nlp.evaluation import PhraseEvaluation
-    from windowqa.speech_pipeline import (
+    from windowqa.speech import (
         PipelineOptions, PipelineStats, VerifyOptions, for_recording, recording_blocks, transcribe_and_match,
     )
 
@@ -295,7 +295,7 @@ def capture(
 
     from audio_capture import CaptureDeviceError, ChannelMap
     from audio_capture.live import CaptureOptions, LiveCapture, SegmentWriter
-    from windowqa.speech_pipeline import PipelineOptions, transcribe_and_match, transcribe_blocks
+    from windowqa.speech import PipelineOptions, transcribe_and_match, transcribe_blocks
 
     cli = cli_context(ctx)
     settings = cli.settings

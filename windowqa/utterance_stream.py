@@ -1,0 +1,143 @@
+"""One typed stream of utterances: heard → roles → rule hits → near misses verified → stored.
+
+Every stage takes and yields :class:`HeardUtterance` items, one per utterance, in the order the
+source produced them (the order segments close, for audio). Roles come first, so matching
+and the costly audio verification see each utterance's final role: a citizen's words are
+never verified against the audio, and never produce hits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+import numpy as np
+
+from models.domain import Role, RuleHit, Utterance
+
+# Roles whose words can produce courtesy and forbidden hits (the matcher's own default).
+STAFF_SIDE = (Role.STAFF, Role.UNKNOWN)
+
+
+@dataclass(frozen=True)
+class HeardUtterance:
+    """One utterance on its way through the stages.
+
+    Attributes:
+        utterance: what was said, offsets from the recording's start; its role is final after
+            :func:`with_roles`.
+        audio: its 16 kHz mono audio as transcribed, kept only until its near misses are
+            verified (None for recorded transcripts, and after :func:`with_verified_near_misses`).
+        hits: rule hits (staff and unknown role only): the text matcher's, then the near misses
+            confirmed against the audio.
+        abuse: abuse of staff found in a citizen's words (recorded, never scored against staff).
+    """
+
+    utterance: Utterance
+    audio: np.ndarray | None = field(default=None, repr=False, compare=False)
+    hits: tuple[RuleHit, ...] = ()
+    abuse: tuple[RuleHit, ...] = ()
+
+
+class Matcher(Protocol):
+    """The phrase matcher's surface that the stream uses (``nlp.PhraseMatcher``)."""
+
+    def match_many(self, utterances: Sequence[Utterance]) -> list[list[RuleHit]]: ...
+
+    def citizen_abuse(self, utterance: Utterance) -> list[RuleHit]: ...
+
+
+# (utterance, its audio, matcher) -> the matcher's near misses that the audio confirms
+NearMissCheck = Callable[[Utterance, np.ndarray, Any], list[RuleHit]]
+
+# Utterances matched together: the matcher's classifier runs once per chunk (far cheaper than
+# once per utterance); the audio of a chunk's utterances is held until they are verified.
+MATCH_CHUNK = 64
+
+
+def _chunks(items: Iterable[HeardUtterance], size: int) -> Iterator[list[HeardUtterance]]:
+    chunk: list[HeardUtterance] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= max(1, size):
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def with_roles(items: Iterable[HeardUtterance], classifier: Any | None, *, chunk: int = MATCH_CHUNK) -> Iterator[HeardUtterance]:
+    """Roles of ``unknown``-role (mono) utterances decided from their content.
+
+    Args:
+        items: the heard utterances.
+        classifier: a fitted ``nlp.role.RoleClassifier``; None keeps role ``unknown``, which
+            the matcher treats as staff.
+        chunk: utterances classified together.
+    """
+    if classifier is None:
+        yield from items
+        return
+    from nlp.role import assign_roles
+
+    for batch in _chunks(items, chunk):
+        roled = assign_roles([item.utterance for item in batch], classifier)
+        for item, utterance in zip(batch, roled):
+            yield replace(item, utterance=utterance)
+
+
+def with_hits(items: Iterable[HeardUtterance], matcher: Matcher, *, chunk: int = MATCH_CHUNK) -> Iterator[HeardUtterance]:
+    """Rule hits for staff (and unknown-role) utterances, abuse findings for citizens."""
+    for batch in _chunks(items, chunk):
+        staff = [item for item in batch if item.utterance.role is not Role.CITIZEN]
+        found = iter(matcher.match_many([item.utterance for item in staff]) if staff else [])
+        for item in batch:
+            if item.utterance.role is Role.CITIZEN:
+                # what a citizen says never counts for or against staff; abuse is recorded
+                yield replace(item, hits=(), abuse=tuple(matcher.citizen_abuse(item.utterance)))
+            else:
+                yield replace(item, hits=tuple(next(found)), abuse=())
+
+
+def with_verified_near_misses(items: Iterable[HeardUtterance], matcher: Any, check: NearMissCheck | None) -> Iterator[HeardUtterance]:
+    """The matcher's near misses in staff utterances confirmed against their audio; the audio
+    is dropped afterwards (an 8-hour day's utterances never sit in memory with their audio).
+
+    Args:
+        items: matched utterances (:func:`with_hits`).
+        matcher: the matcher whose near misses are checked (``nlp.PhraseMatcher``).
+        check: the audio check (``SpeechSource.verify_near_misses``); None verifies nothing.
+    """
+    for item in items:
+        if check is not None and item.audio is not None and item.utterance.role in STAFF_SIDE:
+            found = {h.rule_id for h in item.hits}
+            confirmed = [h for h in check(item.utterance, item.audio, matcher) if h.rule_id not in found]
+            item = replace(item, hits=item.hits + tuple(confirmed))
+        yield replace(item, audio=None)
+
+
+def utterance_stream(
+    heard: Iterable[HeardUtterance],
+    matcher: Matcher,
+    *,
+    role_classifier: Any | None = None,
+    check: NearMissCheck | None = None,
+    chunk: int = MATCH_CHUNK,
+) -> Iterator[HeardUtterance]:
+    """The stages in order: roles → rule hits → near misses verified against the audio."""
+    roled = with_roles(heard, role_classifier, chunk=chunk)
+    return with_verified_near_misses(with_hits(roled, matcher, chunk=chunk), matcher, check)
+
+
+__all__ = [
+    "HeardUtterance",
+    "MATCH_CHUNK",
+    "Matcher",
+    "NearMissCheck",
+    "STAFF_SIDE",
+    "utterance_stream",
+    "with_hits",
+    "with_roles",
+    "with_verified_near_misses",
+]
