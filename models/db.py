@@ -596,19 +596,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any, busy_timeout_ms: int = 
     cursor.close()
 
 
-def make_engine(url_or_settings: str | Settings | None = None, *, echo: bool = False) -> Engine:
+def make_engine(url_or_settings: str | Settings, *, echo: bool = False) -> Engine:
     """Create an engine for a URL (or for ``Settings``), creating the SQLite folder if needed.
 
     Args:
-        url_or_settings: a SQLAlchemy URL, a ``Settings`` (its ``resolved_database_url``), or
-            None for ``Settings()``.
+        url_or_settings: a SQLAlchemy URL, or the ``Settings`` built at the edge (CLI, dashboard,
+            demo runner): its ``resolved_database_url`` and busy timeout.
         echo: log every SQL statement.
 
     Returns:
         The engine; the schema is not touched (call :func:`init_db`).
     """
-    if url_or_settings is None:
-        url_or_settings = Settings()
     url = url_or_settings.resolved_database_url if isinstance(url_or_settings, Settings) else url_or_settings
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
@@ -667,7 +665,7 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
-def open_database(settings: Settings | str | None = None) -> sessionmaker[Session]:
+def open_database(settings: Settings | str) -> sessionmaker[Session]:
     """Engine + migrations + session factory in one call, for CLIs and workers."""
     return make_session_factory(init_db(make_engine(settings)))
 

@@ -128,59 +128,17 @@ def align(
     n = len(text_syllables)
     if n == 0 or template.fixed_syllables == 0:
         return None
-    inf = float("inf")
     # prev[i]: best cost of the template prefix ending at text position i; start[i]: where it began
     prev = [0.0] * (n + 1)
     prev_start = list(range(n + 1))
     prev_reg = [False] * (n + 1)
     rows: list[list[float]] | None = [prev] if with_slots else None
     for tok, reg, weight in zip(template.tokens, template.regional, template.weights):
-        cur = [inf] * (n + 1)
-        cur_start = [0] * (n + 1)
-        cur_reg = [False] * (n + 1)
         if tok is None:
-            # slot: take the best of the previous row within max_slot positions back
-            for i in range(n + 1):
-                best = inf
-                b_start = 0
-                b_reg = False
-                lo = i - max_slot if i > max_slot else 0
-                for k in range(lo, i + 1):
-                    if prev[k] < best:
-                        best = prev[k]
-                        b_start = prev_start[k]
-                        b_reg = prev_reg[k]
-                cur[i] = best
-                cur_start[i] = b_start
-                cur_reg[i] = b_reg
+            cur, cur_start, cur_reg = _slot_row(prev, prev_start, prev_reg, max_slot)
         else:
-            # deletion of the template syllable at text position 0
-            cur[0] = prev[0] + weight
-            cur_start[0] = prev_start[0]
-            cur_reg[0] = prev_reg[0]
-            for i in range(1, n + 1):
-                t = text_syllables[i - 1]
-                if t == tok:
-                    sub = 0.0
-                    is_reg = False
-                elif text_regional[i - 1] == reg:
-                    sub = regional_cost * weight
-                    is_reg = True
-                else:
-                    sub = weight
-                    is_reg = False
-                best = prev[i - 1] + sub
-                b_start = prev_start[i - 1]
-                b_reg = prev_reg[i - 1] or is_reg
-                d = prev[i] + weight  # template syllable dropped by the speaker or the ASR
-                if d < best:
-                    best, b_start, b_reg = d, prev_start[i], prev_reg[i]
-                ins = cur[i - 1] + 1.0  # extra syllable in the text
-                if ins < best:
-                    best, b_start, b_reg = ins, cur_start[i - 1], cur_reg[i - 1]
-                cur[i] = best
-                cur_start[i] = b_start
-                cur_reg[i] = b_reg
+            cur, cur_start, cur_reg = _syllable_row(prev, prev_start, prev_reg, tok, reg, weight,
+                                                    text_syllables, text_regional, regional_cost)
         prev, prev_start, prev_reg = cur, cur_start, cur_reg
         if rows is not None:
             rows.append(cur)
@@ -202,6 +160,64 @@ def align(
             return None
     return Alignment(cost, score, start, end, prev_reg[end], slots)
 
+
+def _slot_row(prev: list[float], prev_start: list[int], prev_reg: list[bool], max_slot: int):
+    # a slot: the best of the previous row within max_slot positions back
+    n1 = len(prev)
+    cur = [float("inf")] * n1
+    cur_start = [0] * n1
+    cur_reg = [False] * n1
+    for i in range(n1):
+        best = float("inf")
+        b_start = 0
+        b_reg = False
+        lo = i - max_slot if i > max_slot else 0
+        for k in range(lo, i + 1):
+            if prev[k] < best:
+                best = prev[k]
+                b_start = prev_start[k]
+                b_reg = prev_reg[k]
+        cur[i] = best
+        cur_start[i] = b_start
+        cur_reg[i] = b_reg
+    return cur, cur_start, cur_reg
+
+
+def _syllable_row(prev: list[float], prev_start: list[int], prev_reg: list[bool], tok: str, reg: str | None,
+                  weight: float, text_syllables: tuple[str, ...], text_regional: tuple[str, ...], regional_cost: float):
+    # one fixed template syllable: match, regional variant, substitution, drop or an extra text syllable
+    n1 = len(prev)
+    cur = [float("inf")] * n1
+    cur_start = [0] * n1
+    cur_reg = [False] * n1
+    # deletion of the template syllable at text position 0
+    cur[0] = prev[0] + weight
+    cur_start[0] = prev_start[0]
+    cur_reg[0] = prev_reg[0]
+    for i in range(1, n1):
+        t = text_syllables[i - 1]
+        if t == tok:
+            sub = 0.0
+            is_reg = False
+        elif text_regional[i - 1] == reg:
+            sub = regional_cost * weight
+            is_reg = True
+        else:
+            sub = weight
+            is_reg = False
+        best = prev[i - 1] + sub
+        b_start = prev_start[i - 1]
+        b_reg = prev_reg[i - 1] or is_reg
+        d = prev[i] + weight  # template syllable dropped by the speaker or the ASR
+        if d < best:
+            best, b_start, b_reg = d, prev_start[i], prev_reg[i]
+        ins = cur[i - 1] + 1.0  # extra syllable in the text
+        if ins < best:
+            best, b_start, b_reg = ins, cur_start[i - 1], cur_reg[i - 1]
+        cur[i] = best
+        cur_start[i] = b_start
+        cur_reg[i] = b_reg
+    return cur, cur_start, cur_reg
 
 def _trace_slots(
     template: Template,

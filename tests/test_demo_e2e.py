@@ -11,6 +11,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from models.settings import Settings
 from windowqa.demo.evaluate import evaluate_demo
 from windowqa.demo.run import DemoError, DemoOptions, prepare_folder, run_demo
 from windowqa.demo.simulator import HallSize, SimOptions
@@ -23,7 +24,7 @@ SMALL = SimOptions(seed=11, size=HallSize(windows=2, interactions=5, days=1), fo
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory, transcriber, matcher, rulebook):
     folder = tmp_path_factory.mktemp("demo") / "hall"
-    result = run_demo(DemoOptions(folder=folder, sim=SMALL, progress=False), rulebook=rulebook,
+    result = run_demo(DemoOptions(folder=folder, sim=SMALL, progress=False), settings=Settings(), rulebook=rulebook,
                       transcriber=transcriber, matcher=matcher)
     return result
 

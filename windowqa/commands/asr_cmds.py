@@ -193,6 +193,18 @@ def _count_per_rule(per_rule: dict[str, dict[str, int]], expected, produced: set
             counts["fp"] += 1
 
 
+def _file_detail(row: dict, role: str, produced: set[str], matched: list) -> dict:
+    """One manifest line's outcome for ``eval phrases-audio --json``."""
+    return {
+        "audio": row["audio"],
+        "role": role,
+        "expected": row["expected"],
+        "produced": sorted(produced),
+        "text": " / ".join(m.utterance.text for m in matched),
+        "hits": [dict(h.as_json(), evidence=h.evidence) for m in matched for h in m.hits],
+    }
+
+
 @eval_app.command("phrases-audio")
 def eval_phrases_audio(
     ctx: typer.Context,
@@ -252,16 +264,7 @@ def eval_phrases_audio(
         expected = parse_expected(row["expected"])
         evaluation.add(row["audio"], expected, produced)
         _count_per_rule(per_rule, expected, produced)
-        details.append(
-            {
-                "audio": row["audio"],
-                "role": role,
-                "expected": row["expected"],
-                "produced": sorted(produced),
-                "text": " / ".join(m.utterance.text for m in matched),
-                "hits": [dict(h.as_json(), evidence=h.evidence) for m in matched for h in m.hits],
-            }
-        )
+        details.append(_file_detail(row, role, produced, matched))
     result = evaluation.as_json()
     result["per_rule"] = {k: per_rule[k] for k in sorted(per_rule, key=lambda r: (family_of(r), r))}
     result["rtf"] = round(compute_s / audio_s, 4) if audio_s else None

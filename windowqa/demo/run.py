@@ -100,7 +100,7 @@ def prepare_folder(folder: Path) -> None:
 def run_demo(
     options: DemoOptions,
     *,
-    settings: Settings | None = None,
+    settings: Settings,
     rulebook: Rulebook | None = None,
     transcriber: Any | None = None,
     matcher: Any | None = None,
@@ -110,7 +110,7 @@ def run_demo(
 
     Args:
         options: folder, simulation, progress.
-        settings: model folder and threads (the database is always the demo folder's).
+        settings: model folder and threads, built by the caller (the database is always the demo folder's).
         rulebook: the shipped rulebook when None.
         transcriber: an ``asr.Transcriber``; built from the settings when None.
         matcher: an ``nlp.PhraseMatcher``; built from the rulebook when None.
@@ -122,7 +122,6 @@ def run_demo(
     Raises:
         DemoError: the folder cannot be used or the Whisper model is missing.
     """
-    settings = settings or Settings()
     rulebook = rulebook or load_rulebook(settings.rulebook_path)
     folder = Path(options.folder).resolve()
     timings: dict[str, float] = {}
