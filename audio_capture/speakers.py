@@ -3,10 +3,10 @@
 Pure functions over sliding-window speaker embeddings (``VoiceEngine.embed_windows``), so
 they are tested without a model and the wiring into ingest stays small:
 
-1. :func:`speaker_changes` scores every candidate boundary by the cosine distance between the
-   mean embedding of the windows that end before it and of those that start after it (windows
-   straddling the boundary are left out, which keeps the peak sharp), then keeps the local
-   peaks above a threshold that are at least ``min_turn_s`` apart.
+1. :func:`speaker_changes` splits the windows of the segment into two voices (cosine 2-means;
+   one voice when the two centroids are close), smooths the per-window labels and puts a change
+   where the label flips. A service window's segment holds at most two voices, staff and one
+   citizen, and every window of the segment helps to find each voice's centroid.
 2. :func:`label_stretches` labels each stretch between changes ``staff`` when its embedding is
    close enough to a voiceprint of the staff rostered at the window, ``citizen`` when clearly
    not, and ``unknown`` in between or when no voiceprint exists (the content decides later).
@@ -29,15 +29,13 @@ class ChangeOptions:
     """Speaker-change detection settings (defaults chosen on ``benchmarks/bench_voice.py``).
 
     Attributes:
-        context_s: seconds of windows on each side of a candidate boundary.
-        min_distance: smallest cosine distance (1 - similarity) between the two sides that
-            counts as a change.
-        min_turn_s: closest two changes may be (and closest to the segment's ends).
+        min_distance: smallest cosine distance (1 - similarity) between the two voices'
+            centroids for a segment to hold two voices.
+        min_turn_s: shorter runs of one voice join their neighbours.
     """
 
-    context_s: float = 1.5
     min_distance: float = 0.25
-    min_turn_s: float = 0.8
+    min_turn_s: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -49,21 +47,31 @@ class RoleOptions:
             stretch is the staff member's.
         citizen_max_similarity: below it the stretch is a citizen's; between the two it is
             ``unknown`` (the content decides).
+        min_margin: with two voices in a segment, how much closer to the voiceprint the staff
+            voice must be than the other when neither clears ``staff_min_similarity``.
         min_stretch_s: shorter stretches are ``unknown`` (too little voice to tell).
     """
 
-    staff_min_similarity: float = 0.70
-    citizen_max_similarity: float = 0.60
+    staff_min_similarity: float = 0.55
+    citizen_max_similarity: float = 0.40
+    min_margin: float = 0.08
     min_stretch_s: float = 0.5
 
 
 @dataclass(frozen=True)
 class ChangeResult:
-    """Change points of one segment, with the distance curve they were picked from."""
+    """Change points of one segment.
+
+    Attributes:
+        change_s: change times, ascending.
+        labels: voice 0/1 of every window after smoothing.
+        distance: cosine distance between the two voices' centroids.
+        options: the settings used.
+    """
 
     change_s: tuple[float, ...]
-    boundary_s: np.ndarray = field(repr=False, compare=False)
-    distance: np.ndarray = field(repr=False, compare=False)
+    labels: np.ndarray = field(repr=False, compare=False)
+    distance: float = 0.0
     options: ChangeOptions = ChangeOptions()
 
 
@@ -105,55 +113,72 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / n if n > 0 else v
 
 
-def boundary_distances(start_s: np.ndarray, vectors: np.ndarray, window_s: float, context_s: float
-                       ) -> tuple[np.ndarray, np.ndarray]:
-    """Cosine distance between the two sides of every window start used as a boundary.
+def two_speakers(vectors: np.ndarray, iterations: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Split windows into two groups by cosine k-means (k=2).
+
+    Seeded with the window least like the mean and the window least like that one, so the
+    result is deterministic.
 
     Returns:
-        ``(boundary_s, distance)``; the distance is nan where a side has no window.
+        ``(labels, centroids)``: 0/1 per window and the two unit centroids.
     """
-    start_s = np.asarray(start_s, dtype=np.float64)
-    end_s = start_s + window_s
-    vectors = np.asarray(vectors, dtype=np.float32)
-    distance = np.full(start_s.shape, np.nan)
-    eps = 1e-6
-    for i, b in enumerate(start_s):
-        left = (end_s <= b + eps) & (end_s > b - context_s - eps)
-        right = (start_s >= b - eps) & (start_s < b + context_s - window_s + eps)
-        if left.any() and right.any():
-            distance[i] = 1.0 - float(_unit(vectors[left].mean(axis=0)) @ _unit(vectors[right].mean(axis=0)))
-    return start_s, distance
+    v = np.asarray(vectors, dtype=np.float32)
+    first = int(np.argmin(v @ _unit(v.mean(axis=0))))
+    second = int(np.argmin(v @ v[first]))
+    centroids = np.stack([v[first], v[second]])
+    labels = np.zeros(len(v), dtype=int)
+    for _ in range(iterations):
+        labels = np.argmax(v @ centroids.T, axis=1)
+        new = np.stack([_unit(v[labels == k].mean(axis=0)) if (labels == k).any() else centroids[k] for k in (0, 1)])
+        if np.allclose(new, centroids):
+            break
+        centroids = new
+    return labels, centroids
+
+
+def _drop_short_runs(labels: np.ndarray, min_windows: int) -> np.ndarray:
+    """Relabel runs shorter than ``min_windows`` as their neighbours, shortest first."""
+    labels = labels.copy()
+    while True:
+        edges = np.flatnonzero(np.diff(labels)) + 1
+        bounds = [0, *edges.tolist(), len(labels)]
+        runs = [(b - a, a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+        if len(runs) < 2:
+            return labels
+        length, a, b = min(runs)
+        if length >= min_windows:
+            return labels
+        labels[a:b] = labels[a - 1] if a > 0 else labels[b]
 
 
 def speaker_changes(start_s: np.ndarray, vectors: np.ndarray, window_s: float,
                     options: ChangeOptions = ChangeOptions()) -> ChangeResult:
-    """Speaker change points from sliding-window embeddings.
+    """Speaker change points from sliding-window embeddings of one segment.
+
+    The windows are split into two voices (:func:`two_speakers`); when the two centroids are
+    closer than ``options.min_distance`` the segment is one voice. Otherwise each window takes
+    its voice's label, runs shorter than ``options.min_turn_s`` join their neighbours, and a
+    change lies halfway between the centres of the last window of one run and the first of the
+    next (windows straddling a change go to the voice they hold most of).
 
     Args:
         start_s: window start times (ascending, evenly spaced).
         vectors: one L2-normalised embedding per window.
         window_s: the windows' length.
         options: thresholds.
-
-    Returns:
-        the change times (seconds, ascending), the boundary grid and its distance curve.
     """
-    boundary_s, distance = boundary_distances(start_s, vectors, window_s, options.context_s)
-    if boundary_s.size == 0:
-        return ChangeResult((), boundary_s, distance, options)
-    first, last = boundary_s[0], boundary_s[-1] + window_s
-    score = np.where(np.isnan(distance), -np.inf, distance)
-    chosen: list[float] = []
-    # Strongest peaks first; each one blocks its neighbourhood (non-maximum suppression).
-    for i in np.argsort(-score, kind="stable"):
-        if score[i] < options.min_distance:
-            break
-        b = float(boundary_s[i])
-        if b - first < options.min_turn_s or last - b < options.min_turn_s:
-            continue
-        if all(abs(b - c) >= options.min_turn_s for c in chosen):
-            chosen.append(b)
-    return ChangeResult(tuple(sorted(chosen)), boundary_s, distance, options)
+    start_s = np.asarray(start_s, dtype=np.float64)
+    if start_s.size < 2:
+        return ChangeResult((), np.zeros(start_s.size, dtype=int), 0.0, options)
+    labels, centroids = two_speakers(vectors)
+    distance = 1.0 - float(centroids[0] @ centroids[1])
+    if distance < options.min_distance:
+        return ChangeResult((), np.zeros(start_s.size, dtype=int), distance, options)
+    hop_s = float(np.median(np.diff(start_s)))
+    labels = _drop_short_runs(labels, max(1, int(round(options.min_turn_s / hop_s))))
+    centres = start_s + window_s / 2
+    changes = [float((centres[i] + centres[i + 1]) / 2) for i in np.flatnonzero(np.diff(labels))]
+    return ChangeResult(tuple(changes), labels, distance, options)
 
 
 def stretch_embedding(start_s: np.ndarray, vectors: np.ndarray, window_s: float, lo_s: float, hi_s: float
@@ -211,6 +236,33 @@ def merge_same_role(stretches: tuple[VoiceStretch, ...]) -> tuple[VoiceStretch, 
     return tuple(merged)
 
 
+def label_voices(voice_vectors: list[np.ndarray], voiceprints: Mapping[str, np.ndarray],
+                 options: RoleOptions = RoleOptions()) -> list[tuple[VoiceRole, float, str | None]]:
+    """Roles of the (one or two) voices of a segment.
+
+    With two voices the one closer to a rostered voiceprint is staff when it is close enough
+    (``staff_min_similarity``) or clearly closer than the other (``min_margin``), and the other
+    is then the citizen: a short enrolment recording gives weak absolute similarities, but the
+    comparison within one segment stays reliable. One voice, or two that the voiceprints do
+    not tell apart, is labelled on its own (:func:`label_stretch`).
+    """
+    if not voiceprints:
+        return [("unknown", float("nan"), None) for _ in voice_vectors]
+    own = [label_stretch(v, float("inf"), voiceprints, options) for v in voice_vectors]
+    if len(voice_vectors) != 2:
+        return own
+    hi, lo = (0, 1) if own[0][1] >= own[1][1] else (1, 0)
+    gap = own[hi][1] - own[lo][1]
+    if own[hi][1] >= options.staff_min_similarity or gap >= options.min_margin:
+        best_key = max(voiceprints, key=lambda k: float(_unit(np.asarray(voiceprints[k], np.float32)) @ voice_vectors[hi]))
+        roles: list[tuple[VoiceRole, float, str | None]] = [("unknown", 0.0, None)] * 2
+        roles[hi] = ("staff", own[hi][1], best_key)
+        roles[lo] = ("citizen", own[lo][1], None) if gap >= options.min_margin or own[lo][1] < options.citizen_max_similarity \
+            else ("unknown", own[lo][1], None)
+        return roles
+    return own
+
+
 def split_by_voice(start_s: np.ndarray, vectors: np.ndarray, window_s: float, segment_start_s: float,
                    segment_end_s: float, voiceprints: Mapping[str, np.ndarray],
                    change_options: ChangeOptions = ChangeOptions(), role_options: RoleOptions = RoleOptions(),
@@ -227,11 +279,26 @@ def split_by_voice(start_s: np.ndarray, vectors: np.ndarray, window_s: float, se
         change_options: change detection settings.
         role_options: labelling settings.
     """
+    start_s = np.asarray(start_s, dtype=np.float64)
+    vectors = np.asarray(vectors, dtype=np.float32)
     changes = speaker_changes(start_s, vectors, window_s, change_options)
     inner = [c for c in changes.change_s if segment_start_s < c < segment_end_s]
     bounds = [segment_start_s, *inner, segment_end_s]
-    stretches = label_stretches(start_s, vectors, window_s, bounds, voiceprints, role_options)
-    return VoiceSplit(merge_same_role(stretches), tuple(inner), change_options, role_options)
+    labels = changes.labels
+    voices = sorted(set(labels.tolist())) if labels.size else []
+    voice_roles = dict(zip(voices, label_voices([_unit(vectors[labels == k].mean(axis=0)) for k in voices],
+                                                voiceprints, role_options)))
+    centres = start_s + window_s / 2
+    stretches = []
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        inside = labels[(centres >= lo) & (centres < hi)] if labels.size else labels
+        if inside.size == 0 or hi - lo < role_options.min_stretch_s:
+            vec = stretch_embedding(start_s, vectors, window_s, lo, hi)
+            role, sim, key = label_stretch(vec, hi - lo, voiceprints, role_options)
+        else:
+            role, sim, key = voice_roles[int(np.bincount(inside).argmax())]
+        stretches.append(VoiceStretch(float(lo), float(hi), role, sim, key))
+    return VoiceSplit(merge_same_role(tuple(stretches)), tuple(inner), change_options, role_options)
 
 
 __all__ = [
@@ -241,9 +308,10 @@ __all__ = [
     "VoiceRole",
     "VoiceSplit",
     "VoiceStretch",
-    "boundary_distances",
+    "two_speakers",
     "label_stretch",
     "label_stretches",
+    "label_voices",
     "merge_same_role",
     "speaker_changes",
     "split_by_voice",

