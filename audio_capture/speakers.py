@@ -32,10 +32,13 @@ class ChangeOptions:
         min_distance: smallest cosine distance (1 - similarity) between the two voices'
             centroids for a segment to hold two voices.
         min_turn_s: shorter runs of one voice join their neighbours.
+        refine_s: how far a change may move when refined with the windows that do not straddle
+            it (0: no refinement).
     """
 
-    min_distance: float = 0.25
+    min_distance: float = 0.2
     min_turn_s: float = 0.5
+    refine_s: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -177,8 +180,34 @@ def speaker_changes(start_s: np.ndarray, vectors: np.ndarray, window_s: float,
     hop_s = float(np.median(np.diff(start_s)))
     labels = _drop_short_runs(labels, max(1, int(round(options.min_turn_s / hop_s))))
     centres = start_s + window_s / 2
-    changes = [float((centres[i] + centres[i + 1]) / 2) for i in np.flatnonzero(np.diff(labels))]
+    changes = []
+    for i in np.flatnonzero(np.diff(labels)):
+        change = float((centres[i] + centres[i + 1]) / 2)
+        if options.refine_s > 0:
+            change = _refine(change, start_s, np.asarray(vectors, np.float32), window_s,
+                             centroids[labels[i]], centroids[labels[i + 1]], options.refine_s)
+        changes.append(change)
     return ChangeResult(tuple(changes), labels, distance, options)
+
+
+def _refine(change_s: float, start_s: np.ndarray, vectors: np.ndarray, window_s: float, before: np.ndarray,
+            after: np.ndarray, reach_s: float) -> float:
+    """Move a change to the boundary that best separates the two voices nearby.
+
+    A candidate boundary is scored only with windows that do not straddle it: those ending
+    before it should be closer to the voice ``before``, those starting after it to ``after``.
+    """
+    lean = vectors @ (after - before)  # > 0: the window sounds like the voice after the change
+    end_s = start_s + window_s
+    best, best_score = change_s, -np.inf
+    for b in start_s[(start_s >= change_s - reach_s) & (start_s <= change_s + reach_s)]:
+        left = (end_s <= b + 1e-6) & (end_s > b - window_s - 1e-6)
+        right = (start_s >= b - 1e-6) & (start_s < b + window_s - 1e-6)
+        if left.any() and right.any():
+            score = float(lean[right].mean() - lean[left].mean())
+            if score > best_score:
+                best, best_score = float(b), score
+    return best
 
 
 def stretch_embedding(start_s: np.ndarray, vectors: np.ndarray, window_s: float, lo_s: float, hi_s: float

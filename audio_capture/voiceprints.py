@@ -24,22 +24,29 @@ class UnknownStaffNoError(LookupError):
     """A 工号 that is not in the database."""
 
 
-def _staff(session: Session, staff_no: str) -> Staff:
+def _staff(session: Session, staff_no: str, create_name: str | None = None) -> Staff:
     row = session.scalar(select(Staff).where(Staff.staff_no == staff_no))
     if row is None:
-        raise UnknownStaffNoError(f"unknown staff 工号 {staff_no!r}: import the staff list first")
+        if create_name is None:
+            raise UnknownStaffNoError(f"unknown staff 工号 {staff_no!r}: import the staff list first (or give a name)")
+        row = Staff(staff_no=staff_no, name=create_name)
+        session.add(row)
+        session.flush()
     return row
 
 
 def save_voiceprint(session: Session, staff_no: str, vector: np.ndarray, *, engine: str,
-                    sources: Iterable[str | Path] = (), speech_s: float = 0.0) -> VoiceprintRow:
+                    sources: Iterable[str | Path] = (), speech_s: float = 0.0,
+                    create_name: str | None = None) -> VoiceprintRow:
     """Store one voiceprint of a staff member (file names only, never the audio).
 
+    ``create_name`` creates a missing staff member with that name.
+
     Raises:
-        UnknownStaffNoError: no such 工号.
+        UnknownStaffNoError: no such 工号 and no name to create one.
         ValueError: an empty or non-finite vector.
     """
-    staff = _staff(session, staff_no)
+    staff = _staff(session, staff_no, create_name)
     v = np.asarray(vector, dtype=np.float32).ravel()
     if v.size == 0 or not np.all(np.isfinite(v)):
         raise ValueError("a voiceprint must be a non-empty finite vector")

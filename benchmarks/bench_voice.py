@@ -4,13 +4,15 @@ On mono mixes of two real Mandarin speakers (``tools/voice/make_mono_mixes.py``:
 turns of 1–2 s with gaps of at most 0.5 s; every pair of speakers in ``../shared/data/speech``)
 it measures, per engine and window length:
 
-* separation: cosine similarity of window pairs inside single turns of the same mix, same
+* separation: cosine similarity of window pairs of the same mix (a window belongs to a speaker whose turn covers 75 % of it), same
   speaker vs different speakers; equal error rate, and how many mixes separate completely
   (every same-speaker pair closer than every different-speaker pair);
 * change points: :func:`audio_capture.speakers.speaker_changes` at its default threshold and
   at the best threshold of a sweep; recall and precision within 0.5 s;
 * roles: :func:`audio_capture.speakers.split_by_voice` with the staff voiceprint from the held-out
-  enrolment clip; role accuracy by turn and role diarisation error (audio_capture.voice_eval);
+  enrolment clip; role accuracy by turn and role diarisation error (audio_capture.voice_eval),
+  at the default options and at the best change threshold and role options of a small grid
+  (each engine tuned on these same mixes: an upper bound, for comparing the engines fairly);
 * speed: encoder real-time factor on one CPU thread.
 
 resemblyzer needs torch, so it runs in a separate environment and hands over its embeddings in
@@ -55,19 +57,35 @@ def eer(same: np.ndarray, diff: np.ndarray) -> float:
     return best
 
 
-def window_speakers(starts: np.ndarray, window_s: float, turns) -> list[str | None]:
+def window_speakers(starts: np.ndarray, window_s: float, turns, min_cover: float = 0.75) -> list[str | None]:
+    """The speaker whose turn covers at least ``min_cover`` of each window (else None)."""
     out = []
     for s in starts:
-        inside = [t.speaker for t in turns if s >= t.start_s - 1e-6 and s + window_s <= t.end_s + 1e-6]
-        out.append(inside[0] if inside else None)
+        cover = {}
+        for t in turns:
+            cover[t.speaker] = cover.get(t.speaker, 0.0) + max(0.0, min(s + window_s, t.end_s) - max(s, t.start_s))
+        who = max(cover, key=cover.__getitem__) if cover else None
+        out.append(who if who is not None and cover[who] >= min_cover * window_s else None)
     return out
+
+
+ROLE_GRID = [RoleOptions(staff_min_similarity=s, citizen_max_similarity=round(s - 0.15, 2), min_margin=m)
+             for s in (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8) for m in (0.03, 0.05, 0.08, 0.12)]
+
+
+def role_scores(items, embeddings, window_s: float, change: ChangeOptions, roles: RoleOptions) -> ItemScore:
+    total = ItemScore()
+    for item, (starts, vectors, enrol) in zip(items, embeddings):
+        end_s = float(starts[-1] + window_s) if len(starts) else 0.0
+        split = split_by_voice(starts, vectors, window_s, 0.0, end_s, {"staff": enrol}, change, roles)
+        total.add(score_stretches(read_turns(item.turns), split.stretches, split.change_s, 0.5))
+    return total
 
 
 def score_engine(items, embeddings, window_s: float, change: ChangeOptions, roles: RoleOptions) -> dict:
     """All figures of one engine from its per-mix ``(starts, vectors, enrol)``."""
     same, diff, complete = [], [], 0
     sweep = {t: [0, 0, 0] for t in THRESHOLDS}  # found, ref, hyp
-    total = ItemScore()
     for item, (starts, vectors, enrol) in zip(items, embeddings):
         turns = read_turns(item.turns)
         who = window_speakers(starts, window_s, turns)
@@ -86,9 +104,6 @@ def score_engine(items, embeddings, window_s: float, change: ChangeOptions, role
             sweep[t][0] += match_changes(ref, list(hyp), 0.5)
             sweep[t][1] += len(ref)
             sweep[t][2] += len(hyp)
-        end_s = float(starts[-1] + window_s) if len(starts) else 0.0
-        split = split_by_voice(starts, vectors, window_s, 0.0, end_s, {"staff": enrol}, change, roles)
-        total.add(score_stretches(turns, split.stretches, split.change_s, 0.5))
     same_a, diff_a = np.array(same), np.array(diff)
 
     def f1(t: float) -> float:
@@ -99,13 +114,19 @@ def score_engine(items, embeddings, window_s: float, change: ChangeOptions, role
     at = lambda t: {"threshold": t, "recall": round(sweep[t][0] / sweep[t][1], 3),  # noqa: E731
                     "precision": round(sweep[t][0] / max(sweep[t][2], 1), 3), "f1": round(f1(t), 3)}
     default_t = min(THRESHOLDS, key=lambda t: abs(t - change.min_distance))
+    tuned_change = replace(change, min_distance=best)
+    at_default = role_scores(items, embeddings, window_s, change, roles)
+    tuned = max(ROLE_GRID, key=lambda r: role_scores(items, embeddings, window_s, tuned_change, r).turns_right)
+    at_tuned = role_scores(items, embeddings, window_s, tuned_change, tuned)
     return {
         "window_s": window_s,
         "same_mean": round(float(same_a.mean()), 3), "diff_mean": round(float(diff_a.mean()), 3),
         "eer": round(eer(same_a, diff_a), 4),
         "mixes_fully_separated": f"{complete}/{len(items)}",
         "changes_default": at(default_t), "changes_best": at(best),
-        "roles": total.summary() | {"turns": total.turns},
+        "roles_default": at_default.summary() | {"turns": at_default.turns},
+        "roles_tuned": at_tuned.summary() | {"turns": at_tuned.turns, "change_min_distance": best,
+                                             "staff_min": tuned.staff_min_similarity, "margin": tuned.min_margin},
     }
 
 
