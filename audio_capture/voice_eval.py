@@ -324,7 +324,8 @@ def evaluate_roles(manifest: Path, engine: VoiceEngine, options: VoiceEvalOption
         turns = read_turns(item.turns)
         prints = {}
         if item.enrol:
-            prints[item.staff_no or "staff"] = engine.embed(np.concatenate([_mono(p) for p in item.enrol]))
+            enrol = np.concatenate([trim_silence(_mono(p)) for p in item.enrol])
+            prints[item.staff_no or "staff"] = engine.embed(enrol)
         samples = _mono(item.audio)
         t0 = time.perf_counter()
         starts, vectors = engine.embed_windows(samples, options.window_s, options.hop_s)
