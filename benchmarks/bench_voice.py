@@ -143,12 +143,31 @@ def dvector_embeddings(engine, items, window_s: float, hop_s: float) -> tuple[li
     return out, busy, audio
 
 
+def singles_split(engine, folder: Path, window_s: float, hop_s: float, change: ChangeOptions) -> str:
+    """How many one-speaker clips (at least 2 s after trimming) get a change: all are false."""
+    from audio_capture.voice_eval import trim_silence
+
+    split = total = 0
+    for path in sorted(folder.iterdir()):
+        if path.suffix.lower() not in {".wav", ".flac"}:
+            continue
+        clip = trim_silence(_mono(path))
+        if clip.size < 2 * SAMPLE_RATE:
+            continue
+        starts, vectors = engine.embed_windows(clip, window_s, hop_s)
+        total += 1
+        split += int(bool(speaker_changes(starts, vectors, window_s, change).change_s))
+    return f"{split}/{total}"
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("manifest", type=Path)
     p.add_argument("--resemblyzer", type=Path, default=None, help=".npz from voice_resemblyzer_embed.py")
     p.add_argument("--windows", default="0.8,1.0,1.6", help="d-vector window lengths (s) to try")
     p.add_argument("--hop-s", type=float, default=0.1)
+    p.add_argument("--singles", type=Path, default=None,
+                   help="folder of one-speaker clips: how many the d-vector split (false changes)")
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args()
     items = read_roles_manifest(args.manifest)
@@ -159,6 +178,8 @@ def main() -> None:
         emb, busy, audio = dvector_embeddings(engine, items, window_s, args.hop_s)
         results.append({"engine": engine.name, "hop_s": args.hop_s, "rtf": round(busy / audio, 4),
                         **score_engine(items, emb, window_s, change, roles)})
+        if args.singles:
+            results[-1]["single_speaker_clips_split"] = singles_split(engine, args.singles, window_s, args.hop_s, change)
         print(json.dumps(results[-1], ensure_ascii=False))
     if args.resemblyzer:
         data = np.load(args.resemblyzer)
