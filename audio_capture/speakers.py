@@ -22,6 +22,8 @@ from typing import Literal, Mapping
 
 import numpy as np
 
+from audio_capture.voice import SAMPLE_RATE, VoiceEngine
+
 VoiceRole = Literal["staff", "citizen", "unknown"]
 
 
@@ -332,6 +334,41 @@ def split_by_voice(start_s: np.ndarray, vectors: np.ndarray, window_s: float, se
     return VoiceSplit(merge_same_role(tuple(stretches)), tuple(inner), change_options, role_options)
 
 
+@dataclass(frozen=True)
+class VoiceSplitOptions:
+    """Everything :func:`split_segment` needs besides the audio and the voiceprints.
+
+    Attributes:
+        window_s: embedding window length (1 s: long enough for a steady embedding, short
+            enough for turns of a second or two).
+        hop_s: step between windows; the resolution of the change points.
+        change: change detection settings.
+        roles: labelling settings.
+    """
+
+    window_s: float = 1.0
+    hop_s: float = 0.1
+    change: ChangeOptions = ChangeOptions()
+    roles: RoleOptions = RoleOptions()
+
+
+def split_segment(engine: VoiceEngine, samples: np.ndarray, voiceprints: Mapping[str, np.ndarray], *,
+                  offset_s: float = 0.0, options: VoiceSplitOptions = VoiceSplitOptions()) -> VoiceSplit:
+    """Embed one speech segment and split it by voice (the one call ingest needs).
+
+    Args:
+        engine: a voice engine (built by the caller).
+        samples: the segment, 16 kHz mono float32.
+        voiceprints: 工号 -> voiceprint of the staff rostered at the window (may be empty).
+        offset_s: where the segment starts in the recording; stretch times are on that clock.
+        options: window and threshold settings.
+    """
+    starts, vectors = engine.embed_windows(samples, options.window_s, options.hop_s)
+    end_s = offset_s + np.asarray(samples).shape[-1] / SAMPLE_RATE
+    return split_by_voice(starts + offset_s, vectors, options.window_s, offset_s, end_s, voiceprints,
+                          options.change, options.roles)
+
+
 __all__ = [
     "ChangeOptions",
     "ChangeResult",
@@ -346,5 +383,7 @@ __all__ = [
     "merge_same_role",
     "speaker_changes",
     "split_by_voice",
+    "split_segment",
+    "VoiceSplitOptions",
     "stretch_embedding",
 ]

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from audio_capture.decode import decode_audio
-from audio_capture.speakers import ChangeOptions, RoleOptions, VoiceStretch, split_by_voice
+from audio_capture.speakers import VoiceSplitOptions, VoiceStretch, split_segment
 from audio_capture.voice import SAMPLE_RATE, VoiceEngine
 
 ROLES = ("staff", "citizen")
@@ -247,11 +247,8 @@ def score_stretches(turns: tuple[RefTurn, ...], stretches: tuple[VoiceStretch, .
 class VoiceEvalOptions:
     """Settings of a roles evaluation (carried by its report)."""
 
-    window_s: float = 1.0
-    hop_s: float = 0.1
+    split: VoiceSplitOptions = VoiceSplitOptions()
     tolerance_s: float = 0.5
-    change: ChangeOptions = ChangeOptions()
-    roles: RoleOptions = RoleOptions()
 
 
 @dataclass
@@ -328,9 +325,7 @@ def evaluate_roles(manifest: Path, engine: VoiceEngine, options: VoiceEvalOption
             prints[item.staff_no or "staff"] = engine.embed(enrol)
         samples = _mono(item.audio)
         t0 = time.perf_counter()
-        starts, vectors = engine.embed_windows(samples, options.window_s, options.hop_s)
-        split = split_by_voice(starts, vectors, options.window_s, 0.0, samples.size / SAMPLE_RATE, prints,
-                               options.change, options.roles)
+        split = split_segment(engine, samples, prints, options=options.split)
         elapsed = time.perf_counter() - t0
         score = score_stretches(turns, split.stretches, split.change_s, options.tolerance_s)
         score.audio_s, score.process_s = samples.size / SAMPLE_RATE, elapsed

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from _store_support import sqlite_url  # noqa: F401  (fixture)
 from audio_capture.speakers import (
-    ChangeOptions, RoleOptions, VoiceStretch, label_voices, merge_same_role, speaker_changes, split_by_voice,
+    ChangeOptions, RoleOptions, VoiceStretch, label_voices, merge_same_role, speaker_changes, split_by_voice, split_segment,
 )
 from audio_capture.voice import SAMPLE_RATE, DVectorEngine, VoiceEngineUnavailableError, build_voice_engine, cosine
 from audio_capture.voice_eval import (
@@ -70,19 +70,21 @@ def test_same_speaker_is_closer_than_another(engine):
 
 def test_mono_mix_of_two_real_speakers_is_split_at_the_turns(engine):
     """Issue 17, done when: turns with <= 0.5 s gaps are split within 0.5 s; roles by voiceprint."""
-    kimi, paddle = _clip("kimi_asr_example"), _clip("paddle_zh")
-    mix, turns = alternate_turns(kimi, paddle, seed=0, options=MixOptions(min_turn_s=1.0, max_turn_s=2.0))
+    kimi, paddle = trim_silence(_clip("kimi_asr_example")), _clip("paddle_zh")
+    head = int(1.5 * SAMPLE_RATE)  # the staff member's enrolment, kept out of the mix
+    mix, turns = alternate_turns(kimi[head:], paddle, seed=0, options=MixOptions(min_turn_s=1.0, max_turn_s=2.0))
     gaps = [b.start_s - a.end_s for a, b in zip(turns, turns[1:])]
     assert len(turns) >= 4 and max(gaps) <= 0.5
-    starts, vectors = engine.embed_windows(mix, 1.0, 0.1)
-    split = split_by_voice(starts, vectors, 1.0, 0.0, mix.size / SAMPLE_RATE, {})
+    split = split_segment(engine, mix, {})
     ref = reference_changes(turns)
     assert len(split.change_s) == len(ref)
     assert all(abs(c - r) <= 0.5 for c, r in zip(split.change_s, ref)), (split.change_s, ref)
     assert {s.role for s in split.stretches} == {"unknown"}  # no voiceprint: content decides
     # A voiceprint from other speech of the staff member labels the stretches.
-    enrol = engine.embed(trim_silence(kimi)[: int(1.5 * SAMPLE_RATE)])
-    voiced = split_by_voice(starts, vectors, 1.0, 0.0, mix.size / SAMPLE_RATE, {"S01": enrol})
+    enrol = engine.embed(kimi[:head])
+    voiced = split_segment(engine, mix, {"S01": enrol}, offset_s=0.0)
+    shifted = split_segment(engine, mix, {"S01": enrol}, offset_s=100.0)  # times on the recording's clock
+    assert [round(c - 100.0, 3) for c in shifted.change_s] == [round(c, 3) for c in voiced.change_s]
     score = score_stretches(turns, voiced.stretches, voiced.change_s, 0.5)
     assert score.turns_right == score.turns
     assert {s.speaker_key for s in voiced.stretches if s.role == "staff"} == {"S01"}
@@ -214,6 +216,6 @@ def test_cli_voice_enroll_unenroll_and_eval_roles(sqlite_url, tmp_path):  # noqa
     out = json.loads(res.output)
     assert out["mixes"] == 1 and out["turns"] == len(turns) and out["engine"] == "dvector-vfl"
     assert out["role_accuracy"] >= 0.75 and out["change_recall"] >= 0.5
-    assert out["options"]["window_s"] == 1.0
+    assert out["options"]["split"]["window_s"] == 1.0 and out["options"]["split"]["change"]["min_distance"] == 0.24
     res = runner.invoke(app, ["eval", "roles", str(tmp_path / "none.tsv")])
     assert res.exit_code == 2 and "cannot read" in res.output

@@ -119,11 +119,12 @@ def eval_roles(
 ) -> None:
     """Role accuracy by utterance, role diarisation error and change points on mono mixes."""
     from audio_capture.errors import AudioDecodeError
+    from audio_capture.speakers import VoiceSplitOptions
     from audio_capture.voice_eval import RoleManifestError, VoiceEvalOptions, evaluate_roles
 
     engine = _engine(engine_name, model)
     try:
-        report = evaluate_roles(manifest, engine, VoiceEvalOptions(window_s=window_s, hop_s=hop_s))
+        report = evaluate_roles(manifest, engine, VoiceEvalOptions(VoiceSplitOptions(window_s=window_s, hop_s=hop_s)))
     except (RoleManifestError, AudioDecodeError) as exc:
         _fail(str(exc))
     data = report.to_dict()
