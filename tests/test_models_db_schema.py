@@ -14,10 +14,11 @@ from models.db import Base, Department, init_db, make_engine, make_session_facto
 
 ROOT = Path(__file__).resolve().parents[1]
 
-try:  # other packages' tables live on the same Base; their migrations must match too
-    importlib.import_module("models.attendance_db")
-except ModuleNotFoundError:
-    pass
+for _module in ("models.attendance_db", "models.voice_db"):
+    try:  # other packages' tables live on the same Base; their migrations must match too
+        importlib.import_module(_module)
+    except ModuleNotFoundError:
+        pass
 
 
 def test_migrations_match_the_models(db_url):

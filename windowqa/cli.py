@@ -12,6 +12,7 @@ from windowqa.commands import attendance_cmds  # noqa: F401  (registers attendan
 from windowqa.commands import dashboard_cmds  # noqa: F401  (registers dashboard, accounts add/list/passwd/disable/enable)
 from windowqa.commands import store_cmds  # noqa: F401  (registers ingest, ratings/queue import, report, flags, followups, site load, explain)
 from windowqa.commands import demo_cmds  # noqa: F401  (registers demo, eval demo)
+from windowqa.commands import voice_cmds  # noqa: F401  (registers voice enroll/unenroll, eval roles)
 
 logging.getLogger("jieba").setLevel(logging.WARNING)
 

