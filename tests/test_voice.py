@@ -191,15 +191,20 @@ def test_cli_voice_enroll_unenroll_and_eval_roles(sqlite_url, tmp_path):  # noqa
 
     runner = CliRunner()
     kimi = str(SPEECH / "kimi_asr_example.flac")
-    res = runner.invoke(app, ["voice", "enroll", "--staff", "0909", kimi, "--db-url", sqlite_url])
+    res = runner.invoke(app, ["voice", "enroll", "--staff", "0909", kimi, "--db", sqlite_url])
     assert res.exit_code == 2 and "unknown staff" in res.output
     res = runner.invoke(app, ["voice", "enroll", "--staff", "0909", "--name", "测试",
-                              str(SPEECH / "uberi_chinese.flac"), "--db-url", sqlite_url])
+                              str(SPEECH / "uberi_chinese.flac"), "--db", sqlite_url])
     assert res.exit_code == 1 and "need 3.0 s" in res.output  # under a second of speech
-    res = runner.invoke(app, ["voice", "enroll", "--staff", "0909", "--name", "测试", kimi, "--db-url", sqlite_url])
+    res = runner.invoke(app, ["voice", "enroll", "--staff", "0909", "--name", "测试", kimi, "--db", sqlite_url])
     assert res.exit_code == 0 and "audio not kept" in res.output, res.output
-    res = runner.invoke(app, ["voice", "unenroll", "--staff", "0909", "--db-url", sqlite_url])
+    res = runner.invoke(app, ["voice", "unenroll", "--staff", "0909", "--db", sqlite_url])
     assert res.exit_code == 0 and "1 voiceprint(s) deleted" in res.output
+    # withdrawing consent for attendance removes the voiceprint too (biometric data goes together)
+    res = runner.invoke(app, ["voice", "enroll", "--staff", "0909", kimi, "--db", sqlite_url])
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["attendance", "unenroll", "--staff", "0909", "--db", sqlite_url])
+    assert res.exit_code == 0 and "1 voiceprint(s) deleted" in res.output, res.output
 
     # eval roles on one mix: the staff member enrolled from a part of their clip kept out of the mix
     kimi_s = trim_silence(_clip("kimi_asr_example"))

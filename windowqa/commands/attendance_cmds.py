@@ -117,15 +117,18 @@ def unenroll(
     engine_name: Optional[EngineChoice] = typer.Option(None, "--engine", help="Only this engine's embeddings (default: all)."),
     db_url: Optional[str] = DB_OPT,
 ) -> None:
-    """Delete a person's face embeddings (withdrawn consent, leaving the hall)."""
+    """Delete a person's face embeddings and voiceprints (withdrawn consent, leaving the hall)."""
     from attendance.store import UnknownStaffError, delete_enrolment
+    from audio_capture.voiceprints import delete_voiceprints
 
     with cli_context(ctx, db=db_url).sessions() as session, session.begin():
         try:
             n = delete_enrolment(session, staff, engine_name.value if engine_name else None)
         except UnknownStaffError as exc:
             fail(str(exc))
-    typer.echo(f"{staff}: {n} embedding(s) deleted")
+        # biometric data goes together: the voiceprints too (every voice engine)
+        voices = delete_voiceprints(session, staff) if engine_name is None else 0
+    typer.echo(f"{staff}: {n} embedding(s) deleted, {voices} voiceprint(s) deleted")
 
 
 @attendance_app.command("credential")

