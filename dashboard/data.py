@@ -25,6 +25,7 @@ import streamlit as st
 from sqlalchemy import func, select
 
 from models.db import Interaction, UserRole, open_database
+from models.export_cells import csv_field
 from models.rulebook import Rulebook, load_rulebook
 from models.settings import Settings
 from scoring import access
@@ -110,10 +111,22 @@ def flag_queue(url: str, actor: Actor, f: access.FlagFilter, limit: int = 200, o
         return access.flag_queue(s, actor, f, limit=limit, offset=offset, policy=policy())
 
 
+PII_VIEWS_KEY = "windowqa_pii_views"
+
+
 def flag_detail(actor: Actor, flag_id: int) -> access.FlagDetail:
+    """One flag as ``actor`` may see it; hearing its clip or reading it unmasked is audited once per login session."""
     # not cached: it must show the latest decisions
-    with session() as s:
-        return access.flag_detail(s, actor, flag_id, rulebook=rulebook(), archive_dir=settings().resolved_archive_dir, policy=policy())
+    cfg = settings()
+    seen: set = st.session_state.setdefault(PII_VIEWS_KEY, set())
+    with session() as s, s.begin():
+        detail = access.flag_detail(s, actor, flag_id, rulebook=rulebook(), archive_dir=cfg.resolved_archive_dir, policy=policy(),
+                                    clip_margin_s=cfg.dashboard_audio_margin_s)
+        key = (actor.user_id, detail.flag.id)
+        recorded = key not in seen and access.record_flag_view(s, actor, detail)
+    if recorded:
+        seen.add(key)
+    return detail
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
@@ -248,7 +261,9 @@ def attendance_month(url: str, actor: Actor, month: str, staff_id: int | None = 
     if attendance_provider() is None:
         return None
     with session() as s:
-        return access.attendance_month(s, actor, month, _shared_attendance(url), staff_id=staff_id)
+        result = access.attendance_month(s, actor, month, _shared_attendance(url), staff_id=staff_id)
+    # the pages show these rows as tables, which Streamlit downloads as CSV: names must not become formulas
+    return {part: [{k: csv_field(v) if isinstance(v, str) else v for k, v in row.items()} for row in rows] for part, rows in result.items()}
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
