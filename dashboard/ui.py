@@ -56,7 +56,7 @@ def safe(df: pd.DataFrame) -> pd.DataFrame:
     """A table whose text cells cannot become formulas when downloaded as CSV (OWASP rules, as in exports)."""
     df = df.copy()
     for column in df.columns:
-        if df[column].dtype == object:
+        if not pd.api.types.is_numeric_dtype(df[column]) and not pd.api.types.is_datetime64_any_dtype(df[column]):
             df[column] = df[column].map(lambda v: csv_field(v) if isinstance(v, str) else v)
     return df
 
