@@ -61,6 +61,15 @@ def safe(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def chart_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """A table for a Plotly chart: Plotly reads ``<a href>``, ``<b>``… in labels and hover texts, so names lose their angle brackets."""
+    df = df.copy()
+    for column in df.columns:
+        if not pd.api.types.is_numeric_dtype(df[column]) and not pd.api.types.is_datetime64_any_dtype(df[column]):
+            df[column] = df[column].map(lambda v: v.replace("<", "‹").replace(">", "›") if isinstance(v, str) else v)
+    return df
+
+
 def audio_html(clip: AudioClip) -> str:
     """An audio player with the clip inline (a data: URL), starting at the evidence.
 

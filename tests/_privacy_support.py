@@ -26,6 +26,7 @@ ID_NO = "11010519491231002X"
 NUMBERS = (MOBILE, SPOKEN_MOBILE, ID_NO)
 LINK = "http://evil.example/phish"
 IMAGE = "http://evil.example/pixel.png"
+HTML_NAME = f"<a href='{LINK}'>张敏</a>"
 COMMENT = f"态度不好 [点此领取补贴]({LINK}) ![x]({IMAGE}) {FORMULA} 我电话{MOBILE} 身份证{ID_NO}"
 STAFF_LINE = f"好的，您的电话是{SPOKEN_MOBILE}，身份证号{ID_NO}，我记下了"
 
@@ -40,6 +41,7 @@ def plant(factory) -> None:
         s.scalar(select(Window).where(Window.code == "B01")).name = FORMULA
         s.scalar(select(Window).where(Window.code == "A03")).name = MINUS_FORMULA
         s.scalar(select(Staff).where(Staff.staff_no == "2001")).name = FORMULA
+        s.scalar(select(Staff).where(Staff.staff_no == "1001")).name = HTML_NAME
         for rating in s.scalars(select(Rating).where(Rating.is_poor.is_(True))):
             rating.comment = COMMENT
         for interaction in s.scalars(select(Interaction)):

@@ -40,6 +40,7 @@ PAGES = {
     "manager": ["satisfaction", "follow_ups", "compliance", "attendance", "relation", "export", "queue", "flag", "appeals"],
     "admin": ["accounts", "satisfaction", "follow_ups", "compliance", "attendance", "relation", "export", "queue", "flag", "appeals"],
 }
+BY_STAFF = {"compliance": ("c_by",), "satisfaction": ("sat_by",)}  # the views that name staff
 USER_OF = {"inspector": "insp", "staff": "zhang", "manager": "mgr", "admin": "admin"}
 SEES_NUMBERS = {"inspector"}  # the default site policy (Settings.dashboard_pii_roles)
 MARKDOWN_KINDS = ("markdown", "title", "header", "subheader", "caption", "error", "warning", "info", "success", "metric", "toast")
@@ -89,9 +90,9 @@ def _leaves(node):
         yield node
 
 
-def _seen(at: AppTest) -> tuple[str, list[str], list[str]]:
-    """(everything on the page as text, what goes to the Markdown renderer, the string cells of tables)."""
-    everything, markdown, cells = [], [], []
+def _seen(at: AppTest) -> tuple[str, list[str], list[str], list[str]]:
+    """(everything on the page as text, what goes to the Markdown renderer, the string cells of tables, Plotly specs)."""
+    everything, markdown, cells, charts = [], [], [], []
     for el in _leaves(at._tree):
         proto = getattr(el, "proto", None)
         if proto is None:
@@ -101,21 +102,24 @@ def _seen(at: AppTest) -> tuple[str, list[str], list[str]]:
             markdown += [v for v in (getattr(proto, "body", None), getattr(proto, "label", None), getattr(proto, "body", None)) if isinstance(v, str)]
             if el.type == "metric":
                 markdown.append(proto.body)
+        if el.type == "plotly_chart":
+            charts.append(proto.spec)
         if el.type in ("arrow_data_frame", "dataframe"):
             df = el.value
             everything.append(df.to_string())
             cells += [v for column in df.columns for v in df[column] if isinstance(v, str)]
-    return "\n".join(everything), markdown, cells
+    return "\n".join(everything), markdown, cells, charts
 
 
 def _rendered_link_or_image(source: str) -> bool:
-    return bool(re.search(r"(?<!\\)\]\(", source) or re.search(r"(?<!\\)!\[", source) or "<a " in source or "<img" in source)
+    return bool(re.search(r"(?<!\\)\]\(", source) or re.search(r"(?<!\\)!\[", source) or re.search(r"(?<!\\)<(a|img)\b", source))
 
 
 def _check(at: AppTest, role: str, where: str) -> None:
     assert not at.exception, f"{role} {where}: {at.exception}"
-    everything, markdown, cells = _seen(at)
+    everything, markdown, cells, charts = _seen(at)
     assert not [m for m in markdown if _rendered_link_or_image(m) or LINK in m or IMAGE in m], f"{role} {where}: Markdown from data"
+    assert not [c for c in charts if "<a " in c or "\\u003ca " in c], f"{role} {where}: a chart label is Plotly HTML"
     assert not [c for c in cells if csv_dangerous(f'"{c}"')], f"{role} {where}: a table cell would be a formula in its CSV download"
     if role not in SEES_NUMBERS:
         leaked = [n for n in ALL_NUMBERS if n in everything]
@@ -154,6 +158,10 @@ def test_every_page_as_every_role(env, role):
             continue
         _open(at, name)
         _check(at, role, name)
+        for key in BY_STAFF.get(name, ()):
+            at.radio(key=key).set_value("staff")
+            at.run()
+            _check(at, role, f"{name} by staff")
         if name == "export":
             at.selectbox(key="x_month").set_value("2026-03")
             [b for b in at.button if b.label == "生成通报"][0].click()
