@@ -111,3 +111,13 @@ def test_explanations_in_the_store_keep_the_words(factory):
     with factory() as s:
         stored = [line["reason"] for i in s.scalars(select(Interaction)) for line in i.explanation or []]
     assert any(SPOKEN_MOBILE in r for r in stored)
+
+
+def test_audit_details_are_masked_however_deep(factory):
+    from scoring.accounts import audit
+
+    with factory() as s, s.begin():
+        row = audit(s, "insp", "test.nested", "flag", None, evidence={"text": f"电话{SPOKEN_MOBILE}", "lines": [f"身份证{ID_NO}"]}, n=3)
+        shown = next(r for r in access.audit_trail(s, ACTORS["admin"]) if r.action == "test.nested")
+        assert SPOKEN_MOBILE not in str(shown.detail) and ID_NO not in str(shown.detail) and shown.detail["n"] == 3
+        s.delete(row)
