@@ -57,7 +57,7 @@ class Period(str, Enum):
 UNMASK_OPT = typer.Option(False, "--unmask", help="Show citizens' ID/mobile/bank numbers (an inspector's own use; written to the audit log).")
 
 
-def _masker(unmask: bool, factory, command: str, entity: str):
+def _masker(unmask: bool, factory, command: str, entity: str, entity_id: Optional[int] = None):
     """How transcripts and comments are printed: masked unless ``--unmask``, which is audited first."""
     import getpass
 
@@ -66,7 +66,7 @@ def _masker(unmask: bool, factory, command: str, entity: str):
 
     if unmask:
         with factory() as s, s.begin():
-            audit(s, f"cli:{getpass.getuser()}", "pii.unmask", entity, None, command=command)
+            audit(s, f"cli:{getpass.getuser()}", "pii.unmask", entity, entity_id, command=command)
         return lambda value: value
 
     def mask(value):
@@ -370,7 +370,7 @@ def explain(interaction_id: int = typer.Argument(..., help="Interaction id (see 
     from models.db import Interaction
 
     _, _, factory = _setup()
-    mask = _masker(unmask, factory, f"explain {interaction_id}", "interaction")
+    mask = _masker(unmask, factory, f"explain {interaction_id}", "interaction", interaction_id)
     with factory() as s:
         i = s.get(Interaction, interaction_id)
         if i is None:
