@@ -28,7 +28,7 @@ LINK = "http://evil.example/phish"
 IMAGE = "http://evil.example/pixel.png"
 HTML_NAME = f"<a href='{LINK}'>张敏</a>"
 COMMENT = f"态度不好 [点此领取补贴]({LINK}) ![x]({IMAGE}) {FORMULA} 我电话{MOBILE} 身份证{ID_NO}"
-STAFF_LINE = f"好的，您的电话是{SPOKEN_MOBILE}，身份证号{ID_NO}，我记下了"
+STAFF_LINE = f"好的，您的电话是{SPOKEN_MOBILE}，身份证号{ID_NO}，我记下了，详见[办事指南]({LINK})"
 
 
 def plant(factory) -> None:

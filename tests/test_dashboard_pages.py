@@ -65,7 +65,7 @@ def page(at: AppTest, name: str, **params) -> AppTest:
 
 def text_of(at: AppTest) -> str:
     parts = []
-    for kind in ("markdown", "text", "title", "subheader", "caption", "metric", "error", "warning", "info", "success"):
+    for kind in ("markdown", "text", "html", "title", "subheader", "caption", "metric", "error", "warning", "info", "success"):
         for el in getattr(at, kind):
             parts.append(str(getattr(el, "value", "")) + " " + str(getattr(el, "label", "")))
     for df in at.dataframe:

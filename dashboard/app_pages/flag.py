@@ -44,7 +44,7 @@ elif detail.transcript:
 
 if detail.transcript:
     st.markdown("**对话记录**")
-    st.markdown(ui.transcript_html(detail.transcript), unsafe_allow_html=True)
+    st.html(ui.transcript_html(detail.transcript))  # HTML only: st.markdown would still read Markdown in the (escaped) text
 if detail.interaction:
     it = detail.interaction
     st.caption(f"接待 {it.started_at} – {it.ended_at}，得分 {it.score:.0f}，问候 {'✓' if it.has_greeting else '✗'}，道别 {'✓' if it.has_farewell else '✗'}")
