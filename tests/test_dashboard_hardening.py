@@ -123,3 +123,15 @@ def _views(hall, fid: int) -> list:
 def test_staff_get_no_audio(env):
     at = _flag_page("zhang", _flag_with_comment(env, "1001"))
     assert not at.get("audio") and not [el for el in at.get("html") if "wq-audio-clip" in el.proto.body]
+
+
+def test_clips_are_cut_from_the_recording(env):
+    from scoring.access import cut_clip
+
+    recording = next(env.archive.rglob("*.flac"))
+    clip = cut_clip(recording, 143.5, 146.0, 2.0)
+    assert clip.start_s == 141.5 and abs(clip.duration_s - 6.5) < 0.01 and clip.hit_s == 2.0
+    assert abs(cut_clip(recording, 1.0, 2.0, 5.0).start_s) < 1e-9  # not before the recording's start
+    assert cut_clip(recording, 0.0, 449.0, 5.0).duration_s <= 120.0  # a whole interaction: 2 minutes at most
+    assert cut_clip(recording, 500.0, 501.0, 5.0) is None  # evidence outside the file
+    assert cut_clip(env.archive / "missing.flac", 1.0, 2.0) is None

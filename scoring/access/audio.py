@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_MARGIN_S = 5.0
+MAX_CLIP_S = 120.0  # evidence spanning a whole interaction (a courtesy not said) is heard from its start, this long at most
 
 
 @dataclass(frozen=True)
@@ -29,8 +30,9 @@ class AudioClip:
         return self.end_s - self.start_s
 
 
-def cut_clip(path: str | Path, hit_start_s: float, hit_end_s: float, margin_s: float = DEFAULT_MARGIN_S) -> AudioClip | None:
-    """The evidence ``hit_start_s``..``hit_end_s`` of a recording with ``margin_s`` either side.
+def cut_clip(path: str | Path, hit_start_s: float, hit_end_s: float, margin_s: float = DEFAULT_MARGIN_S,
+             max_s: float = MAX_CLIP_S) -> AudioClip | None:
+    """The evidence ``hit_start_s``..``hit_end_s`` of a recording with ``margin_s`` either side, ``max_s`` at most.
 
     Returns:
         The clip, or None when the file cannot be decoded or the evidence lies outside it.
@@ -44,7 +46,7 @@ def cut_clip(path: str | Path, hit_start_s: float, hit_end_s: float, margin_s: f
             rate = f.samplerate
             total = f.frames
             first = max(0, int((hit_start_s - margin_s) * rate))
-            last = min(total, int((hit_end_s + margin_s) * rate) + 1)
+            last = min(total, int((hit_end_s + margin_s) * rate) + 1, first + int(max_s * rate))
             if first >= last:
                 return None
             f.seek(first)
