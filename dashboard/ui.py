@@ -52,22 +52,22 @@ def plain(value: Any) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", "" if value is None else str(value))
 
 
-def safe(df: pd.DataFrame) -> pd.DataFrame:
-    """A table whose text cells cannot become formulas when downloaded as CSV (OWASP rules, as in exports)."""
+def _map_text(df: pd.DataFrame, fn) -> pd.DataFrame:
     df = df.copy()
     for column in df.columns:
         if not pd.api.types.is_numeric_dtype(df[column]) and not pd.api.types.is_datetime64_any_dtype(df[column]):
-            df[column] = df[column].map(lambda v: csv_field(v) if isinstance(v, str) else v)
+            df[column] = df[column].map(lambda v: fn(v) if isinstance(v, str) else v)
     return df
+
+
+def safe(df: pd.DataFrame) -> pd.DataFrame:
+    """A table whose text cells cannot become formulas when downloaded as CSV (OWASP rules, as in exports)."""
+    return _map_text(df, csv_field)
 
 
 def chart_frame(df: pd.DataFrame) -> pd.DataFrame:
     """A table for a Plotly chart: Plotly reads ``<a href>``, ``<b>``… in labels and hover texts, so names lose their angle brackets."""
-    df = df.copy()
-    for column in df.columns:
-        if not pd.api.types.is_numeric_dtype(df[column]) and not pd.api.types.is_datetime64_any_dtype(df[column]):
-            df[column] = df[column].map(lambda v: v.replace("<", "‹").replace(">", "›") if isinstance(v, str) else v)
-    return df
+    return _map_text(df, lambda v: v.replace("<", "‹").replace(">", "›"))
 
 
 def audio_html(clip: AudioClip) -> str:
