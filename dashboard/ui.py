@@ -41,15 +41,20 @@ def guarded() -> Iterator[None]:
 
 
 _MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
+# GFM turns bare addresses into links after escapes are resolved: an invisible joiner breaks them
+_AUTOLINK = re.compile(r"(?i)(https?|ftp|mailto|xmpp|www|@)(?=[:.\w])")
+_JOINER = "\u2060"
 
 
 def plain(value: Any) -> str:
-    """``value`` as text for an element that renders Markdown: every ASCII punctuation mark escaped.
+    """``value`` as text for an element that renders Markdown (messages, metric values, captions).
 
-    CommonMark shows a backslash-escaped punctuation mark as itself, so no link, image, emphasis,
-    colour directive or formula is made from data.
+    Every ASCII punctuation mark is escaped (CommonMark shows it as itself), so no link, image,
+    emphasis, colour directive or formula is made from data; a word joiner (invisible) after
+    ``http``, ``www``, ``@``… keeps GFM from linking bare addresses.
     """
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", "" if value is None else str(value))
+    text = _AUTOLINK.sub(lambda m: m.group(1) + _JOINER, "" if value is None else str(value))
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
 def _map_text(df: pd.DataFrame, fn) -> pd.DataFrame:

@@ -70,7 +70,8 @@ def markdown_sources(at: AppTest) -> list[str]:
 
 def rendered_link_or_image(source: str) -> bool:
     # an unescaped "](" or "![" is a link or an image for CommonMark
-    return bool(re.search(r"(?<!\\)\]\((?!\\)", source) or re.search(r"(?<!\\)!\[", source) or re.search(r"(?<!\\)<(a|img)\b", source))
+    return bool(re.search(r"(?<!\\)\]\((?!\\)", source) or re.search(r"(?<!\\)!\[", source) or re.search(r"(?<!\\)<(a|img)\b", source)
+                or re.search(r"(?i)(https?|www)\\?[:.]", source))  # GFM links bare addresses whatever the escapes
 
 
 def _flag_with_comment(hall, staff_no: str) -> int:

@@ -112,7 +112,9 @@ def _seen(at: AppTest) -> tuple[str, list[str], list[str], list[str]]:
 
 
 def _rendered_link_or_image(source: str) -> bool:
-    return bool(re.search(r"(?<!\\)\]\(", source) or re.search(r"(?<!\\)!\[", source) or re.search(r"(?<!\\)<(a|img)\b", source))
+    # "](" or "![" not escaped, raw HTML, or a bare address GFM would link (escapes do not stop that)
+    return bool(re.search(r"(?<!\\)\]\(", source) or re.search(r"(?<!\\)!\[", source) or re.search(r"(?<!\\)<(a|img)\b", source)
+                or re.search(r"(?i)(https?|www)\\?[:.]", source))
 
 
 def _check(at: AppTest, role: str, where: str) -> None:
