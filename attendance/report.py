@@ -6,7 +6,6 @@ are added per window. Output as a text table, CSV or an Excel workbook (openpyxl
 
 from __future__ import annotations
 
-import csv
 import io
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -24,6 +23,7 @@ from models.attendance import (
     WindowDuty,
     WindowMonth,
 )
+from models.export_cells import append_row, write_csv
 
 
 def month_bounds(month: str) -> tuple[date, date]:
@@ -169,12 +169,9 @@ def render_table(staff_lines: Sequence[StaffMonth], window_lines: Sequence[Windo
 def render_csv(staff_lines: Sequence[StaffMonth], window_lines: Sequence[WindowMonth]) -> str:
     """CSV: the staff part, a blank line, then the window part (each with its header)."""
     buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow([c for c, _ in STAFF_COLUMNS])
-    w.writerows(_rows(staff_lines, STAFF_COLUMNS))
-    w.writerow([])
-    w.writerow([c for c, _ in WINDOW_COLUMNS])
-    w.writerows(_rows(window_lines, WINDOW_COLUMNS))
+    write_csv(buf, [c for c, _ in STAFF_COLUMNS], _rows(staff_lines, STAFF_COLUMNS))
+    buf.write("\n")
+    write_csv(buf, [c for c, _ in WINDOW_COLUMNS], _rows(window_lines, WINDOW_COLUMNS))
     return buf.getvalue()
 
 
@@ -188,11 +185,10 @@ def write_xlsx(path: str | Path, staff_lines: Sequence[StaffMonth], window_lines
     ws.title = "按人员"
     for sheet, columns, rows in ((ws, STAFF_COLUMNS, _rows(staff_lines, STAFF_COLUMNS)),
                                  (wb.create_sheet("按窗口"), WINDOW_COLUMNS, _rows(window_lines, WINDOW_COLUMNS))):
-        sheet.append([c for c, _ in columns])
-        for cell in sheet[1]:
+        for cell in append_row(sheet, [c for c, _ in columns]):
             cell.font = Font(bold=True)
         for r in rows:
-            sheet.append(r)
+            append_row(sheet, r)
         sheet.freeze_panes = "A2"
     wb.properties.title = f"考勤月度通报 {month}"
     path = Path(path)

@@ -20,6 +20,7 @@ import pandas as pd
 import streamlit as st
 
 from models.db import UserRole, open_database
+from models.export_cells import csv_field
 from models.rulebook import Rulebook, load_rulebook
 from models.settings import Settings
 from scoring import access
@@ -93,10 +94,22 @@ def flag_queue(url: str, actor: Actor, f: access.FlagFilter, limit: int = 200, o
         return access.flag_queue(s, actor, f, limit=limit, offset=offset, policy=policy())
 
 
+PII_VIEWS_KEY = "windowqa_pii_views"
+
+
 def flag_detail(actor: Actor, flag_id: int) -> access.FlagDetail:
+    """One flag as ``actor`` may see it; hearing its clip or reading it unmasked is audited once per login session."""
     # not cached: it must show the latest decisions
-    with session() as s:
-        return access.flag_detail(s, actor, flag_id, rulebook=rulebook(), archive_dir=settings().resolved_archive_dir, policy=policy())
+    cfg = settings()
+    seen: set = st.session_state.setdefault(PII_VIEWS_KEY, set())
+    with session() as s, s.begin():
+        detail = access.flag_detail(s, actor, flag_id, rulebook=rulebook(), archive_dir=cfg.resolved_archive_dir, policy=policy(),
+                                    clip_margin_s=cfg.dashboard_audio_margin_s)
+        key = (actor.user_id, detail.flag.id)
+        recorded = key not in seen and access.record_flag_view(s, actor, detail)
+    if recorded:
+        seen.add(key)
+    return detail
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
@@ -199,6 +212,8 @@ def attendance_frame(rows: list) -> pd.DataFrame:
             frame[column] = frame[column].map(lambda v: ATTENDANCE_VALUES.get(v, v))
     if "punctuality_rate" in frame:
         frame["punctuality_rate"] = frame["punctuality_rate"].map(lambda v: None if v is None or pd.isna(v) else round(100 * v, 1))
+    # shown as tables, which Streamlit downloads as CSV: names must not become formulas
+    frame = frame.map(lambda v: csv_field(v) if isinstance(v, str) else v)
     return frame.rename(columns=ATTENDANCE_HEADERS)
 
 

@@ -1,7 +1,15 @@
-"""Small layout helpers shared by the pages (no queries here)."""
+"""Small layout helpers shared by the pages (no queries here).
+
+Data strings (names, comments, transcripts, reasons) are untrusted: they are shown as plain text
+(``st.text``, table cells, escaped HTML) or, where Streamlit renders Markdown (messages, metric
+values), escaped with :func:`plain`. Table cells are CSV-safe (:func:`safe`), because Streamlit's
+table toolbar downloads them as CSV.
+"""
 
 from __future__ import annotations
 
+import base64
+import re
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import date, timedelta
@@ -12,7 +20,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data
-from scoring.access import AccessDenied, NotFound, TranscriptLine
+from models.export_cells import csv_field
+from scoring.access import AccessDenied, AudioClip, NotFound, TranscriptLine
 
 ROLE_NAMES = {"staff": "工作人员", "citizen": "群众", "unknown": "未知"}
 FAMILY_COLOURS = {"forbidden": "#f8b4b4", "courtesy": "#b7e4c7", "phone": "#bde0fe"}
@@ -24,11 +33,56 @@ def guarded() -> Iterator[None]:
     try:
         yield
     except (AccessDenied, NotFound) as exc:
-        st.error(f"无权查看或不存在：{exc}")
+        st.error(f"无权查看或不存在：{plain(exc)}")
         st.stop()
     except ValueError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         st.stop()
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([!-/:-@\[-`{-~])")
+# GFM turns bare addresses into links after escapes are resolved: an invisible joiner breaks them
+_AUTOLINK = re.compile(r"(?i)(https?|ftp|mailto|xmpp|www|@)(?=[:.\w])")
+_JOINER = "\u2060"
+
+
+def plain(value: Any) -> str:
+    """``value`` as text for an element that renders Markdown (messages, metric values, captions).
+
+    Every ASCII punctuation mark is escaped (CommonMark shows it as itself), so no link, image,
+    emphasis, colour directive or formula is made from data; a word joiner (invisible) after
+    ``http``, ``www``, ``@``… keeps GFM from linking bare addresses.
+    """
+    text = _AUTOLINK.sub(lambda m: m.group(1) + _JOINER, "" if value is None else str(value))
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def _map_text(df: pd.DataFrame, fn) -> pd.DataFrame:
+    df = df.copy()
+    for column in df.columns:
+        if not pd.api.types.is_numeric_dtype(df[column]) and not pd.api.types.is_datetime64_any_dtype(df[column]):
+            df[column] = df[column].map(lambda v: fn(v) if isinstance(v, str) else v)
+    return df
+
+
+def safe(df: pd.DataFrame) -> pd.DataFrame:
+    """A table whose text cells cannot become formulas when downloaded as CSV (OWASP rules, as in exports)."""
+    return _map_text(df, csv_field)
+
+
+def chart_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """A table for a Plotly chart: Plotly reads ``<a href>``, ``<b>``… in labels and hover texts, so names lose their angle brackets."""
+    return _map_text(df, lambda v: v.replace("<", "‹").replace(">", "›"))
+
+
+def audio_html(clip: AudioClip) -> str:
+    """An audio player with the clip inline (a data: URL), starting at the evidence.
+
+    The bytes travel in the logged-in session's own connection: unlike ``st.audio`` there is no
+    ``/media/...`` address that anyone could fetch without the session.
+    """
+    src = f"data:{clip.mime};base64,{base64.b64encode(clip.data).decode('ascii')}#t={clip.hit_s:.1f}"
+    return f"<audio controls preload='auto' data-testid='wq-audio-clip' src='{escape(src)}' style='width:100%'></audio>"
 
 
 def date_range(actor, key: str, *, default_days: int = 31) -> tuple[date | None, date | None]:
@@ -85,8 +139,8 @@ def transcript_html(lines: list[TranscriptLine]) -> str:
 
 
 def frame(rows: list[Any]) -> pd.DataFrame:
-    """A table of the access layer's typed rows (dataclasses), one column per field."""
-    return pd.DataFrame([asdict(r) for r in rows])
+    """A table of the access layer's typed rows (dataclasses), one column per field (CSV-safe, :func:`safe`)."""
+    return safe(pd.DataFrame([asdict(r) for r in rows]))
 
 
 def pct(value) -> str:
@@ -104,5 +158,5 @@ def requested_staff(actor) -> int | None:
     try:
         return int(raw)
     except ValueError:
-        st.error(f"bad staff parameter {raw!r}")
+        st.error(f"bad staff parameter {plain(repr(raw))}")
         st.stop()

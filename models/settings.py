@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     dashboard_session_minutes: int = 30  # a dashboard login expires after this long without a request
     dashboard_session_max_hours: int = 12  # ... and this long after logging in, whatever happens
     dashboard_pii_roles: list[str] = ["inspector"]  # roles that see citizens' ID/phone numbers and hear recordings
+    dashboard_audio_margin_s: float = 5.0  # a reviewer hears the evidence and this many seconds either side, never the whole recording
 
     @classmethod
     def settings_customise_sources(

@@ -7,7 +7,6 @@ adjustments added, never below 0). Ratings count on the staff member who was act
 
 from __future__ import annotations
 
-import csv
 import io
 import unicodedata
 from collections import defaultdict
@@ -31,6 +30,7 @@ from models.db import (
     Staff,
     Window,
 )
+from models.export_cells import append_row, write_csv
 from scoring.effective import effective_score, score_adjustments
 
 GroupBy = Literal["staff", "window", "department"]
@@ -219,25 +219,23 @@ def render_table(report: Report) -> str:
 
 
 def render_csv(report: Report) -> str:
-    """The report as CSV text (header line first)."""
+    """The report as CSV text (header line first; text fields quoted and never a formula, :mod:`models.export_cells`)."""
     out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(report.columns)
-    writer.writerows(["" if v is None else v for v in row] for row in report.rows)
+    write_csv(out, report.columns, report.rows)
     return out.getvalue()
 
 
 def write_xlsx(report: Report, path: str | Path) -> Path:
-    """Write the report as an Excel workbook (one sheet, header row frozen)."""
+    """Write the report as an Excel workbook (one sheet, header row frozen; names are text cells, never formulas)."""
     from openpyxl import Workbook
 
     path = Path(path)
     book = Workbook()
     sheet = book.active
     sheet.title = "report"
-    sheet.append(report.columns)
+    append_row(sheet, report.columns)
     for row in report.rows:
-        sheet.append(row)
+        append_row(sheet, row)
     sheet.freeze_panes = "A2"
     book.properties.title = report.title
     book.save(path)

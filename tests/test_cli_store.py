@@ -55,7 +55,7 @@ def test_site_ratings_queue_report_flags_followups(cli_home, rulebook):
     table = _ok(["report", "staff", "--month", "2026-03"])
     assert "张敏" in table and "avg_score" in table
     csv_text = _ok(["report", "window", "--month", "2026-03", "--format", "csv", "--by", "day"])
-    assert csv_text.splitlines()[1].startswith("2026-03-02,A03,企业开办,6,")
+    assert csv_text.splitlines()[1].startswith('"2026-03-02","A03","企业开办",6,')  # text quoted (OWASP), numbers plain
     _ok(["report", "department", "--month", "2026-03", "--format", "xlsx", "-o", str(cli_home / "dept.xlsx")])
     assert load_workbook(cli_home / "dept.xlsx").active["B2"].value == "SCJG"
     bad = runner.invoke(app, ["report", "staff", "--month", "March"])

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -136,7 +137,8 @@ def test_inspector_plays_a_flagged_interaction_and_confirms_it(server, browser, 
     audio.wait_for(timeout=30_000)
     page.wait_for_function("document.querySelector('audio').readyState >= 1", timeout=30_000)
     start = audio.evaluate("a => a.currentTime")
-    assert 143 <= start < 144  # the player starts at the hit
+    assert 4.9 <= start < 5.1  # the player starts at the hit, 5 s into the clip around it
+    assert audio.evaluate("a => a.src").startswith("data:audio/flac;base64,")  # inline: no /media/ address to fetch
     audio.evaluate("a => { a.muted = true; return a.play(); }")
     page.wait_for_function(f"document.querySelector('audio').currentTime > {start + 0.5}", timeout=20_000)
     assert audio.evaluate("a => !a.paused")
@@ -154,3 +156,33 @@ def test_inspector_plays_a_flagged_interaction_and_confirms_it(server, browser, 
         assert s.scalar(select(AuditLog.actor).where(AuditLog.action == "review.decide", AuditLog.entity_id == fid)) == "insp"
     shots = sorted(p.name for p in tmp_path.glob("*.png"))
     assert shots == ["insp-flag-confirmed.png", "insp-flag-playing.png"]
+
+
+def test_flag_audio_cannot_be_fetched_without_the_session(server, browser):
+    """The inspector hears the clip; a request without the session's cookies gets no audio at all."""
+    url, hall = server
+    factory = make_session_factory(make_engine(hall.url))
+    with factory() as s:
+        fid = s.scalar(select(Flag.id).where(Flag.kind == FlagKind.FORBIDDEN, Flag.staff_id == staff_id(s, "1001")))
+    page = browser.new_page(viewport={"width": 1400, "height": 1200})
+    requested: list[str] = []
+    page.on("request", lambda r: requested.append(r.url))
+    _login(page, url, "insp", f"flag?flag={fid}")
+    page.get_by_role("heading", name="标记详情", exact=True).wait_for(timeout=30_000)
+    _settle(page)
+    audio = page.locator("audio")
+    audio.wait_for(timeout=30_000)
+    page.wait_for_function("document.querySelector('audio').readyState >= 1", timeout=30_000)
+    src = audio.evaluate("a => a.src")
+    duration = audio.evaluate("a => a.duration")
+    page.close()
+    assert 12 <= duration <= 13  # the hit (143.5–146.0 s) with 5 s either side, not the 450 s recording
+    # whatever the page fetched for its audio, fetched again without the session's cookies
+    media = [u for u in requested if urllib.parse.urlparse(u).path.startswith("/media/")] + ([src] if src.startswith("http") else [])
+    for address in media:
+        try:
+            body = urllib.request.urlopen(address, timeout=5).read()
+        except OSError:
+            continue
+        raise AssertionError(f"{address} served {len(body)} bytes of audio without a session")
+    assert src.startswith("data:audio/flac;base64,") and not media

@@ -23,7 +23,7 @@ with st.form("new_account"):
 if submitted:
     with ui.guarded():
         data.create_account(actor, username, password, role, staff_no or None)
-    st.success(f"已创建 {username}")
+    st.success(f"已创建 {ui.plain(username)}")
     st.rerun()
 if rows:
     c1, c2 = st.columns(2)

@@ -16,8 +16,8 @@ with ui.guarded():
 if rows:
     df = ui.frame(rows)
     st.dataframe(df, hide_index=True, width="stretch")
-    st.plotly_chart(px.bar(df.head(40), x="key", y=["greeting_rate", "farewell_rate", "both_rate"], barmode="group", title="问候/道别率"), key="c_bar")
-    st.plotly_chart(px.bar(df.sort_values("forbidden_per_100", ascending=False).head(40), x="key", y="forbidden_per_100", title="服务禁语（每百次接待）"), key="c_forbidden")
+    st.plotly_chart(px.bar(ui.chart_frame(df.head(40)), x="key", y=["greeting_rate", "farewell_rate", "both_rate"], barmode="group", title="问候/道别率"), key="c_bar")
+    st.plotly_chart(px.bar(ui.chart_frame(df.sort_values("forbidden_per_100", ascending=False).head(40)), x="key", y="forbidden_per_100", title="服务禁语（每百次接待）"), key="c_forbidden")
 else:
     st.info("所选时间内没有接待记录。")
 st.subheader("最常违反的规则")

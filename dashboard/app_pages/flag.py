@@ -1,6 +1,8 @@
-"""A flag opened: audio from the hit, transcript with highlighted hits, rating, decision or appeal."""
+"""A flag opened: the audio clip around the hit, transcript with highlighted hits, rating, decision or appeal.
 
-import pandas as pd
+Every data string is shown as plain text (st.text, table cells, escaped HTML), never as Markdown.
+"""
+
 import streamlit as st
 
 from dashboard import auth, data, ui
@@ -22,36 +24,39 @@ with ui.guarded():
 fl = detail.flag
 st.subheader(f"#{fl.id} {fl.kind_label} · {fl.status_label}")
 c1, c2, c3, c4 = st.columns(4)
-c1.metric("窗口", fl.window or "-")
-c2.metric("工作人员", f"{fl.staff_no or '-'} {fl.staff_name or ''}")
-c3.metric("规则", fl.rule_id or "-")
-c4.metric("严重程度", fl.severity)
-st.write(fl.summary)
+c1.metric("窗口", ui.plain(fl.window or "-"))
+c2.metric("工作人员", ui.plain(f"{fl.staff_no or '-'} {fl.staff_name or ''}"))
+c3.metric("规则", ui.plain(fl.rule_id or "-"))
+c4.metric("严重程度", ui.plain(fl.severity))
+if fl.summary:
+    st.text(fl.summary)
 if fl.original_rule_id and fl.original_rule_id != fl.rule_id:
-    st.caption(f"规则已由 {fl.original_rule_id} 改为 {fl.rule_id}")
+    st.caption(ui.plain(f"规则已由 {fl.original_rule_id} 改为 {fl.rule_id}"))
 if not fl.penalised:
     st.caption("此标记仅作记录，不扣工作人员分数。")
 
-if detail.audio_path:
-    st.audio(detail.audio_path, format="audio/flac" if detail.audio_path.endswith(".flac") else "audio/wav",
-             start_time=int(detail.audio_start_s))
-    st.caption(f"录音从 {detail.audio_start_s:.1f} 秒（命中处）开始播放")
+if detail.audio:
+    clip = detail.audio
+    st.html(ui.audio_html(clip))
+    st.caption(f"录音片段：第 {clip.start_s:.1f}–{clip.end_s:.1f} 秒（命中处 {detail.audio_start_s:.1f} 秒前后），从命中处开始播放；收听已记入审计日志。")
 elif detail.transcript:
     st.caption("录音：本角色不可收听（含群众个人信息），或录音文件不在档案中。")
 
 if detail.transcript:
     st.markdown("**对话记录**")
-    st.markdown(ui.transcript_html(detail.transcript), unsafe_allow_html=True)
+    st.html(ui.transcript_html(detail.transcript))  # HTML only: st.markdown would still read Markdown in the (escaped) text
 if detail.interaction:
     it = detail.interaction
     st.caption(f"接待 {it.started_at} – {it.ended_at}，得分 {it.score:.0f}，问候 {'✓' if it.has_greeting else '✗'}，道别 {'✓' if it.has_farewell else '✗'}")
     with st.expander("得分明细"):
-        st.dataframe(pd.DataFrame([line.as_json() for line in it.explanation]), hide_index=True)
+        st.dataframe(ui.frame(it.explanation), hide_index=True)
 if detail.rating:
     r = detail.rating
-    st.markdown(f"**评价**：{r.level}（{r.rated_at}）{'｜' + r.comment if r.comment else ''}")
+    st.markdown("**评价**")
+    st.text(f"{r.level}（{r.rated_at}）{'｜' + r.comment if r.comment else ''}")
 if detail.instead:
-    st.markdown("**规范用语**：" + "；".join(f"{p.wording}（{p.rule_id}）" for p in detail.instead))
+    st.markdown("**规范用语**")
+    st.text("；".join(f"{p.wording}（{p.rule_id}）" for p in detail.instead))
 if detail.reviews:
     st.markdown("**处理记录**")
     st.dataframe(ui.frame(detail.reviews), hide_index=True)

@@ -22,7 +22,7 @@ if series:
     c1.metric("接待次数", n)
     c2.metric("平均得分", f"{(df['avg_score'] * df['interactions']).sum() / n:.1f}")
     c3.metric("问候+道别", f"{ui.pct((df['greeting_rate'] * df['interactions']).sum() / n)} / {ui.pct((df['farewell_rate'] * df['interactions']).sum() / n)}")
-    st.plotly_chart(px.line(df, x="period", y="avg_score", markers=True, title="平均得分"), key="s_chart")
+    st.plotly_chart(px.line(ui.chart_frame(df), x="period", y="avg_score", markers=True, title="平均得分"), key="s_chart")
     st.dataframe(df, hide_index=True)
 else:
     st.info("所选时间内没有接待记录。")

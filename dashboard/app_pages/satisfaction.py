@@ -23,14 +23,14 @@ if rows:
     c3.metric("差评率", ui.pct(df["poor"].sum() / total if total else None))
     st.subheader("排名")
     st.dataframe(df[["rank", "key", "name", "ratings", "good_rate", "poor_rate"]], hide_index=True, width="stretch")
-    st.plotly_chart(px.bar(df.head(30), x="key", y=["good_rate", "poor_rate"], barmode="group", title="好评率与差评率"), key="sat_bar")
+    st.plotly_chart(px.bar(ui.chart_frame(df.head(30)), x="key", y=["good_rate", "poor_rate"], barmode="group", title="好评率与差评率"), key="sat_bar")
 else:
     st.info("所选时间内没有评价。")
 if months:
     st.subheader("按月趋势（全厅）")
-    st.plotly_chart(px.line(ui.frame(months), x="key", y=["good_rate", "poor_rate"], markers=True), key="sat_trend")
+    st.plotly_chart(px.line(ui.chart_frame(ui.frame(months)), x="key", y=["good_rate", "poor_rate"], markers=True), key="sat_trend")
     if st.toggle("按分组显示趋势", key="sat_group_trend"):
         with ui.guarded():
             trend = data.satisfaction_trend(url, actor, "department" if by == "staff" else by, None, None)
         if trend:
-            st.plotly_chart(px.line(ui.frame(trend), x="month", y="good_rate", color="key", markers=True), key="sat_trend_group")
+            st.plotly_chart(px.line(ui.chart_frame(ui.frame(trend)), x="month", y="good_rate", color="key", markers=True), key="sat_trend_group")

@@ -8,7 +8,8 @@ are effective scores (:mod:`scoring.effective`).
 Modules:
     policy      roles' rights, AccessDenied/NotFound, staff scope, redaction, labels
     lookups     staff and window pickers, the data's date range
-    flags       the flag queue and one flag in detail
+    flags       the flag queue and one flag in detail (its viewing audited)
+    audio       the clip of a recording around the evidence (the only audio served)
     reviews     inspectors' decisions, points given back, reviewed examples for retraining
     appeals     申诉 filed by staff, ruled on by inspectors
     staff       a staff member's scores, flags, courtesy and ratings
@@ -38,6 +39,7 @@ from scoring.access.analytics import (
 )
 from scoring.access.appeals import AppealRow, appeals, file_appeal, rule_on_appeal
 from scoring.access.attendance import AttendanceMonthView, attendance_month
+from scoring.access.audio import AudioClip, cut_clip
 from scoring.access.circular import Circular, monthly_circular, record_export, render_circular_html, write_circular_xlsx
 from scoring.access.flags import (
     COUNT_CAP,
@@ -54,6 +56,7 @@ from scoring.access.flags import (
     flag_detail,
     flag_queue,
     prescribed_phrases,
+    record_flag_view,
 )
 from scoring.access.lookups import StaffChoice, WindowChoice, data_range, staff_choices, window_choices
 from scoring.access.policy import (
@@ -83,6 +86,7 @@ __all__ = [
     "AccountRow",
     "AppealRow",
     "AttendanceMonthView",
+    "AudioClip",
     "AuditRow",
     "BrokenRule",
     "Circular",
@@ -122,6 +126,7 @@ __all__ = [
     "compliance",
     "compliance_vs_satisfaction",
     "courtesy_used",
+    "cut_clip",
     "data_range",
     "decide_flag",
     "file_appeal",
@@ -132,6 +137,7 @@ __all__ = [
     "monthly_circular",
     "prescribed_phrases",
     "record_export",
+    "record_flag_view",
     "redact",
     "render_circular_html",
     "require",

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from scoring.access.policy import ADMIN, redact, require
+from scoring.access.policy import ADMIN, redact_value, require
 from scoring.accounts import Actor
 
 
@@ -70,6 +70,6 @@ def audit_trail(session: Session, actor: Actor, *, limit: int = 200) -> list[Aud
     rows = session.scalars(select(AuditLog).order_by(AuditLog.id.desc()).limit(limit))
     # reasons and notes are free text: mask personal numbers like everywhere else
     return [
-        AuditRow(r.at, r.actor, r.action, r.entity, r.entity_id, {k: redact(actor, v) if isinstance(v, str) else v for k, v in (r.detail or {}).items()})
+        AuditRow(r.at, r.actor, r.action, r.entity, r.entity_id, redact_value(actor, dict(r.detail or {})))
         for r in rows
     ]

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from models.db import FlagKind, FlagStatus
+from models.export_cells import append_row
 from models.rulebook import Rulebook
 from scoring.access.analytics import compliance, rules_most_broken, satisfaction
 from scoring.access.attendance import attendance_month
@@ -57,7 +58,10 @@ def _rows(rows: list) -> list[dict[str, Any]]:
 
 
 def write_circular_xlsx(circular: Circular, target) -> Any:
-    """Write the circular as an Excel workbook (one sheet per part) to a path or a binary file object."""
+    """Write the circular as an Excel workbook (one sheet per part) to a path or a binary file object.
+
+    Every text cell is stored as text, never as a formula (names come from the site file).
+    """
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
@@ -66,11 +70,10 @@ def write_circular_xlsx(circular: Circular, target) -> Any:
     for name, rows in circular.sheets.items():
         sheet = book.create_sheet(name[:31])
         columns = list(rows[0]) if rows else ["(无数据)"]
-        sheet.append(columns)
-        for cell in sheet[1]:
+        for cell in append_row(sheet, columns):
             cell.font = Font(bold=True)
         for row in rows:
-            sheet.append([_cell(row.get(c)) for c in columns])
+            append_row(sheet, [_cell(row.get(c)) for c in columns])
         sheet.freeze_panes = "A2"
     book.properties.title = circular.title
     book.save(target)

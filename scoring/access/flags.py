@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,8 @@ from scoring.access.policy import (
     require,
     staff_scope,
 )
-from scoring.accounts import Actor
+from scoring.access.audio import DEFAULT_MARGIN_S, AudioClip, cut_clip
+from scoring.accounts import Actor, audit
 from scoring.score import ScoreLine
 
 
@@ -212,7 +213,7 @@ class FlagInfo:
 
 @dataclass(frozen=True)
 class InteractionInfo:
-    """The interaction a flag belongs to; ``score`` is the stored score, ``explanation`` its lines (:mod:`scoring.score`)."""
+    """The interaction a flag belongs to; ``score`` is the stored score, ``explanation`` its lines (:mod:`scoring.score`, redacted)."""
 
     id: int
     started_at: datetime | None
@@ -228,7 +229,7 @@ class InteractionInfo:
 
 @dataclass(frozen=True)
 class RatingInfo:
-    """The rating of the flagged interaction (comment redacted)."""
+    """The rating of the flagged interaction (comment and matter redacted)."""
 
     level: str
     is_poor: bool
@@ -270,13 +271,15 @@ class FlagDetail:
     flag: FlagInfo
     interaction: InteractionInfo | None
     transcript: list[TranscriptLine]
-    audio_path: str | None  # None when the role may not hear recordings or the file is missing
+    audio_path: str | None  # on the server only: None when the role may not hear recordings or the file is missing
     audio_start_s: float
     rating: RatingInfo | None
     reviews: list[ReviewRow]
     instead: list[PrescribedPhrase]  # prescribed phrases for the flagged rule
     can_decide: bool
     can_appeal: bool
+    audio: AudioClip | None = None  # what may be played: the evidence ± the margin, never the whole recording
+    unmasked: bool = False  # texts shown with citizens' numbers (the viewer's role may see them)
 
 
 def _resolve_audio(path: str | None, archive_dir: Path | None) -> str | None:
@@ -363,12 +366,21 @@ def _rating_info(session: Session, actor: Actor, flag: Flag, interaction: Intera
         rating = session.scalar(select(Rating).where(Rating.interaction_id == interaction.id).limit(1))
     if rating is None:
         return None
-    return RatingInfo(rating.level, rating.is_poor, rating.rated_at, redact(actor, rating.comment, policy), rating.matter, rating.serial_no)
+    return RatingInfo(rating.level, rating.is_poor, rating.rated_at, redact(actor, rating.comment, policy), redact(actor, rating.matter, policy),
+                      rating.serial_no)
+
+
+def _explanation(actor: Actor, interaction: Interaction, policy: AccessPolicy) -> tuple[ScoreLine, ...]:
+    # the lines quote what was said ("said: ...", "forbidden phrase by staff: ..."): mask them like the transcript
+    lines = (ScoreLine.from_json(line) for line in interaction.explanation or [])
+    return tuple(replace(line, reason=redact(actor, line.reason, policy) or "") for line in lines)
 
 
 def flag_detail(session: Session, actor: Actor, flag_id: int, *, rulebook: Rulebook | None = None,
-                archive_dir: Path | None = None, policy: AccessPolicy = DEFAULT_POLICY) -> FlagDetail:
-    """A flag with its interaction, transcript (hits marked), audio, rating and reviews.
+                archive_dir: Path | None = None, policy: AccessPolicy = DEFAULT_POLICY, clip_margin_s: float = DEFAULT_MARGIN_S) -> FlagDetail:
+    """A flag with its interaction, transcript (hits marked), the audio clip around the evidence, rating and reviews.
+
+    Viewing what this returns unmasked is audited by :func:`record_flag_view`.
 
     Raises:
         NotFound: no such flag, or (staff) not one of theirs.
@@ -378,7 +390,7 @@ def flag_detail(session: Session, actor: Actor, flag_id: int, *, rulebook: Ruleb
     info = _flag_info(session, actor, flag, policy)
     interaction_info = None
     transcript: list[TranscriptLine] = []
-    audio_path = None
+    audio_path = clip = None
     audio_start = float(ev.get("start_s") or 0.0)
     interaction = session.get(Interaction, flag.interaction_id) if flag.interaction_id else None
     recording_id = flag.recording_id or (interaction.recording_id if interaction else None)
@@ -386,7 +398,7 @@ def flag_detail(session: Session, actor: Actor, flag_id: int, *, rulebook: Ruleb
         interaction_info = InteractionInfo(
             interaction.id, interaction.started_at, interaction.ended_at, interaction.start_s, interaction.end_s, interaction.score,
             interaction.has_greeting, interaction.has_farewell, interaction.ticket_no,
-            tuple(ScoreLine.from_json(line) for line in interaction.explanation or []),
+            _explanation(actor, interaction, policy),
         )
         transcript = _transcript(session, actor, flag, interaction, policy)
     elif ev.get("text"):
@@ -394,6 +406,8 @@ def flag_detail(session: Session, actor: Actor, flag_id: int, *, rulebook: Ruleb
     if policy.sees_pii(actor) and recording_id is not None:
         recording = session.get(Recording, recording_id)
         audio_path = _resolve_audio(recording.path if recording else None, archive_dir)
+        if audio_path is not None:
+            clip = cut_clip(audio_path, audio_start, float(ev.get("end_s") or audio_start), clip_margin_s)
     reviews = _reviews(session, actor, flag.id, policy)
     pending_appeal = any(r.kind == "appeal" and r.decision == "pending" for r in reviews)
     return FlagDetail(
@@ -408,5 +422,20 @@ def flag_detail(session: Session, actor: Actor, flag_id: int, *, rulebook: Ruleb
         can_decide=actor.role in DECIDE,
         can_appeal=actor.role is UserRole.STAFF and flag.penalised and flag.status is not FlagStatus.DISMISSED and not pending_appeal
         and not any(r.kind == "appeal" for r in reviews),
+        audio=clip,
+        unmasked=policy.sees_pii(actor),
     )
+
+
+def record_flag_view(session: Session, actor: Actor, detail: FlagDetail) -> bool:
+    """Audit that ``actor`` heard a flag's audio or read its texts unmasked (in the caller's transaction).
+
+    Returns:
+        Whether a line was written (nothing to audit when everything shown was masked).
+    """
+    if detail.audio is None and not detail.unmasked:
+        return False
+    clip = {"clip_start_s": round(detail.audio.start_s, 2), "clip_end_s": round(detail.audio.end_s, 2)} if detail.audio else {}
+    audit(session, actor.username, "flag.view_pii", "flag", detail.flag.id, audio=detail.audio is not None, unmasked=detail.unmasked, **clip)
+    return True
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Iterable, Literal
+from typing import Any, Iterable, Literal
 
 from sqlalchemy import func
 from sqlalchemy.orm import Session
@@ -96,6 +96,17 @@ def redact(actor: Actor, text: str | None, policy: AccessPolicy = DEFAULT_POLICY
     if text is None or policy.sees_pii(actor):
         return text
     return redact_pii(text).text
+
+
+def redact_value(actor: Actor, value: Any, policy: AccessPolicy = DEFAULT_POLICY) -> Any:
+    """``value`` (text, or a dict/list of them, e.g. an audit line's details) as ``actor`` may read it."""
+    if isinstance(value, str):
+        return redact(actor, value, policy)
+    if isinstance(value, dict):
+        return {k: redact_value(actor, v, policy) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_value(actor, v, policy) for v in value]
+    return value
 
 
 def day_start(d: date | datetime | None) -> datetime | None:

@@ -52,7 +52,7 @@ class PhraseUse:
 
 @dataclass(frozen=True)
 class StaffRating:
-    """A rating of an interaction the staff member served (comment redacted)."""
+    """A rating of an interaction the staff member served (comment and matter redacted)."""
 
     rated_at: datetime
     window: str
@@ -170,6 +170,6 @@ def staff_ratings(session: Session, actor: Actor, *, staff_id: int | None = None
     if end is not None:
         query = query.where(Rating.rated_at < day_end(end))
     return [
-        StaffRating(at, w, lvl, poor, redact(actor, c, policy), m, FOLLOW_UP_LABELS[st] if st else None)
+        StaffRating(at, w, lvl, poor, redact(actor, c, policy), redact(actor, m, policy), FOLLOW_UP_LABELS[st] if st else None)
         for at, w, lvl, poor, c, m, st in session.execute(query)
     ]

@@ -53,6 +53,33 @@ class Period(str, Enum):
     month = "month"
 
 
+UNMASK_OPT = typer.Option(False, "--unmask", help="Show citizens' ID/mobile/bank numbers (an inspector's own use; written to the audit log).")
+
+
+def _masker(unmask: bool, factory, command: str, entity: str, entity_id: Optional[int] = None):
+    """How transcripts and comments are printed: masked unless ``--unmask``, which is audited first."""
+    import getpass
+
+    from models.privacy import redact_pii
+    from scoring.accounts import audit
+
+    if unmask:
+        with factory() as s, s.begin():
+            audit(s, f"cli:{getpass.getuser()}", "pii.unmask", entity, entity_id, command=command)
+        return lambda value: value
+
+    def mask(value):
+        if isinstance(value, str):
+            return redact_pii(value).text
+        if isinstance(value, dict):
+            return {k: mask(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [mask(v) for v in value]
+        return value
+
+    return mask
+
+
 class FollowUpStep(str, Enum):
     called_back = "called_back"
     rectified = "rectified"
@@ -288,8 +315,9 @@ def flags_list(
     limit: int = typer.Option(50, "--limit"),
     as_json: bool = typer.Option(False, "--json"),
     db: Optional[str] = DB_OPT,
+    unmask: bool = UNMASK_OPT,
 ) -> None:
-    """Flags for inspectors with their evidence (newest first); overdue follow-ups are checked first."""
+    """Flags for inspectors with their evidence (newest first; citizens' numbers masked); overdue follow-ups are checked first."""
     from models.db import FlagKind, FlagStatus
     from scoring.store.flags import list_flags
     from scoring.store.ratings import flag_overdue_follow_ups
@@ -299,6 +327,7 @@ def flags_list(
     except ValueError:
         fail(f"unknown flag kind {kind!r}; expected one of {', '.join(k.value for k in FlagKind)}")
     factory = cli_context(ctx, db=db).sessions
+    mask = _masker(unmask, factory, "flags list", "flag")
     with factory() as s, s.begin():
         flag_overdue_follow_ups(s, date.today())
         flags = list_flags(s, kind=flag_kind, status=None if all_ else FlagStatus.OPEN, limit=limit)
@@ -306,7 +335,7 @@ def flags_list(
             {
                 "id": f.id, "kind": f.kind.value, "severity": f.severity, "penalised": f.penalised, "status": f.status.value,
                 "raised_at": f.raised_at.isoformat(sep=" "), "window": f.window.code if f.window else None,
-                "staff": f"{f.staff.staff_no} {f.staff.name}" if f.staff else None, "summary": f.summary, "evidence": f.evidence,
+                "staff": f"{f.staff.staff_no} {f.staff.name}" if f.staff else None, "summary": mask(f.summary), "evidence": mask(f.evidence),
             }
             for f in flags
         ]
@@ -327,14 +356,16 @@ def flags_list(
 def followups_list(
     ctx: typer.Context,
     all_: bool = typer.Option(False, "--all", help="Include closed cases."),
+    unmask: bool = UNMASK_OPT,
     db: Optional[str] = DB_OPT,
 ) -> None:
-    """Follow-up cases with their deadline (working days) and status."""
+    """Follow-up cases with their deadline (working days) and status (citizens' numbers in comments masked)."""
     from sqlalchemy import select
 
     from models.db import FollowUp, FollowUpStatus
 
     factory = cli_context(ctx, db=db).sessions
+    mask = _masker(unmask, factory, "followups list", "follow_up")
     with factory() as s:
         query = select(FollowUp).order_by(FollowUp.due_on)
         if not all_:
@@ -344,7 +375,7 @@ def followups_list(
             typer.echo("no follow-up cases")
         for c in cases:
             overdue = " OVERDUE" if c.status is not FollowUpStatus.CLOSED and c.due_on < date.today() else ""
-            typer.echo(f"#{c.id:<4} due {c.due_on}  {c.status.value:11s} rating {c.rating.serial_no} {c.rating.level}: {c.rating.comment or ''}{overdue}")
+            typer.echo(f"#{c.id:<4} due {c.due_on}  {c.status.value:11s} rating {c.rating.serial_no} {c.rating.level}: {mask(c.rating.comment or '')}{overdue}")
 
 
 @followups_app.command("update")
@@ -374,12 +405,14 @@ def followups_update(
 def explain(
     ctx: typer.Context,
     interaction_id: int = typer.Argument(..., help="Interaction id (see flags list --json)."),
+    unmask: bool = UNMASK_OPT,
     db: Optional[str] = DB_OPT,
 ) -> None:
-    """An interaction's score line by line, with its transcript."""
+    """An interaction's score line by line, with its transcript (citizens' numbers masked)."""
     from models.db import Interaction
 
     factory = cli_context(ctx, db=db).sessions
+    mask = _masker(unmask, factory, f"explain {interaction_id}", "interaction", interaction_id)
     with factory() as s:
         i = s.get(Interaction, interaction_id)
         if i is None:
@@ -387,10 +420,10 @@ def explain(
         staff = f"{i.staff.staff_no} {i.staff.name}" if i.staff else "nobody on duty"
         typer.echo(f"interaction #{i.id}  {i.window.code if i.window else '-'}  {i.started_at} – {i.ended_at}  {staff}  ticket {i.ticket_no or '-'}")
         for line in i.explanation:
-            typer.echo(f"  {line['points']:+7.1f}  {line['reason']}")
+            typer.echo(f"  {line['points']:+7.1f}  {mask(line['reason'])}")
         typer.echo(f"  {i.score:7.1f}  = score ({i.rulebook_version})")
         for u in i.utterances:
-            typer.echo(f"    [{u.start_s:8.2f}] {u.role.value:8s} {u.text}")
+            typer.echo(f"    [{u.start_s:8.2f}] {u.role.value:8s} {mask(u.text)}")
 
 
 @app.command("rescore")
