@@ -6,7 +6,7 @@ from datetime import datetime
 
 import streamlit as st
 
-from dashboard import data
+from dashboard import data, ui
 from scoring.accounts import (
     ROLE_LABELS,
     Actor,
@@ -91,7 +91,7 @@ def login_page() -> None:
                 who = authenticate(s, username, password, address=client_address(), throttle=throttle_options())
             except LoginError as exc:
                 s.commit()  # the failed attempt stays in the audit log and counts towards a lockout
-                st.error(str(exc) if isinstance(exc, LoginThrottled) else f"登录失败：{exc}")
+                st.error(ui.plain(str(exc) if isinstance(exc, LoginThrottled) else f"登录失败：{exc}"))
                 return
             s.commit()
         st.session_state[STATE_KEY] = start_session(who, session_options())
@@ -100,7 +100,7 @@ def login_page() -> None:
 
 def sidebar(actor: Actor) -> None:
     with st.sidebar:
-        st.markdown(f"**{actor.username}** · {ROLE_LABELS[actor.role]}")
+        st.markdown(f"**{ui.plain(actor.username)}** · {ROLE_LABELS[actor.role]}")
         if st.button("退出登录", key="logout"):
             with data.session() as s, s.begin():
                 audit(s, actor.username, "logout", "user_account", actor.user_id)
