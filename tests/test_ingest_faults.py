@@ -291,3 +291,17 @@ def test_full_disk_for_the_classifier_cache_still_gives_a_classifier(rulebook, s
     assert classifier is not None
     leftovers = [p for p in small_disk.rglob("*") if p.is_file() and p != filler]
     assert leftovers == [], leftovers
+
+
+def test_a_bad_channel_map_stops_the_run_before_any_file(site, rulebook, tmp_path):
+    from windowqa.ingest import IngestError
+
+    files = day_files(tmp_path / "in", [DAY])
+    with pytest.raises(IngestError, match="unknown role 'left'"):
+        _ingest(site, rulebook, files, channels="staff,left")
+    with site() as s, s.begin():
+        from models.db import Window
+
+        s.scalar(select(Window).where(Window.code == "A03")).channel_map = {"0": "staff", "1": "speaker"}
+    with pytest.raises(IngestError, match="A03's channel_map: unknown role 'speaker'"):
+        _ingest(site, rulebook, files)

@@ -185,6 +185,12 @@ def ingest(
         except StoreError as exc:
             raise IngestError(str(exc)) from None
         window_id, channel_map = window.id, override or window.channel_map
+    if override is None and channel_map:
+        try:
+            spec = ",".join(channel_map[k] for k in sorted(channel_map, key=int))
+        except ValueError:
+            raise IngestError(f"window {options.window}'s channel_map: keys must be channel numbers, got {sorted(channel_map)}") from None
+        _parse_channels(spec, f"window {options.window}'s channel_map: ")
     remove_partial_copies(options.archive_dir, options.window)
     run = _Run(options, window_id, channel_map, session_factory, transcribe, matcher, rulebook, role_classifier, asr_options)
     report = IngestReport(options=options)
@@ -202,14 +208,15 @@ def ingest(
     return report
 
 
-def _parse_channels(spec: str | None) -> dict[str, str] | None:
-    """The ``channels`` option as a stored channel map; IngestError names a bad role."""
+def _parse_channels(spec: str | None, where: str = "--channels: ") -> dict[str, str] | None:
+    """A channel map spec as a stored channel map; IngestError names a bad role (a
+    configuration error stops the run before any file fails on it)."""
     if spec is None:
         return None
     try:
         return ChannelMap.parse(spec).as_dict()
     except ValueError as exc:
-        raise IngestError(str(exc)) from None
+        raise IngestError(f"{where}{exc}") from None
 
 
 def _database_reason(exc: SQLAlchemyError) -> str:

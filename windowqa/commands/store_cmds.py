@@ -104,6 +104,8 @@ def ingest_cmd(
     A failed file says whether it failed on an outside cause (retried on the next ingest) or
     on its content (retried with --retry-failed).
     """
+    from sqlalchemy.exc import DBAPIError
+
     from nlp.role import build_role_classifier
     from windowqa.ingest import IngestError, IngestOptions, ingest, speech_transcriber
 
@@ -132,8 +134,11 @@ def ingest_cmd(
         )
     except IngestError as exc:
         fail(str(exc))
-    with factory() as s, s.begin():
-        _audit(s, "ingest", Path(window), done=report.count("done"), skipped=report.count("skipped"), failed=report.count("failed"), utterances=report.utterances)
+    try:
+        with factory() as s, s.begin():
+            _audit(s, "ingest", Path(window), done=report.count("done"), skipped=report.count("skipped"), failed=report.count("failed"), utterances=report.utterances)
+    except DBAPIError as exc:  # a database locked past the busy timeout: the files' results still count
+        typer.echo(f"ingest not written to the audit log: {getattr(exc, 'orig', exc)}", err=True)
     for f in report.files:
         if as_json:
             sys.stdout.write(json.dumps(f.__dict__, ensure_ascii=False) + "\n")
