@@ -151,17 +151,25 @@ def test_cli_reports_the_failure_kind(tmp_path, rulebook):
 # ------------------------------------------------------------------ 2. channels
 
 
-def _six_channels(path: Path, speech_on: dict[int, float]) -> None:
-    """A 6-channel file with the speech clip on the given channels (channel → start second)."""
-    clip, rate = sf.read(str(SPEECH), dtype="float32")
+def _clip(path: Path, rate: int) -> np.ndarray:
+    clip, clip_rate = sf.read(str(path), dtype="float32")
     clip = clip if clip.ndim == 1 else clip[:, 0]
-    length = int(rate * (max(speech_on.values()) + 1.0)) + len(clip) + rate
+    if clip_rate != rate:  # linear resampling is enough for a VAD
+        clip = np.interp(np.arange(0, len(clip), clip_rate / rate), np.arange(len(clip)), clip).astype(np.float32)
+    return clip
+
+
+def _six_channels(path: Path, speech_on: dict[int, float], clips: dict[int, Path] | None = None) -> None:
+    """A 6-channel 16 kHz file with a speech clip on the given channels (channel → start second)."""
+    rate = 16000
+    voices = {c: _clip((clips or {}).get(c, SPEECH), rate) for c in speech_on}
+    length = int(rate * (max(speech_on.values()) + 1.0)) + max(len(v) for v in voices.values()) + rate
     audio = np.zeros((length, 6), np.float32)
     rng = np.random.default_rng(0)
     audio += rng.standard_normal(audio.shape).astype(np.float32) * 1e-4  # microphone hiss
     for channel, start_s in speech_on.items():
         at = int(start_s * rate)
-        audio[at : at + len(clip), channel] += clip
+        audio[at : at + len(voices[channel]), channel] += voices[channel]
     sf.write(str(path), audio, rate, subtype="PCM_16")
 
 
@@ -212,6 +220,21 @@ def test_the_speech_pipeline_hears_a_mapped_channel_beyond_the_first_two(tmp_pat
     blocks, channels = recording_blocks(path, PipelineOptions(), ChannelMap.parse("ignore,ignore,ignore,staff"))
     segments = list(detect_speech_blocks(blocks))
     assert channels == 6 and segments and {s.channel for s in segments} == {3}
+
+
+def test_overlapping_speech_on_two_mapped_channels_stays_two_channels(tmp_path):
+    from audio_capture.channels import ChannelMap
+    from audio_capture.vad import detect_speech_blocks
+    from windowqa.speech import PipelineOptions
+    from windowqa.speech.pipeline import for_recording, recording_blocks
+
+    path = tmp_path / "six.wav"
+    _six_channels(path, {0: 1.0, 1: 1.5}, clips={1: DATA / "speech" / "kimi_asr_example.flac"})
+    roles = ChannelMap.parse("staff,citizen,ignore,ignore,ignore,ignore")
+    options = for_recording(path, PipelineOptions(), roles)
+    assert not options.downmix  # two people talking at once are two microphones, not one source
+    blocks, channels = recording_blocks(path, options, roles)
+    assert channels == 6 and {s.channel for s in detect_speech_blocks(blocks)} == {0, 1}
 
 
 # ------------------------------------------------------------------ 3. faults
