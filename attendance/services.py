@@ -7,17 +7,16 @@ settings or loads a model.
 
 from __future__ import annotations
 
-import csv
 import shutil
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from models.attendance import CheckIn, HalfDay, LeaveExtension, LeaveRecord, LeaveStatus
+from models.attendance import CheckIn, LeaveRecord
 from models.attendance_db import CheckInRow
 
 from attendance.checkin import (
@@ -31,6 +30,7 @@ from attendance.checkin import (
     confirm_face_with_credential,
 )
 from attendance.faces import FaceEngine
+from attendance.leave_file import LeaveFileError, LeaveLimits, leave_from_row, read_leave_file
 from attendance.gallery import EnrolledFace, EnrolmentOptions, EnrolmentRejected, Gallery, MatchOptions, enrol_file
 from attendance.store import (
     UnknownStaffError,
@@ -237,66 +237,12 @@ class CheckinDesk:
 # ---------------------------------------------------------------------------- leave
 
 
-class LeaveFileError(ValueError):
-    """A leave file that cannot be read at all."""
-
-
 @dataclass(frozen=True)
 class LeaveImport:
     """The outcome of saving leave records: how many were saved and why others were not."""
 
     saved: int
     rejected: list[str]
-
-
-def _cell(row: Mapping[str, str | None], key: str, default: str = "") -> str:
-    return (row.get(key) or default).strip()
-
-
-def leave_from_row(row: Mapping[str, str | None], leave_types: Sequence[str]) -> LeaveRecord:
-    """One leave record from a row of a leave file or the demo's ground truth.
-
-    Columns: staff, leave_type, start, end, status, and optionally start_half, end_half,
-    extension_end, extension_status, deceptive, record_id, note (empty cells take the defaults).
-
-    Raises:
-        ValueError: an unknown leave type, a malformed date or status.
-        KeyError: a required column is missing.
-    """
-    if row.get("leave_type") not in leave_types:
-        raise ValueError(f"unknown leave type {row.get('leave_type')!r}; known: {', '.join(leave_types)}")
-    ext = ()
-    if _cell(row, "extension_end"):
-        ext = (LeaveExtension(date.fromisoformat(_cell(row, "extension_end")),
-                              LeaveStatus(_cell(row, "extension_status", "pending"))),)
-    return LeaveRecord(
-        staff_id=row["staff"].strip(), leave_type=row["leave_type"].strip(),
-        start=date.fromisoformat(row["start"].strip()), end=date.fromisoformat(row["end"].strip()),
-        status=LeaveStatus(_cell(row, "status", "pending")),
-        start_half=HalfDay(_cell(row, "start_half", "morning")),
-        end_half=HalfDay(_cell(row, "end_half", "afternoon")),
-        extensions=ext, deceptive=_cell(row, "deceptive").lower() in ("1", "true", "yes", "是"),
-        record_id=_cell(row, "record_id") or None, note=_cell(row, "note"),
-    )
-
-
-def read_leave_file(path: Path, leave_types: Sequence[str]) -> tuple[list[LeaveRecord], list[str]]:
-    """The leave records of a UTF-8 CSV with a header, and one message per rejected line.
-
-    Raises:
-        LeaveFileError: the file cannot be read or is not UTF-8.
-    """
-    try:
-        rows = list(csv.DictReader(path.read_text(encoding="utf-8-sig").splitlines()))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise LeaveFileError(f"{path}: cannot read: {exc}") from None
-    records, errors = [], []
-    for n, row in enumerate(rows, start=2):
-        try:
-            records.append(leave_from_row(row, leave_types))
-        except (KeyError, ValueError, AttributeError) as exc:
-            errors.append(f"{path}:{n}: {exc}")
-    return records, errors
 
 
 def save_leaves(session: Session, records: Iterable[LeaveRecord], source: str | Path) -> LeaveImport:
@@ -318,6 +264,7 @@ __all__ = [
     "FaceCheckin",
     "LeaveFileError",
     "LeaveImport",
+    "LeaveLimits",
     "PhotoCheck",
     "StoredCheckin",
     "check_enrolment_photos",

@@ -24,42 +24,66 @@ from audio_capture.vad import SpeechSegment
 from models.domain import Role
 
 
+IGNORE = "ignore"  # a channel map entry: this channel is no window side (a spare microphone)
+
+
 @dataclass(frozen=True)
 class ChannelMap:
     """Roles per channel of one window's recordings.
 
+    A channel without a role (``ignore`` in the map, or beyond its end) is not transcribed;
+    ingest measures the speech on it and reports it, so nothing is dropped without a word.
+
     Attributes:
-        roles: role of each channel, by channel number.
+        roles: role of each channel, by channel number; None: the channel is ignored.
         window: the window id the recordings belong to.
         mono_role: role of a mono recording's speech; ``unknown`` by default (the scoring
             stage decides), set where the speaker is known (an evaluation manifest).
     """
 
-    roles: tuple[Role, ...] = (Role.STAFF, Role.CITIZEN)
+    roles: tuple[Role | None, ...] = (Role.STAFF, Role.CITIZEN)
     window: str | None = None
     mono_role: Role = Role.UNKNOWN  # who speaks on a mono recording, when known
 
     @classmethod
     def parse(cls, spec: str, *, window: str | None = None) -> "ChannelMap":
-        """A map from a comma list such as ``"staff,citizen"``.
+        """A map from a comma list such as ``"staff,citizen"`` or ``"staff,citizen,ignore,staff"``.
 
         Raises:
             ValueError: an unknown role name (the message lists the valid ones).
         """
-        roles = []
+        roles: list[Role | None] = []
         for name in (part.strip().lower() for part in spec.split(",")):
+            if name == IGNORE:
+                roles.append(None)
+                continue
             try:
                 roles.append(Role(name))
             except ValueError:
-                valid = ", ".join(r.value for r in Role)
+                valid = ", ".join([*(r.value for r in Role), IGNORE])
                 raise ValueError(f"unknown role {name!r} in channel map {spec!r}; expected one of {valid}") from None
         return cls(tuple(roles), window)
+
+    def as_dict(self) -> dict[str, str]:
+        """The map as a window stores it: ``{"0": "staff", "1": "citizen", "2": "ignore"}``."""
+        return {str(c): (role.value if role is not None else IGNORE) for c, role in enumerate(self.roles)}
 
     def role_for(self, channel: int, n_channels: int) -> Role:
         """Role of ``channel`` in a recording with ``n_channels`` channels (mono: unknown)."""
         if n_channels == 1:
             return self.mono_role
-        return self.roles[channel] if channel < len(self.roles) else Role.UNKNOWN
+        role = self.roles[channel] if channel < len(self.roles) else None
+        return role if role is not None else Role.UNKNOWN
+
+    def unassigned(self, n_channels: int) -> tuple[int, ...]:
+        """Channels of an ``n_channels`` recording that the map gives no role (none for mono)."""
+        if n_channels == 1:
+            return ()
+        return tuple(c for c in range(n_channels) if c >= len(self.roles) or self.roles[c] is None)
+
+    def ignores(self, channel: int) -> bool:
+        """True when the map names ``channel`` explicitly as ignored (not merely beyond its end)."""
+        return channel < len(self.roles) and self.roles[channel] is None
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ class AudioInfo:
     path: Path
     source_rate: int
     source_channels: int
-    channels: int  # channels after decoding: 1 (mono) or 2 (stereo)
+    channels: int  # channels after decoding: every channel of the file, in its order
     duration_s: float | None  # None when the container does not say
     codec: str
 
@@ -87,7 +87,7 @@ def _info(path: Path, container) -> AudioInfo:
         path=path,
         source_rate=rate,
         source_channels=source_channels,
-        channels=1 if source_channels == 1 else 2,
+        channels=source_channels,
         duration_s=duration_s,
         codec=stream.codec_context.name,
     )
@@ -110,8 +110,8 @@ def probe_audio(path: str | Path) -> AudioInfo:
 def stream_audio(path: str | Path, *, block_s: float = 30.0) -> Iterator[np.ndarray]:
     """Decode a file in blocks of about ``block_s`` seconds.
 
-    Stereo and multi-channel files come out as two rows (more than two channels are downmixed
-    to stereo by FFmpeg, with a warning); mono files as one row.
+    Every channel comes out as its own row, in the file's order: a multichannel file is never
+    downmixed here (which channel is whose is the caller's channel map).
 
     Args:
         path: any file FFmpeg can read.
@@ -130,9 +130,8 @@ def stream_audio(path: str | Path, *, block_s: float = 30.0) -> Iterator[np.ndar
     container = _open(path)
     try:
         info = _info(path, container)
-        if info.source_channels > 2:
-            logger.warning("%s: %d channels downmixed to stereo", path, info.source_channels)
-        layout = "mono" if info.channels == 1 else "stereo"
+        # the stream's own layout: the resampler keeps every channel and their order
+        layout = container.streams.audio[0].layout if info.channels > 2 else ("mono" if info.channels == 1 else "stereo")
         resampler = av.AudioResampler(format="fltp", layout=layout, rate=SAMPLE_RATE)
         block_n = max(1, int(block_s * SAMPLE_RATE))
         pending: list[np.ndarray] = []

@@ -322,3 +322,26 @@ def detect_speech_blocks(blocks: Iterable[np.ndarray], options: VadOptions | Non
             yield from vad.feed(block[channel])
     for vad in vads:
         yield from vad.flush()
+
+
+def channel_speech_s(blocks: Iterable[np.ndarray], channels: Iterable[int], options: VadOptions | None = None) -> dict[int, float]:
+    """Seconds of voiced speech on each of ``channels`` of a stream of (channels, n) blocks.
+
+    Used for the channels nobody transcribes (outside a window's channel map), so that speech
+    on them is reported rather than dropped without a word.
+
+    Example:
+        >>> import numpy as np
+        >>> channel_speech_s([np.zeros((3, 16000), np.float32)], [2])
+        {2: 0.0}
+    """
+    vads = {c: StreamingVad(options, channel=c) for c in channels}
+    total = dict.fromkeys(vads, 0.0)
+    for block in blocks:
+        block = np.atleast_2d(block)
+        for channel, vad in vads.items():
+            if channel < block.shape[0]:
+                total[channel] += sum(s.voiced_ms for s in vad.feed(block[channel])) / 1000
+    for channel, vad in vads.items():
+        total[channel] += sum(s.voiced_ms for s in vad.flush()) / 1000
+    return {c: round(s, 1) for c, s in total.items()}

@@ -99,6 +99,19 @@ class RecordingStatus(str, enum.Enum):
     FAILED = "failed"
 
 
+class FailureKind(str, enum.Enum):
+    """Why a recording failed, which decides when ingest tries it again.
+
+    ``outside``: a cause outside the file's content (no start time, the archive disk, the
+    database, a channel map that leaves speech unmapped): retried on the next ingest.
+    ``content``: the audio itself (corrupt, undecodable, empty): retried only on request
+    (``--retry-failed``), since the same bytes fail the same way.
+    """
+
+    OUTSIDE = "outside"
+    CONTENT = "content"
+
+
 class FlagKind(str, enum.Enum):
     """Why an inspector should look at something."""
 
@@ -269,6 +282,8 @@ class Recording(Base):
     channels: Mapped[Optional[int]] = mapped_column(Integer)
     status: Mapped[RecordingStatus] = mapped_column(_enum(RecordingStatus, "recording_status"), default=RecordingStatus.PENDING)
     failure_reason: Mapped[Optional[str]] = mapped_column(Text)
+    # None: not failed, or failed before revision 0004 (then treated as outside: retried)
+    failure_kind: Mapped[Optional[FailureKind]] = mapped_column(_enum(FailureKind, "recording_failure_kind"), nullable=True)
     rulebook_version: Mapped[Optional[str]] = mapped_column(String(64))
     asr_options: Mapped[Optional[dict[str, Any]]]  # model id and options that made the transcript
     pipeline_options: Mapped[Optional[dict[str, Any]]]  # speech pipeline and near-miss verification options
@@ -674,6 +689,7 @@ __all__ = [
     "AuditLog",
     "Base",
     "DatabaseError",
+    "FailureKind",
     "Department",
     "Flag",
     "FlagKind",

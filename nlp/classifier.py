@@ -182,10 +182,14 @@ def load_or_train_classifier(rulebook, normalizer, cache_dir: Path | None = None
             logger.warning("could not load cached classifier %s: %s", cached, exc)
     classifier = PhraseClassifier().fit(texts, labels)
     if cached is not None:
-        cached.parent.mkdir(parents=True, exist_ok=True)
         tmp = cached.with_suffix(".tmp")
-        joblib.dump(classifier, tmp)
-        tmp.replace(cached)
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            joblib.dump(classifier, tmp)
+            tmp.replace(cached)
+        except OSError as exc:  # a full or read-only cache disk costs a retrain next time, nothing more
+            tmp.unlink(missing_ok=True)
+            logger.warning("could not cache the classifier in %s: %s", cache_dir, exc)
     return classifier
 
 

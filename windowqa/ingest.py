@@ -11,36 +11,50 @@ Guarantees:
     * Idempotent by content hash: a file whose recording is ``done`` is skipped.
     * Resumable: each file is stored in one transaction; a crash leaves at most a ``pending``
       recording without rows, which the next run redoes from the start.
-    * A bad file is recorded as ``failed`` with its reason, and the batch goes on.
+    * A bad file is recorded as ``failed`` with its reason and its kind, and the batch goes
+      on. A failure from outside the file's content (no start time, the archive disk, the
+      database, speech on channels the map leaves out) is retried on the next ingest; a
+      failure of the content itself (corrupt, undecodable) only with ``retry_failed``.
+    * Multichannel files follow the window's channel map (or ``channels``); speech on the
+      channels it leaves out is reported, never dropped without a word.
+    * Files of other types in a folder are listed as skipped, with the reason.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import re
-import shutil
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Protocol, runtime_checkable
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
-from models.db import Recording, RecordingStatus
+from audio_capture.channels import ChannelMap
+from models.db import FailureKind, Recording, RecordingStatus
 from models.domain import RuleHit, Utterance
 from models.rulebook import Rulebook
 from scoring.store.ratings import link_ratings
 from scoring.segment import MatchedUtterance
 from scoring.store import StoreError, store_recording, window_by_code
+from windowqa.ingest_files import (
+    AUDIO_SUFFIXES,
+    archive_copy,
+    collect_files,
+    content_hash,
+    expand_paths,
+    failure_kind,
+    remove_partial_copies,
+    start_from_metadata,
+    start_from_name,
+    unmapped_speech,
+)
 from windowqa.utterance_stream import HeardUtterance, Matcher, utterance_stream
 
 log = logging.getLogger("windowqa")
-
-AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus", ".wma", ".amr")
-_NAME_TIME = re.compile(r"(20\d{2})-?([01]\d)-?([0-3]\d)[T_ -]?([0-2]\d)[-:.]?([0-5]\d)[-:.]?([0-5]\d)")
 
 
 class IngestError(ValueError):
@@ -80,19 +94,30 @@ class IngestOptions:
             file name (``20260302-090000``, ``2026-03-02T09-00-00``) or the file's metadata.
         archive_dir: where audio is kept; files outside it are copied in (None: leave in place).
         progress: show a progress bar.
+        retry_failed: analyse again recordings that failed on their content (corrupt,
+            undecodable audio); those that failed on an outside cause are always retried.
+        channels: the channel map of these recordings (``"staff,citizen,ignore,..."``), in
+            place of the window's stored one.
     """
 
     window: str
     start: datetime | None = None
     archive_dir: Path | None = None
     progress: bool = True
+    retry_failed: bool = False
+    channels: str | None = None
 
 
 @dataclass
 class FileResult:
+    """What became of one file; ``failure_kind`` (a ``FailureKind`` value) says when a
+    failure is retried: ``outside`` on the next ingest, ``content`` with ``--retry-failed``."""
+
     path: str
     status: str  # "done", "skipped", "failed"
     reason: str = ""
+    failure_kind: str | None = None
+    warnings: list[str] = field(default_factory=list)
     recording_id: int | None = None
     utterances: int = 0
     interactions: int = 0
@@ -110,79 +135,6 @@ class IngestReport:
     @property
     def utterances(self) -> int:
         return sum(f.utterances for f in self.files)
-
-
-def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Files as given, folders expanded to their audio files (sorted, recursive)."""
-    out: list[Path] = []
-    for item in paths:
-        p = Path(item)
-        if p.is_dir():
-            out.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES))
-        else:
-            out.append(p)
-    return out
-
-
-def content_hash(path: Path) -> str:
-    """SHA-256 of the file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def start_from_name(path: Path) -> datetime | None:
-    """A recording start written in the file name, e.g. ``A03_20260302-090000.wav``."""
-    m = _NAME_TIME.search(path.stem)
-    if not m:
-        return None
-    try:
-        return datetime(*(int(g) for g in m.groups()))
-    except ValueError:
-        return None
-
-
-def start_from_metadata(path: Path) -> datetime | None:
-    """The container's ``creation_time``/``date`` tag, converted to local (UTC+8) time."""
-    try:
-        import av
-
-        with av.open(str(path)) as container:
-            tags = {k.lower(): v for k, v in (container.metadata or {}).items()}
-    except Exception:  # noqa: BLE001 - metadata is optional; decoding errors surface in transcription
-        return None
-    value = tags.get("creation_time") or tags.get("date")
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed.tzinfo is not None:
-        from datetime import timezone
-
-        parsed = parsed.astimezone(timezone(timedelta(hours=8))).replace(tzinfo=None)
-    return parsed
-
-
-def _archive(path: Path, archive_dir: Path | None, window: str, started_at: datetime, digest: str) -> str:
-    if archive_dir is None:
-        return str(path.resolve())
-    archive_dir = archive_dir.resolve()
-    source = path.resolve()
-    if source.is_relative_to(archive_dir):
-        return str(source.relative_to(archive_dir))
-    target = archive_dir / window / started_at.strftime("%Y-%m-%d") / path.name
-    if target.exists() and content_hash(target) != digest:
-        target = target.with_name(f"{digest[:10]}_{path.name}")
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".part")
-        shutil.copyfile(source, tmp)
-        tmp.replace(target)  # atomic: a crash never leaves a half-copied archive file
-    return str(target.relative_to(archive_dir))
 
 
 def matched_utterances(items: Iterable[HeardUtterance]) -> list[MatchedUtterance]:
@@ -223,17 +175,27 @@ def ingest(
     Raises:
         IngestError: the window is unknown, or ``start`` was given with several files.
     """
-    files = expand_paths(paths)
+    files, others = collect_files(paths)
     if options.start is not None and len(files) > 1:
         raise IngestError(f"--start applies to one recording, but {len(files)} files were given; put each start time in its file name")
+    override = _parse_channels(options.channels)
     with session_factory() as s:
         try:
             window = window_by_code(s, options.window)
         except StoreError as exc:
             raise IngestError(str(exc)) from None
-        window_id, channel_map = window.id, window.channel_map
+        window_id, channel_map = window.id, override or window.channel_map
+    if override is None and channel_map:
+        try:
+            spec = ",".join(channel_map[k] for k in sorted(channel_map, key=int))
+        except ValueError:
+            raise IngestError(f"window {options.window}'s channel_map: keys must be channel numbers, got {sorted(channel_map)}") from None
+        _parse_channels(spec, f"window {options.window}'s channel_map: ")
+    remove_partial_copies(options.archive_dir, options.window)
     run = _Run(options, window_id, channel_map, session_factory, transcribe, matcher, rulebook, role_classifier, asr_options)
     report = IngestReport(options=options)
+    for other in others:
+        report.files.append(FileResult(path=str(other), status="skipped", reason=f"not an audio file ({other.suffix or 'no suffix'})"))
     bar = tqdm(files, desc=f"ingest {options.window}", unit="file", disable=not options.progress)
     for path in bar:
         result = run.ingest_one(path)
@@ -241,7 +203,25 @@ def ingest(
         bar.set_postfix(done=report.count("done"), skipped=report.count("skipped"), failed=report.count("failed"))
         if result.status == "failed":
             log.warning("%s: %s", path, result.reason)
+        for warning in result.warnings:
+            log.warning("%s: %s", path, warning)
     return report
+
+
+def _parse_channels(spec: str | None, where: str = "--channels: ") -> dict[str, str] | None:
+    """A channel map spec as a stored channel map; IngestError names a bad role (a
+    configuration error stops the run before any file fails on it)."""
+    if spec is None:
+        return None
+    try:
+        return ChannelMap.parse(spec).as_dict()
+    except ValueError as exc:
+        raise IngestError(f"{where}{exc}") from None
+
+
+def _database_reason(exc: SQLAlchemyError) -> str:
+    detail = getattr(exc, "orig", None) or exc
+    return f"database unavailable ({type(detail).__name__}: {detail}); retried on the next ingest"
 
 
 @dataclass(frozen=True)
@@ -263,24 +243,56 @@ class _Run:
         return self.transcribe.describe() if isinstance(self.transcribe, VerifyingTranscribe) else None
 
     def ingest_one(self, path: Path) -> FileResult:
-        """Open (or redo) the file's recording, run the stream over it, store the result."""
+        """Open (or redo) the file's recording, run the stream over it, store the result.
+
+        Every error ends as this file's reason (with its kind); the batch goes on.
+        """
         result = FileResult(path=str(path), status="failed")
         if not path.is_file():
-            result.reason = "file not found"
+            result.reason, result.failure_kind = "file not found", FailureKind.OUTSIDE.value
             return result  # nothing to hash: not recorded
-        started_at = self._open_recording(path, result)
-        if result.status == "skipped" or result.reason:
-            return result  # already done, or failed before analysis (no start time, archive)
         try:
+            started_at = self._open_recording(path, result)
+            if result.status == "skipped" or result.reason:
+                return result  # already done, or failed before analysis (no start time, archive)
+            lost = self._check_channels(path, result)
+            if lost:
+                return self._fail(result, lost, FailureKind.OUTSIDE)
             items = matched_utterances(self.stream(path, started_at))
+        except SQLAlchemyError as exc:
+            return self._fail(result, _database_reason(exc), FailureKind.OUTSIDE)
         except Exception as exc:  # noqa: BLE001 - any failure of one file is recorded and the batch goes on
-            result.reason = f"{type(exc).__name__}: {exc}"
+            return self._fail(result, f"{type(exc).__name__}: {exc}", failure_kind(exc))
+        try:
+            self._store(result, items)
+        except SQLAlchemyError as exc:
+            return self._fail(result, _database_reason(exc), FailureKind.OUTSIDE)
+        except OSError as exc:
+            return self._fail(result, f"{type(exc).__name__}: {exc}", FailureKind.OUTSIDE)
+        return result
+
+    def _fail(self, result: FileResult, reason: str, kind: FailureKind) -> FileResult:
+        """Record the file's failure (when the database takes it) and return its result."""
+        result.status, result.reason, result.failure_kind = "failed", reason, kind.value
+        if result.recording_id is None:
+            return result
+        try:
             with self.session_factory() as s, s.begin():
                 recording = s.get(Recording, result.recording_id)
-                recording.status, recording.failure_reason = RecordingStatus.FAILED, result.reason[:2000]
-            return result
-        self._store(result, items)
+                recording.status, recording.failure_reason, recording.failure_kind = RecordingStatus.FAILED, reason[:2000], kind
+        except SQLAlchemyError as exc:  # the recording stays pending: redone on the next ingest anyway
+            log.warning("%s: failure not recorded: %s", result.path, _database_reason(exc))
         return result
+
+    def _check_channels(self, path: Path, result: FileResult) -> str | None:
+        """Speech on channels the map leaves out: the failure reason (none given to them),
+        and a warning on ``result`` for each channel the map ignores on purpose."""
+        if path.suffix.lower() not in AUDIO_SUFFIXES:
+            return None  # not audio (a recorded transcript): no channels
+        from windowqa.speech.source import window_channel_map
+
+        reason, result.warnings = unmapped_speech(path, window_channel_map(self.channel_map) or ChannelMap())
+        return reason
 
     def stream(self, path: Path, started_at: datetime | None) -> Iterator[HeardUtterance]:
         """The recording's utterances through roles, matching and audio verification."""
@@ -297,27 +309,42 @@ class _Run:
             if recording is not None and recording.status is RecordingStatus.DONE:
                 result.status, result.reason, result.recording_id = "skipped", "already ingested", recording.id
                 return None
+            if recording is not None and self._keeps_failure(recording, result):
+                return None
             started_at = self.options.start or start_from_name(path) or start_from_metadata(path)
             if recording is None:
-                recording = Recording(content_hash=digest, path=str(path), window_id=self.window_id, status=RecordingStatus.PENDING)
+                recording = Recording(content_hash=digest, path=str(path), window_id=self.window_id)
                 s.add(recording)
+            recording.status, recording.failure_reason, recording.failure_kind = RecordingStatus.PENDING, None, None
             recording.started_at = started_at
             recording.window_id = self.window_id
             recording.asr_options = self.asr_options
             recording.pipeline_options = self.pipeline_options
             if started_at is None:
-                recording.status = RecordingStatus.FAILED
+                recording.status, recording.failure_kind = RecordingStatus.FAILED, FailureKind.OUTSIDE
                 recording.failure_reason = "no start time: give --start or put it in the file name (e.g. A03_20260302-090000.wav)"
             else:
                 try:
-                    recording.path = _archive(path, self.options.archive_dir, self.options.window, started_at, digest)
+                    recording.path = archive_copy(path, self.options.archive_dir, self.options.window, started_at, digest)
                 except OSError as exc:
-                    recording.status, recording.failure_reason = RecordingStatus.FAILED, f"cannot copy into the archive: {exc}"
+                    recording.status, recording.failure_kind = RecordingStatus.FAILED, FailureKind.OUTSIDE
+                    recording.failure_reason = f"cannot copy into the archive: {exc}; retried on the next ingest"
             s.flush()
             result.recording_id = recording.id
             if recording.status is RecordingStatus.FAILED:
-                result.reason = recording.failure_reason or ""
+                result.reason, result.failure_kind = recording.failure_reason or "", recording.failure_kind.value
             return started_at
+
+    def _keeps_failure(self, recording: Recording, result: FileResult) -> bool:
+        """A recording that failed on its content stays failed unless ``retry_failed``
+        (its earlier reason reported); any other failure is retried."""
+        if recording.status is not RecordingStatus.FAILED or recording.failure_kind is not FailureKind.CONTENT:
+            return False
+        if self.options.retry_failed:
+            return False
+        result.recording_id, result.failure_kind = recording.id, FailureKind.CONTENT.value
+        result.reason = f"failed before on its content: {recording.failure_reason}; give --retry-failed to try again"
+        return True
 
     def _store(self, result: FileResult, items: list[MatchedUtterance]) -> None:
         """Segment, score and store the recording's utterances; link the ratings given then."""
@@ -353,6 +380,7 @@ def speech_transcriber(
 
 
 __all__ = [
+    "AUDIO_SUFFIXES",
     "FileResult",
     "IngestError",
     "IngestOptions",

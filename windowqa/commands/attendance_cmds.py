@@ -436,11 +436,11 @@ def leave_import(
     db_url: Optional[str] = DB_OPT,
 ) -> None:
     """Import leave records with approval and extensions (re-importing a record_id updates it)."""
-    from attendance.services import LeaveFileError, read_leave_file, save_leaves
+    from attendance.services import LeaveFileError, LeaveLimits, read_leave_file, save_leaves
 
     cli = cli_context(ctx, db=db_url, rulebook=rulebook)
     try:
-        records, errors = read_leave_file(file, cli.rulebook.attendance.leave_types)
+        records, errors = read_leave_file(file, cli.rulebook.attendance.leave_types, LeaveLimits.from_settings(cli.settings))
     except LeaveFileError as exc:
         fail(str(exc))
     with cli.sessions() as session, session.begin():

@@ -120,11 +120,19 @@ def ingest_cmd(
     start: Optional[datetime] = typer.Option(None, "--start", help="Wall-clock start (ISO) of a single recording; otherwise from the file name or metadata."),
     no_archive: bool = typer.Option(False, "--no-archive", help="Leave files where they are instead of copying them into the archive folder."),
     no_roles: bool = typer.Option(False, "--no-roles", help="Do not classify mono utterances as staff/citizen."),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Analyse again recordings that failed on their content (corrupt audio); outside failures are always retried."),
+    channels: Optional[str] = typer.Option(None, "--channels", help="Channel map of these files, e.g. staff,citizen,ignore,ignore (in place of the window's)."),
     rulebook_path: Optional[Path] = RULEBOOK_OPT,
     db: Optional[str] = DB_OPT,
     as_json: bool = typer.Option(False, "--json", help="One JSON object per file."),
 ) -> None:
-    """Transcribe, match, segment and score recordings into the store (idempotent, resumable)."""
+    """Transcribe, match, segment and score recordings into the store (idempotent, resumable).
+
+    A failed file says whether it failed on an outside cause (retried on the next ingest) or
+    on its content (retried with --retry-failed).
+    """
+    from sqlalchemy.exc import DBAPIError
+
     from nlp.role import build_role_classifier
     from windowqa.ingest import IngestError, IngestOptions, ingest, speech_transcriber
 
@@ -132,7 +140,14 @@ def ingest_cmd(
     settings, rulebook, factory = cli.settings, cli.rulebook, cli.sessions
     transcriber = cli.transcriber()
     matcher = cli.matcher
-    options = IngestOptions(window=window, start=start, archive_dir=None if no_archive else settings.resolved_archive_dir, progress=sys.stderr.isatty())
+    options = IngestOptions(
+        window=window,
+        start=start,
+        archive_dir=None if no_archive else settings.resolved_archive_dir,
+        progress=sys.stderr.isatty(),
+        retry_failed=retry_failed,
+        channels=channels,
+    )
     try:
         report = ingest(
             paths,
@@ -146,14 +161,20 @@ def ingest_cmd(
         )
     except IngestError as exc:
         fail(str(exc))
-    with factory() as s, s.begin():
-        _audit(s, "ingest", Path(window), done=report.count("done"), skipped=report.count("skipped"), failed=report.count("failed"), utterances=report.utterances)
+    try:
+        with factory() as s, s.begin():
+            _audit(s, "ingest", Path(window), done=report.count("done"), skipped=report.count("skipped"), failed=report.count("failed"), utterances=report.utterances)
+    except DBAPIError as exc:  # a database locked past the busy timeout: the files' results still count
+        typer.echo(f"ingest not written to the audit log: {getattr(exc, 'orig', exc)}", err=True)
     for f in report.files:
         if as_json:
             sys.stdout.write(json.dumps(f.__dict__, ensure_ascii=False) + "\n")
         else:
             detail = f.reason or f"{f.utterances} utterances, {f.interactions} interactions, {f.flags} flags"
-            typer.echo(f"{f.status:8s} {f.path}: {detail}")
+            status = f"{f.status} ({f.failure_kind})" if f.failure_kind else f.status
+            typer.echo(f"{status:8s} {f.path}: {detail}")
+            for warning in f.warnings:
+                typer.echo(f"{'':8s}   warning: {warning}")
     if not as_json:
         typer.echo(f"{report.count('done')} done, {report.count('skipped')} skipped, {report.count('failed')} failed")
     if report.count("failed"):

@@ -100,16 +100,32 @@ def transcribe_blocks(
         yield heard.utterance
 
 
-def for_recording(path: str | Path, options: PipelineOptions) -> PipelineOptions:
+def mapped_blocks(blocks: Iterable[np.ndarray], channel_map: ChannelMap | None) -> Iterator[np.ndarray]:
+    """``blocks`` with the channels that ``channel_map`` gives no role silenced.
+
+    Silenced, not removed: channel numbers stay the file's, and a silent channel never wins
+    the crosstalk comparison nor opens the VAD. (Ingest reports speech on those channels.)
+    """
+    for block in blocks:
+        block = np.atleast_2d(block)
+        unassigned = channel_map.unassigned(block.shape[0]) if channel_map is not None else ()
+        if unassigned:
+            block = block.copy()
+            block[list(unassigned)] = 0.0
+        yield block
+
+
+def for_recording(path: str | Path, options: PipelineOptions, channel_map: ChannelMap | None = None) -> PipelineOptions:
     """``options`` for one recording file, from one streamed pass over it: the VAD's gain
     (``level_target_dbfs``) and whether its channels hold one source (``common_source_db``).
+    Channels that ``channel_map`` gives no role are left out of the measurement.
 
     Raises:
         audio_capture.AudioDecodeError: the file cannot be decoded (names the file and why).
     """
     if options.level_target_dbfs is None and options.common_source_db <= 0:
         return options
-    levels = measure_recording(stream_audio(path, block_s=options.block_s))
+    levels = measure_recording(mapped_blocks(stream_audio(path, block_s=options.block_s), channel_map))
     gain_db = 0.0
     if options.level_target_dbfs is not None:
         gain_db = gain_to(levels, target_dbfs=options.level_target_dbfs, max_gain_db=options.max_gain_db)
@@ -125,9 +141,12 @@ def for_recording(path: str | Path, options: PipelineOptions) -> PipelineOptions
     return replace(options, vad=replace(options.vad, gain_db=gain_db), downmix=downmix)
 
 
-def recording_blocks(path: str | Path, options: PipelineOptions) -> tuple[Iterator[np.ndarray], int]:
-    """The 16 kHz blocks of a recording file as the pipeline reads them (the channels' mean
-    when ``options.downmix``), and their number of channels.
+def recording_blocks(
+    path: str | Path, options: PipelineOptions, channel_map: ChannelMap | None = None
+) -> tuple[Iterator[np.ndarray], int]:
+    """The 16 kHz blocks of a recording file as the pipeline reads them, and their number of
+    channels: the channels ``channel_map`` gives no role silenced (:func:`mapped_blocks`), or
+    the mean of the mapped ones when ``options.downmix``.
 
     Raises:
         audio_capture.AudioDecodeError: the file cannot be decoded (names the file and why).
@@ -135,8 +154,10 @@ def recording_blocks(path: str | Path, options: PipelineOptions) -> tuple[Iterat
     info = probe_audio(path)
     blocks = stream_audio(path, block_s=options.block_s)
     if options.downmix and info.channels > 1:
-        return (np.atleast_2d(block).mean(axis=0, keepdims=True) for block in blocks), 1
-    return blocks, info.channels
+        unassigned = set(channel_map.unassigned(info.channels)) if channel_map is not None else set()
+        kept = [c for c in range(info.channels) if c not in unassigned] or list(range(info.channels))
+        return (np.atleast_2d(block)[kept].mean(axis=0, keepdims=True) for block in blocks), 1
+    return mapped_blocks(blocks, channel_map), info.channels
 
 
 def transcribe_file(
@@ -153,8 +174,8 @@ def transcribe_file(
     Raises:
         audio_capture.AudioDecodeError: the file cannot be decoded (names the file and why).
     """
-    options = for_recording(path, options or PipelineOptions())
-    blocks, n_channels = recording_blocks(path, options)
+    options = for_recording(path, options or PipelineOptions(), channel_map)
+    blocks, n_channels = recording_blocks(path, options, channel_map)
     utterances = list(
         transcribe_blocks(
             blocks,

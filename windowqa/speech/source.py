@@ -53,13 +53,14 @@ class SpeechSource:
         Raises:
             audio_capture.AudioDecodeError: the file cannot be decoded (names the file and why).
         """
-        options = for_recording(path, self.pipeline)
-        blocks, n_channels = recording_blocks(path, options)
+        roles = window_channel_map(channel_map) or ChannelMap()
+        options = for_recording(path, self.pipeline, roles)
+        blocks, n_channels = recording_blocks(path, options, roles)
         for heard in heard_utterances(
             blocks,
             self.transcriber,
             options=options,
-            channel_map=window_channel_map(channel_map),
+            channel_map=roles,
             n_channels=n_channels,
             recording_started_at=started_at,
             source=str(path),
