@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from _store_support import DATA, add_site, factory, rulebook, sqlite_url, store_fixture  # noqa: F401
+from _store_support import DATA, add_site, any_factory, db_url, factory, pg_url, rulebook, sqlite_url, store_fixture  # noqa: F401
 from models.attendance_db import AttendanceMonthRow
 from models.db import (
     AuditLog,
@@ -94,10 +94,11 @@ def _audio(factory, ids: dict[str, int]) -> dict[str, tuple[bool, bool]]:
                 for name, rid in ids.items()}
 
 
-def test_retention_deletes_closed_audio_keeps_flagged_and_recent(factory, rulebook, tmp_path, sqlite_url):
+def test_retention_deletes_closed_audio_keeps_flagged_and_recent(any_factory, rulebook, tmp_path, db_url):
+    factory = any_factory
     ids = _hall(factory, rulebook, tmp_path)
     before = _counts(factory)
-    run = JobRun(factory, _settings(tmp_path, sqlite_url), rulebook, NOW)
+    run = JobRun(factory, _settings(tmp_path, db_url), rulebook, NOW)
     result = run_job("retention", run)
     assert result.ok and result.options.retention_days == 180 and len(result.deleted) == 1
     assert sorted(result.held) == sorted([ids["open"], ids["appealed"]])
