@@ -35,7 +35,7 @@ from models.db import (
 from models.settings import Settings
 from scoring.store import raise_flag
 from windowqa.cli import app
-from windowqa.jobs import JobRun, run_job
+from windowqa.jobs import JobRun, audio_file, run_job
 
 NOW = datetime(2026, 9, 20, 2, 30)
 OLD = NOW - timedelta(days=200)  # past the 180 days of retention
@@ -44,7 +44,7 @@ runner = CliRunner()
 
 
 def _settings(tmp_path: Path, url: str, **extra) -> Settings:
-    return Settings(data_dir=tmp_path / "data", database_url=url, **extra)
+    return Settings(data_dir=tmp_path / "data", database_url=url, archive_dir=tmp_path / "archive", **extra)
 
 
 def _recording(s, rulebook, site, tmp_path: Path, name: str, start: datetime) -> Recording:
@@ -53,7 +53,9 @@ def _recording(s, rulebook, site, tmp_path: Path, name: str, start: datetime) ->
     audio = tmp_path / "archive" / f"{name}.opus"
     audio.parent.mkdir(parents=True, exist_ok=True)
     audio.write_bytes(name.encode() * 1000)
-    rec.path, rec.status = str(audio), RecordingStatus.DONE
+    # ingest stores an archived file relative to the archive folder, a file left in place absolute
+    rec.path = audio.name if name in ("closed", "open") else str(audio)
+    rec.status = RecordingStatus.DONE
     return rec
 
 
@@ -87,11 +89,11 @@ def _counts(factory) -> tuple[int, ...]:
         return tuple(s.scalar(select(func.count()).select_from(t)) for t in (Recording, Utterance, Interaction, RuleHitRow, Flag, Review))
 
 
-def _audio(factory, ids: dict[str, int]) -> dict[str, tuple[bool, bool]]:
+def _audio(factory, ids: dict[str, int], archive: Path) -> dict[str, tuple[bool, bool]]:
     """Per recording: (file on disk, audio_deleted_at set)."""
     with factory() as s:
-        return {name: (Path(s.get(Recording, rid).path).exists(), s.get(Recording, rid).audio_deleted_at is not None)
-                for name, rid in ids.items()}
+        recs = {name: s.get(Recording, rid) for name, rid in ids.items()}
+        return {name: (audio_file(r.path, archive).exists(), r.audio_deleted_at is not None) for name, r in recs.items()}
 
 
 def test_retention_deletes_closed_audio_keeps_flagged_and_recent(any_factory, rulebook, tmp_path, db_url):
@@ -102,7 +104,7 @@ def test_retention_deletes_closed_audio_keeps_flagged_and_recent(any_factory, ru
     result = run_job("retention", run)
     assert result.ok and result.options.retention_days == 180 and len(result.deleted) == 1
     assert sorted(result.held) == sorted([ids["open"], ids["appealed"]])
-    assert _audio(factory, ids) == {"closed": (False, True), "open": (True, False), "appealed": (True, False), "recent": (True, False)}
+    assert _audio(factory, ids, tmp_path / "archive") == {"closed": (False, True), "open": (True, False), "appealed": (True, False), "recent": (True, False)}
     assert _counts(factory) == before  # rows, transcripts, hits, interactions, flags, reviews: all stay
     # the flags close (the appeal decided): the next run deletes their audio too
     with factory() as s, s.begin():
@@ -110,7 +112,7 @@ def test_retention_deletes_closed_audio_keeps_flagged_and_recent(any_factory, ru
         s.scalars(select(Review)).one().decision = ReviewDecision.CONFIRM
     again = run_job("retention", run)
     assert len(again.deleted) == 2 and not again.held
-    assert _audio(factory, ids) == {"closed": (False, True), "open": (False, True), "appealed": (False, True), "recent": (True, False)}
+    assert _audio(factory, ids, tmp_path / "archive") == {"closed": (False, True), "open": (False, True), "appealed": (False, True), "recent": (True, False)}
     assert _counts(factory) == before
     with factory() as s:
         audits = s.scalars(select(AuditLog).where(AuditLog.action == "job.retention").order_by(AuditLog.id)).all()
@@ -229,7 +231,7 @@ def test_retention_as_a_celery_task_in_a_worker_process(factory, rulebook, tmp_p
 
     ids = _hall(factory, rulebook, tmp_path)
     env = {**os.environ, "WINDOWQA_BROKER_URL": redis_url, "WINDOWQA_DATABASE_URL": sqlite_url,
-           "WINDOWQA_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+           "WINDOWQA_DATA_DIR": str(tmp_path / "data"), "WINDOWQA_ARCHIVE_DIR": str(tmp_path / "archive"), "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     log = (tmp_path / "worker.log").open("w")
     worker = subprocess.Popen([_windowqa(), "worker", "--pool", "solo", "--hostname", f"test-{os.getpid()}@localhost"],
                               env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
@@ -253,4 +255,4 @@ def test_retention_as_a_celery_task_in_a_worker_process(factory, rulebook, tmp_p
             worker.wait()
         log.close()
     assert f"Task {RUN_JOB_TASK}" in (tmp_path / "worker.log").read_text()  # run by the worker, not in this process
-    assert _audio(factory, ids) == {"closed": (False, True), "open": (True, False), "appealed": (True, False), "recent": (True, False)}
+    assert _audio(factory, ids, tmp_path / "archive") == {"closed": (False, True), "open": (True, False), "appealed": (True, False), "recent": (True, False)}

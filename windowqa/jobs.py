@@ -193,6 +193,12 @@ def held_recording_ids(session: Session) -> set[int]:
     return {rid for rid in rows if rid is not None}
 
 
+def audio_file(stored_path: str, archive_dir: Path) -> Path:
+    """Where a recording's audio is: ingest stores archived files relative to ``archive_dir``."""
+    path = Path(stored_path)
+    return path if path.is_absolute() else archive_dir / path
+
+
 def _delete_audio(path: Path) -> tuple[str, int]:
     """Delete one file: ("deleted", size), ("gone", 0) when it was not there."""
     try:
@@ -212,6 +218,7 @@ def retention(run: JobRun, options: RetentionOptions | None = None) -> Retention
     """
     options = options or RetentionOptions.from_settings(run.settings)
     cutoff = run.at - timedelta(days=options.retention_days)
+    archive_dir = run.settings.resolved_archive_dir
     recorded_at = func.coalesce(Recording.started_at, Recording.created_at)
     deleted: list[str] = []
     gone: list[str] = []
@@ -226,7 +233,7 @@ def retention(run: JobRun, options: RetentionOptions | None = None) -> Retention
             if rec.id in held:
                 continue
             try:
-                outcome, size = _delete_audio(Path(rec.path))
+                outcome, size = _delete_audio(audio_file(rec.path, archive_dir))
             except OSError as exc:
                 failed.append(f"{rec.path}: {exc.strerror or exc}")
                 continue
@@ -307,6 +314,7 @@ def consistency(run: JobRun, options: ConsistencyOptions | None = None) -> Consi
     """List recordings stuck in any state: pending too long, failed, or audio missing on disk."""
     options = options or ConsistencyOptions.from_settings(run.settings)
     stuck_before = run.at - timedelta(hours=options.stuck_after_hours)
+    archive_dir = run.settings.resolved_archive_dir
     problems: list[RecordingProblem] = []
     checked = 0
     with run.sessions() as session:
@@ -316,7 +324,7 @@ def consistency(run: JobRun, options: ConsistencyOptions | None = None) -> Consi
                 problems.append(_problem(rec, "stuck", rec.created_at))
             elif rec.status is RecordingStatus.FAILED:
                 problems.append(_problem(rec, "failed", rec.finished_at, rec.failure_reason or ""))
-            if rec.audio_deleted_at is None and not Path(rec.path).is_file():
+            if rec.audio_deleted_at is None and not audio_file(rec.path, archive_dir).is_file():
                 problems.append(_problem(rec, "missing_file", None))
     return ConsistencyResult(options, checked, problems)
 
@@ -387,6 +395,7 @@ __all__ = [
     "RetentionResult",
     "UnknownJobError",
     "attendance_day",
+    "audio_file",
     "consistency",
     "held_recording_ids",
     "overdue_follow_ups",
