@@ -289,6 +289,8 @@ class Recording(Base):
     pipeline_options: Mapped[Optional[dict[str, Any]]]  # speech pipeline and near-miss verification options
     created_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.current_timestamp())
     finished_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    # Set by the retention job when it deleted the audio file; transcript, hits and scores stay.
+    audio_deleted_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
 
     window: Mapped[Optional[Window]] = relationship()
     utterances: Mapped[list["Utterance"]] = relationship(back_populates="recording", order_by="Utterance.seq")

@@ -41,6 +41,14 @@ class Settings(BaseSettings):
     dashboard_session_max_hours: int = 12  # ... and this long after logging in, whatever happens
     dashboard_pii_roles: list[str] = ["inspector"]  # roles that see citizens' ID/phone numbers and hear recordings
     dashboard_audio_margin_s: float = 5.0  # a reviewer hears the evidence and this many seconds either side, never the whole recording
+    audio_retention_days: int = Field(180, ge=1)  # the retention job deletes older audio, except under open or appealed flags
+    stuck_after_hours: float = Field(6.0, gt=0)  # the consistency job lists recordings pending longer than this
+    broker_url: str = "redis://127.0.0.1:6379/0"  # Celery broker of `windowqa worker` / `windowqa beat` (not used by in-process ingest)
+    worker_concurrency: int = Field(1, ge=1)  # worker processes per `windowqa worker` (each loads its own models)
+    task_max_retries: int = Field(3, ge=0)  # a task failing on an outside cause is retried this often, then given up
+    timezone: str = "Asia/Shanghai"  # the hall's local time: Celery beat's clock for job_schedule
+    # When Celery beat runs each scheduled job, local time "HH:MM" (cron users write their own crontab).
+    job_schedule: dict[str, str] = {"overdue-followups": "07:30", "attendance-day": "23:30", "retention": "02:30", "consistency": "03:30"}
 
     @classmethod
     def settings_customise_sources(
