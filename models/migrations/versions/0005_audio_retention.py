@@ -1,7 +1,7 @@
 """recording.audio_deleted_at: when the retention job deleted the recording's audio file
 
 Revision ID: 0005_audio_retention
-Revises: 0003_pipeline_options
+Revises: 0004_recording_failure_kind
 Create Date: 2026-12-03
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 revision = "0005_audio_retention"
 # The core branch's head when this was written; chain after any later core revision on merge.
-down_revision = "0003_pipeline_options"
+down_revision = "0004_recording_failure_kind"
 branch_labels = None
 depends_on = None
 
