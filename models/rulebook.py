@@ -33,6 +33,8 @@ class RulebookError(ValueError):
 
 
 class Severity(str, enum.Enum):
+    """A flag's severity level, mildest first; a rulebook's ``[scoring.severity]`` gives each its penalty."""
+
     MINOR = "minor"
     MAJOR = "major"
     SERIOUS = "serious"
@@ -182,14 +184,44 @@ class RatingRules(_Strict):
         return self
 
 
+# Levels windowqa gives the flags it raises without a rule's severity (a required courtesy not
+# said: minor; a poor rating or a missed follow-up: major): a rulebook must define them.
+BUILT_IN_SEVERITIES = (Severity.MINOR, Severity.MAJOR)
+
+
 class ScoringRules(_Strict):
     base: float = 100.0
     missing_required_penalty: float = 1.0
     forbidden_penalty: float = 1.0
+    # A forbidden phrase's deduction is weight x forbidden_penalty x the multiplier of its rule's
+    # severity; the levels defined here are the only ones a rule or the flag queue may use.
+    severity: dict[Severity, float] = {Severity.MINOR: 0.5, Severity.MAJOR: 1.0, Severity.SERIOUS: 2.0}
     long_wait_minutes: int = 20
     silence_wait_seconds: int = 30
     interaction_gap_seconds: int = 45
     farewell_tail_seconds: int = 8  # what the citizen says right after the farewell still belongs to it
+
+    @field_validator("severity")
+    @classmethod
+    def _severity_levels(cls, levels: dict[Severity, float]) -> dict[Severity, float]:
+        missing = [s.value for s in BUILT_IN_SEVERITIES if s not in levels]
+        if missing:
+            raise ValueError(f"severity levels {missing} are missing (windowqa gives them to the flags it raises itself)")
+        ordered = {s: levels[s] for s in Severity if s in levels}  # mildest first, whatever the file's order
+        multipliers = list(ordered.values())
+        if any(m < 0 for m in multipliers) or multipliers != sorted(multipliers):
+            raise ValueError("severity multipliers must be at least 0 and never smaller for a more severe level "
+                             f"({', '.join(s.value for s in Severity)})")
+        return ordered
+
+    @property
+    def severity_levels(self) -> list[str]:
+        """The severity levels of this rulebook, mildest first."""
+        return [s.value for s in self.severity]
+
+    def severity_multiplier(self, severity: Severity) -> float:
+        """The penalty multiplier of a severity level (a level the rulebook defines)."""
+        return self.severity[severity]
 
 
 class Rulebook(_Strict):
@@ -220,6 +252,16 @@ class Rulebook(_Strict):
             if unknown:
                 raise ValueError(f"rule {rule.id!r}: instead names unknown rule ids {unknown}")
         return rules
+
+    @model_validator(mode="after")
+    def _severities_defined(self) -> "Rulebook":
+        for rule in self.rules:
+            if rule.severity is not None and rule.severity not in self.scoring.severity:
+                raise ValueError(
+                    f"rule {rule.id!r}: severity {rule.severity.value!r} is not a level of [scoring.severity] "
+                    f"({', '.join(self.scoring.severity_levels)})"
+                )
+        return self
 
     @cached_property
     def by_id(self) -> dict[str, PhraseRule]:

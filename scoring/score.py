@@ -5,7 +5,8 @@ and names the rule, the reason and the utterance. Deductions:
 
 * a required courtesy rule (``required = "start"``/``"end"``) not said by staff in the first /
   last half of a served interaction: ``weight x missing_required_penalty``;
-* each forbidden phrase said by staff: ``weight x forbidden_penalty`` (severity noted);
+* each forbidden phrase said by staff: ``weight x forbidden_penalty x`` the multiplier of the
+  rule's severity in ``[scoring.severity]`` (severity noted on the line);
 * situational rules whose situation is detectable: the citizen waited at least
   ``long_wait_minutes`` per the queue data and staff did not say ``courtesy.sorry_for_wait``;
   staff left the citizen in silence at least ``silence_wait_seconds`` without
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Collection, Iterable, Mapping
 
 from models.domain import Role, RuleFamily
-from models.rulebook import Rulebook
+from models.rulebook import PhraseRule, Rulebook
 from scoring.segment import MatchedUtterance, Segment
 
 SORRY_FOR_WAIT = "courtesy.sorry_for_wait"
@@ -197,7 +198,7 @@ def _phrase_lines(
                 lines.append(
                     ScoreLine(
                         f"{hit.rule_id} ({rule.section}, {rule.severity.value}) forbidden phrase by staff: {item.utterance.text}",
-                        -rule.weight * rulebook.scoring.forbidden_penalty,
+                        -forbidden_points(rule, rulebook),
                         hit.rule_id,
                         item.seq,
                         item.utterance.start_s,
@@ -212,6 +213,18 @@ def _phrase_lines(
             abuse.append((item, hit))
             lines.append(ScoreLine(f"citizen abuse recorded, not penalised (二.7): {item.utterance.text}", 0.0, hit.rule_id, item.seq, item.utterance.start_s))
     return forbidden, abuse
+
+
+def forbidden_points(rule: PhraseRule, rulebook: Rulebook) -> float:
+    """Points a forbidden phrase of ``rule`` deducts: weight x forbidden_penalty x its severity's multiplier.
+
+    Example:
+        >>> from models.rulebook import load_rulebook
+        >>> rb = load_rulebook()
+        >>> forbidden_points(rb.rule("forbidden.go_to_leader"), rb)  # weight 20, major (x 1.0)
+        20.0
+    """
+    return rule.weight * rulebook.scoring.forbidden_penalty * rulebook.scoring.severity_multiplier(rule.severity)
 
 
 def _silence_line(items: list[MatchedUtterance], rulebook: Rulebook) -> ScoreLine | None:

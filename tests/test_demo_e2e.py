@@ -48,6 +48,22 @@ def test_the_pipeline_stores_the_whole_day(demo):
     assert not any(password in h for h in hashes for _, _, password, _ in demo.accounts)
 
 
+def test_the_substitute_is_filed_through_the_site_file(demo, rulebook):
+    """替岗备案: the filing time reaches the store through the site file, so the substitute counts as filed."""
+    from sqlalchemy import select
+
+    from attendance.store import load_substitutes
+    from models.db import Substitution, open_database
+    from windowqa.demo.simulator import load_truth
+
+    truth = load_truth(demo.folder)
+    with open_database(demo.database_url)() as session:
+        stored = {(r.starts_at, r.filed_at) for r in session.scalars(select(Substitution))}
+        subs = load_substitutes(session, truth.days[0], truth.days[-1], rulebook)
+    assert stored == {(s.starts_at, s.filed_at) for s in truth.substitutes}
+    assert subs and all(s.filed for s in subs)
+
+
 def test_what_was_stored_matches_the_ground_truth(demo, rulebook):
     report = evaluate_demo(demo.folder, rulebook=rulebook)
     m = report["metrics"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tomllib
 from datetime import datetime
 from pathlib import Path
 
@@ -127,6 +128,9 @@ def test_files_a_site_hands_over(hall):
     assert len((folder / "ratings.csv").read_text(encoding="utf-8").splitlines()) == len(truth["ratings"]) + 1
     faces = [c for c in truth["attendance"]["checkins"] if c["method"] == "face"]
     assert faces and all((folder / c["image"]).is_file() for c in faces)
+    # the substitute's filing time (备案) is in the site file, as a hall would hand it over
+    site = tomllib.loads((folder / "site.toml").read_text(encoding="utf-8"))
+    assert [s["filed_at"] for s in site["substitutes"]] == [s["filed_at"] for s in truth["substitutes"]]
 
 
 def test_stereo_levels_are_as_stated(hall):

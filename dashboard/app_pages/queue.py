@@ -5,7 +5,7 @@ import streamlit as st
 from dashboard import auth, data, ui
 from models.db import FlagKind, FlagStatus
 from models.domain import RuleFamily
-from scoring.access import COUNT_CAP, FLAG_KIND_LABELS, FlagFilter
+from scoring.access import COUNT_CAP, FLAG_KIND_LABELS, SEVERITY_LABELS, FlagFilter, severity_choices
 
 actor = auth.actor()
 url = data.db_url()
@@ -21,7 +21,7 @@ with st.expander("筛选", expanded=True):
     sel_rules = c3.multiselect("规则", rules, key="q_rules")
     c4, c5, c6 = st.columns(3)
     sel_kinds = c4.multiselect("类型", [k.value for k in FlagKind], format_func=lambda k: FLAG_KIND_LABELS[FlagKind(k)], key="q_kinds")
-    sel_sev = c5.multiselect("严重程度", ["minor", "major", "serious"], key="q_sev")
+    sel_sev = c5.multiselect("严重程度", severity_choices(data.rulebook()), format_func=lambda v: SEVERITY_LABELS.get(v, v), key="q_sev")
     sel_status = c6.multiselect("状态", [s.value for s in FlagStatus], default=[FlagStatus.OPEN.value], key="q_status")
     start, end = ui.date_range(actor, "q_dates", default_days=366)
 

@@ -43,6 +43,7 @@ from scoring.access.audio import AudioClip, cut_clip
 from scoring.access.circular import Circular, monthly_circular, record_export, render_circular_html, write_circular_xlsx
 from scoring.access.flags import (
     COUNT_CAP,
+    SEVERITY_LABELS,
     FlagDetail,
     FlagFilter,
     FlagInfo,
@@ -57,6 +58,7 @@ from scoring.access.flags import (
     flag_queue,
     prescribed_phrases,
     record_flag_view,
+    severity_choices,
 )
 from scoring.access.lookups import StaffChoice, WindowChoice, data_range, staff_choices, window_choices
 from scoring.access.policy import (
@@ -81,6 +83,7 @@ __all__ = [
     "FLAG_KIND_LABELS",
     "FLAG_STATUS_LABELS",
     "FOLLOW_UP_LABELS",
+    "SEVERITY_LABELS",
     "AccessDenied",
     "AccessPolicy",
     "AccountRow",
@@ -136,6 +139,7 @@ __all__ = [
     "labelled_examples",
     "monthly_circular",
     "prescribed_phrases",
+    "severity_choices",
     "record_export",
     "record_flag_view",
     "redact",

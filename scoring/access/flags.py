@@ -49,6 +49,15 @@ from scoring.accounts import Actor, audit
 from scoring.score import ScoreLine
 
 
+# What the hall sees for a severity level; a level without a label is shown as it is written.
+SEVERITY_LABELS = {"minor": "一般", "major": "较重", "serious": "严重"}
+
+
+def severity_choices(rulebook: Rulebook) -> list[str]:
+    """The severity levels the queue can filter on: exactly the rulebook's ``[scoring.severity]``, mildest first."""
+    return rulebook.scoring.severity_levels
+
+
 @dataclass(frozen=True)
 class FlagFilter:
     """The inspector's queue filters; empty tuples mean "any". Dates are inclusive days."""

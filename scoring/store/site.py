@@ -2,8 +2,9 @@
 
 A TOML site file holds everything (see ``tests/data/site/hall.toml``); CSV files hold one kind
 each, recognised by their header: staff (工号, 姓名, 部门, 窗口), roster (窗口, 工号, 开始, 结束)
-or substitutes (窗口, 替岗人工号, 被替人工号, 开始, 结束). Loading is an upsert: loading the
-same file twice changes nothing. A recurring roster (``days = "2026-03-01..2026-03-31"``) puts
+or substitutes (窗口, 替岗人工号, 被替人工号, 开始, 结束, 备案时间). Loading is an upsert: loading the
+same file twice changes nothing. A substitute's ``filed_at`` (备案时间, ISO time) is when it was
+reported to 督查考核科 (四.(三).2): only one filed before it began counts as filed. A recurring roster (``days = "2026-03-01..2026-03-31"``) puts
 the staff at the window on every working day for the rulebook's shift times of the season.
 """
 
@@ -52,6 +53,7 @@ ROSTER_FIELDS = {"window": ("窗口",), "staff": ("staff_no", "工号"), "starts
 SUBSTITUTE_FIELDS = {
     "window": ("窗口",), "substitute": ("替岗人工号", "替岗人"), "replaces": ("被替人工号", "被替人"),
     "starts_at": ("start", "开始", "开始时间"), "ends_at": ("end", "结束", "结束时间"), "reason": ("事由", "原因"), "approved": ("批准", "已批准"),
+    "filed_at": ("filed", "备案时间", "报备时间"),
 }
 
 
@@ -222,23 +224,74 @@ def _load_duty(
         starts_at, ends_at = _time(entry, "starts_at", where), _time(entry, "ends_at", where)
         if ends_at <= starts_at:
             raise SiteFileError(f"{where}: ends_at is not after starts_at")
+        # no filing time in the file: not filed, unless an earlier load or command filed it
+        filed_at = _time(entry, "filed_at", where) if entry.get("filed_at") not in (None, "") else None
         approved = entry.get("approved", True)
         if isinstance(approved, str):
             approved = approved.strip().lower() not in ("false", "no", "0", "否", "未批准")
-        existing = session.scalar(
-            select(Substitution).where(Substitution.window_id == window.id, Substitution.substitute_id == sub.id, Substitution.starts_at == starts_at)
+        _, created = _upsert_substitution(
+            session, window, sub, replaced, starts_at, ends_at, approved=bool(approved), reason=str(entry.get("reason") or ""),
+            filed_at=filed_at,
         )
-        if existing is None:
-            session.add(
-                Substitution(
-                    window_id=window.id, substitute_id=sub.id, replaced_id=replaced.id if replaced else None,
-                    starts_at=starts_at, ends_at=ends_at, approved=bool(approved), reason=str(entry.get("reason") or ""),
-                )
-            )
-        else:
-            existing.ends_at, existing.approved = ends_at, bool(approved)
-        report.count("substitutes", existing is None)
+        report.count("substitutes", created)
     session.flush()
+
+
+def _upsert_substitution(
+    session: Session, window: Window, sub: Staff, replaced: Staff | None, starts_at: datetime, ends_at: datetime, *,
+    approved: bool, reason: str, filed_at: datetime | None, keep_filed: bool = False,
+) -> tuple[Substitution, bool]:
+    # One substitution per (window, substitute, start); ``keep_filed`` keeps an earlier filing time.
+    existing = session.scalar(
+        select(Substitution).where(Substitution.window_id == window.id, Substitution.substitute_id == sub.id, Substitution.starts_at == starts_at)
+    )
+    if existing is None:
+        row = Substitution(
+            window_id=window.id, substitute_id=sub.id, replaced_id=replaced.id if replaced else None,
+            starts_at=starts_at, ends_at=ends_at, approved=approved, reason=reason, filed_at=filed_at,
+        )
+        session.add(row)
+        return row, True
+    existing.ends_at, existing.approved = ends_at, approved
+    if replaced is not None:
+        existing.replaced_id = replaced.id
+    if reason:
+        existing.reason = reason
+    if filed_at is not None and not (keep_filed and existing.filed_at is not None):
+        existing.filed_at = filed_at
+    return existing, False
+
+
+def file_substitute(
+    session: Session, window_code: str, staff_no: str, starts_at: datetime, ends_at: datetime, *,
+    filed_at: datetime, replaces_no: str | None = None, reason: str = "",
+) -> tuple[Substitution, bool]:
+    """File (备案, 四.(三).2) an approved substitute at a window, as ``windowqa attendance substitute-add`` does.
+
+    Filing the same substitution again (same window, substitute and start) updates its end, whom
+    it replaces and its reason, and keeps the first filing time.
+
+    Returns:
+        The substitution and whether it was created.
+
+    Raises:
+        SiteFileError: an unknown window or 工号, or an end not after the start.
+    """
+    window = session.scalar(select(Window).where(Window.code == window_code))
+    if window is None:
+        raise SiteFileError(f"unknown window {window_code!r}")
+    people = {s.staff_no: s for s in session.scalars(select(Staff).where(Staff.staff_no.in_([staff_no, replaces_no or staff_no])))}
+    for no in (staff_no, replaces_no):
+        if no is not None and no not in people:
+            raise SiteFileError(f"unknown staff 工号 {no!r}")
+    if ends_at <= starts_at:
+        raise SiteFileError("the end is not after the start")
+    row, created = _upsert_substitution(
+        session, window, people[staff_no], people[replaces_no] if replaces_no else None, starts_at, ends_at,
+        approved=True, reason=reason, filed_at=filed_at, keep_filed=True,
+    )
+    session.flush()
+    return row, created
 
 
 def _time(entry: dict[str, Any], key: str, where: str) -> datetime:

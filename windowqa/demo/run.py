@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from models.rulebook import Rulebook, load_rulebook
 from models.settings import Settings
@@ -174,20 +174,12 @@ def run_demo(
 
 
 def _load_site_and_queue(factory, truth: HallTruth, folder: Path, rulebook: Rulebook) -> None:
-    """The site file (with the substitute's filing time) and the queue system's call events."""
-    from models.db import Substitution
+    """The site file (with the substitute's filing time, 备案) and the queue system's call events."""
     from scoring.store.queue import import_queue
     from scoring.store.site import load_site
 
     with factory() as s, s.begin():
         load_site(s, folder / truth.files.site, rulebook)
-        # The site file has no filing time; the demo's substitute was filed the day before (备案).
-        for sub in truth.substitutes:
-            s.execute(
-                update(Substitution)
-                .where(Substitution.starts_at == sub.starts_at)
-                .values(filed_at=sub.filed_at)
-            )
         import_queue(s, folder / truth.files.queue, rulebook)
 
 

@@ -66,7 +66,8 @@ def site_toml(truth: HallTruth, rulebook: Rulebook) -> str:
     for s in truth.substitutes:
         lines += ["[[substitutes]]", f"window = {_toml_str(s.window)}", f"substitute = {_toml_str(s.substitute)}",
                   f"replaces = {_toml_str(s.replaces)}", f"starts_at = {_toml_str(iso_time(s.starts_at))}",
-                  f"ends_at = {_toml_str(iso_time(s.ends_at))}", f"reason = {_toml_str(s.reason)}", "approved = true", ""]
+                  f"ends_at = {_toml_str(iso_time(s.ends_at))}", f"reason = {_toml_str(s.reason)}", "approved = true",
+                  f"filed_at = {_toml_str(iso_time(s.filed_at))}", ""]
     return "\n".join(lines)
 
 
