@@ -1,4 +1,4 @@
-"""Pieces two command modules use: the dashboard process and the phrase-evaluation printout.
+"""Pieces several command modules use: the dashboard process, the phrase-evaluation printout, the stored attendance month.
 
 Command modules import this module and :mod:`windowqa.context`, never each other.
 """
@@ -46,3 +46,26 @@ def print_phrase_evaluation(result: dict, as_json: bool) -> None:
     for e in result["errors"]:
         label = "MISS       " if e["type"] == "miss" else "FALSE ALARM"
         typer.echo(f"  {label} {e['rule_id']:32s} {e['item']}")
+
+
+def work_calendar(path: Path | str | None):
+    """The work calendar of the settings (national days, overridden by a site file), or a clean exit."""
+    from models.workdays import CalendarFileError, WorkCalendar
+
+    from windowqa.context import fail
+
+    try:
+        return WorkCalendar.from_file(path)
+    except CalendarFileError as exc:
+        fail(str(exc))
+
+
+def store_attendance_months(cli, rulebook, months: list[str], through) -> None:
+    """Classify and store each month up to ``through``, with the settings' calendar (as ``attendance report``)."""
+    from attendance.classify import classify_months, describe
+
+    settings = cli.settings
+    with cli.sessions() as session, session.begin():
+        for result in classify_months(session, months, rulebook, work_calendar(settings.calendar_path), through=through,
+                                      calendar_path=settings.calendar_path):
+            typer.echo(describe(result))

@@ -18,12 +18,9 @@ from typing import List, Optional
 
 import typer
 
-from windowqa.app import app, eval_app
+from windowqa.app import attendance_app, eval_app
+from windowqa.commands._shared import store_attendance_months, work_calendar as _calendar
 from windowqa.context import DB_OPT, RULEBOOK_OPT, CliContext, cli_context, fail
-
-attendance_app = typer.Typer(help="Attendance (四 考勤): face check-ins, leave, substitutes, the monthly circular.",
-                             no_args_is_help=True)
-app.add_typer(attendance_app, name="attendance")
 
 log = logging.getLogger("windowqa.attendance")
 
@@ -48,15 +45,6 @@ def _engine(cli: CliContext, name: Optional[EngineChoice], model_dir: Optional[P
         return build_engine((name.value if name else settings.face_engine),
                             insightface_model_dir=model_dir or settings.insightface_model_dir)
     except (EngineUnavailableError, ValueError) as exc:
-        fail(str(exc))
-
-
-def _calendar(path: Optional[Path]):
-    from models.workdays import CalendarFileError, WorkCalendar
-
-    try:
-        return WorkCalendar.from_file(path)
-    except CalendarFileError as exc:
         fail(str(exc))
 
 
@@ -551,22 +539,11 @@ def presence(
 # ---------------------------------------------------------------------------- the stored classification
 
 
-def _store_months(cli: CliContext, rb, months: list[str], through: date) -> None:
-    """Classify and store each month up to ``through``, with the settings' calendar (as ``report``)."""
-    from attendance.classify import classify_months, describe
-
-    settings = cli.settings
-    with cli.sessions() as session, session.begin():
-        for result in classify_months(session, months, rb, _calendar(settings.calendar_path), through=through,
-                                      calendar_path=settings.calendar_path):
-            typer.echo(describe(result))
-
-
 def _reclassify(cli: CliContext, rb, leaves) -> None:
     """After leave was entered: classify again the months it touches, up to today."""
     from attendance.classify import months_to_reclassify
 
-    _store_months(cli, rb, months_to_reclassify(leaves, date.today()), date.today())
+    store_attendance_months(cli, rb, months_to_reclassify(leaves, date.today()), date.today())
 
 
 @attendance_app.command("classify")
@@ -590,6 +567,6 @@ def classify(
         fail("give --month YYYY-MM, --day YYYY-MM-DD, or both with the day inside the month")
     cli = cli_context(ctx, db=db_url, rulebook=rulebook)
     try:
-        _store_months(cli, cli.rulebook, [f"{first:%Y-%m}"], min(through, last))
+        store_attendance_months(cli, cli.rulebook, [f"{first:%Y-%m}"], min(through, last))
     except MonthNotStartedError as exc:
         fail(str(exc))

@@ -13,7 +13,8 @@ from typing import Optional
 
 import typer
 
-from windowqa.commands.attendance_cmds import _store_months, attendance_app
+from windowqa.app import attendance_app
+from windowqa.commands._shared import store_attendance_months
 from windowqa.context import DB_OPT, RULEBOOK_OPT, cli_context, fail
 
 
@@ -69,4 +70,4 @@ def substitute_add(
     today = date.today()
     if starts_at.date() <= today:
         # a substitution already under way changes the stored classification of its months
-        _store_months(cli, cli.rulebook, _months(starts_at.date(), min(ends_at.date(), today)), today)
+        store_attendance_months(cli, cli.rulebook, _months(starts_at.date(), min(ends_at.date(), today)), today)
