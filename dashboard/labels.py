@@ -86,6 +86,14 @@ DATETIME_FORMAT = "YYYY-MM-DD HH:mm:ss"
 PLACEHOLDER = "请选择"
 
 
+GROUP_HEADERS = {  # the key and name of a grouped row, by grouping
+    "window": {"key": "窗口", "name": "窗口名称"},
+    "department": {"key": "部门编号", "name": "部门"},
+    "staff": {"key": "工号", "name": "姓名"},
+    "month": {"key": "月份", "name": "月份"},
+}
+
+
 def header(field: str) -> str:
     """The Chinese header of a field (the field itself only if no label is defined, which the label test catches)."""
     return HEADERS.get(field, field)
@@ -144,11 +152,11 @@ def _text(v: Any) -> str:
     return str(v)
 
 
-def column_config(df: pd.DataFrame, *, rule_ids: bool = False) -> dict[str, Any]:
-    """Streamlit column configuration giving every column of ``df`` its Chinese header and format."""
+def column_config(df: pd.DataFrame, *, rule_ids: bool = False, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Streamlit column configuration giving every column of ``df`` its Chinese header and format (``headers`` overrides, e.g. :data:`GROUP_HEADERS`)."""
     config: dict[str, Any] = {}
     for column in df.columns:
-        label, help_text = header(column), HELP.get(column)
+        label, help_text = (headers or {}).get(column) or header(column), HELP.get(column)
         series = df[column]
         if column in PERCENT and pd.api.types.is_numeric_dtype(series):
             config[column] = st.column_config.NumberColumn(label, help=help_text, format="percent")

@@ -151,12 +151,13 @@ def frame(rows: list[Any]) -> pd.DataFrame:
 
 
 def table(rows: list[Any] | pd.DataFrame, columns: list[str] | None = None, *, key: str | None = None, rule_ids: bool = False,
-          highlight: str | None = None) -> pd.DataFrame:
+          highlight: str | None = None, headers: dict[str, str] | None = None) -> pd.DataFrame:
     """Show rows (typed rows or a frame) as a table labelled from :mod:`dashboard.labels`; returns the frame shown.
 
     Names stand next to every 工号 and window code, coded cells are Chinese, a rule's wording
     stands where its id is (the id is a tooltip on the header: ``rule_id`` stays in the data).
-    ``columns`` picks and orders the fields shown; ``highlight`` a boolean field whose rows are tinted.
+    ``columns`` picks and orders the fields shown; ``highlight`` a boolean field whose rows are tinted;
+    ``headers`` overrides a field's header where the page knows better (``key`` of a window ranking is 窗口).
     """
     df = frame(rows) if isinstance(rows, list) else safe(rows)
     df = _with_names(df)
@@ -169,7 +170,7 @@ def table(rows: list[Any] | pd.DataFrame, columns: list[str] | None = None, *, k
                 order.insert(order.index(anchor) + 1, extra)
         if "rule" in order and "rule_id" in order and not rule_ids:
             order.remove("rule_id")
-    config = labels.column_config(shown, rule_ids=rule_ids)
+    config = labels.column_config(shown, rule_ids=rule_ids, headers=headers)
     if "rule" in shown.columns and "rule_id" in shown.columns:
         config["rule"] = st.column_config.TextColumn(labels.header("rule"), help=labels.HELP["rule"])
     body: Any = shown

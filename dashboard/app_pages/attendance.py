@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard import auth, data, ui
+from dashboard import auth, data, labels, ui
 
 actor = auth.actor()
 url = data.db_url()
@@ -23,9 +23,12 @@ if view.staff:
     c4.metric("请假（天）", f"{sum(s.leave_days for s in view.staff):g}")
 tabs = st.tabs(["按人员", "按窗口", "明细", "空岗/替岗", "离岗"])
 with tabs[0]:
-    ui.table(view.staff, key="att_staff")
+    ui.table(view.staff, key="att_staff", headers=labels.GROUP_HEADERS["staff"])
 with tabs[1]:
     ui.table(view.windows, key="att_windows")
 for tab, rows in zip(tabs[2:], (view.days, view.coverage, view.presence)):
     with tab:
-        ui.table(rows) if rows else st.caption("无")
+        if rows:
+            ui.table(rows)
+        else:
+            st.caption("无")

@@ -15,7 +15,7 @@ with ui.guarded():
     broken = data.rules_most_broken(url, actor, start, end)
 if rows:
     df = ui.frame(rows)
-    ui.table(df, key="c_table")
+    ui.table(df, key="c_table", headers=labels.GROUP_HEADERS[by])
     rates = ["greeting_rate", "farewell_rate", "both_rate"]
     fig = px.bar(ui.long_chart_frame(df.head(40), "name", rates), x="名称", y="数值", color="指标", barmode="group", title="问候/道别率",
                  labels={"数值": "比率", "名称": labels.GROUPS[by]})

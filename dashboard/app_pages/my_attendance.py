@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard import auth, data, ui
+from dashboard import auth, data, labels, ui
 
 actor = auth.actor()
 url = data.db_url()
@@ -22,7 +22,7 @@ if view.staff:
     c2.metric("迟到/早退", f"{line.late_count} / {line.early_count}")
     c3.metric("缺卡", line.missing_checks)
     c4.metric("旷工/请假（天）", f"{line.absenteeism_days:g} / {line.leave_days:g}")
-    ui.table(view.staff, key="ma_staff")
+    ui.table(view.staff, key="ma_staff", headers=labels.GROUP_HEADERS["staff"])
 else:
     st.info("本月没有考勤记录。")
 if view.days:

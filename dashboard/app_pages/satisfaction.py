@@ -22,7 +22,7 @@ if rows:
     c2.metric("好评率", ui.pct(df["good"].sum() / total if total else None), help=f"好评 = {good_levels}")
     c3.metric("差评率", ui.pct(df["poor"].sum() / total if total else None))
     st.subheader("排名")
-    ui.table(df, ["rank", "key", "name", "ratings", "good_rate", "poor_rate"], key="sat_table")
+    ui.table(df, ["rank", "key", "name", "ratings", "good", "poor", "good_rate", "poor_rate"], key="sat_table", headers={**labels.GROUP_HEADERS[by], "poor": "差评数"})
     fig = px.bar(ui.long_chart_frame(df.head(30), "name", ["good_rate", "poor_rate"]), x="名称", y="数值", color="指标", barmode="group",
                  title="好评率与差评率", labels={"数值": "比率", "名称": labels.GROUPS[by]})
     st.plotly_chart(ui.percent_axis(fig), key="sat_bar")
