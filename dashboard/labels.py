@@ -9,7 +9,8 @@ from the rulebook stands in the cell (:func:`rule_name`).
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+import re
+from typing import Any, Callable, Mapping
 
 import pandas as pd
 import streamlit as st
@@ -115,6 +116,71 @@ def rule_name(rulebook: Rulebook, rule_id: str | None) -> str:
     return f"{rule.section} {rule.canonical}"
 
 
+# The store writes a flag's summary in English (scoring.store); a hall user reads it in Chinese.
+# Each pattern is one the store writes; a summary that matches none is shown as it is.
+_COURTESY_WORDS = {"greeting": "问候", "farewell": "道别"}
+_SUMMARIES: list[tuple[re.Pattern, Callable[[re.Match, Rulebook | None], str]]] = [
+    (re.compile(r"^((?:forbidden|courtesy|phone)\.[a-z_]+): (.*)$", re.S),
+     lambda m, rb: f"{rule_name(rb, m[1]) if rb is not None else m[1]}：{m[2]}"),
+    (re.compile(r"^citizen abuse \(recorded, staff not penalised\): (.*)$", re.S), lambda m, rb: f"群众辱骂（已记录，不扣工作人员分）：{m[1]}"),
+    (re.compile(r"^interaction without (.*)$"),
+     lambda m, rb: "接待中未说" + "和".join(_COURTESY_WORDS.get(w.strip(), w.strip()) for w in m[1].split(" and "))),
+    (re.compile(r"^rating (.*) \((.*)\) matches no recorded interaction$"), lambda m, rb: f"评价 {m[1]}（{m[2]}）未匹配到接待录音"),
+    (re.compile(r"^follow-up of rating (.*) overdue since (\S+) \((\w+)\)$"),
+     lambda m, rb: f"评价 {m[1]} 的回访自 {m[2]} 起逾期（{FOLLOW_UP.get(m[3], m[3])}）"),
+    (re.compile(r"^terminal 工号 (.*) is not a known staff member, but (.*) \((.*)\) was serving$"),
+     lambda m, rb: f"评价器工号 {m[1]} 不是本厅人员，当时在岗的是 {m[2]}（{m[3]}）"),
+    (re.compile(r"^terminal shows 工号 (.*) \((.*)\), but (.*) \((.*)\) was serving$"),
+     lambda m, rb: f"评价器显示工号 {m[1]}（{m[2]}），当时在岗的是 {m[3]}（{m[4]}）"),
+    (re.compile(r"^terminal shows name (.*) for 工号 (.*) \((.*)\), but (.*) \((.*)\) was serving$"),
+     lambda m, rb: f"评价器显示姓名 {m[1]}（工号 {m[2]} 为 {m[3]}），当时在岗的是 {m[4]}（{m[5]}）"),
+]
+
+
+_RULE = r"((?:forbidden|courtesy|phone)\.[a-z_]+)"
+_HALVES = {"first": "前半段", "last": "后半段"}
+# the lines of a score's explanation (scoring.score) as the dashboard shows them
+_REASONS: list[tuple[re.Pattern, Callable[[re.Match, Rulebook | None], str]]] = [
+    (re.compile(r"^base score \((.*)\)$"), lambda m, rb: f"基础分（规则手册 {m[1]}）"),
+    (re.compile(_RULE + r" \([^)]*\) said: (.*)$", re.S), lambda m, rb: f"已说「{_rule(rb, m[1])}」：{m[2]}"),
+    (re.compile(_RULE + r" \([^)]*\) not said by staff in the (\w+) half of the interaction$"),
+     lambda m, rb: f"接待{_HALVES.get(m[2], m[2])}未说「{_rule(rb, m[1])}」"),
+    (re.compile(_RULE + r" not required: nobody was served \(no citizen spoke\)$"), lambda m, rb: f"无群众办事，不要求「{_rule(rb, m[1])}」"),
+    (re.compile(_RULE + r" \([^,]*, (\w+)\) forbidden phrase by staff: (.*)$", re.S),
+     lambda m, rb: f"服务禁语（{SEVERITY.get(m[2], m[2])}）「{_rule(rb, m[1])}」：{m[3]}"),
+    (re.compile(r"^citizen abuse recorded, not penalised \(([^)]*)\): (.*)$", re.S), lambda m, rb: f"群众辱骂（{m[1]}，已记录，不扣分）：{m[2]}"),
+    (re.compile(_RULE + r" \([^)]*\) not said although the citizen waited (\d+) min \(>= (\d+)\)$"),
+     lambda m, rb: f"群众等候 {m[2]} 分钟（≥ {m[3]}）未说「{_rule(rb, m[1])}」"),
+    (re.compile(_RULE + r" \([^)]*\) not said before (\d+) s of silence \(>= (\d+) s\)$"),
+     lambda m, rb: f"沉默 {m[2]} 秒（≥ {m[3]} 秒）前未说「{_rule(rb, m[1])}」"),
+]
+
+
+def _rule(rulebook: Rulebook | None, rule_id: str) -> str:
+    rule = rulebook.by_id.get(rule_id) if rulebook is not None else None
+    return rule.canonical if rule is not None else rule_id
+
+
+def reason(text: Any, rulebook: Rulebook | None = None) -> Any:
+    """A line of a score's explanation in Chinese (a line matching no known form is shown as it is)."""
+    return _translate(text, rulebook, _REASONS)
+
+
+def _translate(text: Any, rulebook: Rulebook | None, patterns) -> Any:
+    if not isinstance(text, str):
+        return text
+    for pattern, render in patterns:
+        m = pattern.match(text)
+        if m:
+            return render(m, rulebook)
+    return text
+
+
+def summary(text: Any, rulebook: Rulebook | None = None) -> Any:
+    """A flag's stored summary in Chinese (the rule's wording for its id)."""
+    return _translate(text, rulebook, _SUMMARIES)
+
+
 def display_frame(df: pd.DataFrame, rulebook: Rulebook | None = None) -> pd.DataFrame:
     """The table as shown: coded cells in Chinese, a ``rule`` name beside ``rule_id``, no empty value shown as None.
 
@@ -125,6 +191,8 @@ def display_frame(df: pd.DataFrame, rulebook: Rulebook | None = None) -> pd.Data
     for column in df.columns:
         if column in VALUES:
             df[column] = df[column].map(lambda v, c=column: value(c, v))
+    if "summary" in df.columns:
+        df["summary"] = df["summary"].map(lambda v: summary(v, rulebook))
     if rulebook is not None and "rule_id" in df.columns and "rule" not in df.columns:
         df.insert(list(df.columns).index("rule_id"), "rule", df["rule_id"].map(lambda r: rule_name(rulebook, r)))
     for column in df.columns:

@@ -223,5 +223,5 @@ def requested_staff(actor) -> int | None:
     try:
         return int(raw)
     except ValueError:
-        st.error(f"bad staff parameter {plain(repr(raw))}")
+        st.error(f"工作人员参数无效：{plain(repr(raw))}")
         st.stop()

@@ -25,6 +25,7 @@ ENGLISH_CODES = {
     "leave", "absenteeism", "missing_check", "called_back", "rectified", "closed", "inspector", "manager", "citizen",
     "true", "false", "none", "nan", "nat",
 }
+ENGLISH_PHRASE = re.compile(r"[A-Za-z]{2,} [A-Za-z]{2,} [A-Za-z]{2,}")  # "interaction without farewell"
 DEFAULT_TEXTS = ("Choose options", "Choose an option", "Select", "No options")
 TEXT_KINDS = ("markdown", "text", "title", "subheader", "header", "caption", "metric", "error", "warning", "info", "success")
 
@@ -60,7 +61,7 @@ def _table_problems(el) -> list[str]:
             if cell is None or (isinstance(cell, float) and math.isnan(cell)) or (hasattr(cell, "isoformat") and str(cell) == "NaT"):
                 problems.append(f"empty cell shown as None in {header!r}")
                 break
-            if isinstance(cell, str) and (cell.strip().lower() in ENGLISH_CODES or cell.strip() == "None"):
+            if isinstance(cell, str) and (cell.strip().lower() in ENGLISH_CODES or cell.strip() == "None" or ENGLISH_PHRASE.search(cell)):
                 problems.append(f"{header!r} cell {cell!r}")
                 break
     return problems
@@ -68,7 +69,7 @@ def _table_problems(el) -> list[str]:
 
 def _text_problems(text: str) -> list[str]:
     problems = []
-    if re.search(r"\bNone\b", text):
+    if re.search(r"\bNone\b", text) or ENGLISH_PHRASE.search(text):
         problems.append(f"None in {text[:80]!r}")
     for name in SNAKE.findall(text):
         if name in labels.HEADERS:

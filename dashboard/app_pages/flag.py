@@ -30,7 +30,7 @@ c2.metric("工作人员", ui.plain(f"{fl.staff_no or '-'} {fl.staff_name or ''}"
 c3.metric("规则", ui.plain(labels.rule_name(rulebook, fl.rule_id) or "-"), help=ui.plain(fl.rule_id) if fl.rule_id else None)
 c4.metric("严重程度", ui.plain(labels.value("severity", fl.severity) or "-"))
 if fl.summary:
-    st.text(fl.summary)
+    st.text(labels.summary(fl.summary, rulebook))
 if fl.original_rule_id and fl.original_rule_id != fl.rule_id:
     st.caption(ui.plain(f"规则已由「{labels.rule_name(rulebook, fl.original_rule_id)}」改为「{labels.rule_name(rulebook, fl.rule_id)}」"))
 if not fl.penalised:
@@ -50,7 +50,9 @@ if detail.interaction:
     it = detail.interaction
     st.caption(f"接待 {ui.seconds(it.started_at)} – {ui.seconds(it.ended_at)}，得分 {it.score:.0f}，问候 {'✓' if it.has_greeting else '✗'}，道别 {'✓' if it.has_farewell else '✗'}")
     with st.expander("得分明细"):
-        ui.table(list(it.explanation), ["reason", "points", "rule_id", "severity"], key="flag_explanation")
+        lines = ui.frame(list(it.explanation))
+        lines["reason"] = lines["reason"].map(lambda text: labels.reason(text, rulebook))
+        ui.table(lines, ["reason", "points", "rule_id", "severity"], key="flag_explanation", headers={"reason": "明细"})
 if detail.rating:
     r = detail.rating
     st.markdown("**评价**")
