@@ -17,6 +17,7 @@ from typing import Any
 
 import streamlit as st
 
+from dashboard import labels
 from models.db import UserRole, open_database
 from models.rulebook import Rulebook, load_rulebook
 from models.settings import Settings
@@ -224,8 +225,8 @@ def export_circular(actor: Actor, month: str) -> tuple[bytes, str]:
     with session() as s, s.begin():
         circular = access.monthly_circular(s, actor, month, rulebook(), policy=policy())
         buf = io.BytesIO()
-        access.write_circular_xlsx(circular, buf)
-        html = access.render_circular_html(circular)
+        access.write_circular_xlsx(circular, buf, headers=labels.HEADERS)
+        html = access.render_circular_html(circular, headers=labels.HEADERS)
         access.record_export(s, actor, "monthly_circular", month, "xlsx+html")
     return buf.getvalue(), html
 

@@ -157,3 +157,15 @@ def test_the_walk_catches_raw_names(hall, monkeypatch):
     headers = [h for _f, h in _shown_columns(table)]
     assert "时间" in headers and "规则" in headers and "raised_at" not in headers
     assert "forbidden.already_told" not in headers and "rule_id" in table.value.columns  # the id stays in the data only
+
+
+def test_the_circular_preview_has_chinese_headers(hall, monkeypatch):
+    set_env(hall, monkeypatch)
+    at = page(login("mgr"), "export")
+    at.selectbox(key="x_month").set_value("2026-03")
+    [b for b in at.button if b.label == "生成通报"][0].click()
+    at.run()
+    preview = next(el.proto.body for el in at.get("html") if "<th>" in el.proto.body)
+    headers = re.findall(r"<th>(.*?)</th>", preview)
+    assert "好评率" in headers and "工号" in headers
+    assert not [h for h in headers if RAW_NAME.match(h)], headers
