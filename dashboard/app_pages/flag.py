@@ -25,7 +25,8 @@ fl = detail.flag
 rulebook = data.rulebook()
 st.subheader(f"#{fl.id} {fl.kind_label} · {fl.status_label}")
 c1, c2, c3, c4 = st.columns(4)
-c1.metric("窗口", ui.plain(fl.window or "-"))
+window_names = {w.code: w.name for w in data.window_choices(data.db_url(), actor)}
+c1.metric("窗口", ui.plain(f"{fl.window} {window_names.get(fl.window, '')}".strip() if fl.window else "-"))
 c2.metric("工作人员", ui.plain(f"{fl.staff_no or '-'} {fl.staff_name or ''}"))
 c3.metric("规则", ui.plain(labels.rule_name(rulebook, fl.rule_id) or "-"), help=ui.plain(fl.rule_id) if fl.rule_id else None)
 c4.metric("严重程度", ui.plain(labels.value("severity", fl.severity) or "-"))
