@@ -50,7 +50,7 @@ HEADERS: dict[str, str] = {
 }
 HELP: dict[str, str] = {
     "rule": "规则的规范表述（规则编号见悬停提示或命令行报告）",
-    "good_rate": "好评率 = 非常满意+满意 占全部评价（规则手册 ratings.good）",
+    "good_rate": "好评率 = 规则手册所定好评等级（ratings.good）的评价占全部评价",
     "forbidden_per_100": "未被排除的服务禁语标记，每百次接待",
     "mean_rank": "评价等级的平均序号，0 = 非常满意",
 }
