@@ -11,6 +11,7 @@ import json
 import math
 import re
 
+import pandas as pd
 import pytest
 
 from _dashboard_support import build_hall, set_env
@@ -57,6 +58,11 @@ def _table_problems(el) -> list[str]:
             problems.append(f"header {header!r}")
         if field not in df.columns:
             continue
+        fmt = ((json.loads(el.proto.columns or "{}").get(field) or {}).get("type_config") or {}).get("format")
+        if pd.api.types.is_datetime64_any_dtype(df[field]) and fmt != labels.DATETIME_FORMAT:
+            problems.append(f"{header!r} not to the second ({fmt!r})")  # else Streamlit shows milliseconds
+        if field in labels.PERCENT and pd.api.types.is_numeric_dtype(df[field]) and fmt != "percent":
+            problems.append(f"{header!r} not a percentage")
         for cell in df[field]:
             if cell is None or (isinstance(cell, float) and math.isnan(cell)) or (hasattr(cell, "isoformat") and str(cell) == "NaT"):
                 problems.append(f"empty cell shown as None in {header!r}")
