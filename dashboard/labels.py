@@ -64,6 +64,7 @@ FLAG_KIND = {
     "overdue_follow_up": "回访逾期", "staff_mismatch": "工号不符", "unlinked_rating": "评价未关联",
 }
 DECISION = {"confirm": "确认", "dismiss": "排除", "adjust": "调整分数", "pending": "待裁定", "change_rule": "更改规则"}
+APPEAL_DECISION = {"pending": "待裁定", "confirm": "驳回（维持标记）", "dismiss": "成立（撤销标记）"}  # an appeal's outcome
 REVIEW_KIND = {"inspection": "质检", "appeal": "申诉"}
 ROLE = {"admin": "管理员", "manager": "管理人员", "inspector": "质检员", "staff": "工作人员", "citizen": "群众", "unknown": "未知"}
 FOLLOW_UP = {"open": "待回访", "called_back": "已回访", "rectified": "已整改", "closed": "已办结"}
@@ -77,7 +78,7 @@ ATTENDANCE = {
 }
 # a coded column's values -> Chinese (a code not listed is shown as it is)
 VALUES: dict[str, Mapping[str, str]] = {
-    "severity": SEVERITY, "kind": {**FLAG_KIND, **REVIEW_KIND}, "decision": DECISION, "appeal": DECISION, "flag_status": FLAG_STATUS,
+    "severity": SEVERITY, "kind": {**FLAG_KIND, **REVIEW_KIND}, "decision": DECISION, "appeal": APPEAL_DECISION, "flag_status": FLAG_STATUS,
     "role": ROLE, "status": {**FLAG_STATUS, **ATTENDANCE}, "half": ATTENDANCE, "issue": ATTENDANCE, "absenteeism": ATTENDANCE,
 }
 OTHER_RULES = {"citizen.abuse": "群众辱骂"}  # hits that are no rule of sections 七/八
@@ -100,9 +101,9 @@ def header(field: str) -> str:
     return HEADERS.get(field, field)
 
 
-def value(field: str, code: Any) -> Any:
-    """A coded cell in Chinese (``severity`` ``major`` -> 较重)."""
-    table = VALUES.get(field)
+def value(field: str, code: Any, values: Mapping[str, Mapping[str, str]] | None = None) -> Any:
+    """A coded cell in Chinese (``severity`` ``major`` -> 较重); ``values`` overrides a field's table."""
+    table = (values or {}).get(field) or VALUES.get(field)
     return table.get(code, code) if table is not None and isinstance(code, str) else code
 
 
@@ -181,7 +182,7 @@ def summary(text: Any, rulebook: Rulebook | None = None) -> Any:
     return _translate(text, rulebook, _SUMMARIES)
 
 
-def display_frame(df: pd.DataFrame, rulebook: Rulebook | None = None) -> pd.DataFrame:
+def display_frame(df: pd.DataFrame, rulebook: Rulebook | None = None, values: Mapping[str, Mapping[str, str]] | None = None) -> pd.DataFrame:
     """The table as shown: coded cells in Chinese, a ``rule`` name beside ``rule_id``, no empty value shown as None.
 
     The field names stay (headers come from :func:`column_config`); numeric columns with gaps
@@ -189,8 +190,8 @@ def display_frame(df: pd.DataFrame, rulebook: Rulebook | None = None) -> pd.Data
     """
     df = df.copy()
     for column in df.columns:
-        if column in VALUES:
-            df[column] = df[column].map(lambda v, c=column: value(c, v))
+        if column in VALUES or column in (values or {}):
+            df[column] = df[column].map(lambda v, c=column: value(c, v, values))
     if "summary" in df.columns:
         df["summary"] = df["summary"].map(lambda v: summary(v, rulebook))
     if rulebook is not None and "rule_id" in df.columns and "rule" not in df.columns:

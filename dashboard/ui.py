@@ -151,17 +151,18 @@ def frame(rows: list[Any]) -> pd.DataFrame:
 
 
 def table(rows: list[Any] | pd.DataFrame, columns: list[str] | None = None, *, key: str | None = None, rule_ids: bool = False,
-          highlight: str | None = None, headers: dict[str, str] | None = None) -> pd.DataFrame:
+          highlight: str | None = None, headers: dict[str, str] | None = None, values: dict[str, dict[str, str]] | None = None) -> pd.DataFrame:
     """Show rows (typed rows or a frame) as a table labelled from :mod:`dashboard.labels`; returns the frame shown.
 
     Names stand next to every 工号 and window code, coded cells are Chinese, a rule's wording
     stands where its id is (the id is a tooltip on the header: ``rule_id`` stays in the data).
     ``columns`` picks and orders the fields shown; ``highlight`` a boolean field whose rows are tinted;
-    ``headers`` overrides a field's header where the page knows better (``key`` of a window ranking is 窗口).
+    ``headers`` overrides a field's header where the page knows better (``key`` of a window ranking is 窗口),
+    ``values`` a field's codes (an appeal's ``decision``).
     """
     df = frame(rows) if isinstance(rows, list) else safe(rows)
     df = _with_names(df)
-    shown = labels.display_frame(df, data.rulebook())
+    shown = labels.display_frame(df, data.rulebook(), values)
     order = None
     if columns is not None:
         order = [c for c in columns if c in shown.columns]

@@ -13,7 +13,8 @@ with ui.guarded():
 pending = [r for r in rows if r.decision == "pending"]
 st.metric("待裁定", len(pending))
 if rows:
-    ui.table(rows, ["appeal_id", "flag_id", "kind_label", "rule_id", "staff_no", "staff_name", "reason", "filed_at", "decision", "ruling", "ruled_by", "decided_at", "flag_status"], key="ap_table")
+    ui.table(rows, ["appeal_id", "flag_id", "kind_label", "rule_id", "staff_no", "staff_name", "reason", "filed_at", "decision", "ruling", "ruled_by", "decided_at", "flag_status"], key="ap_table",
+             values={"decision": labels.APPEAL_DECISION})
 else:
     st.info("暂无申诉。")
 if pending and actor.role is UserRole.INSPECTOR:

@@ -33,4 +33,4 @@ else:
     st.success("所选时间内没有问题标记。")
 if mine:
     st.subheader("我的申诉")
-    ui.table(mine, ["appeal_id", "flag_id", "reason", "decision", "ruling", "decided_at"], key="f_appeals")
+    ui.table(mine, ["appeal_id", "flag_id", "reason", "decision", "ruling", "decided_at"], key="f_appeals", values={"decision": labels.APPEAL_DECISION})
