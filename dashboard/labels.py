@@ -16,6 +16,8 @@ import pandas as pd
 import streamlit as st
 
 from models.rulebook import Rulebook
+from scoring.access import FLAG_KIND_LABELS, FLAG_STATUS_LABELS, FOLLOW_UP_LABELS
+from scoring.accounts import ROLE_LABELS
 
 # field -> column header (every field of the access layer's rows that a page shows)
 HEADERS: dict[str, str] = {
@@ -58,16 +60,15 @@ HELP: dict[str, str] = {
 PERCENT = frozenset({"good_rate", "poor_rate", "greeting_rate", "farewell_rate", "both_rate", "courtesy_rate", "punctuality_rate"})
 
 SEVERITY = {"minor": "轻微", "major": "较重", "serious": "严重"}
-FLAG_STATUS = {"open": "待处理", "confirmed": "已确认", "dismissed": "已排除"}
-FLAG_KIND = {
-    "forbidden": "服务禁语", "poor_rating": "差评", "missing_courtesy": "缺少问候/道别", "citizen_abuse": "群众辱骂（不扣分）",
-    "overdue_follow_up": "回访逾期", "staff_mismatch": "工号不符", "unlinked_rating": "评价未关联",
-}
+# the access layer names flag kinds, flag states and follow-up states (its rows carry ``kind_label``…): the same words here
+FLAG_STATUS = {status.value: label for status, label in FLAG_STATUS_LABELS.items()}
+FLAG_KIND = {kind.value: label for kind, label in FLAG_KIND_LABELS.items()}
 DECISION = {"confirm": "确认", "dismiss": "排除", "adjust": "调整分数", "pending": "待裁定", "change_rule": "更改规则"}
 APPEAL_DECISION = {"pending": "待裁定", "confirm": "驳回（维持标记）", "dismiss": "成立（撤销标记）"}  # an appeal's outcome
 REVIEW_KIND = {"inspection": "质检", "appeal": "申诉"}
-ROLE = {"admin": "管理员", "manager": "管理人员", "inspector": "质检员", "staff": "工作人员", "citizen": "群众", "unknown": "未知"}
-FOLLOW_UP = {"open": "待回访", "called_back": "已回访", "rectified": "已整改", "closed": "已办结"}
+ROLE = {role.value: label for role, label in ROLE_LABELS.items()}  # account roles, as the login names them
+SPEAKER = {"staff": "工作人员", "citizen": "群众", "unknown": "未知"}  # who spoke a transcript line
+FOLLOW_UP = {status.value: label for status, label in FOLLOW_UP_LABELS.items()}
 ATTENDANCE = {
     "morning": "上午", "afternoon": "下午", "late": "迟到", "early_leave": "早退", "late_and_early": "迟到+早退",
     "missing_check": "缺卡", "absenteeism": "旷工", "leave": "请假", "on_time": "准时",

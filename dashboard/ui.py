@@ -23,7 +23,7 @@ from dashboard import data, labels
 from models.export_cells import csv_field
 from scoring.access import AccessDenied, AudioClip, NotFound, TranscriptLine
 
-ROLE_NAMES = labels.ROLE
+ROLE_NAMES = labels.SPEAKER
 FAMILY_COLOURS = {"forbidden": "#f8b4b4", "courtesy": "#b7e4c7", "phone": "#bde0fe"}
 
 
