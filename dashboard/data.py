@@ -12,15 +12,13 @@ import, the demo) stores the classified month, and :mod:`scoring.access.attendan
 from __future__ import annotations
 
 import io
-from dataclasses import asdict
 from datetime import date
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
+from dashboard import labels
 from models.db import UserRole, open_database
-from models.export_cells import csv_field
 from models.rulebook import Rulebook, load_rulebook
 from models.settings import Settings
 from scoring import access
@@ -184,39 +182,6 @@ def compliance_vs_satisfaction(url: str, actor: Actor, start: date | None, end: 
         return access.compliance_vs_satisfaction(s, actor, rulebook(), start=start, end=end)
 
 
-# Chinese headers and values for the attendance tables (the stored rows keep the domain's codes)
-ATTENDANCE_HEADERS = {
-    "staff_no": "工号", "name": "姓名", "window": "窗口", "working_days": "工作日", "late_count": "迟到次数",
-    "late_minutes": "迟到分钟", "early_count": "早退次数", "early_minutes": "早退分钟", "missing_checks": "缺卡次数",
-    "absenteeism_days": "旷工天数", "leave_days": "请假天数", "leave_by_type": "请假类别", "checks_due": "应打卡",
-    "checks_on_time": "准时打卡", "presence_flags": "离岗超时", "punctuality_rate": "准时率", "staff_nos": "人员",
-    "coverage_flags": "空岗/替岗问题", "day": "日期", "half": "时段", "issue": "问题", "detail": "说明",
-    "start": "开始", "end": "结束", "minutes": "分钟", "status": "情况", "leave_type": "假别", "absenteeism": "旷工情形",
-}
-ATTENDANCE_VALUES = {
-    "morning": "上午", "afternoon": "下午", "late": "迟到", "early_leave": "早退", "late_and_early": "迟到+早退",
-    "missing_check": "缺卡", "absenteeism": "旷工", "leave": "请假", "on_time": "准时",
-    "uncovered": "无人在岗", "leave_without_substitute": "请假未安排替岗", "substitute_not_filed": "替岗未备案",
-    "away_too_long": "离岗超时", "all_staff_away": "窗口人员同时离岗",
-    "no_leave_filed": "未履行请假手续", "leave_not_approved": "请假未获批准", "leave_overrun": "超假不归",
-    "leave_by_deception": "以欺骗手段请假",
-}
-_CODED = ("half", "status", "issue", "absenteeism")
-
-
-def attendance_frame(rows: list) -> pd.DataFrame:
-    """Attendance rows (dataclasses of :mod:`scoring.access.attendance`) as a table with Chinese headers."""
-    frame = pd.DataFrame([asdict(r) for r in rows])
-    for column in _CODED:
-        if column in frame:
-            frame[column] = frame[column].map(lambda v: ATTENDANCE_VALUES.get(v, v))
-    if "punctuality_rate" in frame:
-        frame["punctuality_rate"] = frame["punctuality_rate"].map(lambda v: None if v is None or pd.isna(v) else round(100 * v, 1))
-    # shown as tables, which Streamlit downloads as CSV: names must not become formulas
-    frame = frame.map(lambda v: csv_field(v) if isinstance(v, str) else v)
-    return frame.rename(columns=ATTENDANCE_HEADERS)
-
-
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
 def attendance_month(url: str, actor: Actor, month: str, staff_id: int | None = None) -> access.AttendanceMonthView | None:
     with session() as s:
@@ -260,8 +225,8 @@ def export_circular(actor: Actor, month: str) -> tuple[bytes, str]:
     with session() as s, s.begin():
         circular = access.monthly_circular(s, actor, month, rulebook(), policy=policy())
         buf = io.BytesIO()
-        access.write_circular_xlsx(circular, buf)
-        html = access.render_circular_html(circular)
+        access.write_circular_xlsx(circular, buf, headers=labels.HEADERS)
+        html = access.render_circular_html(circular, headers=labels.HEADERS)
         access.record_export(s, actor, "monthly_circular", month, "xlsx+html")
     return buf.getvalue(), html
 

@@ -13,20 +13,20 @@ from models.db import UserRole
 
 st.set_page_config(page_title="windowqa 窗口服务质量", layout="wide")
 
-FLAG = st.Page("app_pages/flag.py", title="标记详情", icon="🔎", url_path="flag")
-QUEUE = st.Page("app_pages/queue.py", title="标记队列", icon="🚩", url_path="queue")
-APPEALS = st.Page("app_pages/appeals.py", title="申诉", icon="⚖️", url_path="appeals")
-MY_SCORES = st.Page("app_pages/my_scores.py", title="我的得分", icon="📈", url_path="my_scores")
-MY_FLAGS = st.Page("app_pages/my_flags.py", title="我的问题与申诉", icon="🚩", url_path="my_flags")
-MY_RATINGS = st.Page("app_pages/my_ratings.py", title="我的评价", icon="⭐", url_path="my_ratings")
-MY_ATTENDANCE = st.Page("app_pages/my_attendance.py", title="我的考勤", icon="🕘", url_path="my_attendance")
-SATISFACTION = st.Page("app_pages/satisfaction.py", title="满意度", icon="⭐", url_path="satisfaction")
-FOLLOW_UPS = st.Page("app_pages/follow_ups.py", title="差评回访", icon="📞", url_path="follow_ups")
-COMPLIANCE = st.Page("app_pages/compliance.py", title="规范用语", icon="🗣️", url_path="compliance")
-ATTENDANCE = st.Page("app_pages/attendance.py", title="考勤", icon="🕘", url_path="attendance")
-RELATION = st.Page("app_pages/relation.py", title="用语与满意度", icon="📊", url_path="relation")
-EXPORT = st.Page("app_pages/export.py", title="月度通报导出", icon="📄", url_path="export")
-ACCOUNTS = st.Page("app_pages/accounts.py", title="账户", icon="👤", url_path="accounts")
+FLAG = st.Page("app_pages/flag.py", title="标记详情", icon=":material/search:", url_path="flag")
+QUEUE = st.Page("app_pages/queue.py", title="标记队列", icon=":material/flag:", url_path="queue")
+APPEALS = st.Page("app_pages/appeals.py", title="申诉", icon=":material/gavel:", url_path="appeals")
+MY_SCORES = st.Page("app_pages/my_scores.py", title="我的得分", icon=":material/trending_up:", url_path="my_scores")
+MY_FLAGS = st.Page("app_pages/my_flags.py", title="我的问题与申诉", icon=":material/report:", url_path="my_flags")
+MY_RATINGS = st.Page("app_pages/my_ratings.py", title="我的评价", icon=":material/reviews:", url_path="my_ratings")
+MY_ATTENDANCE = st.Page("app_pages/my_attendance.py", title="我的考勤", icon=":material/event_available:", url_path="my_attendance")
+SATISFACTION = st.Page("app_pages/satisfaction.py", title="满意度", icon=":material/star:", url_path="satisfaction")
+FOLLOW_UPS = st.Page("app_pages/follow_ups.py", title="差评回访", icon=":material/phone_callback:", url_path="follow_ups")
+COMPLIANCE = st.Page("app_pages/compliance.py", title="规范用语", icon=":material/record_voice_over:", url_path="compliance")
+ATTENDANCE = st.Page("app_pages/attendance.py", title="考勤", icon=":material/schedule:", url_path="attendance")
+RELATION = st.Page("app_pages/relation.py", title="用语与满意度", icon=":material/bar_chart:", url_path="relation")
+EXPORT = st.Page("app_pages/export.py", title="月度通报导出", icon=":material/description:", url_path="export")
+ACCOUNTS = st.Page("app_pages/accounts.py", title="账户", icon=":material/manage_accounts:", url_path="accounts")
 
 MANAGEMENT = [SATISFACTION, FOLLOW_UPS, COMPLIANCE, ATTENDANCE, RELATION, EXPORT]
 ALL_PAGES = [QUEUE, FLAG, APPEALS, MY_SCORES, MY_FLAGS, MY_RATINGS, MY_ATTENDANCE, *MANAGEMENT, ACCOUNTS]
@@ -48,7 +48,7 @@ if actor is None:
     # Every page's address shows the login form, so that a deep link (e.g. /flag?flag=12) opens
     # that page after login instead of "page not found".
     deep_links = [st.Page(auth.login_page, title="登录", url_path=p.url_path, visibility="hidden") for p in ALL_PAGES]
-    nav = st.navigation([st.Page(auth.login_page, title="登录", icon="🔑", url_path="login", default=True), *deep_links], position="hidden")
+    nav = st.navigation([st.Page(auth.login_page, title="登录", icon=":material/login:", url_path="login", default=True), *deep_links], position="hidden")
 else:
     auth.sidebar(actor)
     nav = st.navigation(pages_for(actor.role))

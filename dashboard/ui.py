@@ -19,11 +19,11 @@ from typing import Any, Iterator
 import pandas as pd
 import streamlit as st
 
-from dashboard import data
+from dashboard import data, labels
 from models.export_cells import csv_field
 from scoring.access import AccessDenied, AudioClip, NotFound, TranscriptLine
 
-ROLE_NAMES = {"staff": "工作人员", "citizen": "群众", "unknown": "未知"}
+ROLE_NAMES = labels.SPEAKER
 FAMILY_COLOURS = {"forbidden": "#f8b4b4", "courtesy": "#b7e4c7", "phone": "#bde0fe"}
 
 
@@ -110,11 +110,11 @@ def month_picker(actor, key: str) -> str:
     while m >= date(first.year, first.month, 1) and len(months) < 36:
         months.append(m.strftime("%Y-%m"))
         m = (m - timedelta(days=1)).replace(day=1)
-    return st.selectbox("月份", months or [last.strftime("%Y-%m")], key=key)
+    return st.selectbox("月份", months or [last.strftime("%Y-%m")], key=key, placeholder=labels.PLACEHOLDER)
 
 
-def transcript_html(lines: list[TranscriptLine]) -> str:
-    """The transcript with roles, times and the hits highlighted (text escaped)."""
+def transcript_html(lines: list[TranscriptLine], rulebook=None) -> str:
+    """The transcript with roles, times and the hits highlighted (text escaped); a hit names its rule, its id in the tooltip."""
     out = ["<div class='wq-transcript'>"]
     for line in lines:
         text = line.text
@@ -126,7 +126,7 @@ def transcript_html(lines: list[TranscriptLine]) -> str:
             pieces.append(escape(text[pos:start]))
             colour = "#ffd166" if hit.rule_id == "citizen.abuse" else FAMILY_COLOURS.get(hit.family, "#eee")
             pieces.append(f"<mark style='background:{colour}' title='{escape(hit.rule_id)}'>{escape(text[start:end])}</mark>"
-                          f"<sub>{escape(hit.rule_id)}</sub>")
+                          f"<sub>{escape(labels.rule_name(rulebook, hit.rule_id) if rulebook is not None else hit.rule_id)}</sub>")
             pos = end
         pieces.append(escape(text[pos:]))
         style = "border-left:4px solid #d00;padding-left:6px;" if line.flagged else "padding-left:10px;"
@@ -138,9 +138,75 @@ def transcript_html(lines: list[TranscriptLine]) -> str:
     return "".join(out)
 
 
+def seconds(value: Any) -> str:
+    """A date-time to the second (no microseconds); empty for none."""
+    if value is None:
+        return ""
+    return value.strftime("%Y-%m-%d %H:%M:%S") if hasattr(value, "hour") else str(value)
+
+
 def frame(rows: list[Any]) -> pd.DataFrame:
     """A table of the access layer's typed rows (dataclasses), one column per field (CSV-safe, :func:`safe`)."""
     return safe(pd.DataFrame([asdict(r) for r in rows]))
+
+
+def table(rows: list[Any] | pd.DataFrame, columns: list[str] | None = None, *, key: str | None = None, rule_ids: bool = False,
+          highlight: str | None = None, headers: dict[str, str] | None = None, values: dict[str, dict[str, str]] | None = None) -> pd.DataFrame:
+    """Show rows (typed rows or a frame) as a table labelled from :mod:`dashboard.labels`; returns the frame shown.
+
+    Names stand next to every 工号 and window code, coded cells are Chinese, a rule's wording
+    stands where its id is (the id is a tooltip on the header: ``rule_id`` stays in the data).
+    ``columns`` picks and orders the fields shown; ``highlight`` a boolean field whose rows are tinted;
+    ``headers`` overrides a field's header where the page knows better (``key`` of a window ranking is 窗口),
+    ``values`` a field's codes (an appeal's ``decision``).
+    """
+    df = frame(rows) if isinstance(rows, list) else safe(rows)
+    df = _with_names(df)
+    shown = labels.display_frame(df, data.rulebook(), values)
+    order = None
+    if columns is not None:
+        order = [c for c in columns if c in shown.columns]
+        for anchor, extra in (("rule_id", "rule"), ("window", "window_name"), ("staff_no", "staff_name")):
+            if anchor in order and extra in shown.columns and extra not in order:
+                order.insert(order.index(anchor) + 1, extra)
+        if "rule" in order and "rule_id" in order and not rule_ids:
+            order.remove("rule_id")
+    config = labels.column_config(shown, rule_ids=rule_ids, headers=headers)
+    if "rule" in shown.columns and "rule_id" in shown.columns:
+        config["rule"] = st.column_config.TextColumn(labels.header("rule"), help=labels.HELP["rule"])
+    body: Any = shown
+    if highlight is not None and highlight in df.columns:
+        flags = df[highlight].fillna(False).astype(bool).tolist()
+        body = shown.style.apply(lambda r: ["background-color:#fde2e2" if flags[r.name] else "" for _ in r], axis=1)
+    st.dataframe(body, column_order=order, column_config=config, hide_index=True, width="stretch", key=key)
+    return shown
+
+
+def _with_names(df: pd.DataFrame) -> pd.DataFrame:
+    """Add the staff member's name next to a 工号 and the window's name next to a window code (where the row has none)."""
+    if df.empty:
+        return df
+    from dashboard.auth import current_actor  # auth lays out with ui: imported when used
+
+    actor = current_actor()
+    if "window" in df.columns and "window_name" not in df.columns:
+        names = {w.code: w.name for w in data.window_choices(data.db_url(), actor)} if actor is not None else {}
+        df.insert(list(df.columns).index("window") + 1, "window_name", df["window"].map(lambda c: csv_field(names.get(c, "")) if isinstance(c, str) else ""))
+    if "staff_no" in df.columns and not ({"staff_name", "name"} & set(df.columns)):
+        names = {s.staff_no: s.name for s in data.staff_choices(data.db_url(), actor)} if actor is not None else {}
+        df.insert(list(df.columns).index("staff_no") + 1, "staff_name", df["staff_no"].map(lambda c: csv_field(names.get(c, "")) if isinstance(c, str) else ""))
+    return df
+
+
+def long_chart_frame(df: pd.DataFrame, x: str, ys: list[str], extra: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A chart's data in long form with Chinese column names (``指标``, ``数值``), names without angle brackets."""
+    return chart_frame(labels.chart_frame(df, x, ys, extra))
+
+
+def percent_axis(fig, axis: str = "y"):
+    """Show a 0..1 axis as percentages."""
+    (fig.update_yaxes if axis == "y" else fig.update_xaxes)(tickformat=".0%")
+    return fig
 
 
 def pct(value) -> str:
@@ -158,5 +224,5 @@ def requested_staff(actor) -> int | None:
     try:
         return int(raw)
     except ValueError:
-        st.error(f"bad staff parameter {plain(repr(raw))}")
+        st.error(f"工作人员参数无效：{plain(repr(raw))}")
         st.stop()

@@ -169,7 +169,9 @@ class PostRules(_Strict):
 
 class RatingRules(_Strict):
     levels: list[str] = Field(min_length=2)
+    # the levels counted as 好评 in 好评率 (every report, page and circular reads this; nothing else decides it)
     good: list[str]
+    # the levels that are 差评: each opens a follow-up case
     poor: list[str]
     follow_up_working_days: int = Field(5, ge=1)
     link_window_minutes: int = Field(10, ge=1)
@@ -181,6 +183,10 @@ class RatingRules(_Strict):
         unknown = (set(self.good) | set(self.poor) | set(self.vendor_codes.values())) - set(self.levels)
         if unknown:
             raise ValueError(f"good/poor name levels not in levels: {sorted(unknown)}")
+        if set(self.good) & set(self.poor):
+            raise ValueError(f"levels both good and poor: {sorted(set(self.good) & set(self.poor))}")
+        if not self.good:
+            raise ValueError("ratings.good names no level: 好评率 would always be 0")
         return self
 
 

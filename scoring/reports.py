@@ -2,7 +2,9 @@
 
 Read-only queries. Only interactions where a citizen was served count towards scores and
 courtesy rates; scores are effective scores (:mod:`scoring.effective`: an inspector's
-adjustments added, never below 0). Ratings count on the staff member who was actually serving.
+adjustments added, never below 0). Ratings count on the staff member who was actually serving;
+好评率 counts the rulebook's good levels (``[ratings] good``), as the dashboard and the circular do.
+Rates are rounded to :data:`RATE_DIGITS` places, like the dashboard's.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from models.db import (
     Window,
 )
 from models.export_cells import append_row, write_csv
+from models.rulebook import Rulebook
 from scoring.effective import effective_score, score_adjustments
 
 GroupBy = Literal["staff", "window", "department"]
@@ -41,14 +44,27 @@ class ReportError(ValueError):
     """A report that cannot be made (bad month, unknown grouping)."""
 
 
+RATE_DIGITS = 4  # the same rounding as scoring.access.analytics, so the CLI and the dashboard agree to the digit
+
+
 @dataclass(frozen=True)
 class ReportOptions:
-    """What a report covers: grouping, period buckets and the date range [start, end)."""
+    """What a report covers: grouping, period buckets, the date range [start, end) and the levels counted as 好评.
+
+    ``good_levels`` is the rulebook's ``ratings.good`` (:meth:`for_rulebook`); a report carries it
+    so that its 好评率 says what it counted.
+    """
 
     group_by: GroupBy
     period: Period
     start: date
     end: date
+    good_levels: tuple[str, ...]
+
+    @classmethod
+    def for_rulebook(cls, group_by: GroupBy, period: Period, start: date, end: date, rulebook: Rulebook) -> "ReportOptions":
+        """Options whose 好评 are the rulebook's good levels (the one definition the dashboard and the circular use)."""
+        return cls(group_by, period, start, end, tuple(rulebook.ratings.good))
 
 
 @dataclass
@@ -89,7 +105,7 @@ def _bucket(day: date, period: Period) -> str:
 
 COLUMNS = [
     "period", "key", "name", "interactions", "avg_score", "min_score", "greeting_rate", "farewell_rate",
-    "forbidden_hits", "citizen_abuse", "ratings", "poor_ratings", "satisfaction_rate", "follow_ups_open", "flags_open",
+    "forbidden_hits", "citizen_abuse", "ratings", "good_ratings", "poor_ratings", "good_rate", "follow_ups_open", "flags_open",
 ]
 
 
@@ -142,13 +158,14 @@ def rollup(session: Session, options: ReportOptions) -> Report:
             a["abuse"] += 1
         if status is FlagStatus.OPEN:
             a["flags"] += 1
-    for staff_id, window_id, rated_at, is_poor in session.execute(
-        select(Rating.staff_id, Rating.window_id, Rating.rated_at, Rating.is_poor).where(Rating.rated_at >= start, Rating.rated_at < end)
+    good_levels = set(options.good_levels)
+    for staff_id, window_id, rated_at, is_poor, level in session.execute(
+        select(Rating.staff_id, Rating.window_id, Rating.rated_at, Rating.is_poor, Rating.level).where(Rating.rated_at >= start, Rating.rated_at < end)
     ).all():
         a = acc[(_bucket(rated_at.date(), options.period), key_of(staff_id, window_id))]
         a["ratings"] += 1
         a["poor"] += bool(is_poor)
-        a["good"] += not is_poor
+        a["good"] += level in good_levels  # 基本满意 is neither good nor poor
     for staff_id, window_id, opened_on in session.execute(
         select(FollowUp.staff_id, Rating.window_id, FollowUp.opened_on)
         .join(Rating, FollowUp.rating_id == Rating.id)
@@ -173,10 +190,10 @@ def _report(options: ReportOptions, acc: dict[tuple[str, int | None], dict[str, 
                 bucket, code, name, n,
                 round(a["sum"] / n, 1) if n else None,
                 a["min"],
-                round(a["greet"] / n, 3) if n else None,
-                round(a["farewell"] / n, 3) if n else None,
-                a["forbidden"], a["abuse"], a["ratings"], a["poor"],
-                round(a["good"] / a["ratings"], 3) if a["ratings"] else None,
+                round(a["greet"] / n, RATE_DIGITS) if n else None,
+                round(a["farewell"] / n, RATE_DIGITS) if n else None,
+                a["forbidden"], a["abuse"], a["ratings"], a["good"], a["poor"],
+                round(a["good"] / a["ratings"], RATE_DIGITS) if a["ratings"] else None,
                 a["follow_ups"], a["flags"],
             ]
         )
@@ -200,7 +217,7 @@ def _cell(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:.3f}".rstrip("0").rstrip(".") if value != int(value) else f"{value:.0f}"
+        return f"{value:.{RATE_DIGITS}f}".rstrip("0").rstrip(".") if value != int(value) else f"{value:.0f}"
     return str(value)
 
 

@@ -107,7 +107,7 @@ def test_dismissing_restores_the_score_and_feeds_labelled_examples(hall):
     start, end = date(2026, 3, 1), date(2026, 4, 1)
     with factory() as s, s.begin():
         a = _actors(s)
-        before = {r["key"]: r for r in rollup(s, ReportOptions("staff", "month", start, end)).as_dicts()}
+        before = {r["key"]: r for r in rollup(s, ReportOptions.for_rulebook("staff", "month", start, end, RB)).as_dicts()}
         zhang_flag, li_flag, wang_flag = (_forbidden_flag(s, no) for no in ("1001", "1002", "2001"))
         with pytest.raises(ValueError, match="reason"):
             access.decide_flag(s, a["insp"], zhang_flag.id, "dismiss")
@@ -117,7 +117,7 @@ def test_dismissing_restores_the_score_and_feeds_labelled_examples(hall):
         with pytest.raises(ValueError, match="unknown rule"):
             access.decide_flag(s, a["insp"], wang_flag.id, "change_rule", rule_id="forbidden.nope", rulebook=RB)
     with factory() as s:
-        after = {r["key"]: r for r in rollup(s, ReportOptions("staff", "month", start, end)).as_dicts()}
+        after = {r["key"]: r for r in rollup(s, ReportOptions.for_rulebook("staff", "month", start, end, RB)).as_dicts()}
         # the dismissed phrase no longer counts and its 20 points come back (6 interactions)
         assert after["1001"]["forbidden_hits"] == before["1001"]["forbidden_hits"] - 1
         assert after["1001"]["avg_score"] == pytest.approx(before["1001"]["avg_score"] + 20 / 6, abs=0.06)

@@ -128,6 +128,11 @@ def test_dashboard_command_serves_the_app_on_the_configured_database(tmp_path):
     # our app: its page title and login form
     titles = [m.page_config_changed.title for m in login if m.WhichOneof("type") == "page_config_changed"]
     assert titles == ["windowqa 窗口服务质量"]
+    # Streamlit's chrome limited to what a hall user needs: no Deploy button, no developer menu
+    from streamlit.proto.NewSession_pb2 import Config
+
+    configs = [m.new_session.config for m in login if m.WhichOneof("type") == "new_session"]
+    assert configs and configs[0].toolbar_mode == Config.ToolbarMode.MINIMAL
     assert [e.label for e in _elements(login) if hasattr(e, "label")] == ["用户名", "密码", "登录"]
     # on the configured database: the hall's inspector logs in and sees the hall's windows
     navigation = [m.navigation for m in after if m.WhichOneof("type") == "navigation"][-1]
@@ -135,4 +140,4 @@ def test_dashboard_command_serves_the_app_on_the_configured_database(tmp_path):
     shown = _elements(after)
     assert any(getattr(e, "body", "") == "**insp** · 质检员" for e in shown)
     windows = next(e for e in shown if getattr(e, "label", "") == "窗口")
-    assert list(windows.options) == ["A03", "B01", "B02"]
+    assert list(windows.options) == ["A03 企业开办", "B01 社保卡", "B02 养老保险"]  # each code with its name

@@ -184,7 +184,7 @@ def test_staff_see_only_their_own_data_whatever_the_url(env):
         other_flag = s.scalar(select(Flag.id).where(Flag.kind == FlagKind.FORBIDDEN, Flag.staff_id == li))
         zhang_flags = set(s.scalars(select(Flag.id).where(Flag.staff_id == staff_id(s, "1001"))))
     at = login("zhang")
-    shown_ids = set(page(at, "my_flags").dataframe[0].value["标记"])
+    shown_ids = set(page(at, "my_flags").dataframe[0].value["id"])
     assert shown_ids and shown_ids <= zhang_flags
     for name in ("my_scores", "my_flags", "my_ratings", "my_attendance"):
         at.query_params.clear()
@@ -280,7 +280,7 @@ def test_admin_creates_an_account_in_the_app(env):
     at.run()
     assert not at.exception and not at.error
     wang = login("wang", "another-pass-1")
-    dates = {str(d)[:10] for d in page(wang, "my_flags").dataframe[0].value["时间"]}
+    dates = {str(d)[:10] for d in page(wang, "my_flags").dataframe[0].value["raised_at"]}
     assert dates == {"2026-03-09"}  # 王芳 served B01 on the 9th only
 
 

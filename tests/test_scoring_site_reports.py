@@ -70,21 +70,23 @@ def test_rollups_by_staff_window_and_department(factory, rulebook):
     _month(factory, rulebook)
     start, end = month_range("2026-03")
     with factory() as s:
-        staff = rollup(s, ReportOptions("staff", "month", start, end)).as_dicts()
+        staff = rollup(s, ReportOptions.for_rulebook("staff", "month", start, end, rulebook)).as_dicts()
         by = {r["key"]: r for r in staff}
         # 张敏: the 2nd at A03 (6 served interactions); 李强 substitutes on the 3rd; 王芳 at B01 on the 9th
         assert by["1001"]["interactions"] == 6 and by["1002"]["interactions"] == 6 and by["2001"]["interactions"] == 6
         assert by["1001"]["avg_score"] == round((100 + 100 + 60 + 87 + 90 + 100) / 6, 1)
         assert by["1001"]["min_score"] == 60 and by["1001"]["forbidden_hits"] == 1 and by["1001"]["citizen_abuse"] == 1
-        assert by["1001"]["greeting_rate"] == round(5 / 6, 3) and by["1001"]["farewell_rate"] == round(3 / 6, 3)
-        assert by["1001"]["ratings"] == 5 and by["1001"]["poor_ratings"] == 2 and by["1001"]["satisfaction_rate"] == 0.6
-        windows = {r["key"]: r for r in rollup(s, ReportOptions("window", "month", start, end)).as_dicts()}
+        assert by["1001"]["greeting_rate"] == round(5 / 6, 4) and by["1001"]["farewell_rate"] == round(3 / 6, 4)
+        # 好评 are the rulebook's good levels (非常满意, 满意): the 基本满意 rating is neither good nor poor
+        assert by["1001"]["ratings"] == 5 and by["1001"]["poor_ratings"] == 2 and by["1001"]["good_ratings"] == 2
+        assert by["1001"]["good_rate"] == 0.4
+        windows = {r["key"]: r for r in rollup(s, ReportOptions.for_rulebook("window", "month", start, end, rulebook)).as_dicts()}
         assert windows["A03"]["interactions"] == 12 and windows["B01"]["interactions"] == 6
-        depts = {r["key"]: r for r in rollup(s, ReportOptions("department", "month", start, end)).as_dicts()}
+        depts = {r["key"]: r for r in rollup(s, ReportOptions.for_rulebook("department", "month", start, end, rulebook)).as_dicts()}
         assert depts["SCJG"]["interactions"] == 12 and depts["RSJ"]["interactions"] == 6
-        days = rollup(s, ReportOptions("window", "day", start, end)).as_dicts()
+        days = rollup(s, ReportOptions.for_rulebook("window", "day", start, end, rulebook)).as_dicts()
         assert [(r["period"], r["key"]) for r in days] == [("2026-03-02", "A03"), ("2026-03-03", "A03"), ("2026-03-09", "B01")]
-        weeks = rollup(s, ReportOptions("staff", "week", start, end)).as_dicts()
+        weeks = rollup(s, ReportOptions.for_rulebook("staff", "week", start, end, rulebook)).as_dicts()
         assert {r["period"] for r in weeks} == {"2026-W10", "2026-W11"}
 
 
@@ -97,7 +99,7 @@ def test_inspector_adjustment_changes_the_rollup(factory, rulebook):
         worst = s.scalar(select(Interaction).where(Interaction.score == 60.0).order_by(Interaction.id))
         s.add(Review(kind=ReviewKind.APPEAL, interaction_id=worst.id, decision=ReviewDecision.ADJUST, score_adjustment=12.0, comment="申诉成立：群众先辱骂"))
     with factory() as s:
-        by = {r["key"]: r for r in rollup(s, ReportOptions("staff", "month", start, end)).as_dicts()}
+        by = {r["key"]: r for r in rollup(s, ReportOptions.for_rulebook("staff", "month", start, end, rulebook)).as_dicts()}
         assert by["1001"]["min_score"] == 72.0
 
 
@@ -105,7 +107,7 @@ def test_reports_render_as_table_csv_and_xlsx(factory, rulebook, tmp_path):
     _month(factory, rulebook)
     start, end = month_range("2026-03")
     with factory() as s:
-        report = rollup(s, ReportOptions("staff", "month", start, end))
+        report = rollup(s, ReportOptions.for_rulebook("staff", "month", start, end, rulebook))
     table = render_table(report)
     assert "张敏" in table and table.splitlines()[1].startswith("period")
     rows = list(csv.DictReader(io.StringIO(render_csv(report))))

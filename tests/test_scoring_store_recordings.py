@@ -145,7 +145,7 @@ def test_points_restored_by_a_dismissal_survive_a_queue_import(any_factory, rule
     from scoring.store.queue import import_queue
 
     def staff_month(s):
-        (row,) = rollup(s, ReportOptions("staff", "month", DAY.date().replace(day=1), DAY.date().replace(month=4, day=1))).as_dicts()
+        (row,) = rollup(s, ReportOptions.for_rulebook("staff", "month", DAY.date().replace(day=1), DAY.date().replace(month=4, day=1), rulebook)).as_dicts()
         return row
 
     with any_factory() as s, s.begin():

@@ -1,9 +1,8 @@
 """Management: punctuality, absences, leave, uncovered windows, long absences from the post."""
 
-import pandas as pd
 import streamlit as st
 
-from dashboard import auth, data, ui
+from dashboard import auth, data, labels, ui
 
 actor = auth.actor()
 url = data.db_url()
@@ -14,8 +13,7 @@ with ui.guarded():
 if view is None:
     st.info(f"{month} 的考勤尚未统计（由每日考勤统计生成，或运行 windowqa attendance classify --month {month}）。")
     st.stop()
-st.caption(f"统计至 {view.through}（{view.classified_at:%Y-%m-%d %H:%M} 生成）")
-staff = data.attendance_frame(view.staff)
+st.caption(f"统计至 {view.through}（{view.classified_at:%Y-%m-%d %H:%M:%S} 生成）")
 if view.staff:
     c1, c2, c3, c4 = st.columns(4)
     due = sum(s.checks_due for s in view.staff)
@@ -25,9 +23,12 @@ if view.staff:
     c4.metric("请假（天）", f"{sum(s.leave_days for s in view.staff):g}")
 tabs = st.tabs(["按人员", "按窗口", "明细", "空岗/替岗", "离岗"])
 with tabs[0]:
-    st.dataframe(staff, hide_index=True, width="stretch")
+    ui.table(view.staff, key="att_staff", headers=labels.GROUP_HEADERS["staff"])
 with tabs[1]:
-    st.dataframe(data.attendance_frame(view.windows), hide_index=True, width="stretch")
+    ui.table(view.windows, key="att_windows")
 for tab, rows in zip(tabs[2:], (view.days, view.coverage, view.presence)):
     with tab:
-        st.dataframe(data.attendance_frame(rows), hide_index=True, width="stretch") if rows else st.caption("无")
+        if rows:
+            ui.table(rows)
+        else:
+            st.caption("无")

@@ -3,25 +3,30 @@
 import plotly.express as px
 import streamlit as st
 
-from dashboard import auth, data, ui
+from dashboard import auth, data, labels, ui
 
 actor = auth.actor()
 url = data.db_url()
 st.title("规范用语")
 start, end = ui.date_range(actor, "c_dates", default_days=31)
-by = st.radio("按", ["window", "staff"], horizontal=True, key="c_by", format_func={"window": "窗口", "staff": "人员"}.get)
+by = st.radio("按", ["window", "department", "staff"], horizontal=True, key="c_by", format_func=labels.GROUPS.get)
 with ui.guarded():
     rows = data.compliance(url, actor, by, start, end)
     broken = data.rules_most_broken(url, actor, start, end)
 if rows:
     df = ui.frame(rows)
-    st.dataframe(df, hide_index=True, width="stretch")
-    st.plotly_chart(px.bar(ui.chart_frame(df.head(40)), x="key", y=["greeting_rate", "farewell_rate", "both_rate"], barmode="group", title="问候/道别率"), key="c_bar")
-    st.plotly_chart(px.bar(ui.chart_frame(df.sort_values("forbidden_per_100", ascending=False).head(40)), x="key", y="forbidden_per_100", title="服务禁语（每百次接待）"), key="c_forbidden")
+    ui.table(df, key="c_table", headers=labels.GROUP_HEADERS[by])
+    rates = ["greeting_rate", "farewell_rate", "both_rate"]
+    fig = px.bar(ui.long_chart_frame(df.head(40), "name", rates), x="名称", y="数值", color="指标", barmode="group", title="问候/道别率",
+                 labels={"数值": "比率", "名称": labels.GROUPS[by]})
+    st.plotly_chart(ui.percent_axis(fig), key="c_bar")
+    worst = df.sort_values("forbidden_per_100", ascending=False).head(40)
+    st.plotly_chart(px.bar(ui.long_chart_frame(worst, "name", ["forbidden_per_100"]), x="名称", y="数值", title="服务禁语（每百次接待）",
+                           labels={"数值": "每百次接待", "名称": labels.GROUPS[by]}), key="c_forbidden")
 else:
     st.info("所选时间内没有接待记录。")
 st.subheader("最常违反的规则")
 if broken:
-    st.dataframe(ui.frame(broken), hide_index=True)
+    ui.table(broken, ["rule_id", "times"], key="c_broken")
 else:
     st.caption("暂无。")

@@ -4,7 +4,7 @@ from datetime import date
 
 import streamlit as st
 
-from dashboard import auth, data, ui
+from dashboard import auth, data, labels, ui
 
 actor = auth.actor()
 url = data.db_url()
@@ -17,14 +17,12 @@ for col, (label, n) in zip(cols, counts.items()):
 if not rows:
     st.success("没有未办结的回访。")
     st.stop()
-df = ui.frame(rows)
-st.dataframe(df.style.apply(lambda r: ["background-color:#fde2e2" if r["overdue"] else "" for _ in r], axis=1), hide_index=True, width="stretch")
-labels = {r.id: f"#{r.id} {r.window} {r.staff_name or ''} {r.level}（{r.status}，{r.due_on} 前）" for r in rows}
+ui.table(rows, ["id", "status", "opened_on", "due_on", "overdue", "level", "comment", "window", "staff_no", "staff_name"], key="fu_table", highlight="overdue")
+cases = {r.id: f"#{r.id} {r.window} {r.staff_name or ''} {r.level}（{r.status}，{r.due_on} 前）" for r in rows}
 with st.form("follow_up_step"):
     st.subheader("记录回访/整改")
-    case = st.selectbox("案件", list(labels), key="fu_case", format_func=labels.get)
-    step = st.radio("步骤", ["called_back", "rectified", "closed"], horizontal=True, key="fu_step",
-                    format_func={"called_back": "已回访", "rectified": "已整改", "closed": "办结"}.get)
+    case = st.selectbox("案件", list(cases), key="fu_case", format_func=cases.get, placeholder=labels.PLACEHOLDER)
+    step = st.radio("步骤", ["called_back", "rectified", "closed"], horizontal=True, key="fu_step", format_func=labels.FOLLOW_UP.get)
     note = st.text_area("说明", key="fu_note")
     submitted = st.form_submit_button("记录")
 if submitted:

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard import auth, data, ui
+from dashboard import auth, data, labels, ui
 
 actor = auth.actor()
 url = data.db_url()
@@ -22,12 +22,12 @@ if view.staff:
     c2.metric("迟到/早退", f"{line.late_count} / {line.early_count}")
     c3.metric("缺卡", line.missing_checks)
     c4.metric("旷工/请假（天）", f"{line.absenteeism_days:g} / {line.leave_days:g}")
-    st.dataframe(data.attendance_frame(view.staff), hide_index=True)
+    ui.table(view.staff, key="ma_staff", headers=labels.GROUP_HEADERS["staff"])
 else:
     st.info("本月没有考勤记录。")
 if view.days:
     st.subheader("明细")
-    st.dataframe(data.attendance_frame(view.days), hide_index=True)
+    ui.table(view.days, key="ma_days")
 if view.presence:
     st.subheader("离岗记录")
-    st.dataframe(data.attendance_frame(view.presence), hide_index=True)
+    ui.table(view.presence, key="ma_presence")

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard import auth, data, ui
+from dashboard import auth, data, labels, ui
 
 actor = auth.actor()
 url = data.db_url()
@@ -13,13 +13,11 @@ with ui.guarded():
     rows = data.staff_flagged(url, actor, sid, start, end)
     mine = data.appeals(url, actor)
 if rows:
-    df = ui.frame(rows)[["id", "raised_at", "kind_label", "rule_id", "status_label", "text", "instead", "appeal"]]
-    df.columns = ["标记", "时间", "类型", "规则", "状态", "原话", "应使用的规范用语", "申诉"]
-    st.dataframe(df, hide_index=True, width="stretch")
+    ui.table(rows, ["id", "raised_at", "kind_label", "rule_id", "status_label", "text", "instead", "appeal"], key="f_table")
     appealable = [r.id for r in rows if r.appeal is None and r.status != "dismissed"]
     if appealable:
         with st.form("appeal_form"):
-            fid = st.selectbox("申诉的标记", appealable, format_func=lambda i: f"#{i}", key="ap_flag")
+            fid = st.selectbox("申诉的标记", appealable, format_func=lambda i: f"#{i}", key="ap_flag", placeholder=labels.PLACEHOLDER)
             reason = st.text_area("申诉理由", key="ap_reason")
             submitted = st.form_submit_button("提交申诉")
         if submitted:
@@ -27,7 +25,7 @@ if rows:
                 data.file_appeal(actor, fid, reason)
             st.success("申诉已提交，由质检员裁定。")
             st.rerun()
-    pick = st.selectbox("查看标记详情", [r.id for r in rows], format_func=lambda i: f"#{i}", key="f_open")
+    pick = st.selectbox("查看标记详情", [r.id for r in rows], format_func=lambda i: f"#{i}", key="f_open", placeholder=labels.PLACEHOLDER)
     if st.button("打开", key="f_open_button"):
         st.session_state["flag_id"] = int(pick)
         st.switch_page("app_pages/flag.py", query_params={"flag": str(pick)})
@@ -35,4 +33,4 @@ else:
     st.success("所选时间内没有问题标记。")
 if mine:
     st.subheader("我的申诉")
-    st.dataframe(ui.frame(mine)[["appeal_id", "flag_id", "reason", "decision", "ruling", "decided_at"]], hide_index=True)
+    ui.table(mine, ["appeal_id", "flag_id", "reason", "decision", "ruling", "decided_at"], key="f_appeals", values={"decision": labels.APPEAL_DECISION})

@@ -16,8 +16,8 @@ if rows:
     good = set(data.rulebook().ratings.good)
     c1, c2, c3 = st.columns(3)
     c1.metric("评价数", len(df))
-    c2.metric("好评率（非常满意+满意）", ui.pct(df["level"].isin(good).mean()))
+    c2.metric("好评率", ui.pct(df["level"].isin(good).mean()), help="好评 = " + "+".join(data.rulebook().ratings.good))
     c3.metric("差评", int(df["poor"].sum()))
-    st.dataframe(df, hide_index=True, width="stretch")
+    ui.table(df, key="r_table")
 else:
     st.info("所选时间内没有评价。")

@@ -4,14 +4,14 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from dashboard import auth, data, ui
+from dashboard import auth, data, labels, ui
 
 actor = auth.actor()
 url = data.db_url()
 st.title("我的得分")
 sid = ui.requested_staff(actor)
 start, end = ui.date_range(actor, "s_dates", default_days=92)
-period = st.radio("按", ["day", "month"], horizontal=True, format_func={"day": "日", "month": "月"}.get, key="s_period")
+period = st.radio("按", ["day", "month"], horizontal=True, format_func=labels.PERIODS.get, key="s_period")
 with ui.guarded():
     series = data.score_series(url, actor, sid, start, end, period)
     phrases = data.courtesy_used(url, actor, sid, start, end)
@@ -22,12 +22,13 @@ if series:
     c1.metric("接待次数", n)
     c2.metric("平均得分", f"{(df['avg_score'] * df['interactions']).sum() / n:.1f}")
     c3.metric("问候+道别", f"{ui.pct((df['greeting_rate'] * df['interactions']).sum() / n)} / {ui.pct((df['farewell_rate'] * df['interactions']).sum() / n)}")
-    st.plotly_chart(px.line(ui.chart_frame(df), x="period", y="avg_score", markers=True, title="平均得分"), key="s_chart")
-    st.dataframe(df, hide_index=True)
+    st.plotly_chart(px.line(ui.chart_frame(df), x="period", y="avg_score", markers=True, title="平均得分",
+                            labels=labels.chart_labels("period", "avg_score")), key="s_chart")
+    ui.table(df, key="s_table")
 else:
     st.info("所选时间内没有接待记录。")
 st.subheader("做得好的规范用语")
 if phrases:
-    st.dataframe(pd.DataFrame(phrases)[["wording", "rule_id", "times"]], hide_index=True)
+    ui.table(pd.DataFrame(phrases), ["rule_id", "times"], key="s_phrases")
 else:
     st.caption("暂无。")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Mapping
 
 from sqlalchemy.orm import Session
 
@@ -57,10 +57,11 @@ def _rows(rows: list) -> list[dict[str, Any]]:
     return [asdict(r) for r in rows]
 
 
-def write_circular_xlsx(circular: Circular, target) -> Any:
+def write_circular_xlsx(circular: Circular, target, *, headers: Mapping[str, str] | None = None) -> Any:
     """Write the circular as an Excel workbook (one sheet per part) to a path or a binary file object.
 
     Every text cell is stored as text, never as a formula (names come from the site file).
+    ``headers`` gives a field's column header (the dashboard's Chinese labels); the field name otherwise.
     """
     from openpyxl import Workbook
     from openpyxl.styles import Font
@@ -70,7 +71,7 @@ def write_circular_xlsx(circular: Circular, target) -> Any:
     for name, rows in circular.sheets.items():
         sheet = book.create_sheet(name[:31])
         columns = list(rows[0]) if rows else ["(无数据)"]
-        for cell in append_row(sheet, columns):
+        for cell in append_row(sheet, [(headers or {}).get(c, c) for c in columns]):
             cell.font = Font(bold=True)
         for row in rows:
             append_row(sheet, [_cell(row.get(c)) for c in columns])
@@ -86,8 +87,8 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def render_circular_html(circular: Circular) -> str:
-    """The circular as a self-contained printable HTML page (print to PDF from the browser)."""
+def render_circular_html(circular: Circular, *, headers: Mapping[str, str] | None = None) -> str:
+    """The circular as a self-contained printable HTML page (print to PDF from the browser); ``headers`` as for xlsx."""
     from html import escape
 
     parts = [
@@ -103,7 +104,7 @@ def render_circular_html(circular: Circular) -> str:
             parts.append("<p>(无数据)</p>")
             continue
         columns = list(rows[0])
-        parts.append("<table><tr>" + "".join(f"<th>{escape(str(c))}</th>" for c in columns) + "</tr>")
+        parts.append("<table><tr>" + "".join(f"<th>{escape(str((headers or {}).get(c, c)))}</th>" for c in columns) + "</tr>")
         for row in rows:
             parts.append("<tr>" + "".join(f"<td>{escape('' if row.get(c) is None else str(row.get(c)))}</td>" for c in columns) + "</tr>")
         parts.append("</table>")

@@ -31,6 +31,8 @@ def streamlit_command(port: int, address: str, headless: bool = True) -> list[st
         "--server.headless", "true" if headless else "false",
         "--browser.gatherUsageStats", "false",
         "--server.fileWatcherType", "none",
+        # hall users get no Deploy button and no developer menu
+        "--client.toolbarMode", "minimal",
     ]
 
 

@@ -313,9 +313,9 @@ def report_cmd(
         start, end = month_range(month)
     except ReportError as exc:
         fail(str(exc))
-    factory = cli_context(ctx, db=db).sessions
-    with factory() as s:
-        report = rollup(s, ReportOptions(group.value, by.value, start, end))
+    context = cli_context(ctx, db=db)
+    with context.sessions() as s:
+        report = rollup(s, ReportOptions.for_rulebook(group.value, by.value, start, end, context.rulebook))
     if fmt is ReportFormat.xlsx:
         path = write_xlsx(report, output or Path(f"windowqa-{group.value}-{month}.xlsx"))
         typer.echo(f"wrote {path} ({len(report.rows)} rows)")
