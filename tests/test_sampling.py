@@ -161,6 +161,15 @@ def test_missed_forbidden_phrase_becomes_a_confirmed_flag_the_staff_member_sees_
         with pytest.raises(ValueError, match="already reviewed"):
             access.record_review(s, a["insp"], item.sampled_id, marks, [], RB)
         assert access.review_progress(s, a["insp"])[0].reviewed == 1
+        # the miss counts against recall: the unflagged interaction had no forbidden hit, so 0 of 1 found
+        report = access.field_estimates(s, a["mgr"], MONTH)
+        forbidden = next(f for f in report.families if f.family == "forbidden")
+        assert report.reviewed == 1 and forbidden.recall.value == 0.0 and forbidden.recall.n == 1 and forbidden.precision.value is None
+        assert [f.rule_id for f in report.rules if f.family == "forbidden"] == ["forbidden.go_to_leader"]
+        if wrong_hit is not None:
+            family = s.get(RuleHitRow, wrong_hit).family.value
+            fig = next(f for f in report.families if f.family == family)
+            assert fig.precision.n == sum(1 for h in view.hits if h.family == family) and fig.precision.value < 1
 
 
 def test_review_must_mark_every_hit_and_name_a_known_rule(hall):
