@@ -223,3 +223,34 @@ def test_circular_has_the_field_appendix(hall):
         n_forbidden = s.scalar(select(func.count()).select_from(RuleHitRow).join(Interaction)
                                .where(RuleHitRow.family == RuleFamily.FORBIDDEN, Interaction.served.is_(True)))
         assert forbidden["查准率"].startswith("1.00") and forbidden["复核命中数"] == n_forbidden
+
+
+def test_dashboard_page_lists_progress_and_records_a_review(tmp_path, monkeypatch):
+    streamlit_testing = pytest.importorskip("streamlit.testing.v1")
+    from pathlib import Path
+
+    from _dashboard_support import build_hall, set_env
+    from models.db import make_engine, make_session_factory
+
+    hall_db = build_hall(tmp_path / "hall")
+    set_env(hall_db, monkeypatch)
+    sessions = make_session_factory(make_engine(hall_db.url))
+    with sessions() as s, s.begin():
+        insp = authenticate(s, "insp", PASSWORD)
+        draw = access.draw_sample(s, insp, _plan(s, insp, per_unit=50).id, MONTH)
+        total = len(_drawn_ids(s, draw.id))
+    at = streamlit_testing.AppTest.from_file(str(Path(__file__).resolve().parents[1] / "dashboard" / "streamlit_app.py"), default_timeout=60)
+    at.run()
+    at.text_input(key="login_user").input("insp")
+    at.text_input(key="login_password").input(PASSWORD)
+    at.button[0].click()
+    at.run()
+    at.switch_page("app_pages/sample_review.py")
+    at.run()
+    assert not at.exception and not at.error, (at.exception, [e.value for e in at.error])
+    assert [m.value for m in at.metric] == [f"0 / {total}"]
+    at.button[0].click()  # submit the first item's review: every hit correct, nothing missed
+    at.run()
+    assert not at.exception and at.success, at.exception
+    with sessions() as s:
+        assert access.review_progress(s, authenticate(s, "insp", PASSWORD))[0].reviewed == 1
