@@ -92,6 +92,8 @@ def field_estimates(session: Session, actor: Actor, month: str, *, plan_id: int 
         ValueError: a month not written ``YYYY-MM``.
     """
     require(actor, FIELD_READERS, "see field precision and recall")
+    if "-W" in month:
+        raise ValueError(f"month {month!r}: expected YYYY-MM")
     period_month(month)  # validates the form
     drawn, units = _reviewed_units(session, month, plan_id)
     rules: dict[str, set[str]] = defaultdict(set)
