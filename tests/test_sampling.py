@@ -63,6 +63,10 @@ def test_draw_is_reproducible_covers_unflagged_and_records_weights(hall):
         third = access.draw_sample(s, a["insp"], _plan(s, a["insp"], per_unit=50).id, MONTH)
         assert first.population == served > 0
         assert _drawn_ids(s, first.id) == _drawn_ids(s, second.id) and first.strata == second.strata
+        assert access.check_draw(s, a["mgr"], first.id)
+        s.get(Interaction, _drawn_ids(s, third.id)[0]).served = False  # the data changed since: the redraw differs
+        s.flush()
+        assert not access.check_draw(s, a["mgr"], third.id)
         items = list(s.scalars(select(SampledInteractionRow).where(SampledInteractionRow.draw_id == third.id)))
         assert len(items) == served  # 50 per staff member: everything, flagged and unflagged alike
         assert {i.flagged for i in items} == {True, False}
@@ -161,6 +165,7 @@ def test_missed_forbidden_phrase_becomes_a_confirmed_flag_the_staff_member_sees_
         with pytest.raises(ValueError, match="already reviewed"):
             access.record_review(s, a["insp"], item.sampled_id, marks, [], RB)
         assert access.review_progress(s, a["insp"])[0].reviewed == 1
+        assert access.check_draw(s, a["insp"], item.draw_id)  # the review's own flag does not change the redraw
         # the miss counts against recall: the unflagged interaction had no forbidden hit, so 0 of 1 found
         report = access.field_estimates(s, a["mgr"], MONTH)
         forbidden = next(f for f in report.families if f.family == "forbidden")
@@ -194,6 +199,8 @@ def test_cli_plan_draw_list_review_and_field(hall, sqlite_url):
     plan_id = int(out.output.split()[1].rstrip(":"))
     out = runner.invoke(app, ["sample", "draw", "--as", "insp", "--plan", str(plan_id), "--period", MONTH, *db])
     assert out.exit_code == 0 and "draw" in out.output, out.output
+    out = runner.invoke(app, ["sample", "check", "--as", "mgr", "--draw", out.output.split()[1].rstrip(":"), *db])
+    assert out.exit_code == 0 and "the same sample" in out.output, out.output
     assert runner.invoke(app, ["sample", "list", "--as", "zhang", *db]).exit_code == 2
     listed = json.loads(runner.invoke(app, ["sample", "list", "--as", "insp", "--json", *db]).output)
     item = next(i for i in listed["assigned"] if i["flagged"])

@@ -78,7 +78,7 @@ from scoring.access.policy import (
 )
 from scoring.access.reviews import ReviewedExample, decide_flag, labelled_examples
 from scoring.access.sample_review import MissSpec, ReviewResult, SampledInteraction, record_review, sampled_interaction
-from scoring.access.sampling import AssignedReview, DrawProgress, DrawRow, PlanRow, PlanSpec, assigned_reviews, create_plan, draw_sample, draws, plans, review_progress
+from scoring.access.sampling import AssignedReview, DrawProgress, DrawRow, PlanRow, PlanSpec, assigned_reviews, check_draw, create_plan, draw_sample, draws, plans, review_progress
 from scoring.access.staff import PhraseUse, ScorePoint, StaffFlagRow, StaffRating, courtesy_used, score_series, staff_flagged_utterances, staff_ratings
 
 __all__ = [
@@ -93,6 +93,7 @@ __all__ = [
     "ReviewResult",
     "SampledInteraction",
     "assigned_reviews",
+    "check_draw",
     "create_plan",
     "draw_sample",
     "draws",

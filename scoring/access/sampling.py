@@ -291,6 +291,28 @@ def draw_sample(session: Session, actor: Actor, plan_id: int, period: str, *, se
     return _draw_row(draw, k)
 
 
+def check_draw(session: Session, actor: Actor, draw_id: int) -> bool:
+    """Draw again from the recorded plan, period and seed on today's data: True when the sample is the same.
+
+    Flags raised by the reviews themselves do not count as "flagged", so reviewing a sample does
+    not change its redraw; new or rescored interactions of the period do.
+
+    Raises:
+        AccessDenied: not an inspector or manager.
+        NotFound: no such draw.
+    """
+    require(actor, SAMPLERS, "check sample draws")
+    draw = session.get(SampleDrawRow, draw_id)
+    if draw is None:
+        raise NotFound(f"no sample draw {draw_id}")
+    start, end = period_bounds(draw.period)
+    again = draw_strata(draw.plan, _population(session, draw.plan, start, end), draw.period, draw.seed)
+    recorded: dict[str, list[int]] = defaultdict(list)
+    for item in draw.items:
+        recorded[item.stratum].append(item.interaction_id)
+    return {k: ids for k, (_, ids) in again.items()} == {k: sorted(v) for k, v in recorded.items()}
+
+
 def draws(session: Session, actor: Actor, *, plan_id: int | None = None) -> list[DrawRow]:
     """Draws, newest first (inspectors and managers only)."""
     require(actor, SAMPLERS, "see sample draws")

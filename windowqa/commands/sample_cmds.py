@@ -1,4 +1,4 @@
-"""``windowqa sample plan-add | draw | list | show | review`` and ``windowqa eval field``.
+"""``windowqa sample plan-add | draw | check | list | show | review`` and ``windowqa eval field``.
 
 Sampled review (抽检) acts as a dashboard account (``--as``: an inspector's or manager's user
 name), since plans, draws and reviews are recorded and audited under who made them.
@@ -85,6 +85,18 @@ def draw_cmd(
     typer.echo(f"draw {draw.id}: plan {draw.plan_id} {draw.period}, seed {draw.seed}: {draw.drawn} of {draw.population} interactions")
     for stratum, sizes in sorted(draw.strata.items()):
         typer.echo(f"  {stratum:40s} {sizes['n']:4d} of {sizes['N']}")
+
+
+@sample_app.command("check")
+def check_cmd(ctx: typer.Context, draw_id: int = typer.Option(..., "--draw", help="The draw's id."),
+              username: str = AS_OPT, db: Optional[str] = DB_OPT) -> None:
+    """Draw again from the recorded plan, period and seed: exit 1 when today's data give another sample."""
+    from scoring.access.sampling import check_draw
+
+    if not _run(ctx, db, username, lambda s, actor, _: check_draw(s, actor, draw_id)):
+        typer.echo(f"draw {draw_id}: a redraw gives another sample (the period's interactions changed)")
+        raise typer.Exit(1)
+    typer.echo(f"draw {draw_id}: the same sample again")
 
 
 @sample_app.command("list")
