@@ -77,8 +77,12 @@ def test_draw_is_reproducible_covers_unflagged_and_records_weights(hall):
             access.draw_sample(s, a["insp"], first.plan_id, MONTH)
         with pytest.raises(ValueError, match="per month"):
             access.draw_sample(s, a["insp"], first.plan_id, "2026-W10")
+        week = access.draw_sample(s, a["insp"], _plan(s, a["insp"], per_unit=50, period_kind="week").id, "2026-W10")
+        in_week = s.scalar(select(func.count()).select_from(Interaction).where(
+            Interaction.served.is_(True), Interaction.started_at >= period_bounds("2026-W10")[0], Interaction.started_at < period_bounds("2026-W10")[1]))
+        assert week.population == in_week < served  # B01's day (the 9th) is in the next week
         logged = s.scalars(select(AuditLog).where(AuditLog.action == "sample_draw")).all()
-        assert len(logged) == 3 and logged[0].detail["seed"] == 7 and logged[0].detail["population"] == served
+        assert len(logged) == 4 and logged[0].detail["seed"] == 7 and logged[0].detail["population"] == served
 
 
 def _population(units=3, per=40, flagged_every=5):

@@ -134,9 +134,11 @@ def list_cmd(
 def show_cmd(ctx: typer.Context, item: int = typer.Argument(..., help="The sampled item's id (sample list)."),
              username: str = AS_OPT, db: Optional[str] = DB_OPT) -> None:
     """A sampled interaction's transcript, line by line, and its system hits."""
+    from scoring.access.policy import AccessPolicy
     from scoring.access.sample_review import sampled_interaction
 
-    view = _run(ctx, db, username, lambda s, actor, _: sampled_interaction(s, actor, item))
+    masked = AccessPolicy(pii_roles=frozenset())  # citizens' numbers stay masked on a terminal
+    view = _run(ctx, db, username, lambda s, actor, _: sampled_interaction(s, actor, item, policy=masked))
     for line in view.lines:
         typer.echo(f"{line.seq:4d} {line.start_s:8.1f}s {line.role:8s} {line.text}")
     for hit in view.hits:
