@@ -14,7 +14,7 @@ from sqlalchemy import create_engine
 
 from models.db import Base
 
-for _module in ("models.attendance_db", "models.voice_db"):
+for _module in ("models.attendance_db", "models.voice_db", "models.review_db"):
     try:
         importlib.import_module(_module)
     except ModuleNotFoundError as exc:

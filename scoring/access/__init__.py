@@ -16,6 +16,9 @@ Modules:
     analytics   satisfaction, follow-ups, compliance (management)
     attendance  the stored attendance month as the actor may see it
     circular    the monthly circular (xlsx, HTML) and export audit
+    sampling    sampled review (抽检): plans, seeded draws, assigned reviews and progress
+    sample_review  an inspector's review of a whole sampled interaction (hits marked, misses recorded)
+    field       field precision and recall per family and rule, per month, from the reviews
     admin       accounts and the audit trail
 """
 
@@ -41,6 +44,7 @@ from scoring.access.appeals import AppealRow, appeals, file_appeal, rule_on_appe
 from scoring.access.attendance import AttendanceMonthView, attendance_month
 from scoring.access.audio import AudioClip, cut_clip
 from scoring.access.circular import Circular, monthly_circular, record_export, render_circular_html, write_circular_xlsx
+from scoring.access.field import FieldFigure, FieldReport, field_estimates
 from scoring.access.flags import (
     COUNT_CAP,
     SEVERITY_LABELS,
@@ -75,9 +79,31 @@ from scoring.access.policy import (
     staff_scope,
 )
 from scoring.access.reviews import ReviewedExample, decide_flag, labelled_examples
+from scoring.access.sample_review import MissSpec, ReviewResult, SampledInteraction, record_review, sampled_interaction
+from scoring.access.sampling import AssignedReview, DrawProgress, DrawRow, PlanRow, PlanSpec, assigned_reviews, check_draw, create_plan, draw_sample, draws, plans, review_progress
 from scoring.access.staff import PhraseUse, ScorePoint, StaffFlagRow, StaffRating, courtesy_used, score_series, staff_flagged_utterances, staff_ratings
 
 __all__ = [
+    "AssignedReview",
+    "DrawProgress",
+    "DrawRow",
+    "FieldFigure",
+    "FieldReport",
+    "MissSpec",
+    "PlanRow",
+    "PlanSpec",
+    "ReviewResult",
+    "SampledInteraction",
+    "assigned_reviews",
+    "check_draw",
+    "create_plan",
+    "draw_sample",
+    "draws",
+    "field_estimates",
+    "plans",
+    "record_review",
+    "review_progress",
+    "sampled_interaction",
     "COUNT_CAP",
     "DEFAULT_POLICY",
     "FLAG_KIND_LABELS",

@@ -13,6 +13,7 @@ from models.export_cells import append_row
 from models.rulebook import Rulebook
 from scoring.access.analytics import compliance, rules_most_broken, satisfaction
 from scoring.access.attendance import attendance_month
+from scoring.access.field import circular_rows as field_circular_rows, field_estimates
 from scoring.access.flags import FlagFilter, flag_queue
 from scoring.access.policy import ANALYTICS, DEFAULT_POLICY, AccessPolicy, require
 from scoring.accounts import Actor, audit
@@ -46,6 +47,9 @@ def monthly_circular(session: Session, actor: Actor, month: str, rulebook: Ruleb
     _, confirmed = flag_queue(session, actor, FlagFilter(kinds=(FlagKind.FORBIDDEN, FlagKind.POOR_RATING), statuses=(FlagStatus.CONFIRMED,),
                                                          start=first, end=last), limit=1000, policy=policy)
     sheets["督查问题"] = [{k: getattr(r, k) for k in ("raised_at", "kind_label", "rule_id", "window", "staff_no", "staff_name", "summary")} for r in confirmed]
+    field = field_estimates(session, actor, month)
+    if field.reviewed:  # appendix: the system's own precision and recall, from sampled reviews
+        sheets["附录 质检准确度(抽检)"] = field_circular_rows(field)
     att = attendance_month(session, actor, month)
     if att is not None:
         sheets["考勤(按人员)"] = _rows(att.staff)

@@ -1,0 +1,189 @@
+"""An inspector's review of a whole sampled interaction: each system hit correct or wrong, and what was missed.
+
+A missed forbidden phrase (the rule and the line or time span where staff said it) becomes a
+confirmed forbidden flag at once, so the staff member sees it and can appeal it like any other;
+its dedupe key starts with :data:`scoring.access.sampling.REVIEW_FLAG_PREFIX`. A required phrase
+that was really missing (``missing``) is recorded for the estimates and retraining. Every
+review is audited. Staff never see reviews.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models.db import FlagKind, FlagStatus, Interaction, Recording, Review, ReviewDecision, ReviewKind, RuleHitRow, Utterance
+from models.domain import Role, RuleFamily
+from models.review_db import SampledInteractionRow, SampleHitMarkRow, SampleMissRow, SampleReviewRow
+from models.rulebook import Rulebook
+from scoring.access.policy import DECIDE, DEFAULT_POLICY, AccessDenied, AccessPolicy, NotFound, redact, require
+from scoring.access.sampling import REVIEW_FLAG_PREFIX, SAMPLERS
+from scoring.accounts import Actor, audit
+from scoring.store.flags import raise_flag
+
+MISS_KINDS = ("said", "missing")
+
+
+@dataclass(frozen=True)
+class MissSpec:
+    """What the system missed: ``rule_id`` said at line ``utterance_seq`` (or ``start_s``..``end_s``), or really missing."""
+
+    rule_id: str
+    kind: str = "said"
+    utterance_seq: int | None = None
+    start_s: float | None = None
+    end_s: float | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ReviewLine:
+    seq: int
+    start_s: float
+    end_s: float
+    role: str
+    text: str
+
+
+@dataclass(frozen=True)
+class ReviewHit:
+    hit_id: int
+    rule_id: str
+    family: str
+    utterance_seq: int
+    text: str
+
+
+@dataclass(frozen=True)
+class SampledInteraction:
+    """A sampled interaction as the reviewer sees it: every line, every system hit, the review if done."""
+
+    sampled_id: int
+    interaction_id: int
+    lines: list[ReviewLine]
+    hits: list[ReviewHit]
+    reviewed: bool
+
+
+@dataclass(frozen=True)
+class ReviewResult:
+    review_id: int
+    correct: int
+    wrong: int
+    misses: int
+    flag_ids: tuple[int, ...]
+
+
+def _item(session: Session, actor: Actor, sampled_id: int) -> tuple[SampledInteractionRow, Interaction]:
+    require(actor, SAMPLERS, "see sampled reviews")
+    item = session.get(SampledInteractionRow, sampled_id)
+    if item is None or item.interaction_id is None:
+        raise NotFound(f"no sampled interaction {sampled_id} (or its interaction was rebuilt)")
+    return item, session.get(Interaction, item.interaction_id)
+
+
+def sampled_interaction(session: Session, actor: Actor, sampled_id: int, *, policy: AccessPolicy = DEFAULT_POLICY) -> SampledInteraction:
+    """The whole transcript and the system's hits of a sampled interaction (inspectors and managers)."""
+    item, interaction = _item(session, actor, sampled_id)
+    lines = [ReviewLine(u.seq, u.start_s, u.end_s, u.role.value, redact(actor, u.text, policy) or "") for u in interaction.utterances]
+    hits = [
+        ReviewHit(h.id, h.rule_id, h.family.value, u.seq, redact(actor, u.text, policy) or "")
+        for h, u in session.execute(select(RuleHitRow, Utterance).join(Utterance, Utterance.id == RuleHitRow.utterance_id)
+                                    .where(RuleHitRow.interaction_id == interaction.id).order_by(Utterance.seq, RuleHitRow.id))
+    ]
+    return SampledInteraction(item.id, interaction.id, lines, hits, item.review is not None)
+
+
+def _miss_utterance(interaction: Interaction, miss: MissSpec) -> Utterance | None:
+    if miss.utterance_seq is not None:
+        found = next((u for u in interaction.utterances if u.seq == miss.utterance_seq), None)
+        if found is None:
+            raise ValueError(f"interaction {interaction.id} has no line {miss.utterance_seq}")
+        return found
+    if miss.start_s is None:
+        raise ValueError(f"missed {miss.rule_id}: give the line or the time span")
+    # the staff line that overlaps the span, for the flag's link and evidence
+    end_s = miss.end_s if miss.end_s is not None else miss.start_s
+    return next((u for u in interaction.utterances if u.role is Role.STAFF and u.start_s <= end_s and u.end_s >= miss.start_s), None)
+
+
+def _raise_missed_forbidden(session: Session, actor: Actor, review: SampleReviewRow, interaction: Interaction,
+                            miss: SampleMissRow, utterance: Utterance | None, rulebook: Rulebook, now: datetime) -> int:
+    """The confirmed flag of a missed forbidden phrase, with an inspection review saying who found it."""
+    rule = rulebook.by_id[miss.rule_id]
+    recording = session.get(Recording, interaction.recording_id)
+    where = f"u{utterance.id}" if utterance is not None else f"i{interaction.id}@{miss.start_s}"
+    start_s = utterance.start_s if utterance is not None else miss.start_s
+    end_s = utterance.end_s if utterance is not None else (miss.end_s if miss.end_s is not None else miss.start_s)
+    text = utterance.text if utterance is not None else ""
+    raised_at = (utterance.started_at if utterance is not None else None) or (
+        interaction.started_at + timedelta(seconds=max(0.0, (start_s or 0.0) - interaction.start_s)) if interaction.started_at else now)
+    flag, _ = raise_flag(
+        session, f"{REVIEW_FLAG_PREFIX}{where}:{miss.rule_id}", FlagKind.FORBIDDEN, raised_at=raised_at,
+        summary=f"{miss.rule_id}: {text or miss.note}", severity=rule.severity.value if rule.severity is not None else "major",
+        evidence={"rule_id": miss.rule_id, "text": text, "start_s": start_s, "end_s": end_s, "recording": recording.path if recording else None,
+                  "source": "sample_review", "sample_review_id": review.id, "note": miss.note},
+        window_id=interaction.window_id, staff_id=interaction.staff_id, interaction_id=interaction.id,
+        utterance_id=utterance.id if utterance is not None else None, recording_id=interaction.recording_id,
+    )
+    session.flush()
+    flag.status = FlagStatus.CONFIRMED
+    session.add(Review(kind=ReviewKind.INSPECTION, flag_id=flag.id, interaction_id=interaction.id, reviewer_id=actor.user_id,
+                       decision=ReviewDecision.CONFIRM, comment=f"抽检发现漏检 {miss.note}"[:2000], decided_at=now))
+    return flag.id
+
+
+def record_review(session: Session, actor: Actor, sampled_id: int, marks: dict[int, bool], misses: list[MissSpec],
+                  rulebook: Rulebook, *, comment: str = "") -> ReviewResult:
+    """Record an inspector's review of a whole sampled interaction (audited).
+
+    Args:
+        marks: rule-hit id -> correct; every system hit of the interaction must be marked.
+        misses: what the system missed; a forbidden phrase ``said`` raises a confirmed flag.
+
+    Raises:
+        AccessDenied: not an inspector, or an interaction assigned to another inspector.
+        NotFound: no such sampled interaction.
+        ValueError: already reviewed, a hit left unmarked or not of this interaction, an unknown
+            rule, a bad miss kind or line.
+    """
+    require(actor, DECIDE, "review sampled interactions")
+    item, interaction = _item(session, actor, sampled_id)
+    if item.assigned_to is not None and item.assigned_to != actor.user_id:
+        raise AccessDenied(f"{actor.username}: sampled interaction {sampled_id} is assigned to another inspector")
+    if item.review is not None:
+        raise ValueError(f"sampled interaction {sampled_id} is already reviewed")
+    hits = {h.id: h for h in session.scalars(select(RuleHitRow).where(RuleHitRow.interaction_id == interaction.id))}
+    if set(marks) != set(hits):
+        raise ValueError(f"mark every hit of interaction {interaction.id}: expected {sorted(hits)}, got {sorted(marks)}")
+    for miss in misses:
+        if miss.rule_id not in rulebook.by_id or miss.kind not in MISS_KINDS:
+            raise ValueError(f"missed {miss.rule_id!r} ({miss.kind!r}): unknown rule or kind (one of {MISS_KINDS})")
+    now = datetime.now().replace(microsecond=0)
+    review = SampleReviewRow(sampled_id=item.id, reviewer_id=actor.user_id, reviewed_at=now, comment=comment.strip()[:2000])
+    session.add(review)
+    session.flush()
+    for hit_id, correct in sorted(marks.items()):
+        hit = hits[hit_id]
+        session.add(SampleHitMarkRow(review_id=review.id, rule_hit_id=hit.id, rule_id=hit.rule_id, family=hit.family.value, correct=bool(correct)))
+    flag_ids = []
+    for spec in misses:
+        rule = rulebook.by_id[spec.rule_id]
+        utterance = _miss_utterance(interaction, spec) if spec.kind == "said" else None
+        row = SampleMissRow(review_id=review.id, rule_id=spec.rule_id, family=rule.family.value, kind=spec.kind,
+                            utterance_id=utterance.id if utterance is not None else None, start_s=spec.start_s, end_s=spec.end_s,
+                            note=spec.note.strip()[:2000])
+        session.add(row)
+        session.flush()
+        if spec.kind == "said" and rule.family is RuleFamily.FORBIDDEN:
+            row.flag_id = _raise_missed_forbidden(session, actor, review, interaction, row, utterance, rulebook, now)
+            flag_ids.append(row.flag_id)
+    session.flush()
+    correct = sum(1 for v in marks.values() if v)
+    audit(session, actor.username, "sample_review", "sampled_interaction", item.id, interaction=interaction.id, correct=correct,
+          wrong=len(marks) - correct, wrong_hits=sorted(h for h, v in marks.items() if not v),
+          misses=[{"rule_id": m.rule_id, "kind": m.kind, "line": m.utterance_seq, "start_s": m.start_s} for m in misses], flags=flag_ids)
+    return ReviewResult(review.id, correct, len(marks) - correct, len(misses), tuple(flag_ids))

@@ -1,0 +1,267 @@
+"""Sampled review (抽检): reproducible stratified draws over every interaction, role limits, reviews that raise flags.
+
+Real SQLite store (the dashboard tests' small hall, built through the store and scoring
+functions); the draw itself is also checked as the pure function it is.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from _dashboard_support import PASSWORD, populate, staff_id
+from _store_support import factory, sqlite_url  # noqa: F401
+from models.db import AuditLog, Flag, FlagKind, FlagStatus, Interaction, RuleHitRow, Utterance
+from models.domain import Role, RuleFamily
+from models.review_db import SampledInteractionRow, SamplingPlanRow
+from models.rulebook import load_rulebook
+from scoring import access
+from scoring.access.sampling import draw_strata, period_bounds, period_month
+from scoring.accounts import authenticate
+
+RB = load_rulebook()
+MONTH = "2026-03"
+
+
+@pytest.fixture
+def hall(factory, tmp_path):
+    populate(factory, tmp_path / "archive", rounds=4)
+    return factory
+
+
+def _actors(s):
+    return {u: authenticate(s, u, PASSWORD) for u in ("insp", "zhang", "li", "mgr")}
+
+
+def _plan(s, actor, **kw):
+    spec = access.PlanSpec(name="三月抽检", per_unit=kw.pop("per_unit", 2), seed=kw.pop("seed", 7), **kw)
+    return access.create_plan(s, actor, spec)
+
+
+def _drawn_ids(s, draw_id):
+    return sorted(s.scalars(select(SampledInteractionRow.interaction_id).where(SampledInteractionRow.draw_id == draw_id)))
+
+
+def test_periods():
+    assert period_bounds("2026-03")[0].isoformat() == "2026-03-01T00:00:00"
+    assert period_bounds("2026-12")[1].isoformat() == "2027-01-01T00:00:00"
+    assert period_bounds("2026-W10")[0].isoformat() == "2026-03-02T00:00:00"  # ISO week 10 of 2026 starts Monday 2 March
+    assert period_month("2026-W01") == "2026-01" and period_month("2025-W01") == "2025-01"  # 2025-W01 starts 30 Dec 2024
+    with pytest.raises(ValueError, match="YYYY-MM"):
+        period_bounds("March")
+
+
+def test_draw_is_reproducible_covers_unflagged_and_records_weights(hall):
+    with hall() as s, s.begin():
+        a = _actors(s)
+        served = s.scalar(select(func.count()).select_from(Interaction).where(Interaction.served.is_(True)))
+        first = access.draw_sample(s, a["insp"], _plan(s, a["insp"]).id, MONTH)
+        second = access.draw_sample(s, a["mgr"], _plan(s, a["mgr"]).id, MONTH)  # another plan, same seed and data
+        third = access.draw_sample(s, a["insp"], _plan(s, a["insp"], per_unit=50).id, MONTH)
+        assert first.population == served > 0
+        assert _drawn_ids(s, first.id) == _drawn_ids(s, second.id) and first.strata == second.strata
+        assert access.check_draw(s, a["mgr"], first.id)
+        s.get(Interaction, _drawn_ids(s, third.id)[0]).served = False  # the data changed since: the redraw differs
+        s.flush()
+        assert not access.check_draw(s, a["mgr"], third.id)
+        items = list(s.scalars(select(SampledInteractionRow).where(SampledInteractionRow.draw_id == third.id)))
+        assert len(items) == served  # 50 per staff member: everything, flagged and unflagged alike
+        assert {i.flagged for i in items} == {True, False}
+        for i in items:
+            assert i.inclusion_prob == pytest.approx(i.stratum_drawn / i.stratum_size)
+        assert {i.stratum.split("|")[1] for i in items} == {"flagged", "unflagged"}
+        with pytest.raises(ValueError, match="already drawn"):
+            access.draw_sample(s, a["insp"], first.plan_id, MONTH)
+        with pytest.raises(ValueError, match="per month"):
+            access.draw_sample(s, a["insp"], first.plan_id, "2026-W10")
+        week = access.draw_sample(s, a["insp"], _plan(s, a["insp"], per_unit=50, period_kind="week").id, "2026-W10")
+        in_week = s.scalar(select(func.count()).select_from(Interaction).where(
+            Interaction.served.is_(True), Interaction.started_at >= period_bounds("2026-W10")[0], Interaction.started_at < period_bounds("2026-W10")[1]))
+        assert week.population == in_week < served  # B01's day (the 9th) is in the next week
+        logged = s.scalars(select(AuditLog).where(AuditLog.action == "sample_draw")).all()
+        assert len(logged) == 4 and logged[0].detail["seed"] == 7 and logged[0].detail["population"] == served
+
+
+def _population(units=3, per=40, flagged_every=5):
+    return [(u * 1000 + i, f"staff:{u}", i % flagged_every == 0) for u in range(units) for i in range(per)]
+
+
+def test_draw_strata_allocates_by_stratum_and_depends_on_the_seed():
+    plan = SamplingPlanRow(unit="staff", per_unit=10, stratify_flagged=True, flagged_share=0.3)
+    pop = _population()
+    strata = draw_strata(plan, pop, "2026-03", 1)
+    assert set(strata) == {f"staff:{u}|{k}" for u in range(3) for k in ("flagged", "unflagged")}
+    assert all(strata[f"staff:{u}|flagged"] [0] == 8 and len(strata[f"staff:{u}|flagged"][1]) == 3 for u in range(3))
+    assert all(len(strata[f"staff:{u}|unflagged"][1]) == 7 for u in range(3))
+    flagged_ids = {iid for iid, _, f in pop if f}
+    assert all(set(ids) <= flagged_ids for k, (_, ids) in strata.items() if k.endswith("|flagged"))
+    assert draw_strata(plan, list(reversed(pop)), "2026-03", 1) == strata  # order of the rows does not matter
+    assert draw_strata(plan, pop, "2026-03", 2) != strata
+    assert draw_strata(plan, pop, "2026-04", 1) != strata
+    # a unit short of flagged interactions takes the rest from its unflagged ones
+    short = SamplingPlanRow(unit="staff", per_unit=12, stratify_flagged=True, flagged_share=0.5)
+    few = draw_strata(short, _population(units=1, per=20, flagged_every=10), "2026-03", 1)
+    assert len(few["staff:0|flagged"][1]) == 2 and len(few["staff:0|unflagged"][1]) == 10
+
+
+def test_staff_see_no_plans_draws_or_reviews(hall):
+    with hall() as s, s.begin():
+        a = _actors(s)
+        plan = _plan(s, a["insp"])
+        draw = access.draw_sample(s, a["insp"], plan.id, MONTH)
+        item = access.assigned_reviews(s, a["insp"])[0]
+        for call in (
+            lambda: access.create_plan(s, a["zhang"], access.PlanSpec("x", 1)),
+            lambda: access.plans(s, a["zhang"]),
+            lambda: access.draw_sample(s, a["zhang"], plan.id, "2026-04"),
+            lambda: access.draws(s, a["zhang"]),
+            lambda: access.assigned_reviews(s, a["zhang"]),
+            lambda: access.review_progress(s, a["zhang"]),
+            lambda: access.sampled_interaction(s, a["zhang"], item.sampled_id),
+            lambda: access.record_review(s, a["zhang"], item.sampled_id, {}, [], RB),
+            lambda: access.field_estimates(s, a["zhang"], MONTH),
+        ):
+            with pytest.raises(access.AccessDenied):
+                call()
+        # a manager sees the plans and progress but does not review
+        assert [p.id for p in access.plans(s, a["mgr"])] == [plan.id]
+        assert access.review_progress(s, a["mgr"])[0].total == len(_drawn_ids(s, draw.id))
+        with pytest.raises(access.AccessDenied):
+            access.record_review(s, a["mgr"], item.sampled_id, {}, [], RB)
+
+
+def _unflagged_item(s, insp):
+    items = [i for i in access.assigned_reviews(s, insp) if not i.flagged]
+    for i in items:
+        view = access.sampled_interaction(s, insp, i.sampled_id)
+        if any(line.role == Role.STAFF.value for line in view.lines):
+            return i, view
+    raise AssertionError("the hall has no unflagged interaction with staff speech")
+
+
+def test_missed_forbidden_phrase_becomes_a_confirmed_flag_the_staff_member_sees_and_appeals(hall):
+    with hall() as s, s.begin():
+        a = _actors(s)
+        plan = _plan(s, a["insp"], per_unit=50, window_codes=("A03",))
+        access.draw_sample(s, a["insp"], plan.id, MONTH)
+        item, view = _unflagged_item(s, a["insp"])
+        staff_line = next(line for line in view.lines if line.role == Role.STAFF.value)
+        marks = {h.hit_id: True for h in view.hits}
+        wrong_hit = next(iter(marks), None)
+        if wrong_hit is not None:
+            marks[wrong_hit] = False
+        result = access.record_review(s, a["insp"], item.sampled_id, marks,
+                                      [access.MissSpec("forbidden.go_to_leader", "said", utterance_seq=staff_line.seq, note="远场漏识别"),
+                                       access.MissSpec("courtesy.farewell", "missing")], RB)
+        assert len(result.flag_ids) == 1 and result.misses == 2 and result.wrong == (1 if wrong_hit is not None else 0)
+        flag = s.get(Flag, result.flag_ids[0])
+        assert flag.status is FlagStatus.CONFIRMED and flag.kind is FlagKind.FORBIDDEN and flag.interaction_id == item.interaction_id
+        assert s.get(Utterance, flag.utterance_id).seq == staff_line.seq
+        who = s.get(Interaction, item.interaction_id).staff_id
+        owner = "zhang" if who == staff_id(s, "1001") else "li"
+        _, rows = access.flag_queue(s, a[owner], access.FlagFilter(statuses=()))
+        assert flag.id in {r.id for r in rows}
+        assert access.file_appeal(s, a[owner], flag.id, "当时说的是请稍等").id
+        assert s.scalar(select(AuditLog).where(AuditLog.action == "sample_review")).detail["flags"] == [flag.id]
+        with pytest.raises(ValueError, match="already reviewed"):
+            access.record_review(s, a["insp"], item.sampled_id, marks, [], RB)
+        assert access.review_progress(s, a["insp"])[0].reviewed == 1
+        assert access.check_draw(s, a["insp"], item.draw_id)  # the review's own flag does not change the redraw
+        # the miss counts against recall: the unflagged interaction had no forbidden hit, so 0 of 1 found
+        report = access.field_estimates(s, a["mgr"], MONTH)
+        forbidden = next(f for f in report.families if f.family == "forbidden")
+        assert report.reviewed == 1 and forbidden.recall.value == 0.0 and forbidden.recall.n == 1 and forbidden.precision.value is None
+        assert [f.rule_id for f in report.rules if f.family == "forbidden"] == ["forbidden.go_to_leader"]
+        if wrong_hit is not None:
+            family = s.get(RuleHitRow, wrong_hit).family.value
+            fig = next(f for f in report.families if f.family == family)
+            assert fig.precision.n == sum(1 for h in view.hits if h.family == family) and fig.precision.value < 1
+
+
+def test_review_must_mark_every_hit_and_name_a_known_rule(hall):
+    with hall() as s, s.begin():
+        a = _actors(s)
+        access.draw_sample(s, a["insp"], _plan(s, a["insp"], per_unit=50).id, MONTH)
+        flagged = next(i for i in access.assigned_reviews(s, a["insp"]) if i.flagged and access.sampled_interaction(s, a["insp"], i.sampled_id).hits)
+        with pytest.raises(ValueError, match="mark every hit"):
+            access.record_review(s, a["insp"], flagged.sampled_id, {}, [], RB)
+        hits = {h.hit_id: True for h in access.sampled_interaction(s, a["insp"], flagged.sampled_id).hits}
+        with pytest.raises(ValueError, match="unknown rule"):
+            access.record_review(s, a["insp"], flagged.sampled_id, hits, [access.MissSpec("forbidden.nonexistent", "said", utterance_seq=0)], RB)
+
+
+def test_cli_plan_draw_list_review_and_field(hall, sqlite_url):
+    from windowqa.cli import app
+
+    runner = CliRunner()
+    db = ["--db", sqlite_url]
+    out = runner.invoke(app, ["sample", "plan-add", "--as", "insp", "--name", "三月", "--per-unit", "50", "--seed", "3", *db])
+    assert out.exit_code == 0, out.output
+    plan_id = int(out.output.split()[1].rstrip(":"))
+    out = runner.invoke(app, ["sample", "draw", "--as", "insp", "--plan", str(plan_id), "--period", MONTH, *db])
+    assert out.exit_code == 0 and "draw" in out.output, out.output
+    out = runner.invoke(app, ["sample", "check", "--as", "mgr", "--draw", out.output.split()[1].rstrip(":"), *db])
+    assert out.exit_code == 0 and "the same sample" in out.output, out.output
+    assert runner.invoke(app, ["sample", "list", "--as", "zhang", *db]).exit_code == 2
+    listed = json.loads(runner.invoke(app, ["sample", "list", "--as", "insp", "--json", *db]).output)
+    item = next(i for i in listed["assigned"] if i["flagged"])
+    shown = runner.invoke(app, ["sample", "show", str(item["sampled_id"]), "--as", "insp", *db])
+    hit_ids = [int(line.split()[1].rstrip(":")) for line in shown.output.splitlines() if line.startswith("hit ")]
+    args = ["sample", "review", str(item["sampled_id"]), "--as", "insp", *db]
+    if hit_ids:
+        args += ["--wrong", str(hit_ids[0])]
+    out = runner.invoke(app, args)
+    assert out.exit_code == 0 and "review" in out.output, out.output
+    out = runner.invoke(app, ["eval", "field", "--month", MONTH, "--as", "mgr", "--json", *db])
+    assert out.exit_code == 0, out.output
+    report = json.loads(out.output)
+    assert report["reviewed"] == 1 and {f["family"] for f in report["families"]} == {f.value for f in RuleFamily}
+
+
+def test_circular_has_the_field_appendix(hall):
+    with hall() as s, s.begin():
+        a = _actors(s)
+        assert "附录 质检准确度(抽检)" not in access.monthly_circular(s, a["mgr"], MONTH, RB).sheets
+        access.draw_sample(s, a["insp"], _plan(s, a["insp"], per_unit=50).id, MONTH)
+        for item in access.assigned_reviews(s, a["insp"]):
+            hits = {h.hit_id: True for h in access.sampled_interaction(s, a["insp"], item.sampled_id).hits}
+            access.record_review(s, a["insp"], item.sampled_id, hits, [], RB)
+        sheet = access.monthly_circular(s, a["mgr"], MONTH, RB).sheets["附录 质检准确度(抽检)"]
+        forbidden = next(r for r in sheet if r["类别"] == "服务禁语" and r["规则"] == "(全部)")
+        n_forbidden = s.scalar(select(func.count()).select_from(RuleHitRow).join(Interaction)
+                               .where(RuleHitRow.family == RuleFamily.FORBIDDEN, Interaction.served.is_(True)))
+        assert forbidden["查准率"].startswith("1.00") and forbidden["复核命中数"] == n_forbidden
+
+
+def test_dashboard_page_lists_progress_and_records_a_review(tmp_path, monkeypatch):
+    streamlit_testing = pytest.importorskip("streamlit.testing.v1")
+    from pathlib import Path
+
+    from _dashboard_support import build_hall, set_env
+    from models.db import make_engine, make_session_factory
+
+    hall_db = build_hall(tmp_path / "hall")
+    set_env(hall_db, monkeypatch)
+    sessions = make_session_factory(make_engine(hall_db.url))
+    with sessions() as s, s.begin():
+        insp = authenticate(s, "insp", PASSWORD)
+        draw = access.draw_sample(s, insp, _plan(s, insp, per_unit=50).id, MONTH)
+        total = len(_drawn_ids(s, draw.id))
+    at = streamlit_testing.AppTest.from_file(str(Path(__file__).resolve().parents[1] / "dashboard" / "streamlit_app.py"), default_timeout=60)
+    at.run()
+    at.text_input(key="login_user").input("insp")
+    at.text_input(key="login_password").input(PASSWORD)
+    at.button[0].click()
+    at.run()
+    at.switch_page("app_pages/sample_review.py")
+    at.run()
+    assert not at.exception and not at.error, (at.exception, [e.value for e in at.error])
+    assert [m.value for m in at.metric] == [f"0 / {total}"]
+    at.button[0].click()  # submit the first item's review: every hit correct, nothing missed
+    at.run()
+    assert not at.exception and at.success, at.exception
+    with sessions() as s:
+        assert access.review_progress(s, authenticate(s, "insp", PASSWORD))[0].reviewed == 1
