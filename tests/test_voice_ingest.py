@@ -109,3 +109,45 @@ def test_other_staff_needs_a_clear_margin():
     assert other_staff(HeardVoice({"1001": 0.9, "2002": 0.6}, 2.0), {"1001"}, o) is None  # the rostered voice
     assert other_staff(HeardVoice({"2002": 0.5}, 2.0), set(), o) is None  # not similar enough
     assert other_staff(HeardVoice({"1001": 0.8}, 2.0), {"1001"}, o) is None
+
+
+def test_stereo_staff_voice_checked_and_enrolment_from_the_store(tmp_path, mix, engine, transcriber, matcher, rulebook):
+    """Stereo B01 (2001 rostered): the lapel channel's voice is embedded (own voice: no flag),
+    and ``enroll --from-store`` makes 2001's voiceprint from those lapel utterances."""
+    from windowqa.speech.enrol import enrol_from_store
+
+    path, turns, enrol_audio = mix
+    mono, _ = sf.read(str(path), dtype="float32")
+    stereo = np.zeros((mono.size, 2), np.float32)
+    for start_s, end_s, role in turns:
+        lo, hi = int(start_s * SAMPLE_RATE), int(end_s * SAMPLE_RATE)
+        stereo[lo:hi, 0 if role == "staff" else 1] = mono[lo:hi]
+    stereo_path = tmp_path / "B01_20260302-100000.wav"
+    sf.write(str(stereo_path), stereo, SAMPLE_RATE, subtype="PCM_16")
+    factory = make_session_factory(init_db(make_engine(f"sqlite:///{tmp_path / 'stereo'}.db")))
+    with factory() as s, s.begin():
+        load_site(s, DATA / "site" / "hall.toml", rulebook)
+        save_voiceprint(s, "2001", engine.embed(enrol_audio), engine=engine.name, speech_s=HEAD_S)
+        save_voiceprint(s, "2002", engine.embed(trim_silence(_clip("uberi_chinese"))), engine=engine.name, speech_s=1.0)
+        window_id = window_by_code(s, "B01").id
+        enrolled = load_voiceprints(s, engine.name)
+    source = speech_transcriber(transcriber, voice=VoiceSplitter(engine, enrolled, day_roster(factory, window_id)))
+    heard = list(source(stereo_path, started_at=None, channel_map={"0": "staff", "1": "citizen"}))
+    voiced = [h for h in heard if h.voice is not None]
+    assert voiced and all(h.utterance.role.value == "staff" and h.voice.nearest()[0] == "2001" for h in voiced)
+    archive = tmp_path / "archive"
+    report = ingest([stereo_path], IngestOptions(window="B01", progress=False, archive_dir=archive),
+                    session_factory=factory, transcribe=source, matcher=matcher, rulebook=rulebook)
+    assert report.count("done") == 1, report.files
+    with factory() as s, s.begin():
+        assert s.scalars(select(Flag).where(Flag.kind == FlagKind.STAFF_MISMATCH)).all() == []
+        assert not Path(s.scalar(select(Recording.path))).is_absolute()  # archived: relative to the archive
+        speech = enrol_from_store(s, "2001", engine, archive, min_speech_s=1.5)
+        assert speech.stored and speech.utterances >= 1 and speech.missing == 0
+    with factory() as s:
+        print_2001 = load_voiceprints(s, engine.name, ["2001"])["2001"]
+    # the stored print (enrolment + lapel speech) is the staff voice, not the citizen's
+    assert float(print_2001 @ engine.embed(enrol_audio)) > float(print_2001 @ engine.embed(_clip("paddle_zh"))) + 0.1
+    with factory() as s:
+        gone = enrol_from_store(s, "2001", engine, tmp_path / "elsewhere", min_speech_s=1.5)
+        assert not gone.stored and gone.missing == 1

@@ -227,6 +227,44 @@ def day_roster(session_factory: Any, window_id: int) -> Callable[[datetime | Non
     return rostered
 
 
+class VoiceSetupError(ValueError):
+    """Voice checks asked for but impossible (no voiceprints, no engine); names why."""
+
+
+def site_voice_splitter(session_factory: Any, window_code: str, *, wanted: bool | None,
+                        engine_name: str = "dvector", threads: int = 1) -> VoiceSplitter | None:
+    """The voice splitter of one window's ingest, or None.
+
+    ``wanted`` None (the default of ``windowqa ingest``) turns the voice checks on when any
+    staff voiceprint of the engine is enrolled, and off without one or without the engine's
+    package; True requires both; False turns them off.
+
+    Raises:
+        VoiceSetupError: ``wanted`` is True but there is no voiceprint or no engine.
+    """
+    if wanted is False:
+        return None
+    from audio_capture.voice import VoiceEngineUnavailableError, build_voice_engine
+    from audio_capture.voiceprints import load_voiceprints
+    from scoring.store import window_by_code
+
+    try:
+        engine = build_voice_engine(engine_name, threads=threads)
+    except VoiceEngineUnavailableError as exc:
+        if wanted:
+            raise VoiceSetupError(str(exc)) from None
+        return None
+    with session_factory() as s:
+        prints = load_voiceprints(s, engine.name)
+        window_id = window_by_code(s, window_code).id
+    if not prints:
+        if wanted:
+            raise VoiceSetupError(f"--voice: no staff voiceprint of engine {engine.name} is enrolled "
+                                  "(windowqa voice enroll)")
+        return None
+    return VoiceSplitter(engine, prints, day_roster(session_factory, window_id))
+
+
 @dataclass
 class _Heard:
     speech_s: float = 0.0
@@ -295,4 +333,4 @@ def raise_serving_flags(session: Any, recording: Any, voices: Sequence[tuple[Utt
 
 
 __all__ = ["HeardVoice", "RecordingVoices", "ServingOptions", "VoicePart", "VoiceSplitter", "day_roster",
-           "duty_staff_nos", "other_staff", "raise_serving_flags"]
+           "VoiceSetupError", "duty_staff_nos", "other_staff", "raise_serving_flags", "site_voice_splitter"]
