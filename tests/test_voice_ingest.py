@@ -151,3 +151,25 @@ def test_stereo_staff_voice_checked_and_enrolment_from_the_store(tmp_path, mix, 
     with factory() as s:
         gone = enrol_from_store(s, "2001", engine, tmp_path / "elsewhere", min_speech_s=1.5)
         assert not gone.stored and gone.missing == 1
+
+
+def test_cli_voice_options_fail_clearly(tmp_path, monkeypatch, rulebook):
+    from typer.testing import CliRunner
+
+    from windowqa.cli import app
+
+    monkeypatch.setenv("WINDOWQA_DATA_DIR", str(tmp_path / "data"))
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    factory = make_session_factory(init_db(make_engine(url)))
+    with factory() as s, s.begin():
+        load_site(s, DATA / "site" / "hall.toml", rulebook)
+    runner = CliRunner()
+    clip = str(SPEECH / "kimi_asr_example.flac")
+    res = runner.invoke(app, ["ingest", clip, "--window", "A03", "--voice", "--db", url])
+    assert res.exit_code == 2 and "no staff voiceprint" in res.output, res.output
+    res = runner.invoke(app, ["voice", "enroll", "--staff", "2001", "--from-store", clip, "--db", url])
+    assert res.exit_code == 2 and "not both" in res.output
+    res = runner.invoke(app, ["voice", "enroll", "--staff", "2001", "--from-store", "--db", url])
+    assert res.exit_code == 1 and "only 0.0 s of their lapel speech" in res.output, res.output
+    res = runner.invoke(app, ["voice", "enroll", "--staff", "0909", "--from-store", "--db", url])
+    assert res.exit_code == 2 and "unknown staff" in res.output, res.output

@@ -86,8 +86,10 @@ class SpeechSource:
 
     def describe(self) -> dict[str, Any]:
         """The pipeline, verification and voice options, stored with each recording."""
-        return {"pipeline": asdict(self.pipeline), "verify": asdict(self.verify) if self.verify is not None else None,
-                "voice": self.voice.describe() if self.voice is not None else None}
+        described = {"pipeline": asdict(self.pipeline), "verify": asdict(self.verify) if self.verify is not None else None}
+        if self.voice is not None:  # absent: no voice checks (as before they existed)
+            described["voice"] = self.voice.describe()
+        return described
 
 
 __all__ = ["SpeechSource", "window_channel_map"]
