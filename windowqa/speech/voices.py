@@ -248,6 +248,14 @@ def site_voice_splitter(session_factory: Any, window_code: str, *, wanted: bool 
     from audio_capture.voiceprints import load_voiceprints
     from scoring.store import window_by_code
 
+    if wanted is None:
+        from sqlalchemy import select
+
+        from models.voice_db import VoiceprintRow
+
+        with session_factory() as s:
+            if s.scalar(select(VoiceprintRow.id).limit(1)) is None:
+                return None  # nobody enrolled: the engine is not even built
     try:
         engine = build_voice_engine(engine_name, threads=threads)
     except VoiceEngineUnavailableError as exc:
