@@ -173,3 +173,38 @@ def test_cli_voice_options_fail_clearly(tmp_path, monkeypatch, rulebook):
     assert res.exit_code == 1 and "only 0.0 s of their lapel speech" in res.output, res.output
     res = runner.invoke(app, ["voice", "enroll", "--staff", "0909", "--from-store", "--db", url])
     assert res.exit_code == 2 and "unknown staff" in res.output, res.output
+
+
+def test_filed_substitute_voice_raises_no_flag(tmp_path, rulebook):
+    """1002 is filed as 1001's substitute at A03 on 2026-03-03 (hall.toml): their voice there that
+    day is no flag; 2002's is, and so is 1002's on a day without a filing."""
+    from datetime import datetime
+
+    from models.domain import Utterance as Said
+    from windowqa.speech.voices import raise_serving_flags
+
+    factory = make_session_factory(init_db(make_engine(f"sqlite:///{tmp_path / 'subs'}.db")))
+    options = ServingOptions()
+    with factory() as s, s.begin():
+        load_site(s, DATA / "site" / "hall.toml", rulebook)
+        recordings = []
+        for k in range(3):
+            recordings.append(Recording(content_hash=f"h{k}", path=f"r{k}.wav", window_id=window_by_code(s, "A03").id))
+            s.add(recordings[-1])
+        s.flush()
+
+        def said(day: int, minute: int) -> Said:
+            return Said("您好", start_s=60.0 * minute, end_s=60.0 * minute + 4, started_at=datetime(2026, 3, day, 9, minute))
+
+        def heard(no: str, day: int) -> list:
+            voice = HeardVoice({"1001": 0.1, "1002": 0.1, "2002": 0.1} | {no: 0.6}, 2.0)
+            return [(said(day, m), voice) for m in range(3)]
+
+        assert raise_serving_flags(s, recordings[0], heard("1002", 3), options) == 0
+        assert raise_serving_flags(s, recordings[1], heard("2002", 3), options) == 1
+        assert raise_serving_flags(s, recordings[2], heard("1002", 2), options) == 1
+        assert raise_serving_flags(s, recordings[2], heard("1002", 2), options) == 0  # raised once
+        assert raise_serving_flags(s, recordings[0], heard("1001", 2)[:1], options) == 0  # own voice
+        flags = s.scalars(select(Flag).order_by(Flag.id)).all()
+        assert [f.evidence["heard_staff_no"] for f in flags] == ["2002", "1002"]
+        assert flags[1].evidence["on_duty_staff_nos"] == ["1001"] and flags[1].recording_id == recordings[2].id

@@ -285,10 +285,11 @@ class _Heard:
 
 def raise_serving_flags(session: Any, recording: Any, voices: Sequence[tuple[Utterance, HeardVoice]],
                         options: ServingOptions) -> int:
-    """Flag every enrolled staff member clearly heard serving at the window while not on duty.
+    """Flag every enrolled staff member clearly heard serving at the window while neither
+    rostered there that day nor filed (approved) as a substitute.
 
     The flag is the terminal 工号 check's kind (``staff_mismatch``) with evidence ``by: voice``,
-    one per recording and voice; the on-duty staff member's own voice never raises it.
+    one per recording and voice; the rostered staff member's own voice never raises it.
 
     Returns:
         How many flags were new.
@@ -296,19 +297,21 @@ def raise_serving_flags(session: Any, recording: Any, voices: Sequence[tuple[Utt
     from sqlalchemy import select
 
     from models.db import FlagKind, Staff
-    from scoring.duty import DutyTable
     from scoring.store.flags import raise_flag
 
-    times = [u.started_at for u, _ in voices if u.started_at is not None]
-    if recording.window_id is None or not times:
+    if recording.window_id is None:
         return 0
-    duty = DutyTable.load(session, recording.window_id, min(times), max(times))
-    nos = dict(session.execute(select(Staff.id, Staff.staff_no)).all())
+    days: dict[Any, set[str]] = {}
     heard: dict[str, _Heard] = defaultdict(_Heard)
     for utterance, voice in voices:
         if utterance.started_at is None:
             continue
-        on_duty = {nos[i] for i in duty.on_duty(utterance.started_at) if i in nos}
+        # anyone rostered or filed as a substitute there that day: a word before the shift or
+        # after a filed substitution ended is theirs, never a flag
+        day = utterance.started_at.replace(hour=0, minute=0, second=0, microsecond=0)
+        if day not in days:
+            days[day] = set(duty_staff_nos(session, recording.window_id, day, day + timedelta(days=1)))
+        on_duty = days[day]
         key = other_staff(voice, on_duty, options)
         if key is None:
             continue
