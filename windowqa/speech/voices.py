@@ -159,7 +159,10 @@ class RecordingVoices:
             t[3] is not None and _clearly(t[3], self.rostered, self.serving) for t in turns)
         parts = []
         for lo, hi, label, voice, other in turns:
-            role = (Role.STAFF if other else Role.CITIZEN) if someone_else else _ROLES[label]
+            if someone_else:  # too short to tell (no voice): the content decides
+                role = Role.STAFF if other else Role.CITIZEN if voice is not None else Role.UNKNOWN
+            else:
+                role = _ROLES[label]
             parts.append(VoicePart(lo, hi, role, voice if role is Role.STAFF else None))
         return _joined(parts)
 
