@@ -258,13 +258,15 @@ class _Run:
             lost = self._check_channels(path, result)
             if lost:
                 return self._fail(result, lost, FailureKind.OUTSIDE)
-            items = matched_utterances(self.stream(path, started_at))
+            heard = list(self.stream(path, started_at))
+            items = matched_utterances(heard)
+            voices = [(h.utterance, h.voice) for h in heard if h.voice is not None]
         except SQLAlchemyError as exc:
             return self._fail(result, _database_reason(exc), FailureKind.OUTSIDE)
         except Exception as exc:  # noqa: BLE001 - any failure of one file is recorded and the batch goes on
             return self._fail(result, f"{type(exc).__name__}: {exc}", failure_kind(exc))
         try:
-            self._store(result, items)
+            self._store(result, items, voices)
         except SQLAlchemyError as exc:
             return self._fail(result, _database_reason(exc), FailureKind.OUTSIDE)
         except OSError as exc:
@@ -346,11 +348,15 @@ class _Run:
         result.reason = f"failed before on its content: {recording.failure_reason}; give --retry-failed to try again"
         return True
 
-    def _store(self, result: FileResult, items: list[MatchedUtterance]) -> None:
-        """Segment, score and store the recording's utterances; link the ratings given then."""
+    def _store(self, result: FileResult, items: list[MatchedUtterance], voices: list | None = None) -> None:
+        """Segment, score and store the recording's utterances; link the ratings given then;
+        flag another staff member's voice serving (when the transcription tells voices apart)."""
         with self.session_factory() as s, s.begin():
             recording = s.get(Recording, result.recording_id)
             stored = store_recording(s, recording, items, self.rulebook)
+            serving_flags = getattr(self.transcribe, "serving_flags", None)
+            if voices and serving_flags is not None:
+                stored.flags += serving_flags(s, recording, voices)
             if recording.started_at is not None and items:
                 end = recording.started_at + timedelta(seconds=max(i.utterance.end_s for i in items))
                 link = timedelta(minutes=self.rulebook.ratings.link_window_minutes)
@@ -360,7 +366,8 @@ class _Run:
 
 
 def speech_transcriber(
-    transcriber: Any, *, matcher: Any | None = None, pipeline_options: Any | None = None, verify_options: Any | None = None
+    transcriber: Any, *, matcher: Any | None = None, pipeline_options: Any | None = None, verify_options: Any | None = None,
+    voice: Any | None = None,
 ) -> Transcribe:
     """The real transcription through the speech pipeline (``windowqa.speech``) with the window's channel map.
 
@@ -371,12 +378,14 @@ def speech_transcriber(
             recovered only this way. Pass the matcher that ingest is given.
         pipeline_options: ``PipelineOptions`` (VAD, gate, block size).
         verify_options: ``VerifyOptions`` of the phrase verification.
+        voice: a ``windowqa.speech.voices.VoiceSplitter``: mono recordings split by voice,
+            and who is serving checked by voice; None: neither.
     """
     from windowqa.speech import PipelineOptions, VerifyOptions
     from windowqa.speech.source import SpeechSource
 
     verify = (verify_options or VerifyOptions()) if matcher is not None or verify_options is not None else None
-    return SpeechSource(transcriber, pipeline_options or PipelineOptions(), verify)
+    return SpeechSource(transcriber, pipeline_options or PipelineOptions(), verify, voice)
 
 
 __all__ = [

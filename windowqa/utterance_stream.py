@@ -32,12 +32,15 @@ class HeardUtterance:
         hits: rule hits (staff and unknown role only): the text matcher's, then the near misses
             confirmed against the audio.
         abuse: abuse of staff found in a citizen's words (recorded, never scored against staff).
+        voice: whose voice this is (``windowqa.speech.voices.HeardVoice``) when the pipeline
+            tells voices apart; None otherwise.
     """
 
     utterance: Utterance
     audio: np.ndarray | None = field(default=None, repr=False, compare=False)
     hits: tuple[RuleHit, ...] = ()
     abuse: tuple[RuleHit, ...] = ()
+    voice: Any = field(default=None, repr=False, compare=False)
 
 
 class Matcher(Protocol):

@@ -122,6 +122,7 @@ def ingest_cmd(
     no_roles: bool = typer.Option(False, "--no-roles", help="Do not classify mono utterances as staff/citizen."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Analyse again recordings that failed on their content (corrupt audio); outside failures are always retried."),
     channels: Optional[str] = typer.Option(None, "--channels", help="Channel map of these files, e.g. staff,citizen,ignore,ignore (in place of the window's)."),
+    voice: Optional[bool] = typer.Option(None, "--voice/--no-voice", help="Split mono recordings by voice and check who is serving by voice (default: on when staff voiceprints are enrolled)."),
     rulebook_path: Optional[Path] = RULEBOOK_OPT,
     db: Optional[str] = DB_OPT,
     as_json: bool = typer.Option(False, "--json", help="One JSON object per file."),
@@ -134,10 +135,16 @@ def ingest_cmd(
     from sqlalchemy.exc import DBAPIError
 
     from nlp.role import build_role_classifier
+    from scoring.store import StoreError
     from windowqa.ingest import IngestError, IngestOptions, ingest, speech_transcriber
+    from windowqa.speech.voices import VoiceSetupError, site_voice_splitter
 
     cli = cli_context(ctx, db=db, rulebook=rulebook_path)
     settings, rulebook, factory = cli.settings, cli.rulebook, cli.sessions
+    try:
+        splitter = site_voice_splitter(factory, window, wanted=voice)
+    except (VoiceSetupError, StoreError) as exc:
+        fail(str(exc))
     transcriber = cli.transcriber()
     matcher = cli.matcher
     options = IngestOptions(
@@ -153,7 +160,7 @@ def ingest_cmd(
             paths,
             options,
             session_factory=factory,
-            transcribe=speech_transcriber(transcriber, matcher=matcher),
+            transcribe=speech_transcriber(transcriber, matcher=matcher, voice=splitter),
             matcher=matcher,
             rulebook=rulebook,
             role_classifier=None if no_roles else build_role_classifier(),

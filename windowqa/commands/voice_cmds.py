@@ -34,8 +34,9 @@ def _engine(name: str, model: Optional[Path]):
 @voice_app.command("enroll")
 def enroll(
     ctx: typer.Context,
-    files: List[Path] = typer.Argument(..., help="Recordings of this person alone (their lapel microphone, or a short reading)."),
+    files: Optional[List[Path]] = typer.Argument(None, help="Recordings of this person alone (their lapel microphone, or a short reading)."),
     staff: str = typer.Option(..., "--staff", help="工号 of the person."),
+    from_store: bool = typer.Option(False, "--from-store", help="Use their own lapel-channel utterances already ingested (stereo windows; audio still in the archive) instead of files."),
     name: Optional[str] = typer.Option(None, "--name", help="Create the staff member with this name if missing."),
     channel: int = typer.Option(0, "--channel", help="Channel to use in a multi-channel file (0: the staff lapel)."),
     min_speech_s: float = typer.Option(3.0, "--min-speech-s", help="Least speech (after trimming silence) to accept."),
@@ -52,6 +53,13 @@ def enroll(
     from audio_capture.voice_eval import trim_silence
     from audio_capture.voiceprints import UnknownStaffNoError, save_voiceprint
 
+    if from_store:
+        if files:
+            fail("give either files or --from-store, not both")
+        _enrol_from_store(ctx, staff, min_speech_s, engine_name, model, db_url)
+        return
+    if not files:
+        fail("give the recordings of this person (or --from-store)")
     parts = []
     for path in files:
         try:
@@ -74,6 +82,26 @@ def enroll(
             fail(str(exc))
     typer.echo(f"{staff}: voiceprint from {len(files)} file(s), {speech_s:.1f} s of speech, engine {engine.name} "
                "(audio not kept)")
+
+
+def _enrol_from_store(ctx: typer.Context, staff: str, min_speech_s: float, engine_name: str,
+                      model: Optional[Path], db_url: Optional[str]) -> None:
+    from windowqa.speech.enrol import enrol_from_store
+
+    cli = cli_context(ctx, db=db_url)
+    archive_dir = cli.settings.resolved_archive_dir
+    engine = _engine(engine_name, model)
+    with cli.sessions() as session, session.begin():
+        try:
+            speech = enrol_from_store(session, staff, engine, archive_dir, min_speech_s=min_speech_s)
+        except LookupError as exc:
+            fail(str(exc))
+    gone = f"; {speech.missing} recording(s) no longer in the archive" if speech.missing else ""
+    if not speech.stored:
+        fail(f"{staff}: only {speech.speech_s:.1f} s of their lapel speech found in the archive "
+             f"({speech.utterances} utterance(s)), need {min_speech_s:.1f} s; nothing stored{gone}", 1)
+    typer.echo(f"{staff}: voiceprint from {speech.utterances} lapel utterance(s) in {len(speech.sources)} recording(s), "
+               f"{speech.speech_s:.1f} s of speech, engine {engine.name} (audio not kept){gone}")
 
 
 @voice_app.command("unenroll")

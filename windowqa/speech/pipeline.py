@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -19,9 +20,9 @@ from asr.transcriber import Transcriber
 from audio_capture.channels import ChannelMap
 from audio_capture.decode import SAMPLE_RATE, probe_audio, stream_audio
 from audio_capture.level import gain_to, measure_recording
-from models.domain import Utterance
+from models.domain import Role, Utterance
 from windowqa.speech.options import PipelineOptions, PipelineStats
-from windowqa.speech.segments import batches, decode_windows, segment_events
+from windowqa.speech.segments import Tick, batches, decode_windows, segment_events
 from windowqa.utterance_stream import HeardUtterance
 
 logger = logging.getLogger("windowqa")
@@ -37,9 +38,15 @@ def heard_utterances(
     recording_started_at: datetime | None = None,
     source: str | None = None,
     stats: PipelineStats | None = None,
+    voices: Any | None = None,
 ) -> Iterator[HeardUtterance]:
     """Utterances with their own channel's audio, from a stream of (channels, n) 16 kHz
-    float32 blocks, as segments close (arguments as :func:`transcribe_blocks`)."""
+    float32 blocks, as segments close (arguments as :func:`transcribe_blocks`).
+
+    ``voices`` (a :class:`windowqa.speech.voices.RecordingVoices`) splits mono segments by
+    voice before decoding, each stretch with its role, and tells staff-channel voices apart
+    (who is serving); None keeps one utterance per segment and the channel map's roles.
+    """
     options = options or PipelineOptions()
     channel_map = channel_map or ChannelMap()
     stats = stats if stats is not None else PipelineStats()
@@ -51,6 +58,9 @@ def heard_utterances(
 
     started = time.perf_counter()
     events = segment_events(counted(blocks), options)
+    parts: dict[tuple[int, float], Any] = {}
+    if voices is not None:
+        events = _split_by_voice(events, voices, parts)
     for batch in batches(decode_windows(events, options, stats, source), options.batch_windows):
         decoded = transcriber.transcribe_groups(
             [([a for _, a, _ in group], [seg.start_s for seg, _, _ in group]) for group in batch],
@@ -58,9 +68,10 @@ def heard_utterances(
         )
         for group, results in zip(batch, decoded):
             for (seg, samples, recording_channels), result in zip(group, results):
+                part = parts.pop((seg.channel, seg.start_s), None)
                 utterance = transcriber.utterance_from_result(
                     result,
-                    role=channel_map.role_for(seg.channel, n_channels or recording_channels),
+                    role=part.role if part is not None else channel_map.role_for(seg.channel, n_channels or recording_channels),
                     window=channel_map.window,
                     channel=seg.channel,
                     recording_started_at=recording_started_at,
@@ -70,9 +81,31 @@ def heard_utterances(
                     stats.dropped += 1
                     continue
                 stats.utterances += 1
+                voice = part.voice if part is not None else None
+                if voices is not None and part is None and utterance.role is Role.STAFF:
+                    voice = voices.identify(samples)  # stereo: whose voice serves at the window
                 stats.compute_s = time.perf_counter() - started
-                yield HeardUtterance(utterance, samples)
+                yield HeardUtterance(utterance, samples, voice=voice)
     stats.compute_s = time.perf_counter() - started
+
+
+def _split_by_voice(events: Iterable, voices: Any, parts: dict) -> Iterator:
+    """Kept mono segments cut into their stretches of one voice; each stretch's part (role,
+    voice) is left in ``parts`` under (channel, start) for the decoded utterance."""
+    for event in events:
+        if isinstance(event, Tick):
+            yield event
+            continue
+        seg, audio, keep, reason = event
+        if not keep or audio.shape[0] != 1:
+            yield event
+            continue
+        for part in voices.split(seg, audio[0]):
+            lo = int(round((part.start_s - seg.start_s) * SAMPLE_RATE))
+            hi = int(round((part.end_s - seg.start_s) * SAMPLE_RATE))
+            stretch = replace(seg, start_s=part.start_s, end_s=part.end_s)
+            parts[(stretch.channel, stretch.start_s)] = part
+            yield stretch, audio[:, lo:hi], True, reason
 
 
 def transcribe_blocks(

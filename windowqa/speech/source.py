@@ -21,6 +21,7 @@ from models.domain import RuleHit, Utterance
 from windowqa.speech.options import PipelineOptions
 from windowqa.speech.pipeline import for_recording, heard_utterances, recording_blocks
 from windowqa.speech.verify import VerifyOptions, verify_near_misses
+from windowqa.speech.voices import HeardVoice, VoiceSplitter, raise_serving_flags
 from windowqa.utterance_stream import HeardUtterance
 
 
@@ -41,11 +42,14 @@ class SpeechSource:
         pipeline: VAD, gate, block size and decoding windows.
         verify: thresholds of the audio verification of near misses; None verifies nothing
             (and keeps no audio).
+        voice: splits mono recordings by voice and tells who is serving
+            (:class:`~windowqa.speech.voices.VoiceSplitter`); None: neither.
     """
 
     transcriber: Transcriber
     pipeline: PipelineOptions = PipelineOptions()
     verify: VerifyOptions | None = VerifyOptions()
+    voice: VoiceSplitter | None = None
 
     def __call__(self, path: Path, *, started_at: datetime | None, channel_map: dict[str, str] | None) -> Iterator[HeardUtterance]:
         """The recording's utterances as segments close, each with its audio when verifying.
@@ -64,6 +68,7 @@ class SpeechSource:
             n_channels=n_channels,
             recording_started_at=started_at,
             source=str(path),
+            voices=self.voice.for_recording(started_at) if self.voice is not None else None,
         ):
             yield heard if self.verify is not None else replace(heard, audio=None)
 
@@ -73,9 +78,18 @@ class SpeechSource:
             return []
         return verify_near_misses(utterance, audio, matcher, self.transcriber, self.verify)
 
+    def serving_flags(self, session: Any, recording: Any, voices: list[tuple[Utterance, HeardVoice]]) -> int:
+        """Who-is-serving flags of one stored recording (none without a voice splitter)."""
+        if self.voice is None or not voices:
+            return 0
+        return raise_serving_flags(session, recording, voices, self.voice.serving)
+
     def describe(self) -> dict[str, Any]:
-        """The pipeline and verification options, stored with each recording."""
-        return {"pipeline": asdict(self.pipeline), "verify": asdict(self.verify) if self.verify is not None else None}
+        """The pipeline, verification and voice options, stored with each recording."""
+        described = {"pipeline": asdict(self.pipeline), "verify": asdict(self.verify) if self.verify is not None else None}
+        if self.voice is not None:  # absent: no voice checks (as before they existed)
+            described["voice"] = self.voice.describe()
+        return described
 
 
 __all__ = ["SpeechSource", "window_channel_map"]
