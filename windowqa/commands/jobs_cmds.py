@@ -107,3 +107,64 @@ def beat(
     state = cli.settings.data_dir / "celerybeat-schedule"
     state.parent.mkdir(parents=True, exist_ok=True)
     celery_app.start(["beat", f"--loglevel={loglevel}", f"--schedule={state}"])
+
+
+def queue_ingest(cli: CliContext, paths: list[Path], window: str, *, archive: bool, channels: Optional[str],
+                 retry_failed: bool, roles: bool, as_json: bool) -> None:
+    """``windowqa ingest --queue``: register each recording, send one task per recording to the workers."""
+    import json
+    import sys
+
+    from windowqa.ingest import IngestError
+    from windowqa.queue_ingest import QueueOptions, enqueue
+    from windowqa.worker import INGEST_TASK
+
+    celery_app = _celery(cli)
+    options = QueueOptions(window=window, archive=archive, channels=channels, retry_failed=retry_failed, roles=roles)
+
+    def send(job_id: int, task_args: dict) -> None:
+        celery_app.send_task(INGEST_TASK, args=[job_id, task_args])
+
+    try:
+        results = enqueue(paths, options, session_factory=cli.sessions, rulebook=cli.rulebook,
+                          archive_dir=cli.settings.resolved_archive_dir, send=send)
+    except IngestError as exc:
+        fail(str(exc))
+    for f in results:
+        if as_json:
+            sys.stdout.write(json.dumps(f.__dict__, ensure_ascii=False) + "\n")
+        else:
+            typer.echo(f"{f.status:8s} {f.path}: {f.reason}")
+    counts = {s: sum(1 for f in results if f.status == s) for s in ("queued", "skipped", "failed")}
+    if not as_json:
+        typer.echo(f"{counts['queued']} queued, {counts['skipped']} skipped, {counts['failed']} failed")
+    if counts["failed"]:
+        raise typer.Exit(1)
+
+
+@jobs_app.command("status")
+def jobs_status(
+    ctx: typer.Context,
+    day: Optional[str] = typer.Option(None, "--day", help="Only this day, YYYY-MM-DD."),
+    window: Optional[str] = typer.Option(None, "--window", help="Only this window code."),
+    db_url: Optional[str] = DB_OPT,
+) -> None:
+    """Queued ingest (`ingest --queue`): queued / running / done / failed / dead per window and day,
+    with the reason of each failure (dead = the dead-letter list)."""
+    from datetime import date
+
+    from windowqa.queue_ingest import job_status
+
+    try:
+        when = date.fromisoformat(day) if day else None
+    except ValueError as exc:
+        fail(f"--day: {exc}")
+    cli = cli_context(ctx, db=db_url)
+    with cli.sessions() as session:
+        rows = job_status(session, day=when, window=window)
+    if not rows:
+        typer.echo("no queued recordings")
+    for row in rows:
+        typer.echo(row.line())
+        for state, path, reason in row.failures:
+            typer.echo(f"    {state:6s} {path}: {reason}")
