@@ -1,0 +1,210 @@
+"""Queued ingest (``windowqa ingest --queue``): registration, jobs, dead letters, the window-day
+rebuild and its order independence on a real SQLite store; then the fault test through a real
+Redis broker and real ``windowqa worker`` processes transcribing real audio with Whisper."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from _store_support import DATA, RecordedMatcher, RecordedTranscriber, add_site, day_files, dump_results, rulebook  # noqa: F401
+from models.db import IngestJob, JobState, Rating, Recording, RecordingStatus, Utterance, WindowDayLock, init_db, make_engine, make_session_factory
+from scoring.store.ratings import RatingImportOptions, import_ratings
+from windowqa.ingest import IngestOptions, ingest
+from windowqa.queue_ingest import Engines, QueueOptions, enqueue, job_status, run_job
+
+DAY = datetime(2026, 3, 2)
+# Back to back (the second starts as the first ends, 445 s later) and one late: a rating just
+# after 09:07:25 belongs to the second recording whichever lands first.
+STARTS = [DAY.replace(hour=9), DAY.replace(hour=9, minute=7, second=26), DAY.replace(hour=11, minute=25)]
+runner = CliRunner()
+
+
+def _store(tmp_path: Path, name: str, rulebook):
+    engine = init_db(make_engine(f"sqlite:///{tmp_path / name}.db"))
+    factory = make_session_factory(engine)
+    with factory() as s, s.begin():
+        add_site(s, day=DAY)
+        import_ratings(s, DATA / "ratings" / "terminal-2026-03-02.csv", rulebook, RatingImportOptions(vendor_codes={"1": "非常不满意"}))
+    return factory
+
+
+def _engines(factory, rulebook) -> Engines:
+    return Engines(factory, rulebook, RecordedTranscriber(), RecordedMatcher(rulebook), None, None, None)
+
+
+def _queue(factory, rulebook, files) -> list[int]:
+    sent: list[tuple[int, dict]] = []
+    results = enqueue(files, QueueOptions(window="A03", archive=False, roles=False), session_factory=factory, rulebook=rulebook,
+                      archive_dir=None, send=lambda job_id, args: sent.append((job_id, args)))
+    assert [r.status for r in results] == ["queued"] * len(files)
+    return sent
+
+
+def _links(factory) -> list[tuple]:
+    """Each rating's link, by content: (serial, link status, recording hash, interaction seq)."""
+    from models.db import Interaction
+
+    with factory() as s:
+        rows = s.execute(select(Rating.serial_no, Rating.link_status, Recording.content_hash, Interaction.seq)
+                         .join(Interaction, Interaction.id == Rating.interaction_id, isouter=True)
+                         .join(Recording, Recording.id == Interaction.recording_id, isouter=True)).all()
+    return sorted((r[0], r[1].value, r[2], r[3]) for r in rows)
+
+
+def _snapshot(factory) -> tuple:
+    with factory() as s:
+        return dump_results(s), _links(factory)
+
+
+def test_recordings_out_of_order_give_the_same_store_as_in_order(tmp_path, rulebook):
+    files = day_files(tmp_path / "in", STARTS)
+    snapshots = []
+    for name, order in (("in_order", files), ("reversed", files[::-1]), ("middle_first", [files[1], files[2], files[0]])):
+        factory = _store(tmp_path, name, rulebook)
+        engines = _engines(factory, rulebook)
+        for job_id, args in _queue(factory, rulebook, order):
+            outcome = run_job(job_id, args, engines, worker="test")
+            assert outcome.state is JobState.DONE and not outcome.retry, outcome
+        snapshots.append(_snapshot(factory))
+        with factory() as s:
+            assert s.scalar(select(WindowDayLock.rebuilds)) == 3  # one rebuild per recording that landed
+    assert snapshots[0][1] == snapshots[1][1] == snapshots[2][1]  # every rating on the same interaction
+    assert snapshots[0][0] == snapshots[1][0] == snapshots[2][0]
+    assert any(link[1] == "linked" for link in snapshots[0][1])
+
+
+def test_queued_ingest_equals_in_process_ingest_and_stores_once(tmp_path, rulebook):
+    files = day_files(tmp_path / "in", [STARTS[0], STARTS[2]])  # apart: in-process linking sees the same
+    in_process = _store(tmp_path, "in_process", rulebook)
+    ingest(files, IngestOptions(window="A03", progress=False), session_factory=in_process, transcribe=RecordedTranscriber(),
+           matcher=RecordedMatcher(rulebook), rulebook=rulebook)
+    queued = _store(tmp_path, "queued", rulebook)
+    engines = _engines(queued, rulebook)
+    jobs = _queue(queued, rulebook, files)
+    for job_id, args in jobs:
+        run_job(job_id, args, engines)
+    assert _snapshot(queued) == _snapshot(in_process)
+    # a second delivery of a finished job, and a worker killed after storing (job left running): nothing twice
+    with queued() as s, s.begin():
+        s.get(IngestJob, jobs[1][0]).state = JobState.RUNNING
+    again = [run_job(job_id, args, engines) for job_id, args in jobs]
+    assert again[0].reason == "finished before (a second delivery)" and again[0].state is JobState.DONE
+    assert again[1].state is JobState.DONE and again[1].result.status == "skipped"
+    assert _snapshot(queued) == _snapshot(in_process)
+    with queued() as s:
+        assert s.get(IngestJob, jobs[1][0]).attempts == 2
+    # queuing the same files again: already ingested, nothing sent
+    results = enqueue(files, QueueOptions(window="A03", archive=False), session_factory=queued, rulebook=rulebook, archive_dir=None,
+                      send=lambda *a: pytest.fail("sent a done recording"))
+    assert [(r.status, r.reason) for r in results] == [("skipped", "already ingested")] * 2
+
+
+def test_corrupt_file_is_dead_at_once_and_status_lists_it(tmp_path, rulebook, monkeypatch):
+    good = day_files(tmp_path / "in", [STARTS[0]])[0]
+    corrupt = tmp_path / "in" / "A03_20260302-100000.wav"
+    corrupt.write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt " + os.urandom(2000))
+    factory = _store(tmp_path, "store", rulebook)
+    engines = _engines(factory, rulebook)
+    outcomes = [run_job(job_id, args, engines) for job_id, args in _queue(factory, rulebook, [good, corrupt])]
+    assert [o.state for o in outcomes] == [JobState.DONE, JobState.DEAD] and not outcomes[1].retry
+    with factory() as s:
+        dead = s.scalars(select(IngestJob).where(IngestJob.state == JobState.DEAD)).one()
+        assert dead.attempts == 1 and dead.reason and s.get(Recording, dead.recording_id).status is RecordingStatus.FAILED
+        (row,) = job_status(s)
+    assert row.counts == {"done": 1, "dead": 1} and row.failures == [("dead", str(corrupt.resolve()), dead.reason)]
+    # a dead job is never run again; a job whose tries all died with their worker is given up
+    assert run_job(dead.id, QueueOptions("A03").as_task_args(), engines).state is JobState.DEAD
+    with factory() as s, s.begin():
+        job = s.scalars(select(IngestJob).where(IngestJob.state == JobState.DONE)).one()
+        job.state, job.attempts = JobState.RUNNING, 8
+    gave_up = run_job(job.id, QueueOptions("A03").as_task_args(), engines, max_attempts=8)
+    assert gave_up.state is JobState.DEAD and gave_up.reason.startswith("given up after 8 tries; last: worker lost during try 8")
+    monkeypatch.setenv("WINDOWQA_DATA_DIR", str(tmp_path / "data"))
+    shown = runner.invoke(__import__("windowqa.cli", fromlist=["app"]).app,
+                          ["jobs", "status", "--day", "2026-03-02", "--window", "A03", "--db", f"sqlite:///{tmp_path / 'store'}.db"])
+    assert shown.exit_code == 0 and "A03    2026-03-02" in shown.output and "dead 2" in shown.output, shown.output
+    assert f"dead   {corrupt.resolve()}: " in shown.output
+
+
+# ---------------------------------------------------------------------------- the fault test
+
+
+SR = 16000
+SPEECH = DATA / "speech"
+
+
+def _clips() -> list[np.ndarray]:
+    out = []
+    for name in ("paddle_zh.flac", "kimi_asr_example.flac", "uberi_chinese.flac", "firered_aishell2_IT0011W0001.flac",
+                 "wenet_aishell1_BAC009S0724W0121.flac"):
+        audio, sr = sf.read(str(SPEECH / name), dtype="float32", always_2d=True)
+        assert sr == SR
+        out.append(audio[:, 0])
+    return out
+
+
+def _recordings(folder: Path, good: int, corrupt: int) -> tuple[list[Path], list[Path]]:
+    """``good`` mono recordings of A03, each two real clips (different pairs), and ``corrupt`` broken files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    clips = _clips()
+    pause = np.zeros(SR // 2, dtype=np.float32)
+    goods, bads = [], []
+    for i in range(good):
+        a, b = clips[i % len(clips)], clips[(i + 1 + i // len(clips)) % len(clips)]
+        path = folder / f"A03_20260302-{9 + i // 6:02d}{(i % 6) * 10:02d}00.wav"
+        sf.write(str(path), np.concatenate([pause, a, pause, b, pause]), SR, subtype="PCM_16")
+        goods.append(path)
+    for i in range(corrupt):
+        path = folder / f"A03_20260302-15{i:02d}00.wav"
+        path.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(range(256)) * (4 + i))
+        bads.append(path)
+    return goods, bads
+
+
+def _env(tmp_path: Path, name: str, redis_url: str, model_dir: Path) -> dict[str, str]:
+    return {**os.environ, "WINDOWQA_BROKER_URL": redis_url, "WINDOWQA_DATABASE_URL": f"sqlite:///{tmp_path / name}.db",
+            "WINDOWQA_DATA_DIR": str(tmp_path / "data"), "WINDOWQA_ARCHIVE_DIR": str(tmp_path / f"archive-{name}"),
+            "WINDOWQA_WHISPER_MODEL_DIR": str(model_dir), "WINDOWQA_CPU_THREADS": "1",
+            "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def _running_child(factory, worker_pid: int) -> int | None:
+    """A pool process of this worker node that is in the middle of a task (its job is running)."""
+    with factory() as s:
+        running = s.scalars(select(IngestJob.worker).where(IngestJob.state == JobState.RUNNING)).all()
+    for child in _children(worker_pid):
+        if any(w and w.endswith(f":{child}") for w in running):
+            return child
+    return None
+
+
+def _wait_jobs(factory, n: int, worker, log: Path, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with factory() as s:
+            finished = s.scalar(select(func.count()).select_from(IngestJob).where(IngestJob.state.in_([JobState.DONE, JobState.DEAD])))
+        if finished == n:
+            return
+        if worker.poll() is not None:
+            pytest.fail(f"the worker exited:\n{log.read_text()[-4000:]}")
+        time.sleep(0.5)
+    pytest.fail(f"{finished} of {n} jobs finished within {timeout_s} s:\n{log.read_text()[-4000:]}")
+
+
