@@ -37,7 +37,18 @@ def _store(tmp_path: Path, name: str, rulebook):
     with factory() as s, s.begin():
         add_site(s, day=DAY)
         import_ratings(s, DATA / "ratings" / "terminal-2026-03-02.csv", rulebook, RatingImportOptions(vendor_codes={"1": "非常不满意"}))
+        import_ratings(s, _late_ratings(tmp_path), rulebook, RatingImportOptions())
     return factory
+
+
+def _late_ratings(tmp_path: Path) -> Path:
+    """Ratings given just after the second recording began: they rate its first interaction,
+    which only a rebuild of the whole window-day finds when the first recording lands first."""
+    path = tmp_path / "late-ratings.csv"
+    path.write_text("流水号,评价时间,窗口,工号,姓名,评价等级,评价内容\n"
+                    "L1,2026-03-02 09:07:40,A03,1001,张敏,非常满意,\n"
+                    "L2,2026-03-02 09:08:30,A03,1001,张敏,不满意,太慢\n", encoding="utf-8")
+    return path
 
 
 def _engines(factory, rulebook) -> Engines:
@@ -63,6 +74,12 @@ def _links(factory) -> list[tuple]:
     return sorted((r[0], r[1].value, r[2], r[3]) for r in rows)
 
 
+def _hash(path: Path) -> str:
+    from windowqa.ingest import content_hash
+
+    return content_hash(path)
+
+
 def _snapshot(factory) -> tuple:
     with factory() as s:
         return dump_results(s), _links(factory)
@@ -82,7 +99,8 @@ def test_recordings_out_of_order_give_the_same_store_as_in_order(tmp_path, ruleb
             assert s.scalar(select(WindowDayLock.rebuilds)) == 3  # one rebuild per recording that landed
     assert snapshots[0][1] == snapshots[1][1] == snapshots[2][1]  # every rating on the same interaction
     assert snapshots[0][0] == snapshots[1][0] == snapshots[2][0]
-    assert any(link[1] == "linked" for link in snapshots[0][1])
+    late = {link[0]: link for link in snapshots[0][1] if link[0] in ("L1", "L2")}
+    assert late["L1"][1:] == late["L2"][1:] == ("linked", _hash(files[1]), 0), late
 
 
 def test_queued_ingest_equals_in_process_ingest_and_stores_once(tmp_path, rulebook):
