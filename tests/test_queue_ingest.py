@@ -173,16 +173,20 @@ def _clips() -> list[np.ndarray]:
     return out
 
 
-def _recordings(folder: Path, good: int, corrupt: int) -> tuple[list[Path], list[Path]]:
-    """``good`` mono recordings of A03, each two real clips (different pairs), and ``corrupt`` broken files."""
+# Pairs of clips per recording. Not firered then wenet: that pair's second half falls to
+# Whisper's temperature fallback, which samples, so two transcriptions of it differ.
+PAIRS = [(0, 1), (1, 2), (2, 3), (4, 0), (0, 2), (1, 3), (2, 4)]
+
+
+def _recordings(folder: Path, corrupt: int) -> tuple[list[Path], list[Path]]:
+    """Mono recordings of A03, each two real clips (:data:`PAIRS`), and ``corrupt`` broken files."""
     folder.mkdir(parents=True, exist_ok=True)
     clips = _clips()
     pause = np.zeros(SR // 2, dtype=np.float32)
     goods, bads = [], []
-    for i in range(good):
-        a, b = clips[i % len(clips)], clips[(i + 1 + i // len(clips)) % len(clips)]
+    for i, (a, b) in enumerate(PAIRS):
         path = folder / f"A03_20260302-{9 + i // 6:02d}{(i % 6) * 10:02d}00.wav"
-        sf.write(str(path), np.concatenate([pause, a, pause, b, pause]), SR, subtype="PCM_16")
+        sf.write(str(path), np.concatenate([pause, clips[a], pause, clips[b], pause]), SR, subtype="PCM_16")
         goods.append(path)
     for i in range(corrupt):
         path = folder / f"A03_20260302-15{i:02d}00.wav"
@@ -226,3 +230,108 @@ def _wait_jobs(factory, n: int, worker, log: Path, timeout_s: float) -> None:
     pytest.fail(f"{finished} of {n} jobs finished within {timeout_s} s:\n{log.read_text()[-4000:]}")
 
 
+@pytest.fixture
+def redis_url():
+    url = os.environ.get("WINDOWQA_TEST_REDIS_URL")
+    if not url:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("CI=true but WINDOWQA_TEST_REDIS_URL is not set: .ci/run must start Redis")
+        pytest.skip("WINDOWQA_TEST_REDIS_URL not set (run: eval \"$(bash scripts/redis-test-server.sh start)\")")
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"Redis at {url} not reachable: {exc}")
+        pytest.skip(f"Redis at {url} not reachable: {exc}")
+    client.flushdb()  # no task left over from an earlier test
+    yield url
+    client.flushdb()
+    client.close()
+
+
+def _windowqa() -> str:
+    import shutil
+    import sys
+
+    script = Path(sys.executable).with_name("windowqa")
+    return str(script) if script.exists() else shutil.which("windowqa") or "windowqa"
+
+
+def _cli(env: dict[str, str], *args: str, ok: tuple[int, ...] = (0,)) -> str:
+    done = subprocess.run([_windowqa(), *args], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode in ok, f"windowqa {' '.join(args)}: {done.returncode}\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def _sessions(env: dict[str, str]):
+    return make_session_factory(make_engine(env["WINDOWQA_DATABASE_URL"]))
+
+
+def _kill_a_busy_pool_process(factory, node_pid: int, log: Path, timeout_s: float = 300) -> int:
+    """SIGKILL a pool process of the worker node in the middle of a task; its job id."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        children = set(_children(node_pid))
+        with factory() as s:
+            running = s.execute(select(IngestJob.id, IngestJob.worker).where(IngestJob.state == JobState.RUNNING)).all()
+        for job_id, worker in running:
+            pid = int(worker.rsplit(":", 1)[1]) if worker else 0
+            if pid in children:
+                time.sleep(0.5)  # into the task (engines loading or transcribing), not at its claim
+                os.kill(pid, signal.SIGKILL)
+                return job_id
+        time.sleep(0.2)
+    pytest.fail(f"no task seen running within {timeout_s} s:\n{log.read_text()[-4000:]}")
+
+
+@pytest.mark.redis
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_two_worker_processes_one_killed_store_every_recording_once(tmp_path, redis_url, whisper_model_dir, rulebook):
+    goods, bads = _recordings(tmp_path / "in", corrupt=2)
+    n = len(goods) + len(bads)
+    queued_env = _env(tmp_path, "queued", redis_url, whisper_model_dir)
+    local_env = _env(tmp_path, "in_process", redis_url, whisper_model_dir)
+    for env in (queued_env, local_env):
+        _cli(env, "site", "load", str(DATA / "site" / "hall.toml"))
+    from models.settings import Settings
+    from windowqa.engines import site_matcher
+
+    site_matcher(Settings(data_dir=tmp_path / "data"), rulebook)  # the classifier cache, trained once for every process
+    log = tmp_path / "worker.log"
+    node = ["worker", "--pool", "prefork", "--concurrency", "2", "--hostname", f"fault-{os.getpid()}@localhost"]
+    with log.open("w") as out:
+        worker = subprocess.Popen([_windowqa(), *node], env=queued_env, stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path)
+    try:
+        queued = _cli(queued_env, "ingest", str(tmp_path / "in"), "--window", "A03", "--queue")
+        assert f"{n} queued, 0 skipped, 0 failed" in queued, queued
+        factory = _sessions(queued_env)
+        killed = _kill_a_busy_pool_process(factory, worker.pid, log)
+        _wait_jobs(factory, n, worker, log, timeout_s=600)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+    worker_log = log.read_text()
+    assert "WorkerLostError" in worker_log or "SIGKILL" in worker_log, worker_log[-4000:]
+    _cli(local_env, "ingest", str(tmp_path / "in"), "--window", "A03", ok=(1,))  # exit 1: the corrupt files failed
+    local = _sessions(local_env)
+    with factory() as s:
+        jobs = {Path(j.path).name: j for j in s.scalars(select(IngestJob))}
+        per_recording = dict(s.execute(select(Recording.content_hash, func.count(Utterance.id)).join(Utterance, isouter=True)
+                                       .group_by(Recording.content_hash)).all())
+        queued_dump = dump_results(s)
+    assert {name: j.state for name, j in jobs.items()} == {**{p.name: JobState.DONE for p in goods}, **{p.name: JobState.DEAD for p in bads}}
+    assert all(jobs[p.name].reason and jobs[p.name].attempts == 1 for p in bads)  # dead at once, with the decoder's reason
+    assert next(j for j in jobs.values() if j.id == killed).attempts == 2  # delivered again after the kill
+    assert len(per_recording) == n and all(per_recording[_hash(p)] > 0 for p in goods)
+    with local() as s:
+        assert queued_dump == dump_results(s)  # same recordings, utterances, hits, interactions, scores, flags
+    status = _cli(queued_env, "jobs", "status", "--window", "A03")
+    assert f"done {len(goods)}" in status and "dead 2" in status and all(p.name in status for p in bads), status
