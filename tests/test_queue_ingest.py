@@ -18,7 +18,7 @@ import soundfile as sf
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from _store_support import DATA, RecordedMatcher, RecordedTranscriber, add_site, day_files, dump_results, rulebook  # noqa: F401
+from _store_support import DATA, RecordedMatcher, pg_url, RecordedTranscriber, add_site, day_files, dump_results, rulebook  # noqa: F401
 from models.db import IngestJob, JobState, Rating, Recording, RecordingStatus, Utterance, WindowDayLock, init_db, make_engine, make_session_factory
 from scoring.store.ratings import RatingImportOptions, import_ratings
 from windowqa.ingest import IngestOptions, ingest
@@ -31,8 +31,8 @@ STARTS = [DAY.replace(hour=9), DAY.replace(hour=9, minute=7, second=26), DAY.rep
 runner = CliRunner()
 
 
-def _store(tmp_path: Path, name: str, rulebook):
-    engine = init_db(make_engine(f"sqlite:///{tmp_path / name}.db"))
+def _store(tmp_path: Path, name: str, rulebook, url: str | None = None):
+    engine = init_db(make_engine(url or f"sqlite:///{tmp_path / name}.db"))
     factory = make_session_factory(engine)
     with factory() as s, s.begin():
         add_site(s, day=DAY)
@@ -101,6 +101,20 @@ def test_recordings_out_of_order_give_the_same_store_as_in_order(tmp_path, ruleb
     assert snapshots[0][0] == snapshots[1][0] == snapshots[2][0]
     late = {link[0]: link for link in snapshots[0][1] if link[0] in ("L1", "L2")}
     assert late["L1"][1:] == late["L2"][1:] == ("linked", _hash(files[1]), 0), late
+
+
+@pytest.mark.postgres
+def test_out_of_order_on_postgresql_gives_the_store_of_sqlite_in_order(tmp_path, rulebook, pg_url):
+    """The window-day lock row taken FOR UPDATE on PostgreSQL; the same result as in order on SQLite."""
+    files = day_files(tmp_path / "in", STARTS)
+    snapshots = []
+    for name, order, url in (("in_order", files, None), ("reversed", files[::-1], pg_url)):
+        factory = _store(tmp_path, name, rulebook, url)
+        engines = _engines(factory, rulebook)
+        for job_id, args in _queue(factory, rulebook, order):
+            assert run_job(job_id, args, engines).state is JobState.DONE
+        snapshots.append(_snapshot(factory))
+    assert snapshots[0] == snapshots[1]
 
 
 def test_queued_ingest_equals_in_process_ingest_and_stores_once(tmp_path, rulebook):
