@@ -18,7 +18,7 @@ import soundfile as sf
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from _store_support import DATA, RecordedMatcher, pg_url, RecordedTranscriber, add_site, day_files, dump_results, rulebook  # noqa: F401
+from _store_support import DATA, RecordedMatcher, db_url, pg_url, sqlite_url, RecordedTranscriber, add_site, day_files, dump_results, rulebook  # noqa: F401
 from models.db import IngestJob, JobState, Rating, Recording, RecordingStatus, Utterance, WindowDayLock, init_db, make_engine, make_session_factory
 from scoring.store.ratings import RatingImportOptions, import_ratings
 from windowqa.ingest import IngestOptions, ingest
@@ -115,6 +115,35 @@ def test_out_of_order_on_postgresql_gives_the_store_of_sqlite_in_order(tmp_path,
             assert run_job(job_id, args, engines).state is JobState.DONE
         snapshots.append(_snapshot(factory))
     assert snapshots[0] == snapshots[1]
+
+
+def test_a_window_day_rebuild_waits_for_the_one_under_way(tmp_path, rulebook, db_url):
+    """While one transaction holds the window-day's lock row, a second rebuild of that
+    window-day waits; it runs as soon as the first commits."""
+    import threading
+
+    from sqlalchemy import update
+
+    from windowqa.queue_ingest import rebuild_window_day
+
+    factory = _store(tmp_path, "lock", rulebook, db_url)
+    engines = _engines(factory, rulebook)
+    for job_id, args in _queue(factory, rulebook, day_files(tmp_path / "in", STARTS[:1])):
+        run_job(job_id, args, engines)
+    window_id = 1
+    with factory() as s:
+        window_id = s.scalar(select(WindowDayLock.window_id))
+    finished = threading.Event()
+    second = threading.Thread(target=lambda: (rebuild_window_day(factory, rulebook, window_id, DAY.date()), finished.set()))
+    with factory() as s, s.begin():  # the first rebuild, under way
+        s.execute(update(WindowDayLock).values(rebuilds=WindowDayLock.rebuilds + 1))
+        second.start()
+        time.sleep(3)
+        assert not finished.is_set(), "a second rebuild ran while the first held the window-day"
+    second.join(timeout=60)
+    assert finished.is_set()
+    with factory() as s:
+        assert s.scalar(select(WindowDayLock.rebuilds)) == 3  # the landing, the held one, the one that waited
 
 
 def test_queued_ingest_equals_in_process_ingest_and_stores_once(tmp_path, rulebook):
