@@ -322,8 +322,7 @@ def _kill_a_busy_pool_process(factory, node_pid: int, log: Path, timeout_s: floa
             running = s.execute(select(IngestJob.id, IngestJob.worker).where(IngestJob.state == JobState.RUNNING)).all()
         for job_id, worker in running:
             pid = int(worker.rsplit(":", 1)[1]) if worker else 0
-            if pid in children:
-                time.sleep(0.5)  # into the task (engines loading or transcribing), not at its claim
+            if pid in children:  # transcribing (its engines are built before the claim)
                 os.kill(pid, signal.SIGKILL)
                 return job_id
         time.sleep(0.2)
@@ -373,8 +372,20 @@ def test_two_worker_processes_one_killed_store_every_recording_once(tmp_path, re
     assert {name: j.state for name, j in jobs.items()} == {**{p.name: JobState.DONE for p in goods}, **{p.name: JobState.DEAD for p in bads}}
     assert all(jobs[p.name].reason and jobs[p.name].attempts == 1 for p in bads)  # dead at once, with the decoder's reason
     assert next(j for j in jobs.values() if j.id == killed).attempts == 2  # delivered again after the kill
+    assert sorted(j.attempts for j in jobs.values()) == [1] * (n - 1) + [2]
     assert len(per_recording) == n and all(per_recording[_hash(p)] > 0 for p in goods)
     with local() as s:
         assert queued_dump == dump_results(s)  # same recordings, utterances, hits, interactions, scores, flags
     status = _cli(queued_env, "jobs", "status", "--window", "A03")
     assert f"done {len(goods)}" in status and "dead 2" in status and all(p.name in status for p in bads), status
+
+
+def test_the_ingest_task_retries_a_bounded_number_of_times_and_redelivers_after_a_dead_machine():
+    from models.settings import Settings
+    from windowqa.worker import INGEST_TASK, make_celery, max_attempts
+
+    settings = Settings(broker_url="redis://127.0.0.1:1/0", task_max_retries=2, task_visibility_timeout_s=900)
+    celery_app = make_celery(settings)
+    assert celery_app.tasks[INGEST_TASK].max_retries == 2 and max_attempts(settings) == 6
+    assert celery_app.conf.broker_transport_options == {"visibility_timeout": 900}
+    assert (celery_app.conf.task_acks_late, celery_app.conf.task_reject_on_worker_lost) == (True, True)

@@ -149,6 +149,7 @@ def make_celery(settings: Settings) -> "Celery":
         worker_prefetch_multiplier=1,  # a long task never holds others back in one process's buffer
         worker_concurrency=settings.worker_concurrency,
         broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": settings.task_visibility_timeout_s},
         worker_hijack_root_logger=False,
         timezone=settings.timezone,
         enable_utc=False,
