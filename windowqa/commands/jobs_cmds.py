@@ -109,39 +109,6 @@ def beat(
     celery_app.start(["beat", f"--loglevel={loglevel}", f"--schedule={state}"])
 
 
-def queue_ingest(cli: CliContext, paths: list[Path], window: str, *, archive: bool, channels: Optional[str],
-                 retry_failed: bool, roles: bool, as_json: bool) -> None:
-    """``windowqa ingest --queue``: register each recording, send one task per recording to the workers."""
-    import json
-    import sys
-
-    from windowqa.ingest import IngestError
-    from windowqa.queue_ingest import QueueOptions, enqueue
-    from windowqa.worker import INGEST_TASK
-
-    celery_app = _celery(cli)
-    options = QueueOptions(window=window, archive=archive, channels=channels, retry_failed=retry_failed, roles=roles)
-
-    def send(job_id: int, task_args: dict) -> None:
-        celery_app.send_task(INGEST_TASK, args=[job_id, task_args])
-
-    try:
-        results = enqueue(paths, options, session_factory=cli.sessions, rulebook=cli.rulebook,
-                          archive_dir=cli.settings.resolved_archive_dir, send=send)
-    except IngestError as exc:
-        fail(str(exc))
-    for f in results:
-        if as_json:
-            sys.stdout.write(json.dumps(f.__dict__, ensure_ascii=False) + "\n")
-        else:
-            typer.echo(f"{f.status:8s} {f.path}: {f.reason}")
-    counts = {s: sum(1 for f in results if f.status == s) for s in ("queued", "skipped", "failed")}
-    if not as_json:
-        typer.echo(f"{counts['queued']} queued, {counts['skipped']} skipped, {counts['failed']} failed")
-    if counts["failed"]:
-        raise typer.Exit(1)
-
-
 @jobs_app.command("status")
 def jobs_status(
     ctx: typer.Context,

@@ -142,7 +142,7 @@ def ingest_cmd(
     if queue:
         if start is not None:
             fail("--start does not go with --queue: put each start time in its file name")
-        from windowqa.commands.jobs_cmds import queue_ingest
+        from windowqa.commands._shared import queue_ingest
 
         queue_ingest(cli, paths, window, archive=not no_archive, channels=channels, retry_failed=retry_failed,
                      roles=not no_roles, as_json=as_json)
