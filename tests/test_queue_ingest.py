@@ -4,7 +4,6 @@ Redis broker and real ``windowqa worker`` processes transcribing real audio with
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -21,6 +20,7 @@ from typer.testing import CliRunner
 from _store_support import DATA, RecordedMatcher, db_url, pg_url, sqlite_url, RecordedTranscriber, add_site, day_files, dump_results, rulebook  # noqa: F401
 from models.db import IngestJob, JobState, Rating, Recording, RecordingStatus, Utterance, WindowDayLock, init_db, make_engine, make_session_factory
 from scoring.store.ratings import RatingImportOptions, import_ratings
+from windowqa.cli import app as cli_app
 from windowqa.ingest import IngestOptions, ingest
 from windowqa.queue_ingest import Engines, QueueOptions, enqueue, job_status, run_job
 
@@ -130,7 +130,6 @@ def test_a_window_day_rebuild_waits_for_the_one_under_way(tmp_path, rulebook, db
     engines = _engines(factory, rulebook)
     for job_id, args in _queue(factory, rulebook, day_files(tmp_path / "in", STARTS[:1])):
         run_job(job_id, args, engines)
-    window_id = 1
     with factory() as s:
         window_id = s.scalar(select(WindowDayLock.window_id))
     finished = threading.Event()
@@ -193,7 +192,7 @@ def test_corrupt_file_is_dead_at_once_and_status_lists_it(tmp_path, rulebook, mo
     gave_up = run_job(job.id, QueueOptions("A03").as_task_args(), engines, max_attempts=8)
     assert gave_up.state is JobState.DEAD and gave_up.reason.startswith("given up after 8 tries; last: worker lost during try 8")
     monkeypatch.setenv("WINDOWQA_DATA_DIR", str(tmp_path / "data"))
-    shown = runner.invoke(__import__("windowqa.cli", fromlist=["app"]).app,
+    shown = runner.invoke(cli_app,
                           ["jobs", "status", "--day", "2026-03-02", "--window", "A03", "--db", f"sqlite:///{tmp_path / 'store'}.db"])
     assert shown.exit_code == 0 and "A03    2026-03-02" in shown.output and "dead 2" in shown.output, shown.output
     assert f"dead   {corrupt.resolve()}: " in shown.output
