@@ -600,6 +600,50 @@ class ImportRun(Base):
     rejects: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [{"line": n, "reason": ".."}]
 
 
+class JobState(str, enum.Enum):
+    """Where a queued recording (``windowqa ingest --queue``) stands.
+
+    ``dead``: the dead-letter list: a file that failed on its content, or failed every allowed
+    try; never delivered again (``reason`` says why).
+    """
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"  # failed on an outside cause; a retry is scheduled
+    DEAD = "dead"
+
+
+class IngestJob(Base):
+    """One recording handed to the workers: its state, tries and the reason of its last failure."""
+
+    __tablename__ = "ingest_job"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recording_id: Mapped[int] = mapped_column(ForeignKey("recording.id", ondelete="CASCADE"), unique=True)
+    window_id: Mapped[Optional[int]] = mapped_column(ForeignKey("window.id"))
+    day: Mapped[Optional[date]] = mapped_column(Date, index=True)  # the recording's local day
+    path: Mapped[str] = mapped_column(String(1000))  # where the workers read the file
+    state: Mapped[JobState] = mapped_column(_enum(JobState, "ingest_job_state"), default=JobState.QUEUED, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # deliveries started (a killed worker's too)
+    reason: Mapped[Optional[str]] = mapped_column(Text)
+    worker: Mapped[Optional[str]] = mapped_column(String(200))
+    queued_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.current_timestamp())
+    updated_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+
+
+class WindowDayLock(Base):
+    """One row per window and day: its rebuild holds this row locked, so that two workers never
+    rebuild the same window-day at once (row lock on PostgreSQL, the write lock on SQLite)."""
+
+    __tablename__ = "window_day_lock"
+
+    window_id: Mapped[int] = mapped_column(ForeignKey("window.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    rebuilds: Mapped[int] = mapped_column(Integer, default=0)
+    rebuilt_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+
+
 # ---------------------------------------------------------------------------- engine and sessions
 
 
@@ -699,6 +743,9 @@ __all__ = [
     "FollowUp",
     "FollowUpStatus",
     "ImportRun",
+    "IngestJob",
+    "JobState",
+    "WindowDayLock",
     "LoginThrottle",
     "Interaction",
     "QueueCall",

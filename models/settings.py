@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     broker_url: str = "redis://127.0.0.1:6379/0"  # Celery broker of `windowqa worker` / `windowqa beat` (not used by in-process ingest)
     worker_concurrency: int = Field(1, ge=1)  # worker processes per `windowqa worker` (each loads its own models)
     task_max_retries: int = Field(3, ge=0)  # a task failing on an outside cause is retried this often, then given up
+    # A task taken by a worker machine that died (not just one worker process) is delivered again after
+    # this long; longer than the longest recording's ingest (a second delivery of a running one stores nothing twice).
+    task_visibility_timeout_s: int = Field(3600, ge=60)
     timezone: str = "Asia/Shanghai"  # the hall's local time: Celery beat's clock for job_schedule
     # When Celery beat runs each scheduled job, local time "HH:MM" (cron users write their own crontab).
     job_schedule: dict[str, str] = {"overdue-followups": "07:30", "attendance-day": "23:30", "retention": "02:30", "consistency": "03:30"}

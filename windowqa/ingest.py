@@ -178,21 +178,8 @@ def ingest(
     files, others = collect_files(paths)
     if options.start is not None and len(files) > 1:
         raise IngestError(f"--start applies to one recording, but {len(files)} files were given; put each start time in its file name")
-    override = _parse_channels(options.channels)
-    with session_factory() as s:
-        try:
-            window = window_by_code(s, options.window)
-        except StoreError as exc:
-            raise IngestError(str(exc)) from None
-        window_id, channel_map = window.id, override or window.channel_map
-    if override is None and channel_map:
-        try:
-            spec = ",".join(channel_map[k] for k in sorted(channel_map, key=int))
-        except ValueError:
-            raise IngestError(f"window {options.window}'s channel_map: keys must be channel numbers, got {sorted(channel_map)}") from None
-        _parse_channels(spec, f"window {options.window}'s channel_map: ")
-    remove_partial_copies(options.archive_dir, options.window)
-    run = _Run(options, window_id, channel_map, session_factory, transcribe, matcher, rulebook, role_classifier, asr_options)
+    run = open_run(options, session_factory=session_factory, transcribe=transcribe, matcher=matcher, rulebook=rulebook,
+                   role_classifier=role_classifier, asr_options=asr_options)
     report = IngestReport(options=options)
     for other in others:
         report.files.append(FileResult(path=str(other), status="skipped", reason=f"not an audio file ({other.suffix or 'no suffix'})"))
@@ -206,6 +193,44 @@ def ingest(
         for warning in result.warnings:
             log.warning("%s: %s", path, warning)
     return report
+
+
+def open_run(
+    options: IngestOptions,
+    *,
+    session_factory: sessionmaker[Session],
+    transcribe: Transcribe | None,
+    matcher: Matcher | None,
+    rulebook: Rulebook,
+    role_classifier: Any | None = None,
+    asr_options: dict[str, Any] | None = None,
+    clean_partial: bool = True,
+) -> "_Run":
+    """What the files of one ingest share, checked (window, channel map): :meth:`_Run.ingest_one`
+    ingests one file; :meth:`_Run.register` only opens its recording (the queued ingest, whose
+    workers pass their own engines). ``transcribe`` and ``matcher`` may be None for ``register``.
+    ``clean_partial``: remove the window's partial archive copies first (not in a worker: the
+    command that queues files may be copying them).
+
+    Raises:
+        IngestError: the window is unknown, or its channel map is not valid.
+    """
+    override = _parse_channels(options.channels)
+    with session_factory() as s:
+        try:
+            window = window_by_code(s, options.window)
+        except StoreError as exc:
+            raise IngestError(str(exc)) from None
+        window_id, channel_map = window.id, override or window.channel_map
+    if override is None and channel_map:
+        try:
+            spec = ",".join(channel_map[k] for k in sorted(channel_map, key=int))
+        except ValueError:
+            raise IngestError(f"window {options.window}'s channel_map: keys must be channel numbers, got {sorted(channel_map)}") from None
+        _parse_channels(spec, f"window {options.window}'s channel_map: ")
+    if clean_partial:
+        remove_partial_copies(options.archive_dir, options.window)
+    return _Run(options, window_id, channel_map, session_factory, transcribe, matcher, rulebook, role_classifier, asr_options)
 
 
 def _parse_channels(spec: str | None, where: str = "--channels: ") -> dict[str, str] | None:
@@ -271,6 +296,21 @@ class _Run:
             return self._fail(result, _database_reason(exc), FailureKind.OUTSIDE)
         except OSError as exc:
             return self._fail(result, f"{type(exc).__name__}: {exc}", FailureKind.OUTSIDE)
+        return result
+
+    def register(self, path: Path) -> FileResult:
+        """Open (or redo) the file's recording by content hash without analysing it: ``pending``
+        with its start time and archived path; skipped or failed as ``ingest_one`` would be."""
+        result = FileResult(path=str(path), status="failed")
+        if not path.is_file():
+            result.reason, result.failure_kind = "file not found", FailureKind.OUTSIDE.value
+            return result
+        try:
+            self._open_recording(path, result)
+        except SQLAlchemyError as exc:
+            return self._fail(result, _database_reason(exc), FailureKind.OUTSIDE)
+        if result.status != "skipped" and not result.reason:
+            result.status = "queued"
         return result
 
     def _fail(self, result: FileResult, reason: str, kind: FailureKind) -> FileResult:
@@ -352,7 +392,12 @@ class _Run:
         """Segment, score and store the recording's utterances; link the ratings given then;
         flag another staff member's voice serving (when the transcription tells voices apart)."""
         with self.session_factory() as s, s.begin():
-            recording = s.get(Recording, result.recording_id)
+            # Locked (PostgreSQL) and checked: a second delivery of a queued recording that
+            # finished meanwhile stores nothing twice.
+            recording = s.get(Recording, result.recording_id, with_for_update=True, populate_existing=True)
+            if recording.status is RecordingStatus.DONE:
+                result.status, result.reason = "skipped", "already ingested"
+                return
             stored = store_recording(s, recording, items, self.rulebook)
             serving_flags = getattr(self.transcribe, "serving_flags", None)
             if voices and serving_flags is not None:
@@ -401,6 +446,7 @@ __all__ = [
     "expand_paths",
     "ingest",
     "matched_utterances",
+    "open_run",
     "speech_transcriber",
     "start_from_metadata",
     "start_from_name",

@@ -14,6 +14,7 @@ connections must not cross a fork) and builds its own.
 from __future__ import annotations
 
 import logging
+import os
 from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("windowqa.worker")
 
 RUN_JOB_TASK = "windowqa.jobs.run"
+INGEST_TASK = "windowqa.ingest.recording"
 # A task failing on an outside cause (database unreachable or locked) is retried after this
 # many seconds, doubling each time, at most this often (the settings' task_max_retries).
 RETRY_BACKOFF_S = 10
@@ -62,6 +64,23 @@ class WorkerState:
         from windowqa.engines import site_transcriber
 
         return site_transcriber(self.settings)
+
+    @cached_property
+    def role_classifier(self) -> Any:
+        from nlp.role import build_role_classifier
+
+        return build_role_classifier()
+
+    @cached_property
+    def engines(self) -> Any:
+        """The queued ingest's engines (:class:`windowqa.queue_ingest.Engines`), as ``windowqa ingest`` builds them."""
+        from windowqa.ingest import speech_transcriber
+        from windowqa.queue_ingest import Engines
+
+        transcriber = self.transcriber
+        return Engines(self.sessions, self.rulebook, speech_transcriber(transcriber, matcher=self.matcher), self.matcher,
+                       self.role_classifier, transcriber.describe() if hasattr(transcriber, "describe") else None,
+                       self.settings.resolved_archive_dir)
 
     def close(self) -> None:
         """Forget the database connections (of a parent process, after a fork: never used here)."""
@@ -130,6 +149,7 @@ def make_celery(settings: Settings) -> "Celery":
         worker_prefetch_multiplier=1,  # a long task never holds others back in one process's buffer
         worker_concurrency=settings.worker_concurrency,
         broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": settings.task_visibility_timeout_s},
         worker_hijack_root_logger=False,
         timezone=settings.timezone,
         enable_utc=False,
@@ -150,7 +170,35 @@ def make_celery(settings: Settings) -> "Celery":
         for line in result.lines():
             log.info("job %s: %s", name, line)
 
+    _ingest_task(app, settings)
     return app
 
 
-__all__ = ["RUN_JOB_TASK", "WorkerState", "beat_schedule", "make_celery", "worker_state"]
+def max_attempts(settings: Settings) -> int:
+    """Deliveries of one queued recording before it is dead-lettered: every retry of an outside
+    failure, and as many deliveries again for tries whose worker was killed."""
+    return 2 * (settings.task_max_retries + 1)
+
+
+def _ingest_task(app: "Celery", settings: Settings) -> None:
+    @app.task(name=INGEST_TASK, bind=True, max_retries=settings.task_max_retries)
+    def ingest_recording_task(self: Any, job_id: int, task_args: dict[str, Any]) -> None:
+        """Ingest one queued recording (``windowqa ingest --queue``) and rebuild its window-day."""
+        import socket
+
+        from models.db import JobState
+        from windowqa.queue_ingest import finish, run_job
+
+        state = worker_state(settings)
+        worker = f"{self.request.hostname or socket.gethostname()}:{os.getpid()}"
+        outcome = run_job(job_id, task_args, state.engines, worker=worker, max_attempts=max_attempts(settings))
+        log.info("ingest job %d: %s %s", job_id, outcome.state.value if outcome.state else "-", outcome.reason)
+        if not outcome.retry:
+            return
+        if self.request.retries >= settings.task_max_retries:
+            finish(state.sessions, job_id, JobState.DEAD, f"failed {self.request.retries + 1} times; last: {outcome.reason}")
+            return
+        raise self.retry(countdown=RETRY_BACKOFF_S * 2 ** self.request.retries)
+
+
+__all__ = ["INGEST_TASK", "RUN_JOB_TASK", "max_attempts", "WorkerState", "beat_schedule", "make_celery", "worker_state"]

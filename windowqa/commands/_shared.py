@@ -1,4 +1,5 @@
-"""Pieces several command modules use: the dashboard process, the phrase-evaluation printout, the stored attendance month.
+"""Pieces several command modules use: the dashboard process, the phrase-evaluation printout, the stored
+attendance month, the queued ingest.
 
 Command modules import this module and :mod:`windowqa.context`, never each other.
 """
@@ -9,8 +10,12 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Optional
 
 import typer
+
+if TYPE_CHECKING:
+    from windowqa.context import CliContext
 
 ENTRYPOINT = Path(__file__).resolve().parents[2] / "dashboard" / "streamlit_app.py"
 
@@ -71,3 +76,37 @@ def store_attendance_months(cli, rulebook, months: list[str], through) -> None:
         for result in classify_months(session, months, rulebook, work_calendar(settings.calendar_path), through=through,
                                       calendar_path=settings.calendar_path):
             typer.echo(describe(result))
+
+
+def queue_ingest(cli: "CliContext", paths: list[Path], window: str, *, archive: bool, channels: Optional[str],
+                 retry_failed: bool, roles: bool, as_json: bool) -> None:
+    """``windowqa ingest --queue``: register each recording, send one task per recording to the workers."""
+    from windowqa.context import fail
+    from windowqa.ingest import IngestError
+    from windowqa.queue_ingest import QueueOptions, enqueue
+    from windowqa.worker import INGEST_TASK, make_celery
+
+    try:
+        celery_app = make_celery(cli.settings)
+    except ValueError as exc:
+        fail(str(exc))
+    options = QueueOptions(window=window, archive=archive, channels=channels, retry_failed=retry_failed, roles=roles)
+
+    def send(job_id: int, task_args: dict) -> None:
+        celery_app.send_task(INGEST_TASK, args=[job_id, task_args])
+
+    try:
+        results = enqueue(paths, options, session_factory=cli.sessions, rulebook=cli.rulebook,
+                          archive_dir=cli.settings.resolved_archive_dir, send=send)
+    except IngestError as exc:
+        fail(str(exc))
+    for f in results:
+        if as_json:
+            sys.stdout.write(json.dumps(f.__dict__, ensure_ascii=False) + "\n")
+        else:
+            typer.echo(f"{f.status:8s} {f.path}: {f.reason}")
+    counts = {s: sum(1 for f in results if f.status == s) for s in ("queued", "skipped", "failed")}
+    if not as_json:
+        typer.echo(f"{counts['queued']} queued, {counts['skipped']} skipped, {counts['failed']} failed")
+    if counts["failed"]:
+        raise typer.Exit(1)

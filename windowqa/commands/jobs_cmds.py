@@ -107,3 +107,31 @@ def beat(
     state = cli.settings.data_dir / "celerybeat-schedule"
     state.parent.mkdir(parents=True, exist_ok=True)
     celery_app.start(["beat", f"--loglevel={loglevel}", f"--schedule={state}"])
+
+
+@jobs_app.command("status")
+def jobs_status(
+    ctx: typer.Context,
+    day: Optional[str] = typer.Option(None, "--day", help="Only this day, YYYY-MM-DD."),
+    window: Optional[str] = typer.Option(None, "--window", help="Only this window code."),
+    db_url: Optional[str] = DB_OPT,
+) -> None:
+    """Queued ingest (`ingest --queue`): queued / running / done / failed / dead per window and day,
+    with the reason of each failure (dead = the dead-letter list)."""
+    from datetime import date
+
+    from windowqa.queue_ingest import job_status
+
+    try:
+        when = date.fromisoformat(day) if day else None
+    except ValueError as exc:
+        fail(f"--day: {exc}")
+    cli = cli_context(ctx, db=db_url)
+    with cli.sessions() as session:
+        rows = job_status(session, day=when, window=window)
+    if not rows:
+        typer.echo("no queued recordings")
+    for row in rows:
+        typer.echo(row.line())
+        for state, path, reason in row.failures:
+            typer.echo(f"    {state:6s} {path}: {reason}")

@@ -126,11 +126,13 @@ def ingest_cmd(
     rulebook_path: Optional[Path] = RULEBOOK_OPT,
     db: Optional[str] = DB_OPT,
     as_json: bool = typer.Option(False, "--json", help="One JSON object per file."),
+    queue: bool = typer.Option(False, "--queue", help="Register the recordings and hand them to the workers (`windowqa worker`), then return."),
 ) -> None:
     """Transcribe, match, segment and score recordings into the store (idempotent, resumable).
 
     A failed file says whether it failed on an outside cause (retried on the next ingest) or
-    on its content (retried with --retry-failed).
+    on its content (retried with --retry-failed). With --queue the workers do it (see
+    `windowqa jobs status`).
     """
     from sqlalchemy.exc import DBAPIError
 
@@ -140,6 +142,14 @@ def ingest_cmd(
     from windowqa.speech.voices import VoiceSetupError, site_voice_splitter
 
     cli = cli_context(ctx, db=db, rulebook=rulebook_path)
+    if queue:
+        if start is not None:
+            fail("--start does not go with --queue: put each start time in its file name")
+        from windowqa.commands._shared import queue_ingest
+
+        queue_ingest(cli, paths, window, archive=not no_archive, channels=channels, retry_failed=retry_failed,
+                     roles=not no_roles, as_json=as_json)
+        return
     settings, rulebook, factory = cli.settings, cli.rulebook, cli.sessions
     try:
         splitter = site_voice_splitter(factory, window, wanted=voice)

@@ -1,7 +1,7 @@
 """sampled review: plans, draws, sampled interactions, reviews
 
 Revision ID: 0008_sampling
-Revises: 0005_audio_retention
+Revises: 0006_queue
 Create Date: 2026-12-03 08:50:16.322326
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 revision = '0008_sampling'
 # The core branch's head when this was written; the lead re-chains after any later core revision.
-down_revision = '0005_audio_retention'
+down_revision = '0006_queue'
 branch_labels = None
 depends_on = None
 
