@@ -299,6 +299,8 @@ class Utterance(Base):
     channel: Mapped[Optional[int]] = mapped_column(Integer)
     confidence: Mapped[float] = mapped_column(Float, default=1.0)
     staff_id: Mapped[Optional[int]] = mapped_column(ForeignKey("staff.id"))
+    # Character bigrams of the text for transcript search (models.transcript_search), set when stored.
+    search_text: Mapped[Optional[str]] = mapped_column(Text)
 
     recording: Mapped[Recording] = relationship(back_populates="utterances")
     staff: Mapped[Optional[Staff]] = relationship()

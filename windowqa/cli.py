@@ -13,6 +13,7 @@ from windowqa.commands import dashboard_cmds  # noqa: F401  (registers dashboard
 from windowqa.commands import store_cmds  # noqa: F401  (registers ingest, ratings/queue import, report, flags, followups, site load, explain)
 from windowqa.commands import demo_cmds  # noqa: F401  (registers demo, eval demo)
 from windowqa.commands import voice_cmds  # noqa: F401  (registers voice enroll/unenroll, eval roles)
+from windowqa.commands import search_cmds  # noqa: F401  (registers search, search reindex)
 
 logging.getLogger("jieba").setLevel(logging.WARNING)
 

@@ -1,0 +1,208 @@
+"""Transcript search: the lines that contain given words, with window, staff, rule and date filters.
+
+A complaint (八.5) names a window, a day and what was said; this finds the line and the
+interaction it belongs to. Words are matched exactly (after :func:`models.transcript_search.normalise`:
+punctuation and spaces in the transcript are ignored), every word of the query must occur in the
+line. The index is character bigrams (see :mod:`models.transcript_search`), so no segmenter is
+needed here. A staff member finds only lines of their own interactions; citizens' numbers are
+masked for roles that may not see them, and a line is found only by words its reader can see
+(a masked ID number cannot be searched for).
+
+Two plans on SQLite: when the filters leave few interactions (a window and a week, one staff
+member's month), their lines are checked directly (index of the filter, then a substring test
+of ``search_text``); otherwise the FTS5 index drives, newest lines first. PostgreSQL's planner
+chooses between its GIN index and the filters' indexes itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import column, exists, func, literal_column, select, table, text
+from sqlalchemy.orm import Session
+
+from models.db import Flag, Interaction, RuleHitRow, Staff, Utterance, UserRole, Window
+from models.transcript_search import SQLITE_FTS_TABLE, fts5_query, normalise, query_terms, term_pattern, tsquery
+from scoring.access.policy import DEFAULT_POLICY, AccessPolicy, NotFound, day_end, day_start, redact, require, staff_scope
+from scoring.accounts import Actor
+
+SEARCH = {UserRole.INSPECTOR, UserRole.MANAGER, UserRole.ADMIN, UserRole.STAFF}
+# Below this many interactions left by the filters, checking their lines beats walking the index.
+DIRECT_SCAN_MAX_INTERACTIONS = 40_000
+
+
+class SearchQueryError(ValueError):
+    """The query has no word to search for."""
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """What narrows a search; every field is optional. Days are inclusive."""
+
+    window: str | None = None  # window code, e.g. "A03"
+    staff_no: str | None = None  # 工号
+    rule: str | None = None  # a rule id ("forbidden.not_my_job") or a family ("forbidden"): interactions with such a hit
+    date_from: date | None = None
+    date_to: date | None = None
+    limit: int = 200  # newest lines first
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One found line and where to open it."""
+
+    utterance_id: int
+    interaction_id: int
+    recording_id: int
+    line: int  # 0-based line of the interaction's transcript
+    started_at: datetime | None
+    start_s: float  # offset into the recording
+    end_s: float
+    window_code: str | None
+    staff_no: str | None
+    staff_name: str | None
+    role: str  # staff / citizen
+    text: str  # as the reader may see it (numbers masked)
+    flag_id: int | None  # a flag on this interaction (its line if any), to open the interaction's view
+
+
+def search_transcripts(
+    session: Session, actor: Actor, query: str, filters: SearchFilters = SearchFilters(), policy: AccessPolicy = DEFAULT_POLICY
+) -> list[SearchHit]:
+    """Lines whose text contains every word of ``query``, newest first.
+
+    Raises:
+        SearchQueryError: no word in ``query``.
+        AccessDenied: a staff member asked for another staff member's lines.
+        NotFound: an unknown window or 工号 in ``filters``.
+    """
+    require(actor, SEARCH, "search transcripts")
+    terms = query_terms(query)
+    if not terms:
+        raise SearchQueryError("请输入要搜索的词语")
+    conditions = _filter_conditions(session, actor, filters)
+    limit = max(1, min(int(filters.limit), 1000))
+    if session.get_bind().dialect.name == "sqlite":
+        rows = _sqlite_rows(session, terms, conditions, limit)
+    else:
+        match = func.to_tsvector(literal_column("'simple'"), func.coalesce(Utterance.search_text, "")).op("@@")(
+            func.to_tsquery(literal_column("'simple'"), tsquery(terms))
+        )
+        rows = session.execute(_base().where(match, *conditions).order_by(Utterance.id.desc()).limit(limit)).all()
+    return _hits(session, actor, terms, rows, policy)
+
+
+def _filter_conditions(session: Session, actor: Actor, f: SearchFilters) -> list:
+    staff_id = None
+    if f.staff_no:
+        staff_id = session.scalar(select(Staff.id).where(Staff.staff_no == f.staff_no))
+        if staff_id is None:
+            raise NotFound(f"没有工号 {f.staff_no}")
+    staff_id = staff_scope(actor, staff_id)
+    conditions = []
+    if staff_id is not None:
+        conditions.append(Interaction.staff_id == staff_id)
+    if f.window:
+        window_id = session.scalar(select(Window.id).where(Window.code == f.window))
+        if window_id is None:
+            raise NotFound(f"没有窗口 {f.window}")
+        conditions.append(Interaction.window_id == window_id)
+    if f.date_from is not None:
+        conditions.append(Interaction.started_at >= day_start(f.date_from))
+    if f.date_to is not None:
+        conditions.append(Interaction.started_at < day_end(f.date_to))
+    if f.rule:
+        rule_match = RuleHitRow.rule_id == f.rule if "." in f.rule else RuleHitRow.family == f.rule
+        conditions.append(exists().where(RuleHitRow.interaction_id == Interaction.id, rule_match))
+    return conditions
+
+
+_COLUMNS = (Utterance.id, Utterance.interaction_id, Utterance.recording_id, Utterance.seq, Utterance.started_at,
+            Utterance.start_s, Utterance.end_s, Utterance.role, Utterance.text, Window.code, Staff.staff_no, Staff.name)
+
+
+def _base():
+    return (
+        select(*_COLUMNS)
+        .join(Interaction, Interaction.id == Utterance.interaction_id)
+        .outerjoin(Window, Window.id == Interaction.window_id)
+        .outerjoin(Staff, Staff.id == Interaction.staff_id)
+    )
+
+
+def _sqlite_rows(session: Session, terms: list[str], conditions: list, limit: int) -> list:
+    if conditions and _few_interactions(session, conditions):
+        contains = [Utterance.search_text.contains(term_pattern(t), autoescape=True) for t in terms]
+        stmt = _base().where(*conditions, *contains).order_by(Interaction.started_at.desc(), Utterance.seq).limit(limit)
+        return session.execute(stmt).all()
+    # the FTS5 table drives (the planner puts a MATCH outermost), newest rowids first
+    fts = table(SQLITE_FTS_TABLE, column("rowid"))
+    stmt = (
+        select(*_COLUMNS)
+        .select_from(fts)
+        .join(Utterance, Utterance.id == fts.c.rowid)
+        .join(Interaction, Interaction.id == Utterance.interaction_id)
+        .outerjoin(Window, Window.id == Interaction.window_id)
+        .outerjoin(Staff, Staff.id == Interaction.staff_id)
+        .where(text(f"{SQLITE_FTS_TABLE} MATCH :fts_query").bindparams(fts_query=fts5_query(terms)), *conditions)
+        .order_by(fts.c.rowid.desc())
+        .limit(limit)
+    )
+    return session.execute(stmt).all()
+
+
+def _few_interactions(session: Session, conditions: list) -> bool:
+    capped = select(Interaction.id).where(*conditions).limit(DIRECT_SCAN_MAX_INTERACTIONS + 1).subquery()
+    return session.scalar(select(func.count()).select_from(capped)) <= DIRECT_SCAN_MAX_INTERACTIONS
+
+
+def _hits(session: Session, actor: Actor, terms: list[str], rows: list, policy: AccessPolicy) -> list[SearchHit]:
+    found = []
+    for r in rows:
+        shown = redact(actor, r.text, policy) or ""
+        visible = normalise(shown)
+        # checked again on what the reader sees: a stale index entry or a masked number finds nothing
+        if all(t in visible for t in terms) and all(t in normalise(r.text) for t in terms):
+            found.append((r, shown))
+    if not found:
+        return []
+    line_of = _lines(session, {r.interaction_id for r, _ in found})
+    flags = _flags(session, actor, {r.interaction_id for r, _ in found})
+    return [
+        SearchHit(
+            utterance_id=r.id, interaction_id=r.interaction_id, recording_id=r.recording_id, line=line_of.get(r.id, 0),
+            started_at=r.started_at, start_s=r.start_s, end_s=r.end_s, window_code=r.code, staff_no=r.staff_no, staff_name=r.name,
+            role=getattr(r.role, "value", str(r.role)), text=shown,
+            flag_id=flags.get((r.interaction_id, r.id)) or flags.get((r.interaction_id, None)),
+        )
+        for r, shown in found
+    ]
+
+
+def _lines(session: Session, interaction_ids: set[int]) -> dict[int, int]:
+    """Utterance id -> its 0-based line in its interaction."""
+    rows = session.execute(
+        select(Utterance.id, Utterance.interaction_id).where(Utterance.interaction_id.in_(interaction_ids)).order_by(Utterance.interaction_id, Utterance.seq)
+    ).all()
+    out, current, n = {}, None, 0
+    for uid, iid in rows:
+        n = 0 if iid != current else n + 1
+        current = iid
+        out[uid] = n
+    return out
+
+
+def _flags(session: Session, actor: Actor, interaction_ids: set[int]) -> dict[tuple[int, int | None], int]:
+    """(interaction, utterance) -> a flag id; (interaction, None) -> the interaction's first flag."""
+    stmt = select(Flag.id, Flag.interaction_id, Flag.utterance_id).where(Flag.interaction_id.in_(interaction_ids)).order_by(Flag.id)
+    if actor.role is UserRole.STAFF:
+        stmt = stmt.where(Flag.staff_id == actor.staff_id)
+    out: dict[tuple[int, int | None], int] = {}
+    for fid, iid, uid in session.execute(stmt).all():
+        out.setdefault((iid, uid), fid)
+        out.setdefault((iid, None), fid)
+    return out
+
+
+__all__ = ["DIRECT_SCAN_MAX_INTERACTIONS", "SearchFilters", "SearchHit", "SearchQueryError", "search_transcripts"]
