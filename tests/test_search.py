@@ -164,3 +164,22 @@ def test_cli_search_prints_the_line_masked(tmp_path, rulebook, monkeypatch):
     assert masked.exit_code == 0 and "手机号是" in masked.output and PHONE not in masked.output
     reindexed = runner.invoke(app, ["search", "reindex", "--db", url])
     assert reindexed.exit_code == 0 and "0 lines filled" in reindexed.output
+
+
+@pytest.mark.parametrize("plan", ["index drives", "filters drive"])
+def test_both_sqlite_plans_find_the_same_lines(factory, rulebook, monkeypatch, plan):
+    import scoring.access.search as search
+
+    with factory() as s, s.begin():
+        _hall(s, rulebook)
+    cases = [("不在我们这儿", SearchFilters(window="A03")), ("请慢走", SearchFilters(date_from=DAY.date(), date_to=DAY.date())),
+             ("说过了", SearchFilters(rule="forbidden")), ("您好", SearchFilters(staff_no="1003"))]
+    with factory() as s:
+        expected = [{h.utterance_id for h in search_transcripts(s, INSPECTOR, q, f)} for q, f in cases]
+        if plan == "index drives":  # the filters never count as narrow, the words always as rare
+            monkeypatch.setattr(search, "DIRECT_SCAN_MAX_INTERACTIONS", -1)
+            monkeypatch.setattr(search, "RARE_WORDS_MAX_LINES", 10**9)
+        else:  # the words always count as common
+            monkeypatch.setattr(search, "RARE_WORDS_MAX_LINES", -1)
+        assert [{h.utterance_id for h in search_transcripts(s, INSPECTOR, q, f)} for q, f in cases] == expected
+        assert all(expected)

@@ -8,10 +8,12 @@ needed here. A staff member finds only lines of their own interactions; citizens
 masked for roles that may not see them, and a line is found only by words its reader can see
 (a masked ID number cannot be searched for).
 
-Two plans on SQLite: when the filters leave few interactions (a window and a week, one staff
-member's month), their lines are checked directly (index of the filter, then a substring test
-of ``search_text``); otherwise the FTS5 index drives, newest lines first. PostgreSQL's planner
-chooses between its GIN index and the filters' indexes itself.
+Two plans on SQLite. The FTS5 index drives (newest lines first) when there is no filter, or
+when the words are rare (few lines to join with the filters). The filters drive (newest
+interactions first, a substring test of ``search_text`` on their lines) when they leave few
+interactions (a window and a week, one staff member's year), or when the words are common, so
+that the first ``limit`` lines come early. PostgreSQL's planner chooses between its GIN index
+and the filters' indexes itself.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import column, exists, func, literal_column, select, table, text
+from sqlalchemy import column, func, literal_column, select, table, text
 from sqlalchemy.orm import Session
 
 from models.db import Flag, Interaction, RuleHitRow, Staff, Utterance, UserRole, Window
@@ -30,6 +32,8 @@ from scoring.accounts import Actor
 SEARCH = {UserRole.INSPECTOR, UserRole.MANAGER, UserRole.ADMIN, UserRole.STAFF}
 # Below this many interactions left by the filters, checking their lines beats walking the index.
 DIRECT_SCAN_MAX_INTERACTIONS = 40_000
+# Words in at most this many lines are looked up in the index and joined with the filters.
+RARE_WORDS_MAX_LINES = 20_000
 
 
 class SearchQueryError(ValueError):
@@ -113,8 +117,9 @@ def _filter_conditions(session: Session, actor: Actor, f: SearchFilters) -> list
     if f.date_to is not None:
         conditions.append(Interaction.started_at < day_end(f.date_to))
     if f.rule:
-        rule_match = RuleHitRow.rule_id == f.rule if "." in f.rule else RuleHitRow.family == f.rule
-        conditions.append(exists().where(RuleHitRow.interaction_id == Interaction.id, rule_match))
+        # a family is the rule ids' prefix: a range of the rule_id index, not a scan of every hit
+        rule_match = [RuleHitRow.rule_id == f.rule] if "." in f.rule else [RuleHitRow.rule_id > f"{f.rule}.", RuleHitRow.rule_id < f"{f.rule}/"]
+        conditions.append(Interaction.id.in_(select(RuleHitRow.interaction_id).where(*rule_match)))
     return conditions
 
 
@@ -132,7 +137,9 @@ def _base():
 
 
 def _sqlite_rows(session: Session, terms: list[str], conditions: list, limit: int) -> list:
-    if conditions and _few_interactions(session, conditions):
+    query = fts5_query(terms)
+    if conditions and (_few_interactions(session, conditions) or _common_words(session, query)):
+        # newest interactions first: stops early when the words are common, and few lines when the filters are narrow
         contains = [Utterance.search_text.contains(term_pattern(t), autoescape=True) for t in terms]
         stmt = _base().where(*conditions, *contains).order_by(Interaction.started_at.desc(), Utterance.seq).limit(limit)
         return session.execute(stmt).all()
@@ -145,11 +152,17 @@ def _sqlite_rows(session: Session, terms: list[str], conditions: list, limit: in
         .join(Interaction, Interaction.id == Utterance.interaction_id)
         .outerjoin(Window, Window.id == Interaction.window_id)
         .outerjoin(Staff, Staff.id == Interaction.staff_id)
-        .where(text(f"{SQLITE_FTS_TABLE} MATCH :fts_query").bindparams(fts_query=fts5_query(terms)), *conditions)
+        .where(text(f"{SQLITE_FTS_TABLE} MATCH :fts_query").bindparams(fts_query=query), *conditions)
         .order_by(fts.c.rowid.desc())
         .limit(limit)
     )
     return session.execute(stmt).all()
+
+
+def _common_words(session: Session, query: str) -> bool:
+    """More lines contain the words than joining each of them with the filters would take (SQLite)."""
+    sql = f"SELECT count(*) FROM (SELECT rowid FROM {SQLITE_FTS_TABLE} WHERE {SQLITE_FTS_TABLE} MATCH :q LIMIT :cap)"
+    return session.scalar(text(sql), {"q": query, "cap": RARE_WORDS_MAX_LINES + 1}) > RARE_WORDS_MAX_LINES
 
 
 def _few_interactions(session: Session, conditions: list) -> bool:
