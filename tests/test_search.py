@@ -183,3 +183,42 @@ def test_both_sqlite_plans_find_the_same_lines(factory, rulebook, monkeypatch, p
             monkeypatch.setattr(search, "RARE_WORDS_MAX_LINES", -1)
         assert [{h.utterance_id for h in search_transcripts(s, INSPECTOR, q, f)} for q, f in cases] == expected
         assert all(expected)
+
+
+def test_dashboard_search_page_finds_the_line_masks_numbers_and_opens_the_flag(tmp_path, monkeypatch):
+    testing = pytest.importorskip("streamlit.testing.v1")
+    from pathlib import Path
+
+    from _dashboard_support import PASSWORD, PHONE as HALL_PHONE, build_hall, set_env
+
+    hall = build_hall(tmp_path / "hall")
+    set_env(hall, monkeypatch)
+    entry = Path(__file__).resolve().parents[1] / "dashboard" / "streamlit_app.py"
+
+    def search_as(user: str, words: str):
+        at = testing.AppTest.from_file(str(entry), default_timeout=60)
+        at.run()
+        at.text_input(key="login_user").input(user)
+        at.text_input(key="login_password").input(PASSWORD)
+        at.button[0].click()
+        at.run()
+        at.switch_page("app_pages/search.py")
+        at.run()
+        at.text_input(key="s_words").input(words)
+        at.selectbox(key="s_window").select(next(o for o in at.selectbox(key="s_window").options if o.startswith("A03")))
+        at.button[0].click()  # the form's 搜索
+        at.run()
+        assert not at.exception, at.exception
+        return at
+
+    at = search_as("insp", "公积金提取")
+    table = at.dataframe[0].value
+    assert any(HALL_PHONE in t for t in table["原话"]) and set(table["窗口"]) == {"A03"}
+    at = search_as("mgr", "公积金提取")
+    table = at.dataframe[0].value
+    assert table["原话"].str.contains("公积金提取").all() and not table["原话"].str.contains(HALL_PHONE).any()
+    at = search_as("insp", "刚才和你说过了")
+    assert "刚才和你说过了，怎么还问？" in list(at.dataframe[0].value["原话"])
+    at.button(key="s_open_button").click()
+    at.run()
+    assert not at.exception and at.query_params["flag"] and at.title[0].value == "标记详情"
