@@ -222,3 +222,18 @@ def test_dashboard_search_page_finds_the_line_masks_numbers_and_opens_the_flag(t
     at.button(key="s_open_button").click()
     at.run()
     assert not at.exception and at.query_params["flag"] and at.title[0].value == "标记详情"
+
+
+@pytest.mark.postgres
+def test_postgresql_searches_through_the_gin_index(pg_url, rulebook):
+    from models.db import init_db, make_engine, make_session_factory
+    from scoring.access.search import pg_match
+
+    engine = init_db(make_engine(pg_url))
+    with make_session_factory(engine)() as s:
+        s.execute(text("SET enable_seqscan = off"))  # an empty table: only say whether the index can serve the query
+        stmt = select(Utterance.id).where(pg_match(["不在我们这儿"]))
+        compiled = stmt.compile(s.get_bind())  # with its bound parameters, as the search sends it
+        plan = "\n".join(r[0] for r in s.connection().exec_driver_sql("EXPLAIN " + str(compiled), compiled.params))
+        assert "ix_utterance_search_text" in plan, plan
+    engine.dispose()

@@ -90,11 +90,14 @@ def search_transcripts(
     if session.get_bind().dialect.name == "sqlite":
         rows = _sqlite_rows(session, terms, conditions, limit)
     else:
-        match = func.to_tsvector(literal_column("'simple'"), func.coalesce(Utterance.search_text, "")).op("@@")(
-            func.to_tsquery(literal_column("'simple'"), tsquery(terms))
-        )
-        rows = session.execute(_base().where(match, *conditions).order_by(Utterance.id.desc()).limit(limit)).all()
+        rows = session.execute(_base().where(pg_match(terms), *conditions).order_by(Utterance.id.desc()).limit(limit)).all()
     return _hits(session, actor, terms, rows, policy)
+
+
+def pg_match(terms: list[str]):
+    """The PostgreSQL condition: literally the GIN index's expression (``models.transcript_search.pg_ddl``), even in a generic plan."""
+    vector = func.to_tsvector(literal_column("'simple'"), func.coalesce(Utterance.search_text, literal_column("''")))
+    return vector.op("@@")(func.to_tsquery(literal_column("'simple'"), tsquery(terms)))
 
 
 def _filter_conditions(session: Session, actor: Actor, f: SearchFilters) -> list:
