@@ -19,6 +19,7 @@ and the filters' indexes itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from datetime import date, datetime
 
 from sqlalchemy import column, func, literal_column, select, table, text
@@ -31,7 +32,7 @@ from scoring.accounts import Actor
 
 SEARCH = {UserRole.INSPECTOR, UserRole.MANAGER, UserRole.ADMIN, UserRole.STAFF}
 # Below this many interactions left by the filters, checking their lines beats walking the index.
-DIRECT_SCAN_MAX_INTERACTIONS = 40_000
+DIRECT_SCAN_MAX_INTERACTIONS = 10_000
 # Words in at most this many lines are looked up in the index and joined with the filters.
 RARE_WORDS_MAX_LINES = 20_000
 
@@ -85,11 +86,13 @@ def search_transcripts(
     terms = query_terms(query)
     if not terms:
         raise SearchQueryError("请输入要搜索的词语")
-    conditions = _filter_conditions(session, actor, filters)
+    conditions, rule_interactions = _filter_conditions(session, actor, filters)
     limit = max(1, min(int(filters.limit), 1000))
     if session.get_bind().dialect.name == "sqlite":
-        rows = _sqlite_rows(session, terms, conditions, limit)
+        rows = _sqlite_rows(session, terms, conditions, rule_interactions, limit)
     else:
+        if rule_interactions is not None:
+            conditions.append(Interaction.id.in_(rule_interactions))
         rows = session.execute(_base().where(pg_match(terms), *conditions).order_by(Utterance.id.desc()).limit(limit)).all()
     return _hits(session, actor, terms, rows, policy)
 
@@ -100,7 +103,8 @@ def pg_match(terms: list[str]):
     return vector.op("@@")(func.to_tsquery(literal_column("'simple'"), tsquery(terms)))
 
 
-def _filter_conditions(session: Session, actor: Actor, f: SearchFilters) -> list:
+def _filter_conditions(session: Session, actor: Actor, f: SearchFilters) -> tuple[list, Any]:
+    """The conditions on interactions, and apart the ids of interactions with the rule's hits (or None)."""
     staff_id = None
     if f.staff_no:
         staff_id = session.scalar(select(Staff.id).where(Staff.staff_no == f.staff_no))
@@ -122,8 +126,8 @@ def _filter_conditions(session: Session, actor: Actor, f: SearchFilters) -> list
     if f.rule:
         # a family is the rule ids' prefix: a range of the rule_id index, not a scan of every hit
         rule_match = [RuleHitRow.rule_id == f.rule] if "." in f.rule else [RuleHitRow.rule_id > f"{f.rule}.", RuleHitRow.rule_id < f"{f.rule}/"]
-        conditions.append(Interaction.id.in_(select(RuleHitRow.interaction_id).where(*rule_match)))
-    return conditions
+        return conditions, select(RuleHitRow.interaction_id).where(*rule_match)
+    return conditions, None
 
 
 _COLUMNS = (Utterance.id, Utterance.interaction_id, Utterance.recording_id, Utterance.seq, Utterance.started_at,
@@ -139,13 +143,21 @@ def _base():
     )
 
 
-def _sqlite_rows(session: Session, terms: list[str], conditions: list, limit: int) -> list:
+def _sqlite_rows(session: Session, terms: list[str], conditions: list, rule_interactions: Any, limit: int) -> list:
     query = fts5_query(terms)
-    if conditions and (_few_interactions(session, conditions) or _common_words(session, query)):
-        # newest interactions first: stops early when the words are common, and few lines when the filters are narrow
+    if rule_interactions is not None:
+        # ``+ 0``: a membership test only, so newest-first can walk the time index and stop early
+        walk = [*conditions, (Interaction.id + 0).in_(rule_interactions)]
+        conditions = [*conditions, Interaction.id.in_(rule_interactions)]
+    else:
+        walk = conditions
+    if conditions:
         contains = [Utterance.search_text.contains(term_pattern(t), autoescape=True) for t in terms]
-        stmt = _base().where(*conditions, *contains).order_by(Interaction.started_at.desc(), Utterance.seq).limit(limit)
-        return session.execute(stmt).all()
+        newest_first = (Interaction.started_at.desc(), Utterance.seq)
+        if _few_interactions(session, conditions):  # few lines to test, whatever the words
+            return session.execute(_base().where(*conditions, *contains).order_by(*newest_first).limit(limit)).all()
+        if _common_words(session, query):  # the first ``limit`` lines come early, newest first
+            return session.execute(_base().where(*walk, *contains).order_by(*newest_first).limit(limit)).all()
     # the FTS5 table drives (the planner puts a MATCH outermost), newest rowids first
     fts = table(SQLITE_FTS_TABLE, column("rowid"))
     stmt = (

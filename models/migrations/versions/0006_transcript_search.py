@@ -1,4 +1,4 @@
-"""utterance.search_text and its search index (SQLite FTS5 table + triggers, PostgreSQL GIN), backfilled
+"""utterance.search_text and its search index (SQLite FTS5 table + triggers, PostgreSQL GIN), backfilled; rule_hit (rule_id, interaction_id)
 
 Revision ID: 0006_transcript_search
 Revises: 0003_pipeline_options
@@ -21,6 +21,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("utterance", schema=None) as batch_op:
         batch_op.add_column(sa.Column("search_text", sa.Text(), nullable=True))
+    op.create_index("ix_rule_hit_rule_interaction", "rule_hit", ["rule_id", "interaction_id"])
     connection = op.get_bind()
     fill_search_text(connection)  # before the triggers: one bulk build below instead of a row at a time
     create_index(connection)
@@ -37,3 +38,4 @@ def downgrade() -> None:
         op.execute(f"DROP INDEX IF EXISTS {PG_INDEX}")
     with op.batch_alter_table("utterance", schema=None) as batch_op:
         batch_op.drop_column("search_text")
+    op.drop_index("ix_rule_hit_rule_interaction", table_name="rule_hit")
