@@ -78,7 +78,7 @@ def search(
         when = h.started_at.strftime("%Y-%m-%d %H:%M:%S") if h.started_at else "-"
         who = f"{h.staff_no} {h.staff_name}" if h.staff_no else "-"
         flag = f" flag {h.flag_id}" if h.flag_id else ""
-        typer.echo(f"{when}  {h.window_code or '-'}  {who}  interaction {h.interaction_id} line {h.line}{flag}  [{h.role}] {h.text}")
+        typer.echo(f"{when}  {h.window_code or '-'}  {who}  interaction {h.interaction_id} line {h.line + 1}{flag}  [{h.role}] {h.text}")
 
 
 def _reindex(factory, full: bool) -> None:
