@@ -142,12 +142,14 @@ def _base():
 
 def _rows(session: Session, terms: list[str], conditions: list, rule_interactions: Any, limit: int) -> list:
     sqlite = session.get_bind().dialect.name == "sqlite"
+    walk = conditions
     if rule_interactions is not None:
-        # ``+ 0``: a membership test only, so newest-first can walk the time index and stop early
-        walk = [*conditions, (Interaction.id + 0).in_(rule_interactions)]
-        conditions = [*conditions, Interaction.id.in_(rule_interactions)]
-    else:
-        walk = conditions
+        # ``+ 0``: a membership test only, so another filter's index (or newest-first) drives
+        member = (Interaction.id + 0).in_(rule_interactions)
+        walk = [*conditions, member]
+        # the rule's hits drive only when they are few, or when no other filter could
+        few = not conditions or _at_most(session, rule_interactions, DIRECT_SCAN_MAX_INTERACTIONS)
+        conditions = [*conditions, Interaction.id.in_(rule_interactions) if few else member]
     contains = [Utterance.search_text.contains(term_pattern(t), autoescape=True) for t in terms]
     newest_first = (Interaction.started_at.desc(), Utterance.seq)
     if conditions and _few_interactions(session, conditions):  # few lines to test, whatever the words
@@ -189,8 +191,12 @@ def _common_words(session: Session, terms: list[str], sqlite: bool) -> bool:
 
 
 def _few_interactions(session: Session, conditions: list) -> bool:
-    capped = select(Interaction.id).where(*conditions).limit(DIRECT_SCAN_MAX_INTERACTIONS + 1).subquery()
-    return session.scalar(select(func.count()).select_from(capped)) <= DIRECT_SCAN_MAX_INTERACTIONS
+    return _at_most(session, select(Interaction.id).where(*conditions), DIRECT_SCAN_MAX_INTERACTIONS)
+
+
+def _at_most(session: Session, rows, n: int) -> bool:
+    """Whether the select ``rows`` has at most ``n`` rows (reads at most ``n + 1``)."""
+    return session.scalar(select(func.count()).select_from(rows.limit(n + 1).subquery())) <= n
 
 
 def _hits(session: Session, actor: Actor, terms: list[str], rows: list, policy: AccessPolicy) -> list[SearchHit]:
