@@ -9,7 +9,7 @@ masked for roles that may not see them, and a line is found only by words its re
 (a masked ID number cannot be searched for).
 
 Three plans, on SQLite and PostgreSQL alike. When the filters leave few interactions (a window
-and a week, one staff member's year), their lines are tested directly (a substring test of
+and a week, a staff member's month), their lines are tested directly (a substring test of
 ``search_text``). When the words are common, lines are walked newest first and tested, which
 stops after ``limit`` found lines. When the words are rare, the index (FTS5 on SQLite, GIN on
 PostgreSQL) finds their few lines, which are joined with the filters.
