@@ -316,6 +316,8 @@ class Utterance(Base):
     channel: Mapped[Optional[int]] = mapped_column(Integer)
     confidence: Mapped[float] = mapped_column(Float, default=1.0)
     staff_id: Mapped[Optional[int]] = mapped_column(ForeignKey("staff.id"))
+    # Character bigrams of the text for transcript search (models.transcript_search), set when stored.
+    search_text: Mapped[Optional[str]] = mapped_column(Text)
 
     recording: Mapped[Recording] = relationship(back_populates="utterances")
     staff: Mapped[Optional[Staff]] = relationship()
@@ -367,7 +369,10 @@ class RuleHitRow(Base):
     """A stored rule hit (``models.domain.RuleHit`` plus where and for whom it counts)."""
 
     __tablename__ = "rule_hit"
-    __table_args__ = (Index("ix_rule_hit_rule", "rule_id"),)
+    __table_args__ = (
+        Index("ix_rule_hit_rule", "rule_id"),
+        Index("ix_rule_hit_rule_interaction", "rule_id", "interaction_id"),  # transcript search's rule filter, without row lookups
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     utterance_id: Mapped[int] = mapped_column(ForeignKey("utterance.id", ondelete="CASCADE"), index=True)

@@ -16,6 +16,7 @@ from windowqa.commands import demo_cmds  # noqa: F401  (registers demo, eval dem
 from windowqa.commands import voice_cmds  # noqa: F401  (registers voice enroll/unenroll, eval roles)
 from windowqa.commands import jobs_cmds  # noqa: F401  (registers jobs run/list, worker, beat)
 from windowqa.commands import sample_cmds  # noqa: F401  (registers sample plan-add/draw/list/show/review, eval field)
+from windowqa.commands import search_cmds  # noqa: F401  (registers search, search reindex)
 
 logging.getLogger("jieba").setLevel(logging.WARNING)
 

@@ -13,6 +13,7 @@ from alembic import context
 from sqlalchemy import create_engine
 
 from models.db import Base
+from models.transcript_search import alembic_include_name
 
 for _module in ("models.attendance_db", "models.voice_db", "models.review_db"):
     try:
@@ -31,6 +32,7 @@ def _run(connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite ALTER goes through batch mode
         compare_type=True,
+        include_name=alembic_include_name,  # the search index is created by its migration, not the models
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -31,6 +31,7 @@ from models.db import (
 )
 from models.domain import Role, RuleHit, Utterance
 from models.rulebook import Rulebook
+from models.transcript_search import search_text
 from scoring.duty import DutyTable
 from scoring.score import InteractionScore, score_interaction
 from scoring.segment import MatchedUtterance, QueueCallEvent, Segment, SegmentOptions, segment_utterances
@@ -179,6 +180,7 @@ def _insert_utterances(
                 "end_s": u.end_s,
                 "started_at": u.started_at,
                 "text": u.text,
+                "search_text": search_text(u.text),  # transcript search index (models.transcript_search)
                 "role": u.role,
                 "role_confidence": u.role_confidence,
                 "channel": u.channel,

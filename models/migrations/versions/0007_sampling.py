@@ -1,6 +1,6 @@
 """sampled review: plans, draws, sampled interactions, reviews
 
-Revision ID: 0008_sampling
+Revision ID: 0007_sampling
 Revises: 0006_queue
 Create Date: 2026-12-03 08:50:16.322326
 """
@@ -11,7 +11,7 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0008_sampling'
+revision = '0007_sampling'
 # The core branch's head when this was written; the lead re-chains after any later core revision.
 down_revision = '0006_queue'
 branch_labels = None
