@@ -183,6 +183,13 @@ def ingest_cmd(
             _audit(s, "ingest", Path(window), done=report.count("done"), skipped=report.count("skipped"), failed=report.count("failed"), utterances=report.utterances)
     except DBAPIError as exc:  # a database locked past the busy timeout: the files' results still count
         typer.echo(f"ingest not written to the audit log: {getattr(exc, 'orig', exc)}", err=True)
+    _print_ingest_report(report, as_json)
+    if report.count("failed"):
+        raise typer.Exit(1)
+
+
+def _print_ingest_report(report, as_json: bool) -> None:
+    """One line (or JSON object) per file, its failure kind and warnings, then the counts."""
     for f in report.files:
         if as_json:
             sys.stdout.write(json.dumps(f.__dict__, ensure_ascii=False) + "\n")
@@ -194,8 +201,6 @@ def ingest_cmd(
                 typer.echo(f"{'':8s}   warning: {warning}")
     if not as_json:
         typer.echo(f"{report.count('done')} done, {report.count('skipped')} skipped, {report.count('failed')} failed")
-    if report.count("failed"):
-        raise typer.Exit(1)
 
 
 @ratings_app.command("import")
