@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,29 @@ def transcriber(whisper_model_dir):
     from asr.transcriber import Transcriber
 
     return Transcriber(whisper_model_dir, cpu_threads=2, rescorer=WordFrequencyLM())
+
+
+# --- Redis, the Celery broker (tests marked `redis`) -------------------------------------------
+
+
+@pytest.fixture
+def redis_url():
+    """A throw-away Redis (WINDOWQA_TEST_REDIS_URL), emptied around the test; under CI=true a missing one fails."""
+    url = os.environ.get("WINDOWQA_TEST_REDIS_URL")
+    if not url:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("CI=true but WINDOWQA_TEST_REDIS_URL is not set: .ci/run must start Redis")
+        pytest.skip("WINDOWQA_TEST_REDIS_URL not set (run: eval \"$(bash scripts/redis-test-server.sh start)\")")
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"Redis at {url} not reachable: {exc}")
+        pytest.skip(f"Redis at {url} not reachable: {exc}")
+    client.flushdb()  # no task left over from an earlier test
+    yield url
+    client.flushdb()
+    client.close()

@@ -197,28 +197,6 @@ def test_celery_app_acknowledges_late_and_retries_a_bounded_number_of_times():
 # ---------------------------------------------------------------------------- through Celery
 
 
-@pytest.fixture
-def redis_url():
-    url = os.environ.get("WINDOWQA_TEST_REDIS_URL")
-    if not url:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("CI=true but WINDOWQA_TEST_REDIS_URL is not set: .ci/run must start Redis")
-        pytest.skip("WINDOWQA_TEST_REDIS_URL not set (run: eval \"$(bash scripts/redis-test-server.sh start)\")")
-    import redis
-
-    client = redis.Redis.from_url(url)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"Redis at {url} not reachable: {exc}")
-        pytest.skip(f"Redis at {url} not reachable: {exc}")
-    client.flushdb()  # no task left over from an earlier test
-    yield url
-    client.flushdb()
-    client.close()
-
-
 def _windowqa() -> str:
     script = Path(sys.executable).with_name("windowqa")
     return str(script) if script.exists() else shutil.which("windowqa") or "windowqa"

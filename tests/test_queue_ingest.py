@@ -272,28 +272,6 @@ def _wait_jobs(factory, n: int, worker, log: Path, timeout_s: float) -> None:
     pytest.fail(f"{finished} of {n} jobs finished within {timeout_s} s:\n{log.read_text()[-4000:]}")
 
 
-@pytest.fixture
-def redis_url():
-    url = os.environ.get("WINDOWQA_TEST_REDIS_URL")
-    if not url:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("CI=true but WINDOWQA_TEST_REDIS_URL is not set: .ci/run must start Redis")
-        pytest.skip("WINDOWQA_TEST_REDIS_URL not set (run: eval \"$(bash scripts/redis-test-server.sh start)\")")
-    import redis
-
-    client = redis.Redis.from_url(url)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"Redis at {url} not reachable: {exc}")
-        pytest.skip(f"Redis at {url} not reachable: {exc}")
-    client.flushdb()  # no task left over from an earlier test
-    yield url
-    client.flushdb()
-    client.close()
-
-
 def _windowqa() -> str:
     import shutil
     import sys
