@@ -362,7 +362,10 @@ def test_the_ingest_task_retries_a_bounded_number_of_times_and_redelivers_after_
     from windowqa.worker import INGEST_TASK, make_celery, max_attempts
 
     settings = Settings(broker_url="redis://127.0.0.1:1/0", task_max_retries=2, task_visibility_timeout_s=900)
+    other_app = make_celery(Settings(broker_url="redis://127.0.0.1:1/0", task_max_retries=5))
     celery_app = make_celery(settings)
+    # each app keeps its own settings, whichever was built first (Celery shares tasks by default)
+    assert other_app.tasks[INGEST_TASK].max_retries == 5
     assert celery_app.tasks[INGEST_TASK].max_retries == 2 and max_attempts(settings) == 6
     assert celery_app.conf.broker_transport_options == {"visibility_timeout": 900}
     assert (celery_app.conf.task_acks_late, celery_app.conf.task_reject_on_worker_lost) == (True, True)

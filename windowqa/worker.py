@@ -156,8 +156,10 @@ def make_celery(settings: Settings) -> "Celery":
         beat_schedule=beat_schedule(settings),
     )
     worker_process_init.connect(_on_worker_process_init, weak=False, dispatch_uid="windowqa.worker_process_init")
+    # shared=False: a shared task would also be registered, with this app's settings, in every
+    # Celery app built later in the process, so the last-built app's retries would depend on order.
 
-    @app.task(name=RUN_JOB_TASK, autoretry_for=_retryable(), max_retries=settings.task_max_retries,
+    @app.task(name=RUN_JOB_TASK, shared=False, autoretry_for=_retryable(), max_retries=settings.task_max_retries,
               retry_backoff=RETRY_BACKOFF_S, retry_jitter=False)
     def run_job_task(name: str, at: str | None = None) -> None:
         """Run a scheduled job in this worker (``at``: ISO time the job runs for, default now)."""
@@ -181,7 +183,7 @@ def max_attempts(settings: Settings) -> int:
 
 
 def _ingest_task(app: "Celery", settings: Settings) -> None:
-    @app.task(name=INGEST_TASK, bind=True, max_retries=settings.task_max_retries)
+    @app.task(name=INGEST_TASK, shared=False, bind=True, max_retries=settings.task_max_retries)
     def ingest_recording_task(self: Any, job_id: int, task_args: dict[str, Any]) -> None:
         """Ingest one queued recording (``windowqa ingest --queue``) and rebuild its window-day."""
         import socket
