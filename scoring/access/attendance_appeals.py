@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from models.attendance import AttendanceAppealStatus, HalfDay, HalfDayCounts, HalfDayStatus
 from models.attendance_db import AttendanceAppealRow, HalfDayRow, StaffMonthRow, WindowMonthRow
 from models.db import Staff, UserRole
-from scoring.access.policy import NotFound, require, staff_scope
+from scoring.access.policy import DEFAULT_POLICY, AccessPolicy, NotFound, redact, require, staff_scope
 from scoring.accounts import Actor, audit
 
 DECIDE_ATTENDANCE_APPEALS = {UserRole.MANAGER}
@@ -81,8 +81,9 @@ def file_attendance_appeal(session: Session, actor: Actor, day: date, half: Half
     return row
 
 
-def attendance_appeals(session: Session, actor: Actor, *, pending_only: bool = False) -> list[AttendanceAppealLine]:
-    """Attendance appeals, newest first: staff their own; managers, admins and inspectors the hall's."""
+def attendance_appeals(session: Session, actor: Actor, *, pending_only: bool = False,
+                       policy: AccessPolicy = DEFAULT_POLICY) -> list[AttendanceAppealLine]:
+    """Attendance appeals, newest first: staff their own; managers, admins and inspectors the hall's (reason and ruling redacted)."""
     query = (select(AttendanceAppealRow, Staff.staff_no, Staff.name).join(Staff, Staff.id == AttendanceAppealRow.staff_id)
              .order_by(AttendanceAppealRow.filed_at.desc(), AttendanceAppealRow.id.desc()))
     if actor.role is UserRole.STAFF:
@@ -92,8 +93,8 @@ def attendance_appeals(session: Session, actor: Actor, *, pending_only: bool = F
     if pending_only:
         query = query.where(AttendanceAppealRow.status == AttendanceAppealStatus.PENDING)
     return [
-        AttendanceAppealLine(a.id, no, name, a.day, a.half.value, a.classified_as.value, a.reason, a.filed_at, a.status.value,
-                             a.ruling, a.ruled_by, a.decided_at)
+        AttendanceAppealLine(a.id, no, name, a.day, a.half.value, a.classified_as.value, redact(actor, a.reason, policy), a.filed_at,
+                             a.status.value, redact(actor, a.ruling, policy), a.ruled_by, a.decided_at)
         for a, no, name in session.execute(query)
     ]
 

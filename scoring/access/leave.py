@@ -26,7 +26,7 @@ from models.attendance import ApprovalLevel, HalfDay, LeaveSource, LeaveStatus
 from models.attendance_db import LeaveApprovalRow, LeaveApproverRow, LeaveExtensionRow, LeaveRow
 from models.db import Department, Staff, UserAccount, UserRole, Window, staff_window
 from models.rulebook import LeaveApprovalStep, Rulebook
-from scoring.access.policy import ADMIN, AccessDenied, NotFound, require, staff_scope
+from scoring.access.policy import ADMIN, DEFAULT_POLICY, AccessDenied, AccessPolicy, NotFound, redact, require, staff_scope
 from scoring.accounts import Actor, audit
 from scoring.store.site import file_substitute
 
@@ -303,6 +303,7 @@ def _file_substitute(session: Session, rulebook: Rulebook, leave: LeaveRow, at: 
 
 def leave_items(
     session: Session, actor: Actor, rulebook: Rulebook, *, staff_id: int | None = None, awaiting_me: bool = False,
+    policy: AccessPolicy = DEFAULT_POLICY,
 ) -> list[LeaveItem]:
     """Leave requests and their extensions, newest first: staff their own, managers and admins the hall's.
 
@@ -331,22 +332,23 @@ def leave_items(
             step = next_step(session, rulebook, leave, ext)
             if awaiting_me and (step is None or step.level is not mine.level):
                 continue
-            out.append(_item(leave, ext, staff, dept, step, windows))
+            out.append(_item(leave, ext, staff, dept, step, windows, lambda text: redact(actor, text, policy)))
     return out
 
 
-def _item(leave: LeaveRow, ext: LeaveExtensionRow | None, staff: Staff, dept: str | None, step, windows) -> LeaveItem:
+def _item(leave: LeaveRow, ext: LeaveExtensionRow | None, staff: Staff, dept: str | None, step, windows, shown) -> LeaveItem:
     end, end_half = (ext.new_end, ext.new_end_half) if ext else (leave.end, leave.end_half)
     return LeaveItem(
         leave.id, ext.id if ext else None, staff.staff_no, staff.name, dept or "", leave.leave_type, leave.start,
         leave.start_half.value, end, end_half.value, leave_days(leave.start, leave.start_half, end, end_half),
         (ext or leave).status.value, step.label if step else None, leave.source.value,
         leave.substitute.staff_no if leave.substitute else None, windows.get(leave.substitute_window_id),
-        ext.note if ext else leave.note, ext.filed_at if ext else leave.filed_at,
+        shown(ext.note if ext else leave.note), ext.filed_at if ext else leave.filed_at,
     )
 
 
-def leave_decisions(session: Session, actor: Actor, rulebook: Rulebook, leave_id: int) -> list[LeaveDecision]:
+def leave_decisions(session: Session, actor: Actor, rulebook: Rulebook, leave_id: int, *,
+                    policy: AccessPolicy = DEFAULT_POLICY) -> list[LeaveDecision]:
     """Every step's decision on a leave and its extensions, in order (staff: their own leave only)."""
     leave = session.get(LeaveRow, int(leave_id))
     if leave is None:
@@ -356,7 +358,8 @@ def leave_decisions(session: Session, actor: Actor, rulebook: Rulebook, leave_id
     else:
         require(actor, HALL_LEAVE_READERS, "read the hall's leave")
     return [
-        LeaveDecision(d.leave_id, d.extension_id, rulebook.leave.label(d.level), d.decision.value, d.username, d.decided_at, d.reason)
+        LeaveDecision(d.leave_id, d.extension_id, rulebook.leave.label(d.level), d.decision.value, d.username, d.decided_at,
+                      redact(actor, d.reason, policy))
         for d in session.scalars(select(LeaveApprovalRow).where(LeaveApprovalRow.leave_id == leave.id).order_by(LeaveApprovalRow.id))
     ]
 

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.db import Staff, Substitution, UserRole, Window
-from scoring.access.policy import require
+from scoring.access.policy import DEFAULT_POLICY, AccessPolicy, redact, require
 from scoring.accounts import Actor, audit
 from scoring.store.site import SiteFileError, file_substitute
 
@@ -61,7 +61,8 @@ def file_substitute_now(
     return row
 
 
-def substitutions(session: Session, actor: Actor, *, since: datetime | None = None) -> list[SubstitutionRow]:
+def substitutions(session: Session, actor: Actor, *, since: datetime | None = None,
+                  policy: AccessPolicy = DEFAULT_POLICY) -> list[SubstitutionRow]:
     """The hall's approved substitutions (newest first), each with its filing time."""
     require(actor, READ_SUBSTITUTES, "read substitutions")
     sub = Staff.__table__.alias("sub")
@@ -74,7 +75,7 @@ def substitutions(session: Session, actor: Actor, *, since: datetime | None = No
         query = query.where(Substitution.ends_at >= since)
     return [
         SubstitutionRow(s.id, code, no, name, rep_no, s.starts_at, s.ends_at, s.filed_at,
-                        s.filed_at is not None and s.filed_at <= s.starts_at, s.reason)
+                        s.filed_at is not None and s.filed_at <= s.starts_at, redact(actor, s.reason, policy))
         for s, code, no, name, rep_no in session.execute(query)
     ]
 
