@@ -350,7 +350,26 @@ class PresenceFlagRow(Base):
     staff_nos: Mapped[list[Any]] = mapped_column(JSON, default=list)
 
 
+def leave_decided_after(session, first: date, last: date, after: datetime) -> int:
+    """How many leave decisions made after ``after`` concern ``first``..``last`` (a stored month they make stale).
+
+    A leave concerns the days from its start to the day after its latest end (an absence right
+    after a leave is 超假).
+    """
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    rows = session.execute(
+        select(LeaveApprovalRow.id, LeaveRow).join(LeaveRow, LeaveRow.id == LeaveApprovalRow.leave_id)
+        .where(LeaveApprovalRow.decided_at > after, LeaveRow.start <= last)
+    ).all()
+    return sum(1 for _, leave in rows
+               if max([leave.end] + [e.new_end for e in leave.extensions]) + timedelta(days=1) >= first)
+
+
 __all__ = [
+    "leave_decided_after",
     "AttendanceAppealRow", "AttendanceMonthRow", "CheckInRow", "LeaveApprovalRow", "LeaveApproverRow", "CoverageFlagRow", "CredentialRow", "FaceEmbeddingRow", "HalfDayRow",
     "LeaveExtensionRow", "LeaveRow", "PresenceFlagRow", "PresenceSampleRow", "StaffMonthRow", "WindowMonthRow",
 ]

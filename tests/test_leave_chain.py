@@ -222,3 +222,45 @@ def test_only_an_admin_designates_approvers(hall):
         assert access.approver_level(s, _actor(s, "mgr")) is ApprovalLevel.CENTRE
         access.set_leave_approver(s, admin, "mgr", None)
         assert access.approver_level(s, _actor(s, "mgr")) is None
+
+
+def test_a_leave_decided_after_the_month_was_stored_is_counted_by_the_next_daily_run(hall, rulebook):
+    from attendance.classify import stale_months
+
+    with hall() as s, s.begin():
+        leave_id = _ask(s, rulebook)
+        _classify(s, rulebook)
+        assert stale_months(s) == []
+        access.decide_leave(s, _actor(s, "head_scjg"), rulebook, leave_id, approve=True)  # now
+        assert stale_months(s) == ["2026-03"]
+        assert access.attendance_month(s, _actor(s, "zhang"), "2026-03").leave_decisions_since == 1
+        _classify(s, rulebook)
+        assert stale_months(s) == [] and access.attendance_month(s, _actor(s, "zhang"), "2026-03").leave_decisions_since == 0
+
+
+def test_cli_designates_approvers_and_the_daily_run_counts_a_late_decision(hall, db_url, rulebook, tmp_path, monkeypatch):  # noqa: F811
+    from typer.testing import CliRunner
+
+    from models.attendance_db import LeaveApproverRow
+    from windowqa.cli import app
+
+    monkeypatch.setenv("WINDOWQA_DATA_DIR", str(tmp_path / "data"))
+    runner = CliRunner()
+    res = runner.invoke(app, ["attendance", "approver-set", "mgr", "--level", "department_head", "--department", "RSJ", "--db", db_url])
+    assert res.exit_code == 0 and "decides department_head of RSJ" in res.output, res.output
+    res = runner.invoke(app, ["attendance", "approver-set", "zhang", "--level", "centre", "--db", db_url])
+    assert res.exit_code == 2 and "不是管理人员账户" in res.output, res.output
+    with hall() as s, s.begin():
+        mgr = _actor(s, "mgr")
+        assert s.scalar(select(LeaveApproverRow.level).where(LeaveApproverRow.user_id == mgr.user_id)) is ApprovalLevel.DEPARTMENT_HEAD
+        leave_id = _ask(s, rulebook, start=date(2026, 2, 26), end=date(2026, 2, 27))  # last month, decided late
+        _classify(s, rulebook, through=date(2026, 3, 9))
+        classify_and_store(s, "2026-02", rulebook, WorkCalendar.from_file(None), through=date(2026, 2, 28))
+        for user in ("head_scjg", "centre"):
+            access.decide_leave(s, _actor(s, user), rulebook, leave_id, approve=True)
+    res = runner.invoke(app, ["attendance", "classify", "--day", "2026-03-09", "--db", db_url])
+    assert res.exit_code == 0 and "2026-02: leave decided since it was classified" in res.output, res.output
+    with hall() as s:
+        feb = {(h.day, h.half): h.status for h in s.scalars(select(HalfDayRow).join(Staff, Staff.id == HalfDayRow.staff_id)
+                                                            .where(Staff.staff_no == "1001", HalfDayRow.day >= date(2026, 2, 26)))}
+        assert feb[(date(2026, 2, 26), HalfDay.MORNING)] is HalfDayStatus.LEAVE

@@ -18,6 +18,8 @@ if view is None:
     st.info(f"{month} 的考勤尚未统计。")
     st.stop()
 st.caption(f"统计至 {view.through}")
+if view.leave_decisions_since:
+    st.info(f"统计之后有 {view.leave_decisions_since} 项请假审批，下次每日考勤统计时计入。")
 if view.staff:
     line = view.staff[0]
     c1, c2, c3, c4 = st.columns(4)

@@ -267,7 +267,7 @@ def decide_leave(
     reason = reason.strip()
     if not approve and not reason:
         raise ValueError("驳回须说明理由")
-    at = _now(now)
+    at = now or datetime.now()  # to the microsecond: a stored month classified after it must not read as stale
     row = LeaveApprovalRow(leave_id=leave.id, extension_id=ext.id if ext else None, level=me.level,
                            decision=LeaveStatus.APPROVED if approve else LeaveStatus.REJECTED, user_id=actor.user_id,
                            username=actor.username, decided_at=at, reason=reason)
@@ -294,7 +294,7 @@ def _file_substitute(session: Session, rulebook: Rulebook, leave: LeaveRow, at: 
     starts_at = datetime.combine(leave.start, first.morning_arrive_by if leave.start_half is HalfDay.MORNING else first.afternoon_arrive_by)
     ends_at = datetime.combine(end, last.morning_leave_from if end_half is HalfDay.MORNING else last.afternoon_leave_from)
     window = session.get(Window, leave.substitute_window_id)
-    file_substitute(session, window.code, leave.substitute.staff_no, starts_at, ends_at, filed_at=at,
+    file_substitute(session, window.code, leave.substitute.staff_no, starts_at, ends_at, filed_at=at.replace(microsecond=0),
                     replaces_no=leave.staff.staff_no, reason=f"{leave.leave_type}替岗（请假 {leave.id}）")
 
 
