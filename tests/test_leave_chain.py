@@ -264,3 +264,31 @@ def test_cli_designates_approvers_and_the_daily_run_counts_a_late_decision(hall,
         feb = {(h.day, h.half): h.status for h in s.scalars(select(HalfDayRow).join(Staff, Staff.id == HalfDayRow.staff_id)
                                                             .where(Staff.staff_no == "1001", HalfDayRow.day >= date(2026, 2, 26)))}
         assert feb[(date(2026, 2, 26), HalfDay.MORNING)] is HalfDayStatus.LEAVE
+
+
+def test_a_substitute_filed_by_a_manager_counts_as_filed_only_before_it_began(hall, rulebook):
+    from attendance.store import compute_month, save_checkin
+    from models.attendance import CheckIn, CoverageIssue
+
+    with hall() as s, s.begin():
+        for day in (date(2026, 3, 5), date(2026, 3, 6)):
+            save_leave(s, LeaveRecord("1001", "事假", day, day, LeaveStatus.APPROVED, record_id=f"HR-{day}"))
+            for hh, mm in ((8, 20), (12, 2), (13, 20), (17, 35)):
+                save_checkin(s, CheckIn("1002", datetime.combine(day, datetime.min.time()).replace(hour=hh, minute=mm)), window_minutes=5)
+        with pytest.raises(AccessDenied):
+            access.file_substitute_now(s, _actor(s, "zhang"), window="A03", substitute_no="1002",
+                                       starts_at=datetime(2026, 3, 5, 8, 30), ends_at=datetime(2026, 3, 5, 17, 30))
+        with pytest.raises(ValueError, match="替岗备案无效"):
+            access.file_substitute_now(s, _actor(s, "mgr"), window="Z99", substitute_no="1002",
+                                       starts_at=datetime(2026, 3, 5, 8, 30), ends_at=datetime(2026, 3, 5, 17, 30))
+        for day, filed in ((date(2026, 3, 5), datetime(2026, 3, 4, 16)), (date(2026, 3, 6), datetime(2026, 3, 6, 9))):
+            access.file_substitute_now(s, _actor(s, "mgr"), window="A03", substitute_no="1002", replaces_no="1001",
+                                       starts_at=datetime.combine(day, datetime.min.time()).replace(hour=8, minute=30),
+                                       ends_at=datetime.combine(day, datetime.min.time()).replace(hour=17, minute=30), now=filed)
+        rows = {r.starts_at.date(): r for r in access.substitutions(s, _actor(s, "insp"))}
+        assert rows[date(2026, 3, 5)].filed_before and not rows[date(2026, 3, 6)].filed_before
+        result = compute_month(s, "2026-03", rulebook, WorkCalendar.from_file(None), as_of=date(2026, 3, 6))
+        flags = {(f.day, f.issue) for f in result.coverage if f.window_id == "A03" and f.day >= date(2026, 3, 5)}
+        assert (date(2026, 3, 6), CoverageIssue.SUBSTITUTE_NOT_FILED) in flags
+        assert not any(day == date(2026, 3, 5) for day, _ in flags)
+        assert s.scalar(select(AuditLog.id).where(AuditLog.action == "substitute.file", AuditLog.actor == "mgr")) is not None
