@@ -292,3 +292,14 @@ def test_a_substitute_filed_by_a_manager_counts_as_filed_only_before_it_began(ha
         assert (date(2026, 3, 6), CoverageIssue.SUBSTITUTE_NOT_FILED) in flags
         assert not any(day == date(2026, 3, 5) for day, _ in flags)
         assert s.scalar(select(AuditLog.id).where(AuditLog.action == "substitute.file", AuditLog.actor == "mgr")) is not None
+
+
+def test_personal_numbers_in_reasons_are_masked_for_roles_that_do_not_need_them(hall, rulebook):
+    phone = "13812345678"
+    with hall() as s, s.begin():
+        leave_id = _ask(s, rulebook, note=f"陪家人看病，联系电话 {phone}")
+        access.decide_leave(s, _actor(s, "head_scjg"), rulebook, leave_id, approve=False, reason=f"请先电话 {phone} 说明", now=ASKED)
+        for user in ("zhang", "mgr"):
+            [item] = access.leave_items(s, _actor(s, user), rulebook)
+            [decision] = access.leave_decisions(s, _actor(s, user), rulebook, leave_id)
+            assert phone not in item.note and phone not in decision.reason and "陪家人看病" in item.note
