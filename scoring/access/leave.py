@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from models.attendance import ApprovalLevel, HalfDay, LeaveSource, LeaveStatus
 from models.attendance_db import LeaveApprovalRow, LeaveApproverRow, LeaveExtensionRow, LeaveRow
@@ -218,12 +218,18 @@ def _decisions(session: Session, leave_id: int, extension_id: int | None) -> lis
     return list(session.scalars(query.order_by(LeaveApprovalRow.id)))
 
 
-def next_step(session: Session, rulebook: Rulebook, leave: LeaveRow, ext: LeaveExtensionRow | None = None) -> LeaveApprovalStep | None:
-    """The step that decides the request next, in chain order; None once it is decided (or came from a file)."""
+def next_step(session: Session, rulebook: Rulebook, leave: LeaveRow, ext: LeaveExtensionRow | None = None, *,
+              approved: set[ApprovalLevel] | None = None) -> LeaveApprovalStep | None:
+    """The step that decides the request next, in chain order; None once it is decided (or came from a file).
+
+    Args:
+        approved: the levels that approved the request already, when the caller has read them.
+    """
     status = ext.status if ext is not None else leave.status
     if leave.source is not LeaveSource.DASHBOARD or status is not LeaveStatus.PENDING:
         return None
-    approved = {d.level for d in _decisions(session, leave.id, ext.id if ext else None) if d.decision is LeaveStatus.APPROVED}
+    if approved is None:
+        approved = {d.level for d in _decisions(session, leave.id, ext.id if ext else None) if d.decision is LeaveStatus.APPROVED}
     return next((s for s in _steps(rulebook, leave, ext) if s.level not in approved), None)
 
 
@@ -303,12 +309,13 @@ def _file_substitute(session: Session, rulebook: Rulebook, leave: LeaveRow, at: 
 
 def leave_items(
     session: Session, actor: Actor, rulebook: Rulebook, *, staff_id: int | None = None, awaiting_me: bool = False,
-    policy: AccessPolicy = DEFAULT_POLICY,
+    limit: int | None = 500, policy: AccessPolicy = DEFAULT_POLICY,
 ) -> list[LeaveItem]:
     """Leave requests and their extensions, newest first: staff their own, managers and admins the hall's.
 
     Args:
         awaiting_me: only those whose next step is the actor's (a department head: their department's).
+        limit: at most this many leaves, the newest (None: all); the list awaiting the actor is never cut.
 
     Raises:
         AccessDenied: a staff member asked for someone else's, or a role that may not read the hall's leave.
@@ -322,14 +329,28 @@ def leave_items(
     if sid is not None:
         query = query.where(LeaveRow.staff_id == sid)
     if awaiting_me:
-        query = query.where(LeaveRow.source == LeaveSource.DASHBOARD)
+        limit = None
+        pending_ext = select(LeaveExtensionRow.leave_id).where(LeaveExtensionRow.status == LeaveStatus.PENDING)
+        query = query.where(LeaveRow.source == LeaveSource.DASHBOARD,
+                            (LeaveRow.status == LeaveStatus.PENDING) | LeaveRow.id.in_(pending_ext))
         if mine.level is ApprovalLevel.DEPARTMENT_HEAD:
             query = query.where(Staff.department_id == mine.department_id)
+    if limit is not None:
+        query = query.limit(limit)
+    rows = session.execute(query.options(selectinload(LeaveRow.extensions), selectinload(LeaveRow.substitute))).all()
     windows = dict(session.execute(select(Window.id, Window.code)).all())
+    approved: dict[tuple[int, int | None], set[ApprovalLevel]] = {}
+    ids = [leave.id for leave, _, _ in rows]
+    for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):  # one query per 500 leaves, not one per request
+        for leave_id, ext_id, level in session.execute(
+            select(LeaveApprovalRow.leave_id, LeaveApprovalRow.extension_id, LeaveApprovalRow.level)
+            .where(LeaveApprovalRow.leave_id.in_(chunk), LeaveApprovalRow.decision == LeaveStatus.APPROVED)
+        ):
+            approved.setdefault((leave_id, ext_id), set()).add(level)
     out = []
-    for leave, staff, dept in session.execute(query):
+    for leave, staff, dept in rows:
         for ext in [None, *leave.extensions]:
-            step = next_step(session, rulebook, leave, ext)
+            step = next_step(session, rulebook, leave, ext, approved=approved.get((leave.id, ext.id if ext else None), set()))
             if awaiting_me and (step is None or step.level is not mine.level):
                 continue
             out.append(_item(leave, ext, staff, dept, step, windows, lambda text: redact(actor, text, policy)))
