@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 
 import pytest
+import streamlit as st
 from sqlalchemy import select
 
 from _dashboard_support import PASSWORD, build_hall, set_env, staff_id
@@ -81,11 +82,25 @@ def test_staff_ask_and_the_chain_approves_in_order(env):
     shown = text_of(page(login("zhang"), "my_leave"))
     assert "已批准" in shown and "head" in shown and "centre" in shown  # who approved
 
+    # 续假 through the same chain
+    at = page(login("zhang"), "my_leave")
+    at.date_input(key="ext_end").set_value(date(2026, 3, 9))
+    at.text_area(key="ext_note").input("家中仍有事")
+    _submit(at, "extend_form")
+    assert not at.error, [e.value for e in at.error]
+    with env() as s:
+        [ext] = s.get(LeaveRow, leave.id).extensions
+        assert (ext.new_end, ext.status, ext.note) == (date(2026, 3, 9), LeaveStatus.PENDING, "家中仍有事")
+    assert "0 待我审批（督查考核科）" in text_of(page(login("centre"), "leave_approval"))
+    at = page(login("head"), "leave_approval")
+    assert "1 待我审批（部门负责人）" in text_of(at) and "（续假）" in at.selectbox(key="la_pick").options[0]
+
 
 def test_a_rejection_without_its_reason_is_refused_on_the_page(env):
     with env() as s, s.begin():
         leave_id = access.request_leave(s, _actor(s, "zhang"), load_rulebook(), leave_type="病假", start=date(2026, 3, 10),
                                         end=date(2026, 3, 10), note="发烧").id
+    st.cache_data.clear()  # written past the dashboard (whose writes clear its cached reads)
     at = page(login("head"), "leave_approval")
     at.selectbox(key="la_pick").select((leave_id, None))
     at.radio(key="la_outcome").set_value(False)

@@ -19,9 +19,9 @@ else:
     st.info("暂无考勤申诉。")
 if pending and actor.role is UserRole.MANAGER:
     with st.form("aa_form"):
-        appeal_id = st.selectbox("申诉", [r.appeal_id for r in pending], key="aa_pick", format_func=lambda i: next(
-            f"#{r.appeal_id} {r.staff_name} {r.day} {labels.ATTENDANCE[r.half]} {labels.ATTENDANCE[r.classified_as]}：{r.reason}"
-            for r in pending if r.appeal_id == i))
+        names = {r.appeal_id: f"#{r.appeal_id} {r.staff_name} {r.day} {labels.ATTENDANCE[r.half]} "
+                              f"{labels.ATTENDANCE[r.classified_as]}：{r.reason}" for r in pending}
+        appeal_id = st.selectbox("申诉", list(names), key="aa_pick", format_func=lambda i: names.get(i, f"#{i}"))
         grant = st.radio("裁定", [True, False], key="aa_outcome", horizontal=True,
                          format_func={True: "申诉成立（改为准时）", False: "驳回（维持原考勤结果）"}.get)
         ruling = st.text_area("裁定理由（最终）", key="aa_ruling")

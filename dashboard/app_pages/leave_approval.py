@@ -21,11 +21,10 @@ COLUMNS = ["leave_id", "extension_id", "staff_no", "staff_name", "department", "
            "days", "status", "awaiting", "substitute_no", "substitute_window", "note", "source", "filed_at"]
 if waiting:
     ui.table(waiting, COLUMNS, key="la_waiting")
-    keys = [(i.leave_id, i.extension_id) for i in waiting]
+    names = {(i.leave_id, i.extension_id): f"#{i.leave_id}{'（续假）' if i.extension_id else ''} {i.staff_name} {i.leave_type} "
+                                            f"{i.start}～{i.end}" for i in waiting}
     with st.form("decide_form"):
-        key = st.selectbox("申请", keys, key="la_pick", format_func=lambda k: next(
-            f"#{i.leave_id}{'（续假）' if i.extension_id else ''} {i.staff_name} {i.leave_type} {i.start}～{i.end}"
-            for i in waiting if (i.leave_id, i.extension_id) == k))
+        key = st.selectbox("申请", list(names), key="la_pick", format_func=lambda k: names.get(k, f"#{k[0]}"))
         approve = st.radio("审批", [True, False], format_func={True: "批准", False: "驳回"}.get, key="la_outcome", horizontal=True)
         reason = st.text_area("意见（驳回须说明理由）", key="la_reason")
         submitted = st.form_submit_button("提交审批")

@@ -54,8 +54,8 @@ extendable = [i for i in items if i.extension_id is None and i.status == "approv
 if extendable:
     with st.form("extend_form"):
         st.subheader("续假申请")
-        leave_id = st.selectbox("续假的请假", [i.leave_id for i in extendable], key="ext_leave",
-                                format_func=lambda i: next(f"#{x.leave_id} {x.leave_type} {x.start}～{x.end}" for x in extendable if x.leave_id == i))
+        names = {x.leave_id: f"#{x.leave_id} {x.leave_type} {x.start}～{x.end}" for x in extendable}
+        leave_id = st.selectbox("续假的请假", list(names), key="ext_leave", format_func=lambda i: names.get(i, f"#{i}"))
         c1, c2 = st.columns(2)
         new_end = c1.date_input("续假至", key="ext_end")
         new_end_half = c2.radio("结束时段", HALVES, index=1, format_func=lambda h: labels.ATTENDANCE[h.value], key="ext_half", horizontal=True)
