@@ -179,6 +179,8 @@ def test_staff_see_and_ask_only_for_themselves(hall, rulebook):
             _ask(s, rulebook, substitute_no="1002", substitute_window="B01")  # not a window of the applicant's
         with pytest.raises(ValueError, match="假别"):
             _ask(s, rulebook, leave_type="调休")
+        with pytest.raises(ValueError, match="重叠"):
+            _ask(s, rulebook, start=date(2026, 3, 6), end=date(2026, 3, 9))
         assert [c.staff_no for c in access.substitute_candidates(s, _actor(s, "zhang"))] == ["1002"]
 
 

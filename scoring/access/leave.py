@@ -128,8 +128,9 @@ def request_leave(
 
     Raises:
         AccessDenied: not a staff member.
-        ValueError: an unknown leave type, no reason, dates out of order, or a substitute who is
-            the applicant, unknown, or at a window the applicant does not serve.
+        ValueError: an unknown leave type, no reason, dates out of order, days that overlap a leave
+            not rejected, or a substitute who is the applicant, unknown, or at a window the applicant
+            does not serve.
     """
     me = _own_staff(session, actor)
     if leave_type not in rulebook.attendance.leave_types:
@@ -140,6 +141,10 @@ def request_leave(
     if leave_days(start, start_half, end, end_half) <= 0:
         raise ValueError("请假结束早于开始")
     sub, window = _substitute(session, me, substitute_no, substitute_window)
+    overlap = session.scalar(select(LeaveRow.id).where(LeaveRow.staff_id == me.id, LeaveRow.status != LeaveStatus.REJECTED,
+                                                        LeaveRow.start <= end, LeaveRow.end >= start))
+    if overlap is not None:
+        raise ValueError(f"与已有请假 #{overlap} 的日期重叠")
     row = LeaveRow(
         staff_id=me.id, leave_type=leave_type, start=start, end=end, start_half=start_half, end_half=end_half,
         status=LeaveStatus.PENDING, note=note, filed_at=_now(now), source=LeaveSource.DASHBOARD,
