@@ -13,7 +13,7 @@ Only days that have happened are classified (``through``): a day still to come i
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import delete, select
@@ -29,6 +29,7 @@ from models.attendance_db import (
     PresenceFlagRow,
     StaffMonthRow,
     WindowMonthRow,
+    leave_decided_after,
 )
 from models.db import Staff
 from models.rulebook import Rulebook
@@ -85,7 +86,9 @@ def store_month(session: Session, result: MonthResult, through: date, *, ruleboo
             session.execute(delete(table).where(table.month_id == old.id))
         session.delete(old)
         session.flush()
-    row = AttendanceMonthRow(month=result.month, through=through, rulebook_version=rulebook_version, calendar=calendar_path)
+    # local wall-clock time, like every decision it is compared with (the column's default is the database's clock)
+    row = AttendanceMonthRow(month=result.month, through=through, rulebook_version=rulebook_version, calendar=calendar_path,
+                             classified_at=datetime.now())
     session.add(row)
     session.flush()
     ids = _staff_ids(session, {r.staff_id for r in result.records} | {s.staff_id for s in result.staff_lines})
@@ -162,6 +165,20 @@ def months_to_reclassify(leaves: Iterable[LeaveRecord], today: date) -> list[str
     return sorted(months)
 
 
+def stale_months(session: Session) -> list[str]:
+    """Stored months that a leave decision made since they were classified changes (approved on the dashboard).
+
+    The dashboard cannot classify (it only reads and records decisions); the daily run classifies
+    these again along with its own month.
+    """
+    out = []
+    for head in session.scalars(select(AttendanceMonthRow).order_by(AttendanceMonthRow.month)):
+        first, last = month_bounds(head.month)
+        if leave_decided_after(session, first, last, head.classified_at):
+            out.append(head.month)
+    return out
+
+
 def describe(result: MonthResult) -> str:
     """One line on a stored month, for the command line."""
     not_on_time = sum(1 for r in result.records if r.day_type.is_working for h in r.halves if h.status is not HalfDayStatus.ON_TIME)
@@ -183,5 +200,5 @@ def months_touched(first: date, last: date) -> list[str]:
 
 __all__ = [
     "MonthNotStartedError", "classify_and_store", "classify_months", "describe", "months_to_reclassify", "months_touched",
-    "store_month",
+    "stale_months", "store_month",
 ]

@@ -17,6 +17,7 @@ from models.attendance import (
     CoverageFlag,
     DayRecord,
     HalfDay,
+    HalfDayCounts,
     HalfDayStatus,
     PresenceFlag,
     StaffMonth,
@@ -43,8 +44,8 @@ def month_bounds(month: str) -> tuple[date, date]:
 def staff_month(staff_id: str, window_id: str | None, month: str, records: Iterable[DayRecord],
                 presence: Sequence[PresenceFlag] = ()) -> StaffMonth:
     """Sum one person's day records of a month into their circular line."""
-    working = late = late_min = early = early_min = missing = due = on_time = 0
-    absent = leave = 0.0
+    working = 0
+    total = Counter()
     by_type: Counter[str] = Counter()
     for rec in records:
         if rec.staff_id != staff_id or rec.day.strftime("%Y-%m") != month or not rec.day_type.is_working:
@@ -52,27 +53,15 @@ def staff_month(staff_id: str, window_id: str | None, month: str, records: Itera
         working += 1
         for h in rec.halves:
             if h.status is HalfDayStatus.LEAVE:
-                leave += 0.5
                 by_type[h.leave_type or "?"] += 0.5
-                continue
-            due += 2
-            if h.status is HalfDayStatus.ABSENTEEISM:
-                absent += 0.5
-                continue
-            if h.late_minutes:
-                late += 1
-                late_min += h.late_minutes
-            if h.early_minutes:
-                early += 1
-                early_min += h.early_minutes
-            missing += len(h.missing_checks)
-            for c in (h.arrive, h.leave):
-                if c is not None and not c.missing and c.minutes_off == 0:
-                    on_time += 1
+            # one definition of a half-day's counts, shared with a granted appeal's correction
+            counts = HalfDayCounts.of(h.status, h.late_minutes, h.early_minutes, len(h.missing_checks))
+            total.update({k: getattr(counts, k) for k in counts.__slots__})
     n_presence = sum(1 for f in presence if staff_id in f.staff_ids and f.start.strftime("%Y-%m") == month)
     return StaffMonth(
-        staff_id, window_id, month, working, late, late_min, early, early_min, missing, absent, leave,
-        dict(by_type), due, on_time, n_presence,
+        staff_id, window_id, month, working, total["late"], total["late_minutes"], total["early"], total["early_minutes"],
+        total["missing_checks"], total["absenteeism_days"], total["leave_days"], dict(by_type), total["checks_due"],
+        total["checks_on_time"], n_presence,
     )
 
 

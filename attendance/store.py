@@ -18,7 +18,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from models.attendance import (
+    AttendanceAppealStatus,
     CheckIn,
+    CheckResult,
+    HalfDayRecord,
+    HalfDayStatus,
     HalfDay,
     CoverageFlag,
     DayRecord,
@@ -32,6 +36,7 @@ from models.attendance import (
     WindowDuty,
 )
 from models.attendance_db import (
+    AttendanceAppealRow,
     CheckInRow,
     CredentialRow,
     FaceEmbeddingRow,
@@ -351,6 +356,38 @@ __all__: Sequence[str] = [
 # ---------------------------------------------------------------------------- the month
 
 
+_NOT_CONTESTED = (HalfDayStatus.OFF, HalfDayStatus.LEAVE, HalfDayStatus.ON_TIME)  # (leave approved since: it stays leave)
+
+
+def apply_granted_appeals(session: Session, records: list[DayRecord]) -> list[DayRecord]:
+    """The day records with every half-day a manager's granted appeal (考勤申诉) corrected counted as on time.
+
+    The half-day keeps its checks where they were made; a missing one stands at its due time, so
+    that the circular counts both checks as on time, as the decision said.
+    """
+    if not records:
+        return records
+    first, last = min(r.day for r in records), max(r.day for r in records)
+    granted = set(session.execute(
+        select(Staff.staff_no, AttendanceAppealRow.day, AttendanceAppealRow.half).join(Staff, Staff.id == AttendanceAppealRow.staff_id)
+        .where(AttendanceAppealRow.status == AttendanceAppealStatus.GRANTED, AttendanceAppealRow.day >= first,
+               AttendanceAppealRow.day <= last)
+    ).all())
+    if not granted:
+        return records
+    out = []
+    for rec in records:
+        halves = [_on_time(h) if (rec.staff_id, rec.day, h.half) in granted and h.status not in _NOT_CONTESTED else h
+                  for h in rec.halves]
+        out.append(DayRecord(rec.staff_id, rec.day, rec.day_type, halves[0], halves[1], rec.rulebook_version))
+    return out
+
+
+def _on_time(h: HalfDayRecord) -> HalfDayRecord:
+    checks = [CheckResult(c.slot, c.due, c.at or c.due, 0) if c is not None else None for c in (h.arrive, h.leave)]
+    return HalfDayRecord(h.staff_id, h.day, h.half, HalfDayStatus.ON_TIME, checks[0], checks[1])
+
+
 @dataclass(frozen=True)
 class MonthResult:
     """A month classified: circular lines, day records and flags."""
@@ -409,6 +446,7 @@ def compute_month(
         r for r in classified
         if r.day >= first and (r.staff_id in rostered or (r.staff_id, r.day) in sub_days)
     ]
+    records = apply_granted_appeals(session, records)
     coverage = check_coverage(duties, records, substitutes)
     samples = load_presence_samples(session, first, last)
     flags = []

@@ -249,3 +249,79 @@ def advance_follow_up(actor: Actor, case_id: int, step: str, note: str) -> None:
     with session() as s, s.begin():
         access.advance_follow_up(s, actor, case_id, FollowUpStatus(step), note)
     invalidate()
+
+
+# ---------------------------------------------------------------------------- leave, substitutes, attendance appeals
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def leave_items(url: str, actor: Actor, awaiting_me: bool = False):
+    with session() as s:
+        return access.leave_items(s, actor, rulebook(), awaiting_me=awaiting_me, policy=policy())
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def leave_decisions(url: str, actor: Actor, leave_id: int):
+    with session() as s:
+        return access.leave_decisions(s, actor, rulebook(), leave_id, policy=policy())
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def approver_level(url: str, actor: Actor):
+    with session() as s:
+        return access.approver_level(s, actor)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def leave_choices(url: str, actor: Actor) -> tuple[list[access.SubstituteCandidate], list[str]]:
+    """Whom a staff member may propose as substitute, and at which of their windows."""
+    with session() as s:
+        return access.substitute_candidates(s, actor), access.own_windows(s, actor)
+
+
+def request_leave(actor: Actor, **fields) -> None:
+    with session() as s, s.begin():
+        access.request_leave(s, actor, rulebook(), **fields)
+    invalidate()
+
+
+def request_extension(actor: Actor, leave_id: int, **fields) -> None:
+    with session() as s, s.begin():
+        access.request_extension(s, actor, leave_id, **fields)
+    invalidate()
+
+
+def decide_leave(actor: Actor, leave_id: int, extension_id: int | None, approve: bool, reason: str) -> None:
+    with session() as s, s.begin():
+        access.decide_leave(s, actor, rulebook(), leave_id, extension_id=extension_id, approve=approve, reason=reason)
+    invalidate()
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def substitutions(url: str, actor: Actor):
+    with session() as s:
+        return access.substitutions(s, actor, policy=policy())
+
+
+def file_substitute(actor: Actor, **fields) -> None:
+    with session() as s, s.begin():
+        access.file_substitute_now(s, actor, **fields)
+    invalidate()
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def attendance_appeals(url: str, actor: Actor, pending_only: bool = False):
+    with session() as s:
+        return access.attendance_appeals(s, actor, pending_only=pending_only, policy=policy())
+
+
+def file_attendance_appeal(actor: Actor, day: date, half, reason: str) -> None:
+    with session() as s, s.begin():
+        access.file_attendance_appeal(s, actor, day, half, reason)
+    invalidate()
+
+
+def decide_attendance_appeal(actor: Actor, appeal_id: int, grant: bool, ruling: str) -> None:
+    with session() as s, s.begin():
+        access.decide_attendance_appeal(s, actor, appeal_id, grant=grant, ruling=ruling)
+    invalidate()

@@ -47,6 +47,12 @@ HEADERS: dict[str, str] = {
     "leave_by_type": "请假类别", "checks_due": "应打卡", "checks_on_time": "准时打卡", "presence_flags": "离岗超时",
     "punctuality_rate": "准时率", "coverage_flags": "空岗/替岗问题", "day": "日期", "half": "时段", "issue": "问题",
     "detail": "说明", "start": "开始", "end": "结束", "minutes": "分钟", "leave_type": "假别", "absenteeism": "旷工情形",
+    # leave (请假), substitutes (替岗备案), attendance appeals (考勤申诉)
+    "leave_id": "请假编号", "extension_id": "续假编号", "start_half": "开始时段", "end_half": "结束时段", "days": "天数",
+    "awaiting": "待审批环节", "source": "来源", "substitute_no": "替岗人员", "substitute_window": "替岗窗口", "note": "事由",
+    "step": "审批环节", "decided_by": "审批人", "substitution_id": "备案编号", "substitute_name": "替岗人员姓名",
+    "replaced_no": "被替岗人员", "starts_at": "替岗开始", "ends_at": "替岗结束", "filed_before": "事前备案",
+    "classified_as": "原考勤结果",
     # accounts and audit
     "active": "启用", "at": "时间", "action": "操作", "entity": "对象", "entity_id": "对象编号",
 }
@@ -77,10 +83,16 @@ ATTENDANCE = {
     "no_leave_filed": "未履行请假手续", "leave_not_approved": "请假未获批准", "leave_overrun": "超假不归",
     "leave_by_deception": "以欺骗手段请假",
 }
+LEAVE_STATUS = {"pending": "待审批", "approved": "已批准", "rejected": "已驳回"}
+LEAVE_DECISION = {"approved": "批准", "rejected": "驳回"}
+LEAVE_SOURCE = {"file": "请假文件（原系统已审批）", "dashboard": "网上申请"}
+ATTENDANCE_APPEAL_STATUS = {"pending": "待裁定", "granted": "成立（改为准时）", "rejected": "驳回（维持原结果）"}
 # a coded column's values -> Chinese (a code not listed is shown as it is)
 VALUES: dict[str, Mapping[str, str]] = {
     "severity": SEVERITY, "kind": {**FLAG_KIND, **REVIEW_KIND}, "decision": DECISION, "appeal": APPEAL_DECISION, "flag_status": FLAG_STATUS,
-    "role": ROLE, "status": {**FLAG_STATUS, **ATTENDANCE}, "half": ATTENDANCE, "issue": ATTENDANCE, "absenteeism": ATTENDANCE,
+    "role": ROLE, "status": {**FLAG_STATUS, **ATTENDANCE, **LEAVE_STATUS}, "half": ATTENDANCE, "issue": ATTENDANCE,
+    "absenteeism": ATTENDANCE, "start_half": ATTENDANCE, "end_half": ATTENDANCE, "classified_as": ATTENDANCE,
+    "source": LEAVE_SOURCE,
 }
 OTHER_RULES = {"citizen.abuse": "群众辱骂"}  # hits that are no rule of sections 七/八
 PERIODS = {"day": "日", "week": "周", "month": "月"}

@@ -28,10 +28,14 @@ RELATION = st.Page("app_pages/relation.py", title="用语与满意度", icon=":m
 EXPORT = st.Page("app_pages/export.py", title="月度通报导出", icon=":material/description:", url_path="export")
 ACCOUNTS = st.Page("app_pages/accounts.py", title="账户", icon=":material/manage_accounts:", url_path="accounts")
 SAMPLE_REVIEW = st.Page("app_pages/sample_review.py", title="抽检复核", icon=":material/fact_check:", url_path="sample_review")
+MY_LEAVE = st.Page("app_pages/my_leave.py", title="我的请假", icon=":material/event_busy:", url_path="my_leave")
+LEAVE_APPROVAL = st.Page("app_pages/leave_approval.py", title="请假审批", icon=":material/approval:", url_path="leave_approval")
+ATTENDANCE_APPEALS = st.Page("app_pages/attendance_appeals.py", title="考勤申诉", icon=":material/balance:", url_path="attendance_appeals")
+SUBSTITUTES = st.Page("app_pages/substitutes.py", title="替岗备案", icon=":material/swap_horiz:", url_path="substitutes")
 SEARCH = st.Page("app_pages/search.py", title="转写搜索", icon=":material/manage_search:", url_path="search")
 
-MANAGEMENT = [SATISFACTION, FOLLOW_UPS, COMPLIANCE, ATTENDANCE, RELATION, EXPORT]
-ALL_PAGES = [QUEUE, FLAG, APPEALS, MY_SCORES, MY_FLAGS, MY_RATINGS, MY_ATTENDANCE, *MANAGEMENT, ACCOUNTS, SAMPLE_REVIEW, SEARCH]
+MANAGEMENT = [SATISFACTION, FOLLOW_UPS, COMPLIANCE, ATTENDANCE, LEAVE_APPROVAL, ATTENDANCE_APPEALS, SUBSTITUTES, RELATION, EXPORT]
+ALL_PAGES = [QUEUE, FLAG, APPEALS, MY_SCORES, MY_FLAGS, MY_RATINGS, MY_ATTENDANCE, MY_LEAVE, *MANAGEMENT, ACCOUNTS, SAMPLE_REVIEW, SEARCH]
 
 
 def pages_for(role: UserRole) -> dict[str, list]:
@@ -39,7 +43,7 @@ def pages_for(role: UserRole) -> dict[str, list]:
     if role is UserRole.INSPECTOR:
         return {"质检": [QUEUE, FLAG, APPEALS, SAMPLE_REVIEW, SEARCH]}
     if role is UserRole.STAFF:
-        return {"我的": [MY_SCORES, MY_FLAGS, MY_RATINGS, MY_ATTENDANCE, FLAG]}
+        return {"我的": [MY_SCORES, MY_FLAGS, MY_RATINGS, MY_ATTENDANCE, MY_LEAVE, FLAG]}
     if role is UserRole.MANAGER:
         return {"管理": MANAGEMENT, "质检": [QUEUE, FLAG, APPEALS, SAMPLE_REVIEW, SEARCH]}
     return {"管理员": [ACCOUNTS], "管理": MANAGEMENT, "质检": [QUEUE, FLAG, APPEALS, SEARCH]}

@@ -64,6 +64,28 @@ class LeaveStatus(str, enum.Enum):
     REJECTED = "rejected"
 
 
+class ApprovalLevel(str, enum.Enum):
+    """A level of the leave approval chain (逐级申请, 四.(二).1), in the order a request climbs it."""
+
+    DEPARTMENT_HEAD = "department_head"  # 本部门负责人员
+    CENTRE = "centre"  # 督查考核科
+
+
+class LeaveSource(str, enum.Enum):
+    """Where a leave record came from."""
+
+    FILE = "file"  # a leave file: its status is the outcome of an approval made outside windowqa
+    DASHBOARD = "dashboard"  # requested on the dashboard: its status follows the approval chain
+
+
+class AttendanceAppealStatus(str, enum.Enum):
+    """A staff member's appeal against the classification of one half-day."""
+
+    PENDING = "pending"
+    GRANTED = "granted"  # the half-day counts as on time
+    REJECTED = "rejected"  # the classification stands
+
+
 class AbsenteeismCause(str, enum.Enum):
     """The four cases of 旷工 (四.(二).4)."""
 
@@ -251,6 +273,40 @@ class HalfDayRecord:
     def present(self) -> bool:
         """At least one check in this half-day (the person came to work)."""
         return any(c is not None and not c.missing for c in (self.arrive, self.leave))
+
+
+@dataclass(frozen=True, slots=True)
+class HalfDayCounts:
+    """What one working half-day adds to its staff member's circular line (按月通报)."""
+
+    late: int = 0
+    late_minutes: int = 0
+    early: int = 0
+    early_minutes: int = 0
+    missing_checks: int = 0
+    absenteeism_days: float = 0.0
+    leave_days: float = 0.0
+    checks_due: int = 0
+    checks_on_time: int = 0
+
+    @classmethod
+    def of(cls, status: HalfDayStatus, late_minutes: int, early_minutes: int, missing_checks: int) -> "HalfDayCounts":
+        """The counts of a half-day from its status, minutes late/early and missing checks.
+
+        A check on time is one made with no minutes off, so a half-day's on-time checks are its two
+        checks less the missing, the late arrival and the early leave.
+        """
+        if status is HalfDayStatus.OFF:
+            return cls()
+        if status is HalfDayStatus.LEAVE:
+            return cls(leave_days=0.5)
+        if status is HalfDayStatus.ABSENTEEISM:
+            return cls(absenteeism_days=0.5, checks_due=2)
+        return cls(
+            late=int(late_minutes > 0), late_minutes=late_minutes, early=int(early_minutes > 0), early_minutes=early_minutes,
+            missing_checks=missing_checks, checks_due=2,
+            checks_on_time=2 - missing_checks - int(late_minutes > 0) - int(early_minutes > 0),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,16 +38,19 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.attendance import (
     AbsenteeismCause,
+    ApprovalLevel,
+    AttendanceAppealStatus,
     CheckMethod,
     CoverageIssue,
     DayType,
     HalfDay,
     HalfDayStatus,
+    LeaveSource,
     LeaveStatus,
     PresenceIssue,
     SecondFactor,
 )
-from models.db import Base, Staff, Window, _enum
+from models.db import Base, Staff, UserAccount, Window, _enum
 
 
 class FaceEmbeddingRow(Base):
@@ -94,7 +97,12 @@ class CheckInRow(Base):
 
 
 class LeaveRow(Base):
-    """A leave (请假) with its approval; ``record_id`` is the id in the system it came from."""
+    """A leave (请假) with its approval; ``record_id`` is the id in the system it came from.
+
+    ``status`` is what attendance reads. For a leave from a file it is the file's (an approval made
+    outside windowqa); for one requested on the dashboard it follows the approval chain
+    (:class:`LeaveApprovalRow`): approved once every step has approved, rejected by any step.
+    """
 
     __tablename__ = "attendance_leave"
     __table_args__ = (Index("ix_attendance_leave_staff_start", "staff_id", "start"),)
@@ -111,8 +119,16 @@ class LeaveRow(Base):
     deceptive: Mapped[bool] = mapped_column(Boolean, default=False)  # 旷工 case 4, set by 督查考核科
     note: Mapped[str] = mapped_column(Text, default="")
     filed_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.current_timestamp())
+    source: Mapped[LeaveSource] = mapped_column(_enum(LeaveSource, "leave_source"), default=LeaveSource.FILE,
+                                                server_default=LeaveSource.FILE.value)
+    requested_by: Mapped[Optional[str]] = mapped_column(String(64))  # the dashboard user who asked
+    # the substitute the applicant proposes (替岗, 四.(三).1) and the window they cover; filed (备案)
+    # as a substitution when the leave is approved
+    substitute_id: Mapped[Optional[int]] = mapped_column(ForeignKey("staff.id"))
+    substitute_window_id: Mapped[Optional[int]] = mapped_column(ForeignKey("window.id"))
 
-    staff: Mapped[Staff] = relationship()
+    staff: Mapped[Staff] = relationship(foreign_keys=[staff_id])
+    substitute: Mapped[Optional[Staff]] = relationship(foreign_keys=[substitute_id])
     extensions: Mapped[list["LeaveExtensionRow"]] = relationship(
         back_populates="leave", order_by="LeaveExtensionRow.id", cascade="all, delete-orphan"
     )
@@ -129,8 +145,63 @@ class LeaveExtensionRow(Base):
     new_end_half: Mapped[HalfDay] = mapped_column(_enum(HalfDay, "half_day"), default=HalfDay.AFTERNOON)
     status: Mapped[LeaveStatus] = mapped_column(_enum(LeaveStatus, "leave_status"), default=LeaveStatus.PENDING)
     filed_at: Mapped[datetime] = mapped_column(DateTime, server_default=func.current_timestamp())
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")  # why (因特殊情况需要续假)
 
     leave: Mapped[LeaveRow] = relationship(back_populates="extensions")
+
+
+class LeaveApproverRow(Base):
+    """A manager account that decides one level of the leave chain (of one department, for its head)."""
+
+    __tablename__ = "attendance_leave_approver"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), unique=True)
+    level: Mapped[ApprovalLevel] = mapped_column(_enum(ApprovalLevel, "approval_level"))
+    department_id: Mapped[Optional[int]] = mapped_column(ForeignKey("department.id"))  # None for the centre
+
+    user: Mapped[UserAccount] = relationship()
+
+
+class LeaveApprovalRow(Base):
+    """One step's decision on a leave or on one of its extensions (who, what, when, why): the audit of the chain."""
+
+    __tablename__ = "attendance_leave_approval"
+    __table_args__ = (Index("ix_attendance_leave_approval_leave", "leave_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    leave_id: Mapped[int] = mapped_column(ForeignKey("attendance_leave.id", ondelete="CASCADE"))
+    extension_id: Mapped[Optional[int]] = mapped_column(ForeignKey("attendance_leave_extension.id", ondelete="CASCADE"))
+    level: Mapped[ApprovalLevel] = mapped_column(_enum(ApprovalLevel, "approval_level"))
+    decision: Mapped[LeaveStatus] = mapped_column(_enum(LeaveStatus, "leave_status"))
+    user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"))
+    username: Mapped[str] = mapped_column(String(64))  # kept if the account goes
+    decided_at: Mapped[datetime] = mapped_column(DateTime)
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class AttendanceAppealRow(Base):
+    """A staff member's appeal against one classified half-day, and the manager's final decision.
+
+    Keyed by staff, day and half (not by the stored half-day, which a new classification replaces):
+    a granted appeal is applied again whenever the month is classified.
+    """
+
+    __tablename__ = "attendance_appeal"
+    __table_args__ = (UniqueConstraint("staff_id", "day", "half", name="uq_attendance_appeal_staff_day_half"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)
+    half: Mapped[HalfDay] = mapped_column(_enum(HalfDay, "half_day"))
+    classified_as: Mapped[HalfDayStatus] = mapped_column(_enum(HalfDayStatus, "half_day_status"))
+    reason: Mapped[str] = mapped_column(Text)
+    filed_at: Mapped[datetime] = mapped_column(DateTime)
+    status: Mapped[AttendanceAppealStatus] = mapped_column(
+        _enum(AttendanceAppealStatus, "attendance_appeal_status"), default=AttendanceAppealStatus.PENDING)
+    ruling: Mapped[Optional[str]] = mapped_column(Text)
+    ruled_by: Mapped[Optional[str]] = mapped_column(String(64))
+    decided_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
 
 
 class CredentialRow(Base):
@@ -279,7 +350,26 @@ class PresenceFlagRow(Base):
     staff_nos: Mapped[list[Any]] = mapped_column(JSON, default=list)
 
 
+def leave_decided_after(session, first: date, last: date, after: datetime) -> int:
+    """How many leave decisions made after ``after`` concern ``first``..``last`` (a stored month they make stale).
+
+    A leave concerns the days from its start to the day after its latest end (an absence right
+    after a leave is 超假).
+    """
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    rows = session.execute(
+        select(LeaveApprovalRow.id, LeaveRow).join(LeaveRow, LeaveRow.id == LeaveApprovalRow.leave_id)
+        .where(LeaveApprovalRow.decided_at > after, LeaveRow.start <= last)
+    ).all()
+    return sum(1 for _, leave in rows
+               if max([leave.end] + [e.new_end for e in leave.extensions]) + timedelta(days=1) >= first)
+
+
 __all__ = [
-    "AttendanceMonthRow", "CheckInRow", "CoverageFlagRow", "CredentialRow", "FaceEmbeddingRow", "HalfDayRow",
+    "leave_decided_after",
+    "AttendanceAppealRow", "AttendanceMonthRow", "CheckInRow", "LeaveApprovalRow", "LeaveApproverRow", "CoverageFlagRow", "CredentialRow", "FaceEmbeddingRow", "HalfDayRow",
     "LeaveExtensionRow", "LeaveRow", "PresenceFlagRow", "PresenceSampleRow", "StaffMonthRow", "WindowMonthRow",
 ]

@@ -17,6 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from models.attendance import ApprovalLevel
 from models.domain import RuleFamily
 
 SLOT = "××"
@@ -162,6 +163,37 @@ class AttendanceRules(_Strict):
         return self.summer if self.is_summer(day) else self.winter
 
 
+class LeaveApprovalStep(_Strict):
+    """One level of the leave approval chain and the leaves it decides."""
+
+    level: ApprovalLevel
+    label: str = Field(min_length=1)  # how staff and managers read the level (部门负责人, 督查考核科)
+    # the step decides leaves (and extensions) of at least this many days in all; 0: every leave
+    from_days: float = Field(0.0, ge=0)
+
+
+class LeaveRules(_Strict):
+    """The leave approval chain (请假制度, 四.(二)): 逐级, one step after the other, lowest first."""
+
+    approval_steps: list[LeaveApprovalStep] = Field(min_length=1)
+
+    @field_validator("approval_steps")
+    @classmethod
+    def _in_chain_order(cls, steps: list[LeaveApprovalStep]) -> list[LeaveApprovalStep]:
+        levels = [s.level for s in steps]
+        order = list(ApprovalLevel)
+        if len(set(levels)) != len(levels) or levels != sorted(levels, key=order.index):
+            raise ValueError(f"approval steps must name each level once, lowest first ({', '.join(l.value for l in order)})")
+        return steps
+
+    def steps_for(self, days: float) -> list[LeaveApprovalStep]:
+        """The steps a leave of ``days`` days in all (extensions included) must pass, in order."""
+        return [s for s in self.approval_steps if days >= s.from_days]
+
+    def label(self, level: ApprovalLevel) -> str:
+        return next((s.label for s in self.approval_steps if s.level is level), level.value)
+
+
 class PostRules(_Strict):
     max_absence_minutes: int = Field(10, ge=1)
     forbid_all_staff_absent: bool = True
@@ -242,6 +274,7 @@ class Rulebook(_Strict):
     citizen_abuse: CitizenAbuse = CitizenAbuse()
     attendance: AttendanceRules
     post: PostRules = PostRules()
+    leave: LeaveRules
     ratings: RatingRules
     scoring: ScoringRules = ScoringRules()
 

@@ -24,9 +24,11 @@ TIMEOUT = 60
 
 PAGES = {
     "inspector": ["queue", "flag", "appeals"],
-    "staff": ["my_scores", "my_flags", "my_ratings", "my_attendance", "flag"],
-    "manager": ["satisfaction", "follow_ups", "compliance", "attendance", "relation", "export", "queue", "flag", "appeals"],
-    "admin": ["accounts", "satisfaction", "follow_ups", "compliance", "attendance", "relation", "export", "queue", "flag", "appeals"],
+    "staff": ["my_scores", "my_flags", "my_ratings", "my_attendance", "my_leave", "flag"],
+    "manager": ["satisfaction", "follow_ups", "compliance", "attendance", "leave_approval", "attendance_appeals", "substitutes",
+                "relation", "export", "queue", "flag", "appeals"],
+    "admin": ["accounts", "satisfaction", "follow_ups", "compliance", "attendance", "leave_approval", "attendance_appeals",
+              "substitutes", "relation", "export", "queue", "flag", "appeals"],
 }
 USER_OF = {"inspector": "insp", "staff": "zhang", "manager": "mgr", "admin": "admin"}
 # What each page must show of the fixture hall (values that the later tests' decisions, appeals and
@@ -37,6 +39,11 @@ MANAGEMENT_SHOWS = {
     "compliance": ["刚才和你说过了，怎么还问", "16.67"],  # forbidden per 100 interactions at A03 and B01
     # the stored month through the 3rd: 张敏 late 12 min and on 事假, 王芳 and 赵磊 absent
     "attendance": ["统计至 2026-03-03", "45.8% 准时率", "1 迟到次数", "3 旷工（天）", "1 请假（天）", "赵磊", "未履行请假手续", "事假 1"],
+    # 张敏's 事假 of the 3rd came from a leave file (decided in the site's own system); the hall's
+    # manager is no approver; 李强's substitute of the 3rd was filed the afternoon before
+    "leave_approval": ["部门负责人 → 督查考核科", "您不是请假审批人", "请假文件（原系统已审批）", "事假"],
+    "attendance_appeals": ["0 待裁定", "暂无考勤申诉"],
+    "substitutes": ["李强", "张敏 事假（已批准）", "2026-03-02 16:40:00"],
     "relation": ["问候+道别", "均未说"],
     "export": ["月度通报导出"],  # and the month picker on the hall's month (below)
     "queue": ["forbidden.already_told", "王芳", "李强"],
@@ -50,6 +57,7 @@ SHOWS = {
         "my_flags": ["刚才和你说过了，怎么还问", "请稍等"],  # the forbidden phrase and what to say instead
         "my_ratings": ["5 评价数", "40.0%", "态度不好，说话很冲"],
         "my_attendance": ["统计至 2026-03-03", "75.0% 准时率", "1 / 0 迟到/早退", "0 / 1 旷工/请假（天）", "迟到", "事假"],
+        "my_leave": ["部门负责人 → 督查考核科", "请假文件（原系统已审批）", "已批准"],
         "flag": ["刚才和你说过了，怎么还问", "＊＊＊＊"],
     },
     "manager": MANAGEMENT_SHOWS,

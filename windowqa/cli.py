@@ -10,6 +10,7 @@ from windowqa.commands import nlp_cmds  # noqa: F401  (registers match, rules sh
 from windowqa.commands import asr_cmds  # noqa: F401  (registers models install, transcribe, capture, eval asr)
 from windowqa.commands import attendance_cmds  # noqa: F401  (registers attendance enroll/checkin/eval/report, eval faces)
 from windowqa.commands import substitute_cmds  # noqa: F401  (registers attendance substitute-add)
+from windowqa.commands import leave_cmds  # noqa: F401  (registers attendance approver-set)
 from windowqa.commands import dashboard_cmds  # noqa: F401  (registers dashboard, accounts add/list/passwd/disable/enable)
 from windowqa.commands import store_cmds  # noqa: F401  (registers ingest, ratings/queue import, report, flags, followups, site load, explain)
 from windowqa.commands import demo_cmds  # noqa: F401  (registers demo, eval demo)

@@ -14,6 +14,8 @@ if view is None:
     st.info(f"{month} 的考勤尚未统计（由每日考勤统计生成，或运行 windowqa attendance classify --month {month}）。")
     st.stop()
 st.caption(f"统计至 {view.through}（{view.classified_at:%Y-%m-%d %H:%M:%S} 生成）")
+if view.leave_decisions_since:
+    st.info(f"统计之后有 {view.leave_decisions_since} 项请假审批，下次每日考勤统计时计入。")
 if view.staff:
     c1, c2, c3, c4 = st.columns(4)
     due = sum(s.checks_due for s in view.staff)

@@ -15,6 +15,9 @@ Modules:
     staff       a staff member's scores, flags, courtesy and ratings
     analytics   satisfaction, follow-ups, compliance (management)
     attendance  the stored attendance month as the actor may see it
+    attendance_appeals  考勤申诉: staff contest a classified half-day, a manager decides
+    leave       请假: staff request leave and 续假, the approval chain decides (who, what, when)
+    substitutes 替岗备案 filed by a manager now, and the hall's substitutions
     circular    the monthly circular (xlsx, HTML) and export audit
     sampling    sampled review (抽检): plans, seeded draws, assigned reviews and progress
     sample_review  an inspector's review of a whole sampled interaction (hits marked, misses recorded)
@@ -42,6 +45,7 @@ from scoring.access.analytics import (
 )
 from scoring.access.appeals import AppealRow, appeals, file_appeal, rule_on_appeal
 from scoring.access.attendance import AttendanceMonthView, attendance_month
+from scoring.access.attendance_appeals import AttendanceAppealLine, attendance_appeals, decide_attendance_appeal, file_attendance_appeal
 from scoring.access.audio import AudioClip, cut_clip
 from scoring.access.circular import Circular, monthly_circular, record_export, render_circular_html, write_circular_xlsx
 from scoring.access.field import FieldFigure, FieldReport, field_estimates
@@ -64,6 +68,20 @@ from scoring.access.flags import (
     record_flag_view,
     severity_choices,
 )
+from scoring.access.leave import (
+    LeaveDecision,
+    LeaveItem,
+    SubstituteCandidate,
+    approver_level,
+    decide_leave,
+    leave_decisions,
+    leave_items,
+    own_windows,
+    request_extension,
+    request_leave,
+    set_leave_approver,
+    substitute_candidates,
+)
 from scoring.access.lookups import StaffChoice, WindowChoice, data_range, staff_choices, window_choices
 from scoring.access.policy import (
     DEFAULT_POLICY,
@@ -81,9 +99,29 @@ from scoring.access.policy import (
 from scoring.access.reviews import ReviewedExample, decide_flag, labelled_examples
 from scoring.access.sample_review import MissSpec, ReviewResult, SampledInteraction, record_review, sampled_interaction
 from scoring.access.sampling import AssignedReview, DrawProgress, DrawRow, PlanRow, PlanSpec, assigned_reviews, check_draw, create_plan, draw_sample, draws, plans, review_progress
+from scoring.access.substitutes import SubstitutionRow, file_substitute_now, substitutions
 from scoring.access.staff import PhraseUse, ScorePoint, StaffFlagRow, StaffRating, courtesy_used, score_series, staff_flagged_utterances, staff_ratings
 
 __all__ = [
+    "AttendanceAppealLine",
+    "LeaveDecision",
+    "LeaveItem",
+    "SubstituteCandidate",
+    "SubstitutionRow",
+    "approver_level",
+    "attendance_appeals",
+    "decide_attendance_appeal",
+    "decide_leave",
+    "file_attendance_appeal",
+    "file_substitute_now",
+    "leave_decisions",
+    "leave_items",
+    "own_windows",
+    "request_extension",
+    "request_leave",
+    "set_leave_approver",
+    "substitute_candidates",
+    "substitutions",
     "AssignedReview",
     "DrawProgress",
     "DrawRow",

@@ -22,6 +22,7 @@ from models.attendance_db import (
     PresenceFlagRow,
     StaffMonthRow,
     WindowMonthRow,
+    leave_decided_after,
 )
 from models.db import Staff, UserRole
 from scoring.access.policy import require, staff_scope
@@ -121,6 +122,8 @@ class AttendanceMonthView:
     coverage: list[CoverageLine]
     presence: list[PresenceLine]
     days: list[HalfDayLine]
+    # leave decisions made since the month was classified (the next daily run counts them)
+    leave_decisions_since: int = 0
 
 
 def _rate(on_time: int, due: int) -> float | None:
@@ -156,8 +159,10 @@ def attendance_month(session: Session, actor: Actor, month: str, *, staff_id: in
         if own is None or own in p.staff_nos
     ]
     days = _days(session, head.id, sid)
+    first = date.fromisoformat(f"{month}-01")
+    stale = leave_decided_after(session, first, head.through, head.classified_at)
     if own is not None:
-        return AttendanceMonthView(month, head.through, head.classified_at, staff, [], [], presence, days)
+        return AttendanceMonthView(month, head.through, head.classified_at, staff, [], [], presence, days, stale)
     windows = [
         WindowAttendance(w.window_code, ",".join(w.staff_nos), w.late_count, w.early_count, w.missing_checks,
                          w.absenteeism_days, w.leave_days, w.checks_due, w.checks_on_time, w.coverage_flags,
@@ -169,7 +174,7 @@ def attendance_month(session: Session, actor: Actor, month: str, *, staff_id: in
         for c in session.scalars(select(CoverageFlagRow).where(CoverageFlagRow.month_id == head.id)
                                  .order_by(CoverageFlagRow.day, CoverageFlagRow.half, CoverageFlagRow.window_code))
     ]
-    return AttendanceMonthView(month, head.through, head.classified_at, staff, windows, coverage, presence, days)
+    return AttendanceMonthView(month, head.through, head.classified_at, staff, windows, coverage, presence, days, stale)
 
 
 def _staff_line(r: StaffMonthRow, staff_no: str, name: str) -> StaffAttendance:

@@ -570,3 +570,12 @@ def classify(
         store_attendance_months(cli, cli.rulebook, [f"{first:%Y-%m}"], min(through, last))
     except MonthNotStartedError as exc:
         fail(str(exc))
+    # months a leave decision on the dashboard changed since they were stored (e.g. sick leave
+    # approved after the month ended): each up to its end, or today
+    from attendance.classify import stale_months
+
+    with cli.sessions() as session:
+        stale = [m for m in stale_months(session) if m != f"{first:%Y-%m}"]
+    for m in stale:
+        typer.echo(f"{m}: leave decided since it was classified")
+        store_attendance_months(cli, cli.rulebook, [m], min(month_bounds(m)[1], date.today()))
