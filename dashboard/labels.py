@@ -179,8 +179,9 @@ def _translate(text: Any, rulebook: Rulebook | None, patterns) -> Any:
 
 
 def summary(text: Any, rulebook: Rulebook | None = None) -> Any:
-    """A flag's stored summary in Chinese (the rule's wording for its id)."""
-    return _translate(text, rulebook, _SUMMARIES)
+    """A flag's stored summary in Chinese (the rule's wording for its id); a deduction's flag reads as its score line."""
+    shown = _translate(text, rulebook, _SUMMARIES)
+    return _translate(text, rulebook, _REASONS) if shown is text else shown
 
 
 def display_frame(df: pd.DataFrame, rulebook: Rulebook | None = None, values: Mapping[str, Mapping[str, str]] | None = None) -> pd.DataFrame:

@@ -93,7 +93,7 @@ def _flag_query(session: Session, actor: Actor, f: FlagFilter):
         conditions.append(Flag.staff_id.in_(staff_ids))
     if f.rule_ids:
         # only phrase flags name a rule: the kind narrows the rows (index) before the JSON lookup
-        conditions.append(Flag.kind.in_([FlagKind.FORBIDDEN, FlagKind.CITIZEN_ABUSE]))
+        conditions.append(Flag.kind.in_([FlagKind.FORBIDDEN, FlagKind.CITIZEN_ABUSE, FlagKind.SITUATIONAL]))
         conditions.append(flag_rule(Flag.evidence).in_(f.rule_ids))
     if f.kinds:
         conditions.append(Flag.kind.in_(f.kinds))
