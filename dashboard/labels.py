@@ -47,6 +47,10 @@ HEADERS: dict[str, str] = {
     "leave_by_type": "请假类别", "checks_due": "应打卡", "checks_on_time": "准时打卡", "presence_flags": "离岗超时",
     "punctuality_rate": "准时率", "coverage_flags": "空岗/替岗问题", "day": "日期", "half": "时段", "issue": "问题",
     "detail": "说明", "start": "开始", "end": "结束", "minutes": "分钟", "leave_type": "假别", "absenteeism": "旷工情形",
+    # a whole interaction and its sampled review (抽检)
+    "line": "句", "family": "用语类别", "said": "是否已说", "lost": "扣分", "sampled_id": "抽检编号", "draw_id": "抽取批次",
+    "stratum": "分层", "flagged": "系统已标记", "assigned_to": "复核人", "reviewed": "已复核", "started_at": "接待时间",
+    "where": "位置", "note": "备注",
     # accounts and audit
     "active": "启用", "at": "时间", "action": "操作", "entity": "对象", "entity_id": "对象编号",
 }
@@ -77,8 +81,13 @@ ATTENDANCE = {
     "no_leave_filed": "未履行请假手续", "leave_not_approved": "请假未获批准", "leave_overrun": "超假不归",
     "leave_by_deception": "以欺骗手段请假",
 }
+FAMILY = {"forbidden": "服务禁语", "courtesy": "文明用语", "phone": "电话用语"}  # a rule's family
+MARK = {"correct": "正确", "wrong": "误报"}  # an inspector's mark on a hit of the system
+MISS_KIND = {"said": "说了但未识别", "missing": "规范用语确实未说"}  # what a sampled review found the system missed
+MISS_WHERE = {"line": "所在句", "span": "时间段（无对应语句，如未转写出的话）"}
 # a coded column's values -> Chinese (a code not listed is shown as it is)
 VALUES: dict[str, Mapping[str, str]] = {
+    "family": FAMILY,
     "severity": SEVERITY, "kind": {**FLAG_KIND, **REVIEW_KIND}, "decision": DECISION, "appeal": APPEAL_DECISION, "flag_status": FLAG_STATUS,
     "role": ROLE, "status": {**FLAG_STATUS, **ATTENDANCE}, "half": ATTENDANCE, "issue": ATTENDANCE, "absenteeism": ATTENDANCE,
 }

@@ -9,6 +9,7 @@ Modules:
     policy      roles' rights, AccessDenied/NotFound, staff scope, redaction, labels
     lookups     staff and window pickers, the data's date range
     flags       the flag queue and one flag in detail (its viewing audited)
+    interactions  one whole interaction: lines, hits, required phrases, lost points, audio from a line
     audio       the clip of a recording around the evidence (the only audio served)
     reviews     inspectors' decisions, points given back, reviewed examples for retraining
     appeals     申诉 filed by staff, ruled on by inspectors
@@ -64,6 +65,17 @@ from scoring.access.flags import (
     record_flag_view,
     severity_choices,
 )
+from scoring.access.interactions import (
+    InteractionView,
+    LostPoints,
+    RequiredPhrase,
+    ViewFlag,
+    ViewHit,
+    interaction_view,
+    line_clip,
+    record_line_play,
+    visible_interaction,
+)
 from scoring.access.lookups import StaffChoice, WindowChoice, data_range, staff_choices, window_choices
 from scoring.access.policy import (
     DEFAULT_POLICY,
@@ -84,6 +96,15 @@ from scoring.access.sampling import AssignedReview, DrawProgress, DrawRow, PlanR
 from scoring.access.staff import PhraseUse, ScorePoint, StaffFlagRow, StaffRating, courtesy_used, score_series, staff_flagged_utterances, staff_ratings
 
 __all__ = [
+    "InteractionView",
+    "LostPoints",
+    "RequiredPhrase",
+    "ViewFlag",
+    "ViewHit",
+    "interaction_view",
+    "line_clip",
+    "record_line_play",
+    "visible_interaction",
     "AssignedReview",
     "DrawProgress",
     "DrawRow",

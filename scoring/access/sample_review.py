@@ -188,6 +188,10 @@ def record_review(session: Session, actor: Actor, sampled_id: int, marks: dict[i
     for miss in misses:
         if miss.rule_id not in rulebook.by_id or miss.kind not in MISS_KINDS:
             raise ValueError(f"missed {miss.rule_id!r} ({miss.kind!r}): unknown rule or kind (one of {MISS_KINDS})")
+        if miss.kind == "missing" and rulebook.by_id[miss.rule_id].family is RuleFamily.FORBIDDEN:
+            raise ValueError(f"missed {miss.rule_id}: a forbidden phrase is missed when said, never when missing")
+        if miss.start_s is not None and miss.end_s is not None and miss.end_s < miss.start_s:
+            raise ValueError(f"missed {miss.rule_id}: the time span ends ({miss.end_s} s) before it starts ({miss.start_s} s)")
     now = datetime.now().replace(microsecond=0)
     review = SampleReviewRow(sampled_id=item.id, reviewer_id=actor.user_id, reviewed_at=now, comment=comment.strip()[:2000])
     session.add(review)
