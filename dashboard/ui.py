@@ -129,7 +129,7 @@ def line_html(line: TranscriptLine, rulebook=None, number: int | None = None) ->
     pieces.append(escape(text[pos:]))
     style = "border-left:4px solid #d00;padding-left:6px;background:#fff4f4;" if line.flagged else "padding-left:10px;"
     marker = " data-testid='wq-line-highlight'" if line.flagged else ""
-    prefix = f"<code>{number}</code> " if number is not None else ""
+    prefix = f"<code>{number}.</code> " if number is not None else ""
     return (f"<p{marker} style='margin:2px 0;{style}'>{prefix}<code>{line.start_s:7.1f}s</code> "
             f"<b>{escape(ROLE_NAMES.get(line.role, line.role))}</b>：{''.join(pieces)}</p>")
 
