@@ -143,6 +143,8 @@ _SUMMARIES: list[tuple[re.Pattern, Callable[[re.Match, Rulebook | None], str]]] 
      lambda m, rb: f"评价器工号 {m[1]} 不是本厅人员，当时在岗的是 {m[2]}（{m[3]}）"),
     (re.compile(r"^terminal shows 工号 (.*) \((.*)\), but (.*) \((.*)\) was serving$"),
      lambda m, rb: f"评价器显示工号 {m[1]}（{m[2]}），当时在岗的是 {m[3]}（{m[4]}）"),
+    (re.compile(r"^terminal shows 工号 (.*), not the 工号 of the staff member serving \((.*)\)$"),
+     lambda m, rb: f"评价器显示工号 {m[1]}，与当时在岗人员的工号（{m[2]}）不符"),
     (re.compile(r"^terminal shows name (.*) for 工号 (.*) \((.*)\), but (.*) \((.*)\) was serving$"),
      lambda m, rb: f"评价器显示姓名 {m[1]}（工号 {m[2]} 为 {m[3]}），当时在岗的是 {m[4]}（{m[5]}）"),
 ]

@@ -107,6 +107,10 @@ def test_staff_see_appeal_and_win_back_a_situational_deduction_and_see_their_mis
         assert s.get(Flag, silence.id).status is FlagStatus.DISMISSED
         assert _effective(s, interaction) == pytest.approx(score + 3.0)  # courtesy.please_wait weighs 3
         mismatch = next(r for r in mine if r.kind == "staff_mismatch")
+        # the 工号 the terminal showed is the evidence; the colleague's name is not hers to read
+        assert "1002" in mismatch.summary and "李强" not in mismatch.summary
+        assert "李强" not in (access.flag_detail(s, zhang, mismatch.id).flag.summary or "")
+        assert "李强" in access.flag_detail(s, insp, mismatch.id).flag.summary
         assert access.file_appeal(s, zhang, mismatch.id, "评价器上是同事登录的工号").id
 
 
