@@ -117,3 +117,26 @@ def test_staff_have_no_sampling_search_or_interaction_pages(hall, monkeypatch):
         with pytest.raises(Exception):
             at.switch_page(f"app_pages/{name}.py")
             at.run()
+
+
+@pytest.mark.parametrize("user", ["insp", "mgr"])
+def test_the_interaction_page_opens_at_the_line_and_reads_chinese(hall, sessions, monkeypatch, user):
+    pytest.importorskip("streamlit.testing.v1")
+    from test_dashboard_labels import problems_on
+    from test_dashboard_pages import login, page
+
+    set_env(hall, monkeypatch)
+    with sessions() as s:
+        iid = _interaction_of(s, "1001", FlagKind.SITUATIONAL)
+    at = page(login(user), "interaction", interaction=iid, line=3)
+    assert not at.exception and not at.error, (at.exception, at.error)
+    assert problems_on(at) == []
+    bodies = [h.proto.body for h in at.get("html")]
+    assert len([b for b in bodies if "wq-line-highlight" in b]) == 1
+    assert any("沉默" in str(d.value.to_string()) for d in at.dataframe)  # the situational deduction, in Chinese
+    plays = [b for b in at.button if b.label == "▶"]
+    audio = [b for b in bodies if "<audio" in b]
+    if user == "insp":
+        assert plays and len(audio) == 1
+    else:  # a manager reads the lines but hears nothing
+        assert not plays and not audio

@@ -268,6 +268,9 @@ def test_dashboard_page_reviews_a_whole_interaction_line_by_line(tmp_path, monke
     assert [m.value for m in at.metric][0] == f"0 / {total}"
     at.selectbox(key="sr_item").set_value(item.sampled_id)
     at.run()
+    from test_dashboard_labels import problems_on
+
+    assert problems_on(at) == []  # every label, header and code in Chinese
     shown = [h.proto.body for h in at.get("html")]
     assert sum("<code>" in b and "</b>：" in b for b in shown) == len(lines)  # every line of the transcript
     hits = next(d.value for d in at.dataframe if "family" in d.value.columns)
