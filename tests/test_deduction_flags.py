@@ -1,7 +1,7 @@
 """Every lost point is a flag: staff see it, inspectors review it, staff appeal it, and the effective score follows.
 
-Real SQLite store (the dashboard tests' small hall, built through the store and scoring
-functions); queue calls are stored rows, rebuilds go through ``rescore_recording`` as
+Real SQLite and PostgreSQL stores (the dashboard tests' small hall, built through the store and
+scoring functions); queue calls are stored rows, rebuilds go through ``rescore_recording`` as
 ``windowqa store rescore`` and a queue import do.
 """
 
@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from _dashboard_support import PASSWORD, populate, staff_id
-from _store_support import factory, sqlite_url  # noqa: F401
+from _store_support import any_factory, db_url, pg_url, sqlite_url  # noqa: F401
 from models.db import Flag, FlagKind, FlagStatus, Interaction, QueueCall, Recording, Review, ReviewDecision, Utterance, Window
 from models.rulebook import load_rulebook
 from scoring import access
@@ -28,9 +28,9 @@ MONTH = "2026-03"
 
 
 @pytest.fixture
-def hall(factory, tmp_path):
-    populate(factory, tmp_path / "archive", rounds=4)
-    return factory
+def hall(any_factory, tmp_path):
+    populate(any_factory, tmp_path / "archive", rounds=4)
+    return any_factory
 
 
 def _effective(s, interaction_id: int) -> float:
