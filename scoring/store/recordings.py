@@ -394,6 +394,12 @@ def _deduction_flags(recording: Recording, seg: Segment, score: InteractionScore
         anchor = next((i for i in seg.items if i.seq == line.utterance_seq), seg.items[0])
         u = anchor.utterance
         whole = line.utterance_seq is None
+        evidence = {
+            "recording": recording.path, "rule_id": line.rule_id, "line_seq": line.utterance_seq, "points": -line.points, "reason": line.reason,
+            "start_s": round(seg.start_s if whole else u.start_s, 3), "end_s": round(seg.end_s if whole else u.end_s, 3),
+            "text": "\n".join(f"[{i.utterance.role.value}] {i.utterance.text}" for i in seg.items[:40]) if whole else u.text,
+            **({} if whole else {"role": u.role.value}),
+        }
         out.append(dict(
             common,
             dedupe_key=f"deduction:u{utterance_ids[anchor.seq]}:{line.rule_id}",
@@ -402,13 +408,7 @@ def _deduction_flags(recording: Recording, seg: Segment, score: InteractionScore
             penalised=True,
             raised_at=(when if whole else u.started_at) or when,
             summary=line.reason,
-            evidence={
-                "recording": recording.path, "rule_id": line.rule_id, "line_seq": line.utterance_seq, "points": -line.points,
-                "reason": line.reason,
-                "start_s": round(seg.start_s if whole else u.start_s, 3), "end_s": round(seg.end_s if whole else u.end_s, 3),
-                "text": "\n".join(f"[{i.utterance.role.value}] {i.utterance.text}" for i in seg.items[:40]) if whole else u.text,
-                "role": None if whole else u.role.value,
-            },
+            evidence=evidence,
             utterance_id=utterance_ids[anchor.seq],
         ))
     return out
