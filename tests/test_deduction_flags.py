@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from _dashboard_support import PASSWORD, populate, staff_id
 from _store_support import any_factory, db_url, pg_url, sqlite_url  # noqa: F401
-from models.db import Flag, FlagKind, FlagStatus, Interaction, QueueCall, Recording, Review, ReviewDecision, Utterance, Window
+from models.db import Flag, FlagKind, FlagStatus, Interaction, QueueCall, Recording, Review, ReviewDecision, Window
 from models.rulebook import load_rulebook
 from scoring import access
 from scoring.access.reviews import score_restore
