@@ -110,6 +110,31 @@ def flag_detail(actor: Actor, flag_id: int) -> access.FlagDetail:
     return detail
 
 
+def interaction_view(actor: Actor, interaction_id: int, line: int | None = None) -> access.InteractionView:
+    """One whole interaction opened at a line (not cached: it shows the latest decisions)."""
+    with session() as s:
+        return access.interaction_view(s, actor, interaction_id, rulebook(), line=line, policy=policy())
+
+
+LINE_PLAYS_KEY = "windowqa_line_plays"
+
+
+def line_clip(actor: Actor, interaction_id: int, line: int) -> access.AudioClip | None:
+    """The audio of an interaction from a line, for roles that may hear it; hearing it is audited once per line and login session."""
+    cfg = settings()
+    seen: set = st.session_state.setdefault(LINE_PLAYS_KEY, set())
+    key = (actor.user_id, int(interaction_id), int(line))
+    with session() as s, s.begin():
+        clip = access.line_clip(s, actor, interaction_id, line, archive_dir=cfg.resolved_archive_dir, policy=policy(),
+                                margin_s=cfg.dashboard_audio_margin_s)
+        recorded = clip is not None and key not in seen
+        if recorded:
+            access.record_line_play(s, actor, interaction_id, line, clip)
+    if recorded:
+        seen.add(key)
+    return clip
+
+
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
 def appeals(url: str, actor: Actor, pending_only: bool = False):
     with session() as s:

@@ -49,10 +49,14 @@ HEADERS: dict[str, str] = {
     "detail": "说明", "start": "开始", "end": "结束", "minutes": "分钟", "leave_type": "假别", "absenteeism": "旷工情形",
     # leave (请假), substitutes (替岗备案), attendance appeals (考勤申诉)
     "leave_id": "请假编号", "extension_id": "续假编号", "start_half": "开始时段", "end_half": "结束时段", "days": "天数",
-    "awaiting": "待审批环节", "source": "来源", "substitute_no": "替岗人员", "substitute_window": "替岗窗口", "note": "事由",
+    "awaiting": "待审批环节", "source": "来源", "substitute_no": "替岗人员", "substitute_window": "替岗窗口",
     "step": "审批环节", "decided_by": "审批人", "substitution_id": "备案编号", "substitute_name": "替岗人员姓名",
     "replaced_no": "被替岗人员", "starts_at": "替岗开始", "ends_at": "替岗结束", "filed_before": "事前备案",
     "classified_as": "原考勤结果",
+    # a whole interaction and its sampled review (抽检)
+    "line": "句", "family": "用语类别", "said": "是否已说", "lost": "扣分", "sampled_id": "抽检编号", "draw_id": "抽取批次",
+    "stratum": "分层", "flagged": "系统已标记", "assigned_to": "复核人", "reviewed": "已复核", "started_at": "接待时间",
+    "where": "位置", "note": "备注",
     # accounts and audit
     "active": "启用", "at": "时间", "action": "操作", "entity": "对象", "entity_id": "对象编号",
 }
@@ -87,8 +91,13 @@ LEAVE_STATUS = {"pending": "待审批", "approved": "已批准", "rejected": "�
 LEAVE_DECISION = {"approved": "批准", "rejected": "驳回"}
 LEAVE_SOURCE = {"file": "请假文件（原系统已审批）", "dashboard": "网上申请"}
 ATTENDANCE_APPEAL_STATUS = {"pending": "待裁定", "granted": "成立（改为准时）", "rejected": "驳回（维持原结果）"}
+FAMILY = {"forbidden": "服务禁语", "courtesy": "文明用语", "phone": "电话用语"}  # a rule's family
+MARK = {"correct": "正确", "wrong": "误报"}  # an inspector's mark on a hit of the system
+MISS_KIND = {"said": "说了但未识别", "missing": "规范用语确实未说"}  # what a sampled review found the system missed
+MISS_WHERE = {"line": "所在句", "span": "时间段（无对应语句，如未转写出的话）"}
 # a coded column's values -> Chinese (a code not listed is shown as it is)
 VALUES: dict[str, Mapping[str, str]] = {
+    "family": FAMILY,
     "severity": SEVERITY, "kind": {**FLAG_KIND, **REVIEW_KIND}, "decision": DECISION, "appeal": APPEAL_DECISION, "flag_status": FLAG_STATUS,
     "role": ROLE, "status": {**FLAG_STATUS, **ATTENDANCE, **LEAVE_STATUS}, "half": ATTENDANCE, "issue": ATTENDANCE,
     "absenteeism": ATTENDANCE, "start_half": ATTENDANCE, "end_half": ATTENDANCE, "classified_as": ATTENDANCE,
@@ -146,6 +155,8 @@ _SUMMARIES: list[tuple[re.Pattern, Callable[[re.Match, Rulebook | None], str]]] 
      lambda m, rb: f"评价器工号 {m[1]} 不是本厅人员，当时在岗的是 {m[2]}（{m[3]}）"),
     (re.compile(r"^terminal shows 工号 (.*) \((.*)\), but (.*) \((.*)\) was serving$"),
      lambda m, rb: f"评价器显示工号 {m[1]}（{m[2]}），当时在岗的是 {m[3]}（{m[4]}）"),
+    (re.compile(r"^terminal shows 工号 (.*), not the 工号 of the staff member serving \((.*)\)$"),
+     lambda m, rb: f"评价器显示工号 {m[1]}，与当时在岗人员的工号（{m[2]}）不符"),
     (re.compile(r"^terminal shows name (.*) for 工号 (.*) \((.*)\), but (.*) \((.*)\) was serving$"),
      lambda m, rb: f"评价器显示姓名 {m[1]}（工号 {m[2]} 为 {m[3]}），当时在岗的是 {m[4]}（{m[5]}）"),
 ]
@@ -191,8 +202,9 @@ def _translate(text: Any, rulebook: Rulebook | None, patterns) -> Any:
 
 
 def summary(text: Any, rulebook: Rulebook | None = None) -> Any:
-    """A flag's stored summary in Chinese (the rule's wording for its id)."""
-    return _translate(text, rulebook, _SUMMARIES)
+    """A flag's stored summary in Chinese (the rule's wording for its id); a deduction's flag reads as its score line."""
+    shown = _translate(text, rulebook, _SUMMARIES)
+    return _translate(text, rulebook, _REASONS) if shown is text else shown
 
 
 def display_frame(df: pd.DataFrame, rulebook: Rulebook | None = None, values: Mapping[str, Mapping[str, str]] | None = None) -> pd.DataFrame:

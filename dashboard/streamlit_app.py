@@ -33,20 +33,22 @@ LEAVE_APPROVAL = st.Page("app_pages/leave_approval.py", title="请假审批", ic
 ATTENDANCE_APPEALS = st.Page("app_pages/attendance_appeals.py", title="考勤申诉", icon=":material/balance:", url_path="attendance_appeals")
 SUBSTITUTES = st.Page("app_pages/substitutes.py", title="替岗备案", icon=":material/swap_horiz:", url_path="substitutes")
 SEARCH = st.Page("app_pages/search.py", title="转写搜索", icon=":material/manage_search:", url_path="search")
+INTERACTION = st.Page("app_pages/interaction.py", title="接待详情", icon=":material/forum:", url_path="interaction")
 
 MANAGEMENT = [SATISFACTION, FOLLOW_UPS, COMPLIANCE, ATTENDANCE, LEAVE_APPROVAL, ATTENDANCE_APPEALS, SUBSTITUTES, RELATION, EXPORT]
-ALL_PAGES = [QUEUE, FLAG, APPEALS, MY_SCORES, MY_FLAGS, MY_RATINGS, MY_ATTENDANCE, MY_LEAVE, *MANAGEMENT, ACCOUNTS, SAMPLE_REVIEW, SEARCH]
+ALL_PAGES = [QUEUE, FLAG, APPEALS, MY_SCORES, MY_FLAGS, MY_RATINGS, MY_ATTENDANCE, MY_LEAVE, *MANAGEMENT, ACCOUNTS, SAMPLE_REVIEW, SEARCH,
+             INTERACTION]
 
 
 def pages_for(role: UserRole) -> dict[str, list]:
     """The navigation of a role (what it may do is still checked by the access layer)."""
     if role is UserRole.INSPECTOR:
-        return {"质检": [QUEUE, FLAG, APPEALS, SAMPLE_REVIEW, SEARCH]}
+        return {"质检": [QUEUE, FLAG, APPEALS, SAMPLE_REVIEW, SEARCH, INTERACTION]}
     if role is UserRole.STAFF:
         return {"我的": [MY_SCORES, MY_FLAGS, MY_RATINGS, MY_ATTENDANCE, MY_LEAVE, FLAG]}
     if role is UserRole.MANAGER:
-        return {"管理": MANAGEMENT, "质检": [QUEUE, FLAG, APPEALS, SAMPLE_REVIEW, SEARCH]}
-    return {"管理员": [ACCOUNTS], "管理": MANAGEMENT, "质检": [QUEUE, FLAG, APPEALS, SEARCH]}
+        return {"管理": MANAGEMENT, "质检": [QUEUE, FLAG, APPEALS, SAMPLE_REVIEW, SEARCH, INTERACTION]}
+    return {"管理员": [ACCOUNTS], "管理": MANAGEMENT, "质检": [QUEUE, FLAG, APPEALS, SEARCH, INTERACTION]}
 
 
 actor = auth.current_actor()

@@ -113,29 +113,30 @@ def month_picker(actor, key: str) -> str:
     return st.selectbox("月份", months or [last.strftime("%Y-%m")], key=key, placeholder=labels.PLACEHOLDER)
 
 
+def line_html(line: TranscriptLine, rulebook=None, number: int | None = None) -> str:
+    """One transcript line with role, time and its hits highlighted (text escaped); a hit names its rule, its id in the tooltip."""
+    text = line.text
+    marks = sorted(((max(0, h.start), min(len(text), h.end), h) for h in line.hits if h.end > h.start), key=lambda m: (m[0], m[1]))
+    pieces, pos = [], 0
+    for start, end, hit in marks:
+        if start < pos:
+            continue
+        pieces.append(escape(text[pos:start]))
+        colour = "#ffd166" if hit.rule_id == "citizen.abuse" else FAMILY_COLOURS.get(hit.family, "#eee")
+        pieces.append(f"<mark style='background:{colour}' title='{escape(hit.rule_id)}'>{escape(text[start:end])}</mark>"
+                      f"<sub>{escape(labels.rule_name(rulebook, hit.rule_id) if rulebook is not None else hit.rule_id)}</sub>")
+        pos = end
+    pieces.append(escape(text[pos:]))
+    style = "border-left:4px solid #d00;padding-left:6px;background:#fff4f4;" if line.flagged else "padding-left:10px;"
+    marker = " data-testid='wq-line-highlight'" if line.flagged else ""
+    prefix = f"<code>{number}.</code> " if number is not None else ""
+    return (f"<p{marker} style='margin:2px 0;{style}'>{prefix}<code>{line.start_s:7.1f}s</code> "
+            f"<b>{escape(ROLE_NAMES.get(line.role, line.role))}</b>：{''.join(pieces)}</p>")
+
+
 def transcript_html(lines: list[TranscriptLine], rulebook=None) -> str:
     """The transcript with roles, times and the hits highlighted (text escaped); a hit names its rule, its id in the tooltip."""
-    out = ["<div class='wq-transcript'>"]
-    for line in lines:
-        text = line.text
-        marks = sorted(((max(0, h.start), min(len(text), h.end), h) for h in line.hits if h.end > h.start), key=lambda m: (m[0], m[1]))
-        pieces, pos = [], 0
-        for start, end, hit in marks:
-            if start < pos:
-                continue
-            pieces.append(escape(text[pos:start]))
-            colour = "#ffd166" if hit.rule_id == "citizen.abuse" else FAMILY_COLOURS.get(hit.family, "#eee")
-            pieces.append(f"<mark style='background:{colour}' title='{escape(hit.rule_id)}'>{escape(text[start:end])}</mark>"
-                          f"<sub>{escape(labels.rule_name(rulebook, hit.rule_id) if rulebook is not None else hit.rule_id)}</sub>")
-            pos = end
-        pieces.append(escape(text[pos:]))
-        style = "border-left:4px solid #d00;padding-left:6px;" if line.flagged else "padding-left:10px;"
-        out.append(
-            f"<p style='margin:2px 0;{style}'><code>{line.start_s:7.1f}s</code> "
-            f"<b>{escape(ROLE_NAMES.get(line.role, line.role))}</b>：{''.join(pieces)}</p>"
-        )
-    out.append("</div>")
-    return "".join(out)
+    return "<div class='wq-transcript'>" + "".join(line_html(line, rulebook) for line in lines) + "</div>"
 
 
 def seconds(value: Any) -> str:

@@ -122,6 +122,8 @@ class FlagKind(str, enum.Enum):
     OVERDUE_FOLLOW_UP = "overdue_follow_up"
     STAFF_MISMATCH = "staff_mismatch"  # terminal 工号 differs from the staff on duty
     UNLINKED_RATING = "unlinked_rating"  # no interaction found for a rating
+    # any other lost point: a situational courtesy not said (请稍等 before a silence, 对不起让您久等了 after a long wait)
+    SITUATIONAL = "situational"
 
 
 class FlagStatus(str, enum.Enum):

@@ -186,3 +186,85 @@ def test_flag_audio_cannot_be_fetched_without_the_session(server, browser):
             continue
         raise AssertionError(f"{address} served {len(body)} bytes of audio without a session")
     assert src.startswith("data:audio/flac;base64,") and not media
+
+
+def _pick(page, label: str, option: str) -> None:
+    """Choose ``option`` (its text, from the start) in the selectbox labelled ``label``."""
+    box = page.get_by_test_id("stSelectbox").filter(has_text=label).locator("input")
+    box.click()
+    box.fill(option)  # the list is long and drawn in part: typing narrows it
+    page.get_by_role("option").filter(has_text=option).first.click()
+    _settle(page)
+
+
+def test_inspector_reviews_a_sampled_interaction_and_staff_appeal_the_missed_phrase(server, browser, tmp_path):
+    """Drawn with ``windowqa sample draw``; the inspector plays a line, marks the hit wrong, adds a missed forbidden phrase; 张敏 appeals it."""
+    from typer.testing import CliRunner
+
+    from models.db import Interaction
+    from models.review_db import SampledInteractionRow
+    from windowqa.cli import app
+
+    url, hall = server
+    runner = CliRunner()
+    out = runner.invoke(app, ["sample", "plan-add", "--as", "insp", "--name", "三月抽检", "--per-unit", "50", "--window", "A03", "--seed", "4", "--db", hall.url])
+    assert out.exit_code == 0, out.output
+    out = runner.invoke(app, ["sample", "draw", "--as", "insp", "--plan", out.output.split()[1].rstrip(":"), "--period", "2026-03", "--db", hall.url])
+    assert out.exit_code == 0, out.output
+    factory = make_session_factory(make_engine(hall.url))
+    with factory() as s:
+        zhang = staff_id(s, "1001")
+        hit_flag = s.scalar(select(Flag).where(Flag.kind == FlagKind.FORBIDDEN, Flag.staff_id == zhang, Flag.dedupe_key.like("forbidden:%")))
+        item = s.scalar(select(SampledInteractionRow).where(SampledInteractionRow.interaction_id == hit_flag.interaction_id))
+        interaction = s.get(Interaction, hit_flag.interaction_id)
+        lines = [u for u in interaction.utterances]
+        hit_line = next(n for n, u in enumerate(lines) if u.id == hit_flag.utterance_id)
+        staff_line = next(n for n, u in enumerate(lines) if n != hit_line and u.role.value == "staff")
+        label = f"#{item.id} {interaction.started_at:%Y-%m-%d %H:%M:%S}"
+    page = browser.new_page(viewport={"width": 1400, "height": 1400})
+    _login(page, url, "insp", "sample_review")
+    page.get_by_role("heading", name="抽检复核", exact=True).wait_for(timeout=30_000)
+    _settle(page)
+    _pick(page, "抽中的接待", label)
+    page.locator("p").filter(has_text="刚才和你说过了，怎么还问？").first.wait_for(timeout=30_000)  # the transcript's lines
+    # ▶ of the hit's line: the clip plays from that line
+    page.get_by_role("button", name="▶").nth(hit_line).click()
+    _settle(page)
+    audio = page.locator("audio")
+    audio.wait_for(timeout=30_000)
+    page.wait_for_function("document.querySelector('audio').readyState >= 1", timeout=30_000)
+    assert 4.9 <= audio.evaluate("a => a.currentTime") < 5.1
+    page.screenshot(path=str(tmp_path / "insp-sample-review.png"), full_page=True)
+    # a missed forbidden phrase at another staff line
+    _pick(page, "漏检的规则", "七.3.1 有意见找领导去")
+    _pick(page, "所在句", f"第 {staff_line + 1} 句")
+    page.get_by_label("说明（如实际所说）").fill("远场漏识别：有意见找领导去")
+    page.get_by_role("button", name="添加漏检").click()
+    _settle(page)
+    # the system's hit, marked wrong
+    page.get_by_test_id("stRadio").filter(has_text=f"第 {hit_line + 1} 句「").get_by_text("误报").click()
+    page.get_by_role("button", name="提交复核").click()
+    page.get_by_text("已记录：正确").wait_for(timeout=30_000)
+    _settle(page)
+    page.screenshot(path=str(tmp_path / "insp-sample-reviewed.png"), full_page=True)
+    page.close()
+    with factory() as s:
+        assert s.get(Flag, hit_flag.id).status is FlagStatus.DISMISSED
+        missed = s.scalar(select(Flag).where(Flag.dedupe_key.like("sample_miss:%"), Flag.staff_id == zhang))
+        assert missed.status is FlagStatus.CONFIRMED and missed.utterance_id == lines[staff_line].id
+        assert s.scalar(select(AuditLog.actor).where(AuditLog.action == "sample_review")) == "insp"
+    # 张敏 sees the new flag among hers and appeals it
+    page = browser.new_page(viewport={"width": 1400, "height": 1200})
+    _login(page, url, "zhang", "my_flags")
+    page.get_by_role("heading", name="我的问题与申诉", exact=True).wait_for(timeout=30_000)
+    _settle(page)
+    _pick(page, "申诉的标记", f"#{missed.id}")
+    page.get_by_label("申诉理由").fill("当时说的是请您稍等，不是找领导")
+    page.get_by_role("button", name="提交申诉").click()
+    page.get_by_text("申诉已提交").wait_for(timeout=30_000)
+    page.screenshot(path=str(tmp_path / "zhang-appealed.png"), full_page=True)
+    page.close()
+    with factory() as s:
+        appeal = s.scalar(select(Review).where(Review.flag_id == missed.id, Review.kind == "appeal"))
+        assert appeal.decision.value == "pending" and appeal.comment == "当时说的是请您稍等，不是找领导"
+        assert s.scalar(select(AuditLog.actor).where(AuditLog.action == "appeal.file", AuditLog.entity_id == missed.id)) == "zhang"

@@ -236,7 +236,8 @@ def test_circular_has_the_field_appendix(hall):
         assert forbidden["查准率"].startswith("1.00") and forbidden["复核命中数"] == n_forbidden
 
 
-def test_dashboard_page_lists_progress_and_records_a_review(tmp_path, monkeypatch):
+def test_dashboard_page_reviews_a_whole_interaction_line_by_line(tmp_path, monkeypatch):
+    """The page shows every line with audio from it and hits by rule name; a hit marked wrong and a miss by time span are recorded."""
     streamlit_testing = pytest.importorskip("streamlit.testing.v1")
     from pathlib import Path
 
@@ -250,6 +251,11 @@ def test_dashboard_page_lists_progress_and_records_a_review(tmp_path, monkeypatc
         insp = authenticate(s, "insp", PASSWORD)
         draw = access.draw_sample(s, insp, _plan(s, insp, per_unit=50).id, MONTH)
         total = len(_drawn_ids(s, draw.id))
+        item = next(i for i in access.assigned_reviews(s, insp)
+                    if any(h.family == "forbidden" for h in access.sampled_interaction(s, insp, i.sampled_id).hits))
+        hit = next(h for h in access.sampled_interaction(s, insp, item.sampled_id).hits if h.family == "forbidden")
+        hit_flag = s.scalar(select(Flag.id).where(Flag.kind == FlagKind.FORBIDDEN, Flag.interaction_id == item.interaction_id))
+        lines = access.sampled_interaction(s, insp, item.sampled_id).lines
     at = streamlit_testing.AppTest.from_file(str(Path(__file__).resolve().parents[1] / "dashboard" / "streamlit_app.py"), default_timeout=60)
     at.run()
     at.text_input(key="login_user").input("insp")
@@ -259,9 +265,41 @@ def test_dashboard_page_lists_progress_and_records_a_review(tmp_path, monkeypatc
     at.switch_page("app_pages/sample_review.py")
     at.run()
     assert not at.exception and not at.error, (at.exception, [e.value for e in at.error])
-    assert [m.value for m in at.metric] == [f"0 / {total}"]
-    at.button[0].click()  # submit the first item's review: every hit correct, nothing missed
+    assert [m.value for m in at.metric][0] == f"0 / {total}"
+    at.selectbox(key="sr_item").set_value(item.sampled_id)
     at.run()
-    assert not at.exception and at.success, at.exception
+    from test_dashboard_labels import problems_on
+
+    assert problems_on(at) == []  # every label, header and code in Chinese
+    shown = [h.proto.body for h in at.get("html")]
+    assert sum("<code>" in b and "</b>：" in b for b in shown) == len(lines)  # every line of the transcript
+    hits = next(d.value for d in at.dataframe if "family" in d.value.columns)
+    assert RB.by_id[hit.rule_id].canonical in " ".join(hits["rule"]) and "服务禁语" in set(hits["family"])
+    assert any("问候" in t.value or "您好" in t.value for t in at.text)  # the required phrases and whether said
+    line = next(n for n, line in enumerate(lines) if line.seq == hit.utterance_seq)
+    at.button(key=f"sr_line_{item.interaction_id}_{line}").click()  # ▶ of the hit's line
+    at.run()
+    audio = [b for b in (h.proto.body for h in at.get("html")) if "<audio" in b]
+    assert len(audio) == 1 and "data:audio/flac;base64," in audio[0] and "#t=5.0" in audio[0]
+    # a missed forbidden phrase ASR never wrote: a time span between two lines, no line
+    gap = next((a.end_s, b.start_s) for a, b in zip(lines, lines[1:]) if b.start_s - a.end_s >= 0.4)
+    at.selectbox(key="sr_miss_rule").set_value("forbidden.go_to_leader")
+    at.radio(key="sr_miss_where").set_value("span")
+    at.number_input(key="sr_miss_start").set_value(gap[0] + 0.1)
+    at.number_input(key="sr_miss_end").set_value(gap[1] - 0.1)
+    at.text_input(key="sr_miss_note").input("远场未转写：找你们领导去")
+    next(b for b in at.button if b.label == "添加漏检").click()
+    at.run()
+    assert any("找你们领导去" in d.value.to_string() for d in at.dataframe)
+    at.radio(key=f"sr_mark_{hit.hit_id}").set_value("wrong")
+    next(b for b in at.button if b.label == "提交复核").click()
+    at.run()
+    assert not at.exception and not at.error and "误报 1，漏检 1，新增确认标记 1" in at.success[0].value, (at.exception, at.error)
     with sessions() as s:
         assert access.review_progress(s, authenticate(s, "insp", PASSWORD))[0].reviewed == 1
+        assert s.get(Flag, hit_flag).status is FlagStatus.DISMISSED  # the wrong hit's flag, dismissed and its points back
+        missed = s.scalar(select(Flag).where(Flag.dedupe_key.like("sample_miss:%")))
+        assert missed.status is FlagStatus.CONFIRMED and missed.utterance_id is None and missed.evidence["start_s"] == pytest.approx(gap[0] + 0.1)
+        logged = s.scalar(select(AuditLog).where(AuditLog.action == "sample_review"))
+        assert logged.detail["wrong_hits"] == [hit.hit_id] and logged.detail["flags"] == [missed.id]
+        assert s.scalar(select(AuditLog.id).where(AuditLog.action == "interaction.play", AuditLog.entity_id == item.interaction_id))

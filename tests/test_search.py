@@ -185,7 +185,7 @@ def test_both_sqlite_plans_find_the_same_lines(factory, rulebook, monkeypatch, p
         assert all(expected)
 
 
-def test_dashboard_search_page_finds_the_line_masks_numbers_and_opens_the_flag(tmp_path, monkeypatch):
+def test_dashboard_search_page_finds_the_line_masks_numbers_and_opens_the_interaction_at_it(tmp_path, monkeypatch):
     testing = pytest.importorskip("streamlit.testing.v1")
     from pathlib import Path
 
@@ -219,9 +219,19 @@ def test_dashboard_search_page_finds_the_line_masks_numbers_and_opens_the_flag(t
     assert table["原话"].str.contains("公积金提取").all() and not table["原话"].str.contains(HALL_PHONE).any()
     at = search_as("insp", "刚才和你说过了")
     assert "刚才和你说过了，怎么还问？" in list(at.dataframe[0].value["原话"])
+    found = next(i for i, h in enumerate(at.session_state["s_hits"]) if h.text == "刚才和你说过了，怎么还问？")
+    at.selectbox(key="s_open").set_value(found)
     at.button(key="s_open_button").click()
     at.run()
-    assert not at.exception and at.query_params["flag"] and at.title[0].value == "标记详情"
+    # the whole interaction, at the found line: highlighted, and its audio ready to play from that line
+    assert not at.exception and at.title[0].value == "接待详情", at.exception
+    hit = at.session_state["s_hits"][found]
+    assert at.query_params["interaction"] == str(hit.interaction_id) and at.query_params["line"] == str(hit.line)
+    bodies = [h.proto.body for h in at.get("html")]
+    highlighted = [b for b in bodies if "wq-line-highlight" in b]
+    assert len(highlighted) == 1 and "刚才和你说过了" in highlighted[0]
+    audio = [b for b in bodies if "<audio" in b]
+    assert len(audio) == 1 and "#t=5.0" in audio[0]  # the clip starts 5 s before the line and plays from it
 
 
 @pytest.mark.postgres

@@ -1,4 +1,4 @@
-"""Staff: my flagged utterances with the phrase I should have used; appeal a flag."""
+"""Staff: every flag that counts against me (each lost point, 差评, 工号 mismatch) with the phrase I should have used; appeal a flag."""
 
 import streamlit as st
 
@@ -13,7 +13,7 @@ with ui.guarded():
     rows = data.staff_flagged(url, actor, sid, start, end)
     mine = data.appeals(url, actor)
 if rows:
-    ui.table(rows, ["id", "raised_at", "kind_label", "rule_id", "status_label", "text", "instead", "appeal"], key="f_table")
+    ui.table(rows, ["id", "raised_at", "kind_label", "rule_id", "status_label", "summary", "text", "instead", "appeal"], key="f_table")
     appealable = [r.id for r in rows if r.appeal is None and r.status != "dismissed"]
     if appealable:
         with st.form("appeal_form"):

@@ -1,11 +1,18 @@
-"""Inspectors and managers: sampled review (抽检) — assigned interactions, progress, a review form, field precision/recall."""
+"""Inspectors and managers: sampled review (抽检) — assigned interactions and progress, a whole interaction reviewed, field precision/recall.
+
+The interaction under review is shown whole (every line, audio from any line, the system's hits
+by rule name, the required phrases and whether said, every lost point). The inspector marks each
+hit correct or wrong and records what the system missed: the rule and the line, or a time span
+when no line holds it (a phrase ASR never wrote). Recording the review (audited) is
+:func:`scoring.access.record_review`; this page only lays out.
+"""
 
 from datetime import date
 
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, data, ui
+from dashboard import auth, data, interaction_view, labels, ui
 from models.db import UserRole
 from scoring import access
 from scoring.access.field import circular_rows
@@ -21,35 +28,67 @@ if not progress:
 for col, p in zip(st.columns(max(1, len(progress))), progress):
     col.metric(ui.plain(f"{p.plan_name} {p.period}"), f"{p.reviewed} / {p.total}", help="已复核 / 抽中")
 if items:
-    st.dataframe(ui.frame(items), hide_index=True, width="stretch")
+    ui.table(items, ["sampled_id", "period", "started_at", "window", "staff_no", "flagged", "assigned_to", "reviewed"], key="sr_items")
 
-todo = [i for i in items if not i.reviewed and i.interaction_id is not None]
-if todo and actor.role is UserRole.INSPECTOR:
-    st.subheader("复核一通接待")
-    pick = st.selectbox("抽中的接待", [i.sampled_id for i in todo], key="sr_item",
-                        format_func=lambda k: next(f"#{i.sampled_id} {i.started_at} {i.window or '-'} {i.staff_no or '-'}" for i in todo if i.sampled_id == k))
-    with ui.guarded(), data.session() as s:
-        view = access.sampled_interaction(s, actor, pick, policy=data.policy())
-    st.dataframe(ui.frame(view.lines), hide_index=True, width="stretch")
-    rules = sorted(data.rulebook().by_id)
-    with st.form("sample_review"):
-        wrong = [h.hit_id for h in view.hits
-                 if st.checkbox(f"误报：{h.rule_id}（第 {h.utterance_seq} 句）", key=f"sr_wrong_{h.hit_id}")]
-        miss_rule = st.selectbox("漏检规则（可不填）", ["", *rules], key="sr_miss_rule")
-        miss_kind = st.radio("漏检类型", ["said", "missing"], horizontal=True, key="sr_miss_kind",
-                             format_func={"said": "说了但未识别", "missing": "规范用语确实未说"}.get)
-        miss_line = st.selectbox("所在句", [line.seq for line in view.lines], key="sr_miss_line") if view.lines else None
-        comment = st.text_area("备注", key="sr_comment")
-        submitted = st.form_submit_button("提交复核")
-    if submitted:
-        misses = []
-        if miss_rule:
-            misses.append(access.MissSpec(miss_rule, miss_kind, utterance_seq=miss_line if miss_kind == "said" else None))
-        with ui.guarded(), data.session() as s, s.begin():
-            result = access.record_review(s, actor, pick, {h.hit_id: h.hit_id not in wrong for h in view.hits}, misses,
-                                          data.rulebook(), comment=comment)
-        data.invalidate()
-        st.success(f"已记录：正确 {result.correct}，误报 {result.wrong}，漏检 {result.misses}，新增确认标记 {len(result.flag_ids)}。")
+rulebook = data.rulebook()
+deciding = actor.role is UserRole.INSPECTOR
+openable = [i for i in items if i.interaction_id is not None and (not deciding or not i.reviewed)]
+if openable:
+    st.subheader("复核一通接待" if deciding else "查看抽中的接待")
+    pick = st.selectbox("抽中的接待", [i.sampled_id for i in openable], key="sr_item", placeholder=labels.PLACEHOLDER,
+                        format_func=lambda k: next(f"#{i.sampled_id} {ui.seconds(i.started_at)} {i.window or '-'} {i.staff_no or '-'}"
+                                                   + ("（已复核）" if i.reviewed else "") for i in openable if i.sampled_id == k))
+    item = next(i for i in openable if i.sampled_id == pick)
+    with ui.guarded():
+        view = data.interaction_view(actor, item.interaction_id)
+    interaction_view.header(view)
+    interaction_view.findings(view, rulebook)
+    interaction_view.transcript(actor, view, rulebook, key="sr")
+
+    if deciding and not item.reviewed:
+        st.subheader("漏检")
+        pending_key = f"sr_misses_{pick}"
+        pending: list[dict] = st.session_state.setdefault(pending_key, [])
+        line_names = [f"第 {n + 1} 句 · {labels.SPEAKER.get(line.role, line.role)}：{line.text[:24]}" for n, line in enumerate(view.lines)]
+        with st.form("sr_miss_form", clear_on_submit=True):
+            rule = st.selectbox("漏检的规则", [r.id for r in rulebook.rules], key="sr_miss_rule", placeholder=labels.PLACEHOLDER,
+                                format_func=lambda r: labels.rule_name(rulebook, r))
+            kind = st.radio("漏检类型", list(labels.MISS_KIND), horizontal=True, key="sr_miss_kind", format_func=labels.MISS_KIND.get)
+            where = st.radio("位置（说了但未识别时）", list(labels.MISS_WHERE), horizontal=True, key="sr_miss_where", format_func=labels.MISS_WHERE.get)
+            line = st.selectbox("所在句", range(len(view.lines)), key="sr_miss_line", format_func=lambda n: line_names[n]) if view.lines else None
+            c1, c2 = st.columns(2)
+            start_s = c1.number_input("开始（秒，录音内）", value=float(view.start_s), step=0.5, key="sr_miss_start")
+            end_s = c2.number_input("结束（秒，录音内）", value=float(view.start_s), step=0.5, key="sr_miss_end")
+            note = st.text_input("说明（如实际所说）", key="sr_miss_note", max_chars=500)
+            added = st.form_submit_button("添加漏检")
+        if added and rule:
+            spot = {"line": line} if kind == "said" and where == "line" else ({"start_s": start_s, "end_s": end_s} if kind == "said" else {})
+            pending.append({"rule_id": rule, "kind": kind, "note": note, **spot})
+        if pending:
+            shown = pd.DataFrame([{"rule_id": m["rule_id"], "kind": labels.MISS_KIND[m["kind"]], "note": m["note"],
+                                   "where": f"第 {m['line'] + 1} 句" if "line" in m else (f"{m['start_s']:.1f}–{m['end_s']:.1f} 秒" if "start_s" in m else "")}
+                                  for m in pending])
+            ui.table(shown, ["rule_id", "kind", "where", "note"], key="sr_pending", headers={"kind": "漏检类型"})
+            if st.button("清空漏检", key="sr_miss_clear"):
+                pending.clear()
+                st.rerun()
+
+        st.subheader("逐条判定系统命中")
+        with st.form("sample_review"):
+            marks = {h.hit_id: st.radio(f"第 {h.line + 1} 句「{labels.rule_name(rulebook, h.rule_id)}」", list(labels.MARK), horizontal=True,
+                                        key=f"sr_mark_{h.hit_id}", format_func=labels.MARK.get) == "correct" for h in view.hits}
+            if not view.hits:
+                st.caption("系统未命中任何用语；如有漏检，请在上方添加。")
+            comment = st.text_area("备注", key="sr_comment")
+            submitted = st.form_submit_button("提交复核")
+        if submitted:
+            misses = [access.MissSpec(m["rule_id"], m["kind"], utterance_seq=view.lines[m["line"]].seq if "line" in m else None,
+                                      start_s=m.get("start_s"), end_s=m.get("end_s"), note=m["note"]) for m in pending]
+            with ui.guarded(), data.session() as s, s.begin():
+                result = access.record_review(s, actor, pick, marks, misses, rulebook, comment=comment)
+            pending.clear()
+            data.invalidate()
+            st.success(f"已记录：正确 {result.correct}，误报 {result.wrong}，漏检 {result.misses}，新增确认标记 {len(result.flag_ids)}。")
 
 st.subheader("现场查准率与查全率")
 month = st.text_input("月份（YYYY-MM）", value=date.today().strftime("%Y-%m"), key="sr_month")
@@ -57,4 +96,7 @@ with ui.guarded(), data.session() as s:
     report = access.field_estimates(s, actor, month)
 st.caption(ui.plain(f"{report.month}：已复核 {report.reviewed} / 抽中 {report.drawn}"))
 if report.reviewed:
-    st.dataframe(ui.safe(pd.DataFrame(circular_rows(report))), hide_index=True, width="stretch")
+    rows = pd.DataFrame(circular_rows(report))
+    if "规则" in rows.columns:  # a rule's wording, not its id
+        rows["规则"] = rows["规则"].map(lambda r: labels.rule_name(rulebook, r) if r in rulebook.by_id else r)
+    st.dataframe(ui.safe(rows), hide_index=True, width="stretch")

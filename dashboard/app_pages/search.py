@@ -1,7 +1,7 @@
 """Inspectors, managers, admins: search every transcript by words, with window, staff, rule and date filters.
 
-A complaint names a window, a day and what was said; the found line opens its interaction's flag
-view. Every data string is shown as plain text (table cells, st.text); numbers are masked by the
+A complaint names a window, a day and what was said; the found line opens its whole interaction
+(接待详情) at that line, highlighted, with the audio from that line. Every data string is shown as plain text (table cells, st.text); numbers are masked by the
 access layer for roles that may not see them.
 """
 
@@ -53,13 +53,11 @@ df["flag"] = [f"#{h.flag_id}" if h.flag_id else "" for h in hits]
 df = df[["started_at", "window_code", "staff_no", "staff_name", "speaker", "text", "where", "flag"]]
 df.columns = ["时间", "窗口", "工号", "工作人员", "说话人", "原话", "位置", "标记"]
 st.dataframe(df, hide_index=True, width="stretch")
-openable = [h for h in hits if h.flag_id]
-if openable:
-    pick = st.selectbox(
-        "打开所在互动（标记详情）", range(len(openable)), key="s_open",
-        format_func=lambda i: f"#{openable[i].flag_id} · 互动 #{openable[i].interaction_id} 第 {openable[i].line + 1} 句",
-    )
-    if st.button("打开", key="s_open_button"):
-        hit = openable[int(pick)]
-        st.session_state["flag_id"] = int(hit.flag_id)
-        st.switch_page("app_pages/flag.py", query_params={"flag": str(hit.flag_id), "line": str(hit.line)})
+pick = st.selectbox(
+    "打开所在接待（定位到该句，从该句播放）", range(len(hits)), key="s_open",
+    format_func=lambda i: f"接待 #{hits[i].interaction_id} 第 {hits[i].line + 1} 句 · {hits[i].window_code or '-'} · {ui.seconds(hits[i].started_at)}",
+)
+if st.button("打开接待", key="s_open_button"):
+    hit = hits[int(pick)]
+    st.session_state["interaction_id"] = int(hit.interaction_id)
+    st.switch_page("app_pages/interaction.py", query_params={"interaction": str(hit.interaction_id), "line": str(hit.line)})

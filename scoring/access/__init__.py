@@ -9,6 +9,7 @@ Modules:
     policy      roles' rights, AccessDenied/NotFound, staff scope, redaction, labels
     lookups     staff and window pickers, the data's date range
     flags       the flag queue and one flag in detail (its viewing audited)
+    interactions  one whole interaction: lines, hits, required phrases, lost points, audio from a line
     audio       the clip of a recording around the evidence (the only audio served)
     reviews     inspectors' decisions, points given back, reviewed examples for retraining
     appeals     申诉 filed by staff, ruled on by inspectors
@@ -81,6 +82,16 @@ from scoring.access.leave import (
     request_leave,
     set_leave_approver,
     substitute_candidates,
+from scoring.access.interactions import (
+    InteractionView,
+    LostPoints,
+    RequiredPhrase,
+    ViewFlag,
+    ViewHit,
+    interaction_view,
+    line_clip,
+    record_line_play,
+    visible_interaction,
 )
 from scoring.access.lookups import StaffChoice, WindowChoice, data_range, staff_choices, window_choices
 from scoring.access.policy import (
@@ -122,6 +133,15 @@ __all__ = [
     "set_leave_approver",
     "substitute_candidates",
     "substitutions",
+    "InteractionView",
+    "LostPoints",
+    "RequiredPhrase",
+    "ViewFlag",
+    "ViewHit",
+    "interaction_view",
+    "line_clip",
+    "record_line_play",
+    "visible_interaction",
     "AssignedReview",
     "DrawProgress",
     "DrawRow",

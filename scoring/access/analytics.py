@@ -278,11 +278,11 @@ def compliance(session: Session, actor: Actor, *, by: str = "window", start: dat
 
 def rules_most_broken(session: Session, actor: Actor, rulebook: Rulebook | None = None, *, start: date | None = None,
                       end: date | None = None) -> list[BrokenRule]:
-    """Forbidden rules by how often they were broken (flags not dismissed), with missing courtesy alongside."""
+    """Forbidden rules by how often they were broken (flags not dismissed), with missing and situational courtesy alongside."""
     require(actor, ANALYTICS, "see compliance analytics")
     rule = flag_rule(Flag.evidence)
     query = select(Flag.kind, rule, func.count(Flag.id)).where(
-        Flag.kind.in_([FlagKind.FORBIDDEN, FlagKind.MISSING_COURTESY]), Flag.status != FlagStatus.DISMISSED
+        Flag.kind.in_([FlagKind.FORBIDDEN, FlagKind.MISSING_COURTESY, FlagKind.SITUATIONAL]), Flag.status != FlagStatus.DISMISSED
     ).group_by(Flag.kind, rule)
     if start is not None:
         query = query.where(Flag.raised_at >= day_start(start))
@@ -290,7 +290,7 @@ def rules_most_broken(session: Session, actor: Actor, rulebook: Rulebook | None 
         query = query.where(Flag.raised_at < day_end(end))
     out = []
     for kind, rid, n in session.execute(query):
-        rid = rid if kind is FlagKind.FORBIDDEN else "courtesy.greet/farewell"
+        rid = "courtesy.greet/farewell" if kind is FlagKind.MISSING_COURTESY else rid
         wording = rulebook.by_id[rid].canonical if rulebook is not None and rid in rulebook.by_id else FLAG_KIND_LABELS[kind]
         out.append(BrokenRule(rid, wording, n))
     out.sort(key=lambda r: -r.times)

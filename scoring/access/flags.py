@@ -93,7 +93,7 @@ def _flag_query(session: Session, actor: Actor, f: FlagFilter):
         conditions.append(Flag.staff_id.in_(staff_ids))
     if f.rule_ids:
         # only phrase flags name a rule: the kind narrows the rows (index) before the JSON lookup
-        conditions.append(Flag.kind.in_([FlagKind.FORBIDDEN, FlagKind.CITIZEN_ABUSE]))
+        conditions.append(Flag.kind.in_([FlagKind.FORBIDDEN, FlagKind.CITIZEN_ABUSE, FlagKind.SITUATIONAL]))
         conditions.append(flag_rule(Flag.evidence).in_(f.rule_ids))
     if f.kinds:
         conditions.append(Flag.kind.in_(f.kinds))
@@ -111,6 +111,18 @@ def _flag_query(session: Session, actor: Actor, f: FlagFilter):
 
 
 COUNT_CAP = 10_000
+
+
+def shown_summary(actor: Actor, kind: FlagKind, summary: str | None, evidence: dict | None, policy: AccessPolicy = DEFAULT_POLICY) -> str | None:
+    """A flag's summary as ``actor`` may read it.
+
+    A 工号 mismatch names the colleague whose 工号 the terminal showed; a staff member reads the
+    工号 (the evidence they may appeal against), never another staff member's name.
+    """
+    if actor.role is UserRole.STAFF and kind is FlagKind.STAFF_MISMATCH:
+        ev = evidence or {}
+        return f"terminal shows 工号 {ev.get('terminal_staff_no') or '-'}, not the 工号 of the staff member serving ({ev.get('serving_staff_no') or '-'})"
+    return redact(actor, summary, policy)
 
 
 @dataclass(frozen=True)
@@ -167,7 +179,7 @@ def flag_queue(session: Session, actor: Actor, f: FlagFilter = FlagFilter(), *, 
         FlagRow(
             id=fid, raised_at=raised, kind=kind.value, kind_label=FLAG_KIND_LABELS.get(kind, kind.value), severity=sev,
             status=status.value, status_label=FLAG_STATUS_LABELS[status], rule_id=(evidence or {}).get("rule_id"),
-            window=wcode, staff_no=sno, staff_name=sname, summary=redact(actor, summary, policy), interaction_id=iid,
+            window=wcode, staff_no=sno, staff_name=sname, summary=shown_summary(actor, kind, summary, evidence, policy), interaction_id=iid,
             appeal_pending=bool(n_pending),
         )
         for fid, raised, kind, sev, status, summary, evidence, wcode, sno, sname, iid, n_pending in rows
@@ -348,7 +360,7 @@ def _flag_info(session: Session, actor: Actor, flag: Flag, policy: AccessPolicy)
     return FlagInfo(
         id=flag.id, kind=flag.kind.value, kind_label=FLAG_KIND_LABELS.get(flag.kind, flag.kind.value), severity=flag.severity,
         status=flag.status.value, status_label=FLAG_STATUS_LABELS[flag.status], penalised=flag.penalised, raised_at=flag.raised_at,
-        summary=redact(actor, flag.summary, policy), rule_id=ev.get("rule_id"), original_rule_id=ev.get("original_rule_id"),
+        summary=shown_summary(actor, flag.kind, flag.summary, ev, policy), rule_id=ev.get("rule_id"), original_rule_id=ev.get("original_rule_id"),
         window=window.code if window else None, staff_no=staff.staff_no if staff else None, staff_name=staff.name if staff else None,
         missing=ev.get("missing"),
     )

@@ -26,6 +26,10 @@ def score_restore(session: Session, flag: Flag) -> float:
     if interaction is None:
         return 0.0
     ev = flag.evidence or {}
+    if ev.get("review_points"):  # raised by a review: its points were taken by an adjustment, not by the scorer
+        return float(ev["review_points"])
+    if flag.kind is FlagKind.SITUATIONAL:
+        return points_deducted(interaction.explanation or [], {ev.get("rule_id")}, ev.get("line_seq"))
     if flag.kind is FlagKind.FORBIDDEN:
         seq = session.scalar(select(Utterance.seq).where(Utterance.id == flag.utterance_id)) if flag.utterance_id else None
         return points_deducted(interaction.explanation or [], {ev.get("original_rule_id", ev.get("rule_id"))}, seq)
@@ -47,10 +51,10 @@ def close_flag(session: Session, actor: Actor, flag: Flag, status: FlagStatus, n
                        decided_at=datetime.now().replace(microsecond=0))
             )
     elif status is FlagStatus.CONFIRMED and was is FlagStatus.DISMISSED:
-        # undo an earlier restore
-        restored = session.scalar(
+        # undo an earlier restore (a flag raised by a review took its points by an adjustment: that one is no restore)
+        restored = (session.scalar(
             select(func.sum(Review.score_adjustment)).where(Review.flag_id == flag.id, Review.decision == ReviewDecision.ADJUST)
-        ) or 0.0
+        ) or 0.0) + float((flag.evidence or {}).get("review_points") or 0.0)
         if restored:
             session.add(
                 Review(kind=ReviewKind.INSPECTION, flag_id=flag.id, interaction_id=flag.interaction_id, reviewer_id=actor.user_id,

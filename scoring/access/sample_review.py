@@ -15,13 +15,15 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.db import FlagKind, FlagStatus, Interaction, Recording, Review, ReviewDecision, ReviewKind, RuleHitRow, Utterance
+from models.db import Flag, FlagKind, FlagStatus, Interaction, Recording, Review, ReviewDecision, ReviewKind, RuleHitRow, Utterance
 from models.domain import Role, RuleFamily
 from models.review_db import SampledInteractionRow, SampleHitMarkRow, SampleMissRow, SampleReviewRow
 from models.rulebook import Rulebook
 from scoring.access.policy import DECIDE, DEFAULT_POLICY, AccessDenied, AccessPolicy, NotFound, redact, require
+from scoring.access.reviews import close_flag
 from scoring.access.sampling import REVIEW_FLAG_PREFIX, SAMPLERS
 from scoring.accounts import Actor, audit
+from scoring.score import forbidden_points
 from scoring.store.flags import raise_flag
 
 MISS_KINDS = ("said", "missing")
@@ -114,6 +116,7 @@ def _raise_missed_forbidden(session: Session, actor: Actor, review: SampleReview
                             miss: SampleMissRow, utterance: Utterance | None, rulebook: Rulebook, now: datetime) -> int:
     """The confirmed flag of a missed forbidden phrase, with an inspection review saying who found it."""
     rule = rulebook.by_id[miss.rule_id]
+    points = forbidden_points(rule, rulebook)
     recording = session.get(Recording, interaction.recording_id)
     where = f"u{utterance.id}" if utterance is not None else f"i{interaction.id}@{miss.start_s}"
     start_s = utterance.start_s if utterance is not None else miss.start_s
@@ -121,19 +124,42 @@ def _raise_missed_forbidden(session: Session, actor: Actor, review: SampleReview
     text = utterance.text if utterance is not None else ""
     raised_at = (utterance.started_at if utterance is not None else None) or (
         interaction.started_at + timedelta(seconds=max(0.0, (start_s or 0.0) - interaction.start_s)) if interaction.started_at else now)
-    flag, _ = raise_flag(
+    flag, created = raise_flag(
         session, f"{REVIEW_FLAG_PREFIX}{where}:{miss.rule_id}", FlagKind.FORBIDDEN, raised_at=raised_at,
         summary=f"{miss.rule_id}: {text or miss.note}", severity=rule.severity.value if rule.severity is not None else "major",
         evidence={"rule_id": miss.rule_id, "text": text, "start_s": start_s, "end_s": end_s, "recording": recording.path if recording else None,
-                  "source": "sample_review", "sample_review_id": review.id, "note": miss.note},
+                  "source": "sample_review", "sample_review_id": review.id, "note": miss.note, "review_points": points},
         window_id=interaction.window_id, staff_id=interaction.staff_id, interaction_id=interaction.id,
         utterance_id=utterance.id if utterance is not None else None, recording_id=interaction.recording_id,
     )
     session.flush()
+    if not created:  # another draw's review found the same miss: one flag, its points taken once
+        return flag.id
     flag.status = FlagStatus.CONFIRMED
     session.add(Review(kind=ReviewKind.INSPECTION, flag_id=flag.id, interaction_id=interaction.id, reviewer_id=actor.user_id,
                        decision=ReviewDecision.CONFIRM, comment=f"抽检发现漏检 {miss.note}"[:2000], decided_at=now))
+    # the scorer never saw the phrase: its points are taken here (an appeal that succeeds gives them back)
+    session.add(Review(kind=ReviewKind.INSPECTION, flag_id=flag.id, interaction_id=interaction.id, reviewer_id=actor.user_id,
+                       decision=ReviewDecision.ADJUST, score_adjustment=-points, comment=f"抽检漏检扣分：{miss.rule_id}", decided_at=now))
     return flag.id
+
+
+def _settle_hit_flags(session: Session, actor: Actor, interaction: Interaction, marks: dict[int, bool], hits: dict[int, RuleHitRow],
+                      now: datetime) -> list[int]:
+    """The flags of the marked hits follow the marks: a wrong hit's flag is dismissed (its points given back), a correct one's confirmed."""
+    changed = []
+    for hit_id, correct in sorted(marks.items()):
+        hit = hits[hit_id]
+        flag = session.scalar(select(Flag).where(Flag.dedupe_key == f"forbidden:u{hit.utterance_id}:{hit.rule_id}"))
+        want = FlagStatus.CONFIRMED if correct else FlagStatus.DISMISSED
+        if flag is None or flag.status is want or (correct and flag.status is not FlagStatus.OPEN):
+            continue  # a dismissed flag stays dismissed when the hit is marked correct: that was an inspector's decision
+        note = f"抽检复核：{'命中正确' if correct else '误报'}"
+        session.add(Review(kind=ReviewKind.INSPECTION, flag_id=flag.id, interaction_id=interaction.id, reviewer_id=actor.user_id,
+                           decision=ReviewDecision.CONFIRM if correct else ReviewDecision.DISMISS, comment=note, decided_at=now))
+        close_flag(session, actor, flag, want, note)
+        changed.append(flag.id)
+    return changed
 
 
 def record_review(session: Session, actor: Actor, sampled_id: int, marks: dict[int, bool], misses: list[MissSpec],
@@ -162,6 +188,10 @@ def record_review(session: Session, actor: Actor, sampled_id: int, marks: dict[i
     for miss in misses:
         if miss.rule_id not in rulebook.by_id or miss.kind not in MISS_KINDS:
             raise ValueError(f"missed {miss.rule_id!r} ({miss.kind!r}): unknown rule or kind (one of {MISS_KINDS})")
+        if miss.kind == "missing" and rulebook.by_id[miss.rule_id].family is RuleFamily.FORBIDDEN:
+            raise ValueError(f"missed {miss.rule_id}: a forbidden phrase is missed when said, never when missing")
+        if miss.start_s is not None and miss.end_s is not None and miss.end_s < miss.start_s:
+            raise ValueError(f"missed {miss.rule_id}: the time span ends ({miss.end_s} s) before it starts ({miss.start_s} s)")
     now = datetime.now().replace(microsecond=0)
     review = SampleReviewRow(sampled_id=item.id, reviewer_id=actor.user_id, reviewed_at=now, comment=comment.strip()[:2000])
     session.add(review)
@@ -169,6 +199,7 @@ def record_review(session: Session, actor: Actor, sampled_id: int, marks: dict[i
     for hit_id, correct in sorted(marks.items()):
         hit = hits[hit_id]
         session.add(SampleHitMarkRow(review_id=review.id, rule_hit_id=hit.id, rule_id=hit.rule_id, family=hit.family.value, correct=bool(correct)))
+    settled = _settle_hit_flags(session, actor, interaction, marks, hits, now)
     flag_ids = []
     for spec in misses:
         rule = rulebook.by_id[spec.rule_id]
@@ -185,5 +216,6 @@ def record_review(session: Session, actor: Actor, sampled_id: int, marks: dict[i
     correct = sum(1 for v in marks.values() if v)
     audit(session, actor.username, "sample_review", "sampled_interaction", item.id, interaction=interaction.id, correct=correct,
           wrong=len(marks) - correct, wrong_hits=sorted(h for h, v in marks.items() if not v),
-          misses=[{"rule_id": m.rule_id, "kind": m.kind, "line": m.utterance_seq, "start_s": m.start_s} for m in misses], flags=flag_ids)
+          misses=[{"rule_id": m.rule_id, "kind": m.kind, "line": m.utterance_seq, "start_s": m.start_s, "end_s": m.end_s} for m in misses],
+          flags=flag_ids, settled_flags=settled)
     return ReviewResult(review.id, correct, len(marks) - correct, len(misses), tuple(flag_ids))

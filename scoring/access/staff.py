@@ -22,6 +22,11 @@ from scoring.accounts import Actor
 from scoring.effective import effective_score, score_adjustments
 
 
+# What a staff member sees of their own flags: everything penalised (citizen abuse protects them and is
+# not theirs to appeal; an unlinked rating or an overdue follow-up is the hall's matter).
+STAFF_FLAG_KINDS = (FlagKind.FORBIDDEN, FlagKind.MISSING_COURTESY, FlagKind.SITUATIONAL, FlagKind.POOR_RATING, FlagKind.STAFF_MISMATCH)
+
+
 @dataclass(frozen=True)
 class ScorePoint:
     """One day or month of a score series: the mean effective score and courtesy rates."""
@@ -103,15 +108,23 @@ def score_series(session: Session, actor: Actor, *, staff_id: int | None = None,
 def staff_flagged_utterances(session: Session, actor: Actor, *, staff_id: int | None = None, start: date | None = None,
                              end: date | None = None, rulebook: Rulebook | None = None, limit: int = 200,
                              policy: AccessPolicy = DEFAULT_POLICY) -> list[StaffFlagRow]:
-    """A staff member's phrase and courtesy flags, each with the phrase the rulebook prescribes."""
+    """Every flag that counts against a staff member, each with the phrase the rulebook prescribes.
+
+    Every lost point is one of these (a forbidden phrase, a courtesy or situational phrase not said),
+    and so are a 差评 and a 工号 mismatch at the terminal; each can be appealed.
+    """
     sid = staff_scope(actor, staff_id)
     if sid is None:
         raise ValueError("name the staff member")
-    f = FlagFilter(staff_ids=(sid,), kinds=(FlagKind.FORBIDDEN, FlagKind.MISSING_COURTESY, FlagKind.POOR_RATING),
-                   statuses=(), start=start, end=end)
+    f = FlagFilter(staff_ids=(sid,), kinds=STAFF_FLAG_KINDS, statuses=(), start=start, end=end)
     _, rows = flag_queue(session, actor, f, limit=limit, policy=policy)
     ids = [r.id for r in rows]
-    texts = dict(session.execute(select(Flag.id, Utterance.text).join(Utterance, Utterance.id == Flag.utterance_id).where(Flag.id.in_(ids))).all())
+    texts = {
+        fid: text for fid, kind, text, ev in session.execute(
+            select(Flag.id, Flag.kind, Utterance.text, Flag.evidence).join(Utterance, Utterance.id == Flag.utterance_id).where(Flag.id.in_(ids)))
+        # a situational flag about the whole interaction (a long wait) names no line
+        if kind is FlagKind.FORBIDDEN or (kind is FlagKind.SITUATIONAL and (ev or {}).get("line_seq") is not None)
+    }
     appealed = {
         fid: dec.value
         for fid, dec in session.execute(select(Review.flag_id, Review.decision).where(Review.kind == ReviewKind.APPEAL, Review.flag_id.in_(ids)))
@@ -123,7 +136,7 @@ def staff_flagged_utterances(session: Session, actor: Actor, *, staff_id: int | 
             instead = " / ".join(p.wording for rid in required for p in prescribed_phrases(rulebook, rid))
         else:
             instead = " / ".join(p.wording for p in prescribed_phrases(rulebook, row.rule_id))
-        text = redact(actor, texts.get(row.id), policy) if row.kind == FlagKind.FORBIDDEN.value else None
+        text = redact(actor, texts.get(row.id), policy)
         base = {fl.name: getattr(row, fl.name) for fl in fields(FlagRow)}
         out.append(StaffFlagRow(**base, text=text, instead=instead, appeal=appealed.get(row.id)))
     return out

@@ -33,7 +33,7 @@ from models.domain import Role, RuleHit, Utterance
 from models.rulebook import Rulebook
 from models.transcript_search import search_text
 from scoring.duty import DutyTable
-from scoring.score import InteractionScore, score_interaction
+from scoring.score import REQUIRED_COURTESY_IDS, InteractionScore, score_interaction
 from scoring.segment import MatchedUtterance, QueueCallEvent, Segment, SegmentOptions, segment_utterances
 
 log = logging.getLogger("scoring")
@@ -358,6 +358,7 @@ def _raise_interaction_flags(
                     utterance_id=utterance_ids[first.seq],
                 )
             )
+        wanted += _deduction_flags(recording, seg, score, common, utterance_ids, when)
     if not wanted:
         return 0
     existing = {
@@ -373,6 +374,44 @@ def _raise_interaction_flags(
     if new:
         session.execute(insert(Flag), new)
     return len(new)
+
+
+def _deduction_flags(recording: Recording, seg: Segment, score: InteractionScore, common: dict, utterance_ids: dict[int, int],
+                     when: datetime) -> list[dict]:
+    """A flag for every deduction line no forbidden or missing-courtesy flag stands for (a situational courtesy not said).
+
+    Every lost point is then a flag that staff see and may appeal; the dedupe key names the line's
+    utterance (the interaction's first when the line is about the whole interaction), which keeps
+    its id when interactions are rebuilt.
+    """
+    covered = {(hit.rule_id, item.seq) for item, hit in score.forbidden}
+    out = []
+    for line in score.lines:
+        if line.points >= 0 or line.rule_id is None or (line.rule_id, line.utterance_seq) in covered:
+            continue
+        if line.utterance_seq is None and line.rule_id in REQUIRED_COURTESY_IDS:
+            continue  # the interaction's missing-courtesy flag
+        anchor = next((i for i in seg.items if i.seq == line.utterance_seq), seg.items[0])
+        u = anchor.utterance
+        whole = line.utterance_seq is None
+        evidence = {
+            "recording": recording.path, "rule_id": line.rule_id, "line_seq": line.utterance_seq, "points": -line.points, "reason": line.reason,
+            "start_s": round(seg.start_s if whole else u.start_s, 3), "end_s": round(seg.end_s if whole else u.end_s, 3),
+            "text": "\n".join(f"[{i.utterance.role.value}] {i.utterance.text}" for i in seg.items[:40]) if whole else u.text,
+            **({} if whole else {"role": u.role.value}),
+        }
+        out.append(dict(
+            common,
+            dedupe_key=f"deduction:u{utterance_ids[anchor.seq]}:{line.rule_id}",
+            kind=FlagKind.SITUATIONAL,
+            severity="minor",
+            penalised=True,
+            raised_at=(when if whole else u.started_at) or when,
+            summary=line.reason,
+            evidence=evidence,
+            utterance_id=utterance_ids[anchor.seq],
+        ))
+    return out
 
 
 def load_matched(session: Session, recording_id: int) -> list[MatchedUtterance]:
@@ -408,7 +447,8 @@ def rescore_recording(session: Session, recording: Recording, rulebook: Rulebook
 
     Used after a queue import (new split cues and waits) or with another rulebook. Flags keep
     their ids and reviews, and reviews are linked to the rebuilt interactions (so the points an
-    inspector gave back still count); open missing-courtesy flags that no longer apply are removed.
+    inspector gave back still count); open missing-courtesy and situational flags that no longer apply
+    (a queue import changed the wait) are removed.
     """
     items = load_matched(session, recording.id)
     utterance_ids = {
@@ -422,13 +462,14 @@ def rescore_recording(session: Session, recording: Recording, rulebook: Rulebook
         session.scalars(
             select(Flag.id).where(
                 Flag.recording_id == recording.id,
-                Flag.kind == FlagKind.MISSING_COURTESY,
+                Flag.kind.in_([FlagKind.MISSING_COURTESY, FlagKind.SITUATIONAL]),
                 Flag.status == FlagStatus.OPEN,
                 ~Flag.reviews.any(),
             )
         )
     )
     result = _rebuild_interactions(session, recording, items, utterance_ids, rulebook, duty, calls)
+    _relink_review_flags(session, recording.id)
     _relink_reviews(session, recording.id, reviews)
     stale = set(session.scalars(select(Flag.id).where(Flag.id.in_(before), Flag.interaction_id.is_(None))))
     if stale:
@@ -436,6 +477,23 @@ def rescore_recording(session: Session, recording: Recording, rulebook: Rulebook
     recording.rulebook_version = rulebook.version
     session.flush()
     return result
+
+
+def _relink_review_flags(session: Session, recording_id: int) -> None:
+    """Flags an inspector's sampled review raised (no rebuild raises them again) follow their line, or their time span, to the rebuilt interactions.
+
+    Their reviews follow them, so the points such a flag took keep counting.
+    """
+    orphans = [f for f in session.scalars(select(Flag).where(Flag.recording_id == recording_id, Flag.interaction_id.is_(None)))
+               if (f.evidence or {}).get("source") == "sample_review"]
+    for flag in orphans:
+        if flag.utterance_id is not None:
+            flag.interaction_id = session.scalar(select(UtteranceRow.interaction_id).where(UtteranceRow.id == flag.utterance_id))
+        else:
+            at_s = float((flag.evidence or {}).get("start_s") or 0.0)
+            flag.interaction_id = session.scalar(
+                select(Interaction.id).where(Interaction.recording_id == recording_id, Interaction.start_s <= at_s, Interaction.end_s >= at_s).limit(1))
+    session.flush()
 
 
 def _reviews_on(session: Session, recording_id: int) -> list[tuple[int, int | None, float, float]]:
