@@ -28,9 +28,12 @@ RELATION = st.Page("app_pages/relation.py", title="用语与满意度", icon=":m
 EXPORT = st.Page("app_pages/export.py", title="月度通报导出", icon=":material/description:", url_path="export")
 ACCOUNTS = st.Page("app_pages/accounts.py", title="账户", icon=":material/manage_accounts:", url_path="accounts")
 SAMPLE_REVIEW = st.Page("app_pages/sample_review.py", title="抽检复核", icon=":material/fact_check:", url_path="sample_review")
+TRENDS = st.Page("app_pages/trends.py", title="月度趋势", icon=":material/timeline:", url_path="trends")
+WATCH_LIST = st.Page("app_pages/watch_list.py", title="约谈名单", icon=":material/person_alert:", url_path="watch_list")
+PROFILE = st.Page("app_pages/profile.py", title="人员档案", icon=":material/badge:", url_path="profile")
 SEARCH = st.Page("app_pages/search.py", title="转写搜索", icon=":material/manage_search:", url_path="search")
 
-MANAGEMENT = [SATISFACTION, FOLLOW_UPS, COMPLIANCE, ATTENDANCE, RELATION, EXPORT]
+MANAGEMENT = [SATISFACTION, FOLLOW_UPS, COMPLIANCE, ATTENDANCE, RELATION, EXPORT, TRENDS, WATCH_LIST, PROFILE]
 ALL_PAGES = [QUEUE, FLAG, APPEALS, MY_SCORES, MY_FLAGS, MY_RATINGS, MY_ATTENDANCE, *MANAGEMENT, ACCOUNTS, SAMPLE_REVIEW, SEARCH]
 
 
@@ -39,7 +42,7 @@ def pages_for(role: UserRole) -> dict[str, list]:
     if role is UserRole.INSPECTOR:
         return {"质检": [QUEUE, FLAG, APPEALS, SAMPLE_REVIEW, SEARCH]}
     if role is UserRole.STAFF:
-        return {"我的": [MY_SCORES, MY_FLAGS, MY_RATINGS, MY_ATTENDANCE, FLAG]}
+        return {"我的": [MY_SCORES, MY_FLAGS, MY_RATINGS, MY_ATTENDANCE, PROFILE, FLAG]}
     if role is UserRole.MANAGER:
         return {"管理": MANAGEMENT, "质检": [QUEUE, FLAG, APPEALS, SAMPLE_REVIEW, SEARCH]}
     return {"管理员": [ACCOUNTS], "管理": MANAGEMENT, "质检": [QUEUE, FLAG, APPEALS, SEARCH]}

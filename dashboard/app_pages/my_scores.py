@@ -9,6 +9,10 @@ from dashboard import auth, data, labels, ui
 actor = auth.actor()
 url = data.db_url()
 st.title("我的得分")
+new_flags = data.unacknowledged_count(actor)
+if new_flags:
+    st.warning(f"有 {new_flags} 条新的问题标记待阅。")
+    st.page_link("app_pages/my_flags.py", label="查看我的问题并标为已阅", icon=":material/report:")
 sid = ui.requested_staff(actor)
 start, end = ui.date_range(actor, "s_dates", default_days=92)
 period = st.radio("按", ["day", "month"], horizontal=True, format_func=labels.PERIODS.get, key="s_period")

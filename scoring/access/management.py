@@ -185,7 +185,7 @@ def _range(query, column, start: date | None, end: date | None):
 
 
 def management_trend(session: Session, actor: Actor, rulebook: Rulebook, *, by: str = "hall", through: str | None = None,
-                     staff_id: int | None = None, months: int | None = None) -> list[MonthFigures]:
+                     staff_id: int | None = None, months: int | None = None, ratings_only: bool = False) -> list[MonthFigures]:
     """Satisfaction, compliance, follow-ups and attendance per month and group, with the month-on-month change.
 
     Args:
@@ -193,6 +193,7 @@ def management_trend(session: Session, actor: Actor, rulebook: Rulebook, *, by: 
         through: the last month (``YYYY-MM``; default the newest with data); the trend covers the
             rulebook's ``management.trend_months`` months up to it (``months`` overrides).
         staff_id: one staff member only (a staff actor always gets their own).
+        ratings_only: only the ratings' figures (the watch list needs no more; the other queries scan every interaction).
 
     Raises:
         AccessDenied: the whole hall asked by a role without analytics, or staff asking for someone else.
@@ -216,12 +217,14 @@ def management_trend(session: Session, actor: Actor, rulebook: Rulebook, *, by: 
             acc[(str(month), key)][field_name] += v or 0
 
     staff_only = (lambda col: col == sid) if sid is not None else None
+    for month, unit, n, g, p, cb, rf in _ratings(session, rulebook, by, start, end, staff_only):
+        add(month, unit, ratings=n, good=g, poor=p, called_back=cb, rectified=rf)
+    if ratings_only:
+        return _figures(acc, names, span)
     for month, unit, n, g, fw, both in _interactions(session, by, start, end, staff_only):
         add(month, unit, n=n, greet=g, farewell=fw, both=both)
     for month, unit, n in _forbidden(session, by, start, end, staff_only):
         add(month, unit, forbidden=n)
-    for month, unit, n, g, p, cb, rf in _ratings(session, rulebook, by, start, end, staff_only):
-        add(month, unit, ratings=n, good=g, poor=p, called_back=cb, rectified=rf)
     for month, key, name, due, on_time in _attendance(session, by, span, sid):
         names.setdefault(key, name)
         acc[(month, key)]["due"] += due
@@ -401,7 +404,7 @@ def watch_list(session: Session, actor: Actor, rulebook: Rulebook, *, unit: str 
     rules = rulebook.management
     through = through or latest_month(session, actor)
     span = months_back(through, max(rules.trend_months, rules.watch_months_running))
-    rows = management_trend(session, actor, rulebook, by=unit, through=through, months=len(span))
+    rows = management_trend(session, actor, rulebook, by=unit, through=through, months=len(span), ratings_only=True)
     bottom: dict[str, dict[str, tuple[int, float | None]]] = defaultdict(dict)  # month -> key -> (rank from the bottom, rate)
     names: dict[str, str] = {}
     for month in span:
