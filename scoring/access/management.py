@@ -398,7 +398,8 @@ def watch_list(session: Session, actor: Actor, rulebook: Rulebook, *, unit: str 
     """Who is among the rulebook's ``watch_bottom_n`` lowest 好评率 for ``watch_months_running`` months up to ``through`` (约谈).
 
     Each month ranks the groups with at least ``watch_min_ratings`` ratings, lowest 好评率 first (then
-    the higher 差评率, then the key); a group not ranked in a month breaks its run.
+    the higher 差评率, then the key); a group not ranked in a month breaks its run, and a month with no more
+    ranked groups than ``watch_bottom_n`` names nobody.
     """
     require(actor, ANALYTICS, "see the watch list")
     rules = rulebook.management
@@ -410,6 +411,8 @@ def watch_list(session: Session, actor: Actor, rulebook: Rulebook, *, unit: str 
     for month in span:
         ranked = sorted((r for r in rows if r.month == month and r.ratings >= rules.watch_min_ratings),
                         key=lambda r: (r.good_rate or 0.0, -(r.poor_rate or 0.0), r.key))
+        if len(ranked) <= rules.watch_bottom_n:
+            continue  # everyone would be in the bottom: a month with too few ranked groups names nobody
         for place, r in enumerate(ranked[: rules.watch_bottom_n], 1):
             bottom[month][r.key] = (place, r.good_rate)
             names[r.key] = r.name
