@@ -29,7 +29,7 @@ EXPORT = st.Page("app_pages/export.py", title="月度通报导出", icon=":mater
 ACCOUNTS = st.Page("app_pages/accounts.py", title="账户", icon=":material/manage_accounts:", url_path="accounts")
 SAMPLE_REVIEW = st.Page("app_pages/sample_review.py", title="抽检复核", icon=":material/fact_check:", url_path="sample_review")
 TRENDS = st.Page("app_pages/trends.py", title="月度趋势", icon=":material/timeline:", url_path="trends")
-WATCH_LIST = st.Page("app_pages/watch_list.py", title="约谈名单", icon=":material/person_alert:", url_path="watch_list")
+WATCH_LIST = st.Page("app_pages/watch_list.py", title="约谈名单", icon=":material/priority_high:", url_path="watch_list")
 PROFILE = st.Page("app_pages/profile.py", title="人员档案", icon=":material/badge:", url_path="profile")
 SEARCH = st.Page("app_pages/search.py", title="转写搜索", icon=":material/manage_search:", url_path="search")
 
@@ -56,5 +56,5 @@ if actor is None:
     nav = st.navigation([st.Page(auth.login_page, title="登录", icon=":material/login:", url_path="login", default=True), *deep_links], position="hidden")
 else:
     auth.sidebar(actor)
-    nav = st.navigation(pages_for(actor.role))
+    nav = st.navigation(pages_for(actor.role), expanded=True)  # every page listed: no "View N more" (English) under a long list
 nav.run()
