@@ -65,7 +65,8 @@ VISIBLE_TEXT_JS = """
   for (const grid of root.querySelectorAll('[data-testid="stDataFrame"]')) {
     for (const cell of grid.querySelectorAll('[role="columnheader"], [role="gridcell"], th, td')) {
       const text = cell.textContent.trim();
-      if (text) out.push(text);
+      // a checkbox column is drawn as a tick box; its accessible text is true/false
+      if (text && text !== 'true' && text !== 'false') out.push(text);
     }
   }
   return out;
@@ -161,10 +162,11 @@ def _problems(texts: list[str], allowed: set[str]) -> list[str]:
 
 def _login(page, base: str, user: str, password: str, path: str = "") -> None:
     page.goto(f"{base}/{path}", wait_until="networkidle")
+    page.get_by_label("用户名").wait_for(timeout=90_000)  # the first page of a fresh server on a loaded machine
     page.get_by_label("用户名").fill(user)
     page.get_by_label("密码").fill(password)
     page.get_by_role("button", name="登录").click()
-    page.get_by_role("button", name="退出登录").wait_for(timeout=30_000)
+    page.get_by_role("button", name="退出登录").wait_for(timeout=60_000)
 
 
 def _read(page) -> list[str]:

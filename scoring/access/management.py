@@ -260,18 +260,19 @@ def _forbidden(session, by, start, end, staff_only):
 
 
 def _ratings(session, rulebook, by, start, end, staff_only):
+    """(month, unit, ratings, good, poor, poor called back, poor rectified); the cases are read for the 差评 alone."""
     bucket = bucket_expr(session, Rating.rated_at, "month")
     unit = _unit(by, Rating.staff_id, Rating.window_id)
-    poor = and_(Rating.is_poor, FollowUp.id.is_not(None))
     q = (select(bucket, unit, func.count(Rating.id), func.sum(case((Rating.level.in_(rulebook.ratings.good), 1), else_=0)),
-                func.sum(case((Rating.is_poor, 1), else_=0)),
-                func.sum(case((and_(poor, FollowUp.status.in_(CALLED_BACK)), 1), else_=0)),
-                func.sum(case((and_(poor, FollowUp.status.in_(RECTIFIED)), 1), else_=0)))
-         .select_from(Rating).outerjoin(FollowUp, FollowUp.rating_id == Rating.id).group_by(bucket, unit))
-    q = _range(q, Rating.rated_at, start, end)
+                func.sum(case((Rating.is_poor, 1), else_=0))).group_by(bucket, unit))
+    cases = (select(bucket, unit, func.sum(case((FollowUp.status.in_(CALLED_BACK), 1), else_=0)),
+                    func.sum(case((FollowUp.status.in_(RECTIFIED), 1), else_=0)))
+             .select_from(Rating).join(FollowUp, FollowUp.rating_id == Rating.id).where(Rating.is_poor.is_(True)).group_by(bucket, unit))
+    q, cases = _range(q, Rating.rated_at, start, end), _range(cases, Rating.rated_at, start, end)
     if staff_only is not None:
-        q = q.where(staff_only(Rating.staff_id))
-    return session.execute(q).all()
+        q, cases = q.where(staff_only(Rating.staff_id)), cases.where(staff_only(Rating.staff_id))
+    done = {(m, u): (cb or 0, rf or 0) for m, u, cb, rf in session.execute(cases)}
+    return [(m, u, n, g, p, *done.get((m, u), (0, 0))) for m, u, n, g, p in session.execute(q)]
 
 
 def _attendance(session, by, span, sid) -> Iterable[tuple[str, str, str, int, int]]:
