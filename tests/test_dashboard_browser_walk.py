@@ -193,8 +193,9 @@ def test_every_page_reads_chinese_in_the_browser(served, chromium, shots, role):
     assert len(titles) >= 4, titles
     found: dict[str, list[str]] = {}
     seen: dict[str, list[str]] = {}
+    _read(page)  # the landing page has drawn
     for n, title in enumerate(titles):
-        nav.nth(n).click()
+        nav.nth(n).click(timeout=90_000)
         texts = _read(page)
         page.screenshot(path=str(shots / f"{role}-{n:02d}-{title}.png"), full_page=True)
         found[title], seen[title] = _problems(texts, allowed), texts
