@@ -1,5 +1,7 @@
 """Management: satisfaction, compliance, attendance and 差评 follow-ups across months, with the month-on-month change."""
 
+from datetime import date
+
 import plotly.express as px
 import streamlit as st
 
@@ -14,13 +16,14 @@ with c2:
     through = ui.month_picker(actor, "t_month")
 with ui.guarded():
     rows = data.management_trend(url, actor, by, through)
-    dims = data.dimension_scores(url, actor, "month", None, None)
 months = data.rulebook().management.trend_months
 st.caption(f"最近 {months} 个月（截至 {through}）；环比 = 与上月相比的变化（百分点）。")
 if not rows:
     st.info("所选时间内没有数据。")
     st.stop()
 df = ui.frame(rows)
+with ui.guarded():  # the dimensions of the months shown
+    dims = data.dimension_scores(url, actor, "month", date.fromisoformat(df["month"].min() + "-01"), None)
 now = df[df["month"] == through]
 st.subheader(f"{through} 指标及环比")
 if now.empty:
