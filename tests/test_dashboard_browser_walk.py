@@ -172,7 +172,7 @@ def _login(page, base: str, user: str, password: str, path: str = "") -> None:
 def _read(page) -> list[str]:
     page.wait_for_timeout(300)
     # Streamlit marks the app while a script runs; the page is drawn when it has stopped and shows its title
-    page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(timeout=60_000)
+    page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(timeout=180_000)  # minutes on a loaded machine
     page.locator("[data-testid='stMain'] h1").first.wait_for(timeout=60_000)
     _settle(page)
     page.wait_for_timeout(1000)  # charts and grids draw after the script run
