@@ -51,6 +51,7 @@ def _month_chart(fields: list[str], title: str, key: str) -> None:
         return
     fig = px.line(ui.long_chart_frame(shown, "month", fields), x="月份", y="数值", color="指标", markers=True, title=title, labels={"数值": "比率"})
     fig.update_xaxes(type="category")
+    fig.update_yaxes(range=[0, 1.05])  # rates: 0 to 100 % whatever the points
     st.plotly_chart(ui.percent_axis(fig), key=key)
 
 

@@ -39,6 +39,7 @@ for field, title, key in (("good_rate", "好评率", "t_good"), ("both_rate", "�
         continue
     fig = px.line(ui.chart_frame(shown), x="month", y=field, color="name", markers=True, title=title, labels={**axis, field: labels.header(field)})
     fig.update_xaxes(type="category")
+    fig.update_yaxes(range=[0, 1.05])  # rates: 0 to 100 % whatever the points
     st.plotly_chart(ui.percent_axis(fig), key=key)
 st.subheader("评价器维度评分（全厅，按月）")
 if dims:
