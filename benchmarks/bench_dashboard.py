@@ -34,8 +34,8 @@ DT = "%Y-%m-%d %H:%M:%S.%f"
 
 PAGES = {
     "inspector": ["queue", "flag", "appeals"],
-    "staff": ["my_scores", "my_flags", "my_ratings", "my_attendance", "flag"],
-    "manager": ["satisfaction", "follow_ups", "compliance", "attendance", "relation", "export"],
+    "staff": ["my_scores", "my_flags", "my_ratings", "my_attendance", "profile", "flag"],
+    "manager": ["satisfaction", "follow_ups", "compliance", "attendance", "relation", "export", "trends", "watch_list", "profile"],
     "admin": ["accounts"],
 }
 USERS = {"inspector": "insp", "staff": "staff1", "manager": "mgr", "admin": "admin"}

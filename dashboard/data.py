@@ -22,6 +22,7 @@ from models.db import UserRole, open_database
 from models.rulebook import Rulebook, load_rulebook
 from models.settings import Settings
 from scoring import access
+from scoring.access import feedback, management, profile
 from scoring.accounts import Actor
 
 CACHE_TTL_S = 300
@@ -57,7 +58,7 @@ def rulebook() -> Rulebook:
 
 def policy() -> access.AccessPolicy:
     roles = frozenset(UserRole(r) for r in settings().dashboard_pii_roles)
-    return access.AccessPolicy(pii_roles=roles)
+    return access.AccessPolicy(pii_roles=roles, staff_hear_own_audio=settings().dashboard_staff_hear_own_audio)
 
 
 def invalidate() -> None:
@@ -214,6 +215,54 @@ def attendance_month(url: str, actor: Actor, month: str, staff_id: int | None = 
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def management_trend(url: str, actor: Actor, by: str, through: str | None = None, staff_id: int | None = None):
+    with session() as s:
+        return management.management_trend(s, actor, rulebook(), by=by, through=through, staff_id=staff_id)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def latest_month(url: str, actor: Actor) -> str:
+    with session() as s:
+        return management.latest_month(s, actor)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def follow_up_rates(url: str, actor: Actor, by: str, start: date | None, end: date | None, staff_id: int | None = None):
+    with session() as s:
+        return management.follow_up_rates(s, actor, rulebook(), by=by, start=start, end=end, staff_id=staff_id)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def dimension_scores(url: str, actor: Actor, by: str, start: date | None, end: date | None, staff_id: int | None = None):
+    with session() as s:
+        return management.dimension_scores(s, actor, by=by, start=start, end=end, staff_id=staff_id)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def watch_list(url: str, actor: Actor, unit: str, through: str | None = None):
+    with session() as s:
+        return management.watch_list(s, actor, rulebook(), unit=unit, through=through)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def attendance_by_department(url: str, actor: Actor, month: str):
+    with session() as s:
+        return management.attendance_by_department(s, actor, month)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
+def staff_profile(url: str, actor: Actor, staff_id: int | None, through: str | None = None):
+    with session() as s:
+        return profile.staff_profile(s, actor, rulebook(), staff_id=staff_id, through=through, policy=policy())
+
+
+def unacknowledged_count(actor: Actor) -> int:
+    """The staff member's new flags (not cached: an acknowledgement must show at once)."""
+    with session() as s:
+        return feedback.unacknowledged_count(s, actor)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
 def accounts(url: str, actor: Actor):
     with session() as s:
         return access.accounts(s, actor)
@@ -243,6 +292,13 @@ def rule_on_appeal(actor: Actor, appeal_id: int, uphold_flag: bool, ruling: str)
     with session() as s, s.begin():
         access.rule_on_appeal(s, actor, appeal_id, uphold_flag=uphold_flag, ruling=ruling)
     invalidate()
+
+
+def acknowledge_flag(actor: Actor, flag_id: int) -> bool:
+    with session() as s, s.begin():
+        done = feedback.acknowledge_flag(s, actor, flag_id)
+    invalidate()
+    return done
 
 
 def export_circular(actor: Actor, month: str) -> tuple[bytes, str]:

@@ -60,14 +60,24 @@ HEADERS: dict[str, str] = {
     # accounts and audit
     "active": "启用", "at": "时间", "action": "操作", "entity": "对象", "entity_id": "对象编号",
 }
+HEADERS.update({  # management figures (scoring.access.management, scoring.access.profile, scoring.access.feedback)
+    "callback_rate": "回访率", "rectify_rate": "整改率", "called_back": "已回访", "rectified": "已整改", "target": "目标",
+    "below_target": "未达目标", "dimension": "评价维度", "mean": "平均分", "months_running": "连续月数", "since": "起始月份",
+    "through": "截至月份", "good_rate_change": "好评率环比", "both_rate_change": "问候+道别率环比", "punctuality_change": "准时率环比",
+    "staff": "人数", "acked_at": "已阅时间", "acked": "已阅", "poor_called_back": "差评已回访", "poor_rectified": "差评已整改",
+})
 HELP: dict[str, str] = {
     "rule": "规则的规范表述（规则编号见悬停提示或命令行报告）",
     "good_rate": "好评率 = 规则手册所定好评等级（ratings.good）的评价占全部评价",
     "forbidden_per_100": "未被排除的服务禁语标记，每百次接待",
     "mean_rank": "评价等级的平均序号，0 = 非常满意",
+    "callback_rate": "本期差评中已回访（已回访、已整改或已办结）的占比，目标 100%",
+    "rectify_rate": "本期差评中已整改（已整改或已办结）的占比，目标 100%",
+    "good_rate_change": "与上月相比的变化（百分点）",
 }
 # fractions 0..1 shown as percentages
 PERCENT = frozenset({"good_rate", "poor_rate", "greeting_rate", "farewell_rate", "both_rate", "courtesy_rate", "punctuality_rate"})
+PERCENT = PERCENT | {"callback_rate", "rectify_rate", "target", "good_rate_change", "both_rate_change", "punctuality_change"}
 
 SEVERITY = dict(SEVERITY_LABELS)  # the access layer names the rulebook's severity levels: the same words here
 # the access layer names flag kinds, flag states and follow-up states (its rows carry ``kind_label``…): the same words here
@@ -105,7 +115,7 @@ VALUES: dict[str, Mapping[str, str]] = {
 }
 OTHER_RULES = {"citizen.abuse": "群众辱骂"}  # hits that are no rule of sections 七/八
 PERIODS = {"day": "日", "week": "周", "month": "月"}
-GROUPS = {"window": "窗口", "department": "部门", "staff": "人员", "month": "月份"}
+GROUPS = {"window": "窗口", "department": "部门", "staff": "人员", "month": "月份", "hall": "全厅"}
 DATETIME_FORMAT = "YYYY-MM-DD HH:mm:ss"
 PLACEHOLDER = "请选择"
 
@@ -115,6 +125,7 @@ GROUP_HEADERS = {  # the key and name of a grouped row, by grouping
     "department": {"key": "部门编号", "name": "部门"},
     "staff": {"key": "工号", "name": "姓名"},
     "month": {"key": "月份", "name": "月份"},
+    "hall": {"key": "范围", "name": "名称"},
 }
 
 

@@ -32,10 +32,14 @@ MY_LEAVE = st.Page("app_pages/my_leave.py", title="我的请假", icon=":materia
 LEAVE_APPROVAL = st.Page("app_pages/leave_approval.py", title="请假审批", icon=":material/approval:", url_path="leave_approval")
 ATTENDANCE_APPEALS = st.Page("app_pages/attendance_appeals.py", title="考勤申诉", icon=":material/balance:", url_path="attendance_appeals")
 SUBSTITUTES = st.Page("app_pages/substitutes.py", title="替岗备案", icon=":material/swap_horiz:", url_path="substitutes")
+TRENDS = st.Page("app_pages/trends.py", title="月度趋势", icon=":material/timeline:", url_path="trends")
+WATCH_LIST = st.Page("app_pages/watch_list.py", title="约谈名单", icon=":material/priority_high:", url_path="watch_list")
+PROFILE = st.Page("app_pages/profile.py", title="人员档案", icon=":material/badge:", url_path="profile")
 SEARCH = st.Page("app_pages/search.py", title="转写搜索", icon=":material/manage_search:", url_path="search")
 INTERACTION = st.Page("app_pages/interaction.py", title="接待详情", icon=":material/forum:", url_path="interaction")
 
-MANAGEMENT = [SATISFACTION, FOLLOW_UPS, COMPLIANCE, ATTENDANCE, LEAVE_APPROVAL, ATTENDANCE_APPEALS, SUBSTITUTES, RELATION, EXPORT]
+MANAGEMENT = [SATISFACTION, FOLLOW_UPS, COMPLIANCE, ATTENDANCE, LEAVE_APPROVAL, ATTENDANCE_APPEALS, SUBSTITUTES, RELATION, EXPORT,
+              TRENDS, WATCH_LIST, PROFILE]
 ALL_PAGES = [QUEUE, FLAG, APPEALS, MY_SCORES, MY_FLAGS, MY_RATINGS, MY_ATTENDANCE, MY_LEAVE, *MANAGEMENT, ACCOUNTS, SAMPLE_REVIEW, SEARCH,
              INTERACTION]
 
@@ -45,7 +49,7 @@ def pages_for(role: UserRole) -> dict[str, list]:
     if role is UserRole.INSPECTOR:
         return {"质检": [QUEUE, FLAG, APPEALS, SAMPLE_REVIEW, SEARCH, INTERACTION]}
     if role is UserRole.STAFF:
-        return {"我的": [MY_SCORES, MY_FLAGS, MY_RATINGS, MY_ATTENDANCE, MY_LEAVE, FLAG]}
+        return {"我的": [MY_SCORES, MY_FLAGS, MY_RATINGS, MY_ATTENDANCE, MY_LEAVE, PROFILE, FLAG]}
     if role is UserRole.MANAGER:
         return {"管理": MANAGEMENT, "质检": [QUEUE, FLAG, APPEALS, SAMPLE_REVIEW, SEARCH, INTERACTION]}
     return {"管理员": [ACCOUNTS], "管理": MANAGEMENT, "质检": [QUEUE, FLAG, APPEALS, SEARCH, INTERACTION]}
@@ -59,5 +63,5 @@ if actor is None:
     nav = st.navigation([st.Page(auth.login_page, title="登录", icon=":material/login:", url_path="login", default=True), *deep_links], position="hidden")
 else:
     auth.sidebar(actor)
-    nav = st.navigation(pages_for(actor.role))
+    nav = st.navigation(pages_for(actor.role), expanded=True)  # every page listed: no "View N more" (English) under a long list
 nav.run()

@@ -222,6 +222,19 @@ class RatingRules(_Strict):
         return self
 
 
+class ManagementRules(_Strict):
+    """The management figures' rules: how many months a trend shows, the follow-up target and the watch list (约谈)."""
+
+    trend_months: int = Field(12, ge=1, le=36)
+    # 回访率 and 整改率 of 差评 are held against this target (a share, 1.0 = 100 %)
+    follow_up_target: float = Field(1.0, gt=0, le=1)
+    # watch list (约谈): a staff member or window among the watch_bottom_n lowest 好评率 of a month
+    # (ranked among those with at least watch_min_ratings ratings that month) for watch_months_running months running
+    watch_bottom_n: int = Field(2, ge=1)
+    watch_months_running: int = Field(2, ge=1)
+    watch_min_ratings: int = Field(5, ge=1)
+
+
 # Levels windowqa gives the flags it raises without a rule's severity (a required courtesy not
 # said: minor; a poor rating or a missed follow-up: major): a rulebook must define them.
 BUILT_IN_SEVERITIES = (Severity.MINOR, Severity.MAJOR)
@@ -277,6 +290,7 @@ class Rulebook(_Strict):
     leave: LeaveRules
     ratings: RatingRules
     scoring: ScoringRules = ScoringRules()
+    management: ManagementRules = ManagementRules()
 
     @field_validator("rules")
     @classmethod

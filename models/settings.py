@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     dashboard_session_minutes: int = 30  # a dashboard login expires after this long without a request
     dashboard_session_max_hours: int = 12  # ... and this long after logging in, whatever happens
     dashboard_pii_roles: list[str] = ["inspector"]  # roles that see citizens' ID/phone numbers and hear recordings
+    dashboard_staff_hear_own_audio: bool = False  # staff may play the clip of their own flags (off: only the pii roles hear recordings)
     dashboard_audio_margin_s: float = 5.0  # a reviewer hears the evidence and this many seconds either side, never the whole recording
     audio_retention_days: int = Field(180, ge=1)  # the retention job deletes older audio, except under open or appealed flags
     stuck_after_hours: float = Field(6.0, gt=0)  # the consistency job lists recordings pending longer than this

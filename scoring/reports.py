@@ -106,7 +106,11 @@ def _bucket(day: date, period: Period) -> str:
 COLUMNS = [
     "period", "key", "name", "interactions", "avg_score", "min_score", "greeting_rate", "farewell_rate",
     "forbidden_hits", "citizen_abuse", "ratings", "good_ratings", "poor_ratings", "good_rate", "follow_ups_open", "flags_open",
+    "poor_called_back", "poor_rectified", "callback_rate", "rectify_rate",
 ]
+# a 差评's case counts as called back (回访) from 已回访 on, as rectified (整改) from 已整改 on (as scoring.access.management)
+_CALLED_BACK = (FollowUpStatus.CALLED_BACK, FollowUpStatus.RECTIFIED, FollowUpStatus.CLOSED)
+_RECTIFIED = (FollowUpStatus.RECTIFIED, FollowUpStatus.CLOSED)
 
 
 def rollup(session: Session, options: ReportOptions) -> Report:
@@ -133,7 +137,8 @@ def rollup(session: Session, options: ReportOptions) -> Report:
         return staff_dept.get(staff_id) if staff_id is not None else window_dept.get(window_id)
 
     acc: dict[tuple[str, int | None], dict[str, Any]] = defaultdict(
-        lambda: {"n": 0, "sum": 0.0, "min": None, "greet": 0, "farewell": 0, "forbidden": 0, "abuse": 0, "ratings": 0, "poor": 0, "good": 0, "follow_ups": 0, "flags": 0}
+        lambda: {"n": 0, "sum": 0.0, "min": None, "greet": 0, "farewell": 0, "forbidden": 0, "abuse": 0, "ratings": 0, "poor": 0, "good": 0, "follow_ups": 0, "flags": 0,
+                 "called_back": 0, "rectified": 0}
     )
     adj = score_adjustments()
     rows = session.execute(
@@ -159,13 +164,17 @@ def rollup(session: Session, options: ReportOptions) -> Report:
         if status is FlagStatus.OPEN:
             a["flags"] += 1
     good_levels = set(options.good_levels)
-    for staff_id, window_id, rated_at, is_poor, level in session.execute(
-        select(Rating.staff_id, Rating.window_id, Rating.rated_at, Rating.is_poor, Rating.level).where(Rating.rated_at >= start, Rating.rated_at < end)
+    for staff_id, window_id, rated_at, is_poor, level, case_status in session.execute(
+        select(Rating.staff_id, Rating.window_id, Rating.rated_at, Rating.is_poor, Rating.level, FollowUp.status)
+        .outerjoin(FollowUp, FollowUp.rating_id == Rating.id)
+        .where(Rating.rated_at >= start, Rating.rated_at < end)
     ).all():
         a = acc[(_bucket(rated_at.date(), options.period), key_of(staff_id, window_id))]
         a["ratings"] += 1
         a["poor"] += bool(is_poor)
         a["good"] += level in good_levels  # 基本满意 is neither good nor poor
+        a["called_back"] += bool(is_poor) and case_status in _CALLED_BACK
+        a["rectified"] += bool(is_poor) and case_status in _RECTIFIED
     for staff_id, window_id, opened_on in session.execute(
         select(FollowUp.staff_id, Rating.window_id, FollowUp.opened_on)
         .join(Rating, FollowUp.rating_id == Rating.id)
@@ -194,7 +203,9 @@ def _report(options: ReportOptions, acc: dict[tuple[str, int | None], dict[str, 
                 round(a["farewell"] / n, RATE_DIGITS) if n else None,
                 a["forbidden"], a["abuse"], a["ratings"], a["good"], a["poor"],
                 round(a["good"] / a["ratings"], RATE_DIGITS) if a["ratings"] else None,
-                a["follow_ups"], a["flags"],
+                a["follow_ups"], a["flags"], a["called_back"], a["rectified"],
+                round(a["called_back"] / a["poor"], RATE_DIGITS) if a["poor"] else None,
+                round(a["rectified"] / a["poor"], RATE_DIGITS) if a["poor"] else None,
             ]
         )
     return report

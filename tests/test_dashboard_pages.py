@@ -24,11 +24,11 @@ TIMEOUT = 60
 
 PAGES = {
     "inspector": ["queue", "flag", "appeals"],
-    "staff": ["my_scores", "my_flags", "my_ratings", "my_attendance", "my_leave", "flag"],
+    "staff": ["my_scores", "my_flags", "my_ratings", "my_attendance", "my_leave", "profile", "flag"],
     "manager": ["satisfaction", "follow_ups", "compliance", "attendance", "leave_approval", "attendance_appeals", "substitutes",
-                "relation", "export", "queue", "flag", "appeals"],
+                "relation", "export", "trends", "watch_list", "profile", "queue", "flag", "appeals"],
     "admin": ["accounts", "satisfaction", "follow_ups", "compliance", "attendance", "leave_approval", "attendance_appeals",
-              "substitutes", "relation", "export", "queue", "flag", "appeals"],
+              "substitutes", "relation", "export", "trends", "watch_list", "profile", "queue", "flag", "appeals"],
 }
 USER_OF = {"inspector": "insp", "staff": "zhang", "manager": "mgr", "admin": "admin"}
 # What each page must show of the fixture hall (values that the later tests' decisions, appeals and
@@ -49,6 +49,10 @@ MANAGEMENT_SHOWS = {
     "queue": ["forbidden.already_told", "王芳", "李强"],
     "flag": ["刚才和你说过了，怎么还问", "请稍等", "1001 张敏"],
     "appeals": ["待裁定"],
+    # the month's figures of the hall (A03: 5 ratings, 2 good, 2 差评 not called back; 18 interactions, 9 with both)
+    "trends": ["2026-03 指标及环比", "全厅", "评价器维度评分"],
+    "watch_list": ["约谈名单", "连续 2 个月"],
+    "profile": ["1001 张敏", "市场监管局", "刚才和你说过了"],  # the first staff member: the forbidden phrase by name
 }
 SHOWS = {
     "inspector": {"queue": MANAGEMENT_SHOWS["queue"], "flag": [*MANAGEMENT_SHOWS["flag"], PHONE], "appeals": ["0 待裁定", "暂无申诉"]},
@@ -59,6 +63,7 @@ SHOWS = {
         "my_attendance": ["统计至 2026-03-03", "75.0% 准时率", "1 / 0 迟到/早退", "0 / 1 旷工/请假（天）", "迟到", "事假"],
         "my_leave": ["部门负责人 → 督查考核科", "请假文件（原系统已审批）", "已批准"],
         "flag": ["刚才和你说过了，怎么还问", "＊＊＊＊"],
+        "profile": ["我的档案", "1001 张敏", "条新的问题标记待阅", "40.0% 好评率"],
     },
     "manager": MANAGEMENT_SHOWS,
     "admin": {**MANAGEMENT_SHOWS, "accounts": ["zhang", "account.create"]},

@@ -83,3 +83,32 @@ def test_cli_dashboard_and_circular_give_the_same_good_rate_and_compliance(hall,
         assert _number(row["greeting_rate"]) == dash.greeting_rate == circular[key]["greeting_rate"], key
         assert _number(row["farewell_rate"]) == dash.farewell_rate == circular[key]["farewell_rate"], key
         assert int(row["forbidden_hits"]) == dash.forbidden == circular[key]["forbidden"], key
+
+
+def test_cli_dashboard_and_circular_give_the_same_follow_up_rates(hall, monkeypatch):
+    """回访率 and 整改率 of the month's 差评: one case called back, one rectified (then closed) of the hall's 差评."""
+    from models.db import FollowUpStatus
+    from scoring.access import management
+
+    set_env(hall, monkeypatch)
+    rulebook = load_rulebook()
+    factory = make_session_factory(make_engine(hall.url))
+    with factory() as s, s.begin():
+        mgr = authenticate(s, "mgr", PASSWORD)
+        _, cases = access.follow_up_cases(s, mgr)
+        assert len(cases) == 2
+        access.advance_follow_up(s, mgr, cases[0].id, FollowUpStatus.CALLED_BACK, "已回访")
+    with factory() as s:
+        dash = {r.key: r for r in management.follow_up_rates(s, mgr, rulebook, by="window", start=FIRST, end=LAST)}
+        trend = {r.key: r for r in management.management_trend(s, mgr, rulebook, by="window", through=MONTH) if r.month == MONTH}
+        buf = io.BytesIO()
+        access.write_circular_xlsx(access.monthly_circular(s, mgr, MONTH, rulebook), buf)
+    circular = _sheet(load_workbook(io.BytesIO(buf.getvalue())), "差评回访整改(按窗口)")
+    cli = _cli(hall, "window")
+    poor = {k for k, row in cli.items() if int(row["poor_ratings"])}
+    assert poor == set(dash) == set(circular) == {"A03"}
+    for key in poor:
+        assert _number(cli[key]["callback_rate"]) == dash[key].callback_rate == trend[key].callback_rate == circular[key]["callback_rate"] == 0.5
+        assert _number(cli[key]["rectify_rate"]) == dash[key].rectify_rate == trend[key].rectify_rate == circular[key]["rectify_rate"] == 0.0
+        assert int(cli[key]["poor_called_back"]) == dash[key].called_back == circular[key]["called_back"] == 1
+    assert circular["A03"]["target"] == 1.0 and circular["A03"]["below_target"] is True

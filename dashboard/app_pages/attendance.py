@@ -23,12 +23,14 @@ if view.staff:
     c2.metric("迟到次数", sum(s.late_count for s in view.staff))
     c3.metric("旷工（天）", f"{sum(s.absenteeism_days for s in view.staff):g}")
     c4.metric("请假（天）", f"{sum(s.leave_days for s in view.staff):g}")
-tabs = st.tabs(["按人员", "按窗口", "明细", "空岗/替岗", "离岗"])
+tabs = st.tabs(["按人员", "按窗口", "按部门", "明细", "空岗/替岗", "离岗"])
 with tabs[0]:
     ui.table(view.staff, key="att_staff", headers=labels.GROUP_HEADERS["staff"])
 with tabs[1]:
     ui.table(view.windows, key="att_windows")
-for tab, rows in zip(tabs[2:], (view.days, view.coverage, view.presence)):
+with tabs[2], ui.guarded():
+    ui.table(data.attendance_by_department(url, actor, month), key="att_departments", headers=labels.GROUP_HEADERS["department"])
+for tab, rows in zip(tabs[3:], (view.days, view.coverage, view.presence)):
     with tab:
         if rows:
             ui.table(rows)

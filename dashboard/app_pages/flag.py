@@ -6,6 +6,7 @@ Every data string is shown as plain text (st.text, table cells, escaped HTML), n
 import streamlit as st
 
 from dashboard import auth, data, labels, ui
+from models.db import UserRole
 
 actor = auth.actor()
 st.title("标记详情")
@@ -65,6 +66,10 @@ if detail.reviews:
     st.markdown("**处理记录**")
     ui.table(list(detail.reviews), ["kind", "decision", "rule_id", "comment", "ruling", "reviewer", "created_at", "decided_at", "score_adjustment"], key="flag_reviews")
 
+if actor.role is UserRole.STAFF and st.button("标为已阅", key="flag_ack"):
+    with ui.guarded():
+        done = data.acknowledge_flag(actor, flag_id)
+    st.success("已标为已阅。" if done else "此前已标为已阅。")
 if detail.can_decide:
     st.divider()
     st.subheader("处理")

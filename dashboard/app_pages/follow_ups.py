@@ -14,6 +14,25 @@ with ui.guarded():
 cols = st.columns(max(1, len(counts)))
 for col, (label, n) in zip(cols, counts.items()):
     col.metric(label, n)
+st.subheader("回访率与整改率")
+target = data.rulebook().management.follow_up_target
+c1, c2 = st.columns([2, 1])
+start, end = ui.date_range(actor, "fu_dates", default_days=31)
+rate_by = c2.radio("按", ["hall", "department", "window", "staff"], horizontal=True, key="fu_by", format_func=labels.GROUPS.get)
+with ui.guarded():
+    rates = data.follow_up_rates(url, actor, rate_by, start, end)
+if rates:
+    if rate_by == "hall":
+        hall = rates[0]
+        m1, m2, m3 = st.columns(3)
+        m1.metric("差评数", hall.poor)
+        m2.metric("回访率", ui.pct(hall.callback_rate), delta=f"目标 {ui.pct(target)}", delta_color="off")
+        m3.metric("整改率", ui.pct(hall.rectify_rate), delta=f"目标 {ui.pct(target)}", delta_color="off")
+    ui.table(rates, ["key", "name", "poor", "called_back", "callback_rate", "rectified", "rectify_rate", "target", "below_target"], key="fu_rates",
+             headers=labels.GROUP_HEADERS[rate_by], highlight="below_target")
+else:
+    st.caption("所选时间内没有差评。")
+st.subheader("未办结案件")
 if not rows:
     st.success("没有未办结的回访。")
     st.stop()

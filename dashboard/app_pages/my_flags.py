@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dashboard import auth, data, labels, ui
+from models.db import UserRole
 
 actor = auth.actor()
 url = data.db_url()
@@ -13,7 +14,22 @@ with ui.guarded():
     rows = data.staff_flagged(url, actor, sid, start, end)
     mine = data.appeals(url, actor)
 if rows:
-    ui.table(rows, ["id", "raised_at", "kind_label", "rule_id", "status_label", "summary", "text", "instead", "appeal"], key="f_table")
+    new = [r.id for r in rows if r.acked_at is None and r.status != "dismissed"]
+    if new:
+        st.warning(f"有 {len(new)} 条新的问题标记，请阅后标为已阅。")
+    ui.table(rows, ["id", "raised_at", "kind_label", "rule_id", "status_label", "summary", "text", "instead", "appeal", "acked_at"], key="f_table")
+    if new and actor.role is UserRole.STAFF:
+        c1, c2 = st.columns(2)
+        pick_new = c1.selectbox("标为已阅的标记", new, format_func=lambda i: f"#{i}", key="ack_flag", placeholder=labels.PLACEHOLDER)
+        if c1.button("标为已阅", key="ack_one"):
+            with ui.guarded():
+                data.acknowledge_flag(actor, pick_new)
+            st.rerun()
+        if c2.button(f"全部标为已阅（{len(new)} 条）", key="ack_all"):
+            with ui.guarded():
+                for fid in new:
+                    data.acknowledge_flag(actor, fid)
+            st.rerun()
     appealable = [r.id for r in rows if r.appeal is None and r.status != "dismissed"]
     if appealable:
         with st.form("appeal_form"):

@@ -9,6 +9,10 @@ from dashboard import auth, data, labels, ui
 actor = auth.actor()
 url = data.db_url()
 st.title("我的得分")
+new_flags = data.unacknowledged_count(actor)
+if new_flags:
+    st.warning(f"有 {new_flags} 条新的问题标记待阅。")
+    st.page_link("app_pages/my_flags.py", label="查看我的问题并标为已阅", icon=":material/report:")
 sid = ui.requested_staff(actor)
 start, end = ui.date_range(actor, "s_dates", default_days=92)
 period = st.radio("按", ["day", "month"], horizontal=True, format_func=labels.PERIODS.get, key="s_period")
@@ -22,8 +26,9 @@ if series:
     c1.metric("接待次数", n)
     c2.metric("平均得分", f"{(df['avg_score'] * df['interactions']).sum() / n:.1f}")
     c3.metric("问候+道别", f"{ui.pct((df['greeting_rate'] * df['interactions']).sum() / n)} / {ui.pct((df['farewell_rate'] * df['interactions']).sum() / n)}")
-    st.plotly_chart(px.line(ui.chart_frame(df), x="period", y="avg_score", markers=True, title="平均得分",
-                            labels=labels.chart_labels("period", "avg_score")), key="s_chart")
+    fig = px.line(ui.chart_frame(df), x="period", y="avg_score", markers=True, title="平均得分", labels=labels.chart_labels("period", "avg_score"))
+    fig.update_xaxes(type="category")  # days and months as written (a date axis reads "Mar 1, 2026")
+    st.plotly_chart(fig, key="s_chart")
     ui.table(df, key="s_table")
 else:
     st.info("所选时间内没有接待记录。")

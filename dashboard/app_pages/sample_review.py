@@ -24,7 +24,7 @@ with ui.guarded(), data.session() as s:
     progress = access.review_progress(s, actor, everyone=everyone)
     items = access.assigned_reviews(s, actor, everyone=everyone)
 if not progress:
-    st.info("暂无抽检任务（用 windowqa sample draw 抽取）。")
+    st.info("暂无抽检任务（由管理人员或质检员在命令行抽取：`windowqa sample draw`）。")
 for col, p in zip(st.columns(max(1, len(progress))), progress):
     col.metric(ui.plain(f"{p.plan_name} {p.period}"), f"{p.reviewed} / {p.total}", help="已复核 / 抽中")
 if items:
@@ -91,7 +91,7 @@ if openable:
             st.success(f"已记录：正确 {result.correct}，误报 {result.wrong}，漏检 {result.misses}，新增确认标记 {len(result.flag_ids)}。")
 
 st.subheader("现场查准率与查全率")
-month = st.text_input("月份（YYYY-MM）", value=date.today().strftime("%Y-%m"), key="sr_month")
+month = st.text_input("月份（年-月，如 2026-03）", value=date.today().strftime("%Y-%m"), key="sr_month")
 with ui.guarded(), data.session() as s:
     report = access.field_estimates(s, actor, month)
 st.caption(ui.plain(f"{report.month}：已复核 {report.reviewed} / 抽中 {report.drawn}"))

@@ -28,10 +28,22 @@ if rows:
     st.plotly_chart(ui.percent_axis(fig), key="sat_bar")
 else:
     st.info("所选时间内没有评价。")
+st.subheader("评价器维度评分")
+with ui.guarded():
+    dims = data.dimension_scores(url, actor, "hall" if by == "staff" else by, start, end)
+if dims:
+    ddf = ui.frame(dims)
+    fig = px.bar(ui.chart_frame(ddf), x="name", y="mean", color="dimension", barmode="group",
+                 labels={"name": labels.GROUPS["hall" if by == "staff" else by], "mean": labels.header("mean"), "dimension": labels.header("dimension")})
+    st.plotly_chart(fig, key="sat_dims")
+    ui.table(ddf, ["key", "name", "dimension", "ratings", "mean"], key="sat_dims_table", headers=labels.GROUP_HEADERS["hall" if by == "staff" else by])
+else:
+    st.caption("所选时间内评价器未导出维度评分。")
 if months:
     st.subheader("按月趋势（全厅）")
     fig = px.line(ui.long_chart_frame(ui.frame(months), "key", ["good_rate", "poor_rate"]), x="编号", y="数值", color="指标", markers=True,
                   labels={"编号": "月份", "数值": "比率"})
+    fig.update_xaxes(type="category")  # months as they are written (a date axis reads "Mar 1, 2026")
     st.plotly_chart(ui.percent_axis(fig), key="sat_trend")
     if st.toggle("按分组显示趋势", key="sat_group_trend"):
         group = "department" if by == "staff" else by
@@ -40,4 +52,5 @@ if months:
         if trend:
             fig = px.line(ui.chart_frame(ui.frame(trend)), x="month", y="good_rate", color="key", markers=True,
                           labels={"month": "月份", "good_rate": "好评率", "key": labels.GROUPS[group]})
+            fig.update_xaxes(type="category")
             st.plotly_chart(ui.percent_axis(fig), key="sat_trend_group")

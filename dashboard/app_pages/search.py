@@ -27,8 +27,10 @@ with st.form("search_form"):
     person = c2.selectbox("工作人员", [ANY, *staff], key="s_staff")
     rule = c3.text_input("规则（规则编号或类别，如 forbidden）", key="s_rule", max_chars=100)
     d1, d2, d3 = st.columns(3)
-    date_from = d1.date_input("起始日期", value=None, key="s_from", max_value=date.today())
-    date_to = d2.date_input("截止日期", value=None, key="s_to", max_value=date.today())
+    # the data's first and last day stand in the pickers (an empty picker shows yyyy/mm/dd): the same results as no bound
+    span = data.data_range(url, actor)
+    date_from = d1.date_input("起始日期", value=span[0] if span else None, key="s_from", max_value=date.today())
+    date_to = d2.date_input("截止日期", value=span[1] if span else None, key="s_to", max_value=date.today())
     limit = d3.number_input("最多显示条数", min_value=10, max_value=1000, value=200, step=10, key="s_limit")
     submitted = st.form_submit_button("搜索")
 

@@ -15,6 +15,7 @@ from scoring.access.analytics import compliance, rules_most_broken, satisfaction
 from scoring.access.attendance import attendance_month
 from scoring.access.field import circular_rows as field_circular_rows, field_estimates
 from scoring.access.flags import FlagFilter, flag_queue
+from scoring.access.management import attendance_by_department, dimension_scores, follow_up_rates, management_trend, watch_list
 from scoring.access.policy import ANALYTICS, DEFAULT_POLICY, AccessPolicy, require
 from scoring.accounts import Actor, audit
 
@@ -30,7 +31,9 @@ class Circular:
 
 def monthly_circular(session: Session, actor: Actor, month: str, rulebook: Rulebook, *,
                      policy: AccessPolicy = DEFAULT_POLICY) -> Circular:
-    """The month's circular for management: satisfaction, compliance, confirmed violations, attendance.
+    """The month's circular for management: satisfaction, compliance, confirmed violations, attendance, and the
+    management figures (by department with the month-on-month change, 差评 回访率/整改率 against the target,
+    the terminal's dimension scores, the watch list).
 
     Attendance comes from the stored classification (``windowqa attendance classify``); a month
     not classified yet has no attendance sheets.
@@ -54,7 +57,25 @@ def monthly_circular(session: Session, actor: Actor, month: str, rulebook: Ruleb
     if att is not None:
         sheets["考勤(按人员)"] = _rows(att.staff)
         sheets["考勤(按窗口)"] = _rows(att.windows)
+        sheets["考勤(按部门)"] = _rows(attendance_by_department(session, actor, month))
+    sheets.update(_management_sheets(session, actor, month, rulebook, first, last))
     return Circular(month, f"窗口服务月度通报 {month}", sheets)
+
+
+def _management_sheets(session: Session, actor: Actor, month: str, rulebook: Rulebook, first, last) -> dict[str, list[dict[str, Any]]]:
+    """The management figures of the month: by department, 差评 follow-ups against the target, dimensions, the watch list."""
+    trend = management_trend(session, actor, rulebook, by="department", through=month, months=2)
+    return {
+        "本月指标及环比(按部门)": _rows([r for r in trend if r.month == month]),
+        "服务评价(按部门)": _rows(satisfaction(session, actor, rulebook, by="department", start=first, end=last)),
+        "规范用语(按部门)": _rows(compliance(session, actor, by="department", start=first, end=last)),
+        "差评回访整改(按部门)": _rows(follow_up_rates(session, actor, rulebook, by="department", start=first, end=last)),
+        "差评回访整改(按窗口)": _rows(follow_up_rates(session, actor, rulebook, by="window", start=first, end=last)),
+        "差评回访整改(按人员)": _rows(follow_up_rates(session, actor, rulebook, by="staff", start=first, end=last)),
+        "评价维度(按窗口)": _rows(dimension_scores(session, actor, by="window", start=first, end=last)),
+        "约谈名单(人员)": _rows(watch_list(session, actor, rulebook, unit="staff", through=month)),
+        "约谈名单(窗口)": _rows(watch_list(session, actor, rulebook, unit="window", through=month)),
+    }
 
 
 def _rows(rows: list) -> list[dict[str, Any]]:

@@ -424,7 +424,7 @@ def flag_detail(session: Session, actor: Actor, flag_id: int, *, rulebook: Ruleb
         transcript = _transcript(session, actor, flag, interaction, policy)
     elif ev.get("text"):
         transcript.append(TranscriptLine(0, ev.get("role", "staff"), audio_start, float(ev.get("end_s") or audio_start), None, redact(actor, ev["text"], policy) or "", flagged=True))
-    if policy.sees_pii(actor) and recording_id is not None:
+    if policy.hears_audio(actor) and recording_id is not None:
         recording = session.get(Recording, recording_id)
         audio_path = _resolve_audio(recording.path if recording else None, archive_dir)
         if audio_path is not None:

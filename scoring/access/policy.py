@@ -55,9 +55,16 @@ class AccessPolicy:
     """Site policy: which roles see citizens' personal numbers and hear recordings."""
 
     pii_roles: frozenset[UserRole] = frozenset({UserRole.INSPECTOR})
+    # a staff member may hear the clip of their own flag (a site's choice, off by default; the access
+    # layer shows a staff member only their own flags)
+    staff_hear_own_audio: bool = False
 
     def sees_pii(self, actor: Actor) -> bool:
         return actor.role in self.pii_roles
+
+    def hears_audio(self, actor: Actor) -> bool:
+        """May ``actor`` play the clip of a flag they may see."""
+        return self.sees_pii(actor) or (self.staff_hear_own_audio and actor.role is UserRole.STAFF)
 
 
 DEFAULT_POLICY = AccessPolicy()

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from models.db import Flag, FlagKind, FollowUp, Interaction, Rating, Review, ReviewKind, RuleHitRow, UserRole, Utterance, Window
 from models.domain import RuleFamily
 from models.rulebook import Rulebook
+from scoring.access.feedback import acknowledged
 from scoring.access.flags import FlagFilter, FlagRow, flag_queue, prescribed_phrases
 from scoring.access.policy import ANALYTICS, DEFAULT_POLICY, FOLLOW_UP_LABELS, AccessPolicy, bucket_expr, day_end, day_start, redact, require, staff_scope
 from scoring.accounts import Actor
@@ -45,6 +46,7 @@ class StaffFlagRow(FlagRow):
     text: str | None = None
     instead: str = ""
     appeal: str | None = None
+    acked_at: datetime | None = None  # when the staff member acknowledged it (已阅); None: new to them
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,7 @@ def staff_flagged_utterances(session: Session, actor: Actor, *, staff_id: int | 
         fid: dec.value
         for fid, dec in session.execute(select(Review.flag_id, Review.decision).where(Review.kind == ReviewKind.APPEAL, Review.flag_id.in_(ids)))
     }
+    acked = acknowledged(session, actor, ids) if actor.role is UserRole.STAFF else {}
     out = []
     for row in rows:
         if row.kind == FlagKind.MISSING_COURTESY.value:
@@ -138,7 +141,7 @@ def staff_flagged_utterances(session: Session, actor: Actor, *, staff_id: int | 
             instead = " / ".join(p.wording for p in prescribed_phrases(rulebook, row.rule_id))
         text = redact(actor, texts.get(row.id), policy)
         base = {fl.name: getattr(row, fl.name) for fl in fields(FlagRow)}
-        out.append(StaffFlagRow(**base, text=text, instead=instead, appeal=appealed.get(row.id)))
+        out.append(StaffFlagRow(**base, text=text, instead=instead, appeal=appealed.get(row.id), acked_at=acked.get(row.id)))
     return out
 
 
