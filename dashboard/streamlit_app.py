@@ -29,20 +29,21 @@ EXPORT = st.Page("app_pages/export.py", title="月度通报导出", icon=":mater
 ACCOUNTS = st.Page("app_pages/accounts.py", title="账户", icon=":material/manage_accounts:", url_path="accounts")
 SAMPLE_REVIEW = st.Page("app_pages/sample_review.py", title="抽检复核", icon=":material/fact_check:", url_path="sample_review")
 SEARCH = st.Page("app_pages/search.py", title="转写搜索", icon=":material/manage_search:", url_path="search")
+ALERTS = st.Page("app_pages/alerts.py", title="实时提醒", icon=":material/notifications_active:", url_path="alerts")
 
 MANAGEMENT = [SATISFACTION, FOLLOW_UPS, COMPLIANCE, ATTENDANCE, RELATION, EXPORT]
-ALL_PAGES = [QUEUE, FLAG, APPEALS, MY_SCORES, MY_FLAGS, MY_RATINGS, MY_ATTENDANCE, *MANAGEMENT, ACCOUNTS, SAMPLE_REVIEW, SEARCH]
+ALL_PAGES = [QUEUE, ALERTS, FLAG, APPEALS, MY_SCORES, MY_FLAGS, MY_RATINGS, MY_ATTENDANCE, *MANAGEMENT, ACCOUNTS, SAMPLE_REVIEW, SEARCH]
 
 
 def pages_for(role: UserRole) -> dict[str, list]:
     """The navigation of a role (what it may do is still checked by the access layer)."""
     if role is UserRole.INSPECTOR:
-        return {"质检": [QUEUE, FLAG, APPEALS, SAMPLE_REVIEW, SEARCH]}
+        return {"质检": [QUEUE, ALERTS, FLAG, APPEALS, SAMPLE_REVIEW, SEARCH]}
     if role is UserRole.STAFF:
         return {"我的": [MY_SCORES, MY_FLAGS, MY_RATINGS, MY_ATTENDANCE, FLAG]}
     if role is UserRole.MANAGER:
-        return {"管理": MANAGEMENT, "质检": [QUEUE, FLAG, APPEALS, SAMPLE_REVIEW, SEARCH]}
-    return {"管理员": [ACCOUNTS], "管理": MANAGEMENT, "质检": [QUEUE, FLAG, APPEALS, SEARCH]}
+        return {"管理": MANAGEMENT, "质检": [QUEUE, ALERTS, FLAG, APPEALS, SAMPLE_REVIEW, SEARCH]}
+    return {"管理员": [ACCOUNTS], "管理": MANAGEMENT, "质检": [QUEUE, ALERTS, FLAG, APPEALS, SEARCH]}
 
 
 actor = auth.current_actor()

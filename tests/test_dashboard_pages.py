@@ -23,10 +23,11 @@ ENTRY = Path(__file__).resolve().parents[1] / "dashboard" / "streamlit_app.py"
 TIMEOUT = 60
 
 PAGES = {
-    "inspector": ["queue", "flag", "appeals"],
+    "inspector": ["queue", "alerts", "flag", "appeals"],
     "staff": ["my_scores", "my_flags", "my_ratings", "my_attendance", "flag"],
-    "manager": ["satisfaction", "follow_ups", "compliance", "attendance", "relation", "export", "queue", "flag", "appeals"],
-    "admin": ["accounts", "satisfaction", "follow_ups", "compliance", "attendance", "relation", "export", "queue", "flag", "appeals"],
+    "manager": ["satisfaction", "follow_ups", "compliance", "attendance", "relation", "export", "queue", "alerts", "flag", "appeals"],
+    "admin": ["accounts", "satisfaction", "follow_ups", "compliance", "attendance", "relation", "export", "queue", "alerts", "flag",
+              "appeals"],
 }
 USER_OF = {"inspector": "insp", "staff": "zhang", "manager": "mgr", "admin": "admin"}
 # What each page must show of the fixture hall (values that the later tests' decisions, appeals and
@@ -39,12 +40,13 @@ MANAGEMENT_SHOWS = {
     "attendance": ["统计至 2026-03-03", "45.8% 准时率", "1 迟到次数", "3 旷工（天）", "1 请假（天）", "赵磊", "未履行请假手续", "事假 1"],
     "relation": ["问候+道别", "均未说"],
     "export": ["月度通报导出"],  # and the month picker on the hall's month (below)
-    "queue": ["forbidden.already_told", "王芳", "李强"],
+    "queue": ["forbidden.already_told", "王芳", "李强", "实时提醒 0 条"],
+    "alerts": ["实时提醒", "暂无实时提醒"],  # the hall has no live recordings
     "flag": ["刚才和你说过了，怎么还问", "请稍等", "1001 张敏"],
     "appeals": ["待裁定"],
 }
 SHOWS = {
-    "inspector": {"queue": MANAGEMENT_SHOWS["queue"], "flag": [*MANAGEMENT_SHOWS["flag"], PHONE], "appeals": ["0 待裁定", "暂无申诉"]},
+    "inspector": {"queue": MANAGEMENT_SHOWS["queue"], "alerts": MANAGEMENT_SHOWS["alerts"], "flag": [*MANAGEMENT_SHOWS["flag"], PHONE], "appeals": ["0 待裁定", "暂无申诉"]},
     "staff": {
         "my_scores": ["6 接待次数", "您好，您需要办理什么业务"],
         "my_flags": ["刚才和你说过了，怎么还问", "请稍等"],  # the forbidden phrase and what to say instead
