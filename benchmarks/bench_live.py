@@ -12,6 +12,11 @@ most ``dashboard_alert_refresh_s`` (default 10 s) later than the data layer.
     eval "$(bash scripts/redis-test-server.sh start)"
     .venv/bin/python benchmarks/bench_live.py --phrases 24            # prints median, p90, worst
     .venv/bin/python benchmarks/bench_live.py --phrases 24 --json
+    .venv/bin/python benchmarks/bench_live.py --rebuild-scaling 25,100,400   # no Redis, no Whisper
+
+``--rebuild-scaling N,...``: how long the window-day rebuild a live segment triggers takes when
+the day already holds N live segments (each a few utterances, stored through the queued ingest's
+job path with a replayed transcript: no Whisper), in-process on SQLite.
 """
 
 from __future__ import annotations
@@ -32,6 +37,51 @@ sys.path.insert(0, str(ROOT / "tests"))
 import _live_support as live  # noqa: E402
 
 
+def rebuild_scaling(counts: list[int]) -> dict[int, float]:
+    """Seconds of one window-day rebuild with N live segments in the day (the median of 3)."""
+    import json as _json
+    from datetime import datetime, timedelta
+
+    from sqlalchemy import select
+
+    from _store_support import RecordedMatcher, RecordedTranscriber, add_site
+    from models.db import Window, init_db, make_engine, make_session_factory
+    from models.rulebook import load_rulebook
+    from windowqa.ingest import IngestOptions, ingest
+    from windowqa.queue_ingest import rebuild_window_day
+
+    rulebook = load_rulebook(None)
+    lines = [_json.loads(x) for x in (ROOT / "tests" / "data" / "transcripts" / "window-a03-morning.jsonl").read_text("utf-8").splitlines()
+             if x.strip()]
+    out: dict[int, float] = {}
+    for n in counts:
+        with tempfile.TemporaryDirectory(prefix="bench-rebuild-") as tmp:
+            day = datetime(2026, 3, 2, 8, 30)
+            factory = make_session_factory(init_db(make_engine(f"sqlite:///{tmp}/r.db")))
+            with factory() as s, s.begin():
+                add_site(s, day=day)
+            files = []
+            for i in range(n):  # a 30 s segment every 30 s, three transcript lines each
+                at = day + timedelta(seconds=30 * i)
+                part = [dict(r, start_s=r["start_s"] % 10 + 10 * k, end_s=r["start_s"] % 10 + 10 * k + 2)
+                        for k, r in enumerate(lines[3 * i % 33: 3 * i % 33 + 3])]
+                path = Path(tmp) / f"A03_{at:%Y%m%d-%H%M%S}.jsonl"
+                path.write_text("\n".join([_json.dumps({"#": str(at)})] + [_json.dumps(r, ensure_ascii=False) for r in part]), "utf-8")
+                files.append(path)
+            # stored in-process (no rebuild per file: the setup would be quadratic), then one rebuild timed
+            ingest(files, IngestOptions(window="A03", progress=False), session_factory=factory, transcribe=RecordedTranscriber(),
+                   matcher=RecordedMatcher(rulebook), rulebook=rulebook)
+            with factory() as s:
+                window_id = s.scalar(select(Window.id).where(Window.code == "A03"))
+            times = []
+            for _ in range(3):
+                started = time.perf_counter()
+                rebuild_window_day(factory, rulebook, window_id, day.date())
+                times.append(time.perf_counter() - started)
+            out[n] = round(statistics.median(times), 3)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--phrases", type=int, default=24, help="forbidden phrases played (at least 20 for the report)")
@@ -40,7 +90,14 @@ def main() -> None:
     parser.add_argument("--cpu-threads", type=int, default=2, help="the worker's Whisper threads")
     parser.add_argument("--model-dir", type=Path, help="a Whisper folder (default: assembled from the PyPI parts into the temp dir)")
     parser.add_argument("--json", action="store_true", help="one JSON object")
+    parser.add_argument("--rebuild-scaling", help="N,N,...: only time the window-day rebuild with N live segments in the day")
     args = parser.parse_args()
+    if args.rebuild_scaling:
+        load = os.getloadavg()
+        result = rebuild_scaling([int(n) for n in args.rebuild_scaling.split(",")])
+        print(json.dumps({"rebuild_s_by_segments_in_day": result, "load_before": [round(x, 2) for x in load],
+                          "load_after": [round(x, 2) for x in os.getloadavg()]}))
+        return
     redis_url = os.environ.get("WINDOWQA_TEST_REDIS_URL")
     if not redis_url:
         sys.exit('bench_live: WINDOWQA_TEST_REDIS_URL is not set (eval "$(bash scripts/redis-test-server.sh start)")')
@@ -68,6 +125,9 @@ def main() -> None:
             load_after = os.getloadavg()
         finally:
             live.stop_worker(worker)
+        import re
+
+        task_s = [float(x) for x in re.findall(r"succeeded in ([0-9.]+)s", log.read_text())][1:]  # less the warm-up
     latencies = sorted(result.latencies_s.values())
     report = {
         "phrases": len(phrases),
@@ -81,6 +141,9 @@ def main() -> None:
         "wall_s": round(wall_s, 1),
         "load_before": [round(x, 2) for x in load_before],
         "load_after": [round(x, 2) for x in load_after],
+        "worker_task_s": {"n": len(task_s), "first5_median": round(statistics.median(task_s[:5]), 2) if task_s else None,
+                          "last5_median": round(statistics.median(task_s[-5:]), 2) if task_s else None,
+                          "max": round(max(task_s), 2) if task_s else None},
         "cpu_threads": args.cpu_threads,
         "gap_s": args.gap_s,
         "seed": args.seed,
@@ -95,6 +158,7 @@ def main() -> None:
           f"worst {report['worst_s']} s, best {report['best_s']} s")
     print(f"{report['audio_s']} s of audio played in real time, {report['wall_s']} s wall; load {report['load_before']} -> "
           f"{report['load_after']}; the dashboard adds at most dashboard_alert_refresh_s (10 s)")
+    print(f"worker task seconds: {report['worker_task_s']}")
     for miss in report["missed"]:
         print(f"  missed {miss['line']} {miss['rule']}: {miss['text']}")
 
