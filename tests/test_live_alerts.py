@@ -324,3 +324,18 @@ def test_live_forbidden_phrases_reach_the_dashboard_and_the_webhook_within_a_min
     while len(handler.received) < len(result.alerts) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert len(handler.received) == len(result.alerts) and all(m["msgtype"] == "text" for m in handler.received)
+
+
+def test_capture_publish_stops_before_recording_for_an_unknown_window_or_file(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from windowqa.cli import app as cli_app
+
+    monkeypatch.setenv("WINDOWQA_DATA_DIR", str(tmp_path / "data"))
+    recording = tmp_path / "one.wav"
+    sf.write(str(recording), np.zeros((live.SR, 2), np.float32), live.SR)
+    unknown = CliRunner().invoke(cli_app, ["capture", "--publish", "--window", "ZZ9", "--from-file", str(recording)])
+    assert unknown.exit_code == 2 and "unknown window 'ZZ9'" in unknown.output, unknown.output
+    assert not (tmp_path / "data" / "archive" / "ZZ9").exists()
+    missing = CliRunner().invoke(cli_app, ["capture", "--window", "B01", "--from-file", str(tmp_path / "nope.wav")])
+    assert missing.exit_code == 1 and "nope.wav" in missing.output, missing.output

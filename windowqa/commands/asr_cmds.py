@@ -379,11 +379,14 @@ def _segment_publisher(cli, window: str):
     from windowqa.live_publish import SegmentPublisher, queue_register
     from windowqa.worker import INGEST_TASK, make_celery
 
-    try:
+    from scoring.store import StoreError, window_by_code
+
+    try:  # a bad broker setting, rulebook or window stops the command before recording starts
         celery_app = make_celery(cli.settings)
-        cli.rulebook  # noqa: B018 - a bad rulebook or store stops the command before recording starts
-        cli.sessions  # noqa: B018
-    except ValueError as exc:
+        cli.rulebook  # noqa: B018
+        with cli.sessions() as s:
+            window_by_code(s, window)
+    except (ValueError, StoreError) as exc:
         fail(str(exc))
 
     def send(job_id: int, task_args: dict) -> None:
