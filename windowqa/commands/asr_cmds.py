@@ -319,6 +319,8 @@ def capture(
     except ValueError as exc:
         fail(str(exc))
     publisher = _segment_publisher(cli, window) if publish else None
+    # models are loaded before the device opens: the queue holds a minute of audio, not a model load
+    transcribe = None if publish else _utterance_printer(cli, window, roles=roles, match_phrases=match_phrases)
     try:
         live.start()
     except CaptureDeviceError as exc:
@@ -335,7 +337,7 @@ def capture(
             for _ in live.blocks(writer):
                 pass  # the writer closes segments; the publisher hands them over
         else:
-            _print_utterances(cli, live, writer, roles=roles, match_phrases=match_phrases)
+            transcribe(live, writer)
     except KeyboardInterrupt:
         live.stop()
     finally:
@@ -346,32 +348,37 @@ def capture(
         _finish_publishing(publisher, window)
 
 
-def _print_utterances(cli, live, writer, *, roles: str, match_phrases: bool) -> None:
-    """Transcribe the captured blocks here and print each utterance (with its hits) as it closes."""
+def _utterance_printer(cli, window: str, *, roles: str, match_phrases: bool):
+    """``print(live, writer)``: transcribe the captured blocks here and print each utterance (with its
+    hits) as it closes. The transcriber and matcher are built now."""
     from audio_capture import ChannelMap
     from windowqa.speech import PipelineOptions, transcribe_and_match, transcribe_blocks
 
-    options = live.options
     try:
-        channel_map = ChannelMap.parse(roles, window=options.window)
+        channel_map = ChannelMap.parse(roles, window=window)
     except ValueError as exc:
         fail(str(exc))
     transcriber = cli.transcriber()
-    blocks = live.blocks(writer)
-    common = dict(
-        channel_map=channel_map, n_channels=options.channels, recording_started_at=live.started_at, source=f"live:{options.window}",
-        options=PipelineOptions(batch_windows=1),  # a live window is decoded as soon as it closes
-    )
-    if match_phrases:
-        for item in transcribe_and_match(blocks, transcriber, cli.matcher, **common):
-            record = utterance_json(item.utterance)
-            record["hits"] = [dict(h.as_json(), evidence=h.evidence) for h in item.hits]
-            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
-            sys.stdout.flush()
-    else:
-        for u in transcribe_blocks(blocks, transcriber, **common):
-            sys.stdout.write(json.dumps(utterance_json(u), ensure_ascii=False) + "\n")
-            sys.stdout.flush()
+    matcher = cli.matcher if match_phrases else None
+
+    def run(live, writer) -> None:
+        common = dict(
+            channel_map=channel_map, n_channels=live.options.channels, recording_started_at=live.started_at, source=f"live:{window}",
+            options=PipelineOptions(batch_windows=1),  # a live window is decoded as soon as it closes
+        )
+        blocks = live.blocks(writer)
+        if matcher is not None:
+            for item in transcribe_and_match(blocks, transcriber, matcher, **common):
+                record = utterance_json(item.utterance)
+                record["hits"] = [dict(h.as_json(), evidence=h.evidence) for h in item.hits]
+                sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+                sys.stdout.flush()
+        else:
+            for u in transcribe_blocks(blocks, transcriber, **common):
+                sys.stdout.write(json.dumps(utterance_json(u), ensure_ascii=False) + "\n")
+                sys.stdout.flush()
+
+    return run
 
 
 def _segment_publisher(cli, window: str):
