@@ -133,6 +133,7 @@ def main() -> None:
         "phrases": len(phrases),
         "alerted": len(latencies),
         "missed": [{"line": p.line_id, "text": p.text, "rule": p.rule_id} for p in result.missed],
+        "unfinished_jobs": result.unfinished_jobs,  # when the watch ended (settle: 120 s after playback)
         "median_s": round(statistics.median(latencies), 2) if latencies else None,
         "p90_s": round(latencies[int(0.9 * (len(latencies) - 1))], 2) if latencies else None,
         "worst_s": round(latencies[-1], 2) if latencies else None,
@@ -159,6 +160,8 @@ def main() -> None:
     print(f"{report['audio_s']} s of audio played in real time, {report['wall_s']} s wall; load {report['load_before']} -> "
           f"{report['load_after']}; the dashboard adds at most dashboard_alert_refresh_s (10 s)")
     print(f"worker task seconds: {report['worker_task_s']}")
+    if report["missed"]:
+        print(f"not alerted: {len(report['missed'])}; segments still queued or running when the watch ended: {report['unfinished_jobs']}")
     for miss in report["missed"]:
         print(f"  missed {miss['line']} {miss['rule']}: {miss['text']}")
 

@@ -114,6 +114,7 @@ class LiveResult:
     latencies_s: dict[str, float] = field(default_factory=dict)  # line id -> seconds
     alerts: list = field(default_factory=list)  # every AlertItem the inspector saw
     capture_output: str = ""
+    unfinished_jobs: int = 0  # segments the worker had not finished when the watch ended (a backlog, not a miss)
 
     @property
     def missed(self) -> list[Phrase]:
@@ -212,6 +213,13 @@ def run_live(env: dict[str, str], recording: Path, phrases: list[Phrase], *, spe
     if capture.poll() is None:
         capture.wait(settle_s)
     result.capture_output = capture.stdout.read() + capture.stderr.read()
+    from sqlalchemy import func, select
+
+    from models.db import IngestJob, JobState
+
+    with sessions() as s:
+        result.unfinished_jobs = s.scalar(select(func.count()).select_from(IngestJob)
+                                          .where(IngestJob.state.notin_([JobState.DONE, JobState.DEAD]))) or 0
     for alert in result.alerts:
         phrase = _match(phrases, started_at, alert)
         if phrase is not None and phrase.line_id not in result.latencies_s:
