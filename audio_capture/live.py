@@ -273,12 +273,8 @@ class FileSource(LiveCapture):
         self.speed = speed
         self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        """Check the file and start playing it.
-
-        Raises:
-            CaptureDeviceError: the file cannot be read, or has another number of channels.
-        """
+    def check(self) -> None:
+        """Raise :class:`CaptureDeviceError` if the file cannot be read or has another number of channels."""
         from audio_capture.decode import probe_audio
         from audio_capture.errors import AudioDecodeError
 
@@ -289,6 +285,10 @@ class FileSource(LiveCapture):
         if info.channels != self.options.channels:
             raise CaptureDeviceError(
                 f"--from-file {self.path}: {info.channels} channel(s), but the capture has {self.options.channels} (--channels)")
+
+    def start(self) -> None:
+        """Check the file (:meth:`check`) and start playing it."""
+        self.check()
         self.started_at = datetime.now()
         self._thread = threading.Thread(target=self._play, name=f"file-source-{self.options.window}", daemon=True)
         self._thread.start()

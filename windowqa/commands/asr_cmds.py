@@ -316,8 +316,12 @@ def capture(
             cut_silence_s=cut_silence_s if cut_silence_s is not None else (0.8 if publish else None),
         )
         live = FileSource(options, from_file, speed=speed) if from_file is not None else LiveCapture(options)
+        if isinstance(live, FileSource):
+            live.check()  # before any model is loaded
     except ValueError as exc:
         fail(str(exc))
+    except CaptureDeviceError as exc:
+        fail(str(exc), code=1)
     publisher = _segment_publisher(cli, window) if publish else None
     # models are loaded before the device opens: the queue holds a minute of audio, not a model load
     transcribe = None if publish else _utterance_printer(cli, window, roles=roles, match_phrases=match_phrases)
