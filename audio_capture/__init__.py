@@ -4,7 +4,7 @@ from audio_capture.channels import ChannelMap, GateDecision, GateOptions, gate_s
 from audio_capture.decode import SAMPLE_RATE, AudioInfo, DecodedAudio, decode_audio, probe_audio, stream_audio
 from audio_capture.errors import AudioCaptureError, AudioDecodeError, CaptureDeviceError
 from audio_capture.level import RecordingLevels, measure_recording, recording_gain_db
-from audio_capture.live import CaptureOptions, LiveCapture, SegmentWriter
+from audio_capture.live import CaptureOptions, FileSource, LiveCapture, SegmentWriter
 from audio_capture.vad import SpeechSegment, StreamingVad, VadOptions, detect_speech, detect_speech_blocks
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "AudioInfo",
     "CaptureDeviceError",
     "CaptureOptions",
+    "FileSource",
     "LiveCapture",
     "SegmentWriter",
     "ChannelMap",

@@ -66,6 +66,19 @@ def invalidate() -> None:
     st.cache_data.clear()
 
 
+# ---------------------------------------------------------------------------- live reads (never cached: they refresh by themselves)
+
+
+def alert_count(actor: Actor, since) -> int:
+    with session() as s:
+        return access.alert_count(s, actor, since=since)
+
+
+def live_alerts(actor: Actor, since, limit: int = 50) -> list[access.AlertItem]:
+    with session() as s:
+        return access.live_alerts(s, actor, since=since, limit=limit, policy=policy())
+
+
 # ---------------------------------------------------------------------------- cached reads
 
 

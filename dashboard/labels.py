@@ -28,7 +28,7 @@ HEADERS: dict[str, str] = {
     # flags, reviews, appeals
     "raised_at": "时间", "kind": "类别", "kind_label": "类型", "rule_id": "规则编号", "rule": "规则", "severity": "严重程度",
     "status": "状态", "status_label": "状态", "summary": "摘要", "appeal_pending": "申诉待裁定", "appeal": "申诉",
-    "interaction_id": "接待", "text": "原话", "instead": "应使用的规范用语", "appeal_id": "申诉编号", "flag_id": "标记",
+    "interaction_id": "接待", "spoken_at": "说话时间", "ended_at": "说完时间", "text": "原话", "instead": "应使用的规范用语", "appeal_id": "申诉编号", "flag_id": "标记",
     "flag_status": "标记状态", "reason": "理由", "filed_at": "提交时间", "decision": "结果", "ruling": "裁定理由",
     "decided_at": "裁定时间", "comment": "说明", "created_at": "创建时间", "score_adjustment": "分数调整",
     "points": "分值", "utterance_seq": "语句序号", "start_s": "开始（秒）", "end_s": "结束（秒）",
@@ -118,6 +118,14 @@ PERIODS = {"day": "日", "week": "周", "month": "月"}
 GROUPS = {"window": "窗口", "department": "部门", "staff": "人员", "month": "月份", "hall": "全厅"}
 DATETIME_FORMAT = "YYYY-MM-DD HH:mm:ss"
 PLACEHOLDER = "请选择"
+# the live alerts (capture --publish): the badge on the inspector's pages and the list that refreshes by itself
+ALERTS = {
+    "title": "实时提醒",
+    "badge": "实时提醒 {n} 条（近 {hours} 小时）",
+    "none": "近 {hours} 小时暂无实时提醒",
+    "caption": "服务禁语与群众辱骂，由实时录音自动发现；每 {seconds} 秒自动刷新。",
+    "open": "打开对应标记",
+}
 
 
 GROUP_HEADERS = {  # the key and name of a grouped row, by grouping

@@ -36,23 +36,24 @@ TRENDS = st.Page("app_pages/trends.py", title="月度趋势", icon=":material/ti
 WATCH_LIST = st.Page("app_pages/watch_list.py", title="约谈名单", icon=":material/priority_high:", url_path="watch_list")
 PROFILE = st.Page("app_pages/profile.py", title="人员档案", icon=":material/badge:", url_path="profile")
 SEARCH = st.Page("app_pages/search.py", title="转写搜索", icon=":material/manage_search:", url_path="search")
+ALERTS = st.Page("app_pages/alerts.py", title="实时提醒", icon=":material/notifications_active:", url_path="alerts")
 INTERACTION = st.Page("app_pages/interaction.py", title="接待详情", icon=":material/forum:", url_path="interaction")
 
 MANAGEMENT = [SATISFACTION, FOLLOW_UPS, COMPLIANCE, ATTENDANCE, LEAVE_APPROVAL, ATTENDANCE_APPEALS, SUBSTITUTES, RELATION, EXPORT,
               TRENDS, WATCH_LIST, PROFILE]
-ALL_PAGES = [QUEUE, FLAG, APPEALS, MY_SCORES, MY_FLAGS, MY_RATINGS, MY_ATTENDANCE, MY_LEAVE, *MANAGEMENT, ACCOUNTS, SAMPLE_REVIEW, SEARCH,
-             INTERACTION]
+ALL_PAGES = [QUEUE, ALERTS, FLAG, APPEALS, MY_SCORES, MY_FLAGS, MY_RATINGS, MY_ATTENDANCE, MY_LEAVE, *MANAGEMENT, ACCOUNTS, SAMPLE_REVIEW,
+             SEARCH, INTERACTION]
 
 
 def pages_for(role: UserRole) -> dict[str, list]:
     """The navigation of a role (what it may do is still checked by the access layer)."""
     if role is UserRole.INSPECTOR:
-        return {"质检": [QUEUE, FLAG, APPEALS, SAMPLE_REVIEW, SEARCH, INTERACTION]}
+        return {"质检": [QUEUE, ALERTS, FLAG, APPEALS, SAMPLE_REVIEW, SEARCH, INTERACTION]}
     if role is UserRole.STAFF:
         return {"我的": [MY_SCORES, MY_FLAGS, MY_RATINGS, MY_ATTENDANCE, MY_LEAVE, PROFILE, FLAG]}
     if role is UserRole.MANAGER:
-        return {"管理": MANAGEMENT, "质检": [QUEUE, FLAG, APPEALS, SAMPLE_REVIEW, SEARCH, INTERACTION]}
-    return {"管理员": [ACCOUNTS], "管理": MANAGEMENT, "质检": [QUEUE, FLAG, APPEALS, SEARCH, INTERACTION]}
+        return {"管理": MANAGEMENT, "质检": [QUEUE, ALERTS, FLAG, APPEALS, SAMPLE_REVIEW, SEARCH, INTERACTION]}
+    return {"管理员": [ACCOUNTS], "管理": MANAGEMENT, "质检": [QUEUE, ALERTS, FLAG, APPEALS, SEARCH, INTERACTION]}
 
 
 actor = auth.current_actor()

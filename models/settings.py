@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     # A task taken by a worker machine that died (not just one worker process) is delivered again after
     # this long; longer than the longest recording's ingest (a second delivery of a running one stores nothing twice).
     task_visibility_timeout_s: int = Field(3600, ge=60)
+    # Live alerts (`windowqa capture --publish`): an optional webhook (企业微信/钉钉 robot URL) gets a text message per
+    # alert, redacted; each POST waits at most the timeout and is tried this many times, never holding up the ingest.
+    alert_webhook_url: str | None = None
+    alert_webhook_timeout_s: float = Field(5.0, gt=0)
+    alert_webhook_retries: int = Field(3, ge=1)
+    dashboard_alert_refresh_s: int = Field(10, ge=2)  # the inspector's alert badge and list refresh this often
+    dashboard_alert_hours: int = Field(24, ge=1)  # ... and show the alerts of this many hours back
     timezone: str = "Asia/Shanghai"  # the hall's local time: Celery beat's clock for job_schedule
     # When Celery beat runs each scheduled job, local time "HH:MM" (cron users write their own crontab).
     job_schedule: dict[str, str] = {"overdue-followups": "07:30", "attendance-day": "23:30", "retention": "02:30", "consistency": "03:30"}

@@ -136,7 +136,7 @@ def test_dashboard_command_serves_the_app_on_the_configured_database(tmp_path):
     assert [e.label for e in _elements(login) if hasattr(e, "label")] == ["用户名", "密码", "登录"]
     # on the configured database: the hall's inspector logs in and sees the hall's windows
     navigation = [m.navigation for m in after if m.WhichOneof("type") == "navigation"][-1]
-    assert [p.page_name for p in navigation.app_pages] == ["标记队列", "标记详情", "申诉", "抽检复核", "转写搜索", "接待详情"]
+    assert [p.page_name for p in navigation.app_pages] == ["标记队列", "实时提醒", "标记详情", "申诉", "抽检复核", "转写搜索", "接待详情"]
     shown = _elements(after)
     assert any(getattr(e, "body", "") == "**insp** · 质检员" for e in shown)
     windows = next(e for e in shown if getattr(e, "label", "") == "窗口")

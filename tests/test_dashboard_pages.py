@@ -23,12 +23,12 @@ ENTRY = Path(__file__).resolve().parents[1] / "dashboard" / "streamlit_app.py"
 TIMEOUT = 60
 
 PAGES = {
-    "inspector": ["queue", "flag", "appeals"],
+    "inspector": ["queue", "alerts", "flag", "appeals"],
     "staff": ["my_scores", "my_flags", "my_ratings", "my_attendance", "my_leave", "profile", "flag"],
     "manager": ["satisfaction", "follow_ups", "compliance", "attendance", "leave_approval", "attendance_appeals", "substitutes",
-                "relation", "export", "trends", "watch_list", "profile", "queue", "flag", "appeals"],
+                "relation", "export", "trends", "watch_list", "profile", "queue", "alerts", "flag", "appeals"],
     "admin": ["accounts", "satisfaction", "follow_ups", "compliance", "attendance", "leave_approval", "attendance_appeals",
-              "substitutes", "relation", "export", "trends", "watch_list", "profile", "queue", "flag", "appeals"],
+              "substitutes", "relation", "export", "trends", "watch_list", "profile", "queue", "alerts", "flag", "appeals"],
 }
 USER_OF = {"inspector": "insp", "staff": "zhang", "manager": "mgr", "admin": "admin"}
 # What each page must show of the fixture hall (values that the later tests' decisions, appeals and
@@ -46,7 +46,8 @@ MANAGEMENT_SHOWS = {
     "substitutes": ["李强", "张敏 事假（已批准）", "2026-03-02 16:40:00"],
     "relation": ["问候+道别", "均未说"],
     "export": ["月度通报导出"],  # and the month picker on the hall's month (below)
-    "queue": ["forbidden.already_told", "王芳", "李强"],
+    "queue": ["forbidden.already_told", "王芳", "李强", "实时提醒 0 条"],
+    "alerts": ["实时提醒", "暂无实时提醒"],  # the hall has no live recordings
     "flag": ["刚才和你说过了，怎么还问", "请稍等", "1001 张敏"],
     "appeals": ["待裁定"],
     # the month's figures of the hall (A03: 5 ratings, 2 good, 2 差评 not called back; 18 interactions, 9 with both)
@@ -55,7 +56,7 @@ MANAGEMENT_SHOWS = {
     "profile": ["1001 张敏", "市场监管局", "刚才和你说过了"],  # the first staff member: the forbidden phrase by name
 }
 SHOWS = {
-    "inspector": {"queue": MANAGEMENT_SHOWS["queue"], "flag": [*MANAGEMENT_SHOWS["flag"], PHONE], "appeals": ["0 待裁定", "暂无申诉"]},
+    "inspector": {"queue": MANAGEMENT_SHOWS["queue"], "alerts": MANAGEMENT_SHOWS["alerts"], "flag": [*MANAGEMENT_SHOWS["flag"], PHONE], "appeals": ["0 待裁定", "暂无申诉"]},
     "staff": {
         "my_scores": ["6 接待次数", "您好，您需要办理什么业务"],
         "my_flags": ["刚才和你说过了，怎么还问", "请稍等"],  # the forbidden phrase and what to say instead

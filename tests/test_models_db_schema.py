@@ -15,7 +15,7 @@ from models.db import Base, Department, init_db, make_engine, make_session_facto
 
 ROOT = Path(__file__).resolve().parents[1]
 
-for _module in ("models.attendance_db", "models.voice_db", "models.review_db", "models.feedback_db", "models.management_db"):
+for _module in ("models.attendance_db", "models.voice_db", "models.review_db", "models.feedback_db", "models.management_db", "models.alert_db"):
     try:  # other packages' tables live on the same Base; their migrations must match too
         importlib.import_module(_module)
     except ModuleNotFoundError:

@@ -52,6 +52,8 @@ class QueueOptions:
         channels: channel map spec in place of the window's.
         retry_failed: analyse again recordings that failed on their content.
         roles: classify mono utterances as staff/citizen.
+        live: a segment of live capture (``capture --publish``): its forbidden phrases and
+            citizen abuse become alerts (a batch of old recordings raises none).
     """
 
     window: str
@@ -59,10 +61,11 @@ class QueueOptions:
     channels: str | None = None
     retry_failed: bool = False
     roles: bool = True
+    live: bool = False
 
     def as_task_args(self) -> dict[str, Any]:
         return {"window": self.window, "archive": self.archive, "channels": self.channels,
-                "retry_failed": self.retry_failed, "roles": self.roles}
+                "retry_failed": self.retry_failed, "roles": self.roles, "live": self.live}
 
     def ingest_options(self, archive_dir: Path | None) -> IngestOptions:
         return IngestOptions(window=self.window, archive_dir=archive_dir if self.archive else None, progress=False,
@@ -77,18 +80,21 @@ def enqueue(
     rulebook: Rulebook,
     archive_dir: Path | None,
     send: Callable[[int, dict[str, Any]], None],
+    clean_partial: bool = True,
 ) -> list[FileResult]:
     """Register each recording and send one task per recording (``send(job_id, options)``).
 
     A file already done is skipped; one whose job is queued or running is not sent twice; a
     file that cannot be registered (no start time, the archive) fails here, with its reason.
+    ``clean_partial``: remove the window's partial archive copies first (not while a live
+    capture is writing its next segment there).
 
     Raises:
         IngestError: the window is unknown or the channel map is not valid.
     """
     files, others = collect_files(paths)
     run = open_run(options.ingest_options(archive_dir), session_factory=session_factory, transcribe=None, matcher=None,
-                   rulebook=rulebook)
+                   rulebook=rulebook, clean_partial=clean_partial)
     results = [FileResult(path=str(o), status="skipped", reason=f"not an audio file ({o.suffix or 'no suffix'})") for o in others]
     for path in files:
         result = run.register(path)
@@ -135,6 +141,7 @@ class Engines:
     role_classifier: Any | None
     asr_options: dict[str, Any] | None
     archive_dir: Path | None
+    alert_webhook: bool = False  # a webhook URL is configured: new alerts wait for its delivery
 
 
 @dataclass
@@ -147,6 +154,7 @@ class JobOutcome:
     reason: str = ""
     retry: bool = False
     rebuilt: int = 0
+    alerts: list[int] = field(default_factory=list)  # live alerts raised by this delivery
     result: FileResult | None = field(default=None, repr=False)
 
 
@@ -177,7 +185,7 @@ def run_job(job_id: int, task_args: dict[str, Any], engines: Engines, *, worker:
         return finish(engines.sessions, job_id, JobState.DEAD, str(exc))
     result = run.ingest_one(path)
     if result.status in ("done", "skipped"):
-        outcome = _rebuild_then_done(engines, job_id, result)
+        outcome = _rebuild_then_done(engines, job_id, result, live=options.live)
     elif result.failure_kind == FailureKind.CONTENT.value:
         outcome = finish(engines.sessions, job_id, JobState.DEAD, result.reason)
     else:
@@ -217,22 +225,27 @@ def finish(sessions: sessionmaker[Session], job_id: int, state: JobState, reason
     return JobOutcome(job_id, state, reason)
 
 
-def _rebuild_then_done(engines: Engines, job_id: int, result: FileResult) -> JobOutcome:
+def _rebuild_then_done(engines: Engines, job_id: int, result: FileResult, *, live: bool = False) -> JobOutcome:
     from sqlalchemy.exc import SQLAlchemyError
+
+    from scoring.store.alerts import raise_alerts
 
     with engines.sessions() as s:
         recording = s.get(Recording, result.recording_id)
         window_id, started_at = recording.window_id, recording.started_at
-    rebuilt = 0
-    if window_id is not None and started_at is not None:
-        try:
+    rebuilt, alerts = 0, []
+    try:
+        if window_id is not None and started_at is not None:
             rebuilt = rebuild_window_day(engines.sessions, engines.rulebook, window_id, started_at.date())
-        except SQLAlchemyError as exc:  # the recording is stored; the rebuild is tried again
-            outcome = finish(engines.sessions, job_id, JobState.FAILED, f"window-day rebuild: {getattr(exc, 'orig', exc)}")
-            outcome.retry = True
-            return outcome
+        if live:  # before the job is done: a redelivery after a kill here raises them (once) again
+            with engines.sessions() as s, s.begin():
+                alerts = raise_alerts(s, result.recording_id, now=datetime.now(), webhook=engines.alert_webhook)
+    except SQLAlchemyError as exc:  # the recording is stored; the rebuild is tried again
+        outcome = finish(engines.sessions, job_id, JobState.FAILED, f"window-day rebuild: {getattr(exc, 'orig', exc)}")
+        outcome.retry = True
+        return outcome
     outcome = finish(engines.sessions, job_id, JobState.DONE, "" if result.status == "done" else result.reason)
-    outcome.rebuilt = rebuilt
+    outcome.rebuilt, outcome.alerts = rebuilt, alerts
     return outcome
 
 

@@ -80,7 +80,7 @@ class WorkerState:
         transcriber = self.transcriber
         return Engines(self.sessions, self.rulebook, speech_transcriber(transcriber, matcher=self.matcher), self.matcher,
                        self.role_classifier, transcriber.describe() if hasattr(transcriber, "describe") else None,
-                       self.settings.resolved_archive_dir)
+                       self.settings.resolved_archive_dir, alert_webhook=bool(self.settings.alert_webhook_url))
 
     def close(self) -> None:
         """Forget the database connections (of a parent process, after a fork: never used here)."""
@@ -195,12 +195,24 @@ def _ingest_task(app: "Celery", settings: Settings) -> None:
         worker = f"{self.request.hostname or socket.gethostname()}:{os.getpid()}"
         outcome = run_job(job_id, task_args, state.engines, worker=worker, max_attempts=max_attempts(settings))
         log.info("ingest job %d: %s %s", job_id, outcome.state.value if outcome.state else "-", outcome.reason)
+        if outcome.alerts:
+            _announce(settings, state, outcome.alerts)
         if not outcome.retry:
             return
         if self.request.retries >= settings.task_max_retries:
             finish(state.sessions, job_id, JobState.DEAD, f"failed {self.request.retries + 1} times; last: {outcome.reason}")
             return
         raise self.retry(countdown=RETRY_BACKOFF_S * 2 ** self.request.retries)
+
+
+def _announce(settings: Settings, state: WorkerState, alert_ids: list[int]) -> None:
+    """Log the live alerts a task raised; post them to the webhook (if any) in the background."""
+    log.info("live alerts raised: %s", alert_ids)
+    if settings.alert_webhook_url:
+        from windowqa.alert_webhook import WebhookOptions, deliver_in_background
+
+        deliver_in_background(state.sessions, alert_ids, WebhookOptions(
+            settings.alert_webhook_url, settings.alert_webhook_timeout_s, settings.alert_webhook_retries))
 
 
 __all__ = ["INGEST_TASK", "RUN_JOB_TASK", "max_attempts", "WorkerState", "beat_schedule", "make_celery", "worker_state"]

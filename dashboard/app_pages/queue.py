@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from dashboard import auth, data, labels, ui
+from dashboard import alerts_ui, auth, data, labels, ui
 from models.db import FlagKind, FlagStatus
 from models.domain import RuleFamily
 from scoring.access import COUNT_CAP, FLAG_KIND_LABELS, FlagFilter, severity_choices
@@ -10,6 +10,7 @@ from scoring.access import COUNT_CAP, FLAG_KIND_LABELS, FlagFilter, severity_cho
 actor = auth.actor()
 url = data.db_url()
 st.title("标记队列")
+alerts_ui.alert_badge(actor)  # live alerts, refreshing by themselves (the list: 实时提醒)
 
 windows = data.window_choices(url, actor)
 staff = data.staff_choices(url, actor)

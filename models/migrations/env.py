@@ -15,7 +15,7 @@ from sqlalchemy import create_engine
 from models.db import Base
 from models.transcript_search import alembic_include_name
 
-for _module in ("models.attendance_db", "models.voice_db", "models.review_db", "models.feedback_db", "models.management_db"):
+for _module in ("models.attendance_db", "models.voice_db", "models.review_db", "models.feedback_db", "models.management_db", "models.alert_db"):
     try:
         importlib.import_module(_module)
     except ModuleNotFoundError as exc:

@@ -24,8 +24,10 @@ Modules:
     sample_review  an inspector's review of a whole sampled interaction (hits marked, misses recorded)
     field       field precision and recall per family and rule, per month, from the reviews
     admin       accounts and the audit trail
+    alerts      live alerts (forbidden phrases, citizen abuse) for the badge and list
 """
 
+from scoring.access.alerts import AlertItem, alert_count, live_alerts
 from scoring.access.admin import AccountRow, AuditRow, accounts, admin_create_account, admin_set_active, audit_trail
 from scoring.access.analytics import (
     BrokenRule,
@@ -172,6 +174,7 @@ __all__ = [
     "AccessDenied",
     "AccessPolicy",
     "AccountRow",
+    "AlertItem",
     "AppealRow",
     "AttendanceMonthView",
     "AudioClip",
@@ -205,6 +208,8 @@ __all__ = [
     "TrendPoint",
     "WindowChoice",
     "accounts",
+    "alert_count",
+    "live_alerts",
     "admin_create_account",
     "admin_set_active",
     "advance_follow_up",

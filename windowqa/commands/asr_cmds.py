@@ -14,7 +14,7 @@ import typer
 
 from windowqa.app import app, eval_app
 from windowqa.commands._shared import print_phrase_evaluation
-from windowqa.context import RULEBOOK_OPT, cli_context, fail
+from windowqa.context import DB_OPT, RULEBOOK_OPT, cli_context, fail
 
 logger = logging.getLogger("windowqa")
 
@@ -287,46 +287,90 @@ def capture(
     device: Optional[str] = typer.Option(None, "--device", help="PortAudio input device index or name (default input when omitted)."),
     window: str = typer.Option(..., "--window", help="Window id."),
     channels: int = typer.Option(2, help="Input channels: 2 = staff lapel mic + citizen side, 1 = one mic."),
-    roles: str = typer.Option("staff,citizen", help="Roles of the channels, comma-separated."),
-    segment_s: float = typer.Option(300.0, help="Seconds per archived segment file."),
+    roles: str = typer.Option("staff,citizen", help="Roles of the channels, comma-separated (local transcription; "
+                              "--publish uses the window's channel map, as ingest does)."),
+    segment_s: Optional[float] = typer.Option(None, help="Longest archived segment file, seconds (default 300; 30 with --publish)."),
+    cut_silence_s: Optional[float] = typer.Option(None, help="Close a segment at a pause this long (default: off; 0.8 with --publish)."),
     file_format: str = typer.Option("FLAC", help="Archive format: FLAC or OGG (Opus)."),
-    seconds: Optional[float] = typer.Option(None, help="Stop after this many seconds (default: until Ctrl-C)."),
+    seconds: Optional[float] = typer.Option(None, help="Stop after this many seconds (default: until Ctrl-C or the file's end)."),
     match_phrases: bool = typer.Option(True, "--match/--no-match", help="Run the phrase matcher on staff utterances."),
+    publish: bool = typer.Option(False, "--publish", help="Hand each closed segment to the workers (as ingest --queue); "
+                                 "no local transcription. Alerts for forbidden phrases and citizen abuse follow."),
+    from_file: Optional[Path] = typer.Option(None, "--from-file", help="Play this recording instead of a device (tests, demos)."),
+    speed: float = typer.Option(1.0, help="--from-file: 1 = real time, 4 = four times faster, 0 = as fast as it is taken."),
+    db: Optional[str] = DB_OPT,
 ) -> None:
-    """Record a window's microphones, archive rolling segment files, print utterances (JSON lines) as they close."""
+    """Record a window's microphones into rolling segment files; print utterances (JSON lines) as they
+    close, or with --publish hand each segment to the workers and print one JSON line per segment."""
     import threading
 
-    from audio_capture import CaptureDeviceError, ChannelMap
-    from audio_capture.live import CaptureOptions, LiveCapture, SegmentWriter
-    from windowqa.speech import PipelineOptions, transcribe_and_match, transcribe_blocks
+    from audio_capture import CaptureDeviceError
+    from audio_capture.live import CaptureOptions, FileSource, LiveCapture, SegmentWriter
 
-    cli = cli_context(ctx)
-    settings = cli.settings
+    cli = cli_context(ctx, db=db)
     try:
         dev = int(device) if device is not None and device.isdigit() else device
         options = CaptureOptions(
-            device=dev, window=window, channels=channels, segment_s=segment_s,
-            archive_dir=settings.resolved_archive_dir / window, file_format=file_format.upper(),
+            device=dev, window=window, channels=channels, segment_s=segment_s or (30.0 if publish else 300.0),
+            archive_dir=cli.settings.resolved_archive_dir / window, file_format=file_format.upper(),
+            cut_silence_s=cut_silence_s if cut_silence_s is not None else (0.8 if publish else None),
         )
-        channel_map = ChannelMap.parse(roles, window=window)
+        live = FileSource(options, from_file, speed=speed) if from_file is not None else LiveCapture(options)
+        if isinstance(live, FileSource):
+            live.check()  # before any model is loaded
     except ValueError as exc:
         fail(str(exc))
-    transcriber = cli.transcriber()
-    matcher = cli.matcher if match_phrases else None
-    live = LiveCapture(options)
+    except CaptureDeviceError as exc:
+        fail(str(exc), code=1)
+    publisher = _segment_publisher(cli, window) if publish else None
+    # models are loaded before the device opens: the queue holds a minute of audio, not a model load
+    transcribe = None if publish else _utterance_printer(cli, window, roles=roles, match_phrases=match_phrases)
     try:
         live.start()
     except CaptureDeviceError as exc:
         fail(str(exc), code=1)
     if seconds:
         threading.Timer(seconds, live.stop).start()
-    writer = SegmentWriter(options, live.started_at)
-    blocks = live.blocks(writer)
-    common = dict(
-        channel_map=channel_map, n_channels=channels, recording_started_at=live.started_at, source=f"live:{window}",
-        options=PipelineOptions(batch_windows=1),  # a live window is decoded as soon as it closes
-    )
+    writer = SegmentWriter(options, live.started_at, on_close=publisher.submit if publisher else None)
     try:
+        if publisher is not None:
+            # one line first: when the first sample was taken (segment files are named to the second)
+            sys.stdout.write(json.dumps({"capture": window, "started_at": live.started_at.isoformat(),
+                                         "archive": str(options.archive_dir)}, ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+            for _ in live.blocks(writer):
+                pass  # the writer closes segments; the publisher hands them over
+        else:
+            transcribe(live, writer)
+    except KeyboardInterrupt:
+        live.stop()
+    finally:
+        live.stop()
+        writer.close()
+    typer.echo(f"archived {len(writer.files)} file(s) in {options.archive_dir}", err=True)
+    if publisher is not None:
+        _finish_publishing(publisher, window)
+
+
+def _utterance_printer(cli, window: str, *, roles: str, match_phrases: bool):
+    """``print(live, writer)``: transcribe the captured blocks here and print each utterance (with its
+    hits) as it closes. The transcriber and matcher are built now."""
+    from audio_capture import ChannelMap
+    from windowqa.speech import PipelineOptions, transcribe_and_match, transcribe_blocks
+
+    try:
+        channel_map = ChannelMap.parse(roles, window=window)
+    except ValueError as exc:
+        fail(str(exc))
+    transcriber = cli.transcriber()
+    matcher = cli.matcher if match_phrases else None
+
+    def run(live, writer) -> None:
+        common = dict(
+            channel_map=channel_map, n_channels=live.options.channels, recording_started_at=live.started_at, source=f"live:{window}",
+            options=PipelineOptions(batch_windows=1),  # a live window is decoded as soon as it closes
+        )
+        blocks = live.blocks(writer)
         if matcher is not None:
             for item in transcribe_and_match(blocks, transcriber, matcher, **common):
                 record = utterance_json(item.utterance)
@@ -337,9 +381,41 @@ def capture(
             for u in transcribe_blocks(blocks, transcriber, **common):
                 sys.stdout.write(json.dumps(utterance_json(u), ensure_ascii=False) + "\n")
                 sys.stdout.flush()
-    except KeyboardInterrupt:
-        live.stop()
-    finally:
-        live.stop()
-        writer.close()
-    typer.echo(f"archived {len(writer.files)} file(s) in {options.archive_dir}", err=True)
+
+    return run
+
+
+def _segment_publisher(cli, window: str):
+    """The publisher of ``capture --publish``: the queued ingest's registration, the workers' broker."""
+    from windowqa.live_publish import SegmentPublisher, queue_register
+    from windowqa.worker import INGEST_TASK, make_celery
+
+    from scoring.store import StoreError, window_by_code
+
+    try:  # a bad broker setting, rulebook or window stops the command before recording starts
+        celery_app = make_celery(cli.settings)
+        cli.rulebook  # noqa: B018
+        with cli.sessions() as s:
+            window_by_code(s, window)
+    except (ValueError, StoreError) as exc:
+        fail(str(exc))
+
+    def send(job_id: int, task_args: dict) -> None:
+        celery_app.send_task(INGEST_TASK, args=[job_id, task_args])
+
+    def echo(result) -> None:
+        sys.stdout.write(json.dumps({"segment": result.path, "status": result.status, "reason": result.reason}, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+
+    return SegmentPublisher(queue_register(cli, window), send, on_result=echo)
+
+
+def _finish_publishing(publisher, window: str) -> None:
+    report = publisher.close()
+    left = len(report.unregistered) + len(report.unsent)
+    counts = {s: sum(1 for r in report.results if r.status == s) for s in ("queued", "skipped", "failed")}
+    typer.echo(f"published: {counts['queued']} queued, {counts['skipped']} skipped, {counts['failed']} failed, {left} not published", err=True)
+    if left:
+        typer.echo(f"windowqa: {left} segment(s) not handed to the workers; they are in the archive: "
+                   f"windowqa ingest ARCHIVE/{window} --window {window} --queue", err=True)
+        raise typer.Exit(1)
