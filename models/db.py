@@ -122,6 +122,9 @@ class FlagKind(str, enum.Enum):
     OVERDUE_FOLLOW_UP = "overdue_follow_up"
     STAFF_MISMATCH = "staff_mismatch"  # terminal 工号 differs from the staff on duty
     UNLINKED_RATING = "unlinked_rating"  # no interaction found for a rating
+    TELEPHONE = "telephone"  # a phrase a telephone call's situation calls for, not said (七.2)
+    PERSONAL_CALL = "personal_call"  # a call while serving, not about the citizen's matter (二.4)
+    REPEAT_VISIT = "repeat_visit"  # the same citizen back for the same matter (八.3 一次性告知, 八.4 两头跑)
 
 
 class FlagStatus(str, enum.Enum):
@@ -408,6 +411,8 @@ class QueueCall(Base):
     called_at: Mapped[datetime] = mapped_column(DateTime)
     issued_at: Mapped[Optional[datetime]] = mapped_column(DateTime)  # ticket taken: wait = called - issued
     matter: Mapped[Optional[str]] = mapped_column(String(500))
+    # Who took the ticket, as a salted hash of their ID (scoring.store.queue): never the ID itself.
+    citizen_ref: Mapped[Optional[str]] = mapped_column(String(64), index=True)
 
     window: Mapped[Window] = relationship()
 
@@ -505,13 +510,16 @@ class Flag(Base):
     recording_id: Mapped[Optional[int]] = mapped_column(ForeignKey("recording.id", ondelete="CASCADE"), index=True)
     rating_id: Mapped[Optional[int]] = mapped_column(ForeignKey("rating.id", ondelete="CASCADE"))
     follow_up_id: Mapped[Optional[int]] = mapped_column(ForeignKey("follow_up.id", ondelete="CASCADE"))
+    # A second interaction the flag is about (a repeat visit: the return; ``interaction_id`` is the first).
+    linked_interaction_id: Mapped[Optional[int]] = mapped_column(ForeignKey("interaction.id", ondelete="SET NULL"))
     summary: Mapped[str] = mapped_column(String(500), default="")
     evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[FlagStatus] = mapped_column(_enum(FlagStatus, "flag_status"), default=FlagStatus.OPEN)
 
     window: Mapped[Optional[Window]] = relationship()
     staff: Mapped[Optional[Staff]] = relationship()
-    interaction: Mapped[Optional[Interaction]] = relationship()
+    interaction: Mapped[Optional[Interaction]] = relationship(foreign_keys=[interaction_id])
+    linked_interaction: Mapped[Optional[Interaction]] = relationship(foreign_keys=[linked_interaction_id])
     rating: Mapped[Optional[Rating]] = relationship()
     follow_up: Mapped[Optional[FollowUp]] = relationship()
     reviews: Mapped[list["Review"]] = relationship(back_populates="flag")
