@@ -31,7 +31,7 @@ from windowqa.demo.simulator.truth import HallTruth, TruthRepeatVisit
 S, C = Role.STAFF, Role.CITIZEN
 
 # Served scenarios of this module and how often they are drawn (next to scenarios.SCENARIO_WEIGHTS).
-CONDUCT_WEIGHTS = {"personal_call": 3, "work_call": 3, "excused_call": 1, "retort": 2}
+CONDUCT_WEIGHTS = {"personal_call": 4, "work_call": 4, "excused_call": 2, "retort": 4}
 PHONE_CONDUCT_SCENARIOS = ("phone_no_greeting",)
 
 RETORT_LINE = "c_citizen_abuse_06"  # 你算老几啊, said by staff
@@ -68,7 +68,7 @@ def conduct_body(w, scenario: str, variants: list[str]) -> list[str]:
     if scenario == "work_call":
         greeted = "no_call_greeting" not in variants
         w.say(S, w.neutral_staff())
-        if rng.random() < 0.5:  # staff call the back office about the citizen's case
+        if "no_call_greeting" not in variants and rng.random() < 0.5:  # staff call the back office about the citizen's case
             w.say(S, by_id[WORK_CALL_ANNOUNCED])
             w.say(S, w.pick(S, "phone_outgoing", rule="phone.outgoing"), (2.0, 3.5), "phone")
             w.say(S, by_id[ANSWER_WITHOUT_GREETING], CALL_PAUSE_S, "phone")
@@ -106,7 +106,7 @@ def conduct_body(w, scenario: str, variants: list[str]) -> list[str]:
 
 def draw_conduct_variants(rng: random.Random, scenario: str) -> list[str]:
     """The look-alike or positive form of a conduct scenario."""
-    if scenario == "work_call" and rng.random() < 0.5:
+    if scenario == "work_call" and rng.random() < 0.4:
         return ["no_call_greeting"]
     if scenario == "retort" and rng.random() < 0.35:
         return ["unprovoked"]
