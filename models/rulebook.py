@@ -280,6 +280,8 @@ class PersonalCallRules(_Strict):
     severity: Severity = Severity.MAJOR
     weight: float = Field(10.0, gt=0)
     matter_words: list[str] = Field(min_length=1)
+    matter_max_substitutions: int = Field(0, ge=0)  # wrong characters (ASR) a matter word may have ...
+    matter_fuzzy_min_chars: int = Field(4, ge=2)  # ... when it is at least this long
     work_cues: list[str] = []
     excuse_rules: list[str] = []
     excuse_cues: list[str] = []

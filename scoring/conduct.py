@@ -98,6 +98,23 @@ def find_cue(text: str, cues: Sequence[str], max_slot_chars: int = 8) -> str | N
     return next((c for c in cues if _cue_pattern(c, max_slot_chars).search(norm)), None)
 
 
+def said_near(norm_text: str, word: str, max_substitutions: int = 0, fuzzy_min_chars: int = 4) -> bool:
+    """Whether ``word`` is in the normalised text, allowing ``max_substitutions`` wrong characters
+    in words of at least ``fuzzy_min_chars`` (the ASR writes 营业执照 as 营业执政).
+
+    Example:
+        >>> said_near("我想办一下营业执政", "营业执照", 1), said_near("我想办一下营业执政", "营业执照")
+        (True, False)
+    """
+    word = normalise(word)
+    if word in norm_text:
+        return True
+    if max_substitutions <= 0 or len(word) < fuzzy_min_chars:
+        return False
+    n = len(word)
+    return any(sum(a != b for a, b in zip(norm_text[i:i + n], word)) <= max_substitutions for i in range(len(norm_text) - n + 1))
+
+
 def _opens_call(item: MatchedUtterance, rulebook: Rulebook, in_call: bool) -> bool:
     # A greeting or an outgoing call's phrase always opens a call; an answer cue (喂) only when
     # no call is open (on a call, staff say 喂 to the caller).
@@ -199,7 +216,9 @@ def call_purpose(call: Call, items: Sequence[MatchedUtterance], rulebook: Rulebo
     staff_before = [i for i in before if i.by_staff][-rules.excuse_lines:]
     counter_text = "".join(normalise(i.utterance.text) for i in before) + normalise(queue_matter or "")
     call_text = "".join(normalise(i.utterance.text) for i in call.items[1:])
-    if any(normalise(w) in call_text and normalise(w) in counter_text for w in rules.matter_words):
+    subs = rules.matter_max_substitutions
+    if any(said_near(call_text, w, subs, rules.matter_fuzzy_min_chars) and said_near(counter_text, w, subs, rules.matter_fuzzy_min_chars)
+           for w in rules.matter_words):
         return "work"
     if find_cue("".join(i.utterance.text for i in (*call.items, *staff_before)), rules.work_cues, slot):
         return "work"

@@ -157,3 +157,25 @@ def test_a_polite_firm_answer_is_no_retort(lexical_matcher):
 
     for text in ("请您文明一点，有问题我们一起解决。", "请您文明一点，您再这样我就要报警了", "张科长不在。"):
         assert not [h for h in lexical_matcher.match(U(text, Role.STAFF, 0.0, 2.0)) if h.rule_id.startswith("forbidden.")], text
+
+
+def test_the_reviewer_sees_what_a_flag_is_recorded_with_in_chinese(factory, rulebook):
+    from dashboard import labels
+    from scoring.access.flags import flag_detail
+    from scoring.accounts import authenticate, create_account
+
+    with factory() as s, s.begin():
+        site = add_site(s, day=START)
+        store_fixture(s, rulebook, NAME, window=site["A03"], start=START)
+        create_account(s, "insp", "long-enough-1", "inspector", rounds=4)
+    with factory() as s:
+        insp = authenticate(s, "insp", "long-enough-1")
+        retort = next(f for f in s.scalars(select(Flag).where(Flag.kind == FlagKind.FORBIDDEN)) if f.evidence.get("provoked_by"))
+        detail = flag_detail(s, insp, retort.id, rulebook=rulebook)
+        assert [labels.linked_evidence(link) for link in detail.linked] == ["此前群众辱骂（第 443.0 秒）：你们这帮人就知道混日子！"]
+        call = s.scalar(select(Flag).where(Flag.kind == FlagKind.PERSONAL_CALL))
+        assert labels.summary(call.summary, rulebook).startswith("为群众办理业务时接听与该业务无关的电话（")
+        absent = next(f for f in s.scalars(select(Flag).where(Flag.kind == FlagKind.TELEPHONE)) if f.evidence["rule_id"] == "phone.absent")
+        assert labels.summary(absent.summary, rulebook) == "电话中（对方所找的人不在时）未说规范用语「××不在，若需要帮助，我可以帮您转告」"
+        explained = [labels.reason(line["reason"], rulebook) for line in s.get(Interaction, absent.interaction_id).explanation]
+        assert "电话中（接电话时）已说「您好，这里是××窗口，请问有什么可以帮您」：您好，这里是市场监管窗口，请问有什么可以帮您？" in explained
