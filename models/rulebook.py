@@ -252,7 +252,10 @@ class PhoneSituation(_Strict):
     exempt: list[str] = []
     situation: str = ""
 
-    _cues = field_validator("cues", "exempt")(classmethod(lambda cls, v: _cue_list(v)))
+    @field_validator("cues", "exempt")
+    @classmethod
+    def _clean_cues(cls, values: list[str]) -> list[str]:
+        return _cue_list(values)
 
 
 class TelephoneRules(_Strict):
@@ -267,7 +270,10 @@ class TelephoneRules(_Strict):
     call_gap_seconds: float = Field(20.0, gt=0)
     situations: list[PhoneSituation] = []
 
-    _cues = field_validator("answer_cues")(classmethod(lambda cls, v: _cue_list(v)))
+    @field_validator("answer_cues")
+    @classmethod
+    def _clean_cues(cls, values: list[str]) -> list[str]:
+        return _cue_list(values)
 
     @property
     def opening_rules(self) -> tuple[str, str]:
@@ -287,7 +293,10 @@ class PersonalCallRules(_Strict):
     excuse_cues: list[str] = []
     excuse_lines: int = Field(2, ge=1)
 
-    _cues = field_validator("matter_words", "work_cues", "excuse_cues")(classmethod(lambda cls, v: _cue_list(v)))
+    @field_validator("matter_words", "work_cues", "excuse_cues")
+    @classmethod
+    def _clean_cues(cls, values: list[str]) -> list[str]:
+        return _cue_list(values)
 
 
 class RepeatVisitRules(_Strict):
