@@ -113,7 +113,7 @@ VALUES: dict[str, Mapping[str, str]] = {
     "absenteeism": ATTENDANCE, "start_half": ATTENDANCE, "end_half": ATTENDANCE, "classified_as": ATTENDANCE,
     "source": LEAVE_SOURCE,
 }
-OTHER_RULES = {"citizen.abuse": "群众辱骂"}  # hits that are no rule of sections 七/八
+OTHER_RULES = {"citizen.abuse": "群众辱骂", "conduct.personal_call": "二.4 服务中接打与业务无关的电话"}  # no rule of sections 七/八
 PERIODS = {"day": "日", "week": "周", "month": "月"}
 GROUPS = {"window": "窗口", "department": "部门", "staff": "人员", "month": "月份", "hall": "全厅"}
 DATETIME_FORMAT = "YYYY-MM-DD HH:mm:ss"
@@ -158,6 +158,15 @@ def rule_name(rulebook: Rulebook, rule_id: str | None) -> str:
     return f"{rule.section} {rule.canonical}"
 
 
+_RULE = r"((?:forbidden|courtesy|phone)\.[a-z_]+)"
+_DIRECTIONS = {"incoming": "接听", "outgoing": "拨打"}
+# scoring.conduct's lines, both a flag's summary and a score's explanation line
+_CONDUCT: list[tuple[re.Pattern, Callable[[re.Match, Rulebook | None], str]]] = [
+    (re.compile(_RULE + r" \([^)]*\) said on the call \(([^)]*)\): (.*)$", re.S), lambda m, rb: f"电话中（{m[2]}）已说「{_rule(rb, m[1])}」：{m[3]}"),
+    (re.compile(_RULE + r" \([^)]*\) not said on the call \(([^)]*)\): use 「(.*)」$", re.S), lambda m, rb: f"电话中（{m[2]}）未说规范用语「{m[3]}」"),
+    (re.compile(r"^conduct\.personal_call \(二\.4, (\w+)\) (\w+) call while serving a citizen, not about the citizen's matter: (.*)$", re.S),
+     lambda m, rb: f"为群众办理业务时{_DIRECTIONS.get(m[2], m[2])}与该业务无关的电话（{SEVERITY.get(m[1], m[1])}）：{m[3]}"),
+]
 # The store writes a flag's summary in English (scoring.store); a hall user reads it in Chinese.
 # Each pattern is one the store writes; a summary that matches none is shown as it is.
 _COURTESY_WORDS = {"greeting": "问候", "farewell": "道别"}
@@ -165,6 +174,9 @@ _SUMMARIES: list[tuple[re.Pattern, Callable[[re.Match, Rulebook | None], str]]] 
     (re.compile(r"^((?:forbidden|courtesy|phone)\.[a-z_]+): (.*)$", re.S),
      lambda m, rb: f"{rule_name(rb, m[1]) if rb is not None else m[1]}：{m[2]}"),
     (re.compile(r"^citizen abuse \(recorded, staff not penalised\): (.*)$", re.S), lambda m, rb: f"群众辱骂（已记录，不扣工作人员分）：{m[1]}"),
+    *_CONDUCT,
+    (re.compile(r"^repeat visit \(八.3/八.4\): the same citizen back for 「(.*)」 after (\d+) working day\(s\)$", re.S),
+     lambda m, rb: f"同一群众 {m[2]} 个工作日后再次办理「{m[1]}」（未一次性告知，两头跑）"),
     (re.compile(r"^interaction without (.*)$"),
      lambda m, rb: "接待中未说" + "和".join(_COURTESY_WORDS.get(w.strip(), w.strip()) for w in m[1].split(" and "))),
     (re.compile(r"^rating (.*) \((.*)\) matches no recorded interaction$"), lambda m, rb: f"评价 {m[1]}（{m[2]}）未匹配到接待录音"),
@@ -181,11 +193,11 @@ _SUMMARIES: list[tuple[re.Pattern, Callable[[re.Match, Rulebook | None], str]]] 
 ]
 
 
-_RULE = r"((?:forbidden|courtesy|phone)\.[a-z_]+)"
 _HALVES = {"first": "前半段", "last": "后半段"}
 # the lines of a score's explanation (scoring.score) as the dashboard shows them
 _REASONS: list[tuple[re.Pattern, Callable[[re.Match, Rulebook | None], str]]] = [
     (re.compile(r"^base score \((.*)\)$"), lambda m, rb: f"基础分（规则手册 {m[1]}）"),
+    *_CONDUCT,
     (re.compile(_RULE + r" \([^)]*\) said: (.*)$", re.S), lambda m, rb: f"已说「{_rule(rb, m[1])}」：{m[2]}"),
     (re.compile(_RULE + r" \([^)]*\) not said by staff in the (\w+) half of the interaction$"),
      lambda m, rb: f"接待{_HALVES.get(m[2], m[2])}未说「{_rule(rb, m[1])}」"),
@@ -218,6 +230,18 @@ def _translate(text: Any, rulebook: Rulebook | None, patterns) -> Any:
         if m:
             return render(m, rulebook)
     return text
+
+
+_LINKED = {"provoked_by": "此前群众辱骂", "first_visit": "首次办理", "return_visit": "再次办理"}
+
+
+def linked_evidence(link: Any) -> str:
+    """A line about what a flag is recorded together with (``scoring.access.LinkedEvidence``), in Chinese."""
+    head = _LINKED.get(link.kind, link.kind)
+    if link.kind == "provoked_by":
+        return f"{head}（第 {link.at} 秒）：{link.text or ''}"
+    parts = [f"{link.window or '-'} 窗口", f"票号 {link.ticket_no or '-'}", (link.at or "").replace("T", " "), f"事项「{link.matter or ''}」"]
+    return f"{head}：" + "，".join(parts)
 
 
 def summary(text: Any, rulebook: Rulebook | None = None) -> Any:

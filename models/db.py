@@ -124,6 +124,9 @@ class FlagKind(str, enum.Enum):
     UNLINKED_RATING = "unlinked_rating"  # no interaction found for a rating
     # any other lost point: a situational courtesy not said (请稍等 before a silence, 对不起让您久等了 after a long wait)
     SITUATIONAL = "situational"
+    TELEPHONE = "telephone"  # a phrase a telephone call's situation calls for, not said (七.2)
+    PERSONAL_CALL = "personal_call"  # a call while serving, not about the citizen's matter (二.4)
+    REPEAT_VISIT = "repeat_visit"  # the same citizen back for the same matter (八.3 一次性告知, 八.4 两头跑)
 
 
 class FlagStatus(str, enum.Enum):
@@ -410,6 +413,8 @@ class QueueCall(Base):
     called_at: Mapped[datetime] = mapped_column(DateTime)
     issued_at: Mapped[Optional[datetime]] = mapped_column(DateTime)  # ticket taken: wait = called - issued
     matter: Mapped[Optional[str]] = mapped_column(String(500))
+    # Who took the ticket, as a salted hash of their ID (scoring.store.queue): never the ID itself.
+    citizen_ref: Mapped[Optional[str]] = mapped_column(String(64), index=True)
 
     window: Mapped[Window] = relationship()
 
@@ -507,13 +512,16 @@ class Flag(Base):
     recording_id: Mapped[Optional[int]] = mapped_column(ForeignKey("recording.id", ondelete="CASCADE"), index=True)
     rating_id: Mapped[Optional[int]] = mapped_column(ForeignKey("rating.id", ondelete="CASCADE"))
     follow_up_id: Mapped[Optional[int]] = mapped_column(ForeignKey("follow_up.id", ondelete="CASCADE"))
+    # A second interaction the flag is about (a repeat visit: the return; ``interaction_id`` is the first).
+    linked_interaction_id: Mapped[Optional[int]] = mapped_column(ForeignKey("interaction.id", ondelete="SET NULL"))
     summary: Mapped[str] = mapped_column(String(500), default="")
     evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[FlagStatus] = mapped_column(_enum(FlagStatus, "flag_status"), default=FlagStatus.OPEN)
 
     window: Mapped[Optional[Window]] = relationship()
     staff: Mapped[Optional[Staff]] = relationship()
-    interaction: Mapped[Optional[Interaction]] = relationship()
+    interaction: Mapped[Optional[Interaction]] = relationship(foreign_keys=[interaction_id])
+    linked_interaction: Mapped[Optional[Interaction]] = relationship(foreign_keys=[linked_interaction_id])
     rating: Mapped[Optional[Rating]] = relationship()
     follow_up: Mapped[Optional[FollowUp]] = relationship()
     reviews: Mapped[list["Review"]] = relationship(back_populates="flag")

@@ -275,6 +275,82 @@ class ScoringRules(_Strict):
         return self.severity[severity]
 
 
+def _cue_list(values: list[str]) -> list[str]:
+    cleaned = [_normalise_slots(v.strip()) for v in values]
+    if any(not v.replace(SLOT, "").strip() for v in cleaned):
+        raise ValueError("a cue needs some fixed text besides slots")
+    return cleaned
+
+
+class RetortRules(_Strict):
+    """二.7: the forbidden rule of staff abuse, whose flags carry the citizen abuse before them."""
+
+    rule: str = "forbidden.retort"
+
+
+class PhoneSituation(_Strict):
+    """A telephone situation of 七.2: cues in staff's words on a call and the phrases that meet it."""
+
+    name: str = Field(pattern=r"^[a-z_]+$")
+    rules: list[str] = Field(min_length=1)
+    cues: list[str] = Field(min_length=1)
+    exempt: list[str] = []
+    situation: str = ""
+
+    @field_validator("cues", "exempt")
+    @classmethod
+    def _clean_cues(cls, values: list[str]) -> list[str]:
+        return _cue_list(values)
+
+
+class TelephoneRules(_Strict):
+    """七.2: how a call is found in staff's lines and what it requires."""
+
+    answer_cues: list[str] = Field(min_length=1)
+    greeting_rule: str = "phone.greet"
+    outgoing_rule: str = "phone.outgoing"
+    missing_penalty: float = Field(1.0, ge=0)
+    severity: Severity = Severity.MINOR
+    max_slot_chars: int = Field(8, ge=1)
+    call_gap_seconds: float = Field(20.0, gt=0)
+    situations: list[PhoneSituation] = []
+
+    @field_validator("answer_cues")
+    @classmethod
+    def _clean_cues(cls, values: list[str]) -> list[str]:
+        return _cue_list(values)
+
+    @property
+    def opening_rules(self) -> tuple[str, str]:
+        return (self.greeting_rule, self.outgoing_rule)
+
+
+class PersonalCallRules(_Strict):
+    """二.4: a call while a citizen is served, not about the citizen's matter."""
+
+    severity: Severity = Severity.MAJOR
+    weight: float = Field(10.0, gt=0)
+    matter_words: list[str] = Field(min_length=1)
+    matter_max_substitutions: int = Field(0, ge=0)  # wrong characters (ASR) a matter word may have ...
+    matter_fuzzy_min_chars: int = Field(4, ge=2)  # ... when it is at least this long
+    work_cues: list[str] = []
+    excuse_rules: list[str] = []
+    excuse_cues: list[str] = []
+    excuse_lines: int = Field(2, ge=1)
+
+    @field_validator("matter_words", "work_cues", "excuse_cues")
+    @classmethod
+    def _clean_cues(cls, values: list[str]) -> list[str]:
+        return _cue_list(values)
+
+
+class RepeatVisitRules(_Strict):
+    """八.3/八.4: the same citizen back for the same matter within ``working_days``."""
+
+    working_days: int = Field(5, ge=0)
+    severity: Severity = Severity.MAJOR
+
+
 class Rulebook(_Strict):
     """The whole code of conduct as checked by windowqa."""
 
@@ -291,6 +367,10 @@ class Rulebook(_Strict):
     ratings: RatingRules
     scoring: ScoringRules = ScoringRules()
     management: ManagementRules = ManagementRules()
+    retort: RetortRules = RetortRules()
+    telephone: TelephoneRules | None = None
+    personal_call: PersonalCallRules | None = None
+    repeat_visit: RepeatVisitRules = RepeatVisitRules()
 
     @field_validator("rules")
     @classmethod
@@ -314,6 +394,29 @@ class Rulebook(_Strict):
                     f"rule {rule.id!r}: severity {rule.severity.value!r} is not a level of [scoring.severity] "
                     f"({', '.join(self.scoring.severity_levels)})"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _conduct_rules_known(self) -> "Rulebook":
+        ids = {r.id for r in self.rules}
+        named: list[tuple[str, str]] = []
+        if self.telephone is not None:
+            named += [("telephone.greeting_rule", self.telephone.greeting_rule), ("telephone.outgoing_rule", self.telephone.outgoing_rule)]
+            named += [(f"telephone.situations ({s.name})", rid) for s in self.telephone.situations for rid in s.rules]
+        if self.personal_call is not None:
+            named += [("personal_call.excuse_rules", rid) for rid in self.personal_call.excuse_rules]
+        retort = next((r for r in self.rules if r.id == self.retort.rule), None)
+        if retort is not None and retort.family is not RuleFamily.FORBIDDEN:
+            raise ValueError(f"retort.rule {self.retort.rule!r} must be a forbidden rule")
+        unknown = [f"{where}: {rid!r}" for where, rid in named if rid not in ids]
+        if unknown:
+            raise ValueError("unknown rule ids: " + "; ".join(unknown))
+        levels = [("telephone.severity", self.telephone.severity if self.telephone else None),
+                  ("personal_call.severity", self.personal_call.severity if self.personal_call else None),
+                  ("repeat_visit.severity", self.repeat_visit.severity)]
+        for where, level in levels:
+            if level is not None and level not in self.scoring.severity:
+                raise ValueError(f"{where}: {level.value!r} is not a level of [scoring.severity]")
         return self
 
     @cached_property

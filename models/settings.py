@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 
@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     import_max_field_chars: int = 20_000  # ... and rows with a longer field (a comment)
     rulebook_path: Path | None = None  # default: the shipped rulebook
     calendar_path: Path | None = None  # site calendar TOML over the national working days (default: none)
+    # Salts the hash that queue data keep instead of a citizen's ID (repeat visits, 八.3/八.4): keep it
+    # secret and never change it (another salt no longer recognises a returning citizen). None: IDs are dropped.
+    citizen_ref_salt: SecretStr | None = None
     whisper_model_dir: Path | None = None  # default: data_dir/models/whisper-base, assembled from PyPI
     archive_dir: Path | None = None  # default: data_dir/archive (audio stays on disk)
     face_engine: str = "dlib"  # "dlib" (offline default) or "insightface"

@@ -6,6 +6,7 @@ dashboard's data module own the session scope). Three rooms:
 The pure domain (no database writes):
     segment    split a window's utterances into interactions (farewell, silence, 叫号, greeting)
     score      score one interaction from the rulebook, explained line by line
+    conduct    telephone calls (七.2), calls while serving (二.4), retorts (二.7) inside one interaction
     duty       who is on duty at a window (roster + filed substitutes)
     effective  an interaction's effective score (after inspectors' adjustments), one definition
 

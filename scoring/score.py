@@ -12,6 +12,9 @@ and names the rule, the reason and the utterance. Deductions:
   staff left the citizen in silence at least ``silence_wait_seconds`` without
   ``courtesy.please_wait`` before it.
 
+* conduct findings (:mod:`scoring.conduct`): a phrase a telephone call's situation calls for
+  and staff did not say (七.2), a call while serving not about the citizen's matter (二.4).
+
 Other courtesy hits and citizen abuse are explained with 0 points: citizen abuse is recorded to
 protect staff (二.7), never scored against them. The score never drops below 0.
 """
@@ -23,6 +26,7 @@ from typing import Any, Collection, Iterable, Mapping
 
 from models.domain import Role, RuleFamily
 from models.rulebook import PhraseRule, Rulebook
+from scoring.conduct import Finding, conduct_findings
 from scoring.segment import MatchedUtterance, Segment
 
 SORRY_FOR_WAIT = "courtesy.sorry_for_wait"
@@ -85,6 +89,7 @@ class InteractionScore:
     has_farewell: bool
     forbidden: tuple[tuple[MatchedUtterance, Any], ...] = field(default=())
     abuse: tuple[tuple[MatchedUtterance, Any], ...] = field(default=())
+    findings: tuple[Finding, ...] = field(default=())  # conduct checks (telephone, personal calls)
 
     def explain(self) -> str:
         """The explanation as text, one line per rule, ending with the total."""
@@ -143,6 +148,10 @@ def score_interaction(segment: Segment, rulebook: Rulebook, *, wait_minutes: flo
         if line is not None:
             lines.append(line)
 
+    matter = segment.queue_call.matter if segment.queue_call else None
+    findings = tuple(conduct_findings(items, rulebook, queue_matter=matter))
+    lines.extend(ScoreLine(f.reason, f.points, f.rule_id, f.anchor.seq, f.anchor.utterance.start_s, f.severity) for f in findings)
+
     total = max(0.0, sum(line.points for line in lines))
     return InteractionScore(
         score=round(total, 2),
@@ -153,6 +162,7 @@ def score_interaction(segment: Segment, rulebook: Rulebook, *, wait_minutes: flo
         has_farewell=present.get("courtesy.farewell", False),
         forbidden=tuple(forbidden),
         abuse=tuple(abuse),
+        findings=findings,
     )
 
 

@@ -4,7 +4,9 @@ Cues, strongest first: a farewell by staff closes an interaction (the citizen's 
 ``farewell_tail_seconds`` still belongs to it); a silence of ``interaction_gap_seconds`` closes
 it; a queue call (叫号) between two utterances starts a new one; a staff greeting after the
 citizen has spoken starts a new one (role alternation: a new citizen is being greeted); so
-does answering or placing a telephone call (七.2: a call is served on its own).
+does answering or placing a telephone call when no citizen is being served (七.2: a call is
+served on its own). A call while a citizen is being served stays inside that interaction: it is
+part of how the citizen was served (二.4, :mod:`scoring.conduct`).
 All thresholds come from the rulebook's ``[scoring]`` table.
 """
 
@@ -52,6 +54,7 @@ class QueueCallEvent:
     ticket_no: str
     issued_at: datetime | None = None
     call_id: int | None = None
+    matter: str | None = None  # the queue's 事项: what the citizen came for
 
     @property
     def wait_minutes(self) -> float | None:
@@ -166,7 +169,7 @@ def segment_utterances(
                 reason = "queue_call"
             elif greets and has_citizen:
                 reason = "greeting"
-            elif opens_call:
+            elif opens_call and not has_citizen:
                 reason = "phone_call"
             if reason:
                 close(reason)

@@ -61,7 +61,7 @@ def test_dashboard_never_loads_a_model():
 # Inside scoring/, three rooms: the pure domain thinks, scoring.store writes, scoring.access reads and
 # decides for a user. The pure domain imports neither room; the writers never import the access
 # layer (access may call a writer, wrapped in its role check and audit).
-PURE_DOMAIN = ("segment.py", "score.py", "duty.py", "effective.py")
+PURE_DOMAIN = ("segment.py", "score.py", "duty.py", "effective.py", "conduct.py")
 SCORING_ROOMS = {
     "pure domain": ([ROOT / "scoring" / name for name in PURE_DOMAIN], ("scoring.store", "scoring.access", "scoring.reports", "scoring.accounts")),
     "scoring.store": (_modules("scoring/store"), ("scoring.access", "scoring.reports")),

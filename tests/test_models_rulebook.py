@@ -82,3 +82,17 @@ def test_not_toml_and_missing_file(tmp_path):
         load_rulebook(_write(tmp_path, "version = \n"))
     with pytest.raises(RulebookError, match="not found"):
         load_rulebook(tmp_path / "nope.toml")
+
+
+def test_conduct_tables_name_known_rules_and_levels(tmp_path):
+    """Issue 15: telephone situations, personal calls and repeat visits are validated like the rules."""
+    rb = load_rulebook()
+    assert [s.name for s in rb.telephone.situations] == ["wrong_number", "absent", "transfer", "redirect"]
+    assert rb.rule(rb.retort.rule).severity.value == "serious" and rb.repeat_visit.working_days == 5
+    bad = _shipped().replace('rules = ["phone.wrong_number"]', 'rules = ["phone.wrong_numbr"]', 1)
+    with pytest.raises(RulebookError, match=r"telephone\.situations \(wrong_number\): 'phone\.wrong_numbr'"):
+        load_rulebook(_write(tmp_path, bad))
+    with pytest.raises(RulebookError, match=r"a cue needs some fixed text"):
+        load_rulebook(_write(tmp_path, _shipped().replace('cues = ["××不在"]', 'cues = ["××"]', 1)))
+    with pytest.raises(RulebookError, match=r"working_days"):
+        load_rulebook(_write(tmp_path, _shipped().replace("working_days = 5\nseverity", "working_days = -1\nseverity", 1)))

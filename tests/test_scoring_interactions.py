@@ -92,7 +92,8 @@ def test_long_wait_answered_with_sorry_for_wait_costs_nothing(rulebook):
     assert score_interaction(last, rulebook, wait_minutes=5).score == 100.0
 
 
-def test_a_telephone_call_is_served_on_its_own(rulebook):
+def test_a_telephone_call_while_serving_stays_in_the_interaction(rulebook):
+    """二.4: a call while a citizen is being served is part of how that citizen was served (issue 15)."""
     from models.domain import MatchMethod, RuleFamily, RuleHit, Utterance
     from scoring.segment import MatchedUtterance
 
@@ -109,5 +110,9 @@ def test_a_telephone_call_is_served_on_its_own(rulebook):
     ]
     items = _timed([MatchedUtterance(k, u, tuple(h)) for k, (u, h) in enumerate(lines)])
     segs = segment_utterances(items, [], SegmentOptions.from_rulebook(rulebook))
+    assert [s.split_reason for s in segs] == ["end"]
+    assert [len(s.items) for s in segs] == [5]
+    # the same call with nobody at the counter is a telephone interaction of its own
+    segs = segment_utterances([items[0], items[2], *items[3:]], [], SegmentOptions.from_rulebook(rulebook))
     assert [s.split_reason for s in segs] == ["phone_call", "end"]
-    assert [len(s.items) for s in segs] == [3, 2]
+    assert [len(s.items) for s in segs] == [2, 2]

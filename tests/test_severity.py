@@ -43,9 +43,17 @@ def test_shipped_levels_and_every_forbidden_rule_on_one(rulebook):
     assert [rulebook.scoring.severity_multiplier(s) for s in rulebook.scoring.severity] == [0.5, 1.0, 2.0]
     forbidden = rulebook.family(RuleFamily.FORBIDDEN)
     assert forbidden and all(r.severity.value in rulebook.scoring.severity_levels for r in forbidden)
-    # 七.3 and 八.1 do not grade the forbidden phrases: all major, today's 20 points each
-    assert {r.severity.value for r in forbidden} == {"major"}
-    assert {forbidden_points(r, rulebook) for r in forbidden} == {20.0}
+    # 七.3 and 八.1 do not grade the forbidden phrases: all major, today's 20 points each; a retort with
+    # abuse (恶语还击, 二.7) is the one serious rule: 40 points
+    graded = {r.id: r.severity.value for r in forbidden}
+    assert graded.pop("forbidden.retort") == "serious" and set(graded.values()) == {"major"}
+    assert {forbidden_points(r, rulebook) for r in forbidden if r.id in graded} == {20.0}
+    assert forbidden_points(rulebook.rule("forbidden.retort"), rulebook) == 40.0
+
+
+def _without_serious() -> str:
+    # the shipped rulebook without the level "serious" (its one serious rule made major)
+    return _shipped().replace("serious = 2.0\n", "").replace('severity = "serious"', 'severity = "major"')
 
 
 def _third_interaction(book):
@@ -94,7 +102,7 @@ def test_levels_are_validated(tmp_path):
 
 def test_the_queue_offers_exactly_the_rulebooks_levels(tmp_path, rulebook):
     assert severity_choices(rulebook) == ["minor", "major", "serious"]
-    two = _book(tmp_path, _shipped().replace("serious = 2.0\n", ""))
+    two = _book(tmp_path, _without_serious())
     assert severity_choices(two) == ["minor", "major"]
 
 
@@ -106,7 +114,7 @@ def test_the_queue_page_filters_on_the_rulebooks_levels(tmp_path, monkeypatch):
     set_env(build_hall(tmp_path / "hall"), monkeypatch)
     # a site rulebook without "serious"
     site_book = tmp_path / "site-rulebook.toml"
-    site_book.write_text(_shipped().replace("serious = 2.0\n", ""), encoding="utf-8")
+    site_book.write_text(_without_serious(), encoding="utf-8")
     monkeypatch.setenv("WINDOWQA_RULEBOOK_PATH", str(site_book))
     at = streamlit_testing.AppTest.from_file(str(Path(__file__).resolve().parents[1] / "dashboard" / "streamlit_app.py"), default_timeout=60)
     at.run()

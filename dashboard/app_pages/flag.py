@@ -48,6 +48,8 @@ elif detail.transcript:
 if detail.transcript:
     st.markdown("**对话记录**")
     st.html(ui.transcript_html(detail.transcript, rulebook))  # HTML only: st.markdown would still read Markdown in the (escaped) text
+for link in detail.linked:  # what the flag is recorded together with (二.7 the abuse before a retort; 八.3/八.4 both visits)
+    st.text(labels.linked_evidence(link))
 if detail.interaction:
     it = detail.interaction
     st.caption(f"接待 {ui.seconds(it.started_at)} – {ui.seconds(it.ended_at)}，得分 {it.score:.0f}，问候 {'✓' if it.has_greeting else '✗'}，道别 {'✓' if it.has_farewell else '✗'}")

@@ -286,6 +286,20 @@ class PrescribedPhrase:
 
 
 @dataclass(frozen=True)
+class LinkedEvidence:
+    """What a flag is recorded together with: the citizen abuse before a retort (``provoked_by``, 二.7),
+    or a repeat visit's two visits (``first_visit``, ``return_visit``, 八.3/八.4). Texts redacted."""
+
+    kind: str
+    window: str | None = None
+    ticket_no: str | None = None
+    at: str | None = None  # ISO time (a visit) or seconds into the recording (the abuse)
+    text: str | None = None
+    matter: str | None = None
+    interaction_id: int | None = None
+
+
+@dataclass(frozen=True)
 class FlagDetail:
     """What a reviewer needs to decide a flag."""
 
@@ -301,6 +315,21 @@ class FlagDetail:
     can_appeal: bool
     audio: AudioClip | None = None  # what may be played: the evidence ± the margin, never the whole recording
     unmasked: bool = False  # texts shown with citizens' numbers (the viewer's role may see them)
+    linked: tuple[LinkedEvidence, ...] = ()  # what the flag is recorded together with
+
+
+def _linked(actor: Actor, flag: Flag, policy: AccessPolicy) -> tuple[LinkedEvidence, ...]:
+    ev = flag.evidence or {}
+    out = []
+    provoked = ev.get("provoked_by")
+    if isinstance(provoked, dict):
+        out.append(LinkedEvidence("provoked_by", at=f"{float(provoked.get('start_s') or 0):.1f}", text=redact(actor, provoked.get("text"), policy)))
+    if flag.kind is FlagKind.REPEAT_VISIT:
+        for kind, key in (("first_visit", "first"), ("return_visit", "return")):
+            visit = ev.get(key) or {}
+            out.append(LinkedEvidence(kind, window=visit.get("window"), ticket_no=visit.get("ticket_no"), at=visit.get("called_at"),
+                                      matter=redact(actor, ev.get("matter"), policy), interaction_id=visit.get("interaction_id")))
+    return tuple(out)
 
 
 def _resolve_audio(path: str | None, archive_dir: Path | None) -> str | None:
@@ -445,6 +474,7 @@ def flag_detail(session: Session, actor: Actor, flag_id: int, *, rulebook: Ruleb
         and not any(r.kind == "appeal" for r in reviews),
         audio=clip,
         unmasked=policy.sees_pii(actor),
+        linked=_linked(actor, flag, policy),
     )
 
 

@@ -30,6 +30,9 @@ FLAG_KIND_LABELS = {
     FlagKind.STAFF_MISMATCH: "工号不符",
     FlagKind.UNLINKED_RATING: "评价未关联",
     FlagKind.SITUATIONAL: "未说情境用语",
+    FlagKind.TELEPHONE: "电话用语缺失",
+    FlagKind.PERSONAL_CALL: "服务中接打无关电话",
+    FlagKind.REPEAT_VISIT: "重复跑腿（未一次性告知）",
 }
 FLAG_STATUS_LABELS = {FlagStatus.OPEN: "待处理", FlagStatus.CONFIRMED: "已确认", FlagStatus.DISMISSED: "已排除"}
 FOLLOW_UP_LABELS = {

@@ -35,6 +35,9 @@ def score_restore(session: Session, flag: Flag) -> float:
         return points_deducted(interaction.explanation or [], {ev.get("original_rule_id", ev.get("rule_id"))}, seq)
     if flag.kind is FlagKind.MISSING_COURTESY:
         return points_deducted(interaction.explanation or [], REQUIRED_COURTESY_IDS, None)
+    if flag.kind in (FlagKind.TELEPHONE, FlagKind.PERSONAL_CALL):  # scoring.conduct: a line at the call's opening
+        seq = session.scalar(select(Utterance.seq).where(Utterance.id == flag.utterance_id)) if flag.utterance_id else None
+        return points_deducted(interaction.explanation or [], {ev.get("rule_id")}, seq)
     return 0.0
 
 

@@ -16,16 +16,11 @@ from sqlalchemy.orm import Session
 from models.db import Flag, FlagKind, FollowUp, Interaction, Rating, Review, ReviewKind, RuleHitRow, UserRole, Utterance, Window
 from models.domain import RuleFamily
 from models.rulebook import Rulebook
-from scoring.access.feedback import acknowledged
+from scoring.access.feedback import STAFF_FLAG_KINDS, acknowledged
 from scoring.access.flags import FlagFilter, FlagRow, flag_queue, prescribed_phrases
 from scoring.access.policy import ANALYTICS, DEFAULT_POLICY, FOLLOW_UP_LABELS, AccessPolicy, bucket_expr, day_end, day_start, redact, require, staff_scope
 from scoring.accounts import Actor
 from scoring.effective import effective_score, score_adjustments
-
-
-# What a staff member sees of their own flags: everything penalised (citizen abuse protects them and is
-# not theirs to appeal; an unlinked rating or an overdue follow-up is the hall's matter).
-STAFF_FLAG_KINDS = (FlagKind.FORBIDDEN, FlagKind.MISSING_COURTESY, FlagKind.SITUATIONAL, FlagKind.POOR_RATING, FlagKind.STAFF_MISMATCH)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ Modules:
     site        departments, windows, staff, roster, substitutes from a TOML/CSV site file
     ratings     好差评 import, validation, linking, 工号 check, follow-ups, overdue flags
     queue       叫号 import and re-scoring of the recordings it touches
+    repeat_visits  citizens back for the same matter (八.3/八.4): hashed citizen references, flags
     flags       raise (idempotently) and list flags
     tabular     reading CSV/JSON/XLSX import files, import runs
 

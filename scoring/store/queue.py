@@ -2,7 +2,9 @@
 
 A call tells segmentation that a new citizen comes to the window, gives the interaction its
 ticket number and, with the ticket's issue time, how long the citizen waited (the
-``courtesy.sorry_for_wait`` situation). Re-importing a file changes nothing.
+``courtesy.sorry_for_wait`` situation). Re-importing a file changes nothing. A row may name the
+matter (事项) and the citizen's ID: the ID is stored only as a salted hash
+(:func:`scoring.store.repeat_visits.citizen_ref`), for the repeat-visit check run after the import.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ from sqlalchemy.orm import Session
 
 from models.db import QueueCall, Recording, RecordingStatus, Window
 from models.rulebook import Rulebook
+from models.workdays import WorkCalendar
 from scoring.store.ratings import link_ratings
 from scoring.store.recordings import rescore_recording
+from scoring.store.repeat_visits import citizen_ref, flag_repeat_visits
 from scoring.store.tabular import Rejected, RowLimits, parse_time, read_rows, record_import_run, text_value
 
 log = logging.getLogger("scoring")
@@ -29,6 +33,8 @@ QUEUE_FIELDS: dict[str, tuple[str, ...]] = {
     "ticket_no": ("ticket", "number", "票号", "号码", "排队号", "取号号码"),
     "issued_at": ("issue_time", "ticket_time", "取号时间"),
     "matter": ("事项", "业务", "办理事项"),
+    # hashed at import, never stored as read (scoring.store.repeat_visits)
+    "citizen_id": ("id_number", "id_no", "身份证号", "身份证号码", "证件号码"),
 }
 
 
@@ -39,10 +45,14 @@ class QueueImportReport:
     unchanged: int = 0
     rejected: list[Rejected] = field(default_factory=list)
     rescored_recordings: int = 0
+    citizen_refs: int = 0  # rows whose citizen ID was stored as a salted hash
+    ids_dropped: int = 0  # rows with a citizen ID but no salt configured: the ID was not kept at all
+    repeat_visit_flags: int = 0
 
 
 def import_queue(
-    session: Session, path: str | Path, rulebook: Rulebook, *, limits: RowLimits | None = None, today: datetime | None = None
+    session: Session, path: str | Path, rulebook: Rulebook, *, limits: RowLimits | None = None, today: datetime | None = None,
+    citizen_salt: str | None = None, calendar: WorkCalendar | None = None,
 ) -> QueueImportReport:
     """Import a queue system export (CSV or JSON) and re-score the recordings it touches.
 
@@ -52,6 +62,9 @@ def import_queue(
         rulebook: for re-scoring.
         limits: bounds of a row (accepted dates, longest field); rows outside are rejected.
         today: the day the accepted dates are counted from (default: now).
+        citizen_salt: the site's secret salt of citizen references (``Settings.citizen_ref_salt``);
+            without it a row's citizen ID is dropped (counted in ``ids_dropped``).
+        calendar: working days for the repeat-visit window (default: the national calendar).
 
     Raises:
         ImportFileError: the file cannot be read at all.
@@ -92,15 +105,32 @@ def import_queue(
         if old is not None:
             report.unchanged += 1
             continue
-        session.add(QueueCall(window_id=key[0], ticket_no=key[1], called_at=called_at, issued_at=issued_at, matter=f.get("matter")))
+        ref = _citizen_ref(f.get("citizen_id"), citizen_salt, report)
+        session.add(QueueCall(window_id=key[0], ticket_no=key[1], called_at=called_at, issued_at=issued_at, matter=f.get("matter"),
+                              citizen_ref=ref))
         touched.setdefault(key[0], []).append(called_at)
         report.imported += 1
     session.flush()
     for window_id, times in touched.items():
         report.rescored_recordings += _rescore_window(session, rulebook, window_id, min(times), max(times))
+    if touched:
+        first = min(min(times) for times in touched.values())
+        report.repeat_visit_flags = flag_repeat_visits(session, rulebook, calendar, since=first)
     record_import_run(session, "queue", path, report)
     log.info("queue %s: %d imported, %d unchanged, %d rejected", path, report.imported, report.unchanged, len(report.rejected))
     return report
+
+
+def _citizen_ref(raw: object, salt: str | None, report: QueueImportReport) -> str | None:
+    # The raw ID goes no further than this function.
+    text = str(raw).strip() if raw is not None else ""
+    if not text:
+        return None
+    if not salt:
+        report.ids_dropped += 1
+        return None
+    report.citizen_refs += 1
+    return citizen_ref(text, salt)
 
 
 def _row_fields(f: dict) -> dict:

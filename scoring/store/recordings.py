@@ -32,6 +32,7 @@ from models.db import (
 from models.domain import Role, RuleHit, Utterance
 from models.rulebook import Rulebook
 from models.transcript_search import search_text
+from scoring.conduct import PERSONAL_CALL, provoking_abuse
 from scoring.duty import DutyTable
 from scoring.score import REQUIRED_COURTESY_IDS, InteractionScore, score_interaction
 from scoring.segment import MatchedUtterance, QueueCallEvent, Segment, SegmentOptions, segment_utterances
@@ -71,11 +72,11 @@ def window_by_code(session: Session, code: str) -> Window:
 def load_calls(session: Session, window_id: int, start: datetime, end: datetime) -> list[QueueCallEvent]:
     """The queue calls of a window in [start, end] as segmentation events (read-only)."""
     rows = session.execute(
-        select(QueueCall.id, QueueCall.called_at, QueueCall.ticket_no, QueueCall.issued_at)
+        select(QueueCall.id, QueueCall.called_at, QueueCall.ticket_no, QueueCall.issued_at, QueueCall.matter)
         .where(QueueCall.window_id == window_id, QueueCall.called_at >= start, QueueCall.called_at <= end)
         .order_by(QueueCall.called_at)
     ).all()
-    return [QueueCallEvent(called_at=r[1], ticket_no=r[2], issued_at=r[3], call_id=r[0]) for r in rows]
+    return [QueueCallEvent(called_at=r[1], ticket_no=r[2], issued_at=r[3], call_id=r[0], matter=r[4]) for r in rows]
 
 
 def _absolute(recording_start: datetime | None, u: Utterance) -> datetime | None:
@@ -133,7 +134,7 @@ def store_recording(
     result = StoredRecording(recording_id=recording.id, utterances=len(items), interactions=len(interaction_ids))
     result.hits = sum(len(i.hits) + len(i.abuse) for i in items)
     result.scores = [score.score for _seg, score, _st in scored]
-    result.flags = _raise_interaction_flags(session, recording, scored, interaction_ids, utterance_ids)
+    result.flags = _raise_interaction_flags(session, recording, scored, interaction_ids, utterance_ids, rulebook.retort.rule)
     recording.status = RecordingStatus.DONE
     recording.failure_reason = None
     recording.rulebook_version = rulebook.version
@@ -275,7 +276,7 @@ def _rebuild_interactions(
     result = StoredRecording(recording_id=recording.id, utterances=len(items), interactions=len(ids))
     result.hits = sum(len(i.hits) + len(i.abuse) for i in items)
     result.scores = [score.score for _seg, score, _st in scored]
-    result.flags = _raise_interaction_flags(session, recording, scored, ids, utterance_ids)
+    result.flags = _raise_interaction_flags(session, recording, scored, ids, utterance_ids, rulebook.retort.rule)
     return result
 
 
@@ -300,6 +301,7 @@ def _raise_interaction_flags(
     scored: list[tuple[Segment, InteractionScore, int | None]],
     interaction_ids: list[int],
     utterance_ids: dict[int, int],
+    retort_rule: str | None = None,
 ) -> int:
     wanted: list[dict] = []
     for (seg, score, staff_id), iid in zip(scored, interaction_ids):
@@ -317,10 +319,11 @@ def _raise_interaction_flags(
                     penalised=True,
                     raised_at=item.utterance.started_at or when,
                     summary=f"{hit.rule_id}: {item.utterance.text}",
-                    evidence=_evidence(recording, item, hit),
+                    evidence=_evidence(recording, item, hit) | _provoked_by(seg, item, hit, retort_rule, utterance_ids),
                     utterance_id=uid,
                 )
             )
+        wanted.extend(_finding_flags(recording, score, common, utterance_ids, when))
         for item, hit in score.abuse:
             uid = utterance_ids[item.seq]
             wanted.append(
@@ -385,6 +388,7 @@ def _deduction_flags(recording: Recording, seg: Segment, score: InteractionScore
     its id when interactions are rebuilt.
     """
     covered = {(hit.rule_id, item.seq) for item, hit in score.forbidden}
+    covered |= {(f.rule_id, f.anchor.seq) for f in score.findings if f.flagged}  # their own flags (_finding_flags)
     out = []
     for line in score.lines:
         if line.points >= 0 or line.rule_id is None or (line.rule_id, line.utterance_seq) in covered:
@@ -411,6 +415,39 @@ def _deduction_flags(recording: Recording, seg: Segment, score: InteractionScore
             evidence=evidence,
             utterance_id=utterance_ids[anchor.seq],
         ))
+def _provoked_by(seg: Segment, item: MatchedUtterance, hit: RuleHit, retort_rule: str | None, utterance_ids: dict[int, int]) -> dict:
+    # 二.7: a staff retort is stored with the citizen abuse before it (its utterance and flag).
+    if hit.rule_id != retort_rule:
+        return {}
+    abuse = provoking_abuse(seg.items, item)
+    if abuse is None:
+        return {"provoked_by": None}
+    uid = utterance_ids[abuse.seq]
+    return {"provoked_by": {"utterance_id": uid, "flag_key": f"citizen_abuse:u{uid}", "text": abuse.utterance.text,
+                            "start_s": round(abuse.utterance.start_s, 3)}}
+
+
+def _finding_flags(recording: Recording, score: InteractionScore, common: dict, utterance_ids: dict[int, int], when: datetime) -> list[dict]:
+    # Conduct findings that cost points (a telephone phrase not said, a personal call) as flags.
+    out = []
+    for f in score.findings:
+        if not f.flagged:
+            continue
+        uid = utterance_ids[f.anchor.seq]
+        kind = FlagKind.PERSONAL_CALL if f.kind == PERSONAL_CALL else FlagKind.TELEPHONE
+        out.append(
+            dict(
+                common,
+                dedupe_key=f"{kind.value}:u{uid}:{f.rule_id}",
+                kind=kind,
+                severity=f.severity or "minor",
+                penalised=True,
+                raised_at=f.anchor.utterance.started_at or when,
+                summary=f.reason,
+                evidence=_evidence(recording, f.anchor) | {"rule_id": f.rule_id, **f.evidence},
+                utterance_id=uid,
+            )
+        )
     return out
 
 

@@ -20,6 +20,7 @@ import typer
 
 from windowqa.app import app
 from windowqa.context import DB_OPT, RULEBOOK_OPT, cli_context, fail
+from windowqa.commands._shared import work_calendar
 
 log = logging.getLogger("windowqa")
 
@@ -266,17 +267,22 @@ def queue_import(
 
     cli = cli_context(ctx, db=db, rulebook=rulebook_path)
     rulebook, factory = cli.rulebook, cli.sessions
+    calendar, salt = work_calendar(cli.settings.calendar_path), cli.settings.citizen_ref_salt
     failed = False
     for file in files:
         try:
             with factory() as s, s.begin():
-                report = import_queue(s, file, rulebook, limits=_row_limits(cli.settings))
+                report = import_queue(s, file, rulebook, limits=_row_limits(cli.settings), calendar=calendar,
+                                      citizen_salt=salt.get_secret_value() if salt else None)
                 _audit(s, "queue.import", file, imported=report.imported, unchanged=report.unchanged, rejected=len(report.rejected))
         except (ImportFileError, DBAPIError) as exc:
             _not_imported(file, exc)
             failed = True
             continue
-        typer.echo(f"{file}: {report.imported} imported, {report.unchanged} unchanged, {len(report.rejected)} rejected; {report.rescored_recordings} recordings re-scored")
+        typer.echo(f"{file}: {report.imported} imported, {report.unchanged} unchanged, {len(report.rejected)} rejected; {report.rescored_recordings} recordings re-scored; "
+                   f"{report.repeat_visit_flags} repeat-visit flags")
+        if report.ids_dropped:
+            typer.echo(f"{file}: {report.ids_dropped} citizen IDs not kept: set citizen_ref_salt (WINDOWQA_CITIZEN_REF_SALT) to check repeat visits", err=True)
         _echo_rejects(report.rejected)
     if failed:
         raise typer.Exit(1)

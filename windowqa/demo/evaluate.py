@@ -16,6 +16,8 @@ Measures (each with the counts behind it):
   interaction most.
 * **attendance**: the class of every staff half-day (on time, late, early leave, missing
   check, leave, ...) equals the expected one; unknown faces are recorded as unknown.
+* **conduct** (issue 15): telephone phrases, personal calls, retorts and repeat visits, precision
+  and recall per item (:mod:`windowqa.demo.conduct_eval`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from sqlalchemy import select
 
 from models.domain import Role
 from models.rulebook import Rulebook, load_rulebook
+from windowqa.demo.conduct_eval import evaluate_conduct, format_conduct
 from windowqa.demo.simulator import HallTruth, load_truth
 
 FAMILIES = ("courtesy", "phone", "forbidden")
@@ -42,6 +45,8 @@ TARGETS = {
     "attribution_accuracy": 0.95,
     "rating_link_accuracy": 0.95,
     "attendance_accuracy": 1.00,
+    # issue 15, per detected item
+    **{f"{item}_{m}": v for item in ("telephone", "personal_call", "retort", "repeat_visit") for m, v in (("precision", 0.90), ("recall", 0.85))},
 }
 
 
@@ -125,6 +130,7 @@ def evaluate_demo(folder: str | Path, options: EvalOptions | None = None, *, rul
         from attendance.store import load_checkins
 
         checkins = load_checkins(s, truth.days[0], truth.days[-1], include_unknown=True)
+        conduct = evaluate_conduct(s, truth, recordings)
 
     report: dict[str, Any] = {"folder": str(folder), "options": {"boundary_s": options.boundary_s}}
     report["missing_recordings"] = [rid for rid, stored in rec_of_truth.items() if stored is None]
@@ -136,6 +142,7 @@ def evaluate_demo(folder: str | Path, options: EvalOptions | None = None, *, rul
     report["attendance"] = _attendance(truth, records, checkins)
     report["courtesy_flags"] = _courtesy_flags(truth, truth_to_stored)
     report["citizen_abuse"] = _abuse(truth, truth_to_stored, abuse_interactions)
+    report["conduct"] = conduct
 
     metrics = _metrics(report)
     report["metrics"] = metrics
@@ -159,6 +166,7 @@ def _metrics(report: dict[str, Any]) -> dict[str, Any]:
         "attribution_accuracy": report["attribution"]["accuracy"],
         "rating_link_accuracy": report["rating_links"]["accuracy"],
         "attendance_accuracy": report["attendance"]["accuracy"],
+        **{f"{item}_{m}": d[m] for item, d in report["conduct"].items() for m in ("precision", "recall")},
     }
 
 
@@ -340,10 +348,11 @@ def _courtesy_flags(truth: HallTruth, truth_to_stored) -> dict[str, Any]:
 def _abuse(truth: HallTruth, truth_to_stored, abuse_interactions) -> dict[str, Any]:
     """Interactions with an abusive citizen that carry a citizen-abuse finding, and those that should not."""
     found = missed = false = 0
+    insulted = {u.interaction for u in truth.utterances if u.citizen_abuse}  # citizen_abuse, and retort scenarios
     for ti in truth.interactions:
         si = truth_to_stored.get(ti.id)
         has = si is not None and si.id in abuse_interactions
-        if ti.scenario == "citizen_abuse":
+        if ti.id in insulted:
             found += has
             missed += not has
         else:
@@ -407,6 +416,7 @@ def format_report(report: dict[str, Any]) -> str:
     lines.append(f"greeting/farewell flags  {pct(cf['accuracy'])}   ({cf['correct']}/{cf['total']} served interactions)")
     lines.append(f"citizen abuse           {pct(ab['recall'])}   ({ab['found']}/{ab['interactions']} abusive interactions found, "
                  f"{ab['false_interactions']} others marked)")
+    lines.extend(format_conduct(report["conduct"]))
     lines.append("targets: " + ", ".join(f"{k} {'ok' if ok else 'MISSED'}" for k, ok in report["passed"].items()))
     for f in FAMILIES:
         d = ph["families"][f]

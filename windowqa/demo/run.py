@@ -18,6 +18,7 @@ Engines (Whisper, matcher, face engine) are built by the caller or here, explici
 from __future__ import annotations
 
 import logging
+import secrets
 import shutil
 import time
 from collections import Counter
@@ -142,7 +143,10 @@ def run_demo(
 
     url = database_url(folder)
     factory = open_database(url)
-    _load_site_and_queue(factory, truth, folder, rulebook)
+    # The queue export names citizens (made-up IDs): the import keeps only their hash under a salt,
+    # the site's secret or, for a demo without one, this run's.
+    salt = settings.citizen_ref_salt.get_secret_value() if settings.citizen_ref_salt else secrets.token_hex(16)
+    _load_site_and_queue(factory, truth, folder, rulebook, salt)
     lap("site_and_queue")
 
     _attendance(factory, truth, folder, rulebook, face_engine)
@@ -158,6 +162,7 @@ def run_demo(
         matcher = build_matcher(rulebook, cache_dir=settings.data_dir / "cache")
     lap("engines")
     ingest_report = _ingest(factory, truth, folder, rulebook, transcriber, matcher, options.progress)
+    _link_repeat_visits(factory, rulebook, settings)
     lap("ingest")
 
     ratings = _import_ratings(factory, truth, folder, rulebook)
@@ -173,14 +178,23 @@ def run_demo(
     return result
 
 
-def _load_site_and_queue(factory, truth: HallTruth, folder: Path, rulebook: Rulebook) -> None:
+def _load_site_and_queue(factory, truth: HallTruth, folder: Path, rulebook: Rulebook, salt: str) -> None:
     """The site file (with the substitute's filing time, 备案) and the queue system's call events."""
     from scoring.store.queue import import_queue
     from scoring.store.site import load_site
 
     with factory() as s, s.begin():
         load_site(s, folder / truth.files.site, rulebook)
-        import_queue(s, folder / truth.files.queue, rulebook)
+        import_queue(s, folder / truth.files.queue, rulebook, citizen_salt=salt)
+
+
+def _link_repeat_visits(factory, rulebook: Rulebook, settings: Settings) -> None:
+    """Repeat visits again, now that the recordings' interactions exist (the flags gain their links)."""
+    from models.workdays import WorkCalendar
+    from scoring.store.repeat_visits import flag_repeat_visits
+
+    with factory() as s, s.begin():
+        flag_repeat_visits(s, rulebook, WorkCalendar.from_file(settings.calendar_path))
 
 
 def _import_ratings(factory, truth: HallTruth, folder: Path, rulebook: Rulebook):

@@ -21,6 +21,7 @@ import numpy as np
 from models.rulebook import Rulebook, load_rulebook
 from windowqa.demo import load_bank
 from windowqa.demo.simulator.attendance import simulate_attendance
+from windowqa.demo.simulator.conduct import assign_citizens
 from windowqa.demo.simulator.hall import (
     ENROLLED_PHOTOS,
     GOOD_COMMENTS,
@@ -142,6 +143,7 @@ def generate_hall(folder: str | Path, options: SimOptions | None = None, *, rule
         write_flac(folder / plan.path, mix(timeline, options, babble_pool, nprng))
         truth.recordings.append(recording)
     _simulate_ratings(truth, rng, options, rulebook)
+    assign_citizens(truth, options.seed)
     simulate_attendance(truth, rng, cast.everyone, cast.on_leave, cast.leave_day, rulebook, folder)
     write_site_files(folder, truth, rulebook)
     write_truth(folder, truth)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from models.domain import Role
 from windowqa.demo import BankLine
+from windowqa.demo.simulator import conduct
 from windowqa.demo.simulator.options import SimOptions, SimulationError
 
 # Which forbidden rules a scenario's "bad" variant draws its staff line from (seed wording and
@@ -53,8 +54,9 @@ SCENARIO_WEIGHTS = {
     "materials_invalid": 2,
     "cannot_satisfy": 2,
     "citizen_abuse": 1,
+    **conduct.CONDUCT_WEIGHTS,  # issue 15: calls while serving, retorts
 }
-PHONE_SCENARIOS = ("phone_incoming", "phone_transfer", "phone_wrong_number", "phone_outgoing")
+PHONE_SCENARIOS = ("phone_incoming", "phone_transfer", "phone_wrong_number", "phone_outgoing", *conduct.PHONE_CONDUCT_SCENARIOS)
 
 S, C = Role.STAFF, Role.CITIZEN
 
@@ -78,6 +80,7 @@ class Script:
     turns: list[Turn]
     served: bool
     long_wait: bool = False
+    conduct: list[str] = field(default_factory=list)  # the conduct flags it must raise (simulator.conduct)
 
 
 class Library:
@@ -133,6 +136,8 @@ def script(lib: Library, rng: random.Random, scenario: str, variants: list[str])
     """
     if scenario.startswith("phone_"):
         return _phone_script(lib, rng, scenario)
+    if scenario in conduct.CONDUCT_WEIGHTS:
+        return _conduct_script(lib, rng, scenario, [v for v in variants if v != "forbidden"])
     if scenario not in _BODIES:
         raise SimulationError(f"unknown scenario {scenario!r}")
     w = _Writer(lib, rng)
@@ -243,9 +248,25 @@ _BODIES: dict[str, Callable[[_Writer, str, bool], None]] = {
 }
 
 
+def _conduct_script(lib: Library, rng: random.Random, scenario: str, variants: list[str]) -> Script:
+    """A served scenario of :mod:`.conduct`: greeting, the citizen's matter, the call or retort, farewell."""
+    w = _Writer(lib, rng)
+    variants = [*variants, *conduct.draw_conduct_variants(rng, scenario)]
+    if "no_greeting" not in variants:
+        w.say(S, w.pick(S, "any", rule="courtesy.greet"), (0.5, 1.0))
+    opening = lib.by_id[conduct.ASKS_FOR_LICENCE] if scenario == "work_call" else w.pick(C, "ordinary", neutral=True)
+    w.say(C, opening)
+    expected = conduct.conduct_body(w, scenario, variants)
+    if "no_farewell" not in variants:
+        w.say(S, w.pick(S, "any", rule="courtesy.farewell"))
+    return Script(scenario, variants, w.turns, served=True, conduct=expected)
+
+
 def _phone_script(lib: Library, rng: random.Random, scenario: str) -> Script:
     """A telephone call at the window: only the staff side is on the window microphones."""
     w = _Writer(lib, rng)
+    if scenario in conduct.PHONE_CONDUCT_SCENARIOS:
+        return Script(scenario, [], w.turns, served=False, conduct=conduct.phone_conduct_script(w))
 
     def say(line: BankLine, pause: tuple[float, float] = (1.5, 3.0)) -> None:
         w.say(S, line, pause, "phone")

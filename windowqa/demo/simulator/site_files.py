@@ -33,8 +33,9 @@ def write_site_files(folder: Path, truth: HallTruth, rulebook: Rulebook) -> None
             writer.writerow(header)
             writer.writerows(rows)
 
-    write_csv(files.queue, ["called_at", "window", "ticket_no", "issued_at"],
-              [[iso_time(q.called_at), q.window, q.ticket_no, iso_time(q.issued_at)] for q in truth.queue_calls])
+    write_csv(files.queue, ["called_at", "window", "ticket_no", "issued_at", "matter", "citizen_id"],
+              [[iso_time(q.called_at), q.window, q.ticket_no, iso_time(q.issued_at), q.matter or "", q.citizen_id or ""]
+               for q in truth.queue_calls])
     write_csv(files.ratings, ["serial_no", "rated_at", "window", "staff_no", "staff_name", "level", "comment", "matter"],
               [[r.serial_no, iso_time(r.rated_at), r.window, r.terminal_staff_no, r.terminal_staff_name, r.level,
                 r.comment, r.matter] for r in truth.ratings])

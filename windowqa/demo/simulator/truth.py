@@ -222,6 +222,9 @@ class TruthInteraction(TruthRecord):
     gap_after_s: float
     utterances: list[str]
     rating: str | None = None
+    # issue 15: the conduct flags it must raise ("telephone:<rule id>", "personal_call", "retort",
+    # "retort:provoked"); scenarios of simulator.conduct without any are look-alikes that must raise none
+    conduct: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -233,6 +236,18 @@ class TruthQueueCall(TruthRecord):
     ticket_no: str
     issued_at: datetime
     interaction: str
+    matter: str | None = None  # 事项
+    citizen_id: str | None = None  # made up; the import keeps only its salted hash
+
+
+@dataclass
+class TruthRepeatVisit(TruthRecord):
+    """A citizen who came back (八.3/八.4): ``flag`` True when the same matter must be flagged, False for another matter."""
+
+    first: str
+    back: str
+    matter: str
+    flag: bool
 
 
 @dataclass
@@ -329,6 +344,7 @@ class HallTruth(TruthRecord):
     utterances: list[TruthUtterance] = field(default_factory=list)
     queue_calls: list[TruthQueueCall] = field(default_factory=list)
     ratings: list[TruthRating] = field(default_factory=list)
+    repeat_visits: list[TruthRepeatVisit] = field(default_factory=list)
     attendance: TruthAttendance = field(default_factory=TruthAttendance)
     files: TruthFiles = field(default_factory=TruthFiles)
 

@@ -1,0 +1,181 @@
+"""Conduct checks of issue 15 on a recorded transcript: telephone situations (七.2), calls while
+serving (二.4), staff retorts (二.7); the stored flags, their review and the staff member's view.
+
+``window-b05-conduct.jsonl`` is one window's morning: interactions 1-10 as commented in
+``tests/data/transcripts/`` (its lines are annotated with the hits the matcher gives them; one
+test checks that the real matcher agrees).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from _store_support import add_site, factory, load_transcript, rulebook, sqlite_url, store_fixture  # noqa: F401  (fixtures)
+from models.db import Flag, FlagKind, Interaction, Utterance
+from scoring.conduct import call_purpose, find_calls, find_cue
+from scoring.score import score_interaction
+from scoring.segment import MatchedUtterance, SegmentOptions, segment_utterances
+
+NAME = "window-b05-conduct.jsonl"
+START = datetime(2026, 3, 2, 9, 0, 0)
+
+
+def _segments(book, name=NAME):
+    items = [MatchedUtterance(i.seq, replace(i.utterance, started_at=START + timedelta(seconds=i.utterance.start_s)), i.hits, i.abuse)
+             for i in load_transcript(name, book)]
+    return segment_utterances(items, [], SegmentOptions.from_rulebook(book))
+
+
+def _found(score):
+    return [(f.kind, f.rule_id, f.flagged) for f in score.findings]
+
+
+def test_calls_while_serving_stay_in_the_interaction(rulebook):
+    segs = _segments(rulebook)
+    assert [len(s.items) for s in segs] == [8, 8, 9, 3, 2, 2, 2, 5, 6, 7]
+    assert [s.served for s in segs] == [True, True, True, False, False, False, False, True, True, True]
+    calls = [[(len(c.items), c.outgoing, c.during_service) for c in find_calls(s.items, rulebook)] for s in segs]
+    # (the call of 3 runs on to staff's next line: only the citizen speaking again or a silence ends a call)
+    assert calls[:7] == [[(2, False, True)], [(2, False, True)], [(3, False, True)], [(3, False, False)], [(2, False, False)],
+                         [(2, False, False)], [(2, True, False)]]
+    assert calls[9] == [(2, True, True)]
+
+
+def test_telephone_situations_require_their_phrases(rulebook):
+    scores = [score_interaction(s, rulebook) for s in _segments(rulebook)]
+    # 4: the colleague is absent and 七.2.3 was not said
+    assert _found(scores[3]) == [("telephone", "phone.greet", False), ("telephone", "phone.absent", True)]
+    assert "张科长不在" in scores[3].findings[1].evidence["cue_text"]
+    assert "××不在，若需要帮助，我可以帮您转告" in scores[3].findings[1].reason
+    # 5: a wrong number answered as prescribed: strengths, no deduction
+    assert _found(scores[4]) == [("telephone", "phone.greet", False), ("telephone", "phone.wrong_number", False)]
+    assert scores[4].score == 100.0
+    # 6: answered with 喂 and no phrase for the wrong number
+    assert _found(scores[5]) == [("telephone", "phone.greet", True), ("telephone", "phone.wrong_number", True)]
+    minor = rulebook.scoring.severity_multiplier(rulebook.telephone.severity)
+    assert scores[5].score == 100.0 - (5.0 + 3.0) * minor
+    # 7: an outgoing call needs no greeting
+    assert _found(scores[6]) == []
+
+
+def test_personal_calls_while_serving_are_flagged_and_work_calls_are_not(rulebook):
+    segs = _segments(rulebook)
+    scores = [score_interaction(s, rulebook) for s in segs]
+    purposes = [call_purpose(c, s.items, rulebook) for s in segs for c in find_calls(s.items, rulebook)]
+    assert purposes == ["work", "personal", "excused", "public", "public", "public", "public", "work"]
+    # 1: an incoming call about the citizen's 营业执照年报; 10: an outgoing call announced as work
+    assert _found(scores[0]) == [("telephone", "phone.greet", False)] and scores[0].score == 100.0
+    assert _found(scores[9]) == [] and scores[9].score == 100.0
+    # 2: a family call while the citizen waits: 二.4, and no 七.2 judgement (no consultation)
+    assert _found(scores[1]) == [("personal_call", "conduct.personal_call", True)]
+    pc = rulebook.personal_call
+    assert scores[1].score == 100.0 - pc.weight * rulebook.scoring.severity_multiplier(pc.severity)
+    assert scores[1].findings[0].anchor.utterance.text.startswith("喂，妈")
+    # 3: an urgent call excused to the citizen first (二.4 allows it)
+    assert _found(scores[2]) == []
+
+
+def test_relatedness_and_cues_come_from_the_rulebook(rulebook):
+    segs = _segments(rulebook)
+    work = segs[0]
+    assert call_purpose(find_calls(work.items, rulebook)[0], work.items, rulebook) == "work"
+    # without 营业执照 / 年报 among the matter words, the same call is no longer about the citizen's matter
+    words = [w for w in rulebook.personal_call.matter_words if w not in ("营业执照", "年报")]
+    book = rulebook.model_copy(update={"personal_call": rulebook.personal_call.model_copy(update={"matter_words": words})})
+    assert call_purpose(find_calls(work.items, book)[0], work.items, book) == "personal"
+    # ... unless the queue ticket names the matter the call is about
+    assert call_purpose(find_calls(work.items, rulebook)[0], work.items[3:], rulebook, queue_matter="营业执照年报") == "work"
+    assert find_cue("王姐现在不在", ["××不在"]) == "××不在"
+    assert find_cue("这项业务不在我们这儿办", ["××不在"]) == "××不在"  # the exempt list of [telephone.situations] catches it
+
+
+def test_a_retort_is_serious_and_linked_to_the_abuse_before_it(factory, rulebook):
+    with factory() as s, s.begin():
+        site = add_site(s, day=START)
+        store_fixture(s, rulebook, NAME, window=site["A03"], start=START)
+    with factory() as s:
+        flags = {(f.kind, (f.evidence or {}).get("rule_id")): f for f in s.scalars(select(Flag))}
+        retorts = sorted((f for f in s.scalars(select(Flag).where(Flag.kind == FlagKind.FORBIDDEN))
+                          if f.evidence["rule_id"] == "forbidden.retort"), key=lambda f: f.raised_at)
+        assert [f.severity for f in retorts] == ["serious", "serious"]
+        provoked = retorts[0].evidence["provoked_by"]
+        insult = s.get(Utterance, provoked["utterance_id"])
+        assert insult.text == "你们这帮人就知道混日子！" and insult.interaction_id == retorts[0].interaction_id
+        abuse_flag = s.scalar(select(Flag).where(Flag.dedupe_key == provoked["flag_key"]))
+        assert abuse_flag.kind is FlagKind.CITIZEN_ABUSE and not abuse_flag.penalised
+        assert retorts[1].evidence["provoked_by"] is None  # unprovoked: no citizen abuse before it
+        retorted = s.get(Interaction, retorts[0].interaction_id)
+        assert retorted.score == 100.0 - 2 * 20.0  # serious: twice a major phrase
+        assert (FlagKind.PERSONAL_CALL, "conduct.personal_call") in flags
+        assert {k for k in flags if k[0] is FlagKind.TELEPHONE} == {(FlagKind.TELEPHONE, "phone.absent"), (FlagKind.TELEPHONE, "phone.greet"),
+                                                                   (FlagKind.TELEPHONE, "phone.wrong_number")}
+
+
+def test_dismissing_a_conduct_flag_gives_its_points_back_and_staff_see_it(factory, rulebook):
+    from scoring.access.reviews import decide_flag
+    from scoring.access.staff import staff_flagged_utterances
+    from scoring.accounts import authenticate, create_account
+    from scoring.effective import effective_score, score_adjustments
+
+    with factory() as s, s.begin():
+        site = add_site(s, day=START)
+        store_fixture(s, rulebook, NAME, window=site["A03"], start=START)
+        create_account(s, "insp", "long-enough-1", "inspector", rounds=4)
+        create_account(s, "zhang", "long-enough-1", "staff", staff_no="1001", rounds=4)
+    with factory() as s, s.begin():
+        zhang = authenticate(s, "zhang", "long-enough-1")
+        mine = {(r.kind, r.rule_id) for r in staff_flagged_utterances(s, zhang, rulebook=rulebook)}
+        assert {("personal_call", "conduct.personal_call"), ("telephone", "phone.absent"), ("forbidden", "forbidden.retort")} <= mine
+        flag = s.scalar(select(Flag).where(Flag.kind == FlagKind.PERSONAL_CALL))
+        decide_flag(s, authenticate(s, "insp", "long-enough-1"), flag.id, "dismiss", reason="the citizen's relative called", rulebook=rulebook)
+        interaction_id = flag.interaction_id
+    with factory() as s:
+        adj = score_adjustments()
+        score = s.scalar(select(effective_score(adj)).outerjoin(adj, adj.c.interaction_id == Interaction.id).where(Interaction.id == interaction_id))
+        assert score == 100.0
+
+
+@pytest.mark.parametrize(("text", "rule_id"), [
+    ("您好，这里是市场监管窗口，请问有什么可以帮您？", "phone.greet"),
+    ("对不起，您打错了，这里是市场监管窗口。", "phone.wrong_number"),
+    ("您好，我是市场监管窗口的小赵，能否请刘主任接个电话，谢谢。", "phone.outgoing"),
+    ("你算老几，神经病。", "forbidden.retort"),
+    ("有病吧，催什么催。", "forbidden.retort"),
+])
+def test_the_matcher_finds_what_the_transcript_is_annotated_with(lexical_matcher, text, rule_id):
+    from models.domain import Role, Utterance as U
+
+    assert rule_id in {h.rule_id for h in lexical_matcher.match(U(text, Role.STAFF, 0.0, 2.0))}
+
+
+def test_a_polite_firm_answer_is_no_retort(lexical_matcher):
+    from models.domain import Role, Utterance as U
+
+    for text in ("请您文明一点，有问题我们一起解决。", "请您文明一点，您再这样我就要报警了", "张科长不在。"):
+        assert not [h for h in lexical_matcher.match(U(text, Role.STAFF, 0.0, 2.0)) if h.rule_id.startswith("forbidden.")], text
+
+
+def test_the_reviewer_sees_what_a_flag_is_recorded_with_in_chinese(factory, rulebook):
+    from dashboard import labels
+    from scoring.access.flags import flag_detail
+    from scoring.accounts import authenticate, create_account
+
+    with factory() as s, s.begin():
+        site = add_site(s, day=START)
+        store_fixture(s, rulebook, NAME, window=site["A03"], start=START)
+        create_account(s, "insp", "long-enough-1", "inspector", rounds=4)
+    with factory() as s:
+        insp = authenticate(s, "insp", "long-enough-1")
+        retort = next(f for f in s.scalars(select(Flag).where(Flag.kind == FlagKind.FORBIDDEN)) if f.evidence.get("provoked_by"))
+        detail = flag_detail(s, insp, retort.id, rulebook=rulebook)
+        assert [labels.linked_evidence(link) for link in detail.linked] == ["此前群众辱骂（第 443.0 秒）：你们这帮人就知道混日子！"]
+        call = s.scalar(select(Flag).where(Flag.kind == FlagKind.PERSONAL_CALL))
+        assert labels.summary(call.summary, rulebook).startswith("为群众办理业务时接听与该业务无关的电话（")
+        absent = next(f for f in s.scalars(select(Flag).where(Flag.kind == FlagKind.TELEPHONE)) if f.evidence["rule_id"] == "phone.absent")
+        assert labels.summary(absent.summary, rulebook) == "电话中（对方所找的人不在时）未说规范用语「××不在，若需要帮助，我可以帮您转告」"
+        explained = [labels.reason(line["reason"], rulebook) for line in s.get(Interaction, absent.interaction_id).explanation]
+        assert "电话中（接电话时）已说「您好，这里是××窗口，请问有什么可以帮您」：您好，这里是市场监管窗口，请问有什么可以帮您？" in explained
