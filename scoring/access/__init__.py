@@ -82,6 +82,7 @@ from scoring.access.leave import (
     request_leave,
     set_leave_approver,
     substitute_candidates,
+)
 from scoring.access.interactions import (
     InteractionView,
     LostPoints,
