@@ -6,6 +6,10 @@ compliance pages; attendance by the staff member's), a window, or a staff member
 :mod:`scoring.access.analytics` and the CLI report round them (4 decimals), so the three agree to the digit.
 The numbers that are the hall's policy (12 months, the 100 % target, bottom 2 for 2 months running) come
 from the rulebook's ``[management]`` section.
+
+The trends, the watch list and the dimensions by month add up (month, window, staff member) cells
+(:mod:`scoring.store.month_totals`): a finished month is read from the stored totals when its stamp still
+matches its rows, the current month (and a month not stored or stale) is computed live, the same way.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from models.attendance_db import AttendanceMonthRow, StaffMonthRow, WindowMonthRow
-from models.db import Department, Flag, FlagKind, FlagStatus, FollowUp, FollowUpStatus, Interaction, Rating, Staff, UserRole, Window
+from models.db import Department, FollowUp, FollowUpStatus, Rating, Staff, UserRole, Window
 from models.rulebook import Rulebook
 from scoring.access.lookups import data_range
 from scoring.access.policy import ANALYTICS, bucket_expr, require, staff_scope
