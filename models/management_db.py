@@ -9,8 +9,8 @@ models agree (tests/test_models_db_schema.py); revision ``0004_management_indexe
 Even from the index, twelve months are ~1.5 M entries read per page. :class:`MonthTotalRow` keeps each
 finished month's counts per (window, staff member) cell, written by ``jobs run month-totals``
 (:mod:`scoring.store.month_totals`); :class:`MonthTotalStampRow` records what the month's source rows
-were when it was written (count and highest id of its interactions, ratings and live forbidden flags,
-the rulebook's good levels), so a month that no longer matches is computed live rather than read
+were when it was written (the highest interaction and rating ids, its forbidden-phrase flags, the
+rulebook's good levels), so a month that no longer matches is computed live rather than read
 (revision ``0009_month_totals``).
 """
 
@@ -61,10 +61,8 @@ class MonthTotalStampRow(Base):
     __tablename__ = "month_total_stamp"
 
     month: Mapped[str] = mapped_column(String(7), primary_key=True)
-    interactions: Mapped[int] = mapped_column(Integer)
-    interaction_max_id: Mapped[int] = mapped_column(Integer)
-    ratings: Mapped[int] = mapped_column(Integer)
-    rating_max_id: Mapped[int] = mapped_column(Integer)
+    interaction_watermark: Mapped[int] = mapped_column(Integer)  # the highest interaction id when written
+    rating_watermark: Mapped[int] = mapped_column(Integer)
     forbidden: Mapped[int] = mapped_column(Integer)
     forbidden_max_id: Mapped[int] = mapped_column(Integer)
     good_levels: Mapped[str] = mapped_column(String(500))

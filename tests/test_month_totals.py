@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select, update
 
 from _dashboard_support import PASSWORD, build_hall, staff_id
-from models.db import Flag, FlagKind, FlagStatus, Interaction, Rating, Window, make_engine, make_session_factory
+from models.db import Flag, FlagKind, FlagStatus, Interaction, Rating, Recording, Window, make_engine, make_session_factory
 from models.management_db import MonthTotalRow, MonthTotalStampRow
 from models.rulebook import load_rulebook
 from models.settings import Settings
@@ -126,6 +126,18 @@ def test_a_changed_month_is_found_stale_computed_live_and_rewritten_by_the_job(h
         assert month not in fresh_months(s, rb, [month])
         stamp = s.get(MonthTotalStampRow, month)
         assert stamp is not None and stamp.built_at == datetime(2026, 12, 3, 1, 30)
+
+
+def test_rebuilding_a_recordings_interactions_forgets_its_month(hall):
+    from scoring.store.recordings import rescore_recording
+
+    rb = load_rulebook()
+    with hall() as s, s.begin():
+        refresh_month_totals(s, rb, TODAY)
+        recording = s.scalars(select(Recording).where(Recording.started_at >= datetime(2026, 3, 1))).first()
+        rescore_recording(s, recording, rb)
+    with hall() as s:
+        assert fresh_months(s, rb, MONTHS) == set(MONTHS[:2])
 
 
 def test_the_current_month_is_never_stored(hall):

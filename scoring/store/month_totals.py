@@ -3,9 +3,11 @@
 The management figures across months (:mod:`scoring.access.management`) add these cells up by hall,
 department, window or staff member. :func:`month_cells` is the one computation: the access layer runs it
 live for the current month (and any month not stored or stale), :func:`store_month` runs it for a finished
-month and writes the cells with a :class:`MonthStamp`. A stamp is cheap to take again (counts over the
-month's index ranges), so a month whose interactions, ratings or forbidden-phrase flags changed since it was
-written (a recording re-scored, a late rating import, a flag dismissed) is found stale, never read.
+month and writes the cells with a :class:`MonthStamp`. Checking a stamp reads little: the rows added
+since the month was written (ids above its watermarks; ids only grow), the month's few forbidden-phrase
+flags (a dismissal changes their count) and the rulebook's good levels. Re-scoring a recording deletes its
+interactions, so :func:`forget_month` (called there) drops its month's stamp. A month found stale is
+computed live (and logged) until the job writes it again.
 
 Follow-up progress (回访/整改) is not stored: it changes long after the month, and the 差评 cases are few.
 """
@@ -52,11 +54,9 @@ CellKey = tuple[str, int | None, int | None]  # (month, window id, staff id)
 class MonthStamp:
     """What a month's totals are computed from."""
 
-    interactions: int
-    interaction_max_id: int
-    ratings: int
-    rating_max_id: int
-    forbidden: int
+    interaction_watermark: int  # the highest interaction id anywhere when written: a later row is newer
+    rating_watermark: int
+    forbidden: int  # the month's forbidden-phrase flags not dismissed, and their highest id
     forbidden_max_id: int
     good_levels: str
 
@@ -120,20 +120,24 @@ def _bucket(session: Session, column):
 
 
 def month_stamp(session: Session, rulebook: Rulebook, month: str) -> MonthStamp:
-    """The month's source rows now: count and highest id of each (three index range scans)."""
+    """The stamp a month written now gets."""
     start, end = month_range(month)
-    counts = []
-    for q in (select(func.count(Interaction.id), func.max(Interaction.id)).where(Interaction.started_at >= start, Interaction.started_at < end),
-              select(func.count(Rating.id), func.max(Rating.id)).where(Rating.rated_at >= start, Rating.rated_at < end),
-              select(func.count(Flag.id), func.max(Flag.id)).where(Flag.kind == FlagKind.FORBIDDEN, Flag.raised_at >= start, Flag.raised_at < end,
-                                                                   Flag.status != FlagStatus.DISMISSED)):
-        n, top = session.execute(q).one()
-        counts += [int(n or 0), int(top or 0)]
-    return MonthStamp(*counts, good_levels=",".join(sorted(rulebook.ratings.good)))
+    forbidden, forbidden_top = session.execute(
+        select(func.count(Flag.id), func.max(Flag.id)).where(Flag.kind == FlagKind.FORBIDDEN, Flag.raised_at >= start, Flag.raised_at < end,
+                                                             Flag.status != FlagStatus.DISMISSED)).one()
+    return MonthStamp(int(session.scalar(select(func.max(Interaction.id))) or 0), int(session.scalar(select(func.max(Rating.id))) or 0),
+                      int(forbidden or 0), int(forbidden_top or 0), _good_levels(rulebook))
 
 
-def _stored_stamp(row: MonthTotalStampRow) -> MonthStamp:
-    return MonthStamp(row.interactions, row.interaction_max_id, row.ratings, row.rating_max_id, row.forbidden, row.forbidden_max_id, row.good_levels)
+def _good_levels(rulebook: Rulebook) -> str:
+    return ",".join(sorted(rulebook.ratings.good))
+
+
+def _newer_months(session: Session, id_column, time_column, after: int) -> dict[str, int]:
+    """Month -> the highest id of the rows with an id above ``after`` (a range of the primary key)."""
+    bucket = _bucket(session, time_column)
+    q = select(bucket, func.max(id_column)).where(id_column > after, time_column.is_not(None)).group_by(bucket)
+    return {_month_of(m): top for m, top in session.execute(q)}
 
 
 def fresh_months(session: Session, rulebook: Rulebook, months: Iterable[str]) -> set[str]:
@@ -142,13 +146,32 @@ def fresh_months(session: Session, rulebook: Rulebook, months: Iterable[str]) ->
     if not months:
         return set()
     stored = {r.month: r for r in session.scalars(select(MonthTotalStampRow).where(MonthTotalStampRow.month.in_(months)))}
+    if not stored:
+        return set()
+    added = [_newer_months(session, Interaction.id, Interaction.started_at, min(r.interaction_watermark for r in stored.values())),
+             _newer_months(session, Rating.id, Rating.rated_at, min(r.rating_watermark for r in stored.values()))]
     fresh = set()
     for month, row in stored.items():
-        if _stored_stamp(row) == month_stamp(session, rulebook, month):
-            fresh.add(month)
+        reason = ""
+        if row.good_levels != _good_levels(rulebook):
+            reason = "the rulebook's good levels changed"
+        elif added[0].get(month, 0) > row.interaction_watermark or added[1].get(month, 0) > row.rating_watermark:
+            reason = "interactions or ratings were added"
         else:
-            log.warning("stored month totals of %s are stale (source rows changed since %s): computed live", month, row.built_at)
+            now = month_stamp(session, rulebook, month)
+            if (now.forbidden, now.forbidden_max_id) != (row.forbidden, row.forbidden_max_id):
+                reason = "forbidden-phrase flags changed"
+        if reason:
+            log.warning("stored month totals of %s are stale (%s since %s): computed live", month, reason, row.built_at)
+        else:
+            fresh.add(month)
     return fresh
+
+
+def forget_month(session: Session, at: datetime | None) -> None:
+    """Drop the stamp of ``at``'s month (its interactions are being rebuilt): read live until the job runs."""
+    if at is not None:
+        session.execute(delete(MonthTotalStampRow).where(MonthTotalStampRow.month == at.strftime("%Y-%m")))
 
 
 def stored_cells(session: Session, months: Iterable[str], *, staff_id: int | None = None) -> dict[CellKey, Cell]:
@@ -219,6 +242,6 @@ def refresh_month_totals(session: Session, rulebook: Rulebook, today: date, *, a
 
 
 __all__ = [
-    "COUNTS", "Cell", "CellKey", "MonthStamp", "MonthTotalsResult", "finished_months", "fresh_months", "month_cells", "month_range",
+    "COUNTS", "Cell", "CellKey", "MonthStamp", "MonthTotalsResult", "finished_months", "forget_month", "fresh_months", "month_cells", "month_range",
     "month_stamp", "refresh_month_totals", "store_month", "stored_cells",
 ]

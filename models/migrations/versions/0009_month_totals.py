@@ -33,7 +33,7 @@ def upgrade() -> None:
         "month_total_stamp",
         sa.Column("month", sa.String(length=7), nullable=False),
         *(sa.Column(name, sa.Integer(), nullable=False)
-          for name in ("interactions", "interaction_max_id", "ratings", "rating_max_id", "forbidden", "forbidden_max_id")),
+          for name in ("interaction_watermark", "rating_watermark", "forbidden", "forbidden_max_id")),
         sa.Column("good_levels", sa.String(length=500), nullable=False),
         sa.Column("built_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("month"),
