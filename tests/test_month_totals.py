@@ -12,7 +12,7 @@ import shutil
 from datetime import date, datetime
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from _dashboard_support import PASSWORD, build_hall, staff_id
 from models.db import Flag, FlagKind, FlagStatus, Interaction, Rating, Recording, Window, make_engine, make_session_factory
@@ -116,6 +116,8 @@ def test_a_changed_month_is_found_stale_computed_live_and_rewritten_by_the_job(h
     assert now["hall"][-1].interactions == stored["hall"][-1].interactions + 1  # computed live, not the stale stored month
     run = JobRun(hall, Settings(), rb, datetime(2026, 12, 3, 1, 30))
     assert run_job("month-totals", run).written == ["2026-03"]
+    with hall() as s:  # the fresh months' watermarks moved up: the next check reads only newer rows
+        assert {r.interaction_watermark for r in s.scalars(select(MonthTotalStampRow))} == {s.scalar(select(func.max(Interaction.id)))}
     assert _figures(hall) == now
     with hall() as s, s.begin():
         # dismissing a forbidden-phrase flag changes the month too

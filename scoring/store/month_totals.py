@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Iterable
 
-from sqlalchemy import and_, case, delete, func, select
+from sqlalchemy import and_, case, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from models.db import Flag, FlagKind, FlagStatus, Interaction, Rating
@@ -234,7 +234,13 @@ def finished_months(session: Session, today: date) -> list[str]:
 def refresh_month_totals(session: Session, rulebook: Rulebook, today: date, *, at: datetime | None = None) -> MonthTotalsResult:
     """Write every finished month not stored or stale (the current month is always computed live)."""
     months = finished_months(session, today)
+    # ids now, before the check: a fresh month has no row up to them that it lacks, so its watermarks move
+    # up and the next check reads only the rows added after this run (not every row since it was written)
+    top = (int(session.scalar(select(func.max(Interaction.id))) or 0), int(session.scalar(select(func.max(Rating.id))) or 0))
     fresh = fresh_months(session, rulebook, months)
+    if fresh:
+        session.execute(update(MonthTotalStampRow).where(MonthTotalStampRow.month.in_(sorted(fresh)))
+                        .values(interaction_watermark=top[0], rating_watermark=top[1]))
     written = [m for m in months if m not in fresh]
     for month in written:
         store_month(session, rulebook, month, at=at)
