@@ -222,7 +222,7 @@ def management_trend(session: Session, actor: Actor, rulebook: Rulebook, *, by: 
         for field_name, v in values.items():
             acc[(str(month), key)][field_name] += v or 0
 
-    for (month, window, staff), c in month_cells(session, rulebook, span, sid).items():
+    for (month, window, staff), c in month_cells(session, rulebook, span, sid, ratings_only=ratings_only).items():
         unit = staff if by == "staff" else window
         if c.ratings:
             add(month, unit, ratings=c.ratings, good=c.good, poor=c.poor)
@@ -243,9 +243,11 @@ def _unit(by: str, staff_col, window_col):
     return staff_col if by == "staff" else window_col
 
 
-def month_cells(session: Session, rulebook: Rulebook, span: list[str], staff_id: int | None = None) -> dict[CellKey, Cell]:
+def month_cells(session: Session, rulebook: Rulebook, span: list[str], staff_id: int | None = None, *,
+                ratings_only: bool = False) -> dict[CellKey, Cell]:
     """The (month, window, staff member) counts of ``span``: stored for a finished month whose stamp still
-    matches its rows, computed live for the current month and any month not stored or stale."""
+    matches its rows, computed live for the current month and any month not stored or stale (``ratings_only``:
+    live, only the ratings' counts)."""
     current = date.today().strftime("%Y-%m")
     fresh = fresh_months(session, rulebook, [m for m in span if m < current])
     cells = stored_cells(session, sorted(fresh), staff_id=staff_id) if fresh else {}
@@ -255,7 +257,8 @@ def month_cells(session: Session, rulebook: Rulebook, span: list[str], staff_id:
             run.append(month)
             continue
         if run:
-            cells.update(live_cells(session, rulebook, month_range(run[0])[0], month_range(run[-1])[1], staff_id=staff_id))
+            cells.update(live_cells(session, rulebook, month_range(run[0])[0], month_range(run[-1])[1], staff_id=staff_id,
+                                    ratings_only=ratings_only))
             run = []
     return cells
 

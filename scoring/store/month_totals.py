@@ -75,14 +75,41 @@ def _between(q, column, start: datetime, end: datetime):
     return q.where(column >= start, column < end)
 
 
-def month_cells(session: Session, rulebook: Rulebook, start: datetime, end: datetime, *, staff_id: int | None = None) -> dict[CellKey, Cell]:
-    """The counts of [start, end) per (month, window, staff member); ``staff_id``: that staff member's only."""
+def month_cells(session: Session, rulebook: Rulebook, start: datetime, end: datetime, *, staff_id: int | None = None,
+                ratings_only: bool = False) -> dict[CellKey, Cell]:
+    """The counts of [start, end) per (month, window, staff member); ``staff_id``: that staff member's only;
+    ``ratings_only``: the ratings' counts alone (the interactions and flags are left at 0)."""
     cells: dict[CellKey, Cell] = defaultdict(Cell)
-    month = _bucket(session, Interaction.started_at)
 
     def only(q, column):
         return q if staff_id is None else q.where(column == staff_id)
 
+    if not ratings_only:
+        _add_interactions(session, cells, start, end, only)
+    month = _bucket(session, Rating.rated_at)
+    q = (select(month, Rating.window_id, Rating.staff_id, func.count(Rating.id), func.sum(case((Rating.level.in_(rulebook.ratings.good), 1), else_=0)),
+                func.sum(case((Rating.is_poor, 1), else_=0))).group_by(month, Rating.window_id, Rating.staff_id))
+    for m, w, s, n, g, p in session.execute(only(_between(q, Rating.rated_at, start, end), Rating.staff_id)):
+        c = cells[(_month_of(m), w, s)]
+        c.ratings, c.good, c.poor = n, g or 0, p or 0
+    if ratings_only:
+        return dict(cells)
+    q = select(Rating.rated_at, Rating.window_id, Rating.staff_id, Rating.dimension_scores).where(Rating.dimension_scores.is_not(None))
+    for rated_at, w, s, dims in session.execute(only(_between(q, Rating.rated_at, start, end), Rating.staff_id)):
+        if not isinstance(dims, dict):
+            continue  # JSON null
+        acc = cells[(_month_of(rated_at), w, s)].dimensions
+        for dim, value in dims.items():
+            if isinstance(value, (int, float)):
+                pair = acc.setdefault(str(dim), [0, 0.0])
+                pair[0] += 1
+                pair[1] += float(value)
+    return dict(cells)
+
+
+def _add_interactions(session: Session, cells: dict[CellKey, Cell], start: datetime, end: datetime, only) -> None:
+    """The served interactions' courtesy counts and the forbidden-phrase flags not dismissed."""
+    month = _bucket(session, Interaction.started_at)
     q = select(month, Interaction.window_id, Interaction.staff_id, func.count(Interaction.id),
                func.sum(case((Interaction.has_greeting, 1), else_=0)), func.sum(case((Interaction.has_farewell, 1), else_=0)),
                func.sum(case((and_(Interaction.has_greeting, Interaction.has_farewell), 1), else_=0))
@@ -95,23 +122,6 @@ def month_cells(session: Session, rulebook: Rulebook, start: datetime, end: date
          .where(Flag.kind == FlagKind.FORBIDDEN, Flag.status != FlagStatus.DISMISSED).group_by(month, Flag.window_id, Flag.staff_id))
     for m, w, s, n in session.execute(only(_between(q, Flag.raised_at, start, end), Flag.staff_id)):
         cells[(_month_of(m), w, s)].forbidden = n
-    month = _bucket(session, Rating.rated_at)
-    q = (select(month, Rating.window_id, Rating.staff_id, func.count(Rating.id), func.sum(case((Rating.level.in_(rulebook.ratings.good), 1), else_=0)),
-                func.sum(case((Rating.is_poor, 1), else_=0))).group_by(month, Rating.window_id, Rating.staff_id))
-    for m, w, s, n, g, p in session.execute(only(_between(q, Rating.rated_at, start, end), Rating.staff_id)):
-        c = cells[(_month_of(m), w, s)]
-        c.ratings, c.good, c.poor = n, g or 0, p or 0
-    q = select(Rating.rated_at, Rating.window_id, Rating.staff_id, Rating.dimension_scores).where(Rating.dimension_scores.is_not(None))
-    for rated_at, w, s, dims in session.execute(only(_between(q, Rating.rated_at, start, end), Rating.staff_id)):
-        if not isinstance(dims, dict):
-            continue  # JSON null
-        acc = cells[(_month_of(rated_at), w, s)].dimensions
-        for dim, value in dims.items():
-            if isinstance(value, (int, float)):
-                pair = acc.setdefault(str(dim), [0, 0.0])
-                pair[0] += 1
-                pair[1] += float(value)
-    return dict(cells)
 
 
 def _bucket(session: Session, column):
