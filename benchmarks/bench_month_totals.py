@@ -40,21 +40,22 @@ def main() -> None:
         through = management.latest_month(s, actor)
     span = management.months_back(through, rulebook.management.trend_months)
 
-    def timed(label: str, fn) -> None:
+    def timed(label: str, fn):
         times = []
         for _ in range(args.rounds):
             t0 = time.perf_counter()
-            fn()
+            out = fn()
             times.append(time.perf_counter() - t0)
         print(f"{label:44s} " + "  ".join(f"{t:6.2f}s" for t in times), flush=True)
+        return out
 
-    def trend() -> None:
+    def trend():
         with factory() as s:
-            management.management_trend(s, actor, rulebook, by="department", through=through)
+            return management.management_trend(s, actor, rulebook, by="department", through=through)
 
-    def watch() -> None:
+    def watch():
         with factory() as s:
-            management.watch_list(s, actor, rulebook, unit="staff", through=through)
+            return management.watch_list(s, actor, rulebook, unit="staff", through=through)
 
     def stamps() -> None:
         with factory() as s:
@@ -63,19 +64,18 @@ def main() -> None:
     with factory() as s, s.begin():
         s.execute(delete(MonthTotalRow))
         s.execute(delete(MonthTotalStampRow))
-    timed("trend by department, every month live", trend)
-    timed("watch list (staff), every month live", watch)
+    live = timed("trend by department, every month live", trend), timed("watch list (staff), every month live", watch)
     t0 = time.perf_counter()
     with factory() as s, s.begin():
         written = refresh_month_totals(s, rulebook, date.today()).written
     print(f"{'month-totals job (' + str(len(written)) + ' months)':44s} {time.perf_counter() - t0:6.2f}s", flush=True)
     timed("stamp check of the 12 months", stamps)
-    timed("trend by department, stored months", trend)
-    timed("watch list (staff), stored months", watch)
+    stored = timed("trend by department, stored months", trend), timed("watch list (staff), stored months", watch)
+    print(f"stored figures == live figures: {stored == live}", flush=True)
     with factory() as s, s.begin():
         s.execute(delete(MonthTotalStampRow).where(MonthTotalStampRow.month == through))
-    timed(f"trend by department, {through} live", trend)
-    timed(f"watch list (staff), {through} live", watch)
+    last_live = timed(f"trend by department, {through} live", trend), timed(f"watch list (staff), {through} live", watch)
+    print(f"with {through} live == live figures: {last_live == live}", flush=True)
     with factory() as s, s.begin():
         refresh_month_totals(s, rulebook, date.today())
 

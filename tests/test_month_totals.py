@@ -74,7 +74,7 @@ def _figures(factory) -> dict:
         out["dims"] = management.dimension_scores(s, mgr, by="month", start=date(2026, 1, 1), end=date(2026, 3, 31), rulebook=rb)
         out["dims live"] = management.dimension_scores(s, mgr, by="month", start=date(2026, 1, 1), end=date(2026, 3, 31))
         out["watch"] = [management.watch_list(s, mgr, rb, unit=u, through="2026-03") for u in ("staff", "window")]
-        out["circular"] = circular._management_sheets(s, mgr, "2026-03", rb, date(2026, 3, 1), date(2026, 3, 31))
+        out["circular"] = circular.monthly_circular(s, mgr, "2026-03", rb).sheets
     return out
 
 
