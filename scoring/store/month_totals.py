@@ -186,14 +186,13 @@ def forget_month(session: Session, at: datetime | None) -> None:
 
 def stored_cells(session: Session, months: Iterable[str], *, staff_id: int | None = None) -> dict[CellKey, Cell]:
     """The stored cells of ``months`` (check them with :func:`fresh_months` first)."""
-    q = select(MonthTotalRow).where(MonthTotalRow.month.in_(list(months)))
+    # plain columns, not ORM rows: a year of a large hall is thousands of cells per page
+    q = select(MonthTotalRow.month, MonthTotalRow.window_id, MonthTotalRow.staff_id, MonthTotalRow.dimensions,
+               *(getattr(MonthTotalRow, name) for name in COUNTS)).where(MonthTotalRow.month.in_(list(months)))
     if staff_id is not None:
         q = q.where(MonthTotalRow.staff_id == staff_id)
-    out = {}
-    for r in session.scalars(q):
-        out[(r.month, r.window_id, r.staff_id)] = Cell(*(getattr(r, name) for name in COUNTS),
-                                                       dimensions={k: list(v) for k, v in (r.dimensions or {}).items()})
-    return out
+    return {(m, w, s): Cell(*counts, dimensions={k: list(v) for k, v in (dims or {}).items()})
+            for m, w, s, dims, *counts in session.execute(q)}
 
 
 def store_month(session: Session, rulebook: Rulebook, month: str, *, at: datetime | None = None) -> int:
