@@ -248,7 +248,7 @@ def follow_up_rates(url: str, actor: Actor, by: str, start: date | None, end: da
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)
 def dimension_scores(url: str, actor: Actor, by: str, start: date | None, end: date | None, staff_id: int | None = None):
     with session() as s:
-        return management.dimension_scores(s, actor, by=by, start=start, end=end, staff_id=staff_id)
+        return management.dimension_scores(s, actor, by=by, start=start, end=end, staff_id=staff_id, rulebook=rulebook())
 
 
 @st.cache_data(ttl=CACHE_TTL_S, show_spinner=False)

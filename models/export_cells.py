@@ -61,12 +61,14 @@ def append_row(sheet, values: Iterable[Any]) -> list:
     Returns:
         The row's cells (e.g. to make a header bold).
     """
+    from openpyxl.cell.cell import Cell
+
     values = [None if v is None else v if isinstance(v, _PLAIN) else _ILLEGAL_XML.sub("", str(v)) for v in values]
-    sheet.append(values)
-    cells = list(sheet[sheet.max_row])[: len(values)]
+    # the cells are made here and appended (reading the row back, sheet[max_row], walks every cell: quadratic)
+    cells = [Cell(sheet, value=value) for value in values]
     for cell, value in zip(cells, values):
         if isinstance(value, str):
-            cell.value = value
             cell.data_type = "s"  # openpyxl makes a string starting with "=" a formula: undo that
             cell.quotePrefix = True
+    sheet.append(cells)
     return cells

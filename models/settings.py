@@ -62,7 +62,8 @@ class Settings(BaseSettings):
     dashboard_alert_hours: int = Field(24, ge=1)  # ... and show the alerts of this many hours back
     timezone: str = "Asia/Shanghai"  # the hall's local time: Celery beat's clock for job_schedule
     # When Celery beat runs each scheduled job, local time "HH:MM" (cron users write their own crontab).
-    job_schedule: dict[str, str] = {"overdue-followups": "07:30", "attendance-day": "23:30", "retention": "02:30", "consistency": "03:30"}
+    job_schedule: dict[str, str] = {"overdue-followups": "07:30", "attendance-day": "23:30", "retention": "02:30", "consistency": "03:30",
+                                   "month-totals": "01:30"}
 
     @classmethod
     def settings_customise_sources(

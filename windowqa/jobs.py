@@ -1,4 +1,4 @@
-"""Scheduled jobs: overdue follow-ups, the day's attendance, audio retention, the consistency check.
+"""Scheduled jobs: overdue follow-ups, the day's attendance, audio retention, the consistency check, month totals.
 
 Each job is a plain function of a :class:`JobRun` (session factory, settings, rulebook, the time it
 runs at) returning a typed result; :func:`run_job` runs one by name and writes one audit line per
@@ -124,6 +124,21 @@ def attendance_day(run: JobRun) -> AttendanceDayResult:
                                     calendar_path=run.settings.calendar_path)
         summary = describe(result)
     return AttendanceDayResult(day=day, month=month, summary=summary)
+
+
+# ---------------------------------------------------------------------------- month totals
+
+
+def month_totals(run: JobRun):
+    """Store every finished month's management totals that is missing or stale (the current month is read live).
+
+    Returns:
+        scoring.store.month_totals.MonthTotalsResult
+    """
+    from scoring.store.month_totals import refresh_month_totals
+
+    with run.sessions() as session, session.begin():
+        return refresh_month_totals(session, run.rulebook, run.at.date(), at=run.at)
 
 
 # ---------------------------------------------------------------------------- audio retention
@@ -346,6 +361,7 @@ JOBS: dict[str, Job] = {
         Job("attendance-day", "classify and store the day's attendance (its month up to the day)", attendance_day),
         Job("retention", "delete audio older than audio_retention_days, except under open or appealed flags", retention),
         Job("consistency", "list recordings stuck pending, failed, or with their audio missing", consistency),
+        Job("month-totals", "store the management totals of every finished month not stored or stale", month_totals),
     )
 }
 
@@ -398,6 +414,7 @@ __all__ = [
     "audio_file",
     "consistency",
     "held_recording_ids",
+    "month_totals",
     "overdue_follow_ups",
     "retention",
     "run_job",

@@ -6,6 +6,10 @@ compliance pages; attendance by the staff member's), a window, or a staff member
 :mod:`scoring.access.analytics` and the CLI report round them (4 decimals), so the three agree to the digit.
 The numbers that are the hall's policy (12 months, the 100 % target, bottom 2 for 2 months running) come
 from the rulebook's ``[management]`` section.
+
+The trends, the watch list and the dimensions by month add up (month, window, staff member) cells
+(:mod:`scoring.store.month_totals`): a finished month is read from the stored totals when its stamp still
+matches its rows, the current month (and a month not stored or stale) is computed live, the same way.
 """
 
 from __future__ import annotations
@@ -19,11 +23,13 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from models.attendance_db import AttendanceMonthRow, StaffMonthRow, WindowMonthRow
-from models.db import Department, Flag, FlagKind, FlagStatus, FollowUp, FollowUpStatus, Interaction, Rating, Staff, UserRole, Window
+from models.db import Department, FollowUp, FollowUpStatus, Rating, Staff, UserRole, Window
 from models.rulebook import Rulebook
 from scoring.access.lookups import data_range
 from scoring.access.policy import ANALYTICS, bucket_expr, require, staff_scope
 from scoring.accounts import Actor
+from scoring.store.month_totals import Cell, CellKey, fresh_months, month_range, stored_cells
+from scoring.store.month_totals import month_cells as live_cells
 
 GROUPINGS = ("hall", "department", "window", "staff")
 HALL_KEY = "全厅"
@@ -216,15 +222,16 @@ def management_trend(session: Session, actor: Actor, rulebook: Rulebook, *, by: 
         for field_name, v in values.items():
             acc[(str(month), key)][field_name] += v or 0
 
-    staff_only = (lambda col: col == sid) if sid is not None else None
-    for month, unit, n, g, p, cb, rf in _ratings(session, rulebook, by, start, end, staff_only):
-        add(month, unit, ratings=n, good=g, poor=p, called_back=cb, rectified=rf)
+    for (month, window, staff), c in month_cells(session, rulebook, span, sid, ratings_only=ratings_only).items():
+        unit = staff if by == "staff" else window
+        if c.ratings:
+            add(month, unit, ratings=c.ratings, good=c.good, poor=c.poor)
+        if not ratings_only and (c.interactions or c.forbidden):
+            add(month, unit, n=c.interactions, greet=c.greeted, farewell=c.farewelled, both=c.both, forbidden=c.forbidden)
+    for month, unit, cb, rf in _follow_ups(session, by, start, end, sid):
+        add(month, unit, called_back=cb, rectified=rf)
     if ratings_only:
         return _figures(acc, names, span)
-    for month, unit, n, g, fw, both in _interactions(session, by, start, end, staff_only):
-        add(month, unit, n=n, greet=g, farewell=fw, both=both)
-    for month, unit, n in _forbidden(session, by, start, end, staff_only):
-        add(month, unit, forbidden=n)
     for month, key, name, due, on_time in _attendance(session, by, span, sid):
         names.setdefault(key, name)
         acc[(month, key)]["due"] += due
@@ -236,43 +243,37 @@ def _unit(by: str, staff_col, window_col):
     return staff_col if by == "staff" else window_col
 
 
-def _interactions(session, by, start, end, staff_only):
-    bucket = bucket_expr(session, Interaction.started_at, "month")
-    unit = _unit(by, Interaction.staff_id, Interaction.window_id)
-    q = select(bucket, unit, func.count(Interaction.id), func.sum(case((Interaction.has_greeting, 1), else_=0)),
-               func.sum(case((Interaction.has_farewell, 1), else_=0)),
-               func.sum(case((and_(Interaction.has_greeting, Interaction.has_farewell), 1), else_=0))
-               ).where(Interaction.served.is_(True)).group_by(bucket, unit)
-    q = _range(q, Interaction.started_at, start, end)
-    if staff_only is not None:
-        q = q.where(staff_only(Interaction.staff_id))
-    return session.execute(q).all()
+def month_cells(session: Session, rulebook: Rulebook, span: list[str], staff_id: int | None = None, *,
+                ratings_only: bool = False) -> dict[CellKey, Cell]:
+    """The (month, window, staff member) counts of ``span``: stored for a finished month whose stamp still
+    matches its rows, computed live for the current month and any month not stored or stale (``ratings_only``:
+    live, only the ratings' counts)."""
+    current = date.today().strftime("%Y-%m")
+    fresh = fresh_months(session, rulebook, [m for m in span if m < current])
+    cells = stored_cells(session, sorted(fresh), staff_id=staff_id) if fresh else {}
+    run: list[str] = []
+    for month in [*span, None]:  # live months in runs of consecutive months: one query per run
+        if month is not None and month not in fresh:
+            run.append(month)
+            continue
+        if run:
+            cells.update(live_cells(session, rulebook, month_range(run[0])[0], month_range(run[-1])[1], staff_id=staff_id,
+                                    ratings_only=ratings_only))
+            run = []
+    return cells
 
 
-def _forbidden(session, by, start, end, staff_only):
-    bucket = bucket_expr(session, Flag.raised_at, "month")
-    unit = _unit(by, Flag.staff_id, Flag.window_id)
-    q = select(bucket, unit, func.count(Flag.id)).where(Flag.kind == FlagKind.FORBIDDEN, Flag.status != FlagStatus.DISMISSED).group_by(bucket, unit)
-    q = _range(q, Flag.raised_at, start, end)
-    if staff_only is not None:
-        q = q.where(staff_only(Flag.staff_id))
-    return session.execute(q).all()
-
-
-def _ratings(session, rulebook, by, start, end, staff_only):
-    """(month, unit, ratings, good, poor, poor called back, poor rectified); the cases are read for the 差评 alone."""
+def _follow_ups(session, by, start, end, sid):
+    """(month, unit, 差评 called back, 差评 rectified) by the rating's month: live, the cases change after the month."""
     bucket = bucket_expr(session, Rating.rated_at, "month")
     unit = _unit(by, Rating.staff_id, Rating.window_id)
-    q = (select(bucket, unit, func.count(Rating.id), func.sum(case((Rating.level.in_(rulebook.ratings.good), 1), else_=0)),
-                func.sum(case((Rating.is_poor, 1), else_=0))).group_by(bucket, unit))
-    cases = (select(bucket, unit, func.sum(case((FollowUp.status.in_(CALLED_BACK), 1), else_=0)),
-                    func.sum(case((FollowUp.status.in_(RECTIFIED), 1), else_=0)))
-             .select_from(Rating).join(FollowUp, FollowUp.rating_id == Rating.id).where(Rating.is_poor.is_(True)).group_by(bucket, unit))
-    q, cases = _range(q, Rating.rated_at, start, end), _range(cases, Rating.rated_at, start, end)
-    if staff_only is not None:
-        q, cases = q.where(staff_only(Rating.staff_id)), cases.where(staff_only(Rating.staff_id))
-    done = {(m, u): (cb or 0, rf or 0) for m, u, cb, rf in session.execute(cases)}
-    return [(m, u, n, g, p, *done.get((m, u), (0, 0))) for m, u, n, g, p in session.execute(q)]
+    q = (select(bucket, unit, func.sum(case((FollowUp.status.in_(CALLED_BACK), 1), else_=0)),
+                func.sum(case((FollowUp.status.in_(RECTIFIED), 1), else_=0)))
+         .select_from(FollowUp).join(Rating, FollowUp.rating_id == Rating.id).where(Rating.is_poor.is_(True)).group_by(bucket, unit))
+    q = _range(q, Rating.rated_at, start, end)
+    if sid is not None:
+        q = q.where(Rating.staff_id == sid)
+    return [(m, u, cb or 0, rf or 0) for m, u, cb, rf in session.execute(q)]
 
 
 def _attendance(session, by, span, sid) -> Iterable[tuple[str, str, str, int, int]]:
@@ -364,14 +365,17 @@ def follow_up_rates(session: Session, actor: Actor, rulebook: Rulebook, *, by: s
 
 
 def dimension_scores(session: Session, actor: Actor, *, by: str = "hall", start: date | None = None, end: date | None = None,
-                     staff_id: int | None = None) -> list[DimensionScore]:
+                     staff_id: int | None = None, rulebook: Rulebook | None = None) -> list[DimensionScore]:
     """The terminal's dimension scores (态度、效率…, as imported) averaged per group and dimension.
 
-    ``by`` may also be ``month`` (the hall's, or the staff member's, per month).
+    ``by`` may also be ``month`` (the hall's, or the staff member's, per month); given the ``rulebook`` and
+    whole months, those are read from the month cells (stored months where fresh).
     """
     sid = _scope(actor, staff_id, "see dimension scores")
     if sid is not None and by != "month":
         by = "staff"
+    if rulebook is not None and by == "month" and start is not None and start.day == 1 and (end is None or end == month_bounds(f"{end:%Y-%m}")[1]):
+        return _dimensions_by_month(session, actor, rulebook, start, end, sid)
     groups = _groups(session, "hall" if by == "month" else by)
     unit = _unit(by, Rating.staff_id, Rating.window_id)
     q = select(Rating.rated_at, unit, Rating.dimension_scores).where(Rating.dimension_scores.is_not(None))
@@ -390,6 +394,18 @@ def dimension_scores(session: Session, actor: Actor, *, by: str = "hall", start:
                 acc[(key, str(dim))][0] += 1
                 acc[(key, str(dim))][1] += float(value)
     return [DimensionScore(k, names[k], d, int(n), round(s / n, 2)) for (k, d), (n, s) in sorted(acc.items())]
+
+
+def _dimensions_by_month(session: Session, actor: Actor, rulebook: Rulebook, start: date, end: date | None, sid: int | None) -> list[DimensionScore]:
+    """Whole months: from the month cells (stored where fresh), as the trend reads them."""
+    last = f"{end:%Y-%m}" if end is not None else max(latest_month(session, actor), date.today().strftime("%Y-%m"))
+    span = [m for m in months_back(last, 1200) if m >= f"{start:%Y-%m}"]
+    acc: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0, 0.0])
+    for (month, _, _), c in month_cells(session, rulebook, span, sid).items():
+        for dim, (n, total) in c.dimensions.items():
+            acc[(month, dim)][0] += n
+            acc[(month, dim)][1] += total
+    return [DimensionScore(k, k, d, int(n), round(s / n, 2)) for (k, d), (n, s) in sorted(acc.items()) if n]
 
 
 # ---------------------------------------------------------------------------- watch list, departments

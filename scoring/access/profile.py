@@ -108,7 +108,7 @@ def staff_profile(session: Session, actor: Actor, rulebook: Rulebook, *, staff_i
         management_trend(session, actor, rulebook, staff_id=sid, through=through),
         courtesy_used(session, actor, staff_id=sid, start=start, end=end),
         _forbidden(session, sid, start, end),
-        dimension_scores(session, actor, by="month", start=start, end=end, staff_id=sid),
+        dimension_scores(session, actor, by="month", start=start, end=end, staff_id=sid, rulebook=rulebook),
         _attendance(session, sid, span),
         _follow_ups(session, sid, start, end, today or date.today()),
         unacknowledged_count(session, actor) if actor.staff_id == sid else 0,

@@ -35,6 +35,7 @@ from models.transcript_search import search_text
 from scoring.conduct import PERSONAL_CALL, provoking_abuse
 from scoring.duty import DutyTable
 from scoring.score import REQUIRED_COURTESY_IDS, InteractionScore, score_interaction
+from scoring.store.month_totals import forget_month
 from scoring.segment import MatchedUtterance, QueueCallEvent, Segment, SegmentOptions, segment_utterances
 
 log = logging.getLogger("scoring")
@@ -124,6 +125,7 @@ def store_recording(
     # Any rows of an earlier try of this recording (written outside a transaction) go first.
     session.execute(delete(UtteranceRow).where(UtteranceRow.recording_id == recording.id))
     session.execute(delete(Interaction).where(Interaction.recording_id == recording.id))
+    forget_month(session, recording.started_at)  # its month's stored totals no longer hold
     # Interactions first, so utterances and hits are inserted with their interaction id
     # (one INSERT each, no per-interaction UPDATEs: this is the hot path of ingest).
     scored = _score_segments(items, rulebook, duty, calls)
@@ -495,6 +497,7 @@ def rescore_recording(session: Session, recording: Recording, rulebook: Rulebook
     reviews = _reviews_on(session, recording.id)
     session.execute(update(UtteranceRow).where(UtteranceRow.recording_id == recording.id).values(interaction_id=None))
     session.execute(delete(Interaction).where(Interaction.recording_id == recording.id))
+    forget_month(session, recording.started_at)
     before = set(
         session.scalars(
             select(Flag.id).where(
