@@ -1,7 +1,7 @@
 """month_total, month_total_stamp: stored monthly totals for the management figures across months
 
-Revision ID: 0009_month_totals
-Revises: 0008_transcript_search
+Revision ID: 0011_month_totals
+Revises: 0010_conduct_links
 Create Date: 2026-12-03
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_month_totals"
-down_revision = "0008_transcript_search"
+revision = "0011_month_totals"
+down_revision = "0010_conduct_links"
 branch_labels = None
 depends_on = None
 
