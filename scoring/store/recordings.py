@@ -417,6 +417,9 @@ def _deduction_flags(recording: Recording, seg: Segment, score: InteractionScore
             evidence=evidence,
             utterance_id=utterance_ids[anchor.seq],
         ))
+    return out
+
+
 def _provoked_by(seg: Segment, item: MatchedUtterance, hit: RuleHit, retort_rule: str | None, utterance_ids: dict[int, int]) -> dict:
     # 二.7: a staff retort is stored with the citizen abuse before it (its utterance and flag).
     if hit.rule_id != retort_rule:
