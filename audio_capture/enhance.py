@@ -119,7 +119,8 @@ class VoiceFilterLite:
         """Complex spectra of every hop (frame k ends at sample ``(k+1)·hop``), and the front padding."""
         c = self.config
         pad = c.n_fft - c.hop  # the streaming buffer starts as zeros
-        x = np.concatenate([np.zeros(pad, np.float32), samples.astype(np.float32)])
+        # zeros after the end too: the last samples are windowed by frames that end after them
+        x = np.concatenate([np.zeros(pad, np.float32), samples.astype(np.float32), np.zeros(c.n_fft, np.float32)])
         n = max(0, 1 + (x.size - c.n_fft) // c.hop)
         frames = np.lib.stride_tricks.sliding_window_view(x, c.n_fft)[:: c.hop][:n]
         window = np.zeros(c.n_fft, np.float32)

@@ -15,7 +15,7 @@ from models.domain import Role
 from windowqa.demo.evaluate_voice import roles_by_utterance, serving_by_voice
 from windowqa.demo.simulator import HallSize, SimOptions, generate_hall, load_truth
 
-MONO = SimOptions(seed=5, size=HallSize(windows=2, interactions=4, days=1), mono=True, substitute_pitch_st=4.0,
+MONO = SimOptions(seed=5, size=HallSize(windows=1, interactions=3, days=1), mono=True, substitute_pitch_st=4.0,
                   substitution_filed=False)
 
 
