@@ -426,8 +426,8 @@ def format_report(report: dict[str, Any]) -> str:
                  f"{'mono' if report['mono'] else 'stereo'})")
     lines.append(f"who serves, by voice    false flags {sv['false_flags']}/{sv['no_flag_expected']} interactions "
                  f"({pct(sv['false_flag_rate'])}); flagged {sv['flagged']}/{sv['flag_expected']} that should be; "
-                 f"substitute heard in {sv['substitute_heard']}/{sv['served_by_substitute']} "
-                 f"({'filed' if sv['substitution_filed'] else 'not filed'})")
+                 f"substitute's interactions flagged {sv['substitute_heard']}/{sv['served_by_substitute']} "
+                 f"(substitution {'filed: none expected' if sv['substitution_filed'] else 'not filed'})")
     lines.append("targets: " + ", ".join(f"{k} {'ok' if ok else 'MISSED'}" for k, ok in report["passed"].items()))
     for f in FAMILIES:
         d = ph["families"][f]
