@@ -101,12 +101,13 @@ def eval_demo(
     folder: Path = typer.Argument(..., help="A folder made by `windowqa demo` (truth.json and windowqa.db)."),
     as_json: bool = typer.Option(False, "--json", help="The whole report as one JSON object."),
     boundary_s: float = typer.Option(2.0, "--boundary-s", help="Tolerance of interaction boundaries."),
+    stored_only: bool = typer.Option(False, "--stored-only", help="Measure only the recordings the store holds (a run stopped part-way)."),
 ) -> None:
     """Compare what the pipeline stored with the simulator's ground truth (phrases, segmentation, attribution, ratings, attendance)."""
     from windowqa.demo.evaluate import DemoEvalError, EvalOptions, evaluate_demo, format_report
 
     try:
-        report = evaluate_demo(folder, EvalOptions(boundary_s=boundary_s))
+        report = evaluate_demo(folder, EvalOptions(boundary_s=boundary_s, stored_only=stored_only))
     except DemoEvalError as exc:
         fail(str(exc))
     if as_json:

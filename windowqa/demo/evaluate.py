@@ -21,7 +21,7 @@ Measures (each with the counts behind it):
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -61,10 +61,13 @@ class EvalOptions:
     Attributes:
         boundary_s: how far a stored interaction's start and end may be from the truth.
         examples: how many missed and false hits to list per family.
+        stored_only: measure only the recordings the store holds as done (a run stopped
+            part-way); the report says how many of the truth's recordings that is.
     """
 
     boundary_s: float = 2.0
     examples: int = 12
+    stored_only: bool = False
 
 
 def _ratio(num: int, den: int) -> float | None:
@@ -92,7 +95,9 @@ def evaluate_demo(folder: str | Path, options: EvalOptions | None = None, *, rul
     Raises:
         DemoEvalError: no ground truth or no database in the folder.
     """
-    from models.db import Interaction, Rating, Recording, RuleHitRow, Staff, Utterance, make_engine, make_session_factory
+    from models.db import (
+        Interaction, Rating, Recording, RecordingStatus, RuleHitRow, Staff, Utterance, make_engine, make_session_factory,
+    )
     from windowqa.demo.run import DB_NAME, attendance_records
     from windowqa.demo.simulator import SimulationError
 
@@ -114,6 +119,9 @@ def evaluate_demo(folder: str | Path, options: EvalOptions | None = None, *, rul
         staff_no = {sid: no for sid, no in s.execute(select(Staff.id, Staff.staff_no))}
         recordings = {Path(path).name: rid for rid, path in s.execute(select(Recording.id, Recording.path))}
         rec_of_truth = {r.id: recordings.get(Path(r.path).name) for r in truth.recordings}
+        if options.stored_only:
+            done = set(s.scalars(select(Recording.id).where(Recording.status == RecordingStatus.DONE)))
+            truth = _stored_part(truth, {r for r, rid in rec_of_truth.items() if rid in done})
         utterances = defaultdict(list)
         for u in s.scalars(select(Utterance)):
             utterances[u.recording_id].append(u)
@@ -132,7 +140,9 @@ def evaluate_demo(folder: str | Path, options: EvalOptions | None = None, *, rul
         checkins = load_checkins(s, truth.days[0], truth.days[-1], include_unknown=True)
         voice_flags = load_voice_flags(s)
 
-    report: dict[str, Any] = {"folder": str(folder), "options": {"boundary_s": options.boundary_s}}
+    report: dict[str, Any] = {"folder": str(folder), "options": {"boundary_s": options.boundary_s,
+                                                                  "stored_only": options.stored_only}}
+    report["recordings_measured"] = len(truth.recordings)
     report["missing_recordings"] = [rid for rid, stored in rec_of_truth.items() if stored is None]
     report["phrases"] = _phrases(truth, rec_of_truth, utterances, hits, rulebook, options)
     truth_to_stored = _best_overlap(truth, rec_of_truth, interactions)
@@ -152,6 +162,16 @@ def evaluate_demo(folder: str | Path, options: EvalOptions | None = None, *, rul
     report["targets"] = targets
     report["passed"] = {k: (metrics[k] is not None and metrics[k] >= v) for k, v in targets.items()}
     return report
+
+
+def _stored_part(truth: HallTruth, kept: set[str]) -> HallTruth:
+    """The truth of the recordings in ``kept`` only (their lines, interactions, calls, ratings)."""
+    interactions = [i for i in truth.interactions if i.recording in kept]
+    ids = {i.id for i in interactions}
+    return replace(truth, recordings=[r for r in truth.recordings if r.id in kept], interactions=interactions,
+                   utterances=[u for u in truth.utterances if u.recording in kept],
+                   queue_calls=[c for c in truth.queue_calls if c.interaction in ids],
+                   ratings=[r for r in truth.ratings if r.interaction in ids])
 
 
 def _metrics(report: dict[str, Any]) -> dict[str, Any]:
@@ -396,7 +416,8 @@ def format_report(report: dict[str, Any]) -> str:
     def pct(v):
         return "  n/a" if v is None else f"{100 * v:5.1f}%"
 
-    lines = [f"demo evaluation: {report['folder']}"]
+    lines = [f"demo evaluation: {report['folder']}" + (f" (only the {report['recordings_measured']} recordings stored)"
+                                                       if report["options"].get("stored_only") else "")]
     ph = report["phrases"]
     lines.append("phrases on audio      precision  recall   (true/false hits, found/expected)")
     for f in FAMILIES:
