@@ -102,12 +102,14 @@ def eval_demo(
     as_json: bool = typer.Option(False, "--json", help="The whole report as one JSON object."),
     boundary_s: float = typer.Option(2.0, "--boundary-s", help="Tolerance of interaction boundaries."),
     stored_only: bool = typer.Option(False, "--stored-only", help="Measure only the recordings the store holds (a run stopped part-way)."),
+    recordings: Optional[str] = typer.Option(None, "--recordings", help="Measure only these recordings of the truth, comma-separated ids (e.g. A01-20260302-am)."),
 ) -> None:
     """Compare what the pipeline stored with the simulator's ground truth (phrases, segmentation, attribution, ratings, attendance)."""
     from windowqa.demo.evaluate import DemoEvalError, EvalOptions, evaluate_demo, format_report
 
     try:
-        report = evaluate_demo(folder, EvalOptions(boundary_s=boundary_s, stored_only=stored_only))
+        only = frozenset(r.strip() for r in recordings.split(",") if r.strip()) if recordings else None
+        report = evaluate_demo(folder, EvalOptions(boundary_s=boundary_s, stored_only=stored_only, recordings=only))
     except DemoEvalError as exc:
         fail(str(exc))
     if as_json:

@@ -63,11 +63,14 @@ class EvalOptions:
         examples: how many missed and false hits to list per family.
         stored_only: measure only the recordings the store holds as done (a run stopped
             part-way); the report says how many of the truth's recordings that is.
+        recordings: measure only these recordings of the truth (ids such as
+            ``A01-20260302-am``; to compare two runs on the same part of a hall); None: all.
     """
 
     boundary_s: float = 2.0
     examples: int = 12
     stored_only: bool = False
+    recordings: frozenset[str] | None = None
 
 
 def _ratio(num: int, den: int) -> float | None:
@@ -122,6 +125,8 @@ def evaluate_demo(folder: str | Path, options: EvalOptions | None = None, *, rul
         if options.stored_only:
             done = set(s.scalars(select(Recording.id).where(Recording.status == RecordingStatus.DONE)))
             truth = _stored_part(truth, {r for r, rid in rec_of_truth.items() if rid in done})
+        if options.recordings is not None:
+            truth = _stored_part(truth, {r.id for r in truth.recordings if r.id in options.recordings})
         utterances = defaultdict(list)
         for u in s.scalars(select(Utterance)):
             utterances[u.recording_id].append(u)
@@ -142,6 +147,7 @@ def evaluate_demo(folder: str | Path, options: EvalOptions | None = None, *, rul
 
     report: dict[str, Any] = {"folder": str(folder), "options": {"boundary_s": options.boundary_s,
                                                                   "stored_only": options.stored_only}}
+    report["recording_ids"] = [r.id for r in truth.recordings]
     report["recordings_measured"] = len(truth.recordings)
     report["missing_recordings"] = [rid for rid, stored in rec_of_truth.items() if stored is None]
     report["phrases"] = _phrases(truth, rec_of_truth, utterances, hits, rulebook, options)
