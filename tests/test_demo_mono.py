@@ -112,3 +112,18 @@ def test_who_serves_by_voice_recall_and_false_flags(hall):
     filed = replace(truth, options=replace(truth.options, substitution_filed=True))
     as_filed = serving_by_voice(filed, rec_ids, [(sub_rec, {"by": "voice", "heard_staff_no": sub})])
     assert as_filed["flag_expected"] == 0 and as_filed["false_flags"] == n_sub
+
+
+def test_part_of_a_hall_keeps_its_own_lines_interactions_and_ratings(hall):
+    """``eval demo --stored-only / --recordings``: the truth of some recordings only."""
+    from windowqa.demo.evaluate import _stored_part
+
+    truth = hall.truth
+    first = truth.recordings[0].id
+    part = _stored_part(truth, {first})
+    assert [r.id for r in part.recordings] == [first]
+    assert part.interactions and {i.recording for i in part.interactions} == {first}
+    assert {u.recording for u in part.utterances} == {first}
+    ids = {i.id for i in part.interactions}
+    assert all(r.interaction in ids for r in part.ratings) and all(c.interaction in ids for c in part.queue_calls)
+    assert len(part.ratings) == sum(1 for r in truth.ratings if r.interaction in ids)
