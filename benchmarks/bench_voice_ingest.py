@@ -7,7 +7,8 @@ transcription (:class:`windowqa.speech.source.SpeechSource`: decode, VAD, gate, 
 int8, audio kept for verification) over it, alternately without and with a voice splitter
 (the d-vector engine and two voiceprints: every staff-channel utterance is embedded for the
 who-is-serving check), ``--repeats`` times each, and reports the median wall times, the
-overhead and the time spent in the voice engine alone. The store, matching and scoring are
+overhead and the time spent in the voice engine alone, and the process's CPU seconds with and
+without (on a shared machine other jobs move the wall times, hardly the CPU seconds). The store, matching and scoring are
 the same with and without and are left out, so the overhead is an upper bound of ingest's.
 A mono run with the split by voice is reported too (``--mono``).
 
@@ -91,9 +92,13 @@ class _TimedEngine:
             self.seconds += time.perf_counter() - t
 
 
-def _run(source: SpeechSource, path: Path, channel_map) -> tuple[float, int]:
-    started = time.perf_counter()
+def _run(source: SpeechSource, path: Path, channel_map, cpu: list[float] | None = None) -> tuple[float, int]:
+    """Wall seconds and utterances of one run; the process's CPU seconds (every thread: Whisper's
+    too) appended to ``cpu``, which other jobs on a shared machine barely move."""
+    started, cpu_started = time.perf_counter(), time.process_time()
     heard = list(source(path, started_at=None, channel_map=channel_map))
+    if cpu is not None:
+        cpu.append(time.process_time() - cpu_started)
     return time.perf_counter() - started, len(heard)
 
 
@@ -124,11 +129,12 @@ def main() -> None:
         sf.write(str(path), audio, SR)
         transcriber.transcribe_segment(audio[: 5 * SR, 0])  # warm-up
         times: dict[str, list[float]] = {"without": [], "with": []}
+        cpu: dict[str, list[float]] = {"without": [], "with": []}
         engine_s: list[float] = []
         for _ in range(args.repeats):
-            times["without"].append(_run(plain, path, stereo_map)[0])
+            times["without"].append(_run(plain, path, stereo_map, cpu["without"])[0])
             engine.seconds = 0.0
-            seconds, utterances = _run(voiced, path, stereo_map)
+            seconds, utterances = _run(voiced, path, stereo_map, cpu["with"])
             times["with"].append(seconds)
             engine_s.append(engine.seconds)
         without, with_voice = statistics.median(times["without"]), statistics.median(times["with"])
@@ -138,6 +144,9 @@ def main() -> None:
             "voice_engine_s": round(statistics.median(engine_s), 2),
             "overhead_pct": round(100 * (with_voice - without) / without, 1),
             "engine_pct_of_without": round(100 * statistics.median(engine_s) / without, 1),
+            "cpu_s": {k: [round(t, 2) for t in v] for k, v in cpu.items()},
+            "cpu_overhead_pct": round(100 * (statistics.median(cpu["with"]) - statistics.median(cpu["without"]))
+                                      / statistics.median(cpu["without"]), 1),
         })
         if args.mono:
             mono_path = Path(tmp) / "mono.flac"

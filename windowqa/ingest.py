@@ -412,7 +412,7 @@ class _Run:
 
 def speech_transcriber(
     transcriber: Any, *, matcher: Any | None = None, pipeline_options: Any | None = None, verify_options: Any | None = None,
-    voice: Any | None = None,
+    voice: Any | None = None, enhancer: Any | None = None,
 ) -> Transcribe:
     """The real transcription through the speech pipeline (``windowqa.speech``) with the window's channel map.
 
@@ -425,12 +425,13 @@ def speech_transcriber(
         verify_options: ``VerifyOptions`` of the phrase verification.
         voice: a ``windowqa.speech.voices.VoiceSplitter``: mono recordings split by voice,
             and who is serving checked by voice; None: neither.
+        enhancer: an ``audio_capture.enhance.Enhancer`` for the staff channel (with ``voice``).
     """
     from windowqa.speech import PipelineOptions, VerifyOptions
     from windowqa.speech.source import SpeechSource
 
     verify = (verify_options or VerifyOptions()) if matcher is not None or verify_options is not None else None
-    return SpeechSource(transcriber, pipeline_options or PipelineOptions(), verify, voice)
+    return SpeechSource(transcriber, pipeline_options or PipelineOptions(), verify, voice, enhancer)
 
 
 __all__ = [

@@ -205,12 +205,32 @@ def _file_detail(row: dict, role: str, produced: set[str], matched: list) -> dic
     }
 
 
+def _staff_enhancement(files: List[Path]):
+    """VoiceFilter-Lite conditioned on the voiceprint of ``files`` (the staff voice), as a callable."""
+    import numpy as np
+
+    from audio_capture import AudioDecodeError
+    from audio_capture.decode import decode_audio
+    from audio_capture.enhance import EnhancerUnavailableError, build_enhancer
+    from audio_capture.voice import VoiceEngineUnavailableError, build_voice_engine
+    from audio_capture.voice_eval import trim_silence
+
+    try:
+        speech = np.concatenate([trim_silence(decode_audio(p).samples[0]) for p in files])
+        voiceprint = build_voice_engine("dvector").embed(speech)
+        enhancer = build_enhancer("voicefilter-lite")
+    except (AudioDecodeError, VoiceEngineUnavailableError, EnhancerUnavailableError, ValueError) as exc:
+        fail(f"--enhance-with: {exc}")
+    return lambda samples: enhancer.enhance(samples, voiceprint)
+
+
 @eval_app.command("phrases-audio")
 def eval_phrases_audio(
     ctx: typer.Context,
     manifest: Path = typer.Argument(..., help="TSV: audio<TAB>role<TAB>expected (shared spec eval-formats.md)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object with precision/recall per family, per rule and errors."),
     verify: bool = typer.Option(True, "--verify/--no-verify", help="Confirm near misses against the audio (default on)."),
+    enhance_with: Optional[List[Path]] = typer.Option(None, "--enhance-with", help="Recording(s) of the staff voice: staff audio is cleaned by VoiceFilter-Lite conditioned on that voiceprint before decoding."),
     rulebook: Optional[Path] = RULEBOOK_OPT,
 ) -> None:
     """Precision and recall of phrase detection from audio: transcription, matcher, audio verification."""
@@ -230,6 +250,7 @@ def eval_phrases_audio(
     transcriber = cli.transcriber()
     matcher = cli.matcher
     verify_options = VerifyOptions() if verify else VerifyOptions(max_candidates=0)
+    enhance = _staff_enhancement(enhance_with) if enhance_with else None
     evaluation = PhraseEvaluation()
     per_rule: dict[str, dict[str, int]] = {}
     details = []
@@ -250,7 +271,7 @@ def eval_phrases_audio(
             matched = list(
                 transcribe_and_match(
                     blocks, transcriber, matcher, options=options, verify=verify_options,
-                    channel_map=channel_map, n_channels=n_channels, source=str(path), stats=stats,
+                    channel_map=channel_map, n_channels=n_channels, source=str(path), stats=stats, enhance=enhance,
                 )
             )
             compute_s += time.perf_counter() - started
@@ -269,6 +290,7 @@ def eval_phrases_audio(
     result["per_rule"] = {k: per_rule[k] for k in sorted(per_rule, key=lambda r: (family_of(r), r))}
     result["rtf"] = round(compute_s / audio_s, 4) if audio_s else None
     result["verify"] = verify
+    result["enhanced_with"] = [str(p) for p in enhance_with] if enhance_with else None
     if as_json:
         result["files"] = details
         typer.echo(json.dumps(result, ensure_ascii=False, indent=2, default=str))

@@ -32,6 +32,10 @@ def demo(
     address: str = typer.Option("127.0.0.1", help="Dashboard address."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON (accounts included)."),
     serve_only: bool = typer.Option(False, "--serve-only", help="Open the dashboard on the demo folder's last run; simulate nothing."),
+    mono: bool = typer.Option(False, "--mono", help="Each window recorded on one microphone (staff and citizen in one channel); staff voices enrolled from enrolment recordings."),
+    voice: bool = typer.Option(True, "--voice/--no-voice", help="With --mono: roles by voice (then content); --no-voice: by content alone."),
+    substitute_pitch_st: Optional[float] = typer.Option(None, "--substitute-pitch-st", help="The substitute's voice, semitones above the bank's staff voice (default 4 with --mono, so voiceprints can tell them apart; 0 otherwise)."),
+    unfiled_substitute: bool = typer.Option(False, "--unfiled-substitute", help="The substitute serves without a filing (备案) in the site file."),
 ) -> None:
     """Simulate a service-hall day, process it end to end into an embedded SQLite store, then open the dashboard."""
     from windowqa.demo.run import DemoError, DemoOptions, database_url, format_summary, run_demo
@@ -47,13 +51,15 @@ def demo(
         _serve(folder, database_url(folder), address, port)
         return
     try:
-        sim = SimOptions(seed=seed, size=HallSize.parse(size), snr_db=snr_db)
+        pitch = substitute_pitch_st if substitute_pitch_st is not None else (4.0 if mono else 0.0)
+        sim = SimOptions(seed=seed, size=HallSize.parse(size), snr_db=snr_db, mono=mono, substitute_pitch_st=pitch,
+                         substitution_filed=not unfiled_substitute)
     except SimulationError as exc:
         fail(str(exc))
     folder = (folder or settings.data_dir / "demo").expanduser()
     started = time.perf_counter()
     try:
-        result = run_demo(DemoOptions(folder=folder, sim=sim, progress=not as_json), settings=settings)
+        result = run_demo(DemoOptions(folder=folder, sim=sim, progress=not as_json, voice=voice), settings=settings)
     except (DemoError, SimulationError) as exc:
         fail(str(exc), 1)
     wall_s = round(time.perf_counter() - started, 1)
@@ -95,12 +101,15 @@ def eval_demo(
     folder: Path = typer.Argument(..., help="A folder made by `windowqa demo` (truth.json and windowqa.db)."),
     as_json: bool = typer.Option(False, "--json", help="The whole report as one JSON object."),
     boundary_s: float = typer.Option(2.0, "--boundary-s", help="Tolerance of interaction boundaries."),
+    stored_only: bool = typer.Option(False, "--stored-only", help="Measure only the recordings the store holds (a run stopped part-way)."),
+    recordings: Optional[str] = typer.Option(None, "--recordings", help="Measure only these recordings of the truth, comma-separated ids (e.g. A01-20260302-am)."),
 ) -> None:
     """Compare what the pipeline stored with the simulator's ground truth (phrases, segmentation, attribution, ratings, attendance)."""
     from windowqa.demo.evaluate import DemoEvalError, EvalOptions, evaluate_demo, format_report
 
     try:
-        report = evaluate_demo(folder, EvalOptions(boundary_s=boundary_s))
+        only = frozenset(r.strip() for r in recordings.split(",") if r.strip()) if recordings else None
+        report = evaluate_demo(folder, EvalOptions(boundary_s=boundary_s, stored_only=stored_only, recordings=only))
     except DemoEvalError as exc:
         fail(str(exc))
     if as_json:

@@ -124,6 +124,7 @@ def ingest_cmd(
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Analyse again recordings that failed on their content (corrupt audio); outside failures are always retried."),
     channels: Optional[str] = typer.Option(None, "--channels", help="Channel map of these files, e.g. staff,citizen,ignore,ignore (in place of the window's)."),
     voice: Optional[bool] = typer.Option(None, "--voice/--no-voice", help="Split mono recordings by voice and check who is serving by voice (default: on when staff voiceprints are enrolled)."),
+    enhance: bool = typer.Option(False, "--enhance", help="Clean the staff channel with VoiceFilter-Lite and the rostered staff member's voiceprint (needs voiceprints; off by default: it did not help on the dev clips)."),
     rulebook_path: Optional[Path] = RULEBOOK_OPT,
     db: Optional[str] = DB_OPT,
     as_json: bool = typer.Option(False, "--json", help="One JSON object per file."),
@@ -156,6 +157,16 @@ def ingest_cmd(
         splitter = site_voice_splitter(factory, window, wanted=voice)
     except (VoiceSetupError, StoreError) as exc:
         fail(str(exc))
+    enhancer = None
+    if enhance:
+        from audio_capture.enhance import EnhancerUnavailableError, build_enhancer
+
+        if splitter is None:
+            fail("--enhance needs staff voiceprints (windowqa voice enroll) and the voice checks on")
+        try:
+            enhancer = build_enhancer("voicefilter-lite")
+        except EnhancerUnavailableError as exc:
+            fail(str(exc))
     transcriber = cli.transcriber()
     matcher = cli.matcher
     options = IngestOptions(
@@ -171,7 +182,7 @@ def ingest_cmd(
             paths,
             options,
             session_factory=factory,
-            transcribe=speech_transcriber(transcriber, matcher=matcher, voice=splitter),
+            transcribe=speech_transcriber(transcriber, matcher=matcher, voice=splitter, enhancer=enhancer),
             matcher=matcher,
             rulebook=rulebook,
             role_classifier=None if no_roles else build_role_classifier(),

@@ -45,13 +45,9 @@ def enroll(
     db_url: Optional[str] = DB_OPT,
 ) -> None:
     """Enrol a staff member's voice: one voiceprint from the given recordings (the audio is not kept)."""
-    import numpy as np
-
-    from audio_capture.decode import decode_audio
     from audio_capture.errors import AudioDecodeError
-    from audio_capture.voice import SAMPLE_RATE
-    from audio_capture.voice_eval import trim_silence
-    from audio_capture.voiceprints import UnknownStaffNoError, save_voiceprint
+    from audio_capture.voiceprints import UnknownStaffNoError
+    from windowqa.speech.enrol import enrol_from_files
 
     if from_store:
         if files:
@@ -60,27 +56,17 @@ def enroll(
         return
     if not files:
         fail("give the recordings of this person (or --from-store)")
-    parts = []
-    for path in files:
-        try:
-            samples = decode_audio(path).samples
-        except AudioDecodeError as exc:
-            fail(str(exc))
-        parts.append(trim_silence(samples[min(channel, samples.shape[0] - 1)]))
-    speech = np.concatenate(parts) if parts else np.zeros(0, np.float32)
-    speech_s = speech.size / SAMPLE_RATE
-    if speech_s < min_speech_s:
-        fail(f"{staff}: only {speech_s:.1f} s of speech, need {min_speech_s:.1f} s; nothing stored", 1)
     engine = _engine(engine_name, model)
-    vector = engine.embed(speech)
     factory = cli_context(ctx, db=db_url).sessions
     with factory() as session, session.begin():
         try:
-            save_voiceprint(session, staff, vector, engine=engine.name, sources=files, speech_s=speech_s,
-                            create_name=name)
-        except UnknownStaffNoError as exc:
+            speech = enrol_from_files(session, staff, engine, list(files), channel=channel, min_speech_s=min_speech_s,
+                                      create_name=name)
+        except (AudioDecodeError, UnknownStaffNoError) as exc:
             fail(str(exc))
-    typer.echo(f"{staff}: voiceprint from {len(files)} file(s), {speech_s:.1f} s of speech, engine {engine.name} "
+    if not speech.stored:
+        fail(f"{staff}: only {speech.speech_s:.1f} s of speech, need {min_speech_s:.1f} s; nothing stored", 1)
+    typer.echo(f"{staff}: voiceprint from {len(files)} file(s), {speech.speech_s:.1f} s of speech, engine {engine.name} "
                "(audio not kept)")
 
 

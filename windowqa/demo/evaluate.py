@@ -23,7 +23,7 @@ Measures (each with the counts behind it):
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from sqlalchemy import select
 from models.domain import Role
 from models.rulebook import Rulebook, load_rulebook
 from windowqa.demo.conduct_eval import evaluate_conduct, format_conduct
+from windowqa.demo.evaluate_voice import load_voice_flags, roles_by_utterance, serving_by_voice
 from windowqa.demo.simulator import HallTruth, load_truth
 
 FAMILIES = ("courtesy", "phone", "forbidden")
@@ -50,6 +51,10 @@ TARGETS = {
 }
 
 
+# Issue 17: a mono hall (one microphone per window), roles by utterance.
+MONO_TARGETS = {"role_accuracy": 0.95}
+
+
 class DemoEvalError(RuntimeError):
     """The folder has no ground truth or no demo database."""
 
@@ -61,10 +66,16 @@ class EvalOptions:
     Attributes:
         boundary_s: how far a stored interaction's start and end may be from the truth.
         examples: how many missed and false hits to list per family.
+        stored_only: measure only the recordings the store holds as done (a run stopped
+            part-way); the report says how many of the truth's recordings that is.
+        recordings: measure only these recordings of the truth (ids such as
+            ``A01-20260302-am``; to compare two runs on the same part of a hall); None: all.
     """
 
     boundary_s: float = 2.0
     examples: int = 12
+    stored_only: bool = False
+    recordings: frozenset[str] | None = None
 
 
 def _ratio(num: int, den: int) -> float | None:
@@ -92,7 +103,9 @@ def evaluate_demo(folder: str | Path, options: EvalOptions | None = None, *, rul
     Raises:
         DemoEvalError: no ground truth or no database in the folder.
     """
-    from models.db import Interaction, Rating, Recording, RuleHitRow, Staff, Utterance, make_engine, make_session_factory
+    from models.db import (
+        Interaction, Rating, Recording, RecordingStatus, RuleHitRow, Staff, Utterance, make_engine, make_session_factory,
+    )
     from windowqa.demo.run import DB_NAME, attendance_records
     from windowqa.demo.simulator import SimulationError
 
@@ -114,6 +127,11 @@ def evaluate_demo(folder: str | Path, options: EvalOptions | None = None, *, rul
         staff_no = {sid: no for sid, no in s.execute(select(Staff.id, Staff.staff_no))}
         recordings = {Path(path).name: rid for rid, path in s.execute(select(Recording.id, Recording.path))}
         rec_of_truth = {r.id: recordings.get(Path(r.path).name) for r in truth.recordings}
+        if options.stored_only:
+            done = set(s.scalars(select(Recording.id).where(Recording.status == RecordingStatus.DONE)))
+            truth = _stored_part(truth, {r for r, rid in rec_of_truth.items() if rid in done})
+        if options.recordings is not None:
+            truth = _stored_part(truth, {r.id for r in truth.recordings if r.id in options.recordings})
         utterances = defaultdict(list)
         for u in s.scalars(select(Utterance)):
             utterances[u.recording_id].append(u)
@@ -131,8 +149,12 @@ def evaluate_demo(folder: str | Path, options: EvalOptions | None = None, *, rul
 
         checkins = load_checkins(s, truth.days[0], truth.days[-1], include_unknown=True)
         conduct = evaluate_conduct(s, truth, recordings)
+        voice_flags = load_voice_flags(s)
 
-    report: dict[str, Any] = {"folder": str(folder), "options": {"boundary_s": options.boundary_s}}
+    report: dict[str, Any] = {"folder": str(folder), "options": {"boundary_s": options.boundary_s,
+                                                                  "stored_only": options.stored_only}}
+    report["recording_ids"] = [r.id for r in truth.recordings]
+    report["recordings_measured"] = len(truth.recordings)
     report["missing_recordings"] = [rid for rid, stored in rec_of_truth.items() if stored is None]
     report["phrases"] = _phrases(truth, rec_of_truth, utterances, hits, rulebook, options)
     truth_to_stored = _best_overlap(truth, rec_of_truth, interactions)
@@ -143,12 +165,26 @@ def evaluate_demo(folder: str | Path, options: EvalOptions | None = None, *, rul
     report["courtesy_flags"] = _courtesy_flags(truth, truth_to_stored)
     report["citizen_abuse"] = _abuse(truth, truth_to_stored, abuse_interactions)
     report["conduct"] = conduct
+    report["mono"] = truth.options.mono
+    report["roles"] = roles_by_utterance(truth, rec_of_truth, utterances)
+    report["serving_by_voice"] = serving_by_voice(truth, rec_of_truth, voice_flags)
 
     metrics = _metrics(report)
     report["metrics"] = metrics
-    report["targets"] = TARGETS
-    report["passed"] = {k: (metrics[k] is not None and metrics[k] >= v) for k, v in TARGETS.items()}
+    targets = {**TARGETS, **(MONO_TARGETS if truth.options.mono else {})}
+    report["targets"] = targets
+    report["passed"] = {k: (metrics[k] is not None and metrics[k] >= v) for k, v in targets.items()}
     return report
+
+
+def _stored_part(truth: HallTruth, kept: set[str]) -> HallTruth:
+    """The truth of the recordings in ``kept`` only (their lines, interactions, calls, ratings)."""
+    interactions = [i for i in truth.interactions if i.recording in kept]
+    ids = {i.id for i in interactions}
+    return replace(truth, recordings=[r for r in truth.recordings if r.id in kept], interactions=interactions,
+                   utterances=[u for u in truth.utterances if u.recording in kept],
+                   queue_calls=[c for c in truth.queue_calls if c.interaction in ids],
+                   ratings=[r for r in truth.ratings if r.interaction in ids])
 
 
 def _metrics(report: dict[str, Any]) -> dict[str, Any]:
@@ -167,6 +203,9 @@ def _metrics(report: dict[str, Any]) -> dict[str, Any]:
         "rating_link_accuracy": report["rating_links"]["accuracy"],
         "attendance_accuracy": report["attendance"]["accuracy"],
         **{f"{item}_{m}": d[m] for item, d in report["conduct"].items() for m in ("precision", "recall")},
+        "role_accuracy": report["roles"]["accuracy"],
+        "serving_false_flag_rate": report["serving_by_voice"]["false_flag_rate"],
+        "serving_recall": report["serving_by_voice"]["recall"],
     }
 
 
@@ -392,7 +431,8 @@ def format_report(report: dict[str, Any]) -> str:
     def pct(v):
         return "  n/a" if v is None else f"{100 * v:5.1f}%"
 
-    lines = [f"demo evaluation: {report['folder']}"]
+    lines = [f"demo evaluation: {report['folder']}" + (f" (only the {report['recordings_measured']} recordings stored)"
+                                                       if report["options"].get("stored_only") else "")]
     ph = report["phrases"]
     lines.append("phrases on audio      precision  recall   (true/false hits, found/expected)")
     for f in FAMILIES:
@@ -417,6 +457,14 @@ def format_report(report: dict[str, Any]) -> str:
     lines.append(f"citizen abuse           {pct(ab['recall'])}   ({ab['found']}/{ab['interactions']} abusive interactions found, "
                  f"{ab['false_interactions']} others marked)")
     lines.extend(format_conduct(report["conduct"]))
+    ro, sv = report["roles"], report["serving_by_voice"]
+    lines.append(f"roles by utterance      {pct(ro['accuracy'])}   ({ro['correct']}/{ro['heard']} heard lines; {ro['lost']} lost; "
+                 f"{ro['mixed_utterances']}/{ro['stored_utterances']} stored utterances mix staff and citizen; "
+                 f"{'mono' if report['mono'] else 'stereo'})")
+    lines.append(f"who serves, by voice    false flags {sv['false_flags']}/{sv['no_flag_expected']} interactions "
+                 f"({pct(sv['false_flag_rate'])}); flagged {sv['flagged']}/{sv['flag_expected']} that should be; "
+                 f"substitute's interactions flagged {sv['substitute_heard']}/{sv['served_by_substitute']} "
+                 f"(substitution {'filed: none expected' if sv['substitution_filed'] else 'not filed'})")
     lines.append("targets: " + ", ".join(f"{k} {'ok' if ok else 'MISSED'}" for k, ok in report["passed"].items()))
     for f in FAMILIES:
         d = ph["families"][f]
@@ -431,4 +479,4 @@ def format_report(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["DemoEvalError", "EvalOptions", "FAMILIES", "TARGETS", "evaluate_demo", "format_report"]
+__all__ = ["DemoEvalError", "EvalOptions", "FAMILIES", "MONO_TARGETS", "TARGETS", "evaluate_demo", "format_report"]

@@ -54,12 +54,17 @@ class DemoOptions:
         sim: the simulation (size, seed, levels).
         progress: progress bars on stderr.
         accounts: create one dashboard account per role.
+        voice: on a mono hall (``sim.mono``), enrol every staff member's voice from their
+            enrolment recording and split and label the recordings by voice (content as the
+            second opinion); False: roles from the content alone (``nlp.role``), as before
+            voiceprints existed. Stereo halls take roles from the channels either way.
     """
 
     folder: Path
     sim: SimOptions = field(default_factory=SimOptions)
     progress: bool = True
     accounts: bool = True
+    voice: bool = True
 
 
 @dataclass
@@ -161,7 +166,12 @@ def run_demo(
         # the shipped corpus (never a site's retrained model), trained once and cached
         matcher = build_matcher(rulebook, cache_dir=settings.data_dir / "cache")
     lap("engines")
-    ingest_report = _ingest(factory, truth, folder, rulebook, transcriber, matcher, options.progress)
+    voice = options.sim.mono and options.voice
+    if voice:
+        _enrol_voices(factory, truth, folder)
+        lap("voices")
+    ingest_report = _ingest(factory, truth, folder, rulebook, transcriber, matcher, options.progress,
+                            mono=options.sim.mono, voice=voice)
     _link_repeat_visits(factory, rulebook, settings)
     lap("ingest")
 
@@ -173,6 +183,7 @@ def run_demo(
         result.accounts = _accounts(factory, truth)
     lap("accounts")
     result.summary = _run_summary(factory, truth, rulebook, ingest_report, ratings)
+    result.summary.update(mono=options.sim.mono, voice=voice)
     lap("summary")
     result.timings_s["total"] = round(sum(v for k, v in timings.items() if k != "total"), 2)
     return result
@@ -232,17 +243,40 @@ def _build_transcriber(settings: Settings):
         raise DemoError(f"the demo needs the Whisper model: run `windowqa models install` ({exc})") from None
 
 
-def _ingest(factory, truth: HallTruth, folder: Path, rulebook: Rulebook, transcriber, matcher, progress: bool) -> list:
-    from windowqa.ingest import IngestOptions, ingest, speech_transcriber
+def _enrol_voices(factory, truth: HallTruth, folder: Path) -> None:
+    """Every staff member's voiceprint from their enrolment recording, as ``windowqa voice enroll FILE``."""
+    from audio_capture.voice import build_voice_engine
+    from windowqa.speech.enrol import enrol_from_files
 
-    # as `windowqa ingest`: near misses of the text matcher are verified against the audio
-    transcribe = speech_transcriber(transcriber, matcher=matcher)
+    if truth.files.enrolment is None:
+        raise DemoError(f"{folder}: no enrolment recordings in this hall (made without --mono?)")
+    engine = build_voice_engine("dvector")
+    with factory() as s, s.begin():
+        for person in truth.staff:
+            path = folder / truth.files.enrolment / f"{person.staff_no}.flac"
+            if not enrol_from_files(s, person.staff_no, engine, [path]).stored:
+                raise DemoError(f"{path}: too little speech to enrol {person.staff_no}")
+
+
+def _ingest(factory, truth: HallTruth, folder: Path, rulebook: Rulebook, transcriber, matcher, progress: bool, *,
+            mono: bool = False, voice: bool = False) -> list:
+    from windowqa.ingest import IngestOptions, ingest, speech_transcriber
+    from windowqa.speech.voices import site_voice_splitter
+
+    role_classifier = None
+    if mono:  # as `windowqa ingest`: the content decides the roles the voices (or channels) leave open
+        from nlp.role import build_role_classifier
+
+        role_classifier = build_role_classifier()
     describe = transcriber.describe() if hasattr(transcriber, "describe") else None
     files = []
     by_window: dict[str, list[Path]] = {}
     for rec in truth.recordings:
         by_window.setdefault(rec.window, []).append(folder / rec.path)
     for window, paths in by_window.items():
+        splitter = site_voice_splitter(factory, window, wanted=True) if voice else None
+        # as `windowqa ingest`: near misses of the text matcher are verified against the audio
+        transcribe = speech_transcriber(transcriber, matcher=matcher, voice=splitter)
         report = ingest(
             paths,
             IngestOptions(window=window, progress=progress),
@@ -250,6 +284,7 @@ def _ingest(factory, truth: HallTruth, folder: Path, rulebook: Rulebook, transcr
             transcribe=transcribe,
             matcher=matcher,
             rulebook=rulebook,
+            role_classifier=role_classifier,
             asr_options=describe,
         )
         files.extend(report.files)
@@ -390,7 +425,8 @@ def format_summary(result: DemoResult) -> str:
     checkins = ", ".join(f"{k} {v}" for k, v in s["checkins"].items())
     lines = [
         f"demo hall: {s['windows']} windows, {s['staff']} staff, {len(s['days'])} day(s) from {s['days'][0]}",
-        f"recordings: {s['recordings']} ({s['audio_s'] / 60:.1f} min of stereo audio)",
+        f"recordings: {s['recordings']} ({s['audio_s'] / 60:.1f} min of {'mono' if s.get('mono') else 'stereo'} audio"
+        + (", roles by voice and content)" if s.get("voice") else ", roles by content)" if s.get("mono") else ")"),
         f"utterances: {s['utterances']}   interactions: {s['interactions']} ({s['served']} served, mean score {s['mean_score']})",
         f"rule hits: {hits}",
         f"flags: {flags}",

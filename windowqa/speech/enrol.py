@@ -1,4 +1,5 @@
-"""A staff member's voiceprint from their own lapel-microphone utterances already ingested.
+"""A staff member's voiceprint: from recordings of them alone (:func:`enrol_from_files`,
+``windowqa voice enroll FILES``) or from their own lapel-microphone utterances already ingested.
 
 Stereo windows record the staff member alone on the lapel channel, so every staff utterance
 stored for them there is enrolment speech for free: ``windowqa voice enroll --from-store``.
@@ -150,4 +151,45 @@ def enrol_from_store(session: Session, staff_no: str, engine: Any, archive_dir: 
     return speech
 
 
-__all__ = ["LapelSpeech", "StoreEnrolOptions", "enrol_from_store", "lapel_speech"]
+@dataclass
+class FileSpeech:
+    """The speech of enrolment files (silence trimmed), and whether a voiceprint was stored."""
+
+    speech_s: float
+    stored: bool = False
+
+
+def enrol_from_files(session: Session, staff_no: str, engine: Any, files: list[Path], *, channel: int = 0,
+                     min_speech_s: float = 3.0, create_name: str | None = None) -> FileSpeech:
+    """Store a voiceprint from recordings of the staff member alone (the audio is not kept).
+
+    Args:
+        files: their lapel microphone, or a short reading at the window.
+        channel: the channel to use in a multi-channel file (the last one when it has fewer).
+
+    Returns:
+        The speech found; nothing is stored (``stored`` False) with less than ``min_speech_s``.
+
+    Raises:
+        audio_capture.AudioDecodeError: a file cannot be decoded (names it and why).
+        audio_capture.voiceprints.UnknownStaffNoError: no such 工号 and no ``create_name``.
+    """
+    from audio_capture.decode import decode_audio
+    from audio_capture.voice_eval import trim_silence
+    from audio_capture.voiceprints import save_voiceprint
+
+    parts = []
+    for path in files:
+        samples = decode_audio(path).samples
+        parts.append(trim_silence(samples[min(channel, samples.shape[0] - 1)]))
+    speech = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+    result = FileSpeech(speech.size / SAMPLE_RATE)
+    if result.speech_s < min_speech_s:
+        return result
+    save_voiceprint(session, staff_no, engine.embed(speech), engine=engine.name, sources=files,
+                    speech_s=result.speech_s, create_name=create_name)
+    result.stored = True
+    return result
+
+
+__all__ = ["FileSpeech", "LapelSpeech", "StoreEnrolOptions", "enrol_from_files", "enrol_from_store", "lapel_speech"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -39,9 +39,14 @@ def heard_utterances(
     source: str | None = None,
     stats: PipelineStats | None = None,
     voices: Any | None = None,
+    enhance: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> Iterator[HeardUtterance]:
     """Utterances with their own channel's audio, from a stream of (channels, n) 16 kHz
     float32 blocks, as segments close (arguments as :func:`transcribe_blocks`).
+
+    ``enhance`` (e.g. VoiceFilter-Lite conditioned on the staff member's voiceprint,
+    :class:`audio_capture.enhance.Enhancer`) cleans each kept segment of a staff channel
+    before it is decoded; the utterance carries the cleaned audio.
 
     ``voices`` (a :class:`windowqa.speech.voices.RecordingVoices`) splits mono segments by
     voice before decoding, each stretch with its role, and tells staff-channel voices apart
@@ -61,6 +66,8 @@ def heard_utterances(
     parts: dict[tuple[int, float], Any] = {}
     if voices is not None:
         events = _split_by_voice(events, voices, parts)
+    if enhance is not None:
+        events = _enhanced(events, enhance, channel_map, n_channels)
     for batch in batches(decode_windows(events, options, stats, source), options.batch_windows):
         decoded = transcriber.transcribe_groups(
             [([a for _, a, _ in group], [seg.start_s for seg, _, _ in group]) for group in batch],
@@ -87,6 +94,20 @@ def heard_utterances(
                 stats.compute_s = time.perf_counter() - started
                 yield HeardUtterance(utterance, samples, voice=voice)
     stats.compute_s = time.perf_counter() - started
+
+
+def _enhanced(events: Iterable, enhance: Callable[[np.ndarray], np.ndarray], channel_map: ChannelMap,
+              n_channels: int | None) -> Iterator:
+    """Kept segments of staff channels with their own channel enhanced (others as they are)."""
+    for event in events:
+        if isinstance(event, Tick):
+            yield event
+            continue
+        seg, audio, keep, reason = event
+        if keep and channel_map.role_for(seg.channel, n_channels or audio.shape[0]) is Role.STAFF and audio.shape[1]:
+            audio = audio.copy()
+            audio[seg.channel] = enhance(audio[seg.channel])
+        yield seg, audio, keep, reason
 
 
 def _split_by_voice(events: Iterable, voices: Any, parts: dict) -> Iterator:

@@ -44,12 +44,16 @@ class SpeechSource:
             (and keeps no audio).
         voice: splits mono recordings by voice and tells who is serving
             (:class:`~windowqa.speech.voices.VoiceSplitter`); None: neither.
+        enhancer: cleans the staff channel of stereo recordings with the voiceprint of the
+            staff member rostered there (``audio_capture.enhance``; needs ``voice`` for the
+            voiceprints); None: off (the default: on the dev clips it did not help, see README).
     """
 
     transcriber: Transcriber
     pipeline: PipelineOptions = PipelineOptions()
     verify: VerifyOptions | None = VerifyOptions()
     voice: VoiceSplitter | None = None
+    enhancer: Any | None = None
 
     def __call__(self, path: Path, *, started_at: datetime | None, channel_map: dict[str, str] | None) -> Iterator[HeardUtterance]:
         """The recording's utterances as segments close, each with its audio when verifying.
@@ -60,6 +64,7 @@ class SpeechSource:
         roles = window_channel_map(channel_map) or ChannelMap()
         options = for_recording(path, self.pipeline, roles)
         blocks, n_channels = recording_blocks(path, options, roles)
+        voices = self.voice.for_recording(started_at) if self.voice is not None else None
         for heard in heard_utterances(
             blocks,
             self.transcriber,
@@ -68,9 +73,21 @@ class SpeechSource:
             n_channels=n_channels,
             recording_started_at=started_at,
             source=str(path),
-            voices=self.voice.for_recording(started_at) if self.voice is not None else None,
+            voices=voices,
+            enhance=self._enhance(voices),
         ):
             yield heard if self.verify is not None else replace(heard, audio=None)
+
+    def _enhance(self, voices: Any) -> Any:
+        """The staff-channel enhancement of one recording: conditioned on the voiceprint of the
+        staff member rostered there (the first by 工号 when several are); None without one."""
+        if self.enhancer is None or voices is None:
+            return None
+        on_duty = sorted(k for k in voices.rostered if k in voices.voiceprints)
+        if not on_duty:
+            return None
+        voiceprint, enhancer = voices.voiceprints[on_duty[0]], self.enhancer
+        return lambda samples: enhancer.enhance(samples, voiceprint)
 
     def verify_near_misses(self, utterance: Utterance, audio: np.ndarray, matcher: Any) -> list[RuleHit]:
         """The matcher's near misses in ``utterance`` that its audio confirms (none when not verifying)."""
@@ -89,6 +106,8 @@ class SpeechSource:
         described = {"pipeline": asdict(self.pipeline), "verify": asdict(self.verify) if self.verify is not None else None}
         if self.voice is not None:  # absent: no voice checks (as before they existed)
             described["voice"] = self.voice.describe()
+        if self.enhancer is not None:
+            described["enhancer"] = self.enhancer.name
         return described
 
 

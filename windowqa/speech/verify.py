@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -239,9 +239,11 @@ def transcribe_and_match(
     recording_started_at: datetime | None = None,
     source: str | None = None,
     stats: PipelineStats | None = None,
+    enhance: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> Iterator[HeardUtterance]:
     """Transcribe, match and verify near misses against the audio, utterance by utterance
     (live capture, the audio phrase evaluation): roles from the channel map only.
+    ``enhance`` cleans staff segments before decoding (:func:`~windowqa.speech.pipeline.heard_utterances`).
 
     Only staff (and unknown-role) utterances can produce courtesy and forbidden hits; each
     item is yielded as soon as its segment is decoded.
@@ -255,6 +257,7 @@ def transcribe_and_match(
         recording_started_at=recording_started_at,
         source=source,
         stats=stats,
+        enhance=enhance,
     )
 
     def check(utterance: Utterance, audio: np.ndarray, matcher) -> list[RuleHit]:

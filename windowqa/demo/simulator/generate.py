@@ -32,7 +32,7 @@ from windowqa.demo.simulator.hall import (
     WINDOWS,
     Person,
 )
-from windowqa.demo.simulator.mixing import Clips, mix, write_flac
+from windowqa.demo.simulator.mixing import Clips, hall_noise, mix, mix_mono, write_flac
 from windowqa.demo.simulator.options import SimOptions
 from windowqa.demo.simulator.recordings import RecordingPlacer, RecordingPlan
 from windowqa.demo.simulator.scenarios import Library
@@ -125,7 +125,7 @@ def generate_hall(folder: str | Path, options: SimOptions | None = None, *, rule
     clips = Clips()
     days = working_days(options.first_day, options.size.days)
     windows = WINDOWS[: options.size.windows]
-    cast = _cast(rng, windows, days)
+    cast = _cast(rng, windows, days, options)
     truth = _new_truth(options, days, windows, cast)
     _file_substitution(truth, cast, rulebook)
     babble_pool = [clips(line) for line in lib.lines[:: max(1, len(lib.lines) // 40)]]
@@ -140,8 +140,12 @@ def generate_hall(folder: str | Path, options: SimOptions | None = None, *, rule
         if plan is None:
             continue
         recording, timeline = placer.place(plan)
-        write_flac(folder / plan.path, mix(timeline, options, babble_pool, nprng))
+        mixer = mix_mono if options.mono else mix
+        write_flac(folder / plan.path, mixer(timeline, options, babble_pool, nprng))
         truth.recordings.append(recording)
+    if options.mono:
+        truth.files.enrolment = ENROLMENT_DIR
+        _write_enrolment(folder, cast, lib, clips, options, babble_pool)
     _simulate_ratings(truth, rng, options, rulebook)
     assign_citizens(truth, options.seed)
     simulate_attendance(truth, rng, cast.everyone, cast.on_leave, cast.leave_day, rulebook, folder)
@@ -152,13 +156,14 @@ def generate_hall(folder: str | Path, options: SimOptions | None = None, *, rule
     return GeneratedHall(folder, truth)
 
 
-def _cast(rng: random.Random, windows: list[tuple[str, str, str, str]], days: list[date]) -> _Cast:
+def _cast(rng: random.Random, windows: list[tuple[str, str, str, str]], days: list[date], options: SimOptions) -> _Cast:
     """Voices for the staff and the substitute; who checks in by face and who by card."""
     staff = [
         Person(f"{1001 + i}", STAFF_NAMES[i], dept, code, rng.uniform(0.95, 1.06), rng.uniform(-2.0, 2.0))
         for i, (code, _name, dept, _dn) in enumerate(windows)
     ]
     substitute = Person(SUBSTITUTE[0], SUBSTITUTE[1], SUBSTITUTE[2], None, rng.uniform(0.95, 1.06), 0.0)
+    substitute.pitch_st = options.substitute_pitch_st
     everyone = [*staff, substitute]
     for person, photo in zip(everyone, ENROLLED_PHOTOS):
         person.photo = photo
@@ -171,13 +176,40 @@ def _cast(rng: random.Random, windows: list[tuple[str, str, str, str]], days: li
     return _Cast(staff, substitute, on_leave, days[0])
 
 
+ENROLMENT_DIR = "enrol"
+ENROLMENT_LINES = 8
+
+
+def _write_enrolment(folder: Path, cast: _Cast, lib: Library, clips: Clips, options: SimOptions,
+                     babble_pool: list) -> None:
+    """``enrol/<工号>.flac``: each staff member (and the substitute) reading a few staff lines
+    alone at the window microphone, in the hall (what ``windowqa voice enroll`` takes).
+
+    Drawn from generators of their own, so the hall's recordings are the same with or without.
+    """
+    from models.domain import Role
+
+    rng = random.Random(f"enrol-{options.seed}")
+    nprng = np.random.default_rng([options.seed, 1])
+    staff_lines = [line for line in lib.lines if line.speaker is Role.STAFF]
+    (folder / ENROLMENT_DIR).mkdir(exist_ok=True)
+    for person in cast.everyone:
+        parts = []
+        for line in rng.sample(staff_lines, ENROLMENT_LINES):
+            parts += [np.zeros(int(rng.uniform(0.4, 0.9) * SAMPLE_RATE_HZ), np.float32),
+                      clips.voiced(line, person)]
+        audio = np.concatenate([*parts, np.zeros(SAMPLE_RATE_HZ // 2, np.float32)])
+        noise = hall_noise(audio.size, babble_pool, nprng, options.babble_share) * (10 ** (-20.0 / 20) / 10 ** (options.snr_db / 20))
+        write_flac(folder / ENROLMENT_DIR / f"{person.staff_no}.flac", (audio * 10 ** (person.gain_db / 20) + noise)[None, :])
+
+
 def _new_truth(options: SimOptions, days: list[date], windows: list[tuple[str, str, str, str]], cast: _Cast) -> HallTruth:
     """The truth before anything happened: options, levels, days, windows and staff."""
     return HallTruth(
         version=TRUTH_VERSION,
         options=options,
         sample_rate_hz=SAMPLE_RATE_HZ,
-        channels={"0": "staff", "1": "citizen"},
+        channels={"0": "unknown"} if options.mono else {"0": "staff", "1": "citizen"},
         levels=TruthLevels(options.snr_db, _SNR_DEFINITION, options.crosstalk_db, options.babble_share),
         days=list(days),
         windows=[TruthWindow(c, n, d, dn) for c, n, d, dn in windows],

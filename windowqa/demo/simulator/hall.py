@@ -50,6 +50,7 @@ class Person:
         gain_db: level of this person relative to the bank's -20 dBFS.
         photo: enrolled face photo (None: checks in by card).
         card_no: staff card number of a card check-in.
+        pitch_st: the voice moved this many semitones from the bank's (0: the bank's voice).
     """
 
     staff_no: str
@@ -60,3 +61,4 @@ class Person:
     gain_db: float
     photo: str | None = None
     card_no: str | None = None
+    pitch_st: float = 0.0

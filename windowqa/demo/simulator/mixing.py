@@ -1,7 +1,8 @@
-"""Audio of the simulated hall: voices from bank clips, the two microphones mixed, hall noise, levels.
+"""Audio of the simulated hall: voices from bank clips, the microphones mixed, hall noise, levels.
 
 The recordings module decides who speaks when (a :class:`Timeline` of :class:`VoiceEvent`);
-this module turns a timeline into the stereo samples of a window recording and writes them.
+this module turns a timeline into the samples of a window recording (stereo: the staff lapel
+and the citizen side; mono: one microphone for both) and writes them.
 Audio never goes into the ground truth.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -41,9 +43,24 @@ class Clips:
             self._cache[line.id] = trim(read_clip(line))
         return self._cache[line.id]
 
+    def voiced(self, line: BankLine, person: Any) -> np.ndarray:
+        """The line in ``person``'s voice (a ``hall.Person``: ``voice_rate``, ``pitch_st``)."""
+        if not person.pitch_st:
+            return voice(self(line), person.voice_rate)
+        key = f"{line.id}@{person.pitch_st:+.2f}"  # pitch shifting is slow: once per line and voice
+        if key not in self._cache:
+            self._cache[key] = voice(self(line), 1.0, person.pitch_st)
+        return voice(self._cache[key], person.voice_rate)
 
-def voice(audio: np.ndarray, rate: float) -> np.ndarray:
-    """A person's voice: the clip resampled by ``rate`` (pitch and tempo change together)."""
+
+def voice(audio: np.ndarray, rate: float, pitch_st: float = 0.0) -> np.ndarray:
+    """A person's voice: the clip resampled by ``rate`` (pitch and tempo change together),
+    then, when ``pitch_st`` is not 0, its pitch (and formants) moved by that many semitones
+    at the same tempo: another person's voice, not the same voice a little faster."""
+    if pitch_st:
+        import librosa  # only a voice of its own needs it
+
+        audio = librosa.effects.pitch_shift(audio, sr=SAMPLE_RATE_HZ, n_steps=pitch_st).astype(np.float32)
     if abs(rate - 1.0) < 1e-6:
         return audio
     n_out = int(round(len(audio) / rate))
@@ -131,8 +148,30 @@ def mix(timeline: Timeline, options: SimOptions, babble_pool: list[np.ndarray], 
     return out
 
 
+def mix_mono(timeline: Timeline, options: SimOptions, babble_pool: list[np.ndarray], nprng: np.random.Generator) -> np.ndarray:
+    """One microphone for the window: the staff member's voice at its level, the citizen's
+    ``options.mono_citizen_db`` lower (across the counter), the hall at ``options.snr_db``
+    below the staff voice.
+
+    Returns:
+        float32 samples, shape (1, n).
+    """
+    n = timeline.samples
+    out = np.zeros((1, n), np.float32)
+    citizen = db(options.mono_citizen_db)
+    for e in timeline.events:
+        end = min(n, e.start + len(e.audio))
+        out[0, e.start:end] += e.audio[: end - e.start] * e.gain * (citizen if e.channel == 1 else 1.0)
+    noise_rms = db(-20.0) / db(options.snr_db)  # the bank's clips are normalised to -20 dBFS
+    out[0] += hall_noise(n, babble_pool, nprng, options.babble_share) * noise_rms
+    peak = float(np.max(np.abs(out)))
+    if peak > 0.99:
+        out *= 0.99 / peak
+    return out
+
+
 def write_flac(path: Path, audio: np.ndarray) -> None:
-    """Write stereo samples (shape (2, n)) as 16-bit FLAC."""
+    """Write samples (shape (channels, n)) as 16-bit FLAC."""
     import soundfile as sf  # imported here: only the generator writes audio
 
     sf.write(str(path), audio.T, SAMPLE_RATE_HZ, format="FLAC", subtype="PCM_16")

@@ -83,6 +83,18 @@ class SimOptions:
         phone_calls: telephone calls per window per day (part of ``size.interactions``).
         rating_share: fraction of served citizens who press the evaluation terminal.
         turn_pause_s: pause range when the speaker changes (staff to citizen or back).
+        mono: each window recorded on one microphone (staff and citizen mixed into one channel)
+            instead of the staff lapel plus the citizen-side microphone.
+        mono_citizen_db: on the one microphone, the citizen's level relative to the staff
+            member's (the microphone stands on the staff side of the counter).
+        mono_turn_pause_s: pause range when the speaker changes on a mono recording (a
+            conversation at one microphone: often under a second).
+        substitute_pitch_st: the substitute's voice, semitones above the bank's staff voice.
+            The bank has one synthetic staff voice (staff differ only by a ±5 % resampling,
+            which voiceprints cannot tell apart), so a substitute who is to be told apart by
+            voice is given a voice of their own here; 0 keeps the drawn one.
+        substitution_filed: the substitution is filed (备案) in the site file; False: the
+            substitute serves without a filing (who is serving must notice).
     """
 
     seed: int = 7
@@ -97,12 +109,18 @@ class SimOptions:
     phone_calls: int = 1
     rating_share: float = 0.85
     turn_pause_s: tuple[float, float] = (1.2, 2.4)
+    mono: bool = False
+    mono_citizen_db: float = -4.0
+    mono_turn_pause_s: tuple[float, float] = (0.3, 1.0)
+    substitute_pitch_st: float = 0.0
+    substitution_filed: bool = True
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["size"] = str(self.size)
         data["first_day"] = self.first_day.isoformat()
         data["turn_pause_s"] = list(self.turn_pause_s)
+        data["mono_turn_pause_s"] = list(self.mono_turn_pause_s)
         return data
 
     @classmethod
@@ -118,4 +136,6 @@ class SimOptions:
             "size": HallSize.parse(data["size"]),
             "first_day": date.fromisoformat(data["first_day"]),
             "turn_pause_s": tuple(data["turn_pause_s"]),
+            # truths written before mono recordings existed have no mono fields: the defaults
+            **({"mono_turn_pause_s": tuple(data["mono_turn_pause_s"])} if "mono_turn_pause_s" in data else {}),
         })

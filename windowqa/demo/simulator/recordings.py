@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from models.domain import Role
 from windowqa.demo.simulator.hall import SAMPLE_RATE_HZ, Person
-from windowqa.demo.simulator.mixing import Clips, Timeline, VoiceEvent, db, voice
+from windowqa.demo.simulator.mixing import Clips, Timeline, VoiceEvent, db
 from windowqa.demo.simulator.options import SimOptions, SimulationError
 from windowqa.demo.simulator.scenarios import (
     INSULTS,
@@ -154,14 +154,17 @@ class RecordingPlacer:
         for turn in lines.turns:
             pause = turn.pause_before_s
             if previous is not None and turn.speaker is not previous:
-                pause = max(pause, self.rng.uniform(*self.options.turn_pause_s))
+                turn_pause = self.options.mono_turn_pause_s if self.options.mono else self.options.turn_pause_s
+                pause = max(pause, self.rng.uniform(*turn_pause))
             previous = turn.speaker
             t += pause
             staff = turn.speaker is Role.STAFF
             person = plan.server if staff else (jumper if turn.note == "queue_jumper" else citizen)
-            audio = voice(self.clips(turn.line), person.voice_rate)
-            channel = 0 if staff else 1
-            timeline.events.append(VoiceEvent(int(round(t * SAMPLE_RATE_HZ)), channel, audio, db(person.gain_db)))
+            audio = self.clips.voiced(turn.line, person)
+            # the mixer's side (0 staff, 1 citizen); a mono recording has channel 0 only
+            side = 0 if staff else 1
+            channel = 0 if self.options.mono else side
+            timeline.events.append(VoiceEvent(int(round(t * SAMPLE_RATE_HZ)), side, audio, db(person.gain_db)))
             dur = len(audio) / SAMPLE_RATE_HZ
             first_start = t if first_start is None else first_start
             utterances.append(TruthUtterance(

@@ -57,14 +57,16 @@ def site_toml(truth: HallTruth, rulebook: Rulebook) -> str:
         if dept not in seen_depts:
             seen_depts.add(dept)
             lines += ["[[departments]]", f"code = {_toml_str(dept)}", f"name = {_toml_str(dept_name)}", ""]
+    # one microphone per window: the roles come from the voices (and the words), not the channels
+    channel_map = '{ "0" = "unknown" }' if truth.options.mono else '{ "0" = "staff", "1" = "citizen" }'
     for w in truth.windows:
         lines += ["[[windows]]", f"code = {_toml_str(w.code)}", f"name = {_toml_str(w.name)}",
-                  f"department = {_toml_str(w.department)}", 'channel_map = { "0" = "staff", "1" = "citizen" }', ""]
+                  f"department = {_toml_str(w.department)}", f"channel_map = {channel_map}", ""]
     for p in truth.staff:
         lines += ["[[staff]]", f"staff_no = {_toml_str(p.staff_no)}", f"name = {_toml_str(p.name)}",
                   f"department = {_toml_str(p.department)}", f"windows = [{_toml_str(p.window)}]" if p.window else "windows = []", ""]
     lines += _roster(truth, rulebook)
-    for s in truth.substitutes:
+    for s in truth.substitutes if truth.options.substitution_filed else ():
         lines += ["[[substitutes]]", f"window = {_toml_str(s.window)}", f"substitute = {_toml_str(s.substitute)}",
                   f"replaces = {_toml_str(s.replaces)}", f"starts_at = {_toml_str(iso_time(s.starts_at))}",
                   f"ends_at = {_toml_str(iso_time(s.ends_at))}", f"reason = {_toml_str(s.reason)}", "approved = true",

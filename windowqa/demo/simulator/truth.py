@@ -323,6 +323,7 @@ class TruthFiles(TruthRecord):
     leave: str = "leave.csv"
     checkins: str = "checkins.csv"
     audio: str = "audio"
+    enrolment: str | None = field(default=None, metadata=_OMIT_NONE)  # mono halls: <folder>/<工号>.flac
 
 
 @dataclass
