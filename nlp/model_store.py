@@ -100,6 +100,9 @@ class ClassifierStore:
         save_classifier(classifier, staging, metadata)
         digest = hashlib.sha256(staging.read_bytes()).hexdigest()[:10]
         version = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{digest}"
+        k = 1
+        while (self.versions_dir / f"{version}.joblib").exists():  # the same model saved twice within a second
+            version, k = f"{version.split('.')[0]}.{k}", k + 1
         meta = json.loads(staging.with_suffix(".json").read_text(encoding="utf-8"))
         meta["version"] = version
         staging.replace(self.versions_dir / f"{version}.joblib")

@@ -32,6 +32,9 @@ def demo(
     address: str = typer.Option("127.0.0.1", help="Dashboard address."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON (accounts included)."),
     serve_only: bool = typer.Option(False, "--serve-only", help="Open the dashboard on the demo folder's last run; simulate nothing."),
+    review: bool = typer.Option(False, "--review", help="Then play an inspector: draw a sample, review it with the ground truth, retrain."),
+    review_only: bool = typer.Option(False, "--review-only", help="Review the demo folder's last run (as --review); simulate nothing."),
+    review_share: float = typer.Option(0.2, "--review-share", min=0.01, max=1.0, help="Part of each staff member's interactions the inspector reviews."),
 ) -> None:
     """Simulate a service-hall day, process it end to end into an embedded SQLite store, then open the dashboard."""
     from windowqa.demo.run import DemoError, DemoOptions, database_url, format_summary, run_demo
@@ -45,6 +48,9 @@ def demo(
         except (OSError, json.JSONDecodeError) as exc:
             fail(f"{folder / 'summary.json'}: no finished demo run here ({exc}); run `windowqa demo` first")
         _serve(folder, database_url(folder), address, port)
+        return
+    if review_only:
+        _review((folder or settings.data_dir / "demo").expanduser().resolve(), settings, review_share, seed, as_json)
         return
     try:
         sim = SimOptions(seed=seed, size=HallSize.parse(size), snr_db=snr_db)
@@ -71,8 +77,38 @@ def demo(
             typer.echo("dashboard accounts (shown once; only the hashes are stored):")
             for role, user, password, staff_no in result.accounts:
                 typer.echo(f"  {role:9s} {user:16s} {password}" + (f"   (工号 {staff_no})" if staff_no else ""))
+    if review:
+        _review(result.folder, settings, review_share, seed, as_json)
     if serve:
         _serve(result.folder, result.database_url, address, port)
+
+
+def _review(folder: Path, settings, share: float, seed: int, as_json: bool) -> None:
+    """``--review``: the inspector's sample, reviews and retraining on the demo store (``review.json`` in the folder)."""
+    from models.db import open_database
+    from models.rulebook import load_rulebook
+    from nlp.evaluation import ManifestError
+    from windowqa.demo.review import ReviewOptions, format_review, review_demo
+    from windowqa.demo.run import database_url
+    from windowqa.demo.simulator import SimulationError, load_truth
+
+    try:
+        truth = load_truth(folder)
+    except SimulationError as exc:
+        fail(f"{folder}: no finished demo run here ({exc}); run `windowqa demo` first")
+    started = time.perf_counter()
+    try:
+        summary = review_demo(open_database(database_url(folder)), truth, load_rulebook(settings.rulebook_path), folder,
+                              ReviewOptions(share=share, seed=seed), settings=settings)
+    except (ValueError, ManifestError) as exc:
+        fail(str(exc))
+    out = {**summary.as_json(), "wall_s": round(time.perf_counter() - started, 1)}
+    (folder / "review.json").write_text(json.dumps(out, ensure_ascii=False, indent=1), encoding="utf-8")
+    if as_json:
+        typer.echo(json.dumps(out, ensure_ascii=False, indent=1))
+    else:
+        typer.echo(format_review(summary))
+        typer.echo(f"review wall clock {out['wall_s']:.0f} s; measure the field estimates: windowqa eval demo {folder}")
 
 
 def _serve(folder: Path, url: str, address: str, port: int) -> None:

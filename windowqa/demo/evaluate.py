@@ -14,6 +14,8 @@ Measures (each with the counts behind it):
   interaction most is the one who served.
 * **rating links**: a rating is linked to the stored interaction that overlaps its true
   interaction most.
+* **field estimates** (after ``windowqa demo --review``): the reviewed sample's precision and
+  recall intervals against the true values (:mod:`windowqa.demo.field_check`);
 * **attendance**: the class of every staff half-day (on time, late, early leave, missing
   check, leave, ...) equals the expected one; unknown faces are recorded as unknown.
 """
@@ -137,6 +139,10 @@ def evaluate_demo(folder: str | Path, options: EvalOptions | None = None, *, rul
     report["courtesy_flags"] = _courtesy_flags(truth, truth_to_stored)
     report["citizen_abuse"] = _abuse(truth, truth_to_stored, abuse_interactions)
 
+    from windowqa.demo.field_check import field_comparison
+
+    with factory() as s:  # after `windowqa demo --review`: the field estimates against the truth
+        report["field"] = field_comparison(s, truth, rulebook, report["phrases"])
     metrics = _metrics(report)
     report["metrics"] = metrics
     report["targets"] = TARGETS
@@ -407,6 +413,9 @@ def format_report(report: dict[str, Any]) -> str:
     lines.append(f"greeting/farewell flags  {pct(cf['accuracy'])}   ({cf['correct']}/{cf['total']} served interactions)")
     lines.append(f"citizen abuse           {pct(ab['recall'])}   ({ab['found']}/{ab['interactions']} abusive interactions found, "
                  f"{ab['false_interactions']} others marked)")
+    from windowqa.demo.field_check import format_field
+
+    lines.extend(format_field(report.get("field") or []))
     lines.append("targets: " + ", ".join(f"{k} {'ok' if ok else 'MISSED'}" for k, ok in report["passed"].items()))
     for f in FAMILIES:
         d = ph["families"][f]
