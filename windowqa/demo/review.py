@@ -72,7 +72,11 @@ def _months(truth) -> list[str]:
 
 
 def _per_unit(session, month: str, share: float) -> int:
-    """Interactions per staff member that make ``share`` of the month's served interactions."""
+    """Interactions per staff member that make about ``share`` of the month's served interactions (all at 1.0).
+
+    A plan asks the same number of everyone; the draw's weights correct for staff who served
+    more or fewer citizens than the mean.
+    """
     from models.db import Interaction
     from scoring.access.sampling import period_bounds
 
@@ -81,6 +85,8 @@ def _per_unit(session, month: str, share: float) -> int:
         Interaction.served.is_(True), Interaction.started_at >= start, Interaction.started_at < end)))
     if not staff:
         return 0
+    if share >= 1.0:
+        return max(staff.values())
     return max(1, math.ceil(share * sum(staff.values()) / len(staff)))
 
 
