@@ -103,10 +103,16 @@ def evaluate_reviewed(matcher, lines: Sequence) -> PhraseEvaluation:
     evaluation = PhraseEvaluation()
     results = matcher.match_many([line.text for line in lines], role="staff") if lines else []
     for line, hits in zip(lines, results):
-        produced = {h.rule_id for h in hits}
-        unjudged = produced - set(line.said) - set(line.not_said)
-        evaluation.add(line.text, Expectation(frozenset(line.said), frozenset(unjudged)), produced)
+        produced = {h.rule_id for h in hits if _scored(h.rule_id)}
+        said = {r for r in line.said if _scored(r)}
+        unjudged = produced - said - set(line.not_said)
+        evaluation.add(line.text, Expectation(frozenset(said), frozenset(unjudged)), produced)
     return evaluation
+
+
+def _scored(rule_id: str) -> bool:
+    """Staff phrase rules only: a citizen's abuse is no phrase the classifier learns."""
+    return rule_id.split(".", 1)[0] in ("forbidden", "courtesy", "phone")
 
 
 def _scores(evaluation: PhraseEvaluation) -> dict[str, dict]:

@@ -103,7 +103,8 @@ def field_estimates(session: Session, actor: Actor, month: str, *, plan_id: int 
     rules: dict[str, set[str]] = defaultdict(set)
     for _, _, review in units:
         for row in [*review.marks, *review.misses]:
-            rules[row.family].add(row.rule_id)
+            if row.rule_id.startswith(row.family + "."):  # not citizen.abuse (see _figure)
+                rules[row.family].add(row.rule_id)
     families = [_figure(units, fam, None, FAMILY_LABELS.get(fam, fam)) for fam in FAMILY_LABELS]
     per_rule = [_figure(units, fam, rid, rid) for fam in FAMILY_LABELS for rid in sorted(rules.get(fam, ()))]
     return FieldReport(month, len(units), drawn, families, per_rule)
