@@ -10,6 +10,7 @@ import json
 from datetime import datetime
 
 import numpy as np
+import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -32,6 +33,20 @@ RB = load_rulebook()
 HOLDOUT = "tests/data/phrases/holdout.tsv"
 RULE = "forbidden.come_tomorrow"
 NEUTRAL = "请把身份证放在读卡器上，再看一下屏幕"  # ordinary service talk: no rule may fire
+
+
+@pytest.fixture(scope="module")
+def data_dir_with_cache(tmp_path_factory):
+    """A fresh data directory per test whose classifier cache is shared: the shipped classifier is trained once."""
+    cache = tmp_path_factory.mktemp("retrain-cache")
+
+    def make(tmp_path):
+        data = tmp_path / "data"
+        data.mkdir()
+        (data / "cache").symlink_to(cache, target_is_directory=True)
+        return data
+
+    return make
 
 
 def _hall(tmp_path):
@@ -88,7 +103,8 @@ def _far_field(line_id: str, rate: float, noise_seed: int) -> np.ndarray:
     return (audio + hall_noise(len(audio), babble, np.random.default_rng(noise_seed), 0.3) * db(-20) / db(15)).astype(np.float32)
 
 
-def test_a_missed_phrase_reviewed_is_found_in_new_audio_after_retrain_and_versions_restore(tmp_path, monkeypatch, transcriber, matcher):
+def test_a_missed_phrase_reviewed_is_found_in_new_audio_after_retrain_and_versions_restore(tmp_path, monkeypatch, transcriber, matcher,
+                                                                                          data_dir_with_cache):
     # "我们马上下班了，明天再说吧" (forbidden.come_tomorrow) through a muffled microphone: the
     # recognizer hears 明天 as 您先, and the shipped classifier misses the line
     reviewed_text = transcriber.transcribe_segment(_far_field("s_long_wait_11", 0.96, 200)).text
@@ -98,8 +114,9 @@ def test_a_missed_phrase_reviewed_is_found_in_new_audio_after_retrain_and_versio
 
     url, factory = _hall(tmp_path)
     _review_one(factory, miss_rule=RULE, text=reviewed_text)  # the inspector records the miss
-    monkeypatch.setenv("WINDOWQA_DATA_DIR", str(tmp_path / "data"))
-    settings = Settings(data_dir=tmp_path / "data")
+    data = data_dir_with_cache(tmp_path)
+    monkeypatch.setenv("WINDOWQA_DATA_DIR", str(data))
+    settings = Settings(data_dir=data)
     store = classifier_store(settings)
     assert store.current_version() == SHIPPED
 
@@ -127,30 +144,29 @@ def test_a_missed_phrase_reviewed_is_found_in_new_audio_after_retrain_and_versio
     with factory() as s:
         assert s.scalar(select(RuleHitRow.classifier_version).order_by(RuleHitRow.id.desc()).limit(1)) == report["version"]
 
-    # a second retrain, then restore: the previous version comes back, then the shipped one
-    second = CliRunner().invoke(app, ["nlp", "retrain", "--db", url, "--eval-set", HOLDOUT, "--holdout-share", "0"])
-    assert second.exit_code == 0 and "accepted" in second.stdout and "forbidden" in second.stdout
-    latest = store.current_version()
-    assert latest != report["version"]
+    # restore: the shipped classifier comes back, and restoring again brings the retrained one back
     restored = CliRunner().invoke(app, ["nlp", "restore"])
-    assert restored.exit_code == 0 and store.current_version() == report["version"], restored.output
-    assert site_matcher(settings, RB).classifier_version == report["version"]
-    assert CliRunner().invoke(app, ["nlp", "restore", SHIPPED]).exit_code == 0 and store.current_version() == SHIPPED
+    assert restored.exit_code == 0 and store.current_version() == SHIPPED, restored.output
     assert site_matcher(settings, RB).classifier_version.startswith("shipped-")
+    again = CliRunner().invoke(app, ["nlp", "restore"])
+    assert again.exit_code == 0 and store.current_version() == report["version"], again.output
+    assert site_matcher(settings, RB).classifier_version == report["version"]
     listing = CliRunner().invoke(app, ["nlp", "versions"])
-    assert report["version"] in listing.stdout and latest in listing.stdout
+    assert f"* {report['version']}" in listing.stdout
+    assert [h["action"] for h in store.history()] == ["retrain", "restore", "restore"]
     bad = CliRunner().invoke(app, ["nlp", "restore", "no-such-version"])
     assert bad.exit_code != 0 and "no classifier version" in bad.output
 
 
-def test_a_worse_candidate_is_refused_unless_forced(tmp_path, monkeypatch):
+def test_a_worse_candidate_is_refused_unless_forced(tmp_path, monkeypatch, data_dir_with_cache):
     url, factory = _hall(tmp_path)
     # an inspector's mistake: ordinary service talk recorded as a missed forbidden phrase
     _review_one(factory, miss_rule="forbidden.go_to_leader", text=NEUTRAL)
     manifest = tmp_path / "site.tsv"
     manifest.write_text(f"text\texpected\n{NEUTRAL}\t\n有意见你去找领导\tforbidden.go_to_leader\n", encoding="utf-8")
-    monkeypatch.setenv("WINDOWQA_DATA_DIR", str(tmp_path / "data"))
-    store = classifier_store(Settings(data_dir=tmp_path / "data"))
+    data = data_dir_with_cache(tmp_path)
+    monkeypatch.setenv("WINDOWQA_DATA_DIR", str(data))
+    store = classifier_store(Settings(data_dir=data))
     args = ["nlp", "retrain", "--db", url, "--eval-set", str(manifest), "--holdout-share", "0"]
     refused = CliRunner().invoke(app, args)
     assert refused.exit_code == 1, refused.output
@@ -159,3 +175,15 @@ def test_a_worse_candidate_is_refused_unless_forced(tmp_path, monkeypatch):
     forced = CliRunner().invoke(app, [*args, "--force"])
     assert forced.exit_code == 0 and "FORCED" in forced.stdout
     assert store.versions()[0].metadata["forced"] is True and store.current_version() == store.versions()[0].version
+
+
+def test_the_hold_out_is_seeded_and_keeps_whole_reviews():
+    from nlp.retrain import split_reviews
+    from scoring.access.training import ReviewedUtterance
+
+    lines = [ReviewedUtterance(f"sample:{k // 2}", k, f"第{k}句", frozenset({RULE}), frozenset()) for k in range(20)]  # 10 reviews
+    train, held = split_reviews(lines, 0.2, seed=4)
+    assert len({x.key for x in held}) == 2 and len(held) == 4 and not {x.key for x in held} & {x.key for x in train}
+    assert split_reviews(lines, 0.2, seed=4) == (train, held)
+    assert len({frozenset(x.key for x in split_reviews(lines, 0.2, seed=k)[1]) for k in range(6)}) > 1  # the seed decides
+    assert split_reviews(lines[:8], 0.2, seed=4)[1] == []  # four reviews: a fifth of them rounds down to none

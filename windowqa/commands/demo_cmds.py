@@ -50,7 +50,8 @@ def demo(
         _serve(folder, database_url(folder), address, port)
         return
     if review_only:
-        _review((folder or settings.data_dir / "demo").expanduser().resolve(), settings, review_share, seed, as_json)
+        out, text = _review((folder or settings.data_dir / "demo").expanduser().resolve(), settings, review_share, seed)
+        typer.echo(json.dumps(out, ensure_ascii=False, indent=1) if as_json else text)
         return
     try:
         sim = SimOptions(seed=seed, size=HallSize.parse(size), snr_db=snr_db)
@@ -66,6 +67,9 @@ def demo(
     summary = {**result.summary, "folder": str(result.folder), "database_url": result.database_url,
                "timings_s": result.timings_s, "wall_s": wall_s}
     (result.folder / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
+    review_out, review_text = _review(result.folder, settings, review_share, seed) if review else (None, "")
+    if review_out is not None:
+        summary["review"] = review_out
     if as_json:
         summary["accounts"] = [{"role": r, "username": u, "password": p, "staff_no": n} for r, u, p, n in result.accounts]
         typer.echo(json.dumps(summary, ensure_ascii=False, indent=1))
@@ -77,14 +81,17 @@ def demo(
             typer.echo("dashboard accounts (shown once; only the hashes are stored):")
             for role, user, password, staff_no in result.accounts:
                 typer.echo(f"  {role:9s} {user:16s} {password}" + (f"   (工号 {staff_no})" if staff_no else ""))
-    if review:
-        _review(result.folder, settings, review_share, seed, as_json)
+        if review_text:
+            typer.echo(review_text)
     if serve:
         _serve(result.folder, result.database_url, address, port)
 
 
-def _review(folder: Path, settings, share: float, seed: int, as_json: bool) -> None:
-    """``--review``: the inspector's sample, reviews and retraining on the demo store (``review.json`` in the folder)."""
+def _review(folder: Path, settings, share: float, seed: int) -> tuple[dict, str]:
+    """``--review``: the inspector's sample, reviews and retraining on the demo store (``review.json`` in the folder).
+
+    Returns the review as JSON and as text.
+    """
     from models.db import open_database
     from models.rulebook import load_rulebook
     from nlp.evaluation import ManifestError
@@ -104,11 +111,8 @@ def _review(folder: Path, settings, share: float, seed: int, as_json: bool) -> N
         fail(str(exc))
     out = {**summary.as_json(), "wall_s": round(time.perf_counter() - started, 1)}
     (folder / "review.json").write_text(json.dumps(out, ensure_ascii=False, indent=1), encoding="utf-8")
-    if as_json:
-        typer.echo(json.dumps(out, ensure_ascii=False, indent=1))
-    else:
-        typer.echo(format_review(summary))
-        typer.echo(f"review wall clock {out['wall_s']:.0f} s; measure the field estimates: windowqa eval demo {folder}")
+    text = f"{format_review(summary)}\nreview wall clock {out['wall_s']:.0f} s; measure the field estimates: windowqa eval demo {folder}"
+    return out, text
 
 
 def _serve(folder: Path, url: str, address: str, port: int) -> None:
