@@ -390,6 +390,8 @@ class RuleHitRow(Base):
     span_end: Mapped[int] = mapped_column(Integer)
     evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     rulebook_version: Mapped[str] = mapped_column(String(64))
+    # the phrase classifier's version id (nlp.model_store) the matcher ran with; None before 0009
+    classifier_version: Mapped[Optional[str]] = mapped_column(String(80), nullable=True)
 
     utterance: Mapped[Utterance] = relationship(back_populates="hits")
     interaction: Mapped[Optional[Interaction]] = relationship(back_populates="hits")

@@ -83,6 +83,7 @@ class RuleHit:
     method: MatchMethod
     rulebook_version: str
     evidence: dict[str, float] = field(default_factory=dict)
+    classifier_version: str | None = None  # the matcher's classifier when the hit was made (None: none)
 
     @property
     def kind(self) -> str:

@@ -177,10 +177,13 @@ def load_or_train_classifier(rulebook, normalizer, cache_dir: Path | None = None
     cached = cache_dir / f"phrase-classifier-{digest}.joblib" if cache_dir else None
     if cached is not None and cached.exists():
         try:
-            return joblib.load(cached)
+            classifier = joblib.load(cached)
+            classifier.version_ = f"shipped-{digest}"
+            return classifier
         except Exception as exc:  # a stale or truncated cache file: retrain
             logger.warning("could not load cached classifier %s: %s", cached, exc)
     classifier = PhraseClassifier().fit(texts, labels)
+    classifier.version_ = f"shipped-{digest}"  # what hits record: the corpus, rulebook and code it was trained from
     if cached is not None:
         tmp = cached.with_suffix(".tmp")
         try:
@@ -240,7 +243,9 @@ def load_saved_classifier(path: Path, rulebook) -> PhraseClassifier | None:
         logger.warning("%s was trained for %s; run `windowqa nlp retrain` again", path, stale)
         return None
     try:
-        return joblib.load(path)
+        classifier = joblib.load(path)
     except Exception as exc:  # a truncated or foreign file
         logger.warning("%s: cannot load (%s); ignoring the retrained classifier", path, exc)
         return None
+    classifier.version_ = meta.get("version") or "unversioned"
+    return classifier

@@ -254,6 +254,13 @@ class PhraseMatcher:
         """Rule hits in one utterance (or text, with ``role`` defaulting to staff)."""
         return self.match_many([utterance], role=role)[0]
 
+    @property
+    def classifier_version(self) -> str | None:
+        """The classifier's version id (``version_``, set by nlp.model_store), recorded on every hit."""
+        if self.classifier is None or not self.options.use_classifier:
+            return None
+        return getattr(self.classifier, "version_", None)
+
     def match_many(self, utterances: Sequence[Utterance | str], role: Role | str | None = None) -> list[list[RuleHit]]:
         """Rule hits for many utterances; the classifier runs once over the whole batch."""
         items = [_as_utterance(u, role) for u in utterances]
@@ -337,7 +344,8 @@ class PhraseMatcher:
         if best is None:
             return []
         start, end = prep.norm.span_to_original(best[1], best[2])
-        return [RuleHit("citizen.abuse", RuleFamily.FORBIDDEN, best[0], start, end, best[3], self.rulebook.version)]
+        return [RuleHit("citizen.abuse", RuleFamily.FORBIDDEN, best[0], start, end, best[3], self.rulebook.version,
+                        classifier_version=self.classifier_version)]
 
     # ------------------------------------------------------------------ layers
     def _prepare(self, text: str) -> _Prepared:
@@ -500,6 +508,7 @@ class PhraseMatcher:
                     method=c.method,
                     rulebook_version=self.rulebook.version,
                     evidence=evidence,
+                    classifier_version=self.classifier_version,
                 )
             )
         return hits

@@ -157,3 +157,39 @@ def test_the_conduct_checks_on_the_mixed_audio(demo, rulebook):
     stored = b"".join(p.read_bytes() for p in demo.folder.glob("windowqa.db*"))
     ids = {q.citizen_id for q in load_truth(demo.folder).queue_calls}
     assert ids and not any(i.encode() in stored for i in ids)
+def test_demo_review_closes_the_field_loop(demo, tmp_path, monkeypatch):
+    """`windowqa demo --review-only`: the truth-knowing inspector reviews every interaction (share 1.0) and retrains;
+    the field estimates then equal the true values exactly, and `eval demo` says the intervals contain them."""
+    import shutil
+    import sqlite3
+
+    from windowqa.cli import app
+
+    folder = tmp_path / "reviewed"
+    folder.mkdir()
+    for name in ("truth.json", ".windowqa-demo"):
+        shutil.copy(demo.folder / name, folder / name)
+    with sqlite3.connect(demo.folder / "windowqa.db") as source, sqlite3.connect(folder / "windowqa.db") as target:
+        source.backup(target)  # a copy: the module's other tests keep the unreviewed store
+    monkeypatch.setenv("WINDOWQA_DATA_DIR", str(tmp_path / "data"))
+    out = CliRunner().invoke(app, ["demo", "--dir", str(folder), "--review-only", "--review-share", "1.0", "--seed", "3", "--json"])
+    assert out.exit_code == 0, out.output
+    review = json.loads(out.output)
+    draw = review["draws"][0]
+    assert draw["drawn"] == draw["population"] == review["reviewed"] > 0
+    assert review["marks"]["correct"] > 0 and review["retrain"]["sources"][0]["name"].endswith("holdout.tsv")
+    assert (folder / "models" / "phrase-classifier-versions" / "history.json").exists() == (review["retrain"]["version"] is not None)
+    assert not (tmp_path / "data" / "models").exists()  # the demo never touches the site's model store
+
+    report = json.loads(CliRunner().invoke(app, ["eval", "demo", str(folder), "--json"]).output)
+    [month] = report["field"]
+    assert month["reviewed"] == month["drawn"] == month["population"] == review["reviewed"]
+    for name in ("forbidden", "required_courtesy"):
+        for measure in ("precision", "recall"):
+            m = month["groups"][name][measure]
+            if m["true"] is None:
+                continue
+            assert m["field"]["value"] == pytest.approx(m["true"], abs=1e-3) and m["contained"], (name, measure, m)
+    assert month["groups"]["required_courtesy"]["recall"]["field"]["n"] > 0
+    table = CliRunner().invoke(app, ["eval", "demo", str(folder)])
+    assert "field estimates" in table.output and "required_courtesy" in table.output

@@ -8,8 +8,16 @@ from models.rulebook import Rulebook
 from models.settings import Settings
 
 
+def classifier_store(settings: Settings):
+    """The site's versioned phrase classifiers (``windowqa nlp retrain | restore | versions``)."""
+    from nlp.model_store import ClassifierStore
+
+    return ClassifierStore(settings.data_dir / "models")
+
+
 def retrained_classifier_path(settings: Settings) -> Path:
-    return settings.data_dir / "models" / "phrase-classifier.joblib"
+    """The current retrained classifier (absent: the shipped corpus is trained instead)."""
+    return classifier_store(settings).current_path
 
 
 def site_matcher(settings: Settings, rulebook: Rulebook):

@@ -72,9 +72,13 @@ def _counts(review: SampleReviewRow, key) -> tuple[int, int, int]:
     return correct, marked, missed
 
 
-def _figure(units, family: str, rule_id: str | None, label: str) -> FieldFigure:
+def _figure(units, family: str, rule_id: str | None, label: str, rule_ids: frozenset[str] | None = None) -> FieldFigure:
     def key(f: str, r: str) -> bool:
-        return f == family and (rule_id is None or r == rule_id)
+        # a family counts its own rules only: a citizen's abuse is stored as a forbidden-family hit
+        # but is no staff phrase, so it must not move the staff's forbidden precision
+        if f != family or not r.startswith(family + "."):
+            return False
+        return (rule_id is None or r == rule_id) and (rule_ids is None or r in rule_ids)
 
     prec, rec = [], []
     for stratum, size, review in units:
@@ -99,10 +103,24 @@ def field_estimates(session: Session, actor: Actor, month: str, *, plan_id: int 
     rules: dict[str, set[str]] = defaultdict(set)
     for _, _, review in units:
         for row in [*review.marks, *review.misses]:
-            rules[row.family].add(row.rule_id)
+            if row.rule_id.startswith(row.family + "."):  # not citizen.abuse (see _figure)
+                rules[row.family].add(row.rule_id)
     families = [_figure(units, fam, None, FAMILY_LABELS.get(fam, fam)) for fam in FAMILY_LABELS]
     per_rule = [_figure(units, fam, rid, rid) for fam in FAMILY_LABELS for rid in sorted(rules.get(fam, ()))]
     return FieldReport(month, len(units), drawn, families, per_rule)
+
+
+def rule_group_figure(session: Session, actor: Actor, month: str, family: str, rule_ids: frozenset[str], label: str, *,
+                      plan_id: int | None = None) -> FieldFigure:
+    """Field precision and recall of a group of rules of one family (e.g. the required courtesy phrases).
+
+    Raises:
+        AccessDenied: a staff account.
+    """
+    require(actor, FIELD_READERS, "see field precision and recall")
+    period_month(month)
+    _, units = _reviewed_units(session, month, plan_id)
+    return _figure(units, family, None, label, frozenset(rule_ids))
 
 
 def circular_rows(report: FieldReport) -> list[dict]:

@@ -215,6 +215,7 @@ def _insert_hits(
                     "span_end": hit.end,
                     "evidence": dict(hit.evidence),
                     "rulebook_version": hit.rulebook_version or rulebook.version,
+                    "classifier_version": hit.classifier_version,
                 }
             )
     if rows:
@@ -471,7 +472,8 @@ def load_matched(session: Session, recording_id: int) -> list[MatchedUtterance]:
             confidence=r.confidence, role_confidence=r.role_confidence,
         )
         domain_hits = [
-            RuleHit(h.rule_id, h.family, h.score, h.span_start, h.span_end, h.method, h.rulebook_version, dict(h.evidence or {}))
+            RuleHit(h.rule_id, h.family, h.score, h.span_start, h.span_end, h.method, h.rulebook_version, dict(h.evidence or {}),
+                    h.classifier_version)
             for h in hits.get(r.id, [])
         ]
         out.append(

@@ -36,6 +36,9 @@ def demo(
     voice: bool = typer.Option(True, "--voice/--no-voice", help="With --mono: roles by voice (then content); --no-voice: by content alone."),
     substitute_pitch_st: Optional[float] = typer.Option(None, "--substitute-pitch-st", help="The substitute's voice, semitones above the bank's staff voice (default 4 with --mono, so voiceprints can tell them apart; 0 otherwise)."),
     unfiled_substitute: bool = typer.Option(False, "--unfiled-substitute", help="The substitute serves without a filing (备案) in the site file."),
+    review: bool = typer.Option(False, "--review", help="Then play an inspector: draw a sample, review it with the ground truth, retrain."),
+    review_only: bool = typer.Option(False, "--review-only", help="Review the demo folder's last run (as --review); simulate nothing."),
+    review_share: float = typer.Option(0.2, "--review-share", min=0.01, max=1.0, help="Part of each staff member's interactions the inspector reviews."),
 ) -> None:
     """Simulate a service-hall day, process it end to end into an embedded SQLite store, then open the dashboard."""
     from windowqa.demo.run import DemoError, DemoOptions, database_url, format_summary, run_demo
@@ -49,6 +52,10 @@ def demo(
         except (OSError, json.JSONDecodeError) as exc:
             fail(f"{folder / 'summary.json'}: no finished demo run here ({exc}); run `windowqa demo` first")
         _serve(folder, database_url(folder), address, port)
+        return
+    if review_only:
+        out, text = _review((folder or settings.data_dir / "demo").expanduser().resolve(), settings, review_share, seed)
+        typer.echo(json.dumps(out, ensure_ascii=False, indent=1) if as_json else text)
         return
     try:
         pitch = substitute_pitch_st if substitute_pitch_st is not None else (4.0 if mono else 0.0)
@@ -66,6 +73,9 @@ def demo(
     summary = {**result.summary, "folder": str(result.folder), "database_url": result.database_url,
                "timings_s": result.timings_s, "wall_s": wall_s}
     (result.folder / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
+    review_out, review_text = _review(result.folder, settings, review_share, seed) if review else (None, "")
+    if review_out is not None:
+        summary["review"] = review_out
     if as_json:
         summary["accounts"] = [{"role": r, "username": u, "password": p, "staff_no": n} for r, u, p, n in result.accounts]
         typer.echo(json.dumps(summary, ensure_ascii=False, indent=1))
@@ -77,8 +87,38 @@ def demo(
             typer.echo("dashboard accounts (shown once; only the hashes are stored):")
             for role, user, password, staff_no in result.accounts:
                 typer.echo(f"  {role:9s} {user:16s} {password}" + (f"   (工号 {staff_no})" if staff_no else ""))
+        if review_text:
+            typer.echo(review_text)
     if serve:
         _serve(result.folder, result.database_url, address, port)
+
+
+def _review(folder: Path, settings, share: float, seed: int) -> tuple[dict, str]:
+    """``--review``: the inspector's sample, reviews and retraining on the demo store (``review.json`` in the folder).
+
+    Returns the review as JSON and as text.
+    """
+    from models.db import open_database
+    from models.rulebook import load_rulebook
+    from nlp.evaluation import ManifestError
+    from windowqa.demo.review import ReviewOptions, format_review, review_demo
+    from windowqa.demo.run import database_url
+    from windowqa.demo.simulator import SimulationError, load_truth
+
+    try:
+        truth = load_truth(folder)
+    except SimulationError as exc:
+        fail(f"{folder}: no finished demo run here ({exc}); run `windowqa demo` first")
+    started = time.perf_counter()
+    try:
+        summary = review_demo(open_database(database_url(folder)), truth, load_rulebook(settings.rulebook_path), folder,
+                              ReviewOptions(share=share, seed=seed), settings=settings)
+    except (ValueError, ManifestError) as exc:
+        fail(str(exc))
+    out = {**summary.as_json(), "wall_s": round(time.perf_counter() - started, 1)}
+    (folder / "review.json").write_text(json.dumps(out, ensure_ascii=False, indent=1), encoding="utf-8")
+    text = f"{format_review(summary)}\nreview wall clock {out['wall_s']:.0f} s; measure the field estimates: windowqa eval demo {folder}"
+    return out, text
 
 
 def _serve(folder: Path, url: str, address: str, port: int) -> None:

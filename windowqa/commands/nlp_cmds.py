@@ -119,55 +119,67 @@ def nlp_retrain(
     ctx: typer.Context,
     db: Optional[str] = DB_OPT,
     rulebook: Optional[Path] = RULEBOOK_OPT,
-    check: Optional[Path] = typer.Option(None, "--check", help="A text manifest to evaluate the new classifier on before it is saved."),
+    eval_sets: List[Path] = typer.Option([], "--eval-set", help="A text manifest the candidate must not do worse on (repeatable; default: the bundled sets)."),
+    check: Optional[Path] = typer.Option(None, "--check", help="One more text manifest to judge the candidate on."),
+    holdout_share: float = typer.Option(0.2, "--holdout-share", min=0.0, max=0.9, help="Part of the reviews held back to judge the candidate."),
+    seed: int = typer.Option(0, "--seed", help="The hold-out draw's seed."),
+    force: bool = typer.Option(False, "--force", help="Save the candidate even when it is worse on a family."),
+    as_json: bool = typer.Option(False, "--json", help="The comparison and verdict as JSON."),
 ) -> None:
-    """Retrain the classifier on the shipped corpus plus the inspectors' reviewed flags.
+    """Retrain the classifier on the shipped corpus plus the inspectors' reviews, and keep it only if it is no worse.
 
-    Confirmed flags teach the rule, dismissed ones teach "none", changed ones the new rule.
-    The result goes to the data directory and is used by every later command.
+    Sampled reviews teach confirmed hits, false alarms and missed hits; decided flags teach
+    confirmed and dismissed ones (texts redacted). A seeded part of the reviews is held back; the
+    candidate and the current classifier are scored on it and on the evaluation sets, precision
+    and recall per family. A candidate worse on any of them is refused (exit 1) unless --force.
+    An accepted one becomes a new version, used by every later command; `windowqa nlp restore`
+    brings back the previous one.
     """
-    from datetime import datetime, timezone
-
-    from models.db import UserRole
-    from nlp import build_matcher
-    from nlp.classifier import LabelledLine, PhraseClassifier, save_classifier, training_data
-    from nlp.evaluation import ManifestError, evaluate_text_manifest
-    from scoring.access import labelled_examples
-    from scoring.accounts import Actor
-    from windowqa.engines import retrained_classifier_path
+    from nlp.evaluation import ManifestError
+    from nlp.retrain import RetrainOptions
+    from windowqa.engines import classifier_store
+    from windowqa.retraining import bundled_eval_sets, format_result, retrain_from_reviews
 
     cli = cli_context(ctx, db=db, rulebook=rulebook)
-    book = cli.rulebook
-    with cli.sessions() as session:
-        # the CLI acts as the system's admin (no account row: this read writes nothing)
-        system = Actor(user_id=0, username="cli", role=UserRole.ADMIN)
-        reviewed = [LabelledLine(text, label) for text, label in labelled_examples(session, system)]
-    known = {r.id for r in book.rules} | {"none"}
-    unknown = sorted({line.label for line in reviewed} - known)
-    if unknown:
-        typer.echo(f"windowqa: ignoring reviewed lines labelled with rules this rulebook lacks: {', '.join(unknown)}", err=True)
-        reviewed = [line for line in reviewed if line.label in known]
-    matcher = build_matcher(book, with_classifier=False)
-    texts, labels = training_data(book, matcher.normalizer, reviewed)
-    classifier = PhraseClassifier().fit(texts, labels)
+    sets = tuple(eval_sets) or bundled_eval_sets()
     if check is not None:
-        matcher.classifier = classifier
-        try:
-            result = evaluate_text_manifest(matcher, check).as_json()
-        except ManifestError as exc:
-            fail(str(exc))
-        for family in ("forbidden", "courtesy"):
-            f = result[family]
-            typer.echo(f"check {family:10s} precision {f['precision']:.3f}  recall {f['recall']:.3f}")
-    path = retrained_classifier_path(cli.settings)
-    save_classifier(
-        classifier,
-        path,
-        {
-            "rulebook_version": book.version,
-            "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "training_lines": len(texts),
-            "reviewed_lines": len(reviewed),
-        },
-    )
-    typer.echo(f"retrained on {len(texts)} lines ({len(reviewed)} from reviews): {path}")
+        sets = (*sets, check)
+    options = RetrainOptions(holdout_share=holdout_share, seed=seed, eval_sets=sets)
+    try:
+        result = retrain_from_reviews(cli.sessions, cli.rulebook, classifier_store(cli.settings), options,
+                                      force=force, cache_dir=cli.settings.data_dir / "cache")
+    except ManifestError as exc:
+        fail(str(exc))
+    typer.echo(json.dumps(result.as_json(), ensure_ascii=False, indent=1) if as_json else format_result(result))
+    if result.version is None:
+        raise typer.Exit(1)
+
+
+@nlp_app.command("restore")
+def nlp_restore(
+    ctx: typer.Context,
+    version: Optional[str] = typer.Argument(None, help="The version to bring back (default: the one before the current; 'shipped': the shipped corpus's)."),
+) -> None:
+    """Make an earlier classifier version current again (nothing is deleted; a restore can be undone)."""
+    from nlp.model_store import ModelStoreError
+    from windowqa.engines import classifier_store
+
+    store = classifier_store(cli_context(ctx).settings)
+    current = store.current_version()
+    try:
+        restored = store.restore(version)
+    except ModelStoreError as exc:
+        fail(str(exc))
+    typer.echo(f"restored classifier {restored} (was {current})")
+
+
+@nlp_app.command("versions")
+def nlp_versions(ctx: typer.Context) -> None:
+    """The saved classifier versions, the current one marked."""
+    from windowqa.engines import classifier_store
+
+    store = classifier_store(cli_context(ctx).settings)
+    typer.echo(f"current: {store.current_version()}")
+    for v in store.versions():
+        typer.echo(f"{'*' if v.current else ' '} {v.version}  trained {v.trained_at}  lines {v.metadata.get('training_lines')}"
+                   f"  reviewed {v.metadata.get('reviewed_lines')}{'  FORCED' if v.metadata.get('forced') else ''}")

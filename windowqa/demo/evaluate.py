@@ -14,6 +14,8 @@ Measures (each with the counts behind it):
   interaction most is the one who served.
 * **rating links**: a rating is linked to the stored interaction that overlaps its true
   interaction most.
+* **field estimates** (after ``windowqa demo --review``): the reviewed sample's precision and
+  recall intervals against the true values (:mod:`windowqa.demo.field_check`);
 * **attendance**: the class of every staff half-day (on time, late, early leave, missing
   check, leave, ...) equals the expected one; unknown faces are recorded as unknown.
 * **conduct** (issue 15): telephone phrases, personal calls, retorts and repeat visits, precision
@@ -169,6 +171,10 @@ def evaluate_demo(folder: str | Path, options: EvalOptions | None = None, *, rul
     report["roles"] = roles_by_utterance(truth, rec_of_truth, utterances)
     report["serving_by_voice"] = serving_by_voice(truth, rec_of_truth, voice_flags)
 
+    from windowqa.demo.field_check import field_comparison
+
+    with factory() as s:  # after `windowqa demo --review`: the field estimates against the truth
+        report["field"] = field_comparison(s, truth, rulebook, report["phrases"])
     metrics = _metrics(report)
     report["metrics"] = metrics
     targets = {**TARGETS, **(MONO_TARGETS if truth.options.mono else {})}
@@ -465,6 +471,9 @@ def format_report(report: dict[str, Any]) -> str:
                  f"({pct(sv['false_flag_rate'])}); flagged {sv['flagged']}/{sv['flag_expected']} that should be; "
                  f"substitute's interactions flagged {sv['substitute_heard']}/{sv['served_by_substitute']} "
                  f"(substitution {'filed: none expected' if sv['substitution_filed'] else 'not filed'})")
+    from windowqa.demo.field_check import format_field
+
+    lines.extend(format_field(report.get("field") or []))
     lines.append("targets: " + ", ".join(f"{k} {'ok' if ok else 'MISSED'}" for k, ok in report["passed"].items()))
     for f in FAMILIES:
         d = ph["families"][f]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
@@ -224,7 +224,8 @@ def verify_near_misses(
             continue
         if hit.rule_id not in best or hit.evidence["deficit_per_token"] < best[hit.rule_id].evidence["deficit_per_token"]:
             best[hit.rule_id] = hit
-    return list(best.values())
+    version = getattr(matcher, "classifier_version", None)
+    return [replace(h, classifier_version=version) for h in best.values()]
 
 
 def transcribe_and_match(
