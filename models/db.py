@@ -122,6 +122,7 @@ class FlagKind(str, enum.Enum):
     OVERDUE_FOLLOW_UP = "overdue_follow_up"
     STAFF_MISMATCH = "staff_mismatch"  # terminal 工号 differs from the staff on duty
     UNLINKED_RATING = "unlinked_rating"  # no interaction found for a rating
+    SITUATION_PHRASE = "situation_phrase"  # a 七.1 situation detected, its phrase not said
 
 
 class FlagStatus(str, enum.Enum):

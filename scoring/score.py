@@ -10,7 +10,10 @@ and names the rule, the reason and the utterance. Deductions:
 * situational rules whose situation is detectable: the citizen waited at least
   ``long_wait_minutes`` per the queue data and staff did not say ``courtesy.sorry_for_wait``;
   staff left the citizen in silence at least ``silence_wait_seconds`` without
-  ``courtesy.please_wait`` before it.
+  ``courtesy.please_wait`` before it;
+* a 七.1 phrase missing in its detected situation (``[rules.detect]``, :mod:`scoring.situations`):
+  ``weight x missing_situation_penalty``; said there, it is a strength of ``weight x
+  situation_credit`` points (strengths never lift the score above the base).
 
 Other courtesy hits and citizen abuse are explained with 0 points: citizen abuse is recorded to
 protect staff (二.7), never scored against them. The score never drops below 0.
@@ -24,6 +27,7 @@ from typing import Any, Collection, Iterable, Mapping
 from models.domain import Role, RuleFamily
 from models.rulebook import PhraseRule, Rulebook
 from scoring.segment import MatchedUtterance, Segment
+from scoring.situations import SituationFinding, describe, find_situations
 
 SORRY_FOR_WAIT = "courtesy.sorry_for_wait"
 PLEASE_WAIT = "courtesy.please_wait"
@@ -85,6 +89,7 @@ class InteractionScore:
     has_farewell: bool
     forbidden: tuple[tuple[MatchedUtterance, Any], ...] = field(default=())
     abuse: tuple[tuple[MatchedUtterance, Any], ...] = field(default=())
+    situations: tuple[SituationFinding, ...] = field(default=())
 
     def explain(self) -> str:
         """The explanation as text, one line per rule, ending with the total."""
@@ -142,6 +147,11 @@ def score_interaction(segment: Segment, rulebook: Rulebook, *, wait_minutes: flo
         line = _silence_line(items, rulebook)
         if line is not None:
             lines.append(line)
+    situations = find_situations(segment, rulebook)
+    lines.extend(situation_line(f, rulebook) for f in situations)
+    excess = sum(line.points for line in lines) - rules.base
+    if excess > 0:  # strengths make up for deductions, never lift the score above the base
+        lines.append(ScoreLine(f"strengths count up to the base score only (+{excess:g} not counted)", -excess))
 
     total = max(0.0, sum(line.points for line in lines))
     return InteractionScore(
@@ -153,7 +163,20 @@ def score_interaction(segment: Segment, rulebook: Rulebook, *, wait_minutes: flo
         has_farewell=present.get("courtesy.farewell", False),
         forbidden=tuple(forbidden),
         abuse=tuple(abuse),
+        situations=tuple(situations),
     )
+
+
+def situation_line(finding: SituationFinding, rulebook: Rulebook) -> ScoreLine:
+    """The line of a detected 七.1 situation: a strength when its phrase was said, else a deduction
+    (at the first cue's utterance) that names the phrase to use."""
+    rule = finding.rule
+    at = finding.anchor
+    if finding.said is not None:
+        return ScoreLine(f"{rule.id} ({rule.section}) said in its situation, a strength: {finding.said.utterance.text} "
+                         f"[{describe(finding)}]", rule.weight * rulebook.scoring.situation_credit, rule.id, at.seq, at.utterance.start_s)
+    return ScoreLine(f"{rule.id} ({rule.section}) not said in its situation {describe(finding)}; say: {rule.canonical}",
+                     -rule.weight * rulebook.scoring.missing_situation_penalty, rule.id, at.seq, at.utterance.start_s, "minor")
 
 
 def _required_lines(items: list[MatchedUtterance], rulebook: Rulebook, served: bool, lines: list[ScoreLine]) -> dict[str, bool]:

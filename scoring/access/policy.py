@@ -29,6 +29,7 @@ FLAG_KIND_LABELS = {
     FlagKind.OVERDUE_FOLLOW_UP: "回访逾期",
     FlagKind.STAFF_MISMATCH: "工号不符",
     FlagKind.UNLINKED_RATING: "评价未关联",
+    FlagKind.SITUATION_PHRASE: "情形用语缺失",
 }
 FLAG_STATUS_LABELS = {FlagStatus.OPEN: "待处理", FlagStatus.CONFIRMED: "已确认", FlagStatus.DISMISSED: "已排除"}
 FOLLOW_UP_LABELS = {

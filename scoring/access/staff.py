@@ -107,7 +107,7 @@ def staff_flagged_utterances(session: Session, actor: Actor, *, staff_id: int | 
     sid = staff_scope(actor, staff_id)
     if sid is None:
         raise ValueError("name the staff member")
-    f = FlagFilter(staff_ids=(sid,), kinds=(FlagKind.FORBIDDEN, FlagKind.MISSING_COURTESY, FlagKind.POOR_RATING),
+    f = FlagFilter(staff_ids=(sid,), kinds=(FlagKind.FORBIDDEN, FlagKind.MISSING_COURTESY, FlagKind.POOR_RATING, FlagKind.SITUATION_PHRASE),
                    statuses=(), start=start, end=end)
     _, rows = flag_queue(session, actor, f, limit=limit, policy=policy)
     ids = [r.id for r in rows]
