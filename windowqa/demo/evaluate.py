@@ -14,6 +14,8 @@ Measures (each with the counts behind it):
   interaction most is the one who served.
 * **rating links**: a rating is linked to the stored interaction that overlaps its true
   interaction most.
+* **七.1 situations** (``evaluate_situations``): per situation rule, detection, missing-phrase
+  flag and strength precision and recall over the served interactions.
 * **attendance**: the class of every staff half-day (on time, late, early leave, missing
   check, leave, ...) equals the expected one; unknown faces are recorded as unknown.
 """
@@ -29,6 +31,7 @@ from sqlalchemy import select
 
 from models.domain import Role
 from models.rulebook import Rulebook, load_rulebook
+from windowqa.demo.evaluate_situations import format_situations, situation_report
 from windowqa.demo.simulator import HallTruth, load_truth
 
 FAMILIES = ("courtesy", "phone", "forbidden")
@@ -87,7 +90,7 @@ def evaluate_demo(folder: str | Path, options: EvalOptions | None = None, *, rul
     Raises:
         DemoEvalError: no ground truth or no database in the folder.
     """
-    from models.db import Interaction, Rating, Recording, RuleHitRow, Staff, Utterance, make_engine, make_session_factory
+    from models.db import Flag, FlagKind, Interaction, Rating, Recording, RuleHitRow, Staff, Utterance, make_engine, make_session_factory
     from windowqa.demo.run import DB_NAME, attendance_records
     from windowqa.demo.simulator import SimulationError
 
@@ -121,6 +124,9 @@ def evaluate_demo(folder: str | Path, options: EvalOptions | None = None, *, rul
         ratings = {r.serial_no: r for r in s.scalars(select(Rating))}
         abuse_interactions = set(s.scalars(select(RuleHitRow.interaction_id).where(RuleHitRow.rule_id == "citizen.abuse")))
         interaction_by_id = {i.id: i for lst in interactions.values() for i in lst}
+        situation_flags = defaultdict(set)
+        for iid, evidence in s.execute(select(Flag.interaction_id, Flag.evidence).where(Flag.kind == FlagKind.SITUATION_PHRASE)):
+            situation_flags[iid].add((evidence or {}).get("rule_id"))
         records = attendance_records(s, truth, rulebook)
         from attendance.store import load_checkins
 
@@ -136,6 +142,7 @@ def evaluate_demo(folder: str | Path, options: EvalOptions | None = None, *, rul
     report["attendance"] = _attendance(truth, records, checkins)
     report["courtesy_flags"] = _courtesy_flags(truth, truth_to_stored)
     report["citizen_abuse"] = _abuse(truth, truth_to_stored, abuse_interactions)
+    report["situations"] = situation_report(truth, truth_to_stored, situation_flags, rulebook)
 
     metrics = _metrics(report)
     report["metrics"] = metrics
@@ -159,6 +166,8 @@ def _metrics(report: dict[str, Any]) -> dict[str, Any]:
         "attribution_accuracy": report["attribution"]["accuracy"],
         "rating_link_accuracy": report["rating_links"]["accuracy"],
         "attendance_accuracy": report["attendance"]["accuracy"],
+        "situation_precision": report["situations"]["all"]["detection"]["precision"],
+        "situation_recall": report["situations"]["all"]["detection"]["recall"],
     }
 
 
@@ -407,6 +416,7 @@ def format_report(report: dict[str, Any]) -> str:
     lines.append(f"greeting/farewell flags  {pct(cf['accuracy'])}   ({cf['correct']}/{cf['total']} served interactions)")
     lines.append(f"citizen abuse           {pct(ab['recall'])}   ({ab['found']}/{ab['interactions']} abusive interactions found, "
                  f"{ab['false_interactions']} others marked)")
+    lines.extend(format_situations(report["situations"]))
     lines.append("targets: " + ", ".join(f"{k} {'ok' if ok else 'MISSED'}" for k, ok in report["passed"].items()))
     for f in FAMILIES:
         d = ph["families"][f]

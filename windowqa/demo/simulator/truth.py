@@ -204,6 +204,7 @@ class TruthInteraction(TruthRecord):
         gap_after_s: the quiet time before the next interaction.
         utterances: ids of its lines.
         rating: serial number of its rating, if the citizen rated.
+        situations: the 七.1 situations it holds (rule id -> whether staff said the phrase).
     """
 
     id: str
@@ -222,6 +223,7 @@ class TruthInteraction(TruthRecord):
     gap_after_s: float
     utterances: list[str]
     rating: str | None = None
+    situations: dict[str, bool] = field(default_factory=dict)
 
 
 @dataclass
