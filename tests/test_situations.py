@@ -147,6 +147,7 @@ def test_no_situation_without_a_citizen(cases, rulebook):
 def test_missing_phrase_is_a_stored_flag_that_can_be_dismissed(factory, rulebook, cases):  # noqa: F811
     from scoring.accounts import Actor, create_account
     from scoring.access.reviews import decide_flag
+    from scoring.access.staff import staff_flagged_utterances
     from scoring.store import store_recording
 
     _e, items = cases["wrong_window-missing"]
@@ -160,6 +161,12 @@ def test_missing_phrase_is_a_stored_flag_that_can_be_dismissed(factory, rulebook
         assert stored.flags >= 1
         account = create_account(s, "insp", "a-long-password-1", UserRole.INSPECTOR, rounds=4)
         inspector = Actor(account.id, account.username, UserRole.INSPECTOR)
+        own = create_account(s, "zhang", "a-long-password-2", UserRole.STAFF, staff_no="1001", rounds=4)
+        zhang = Actor(own.id, own.username, UserRole.STAFF, staff_id=site["zhang"].id, staff_no="1001")
+    with factory() as s:
+        # the staff member sees the flag with the words that showed the situation and the phrase to use
+        rows = [r for r in staff_flagged_utterances(s, zhang, rulebook=rulebook) if r.kind == "situation_phrase"]
+        assert len(rows) == 1 and rows[0].instead == "对不起，请到××窗口办理" and "原来不是这个窗口" in rows[0].text
     with factory() as s, s.begin():
         flag = s.scalar(select(Flag).where(Flag.kind == FlagKind.SITUATION_PHRASE))
         assert flag.penalised and flag.severity == "minor" and flag.staff_id == site["zhang"].id

@@ -123,7 +123,9 @@ def staff_flagged_utterances(session: Session, actor: Actor, *, staff_id: int | 
             instead = " / ".join(p.wording for rid in required for p in prescribed_phrases(rulebook, rid))
         else:
             instead = " / ".join(p.wording for p in prescribed_phrases(rulebook, row.rule_id))
-        text = redact(actor, texts.get(row.id), policy) if row.kind == FlagKind.FORBIDDEN.value else None
+        # the flagged words: a forbidden phrase, or what showed a 七.1 situation whose phrase was missing
+        shown = (FlagKind.FORBIDDEN.value, FlagKind.SITUATION_PHRASE.value)
+        text = redact(actor, texts.get(row.id), policy) if row.kind in shown else None
         base = {fl.name: getattr(row, fl.name) for fl in fields(FlagRow)}
         out.append(StaffFlagRow(**base, text=text, instead=instead, appeal=appealed.get(row.id)))
     return out
