@@ -127,6 +127,7 @@ class FlagKind(str, enum.Enum):
     TELEPHONE = "telephone"  # a phrase a telephone call's situation calls for, not said (七.2)
     PERSONAL_CALL = "personal_call"  # a call while serving, not about the citizen's matter (二.4)
     REPEAT_VISIT = "repeat_visit"  # the same citizen back for the same matter (八.3 一次性告知, 八.4 两头跑)
+    SITUATION_PHRASE = "situation_phrase"  # a 七.1 situation detected, its phrase not said
 
 
 class FlagStatus(str, enum.Enum):

@@ -25,6 +25,8 @@ class RuleFamily(str, enum.Enum):
     COURTESY = "courtesy"
     PHONE = "phone"
     FORBIDDEN = "forbidden"
+    # not a phrase: a cue of a 七.1 situation (``situation.<name>``, ``nlp.situations``), either side
+    SITUATION = "situation"
 
 
 class MatchMethod(str, enum.Enum):

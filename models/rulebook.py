@@ -49,6 +49,50 @@ def _normalise_slots(text: str) -> str:
     return _SLOT_SPELLINGS.sub(SLOT, text)
 
 
+class SituationCues(_Strict):
+    """How windowqa recognises the situation that calls for a 七.1 phrase (``[rules.detect]``).
+
+    Cues are wordings (×× slots allowed) found in what one side says, like the rules' wordings
+    (exact, or by toneless pinyin; short cues only in full). Each utterance with a cue adds its
+    weight to the interaction's evidence: ``staff``/``citizen`` cues 1.0, ``*_weak`` cues
+    ``weak_weight``; a staff-side silence of ``staff_silence_s`` in mid-interaction (staff away
+    from the counter while the citizen is still there) adds ``silence_weight``. The situation is
+    detected when the evidence reaches ``min_evidence``, or when staff say the rule's phrase
+    (the phrase itself states the situation).
+    """
+
+    staff: list[str] = []
+    citizen: list[str] = []
+    staff_weak: list[str] = []
+    citizen_weak: list[str] = []
+    weak_weight: float = Field(0.5, gt=0, le=1)
+    min_evidence: float = Field(1.0, gt=0)
+    staff_silence_s: float | None = Field(None, gt=0)
+    silence_weight: float = Field(0.5, gt=0, le=1)
+
+    @field_validator("staff", "citizen", "staff_weak", "citizen_weak")
+    @classmethod
+    def _clean(cls, values: list[str]) -> list[str]:
+        cleaned = [_normalise_slots(v.strip()) for v in values]
+        for v in cleaned:
+            if len(v.replace(SLOT, "").strip()) < 2:
+                raise ValueError(f"cue {v!r}: a cue needs at least two characters of fixed text")
+        if len(set(cleaned)) != len(cleaned):
+            raise ValueError(f"a cue appears twice: {sorted(v for v in cleaned if cleaned.count(v) > 1)}")
+        return cleaned
+
+    @model_validator(mode="after")
+    def _has_cues(self) -> "SituationCues":
+        if not (self.staff or self.citizen or self.staff_weak or self.citizen_weak):
+            raise ValueError("a situation needs cues (staff, citizen, staff_weak or citizen_weak): silence alone says nothing")
+        return self
+
+    def cues(self, side: str) -> list[tuple[str, bool]]:
+        """The cues of ``side`` ("staff" or "citizen") as (wording, strong)."""
+        strong, weak = (self.staff, self.staff_weak) if side == "staff" else (self.citizen, self.citizen_weak)
+        return [(c, True) for c in strong] + [(c, False) for c in weak]
+
+
 class PhraseRule(_Strict):
     """One prescribed or forbidden phrase of sections 七 and 八."""
 
@@ -65,6 +109,9 @@ class PhraseRule(_Strict):
     # For a forbidden rule: ids of the prescribed phrases staff should have said instead (shown
     # to staff next to their flagged utterance).
     instead: list[str] = []
+    # For a 七.1 courtesy rule: how its situation is recognised; then the phrase is checked
+    # (missing in its situation: a flag naming it; said: a strength).
+    detect: SituationCues | None = None
 
     @field_validator("wording", "variants", "exempt")
     @classmethod
@@ -83,7 +130,14 @@ class PhraseRule(_Strict):
             raise ValueError(f"forbidden rule {self.id!r} needs a severity")
         if self.family is RuleFamily.FORBIDDEN and self.required:
             raise ValueError(f"forbidden rule {self.id!r} cannot be required")
+        if self.detect is not None and (self.family is not RuleFamily.COURTESY or self.required):
+            raise ValueError(f"rule {self.id!r}: only a courtesy rule that is not required everywhere has a situation to detect")
         return self
+
+    @property
+    def situation_id(self) -> str:
+        """The id of this rule's situation cues (``situation.<name>``), as stored with the cue hits."""
+        return "situation." + self.id.split(".", 1)[1]
 
     @property
     def templates(self) -> list[str]:
@@ -251,6 +305,10 @@ class ScoringRules(_Strict):
     silence_wait_seconds: int = 30
     interaction_gap_seconds: int = 45
     farewell_tail_seconds: int = 8  # what the citizen says right after the farewell still belongs to it
+    # 七.1 situations ([rules.detect]): the phrase missing in its situation deducts weight x this;
+    # said, it adds weight x situation_credit (a strength), the score never above base.
+    missing_situation_penalty: float = Field(1.0, ge=0)
+    situation_credit: float = Field(0.0, ge=0)
 
     @field_validator("severity")
     @classmethod
@@ -435,6 +493,11 @@ class Rulebook(_Strict):
     @property
     def required_rules(self) -> list[PhraseRule]:
         return [r for r in self.rules if r.required]
+
+    @property
+    def situational_rules(self) -> list[PhraseRule]:
+        """The 七.1 rules whose situation windowqa detects (``[rules.detect]``)."""
+        return [r for r in self.rules if r.detect is not None]
 
 
 def default_rulebook_path() -> Path:

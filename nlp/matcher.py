@@ -25,6 +25,7 @@ from nlp.align import Alignment, Template, align, make_template
 from nlp.normalize import NormalizedText, TextNormalizer
 from nlp.pinyin import regional_key, syllables
 from nlp.segmenter import WordSegmenter
+from nlp.situations import SituationCueFinder
 
 logger = logging.getLogger(__name__)
 
@@ -189,6 +190,7 @@ class PhraseMatcher:
         self._needed = np.asarray(needed, dtype=np.int16)
         self._key_counts = self._incidence.sum(axis=1)
         self._abuse = [self._compile("citizen.abuse", w, is_exempt=False) for w in rulebook.citizen_abuse.wording]
+        self._situations = SituationCueFinder(rulebook, normalizer, self.options.threshold, self.options.max_slot_syllables)
 
     # ------------------------------------------------------------------ building
     def _compile(self, rule_id: str, wording: str, is_exempt: bool) -> tuple[Template | None, re.Pattern | None]:
@@ -346,6 +348,10 @@ class PhraseMatcher:
         start, end = prep.norm.span_to_original(best[1], best[2])
         return [RuleHit("citizen.abuse", RuleFamily.FORBIDDEN, best[0], start, end, best[3], self.rulebook.version,
                         classifier_version=self.classifier_version)]
+
+    def situation_cues(self, utterance: Utterance) -> list[RuleHit]:
+        """Cues of the 七.1 situations in what either side says (:mod:`nlp.situations`)."""
+        return self._situations.cues(utterance)
 
     # ------------------------------------------------------------------ layers
     def _prepare(self, text: str) -> _Prepared:

@@ -10,7 +10,10 @@ and names the rule, the reason and the utterance. Deductions:
 * situational rules whose situation is detectable: the citizen waited at least
   ``long_wait_minutes`` per the queue data and staff did not say ``courtesy.sorry_for_wait``;
   staff left the citizen in silence at least ``silence_wait_seconds`` without
-  ``courtesy.please_wait`` before it.
+  ``courtesy.please_wait`` before it;
+* a 七.1 phrase missing in its detected situation (``[rules.detect]``, :mod:`scoring.situations`):
+  ``weight x missing_situation_penalty``; said there, it is a strength of ``weight x
+  situation_credit`` points (strengths never lift the score above the base).
 
 * conduct findings (:mod:`scoring.conduct`): a phrase a telephone call's situation calls for
   and staff did not say (七.2), a call while serving not about the citizen's matter (二.4).
@@ -28,6 +31,7 @@ from models.domain import Role, RuleFamily
 from models.rulebook import PhraseRule, Rulebook
 from scoring.conduct import Finding, conduct_findings
 from scoring.segment import MatchedUtterance, Segment
+from scoring.situations import SituationFinding, describe, find_situations
 
 SORRY_FOR_WAIT = "courtesy.sorry_for_wait"
 PLEASE_WAIT = "courtesy.please_wait"
@@ -90,6 +94,7 @@ class InteractionScore:
     forbidden: tuple[tuple[MatchedUtterance, Any], ...] = field(default=())
     abuse: tuple[tuple[MatchedUtterance, Any], ...] = field(default=())
     findings: tuple[Finding, ...] = field(default=())  # conduct checks (telephone, personal calls)
+    situations: tuple[SituationFinding, ...] = field(default=())
 
     def explain(self) -> str:
         """The explanation as text, one line per rule, ending with the total."""
@@ -147,6 +152,11 @@ def score_interaction(segment: Segment, rulebook: Rulebook, *, wait_minutes: flo
         line = _silence_line(items, rulebook)
         if line is not None:
             lines.append(line)
+    situations = find_situations(segment, rulebook)
+    lines.extend(situation_line(f, rulebook) for f in situations)
+    excess = sum(line.points for line in lines) - rules.base
+    if excess > 0:  # strengths make up for deductions, never lift the score above the base
+        lines.append(ScoreLine(f"strengths count up to the base score only (+{excess:g} not counted)", -excess))
 
     matter = segment.queue_call.matter if segment.queue_call else None
     findings = tuple(conduct_findings(items, rulebook, queue_matter=matter))
@@ -163,7 +173,20 @@ def score_interaction(segment: Segment, rulebook: Rulebook, *, wait_minutes: flo
         forbidden=tuple(forbidden),
         abuse=tuple(abuse),
         findings=findings,
+        situations=tuple(situations),
     )
+
+
+def situation_line(finding: SituationFinding, rulebook: Rulebook) -> ScoreLine:
+    """The line of a detected 七.1 situation: a strength when its phrase was said, else a deduction
+    (at the first cue's utterance) that names the phrase to use."""
+    rule = finding.rule
+    at = finding.anchor
+    if finding.said is not None:
+        return ScoreLine(f"{rule.id} ({rule.section}) said in its situation, a strength: {finding.said.utterance.text} "
+                         f"[{describe(finding)}]", rule.weight * rulebook.scoring.situation_credit, rule.id, at.seq, at.utterance.start_s)
+    return ScoreLine(f"{rule.id} ({rule.section}) not said in its situation {describe(finding)}; say: {rule.canonical}",
+                     -rule.weight * rulebook.scoring.missing_situation_penalty, rule.id, at.seq, at.utterance.start_s, "minor")
 
 
 def _required_lines(items: list[MatchedUtterance], rulebook: Rulebook, served: bool, lines: list[ScoreLine]) -> dict[str, bool]:

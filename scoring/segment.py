@@ -29,13 +29,15 @@ PHONE_OPENING_RULES = ("phone.greet", "phone.outgoing")
 class MatchedUtterance:
     """An utterance with its place in the recording and what the matcher found in it.
 
-    ``hits`` are rule hits (counted for staff only); ``abuse`` are ``citizen.abuse`` findings.
+    ``hits`` are rule hits (counted for staff only); ``abuse`` are ``citizen.abuse`` findings;
+    ``cues`` are cues of 七.1 situations in what either side says (``situation.<name>``).
     """
 
     seq: int
     utterance: Utterance
     hits: tuple[RuleHit, ...] = ()
     abuse: tuple[RuleHit, ...] = ()
+    cues: tuple[RuleHit, ...] = ()
 
     @property
     def by_staff(self) -> bool:

@@ -140,7 +140,7 @@ class IngestReport:
 def matched_utterances(items: Iterable[HeardUtterance]) -> list[MatchedUtterance]:
     """The stream's items in time order (``seq``), as the scorer and the store take them."""
     ordered = sorted(items, key=lambda item: (item.utterance.start_s, item.utterance.channel or 0))
-    return [MatchedUtterance(seq, item.utterance, item.hits, item.abuse) for seq, item in enumerate(ordered)]
+    return [MatchedUtterance(seq, item.utterance, item.hits, item.abuse, item.cues) for seq, item in enumerate(ordered)]
 
 
 def ingest(

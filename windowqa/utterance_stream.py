@@ -32,6 +32,7 @@ class HeardUtterance:
         hits: rule hits (staff and unknown role only): the text matcher's, then the near misses
             confirmed against the audio.
         abuse: abuse of staff found in a citizen's words (recorded, never scored against staff).
+        cues: cues of 七.1 situations in what either side says (``nlp.situations``).
         voice: whose voice this is (``windowqa.speech.voices.HeardVoice``) when the pipeline
             tells voices apart; None otherwise.
     """
@@ -40,6 +41,7 @@ class HeardUtterance:
     audio: np.ndarray | None = field(default=None, repr=False, compare=False)
     hits: tuple[RuleHit, ...] = ()
     abuse: tuple[RuleHit, ...] = ()
+    cues: tuple[RuleHit, ...] = ()
     voice: Any = field(default=None, repr=False, compare=False)
 
 
@@ -91,16 +93,19 @@ def with_roles(items: Iterable[HeardUtterance], classifier: Any | None, *, chunk
 
 
 def with_hits(items: Iterable[HeardUtterance], matcher: Matcher, *, chunk: int = MATCH_CHUNK) -> Iterator[HeardUtterance]:
-    """Rule hits for staff (and unknown-role) utterances, abuse findings for citizens."""
+    """Rule hits for staff (and unknown-role) utterances, abuse findings for citizens, situation cues for both."""
+    # a matcher without situation cues (an older or a test double) finds none
+    situation_cues = getattr(matcher, "situation_cues", None)
     for batch in _chunks(items, chunk):
         staff = [item for item in batch if item.utterance.role is not Role.CITIZEN]
         found = iter(matcher.match_many([item.utterance for item in staff]) if staff else [])
         for item in batch:
+            cues = tuple(situation_cues(item.utterance)) if situation_cues is not None else ()
             if item.utterance.role is Role.CITIZEN:
                 # what a citizen says never counts for or against staff; abuse is recorded
-                yield replace(item, hits=(), abuse=tuple(matcher.citizen_abuse(item.utterance)))
+                yield replace(item, hits=(), abuse=tuple(matcher.citizen_abuse(item.utterance)), cues=cues)
             else:
-                yield replace(item, hits=tuple(next(found)), abuse=())
+                yield replace(item, hits=tuple(next(found)), abuse=(), cues=cues)
 
 
 def with_verified_near_misses(items: Iterable[HeardUtterance], matcher: Any, check: NearMissCheck | None) -> Iterator[HeardUtterance]:

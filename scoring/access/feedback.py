@@ -23,7 +23,7 @@ from scoring.accounts import Actor, audit
 # What a staff member sees of their own flags: everything penalised (citizen abuse protects them and is
 # not theirs to appeal; an unlinked rating or an overdue follow-up is the hall's matter).
 STAFF_FLAG_KINDS = (FlagKind.FORBIDDEN, FlagKind.MISSING_COURTESY, FlagKind.SITUATIONAL, FlagKind.POOR_RATING, FlagKind.STAFF_MISMATCH,
-                    FlagKind.TELEPHONE, FlagKind.PERSONAL_CALL, FlagKind.REPEAT_VISIT)
+                    FlagKind.TELEPHONE, FlagKind.PERSONAL_CALL, FlagKind.REPEAT_VISIT, FlagKind.SITUATION_PHRASE)
 
 
 def acknowledge_flag(session: Session, actor: Actor, flag_id: int, *, at: datetime | None = None) -> bool:

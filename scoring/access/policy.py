@@ -33,6 +33,7 @@ FLAG_KIND_LABELS = {
     FlagKind.TELEPHONE: "电话用语缺失",
     FlagKind.PERSONAL_CALL: "服务中接打无关电话",
     FlagKind.REPEAT_VISIT: "重复跑腿（未一次性告知）",
+    FlagKind.SITUATION_PHRASE: "情形用语缺失",
 }
 FLAG_STATUS_LABELS = {FlagStatus.OPEN: "待处理", FlagStatus.CONFIRMED: "已确认", FlagStatus.DISMISSED: "已排除"}
 FOLLOW_UP_LABELS = {

@@ -30,7 +30,7 @@ def score_restore(session: Session, flag: Flag) -> float:
         return float(ev["review_points"])
     if flag.kind is FlagKind.SITUATIONAL:
         return points_deducted(interaction.explanation or [], {ev.get("rule_id")}, ev.get("line_seq"))
-    if flag.kind is FlagKind.FORBIDDEN:
+    if flag.kind in (FlagKind.FORBIDDEN, FlagKind.SITUATION_PHRASE):
         seq = session.scalar(select(Utterance.seq).where(Utterance.id == flag.utterance_id)) if flag.utterance_id else None
         return points_deducted(interaction.explanation or [], {ev.get("original_rule_id", ev.get("rule_id"))}, seq)
     if flag.kind is FlagKind.MISSING_COURTESY:

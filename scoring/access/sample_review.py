@@ -87,6 +87,10 @@ def _item(session: Session, actor: Actor, sampled_id: int) -> tuple[SampledInter
     return item, session.get(Interaction, item.interaction_id)
 
 
+# Reviewers mark phrase hits; the cues of 七.1 situations are evidence for a situation flag, not phrases.
+_PHRASE_HIT = RuleHitRow.family != RuleFamily.SITUATION
+
+
 def sampled_interaction(session: Session, actor: Actor, sampled_id: int, *, policy: AccessPolicy = DEFAULT_POLICY) -> SampledInteraction:
     """The whole transcript and the system's hits of a sampled interaction (inspectors and managers)."""
     item, interaction = _item(session, actor, sampled_id)
@@ -94,7 +98,7 @@ def sampled_interaction(session: Session, actor: Actor, sampled_id: int, *, poli
     hits = [
         ReviewHit(h.id, h.rule_id, h.family.value, u.seq, redact(actor, u.text, policy) or "")
         for h, u in session.execute(select(RuleHitRow, Utterance).join(Utterance, Utterance.id == RuleHitRow.utterance_id)
-                                    .where(RuleHitRow.interaction_id == interaction.id).order_by(Utterance.seq, RuleHitRow.id))
+                                    .where(RuleHitRow.interaction_id == interaction.id, _PHRASE_HIT).order_by(Utterance.seq, RuleHitRow.id))
     ]
     return SampledInteraction(item.id, interaction.id, lines, hits, item.review is not None)
 
@@ -182,7 +186,7 @@ def record_review(session: Session, actor: Actor, sampled_id: int, marks: dict[i
         raise AccessDenied(f"{actor.username}: sampled interaction {sampled_id} is assigned to another inspector")
     if item.review is not None:
         raise ValueError(f"sampled interaction {sampled_id} is already reviewed")
-    hits = {h.id: h for h in session.scalars(select(RuleHitRow).where(RuleHitRow.interaction_id == interaction.id))}
+    hits = {h.id: h for h in session.scalars(select(RuleHitRow).where(RuleHitRow.interaction_id == interaction.id, _PHRASE_HIT))}
     if set(marks) != set(hits):
         raise ValueError(f"mark every hit of interaction {interaction.id}: expected {sorted(hits)}, got {sorted(marks)}")
     for miss in misses:

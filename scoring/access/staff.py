@@ -120,7 +120,8 @@ def staff_flagged_utterances(session: Session, actor: Actor, *, staff_id: int | 
         fid: text for fid, kind, text, ev in session.execute(
             select(Flag.id, Flag.kind, Utterance.text, Flag.evidence).join(Utterance, Utterance.id == Flag.utterance_id).where(Flag.id.in_(ids)))
         # a situational flag about the whole interaction (a long wait) names no line
-        if kind is FlagKind.FORBIDDEN or (kind is FlagKind.SITUATIONAL and (ev or {}).get("line_seq") is not None)
+        # the flagged words: a forbidden phrase, what showed a 七.1 situation whose phrase was missing, a situational line
+        if kind in (FlagKind.FORBIDDEN, FlagKind.SITUATION_PHRASE) or (kind is FlagKind.SITUATIONAL and (ev or {}).get("line_seq") is not None)
     }
     appealed = {
         fid: dec.value

@@ -29,7 +29,7 @@ from models.db import (
     Utterance as UtteranceRow,
     Window,
 )
-from models.domain import Role, RuleHit, Utterance
+from models.domain import Role, RuleFamily, RuleHit, Utterance
 from models.rulebook import Rulebook
 from models.transcript_search import search_text
 from scoring.conduct import PERSONAL_CALL, provoking_abuse
@@ -93,7 +93,7 @@ def _with_times(items: Sequence[MatchedUtterance], recording_start: datetime | N
     for item in items:
         u = item.utterance
         if u.started_at is None and recording_start is not None:
-            item = MatchedUtterance(item.seq, replace(u, started_at=_absolute(recording_start, u)), item.hits, item.abuse)
+            item = MatchedUtterance(item.seq, replace(u, started_at=_absolute(recording_start, u)), item.hits, item.abuse, item.cues)
         out.append(item)
     return out
 
@@ -134,7 +134,7 @@ def store_recording(
     utterance_ids = _insert_utterances(session, recording, items, duty, by_seq)
     _insert_hits(session, items, utterance_ids, rulebook, by_seq)
     result = StoredRecording(recording_id=recording.id, utterances=len(items), interactions=len(interaction_ids))
-    result.hits = sum(len(i.hits) + len(i.abuse) for i in items)
+    result.hits = sum(len(i.hits) + len(i.abuse) + len(i.cues) for i in items)
     result.scores = [score.score for _seg, score, _st in scored]
     result.flags = _raise_interaction_flags(session, recording, scored, interaction_ids, utterance_ids, rulebook.retort.rule)
     recording.status = RecordingStatus.DONE
@@ -202,7 +202,7 @@ def _insert_hits(
 ) -> None:
     rows = []
     for item in items:
-        for hit in (*item.hits, *item.abuse):
+        for hit in (*item.hits, *item.abuse, *item.cues):
             rows.append(
                 {
                     "utterance_id": utterance_ids[item.seq],
@@ -277,7 +277,7 @@ def _rebuild_interactions(
         session.execute(update(UtteranceRow).where(UtteranceRow.id.in_(uids)).values(interaction_id=iid))
         session.execute(update(RuleHitRow).where(RuleHitRow.utterance_id.in_(uids)).values(interaction_id=iid))
     result = StoredRecording(recording_id=recording.id, utterances=len(items), interactions=len(ids))
-    result.hits = sum(len(i.hits) + len(i.abuse) for i in items)
+    result.hits = sum(len(i.hits) + len(i.abuse) + len(i.cues) for i in items)
     result.scores = [score.score for _seg, score, _st in scored]
     result.flags = _raise_interaction_flags(session, recording, scored, ids, utterance_ids, rulebook.retort.rule)
     return result
@@ -342,6 +342,7 @@ def _raise_interaction_flags(
                     utterance_id=uid,
                 )
             )
+        wanted.extend(_situation_flags(recording, score, common, utterance_ids, when))
         if score.served and not (score.has_greeting and score.has_farewell):
             missing = [name for name, ok in (("greeting", score.has_greeting), ("farewell", score.has_farewell)) if not ok]
             first = seg.items[0]
@@ -392,6 +393,7 @@ def _deduction_flags(recording: Recording, seg: Segment, score: InteractionScore
     """
     covered = {(hit.rule_id, item.seq) for item, hit in score.forbidden}
     covered |= {(f.rule_id, f.anchor.seq) for f in score.findings if f.flagged}  # their own flags (_finding_flags)
+    covered |= {(f.rule.id, f.anchor.seq) for f in score.situations if f.said is None}  # _situation_flags
     out = []
     for line in score.lines:
         if line.points >= 0 or line.rule_id is None or (line.rule_id, line.utterance_seq) in covered:
@@ -417,6 +419,37 @@ def _deduction_flags(recording: Recording, seg: Segment, score: InteractionScore
             summary=line.reason,
             evidence=evidence,
             utterance_id=utterance_ids[anchor.seq],
+        ))
+    return out
+
+
+def _situation_flags(recording: Recording, score: InteractionScore, common: dict, utterance_ids: dict[int, int], when: datetime) -> list[dict]:
+    # A detected 七.1 situation whose phrase staff did not say: a flag naming the phrase to use.
+    out = []
+    for finding in score.situations:
+        if finding.said is not None:
+            continue
+        rule, at = finding.rule, finding.anchor
+        uid = utterance_ids[at.seq]
+        line = next((ln for ln in score.lines if ln.rule_id == rule.id and ln.utterance_seq == at.seq and ln.points < 0), None)
+        out.append(dict(
+            common,
+            dedupe_key=f"situation_phrase:u{uid}:{rule.id}",
+            kind=FlagKind.SITUATION_PHRASE,
+            severity=(line.severity if line and line.severity else "minor"),
+            penalised=True,
+            raised_at=at.utterance.started_at or when,
+            summary=f"{rule.id}: {rule.situation}，应说：{rule.canonical}",
+            evidence={
+                **_evidence(recording, at),
+                "rule_id": rule.id,
+                "situation": rule.situation,
+                "phrase": rule.canonical,
+                "evidence": finding.evidence,
+                "cues": finding.cue_texts[:10],
+                "silence_s": finding.silence_s,
+            },
+            utterance_id=uid,
         ))
     return out
 
@@ -479,8 +512,9 @@ def load_matched(session: Session, recording_id: int) -> list[MatchedUtterance]:
         out.append(
             MatchedUtterance(
                 r.seq, u,
-                tuple(h for h in domain_hits if h.rule_id != "citizen.abuse"),
+                tuple(h for h in domain_hits if h.rule_id != "citizen.abuse" and h.family is not RuleFamily.SITUATION),
                 tuple(h for h in domain_hits if h.rule_id == "citizen.abuse"),
+                tuple(h for h in domain_hits if h.family is RuleFamily.SITUATION),
             )
         )
     return out
@@ -491,8 +525,8 @@ def rescore_recording(session: Session, recording: Recording, rulebook: Rulebook
 
     Used after a queue import (new split cues and waits) or with another rulebook. Flags keep
     their ids and reviews, and reviews are linked to the rebuilt interactions (so the points an
-    inspector gave back still count); open missing-courtesy and situational flags that no longer apply
-    (a queue import changed the wait) are removed.
+    inspector gave back still count); open missing-courtesy, situational and situation-phrase flags
+    that no longer apply (a queue import changed the wait) and were never reviewed are removed.
     """
     items = load_matched(session, recording.id)
     utterance_ids = {
@@ -507,7 +541,7 @@ def rescore_recording(session: Session, recording: Recording, rulebook: Rulebook
         session.scalars(
             select(Flag.id).where(
                 Flag.recording_id == recording.id,
-                Flag.kind.in_([FlagKind.MISSING_COURTESY, FlagKind.SITUATIONAL]),
+                Flag.kind.in_([FlagKind.MISSING_COURTESY, FlagKind.SITUATIONAL, FlagKind.SITUATION_PHRASE]),
                 Flag.status == FlagStatus.OPEN,
                 ~Flag.reviews.any(),
             )

@@ -370,7 +370,7 @@ def report_cmd(
 @flags_app.command("list")
 def flags_list(
     ctx: typer.Context,
-    kind: Optional[str] = typer.Option(None, "--kind", help="forbidden, poor_rating, missing_courtesy, citizen_abuse, overdue_follow_up, staff_mismatch, unlinked_rating."),
+    kind: Optional[str] = typer.Option(None, "--kind", help="forbidden, poor_rating, missing_courtesy, citizen_abuse, overdue_follow_up, staff_mismatch, unlinked_rating, situation_phrase."),
     all_: bool = typer.Option(False, "--all", help="Include confirmed and dismissed flags."),
     limit: int = typer.Option(50, "--limit"),
     as_json: bool = typer.Option(False, "--json"),

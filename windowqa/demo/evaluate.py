@@ -16,6 +16,8 @@ Measures (each with the counts behind it):
   interaction most.
 * **field estimates** (after ``windowqa demo --review``): the reviewed sample's precision and
   recall intervals against the true values (:mod:`windowqa.demo.field_check`);
+* **七.1 situations** (``evaluate_situations``): per situation rule, detection, missing-phrase
+  flag and strength precision and recall over the served interactions.
 * **attendance**: the class of every staff half-day (on time, late, early leave, missing
   check, leave, ...) equals the expected one; unknown faces are recorded as unknown.
 * **conduct** (issue 15): telephone phrases, personal calls, retorts and repeat visits, precision
@@ -35,6 +37,7 @@ from models.domain import Role
 from models.rulebook import Rulebook, load_rulebook
 from windowqa.demo.conduct_eval import evaluate_conduct, format_conduct
 from windowqa.demo.evaluate_voice import load_voice_flags, roles_by_utterance, serving_by_voice
+from windowqa.demo.evaluate_situations import format_situations, situation_report
 from windowqa.demo.simulator import HallTruth, load_truth
 
 FAMILIES = ("courtesy", "phone", "forbidden")
@@ -106,7 +109,7 @@ def evaluate_demo(folder: str | Path, options: EvalOptions | None = None, *, rul
         DemoEvalError: no ground truth or no database in the folder.
     """
     from models.db import (
-        Interaction, Rating, Recording, RecordingStatus, RuleHitRow, Staff, Utterance, make_engine, make_session_factory,
+        Flag, FlagKind, Interaction, Rating, Recording, RecordingStatus, RuleHitRow, Staff, Utterance, make_engine, make_session_factory,
     )
     from windowqa.demo.run import DB_NAME, attendance_records
     from windowqa.demo.simulator import SimulationError
@@ -146,6 +149,9 @@ def evaluate_demo(folder: str | Path, options: EvalOptions | None = None, *, rul
         ratings = {r.serial_no: r for r in s.scalars(select(Rating))}
         abuse_interactions = set(s.scalars(select(RuleHitRow.interaction_id).where(RuleHitRow.rule_id == "citizen.abuse")))
         interaction_by_id = {i.id: i for lst in interactions.values() for i in lst}
+        situation_flags = defaultdict(set)
+        for iid, evidence in s.execute(select(Flag.interaction_id, Flag.evidence).where(Flag.kind == FlagKind.SITUATION_PHRASE)):
+            situation_flags[iid].add((evidence or {}).get("rule_id"))
         records = attendance_records(s, truth, rulebook)
         from attendance.store import load_checkins
 
@@ -170,6 +176,7 @@ def evaluate_demo(folder: str | Path, options: EvalOptions | None = None, *, rul
     report["mono"] = truth.options.mono
     report["roles"] = roles_by_utterance(truth, rec_of_truth, utterances)
     report["serving_by_voice"] = serving_by_voice(truth, rec_of_truth, voice_flags)
+    report["situations"] = situation_report(truth, truth_to_stored, situation_flags, rulebook)
 
     from windowqa.demo.field_check import field_comparison
 
@@ -212,6 +219,8 @@ def _metrics(report: dict[str, Any]) -> dict[str, Any]:
         "role_accuracy": report["roles"]["accuracy"],
         "serving_false_flag_rate": report["serving_by_voice"]["false_flag_rate"],
         "serving_recall": report["serving_by_voice"]["recall"],
+        "situation_precision": report["situations"]["all"]["detection"]["precision"],
+        "situation_recall": report["situations"]["all"]["detection"]["recall"],
     }
 
 
@@ -474,6 +483,7 @@ def format_report(report: dict[str, Any]) -> str:
     from windowqa.demo.field_check import format_field
 
     lines.extend(format_field(report.get("field") or []))
+    lines.extend(format_situations(report["situations"]))
     lines.append("targets: " + ", ".join(f"{k} {'ok' if ok else 'MISSED'}" for k, ok in report["passed"].items()))
     for f in FAMILIES:
         d = ph["families"][f]

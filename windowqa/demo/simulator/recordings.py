@@ -126,6 +126,7 @@ class RecordingPlacer:
             ended_at=plan.started_at + timedelta(seconds=end_s),
             ticket_no=ticket_no, long_wait=lines.long_wait, gap_after_s=round(gap, 3),
             utterances=[u.id for u in placed.utterances], rating=None, conduct=list(lines.conduct),
+            situations=dict(lines.situations),
         ))
         return placed.last_end_s + gap
 

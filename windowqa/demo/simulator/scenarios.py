@@ -15,6 +15,7 @@ from models.domain import Role
 from windowqa.demo import BankLine
 from windowqa.demo.simulator import conduct
 from windowqa.demo.simulator.options import SimOptions, SimulationError
+from windowqa.demo.simulator.situations import LOOKALIKE_WEIGHTS, SITUATION_BODIES
 
 # Which forbidden rules a scenario's "bad" variant draws its staff line from (seed wording and
 # paraphrases are both in the bank under that scenario).
@@ -49,12 +50,13 @@ SCENARIO_WEIGHTS = {
     "wrong_window": 2,
     "form_error": 2,
     "materials_returned": 2,
-    "queue_jumper": 1,
-    "staff_called_away": 1,
+    "queue_jumper": 2,
+    "staff_called_away": 2,
     "materials_invalid": 2,
     "cannot_satisfy": 2,
     "citizen_abuse": 1,
     **conduct.CONDUCT_WEIGHTS,  # issue 15: calls while serving, retorts
+    **LOOKALIKE_WEIGHTS,  # 七.1 look-alikes (situations.py)
 }
 PHONE_SCENARIOS = ("phone_incoming", "phone_transfer", "phone_wrong_number", "phone_outgoing", *conduct.PHONE_CONDUCT_SCENARIOS)
 
@@ -81,6 +83,7 @@ class Script:
     served: bool
     long_wait: bool = False
     conduct: list[str] = field(default_factory=list)  # the conduct flags it must raise (simulator.conduct)
+    situations: dict[str, bool] = field(default_factory=dict)  # 七.1 situations held: rule id -> phrase said
 
 
 class Library:
@@ -138,7 +141,7 @@ def script(lib: Library, rng: random.Random, scenario: str, variants: list[str])
         return _phone_script(lib, rng, scenario)
     if scenario in conduct.CONDUCT_WEIGHTS:
         return _conduct_script(lib, rng, scenario, [v for v in variants if v != "forbidden"])
-    if scenario not in _BODIES:
+    if scenario not in _BODIES and scenario not in SITUATION_BODIES:
         raise SimulationError(f"unknown scenario {scenario!r}")
     w = _Writer(lib, rng)
     long_wait = scenario == "long_wait"
@@ -150,14 +153,20 @@ def script(lib: Library, rng: random.Random, scenario: str, variants: list[str])
             w.say(S, w.pick(S, "any", rule="courtesy.greet"), (0.3, 0.6))
     elif "no_greeting" not in variants:
         w.say(S, w.pick(S, "any", rule="courtesy.greet"), (0.5, 1.0))
-    citizen_scenario = scenario if scenario not in ("materials_returned", "citizen_abuse") else "ordinary"
-    w.say(C, w.pick(C, citizen_scenario, neutral=True))
-    _BODIES[scenario](w, scenario, bad)
+    situations: dict[str, bool] = {}
+    if scenario in SITUATION_BODIES:  # the 七.1 situations and their look-alikes write their own opening
+        situations = SITUATION_BODIES[scenario](w, bad)
+        if not all(situations.values()) and not bad:
+            variants = [*variants, "no_phrase"]
+    else:
+        citizen_scenario = scenario if scenario not in ("materials_returned", "citizen_abuse") else "ordinary"
+        w.say(C, w.pick(C, citizen_scenario, neutral=True))
+        _BODIES[scenario](w, scenario, bad)
     if "no_farewell" not in variants:
         w.say(S, w.pick(S, "any", rule="courtesy.farewell"))
         if rng.random() < 0.5:
             w.say(C, w.pick(C, "ordinary", ids=("c_ordinary_06", "c_ordinary_09")), (0.4, 0.9))
-    return Script(scenario, variants, w.turns, served=True, long_wait=long_wait)
+    return Script(scenario, variants, w.turns, served=True, long_wait=long_wait, situations=situations)
 
 
 def _ordinary(w: _Writer, scenario: str, bad: bool) -> None:
@@ -180,19 +189,6 @@ def _long_wait(w: _Writer, scenario: str, bad: bool) -> None:
     w.say(S, w.neutral_staff())
 
 
-def _situation(w: _Writer, scenario: str, bad: bool) -> None:
-    """A wrong window, a form error, invalid materials or a request that cannot be met."""
-    w.say(S, w.neutral_staff())
-    w.say(C, w.pick(C, scenario, neutral=True))
-    if bad:
-        w.say(S, w.pick(S, scenario, rule=w.rng.choice(FORBIDDEN_BY_SCENARIO[scenario])))
-    else:
-        w.say(S, w.pick(S, scenario, rule=COURTESY_BY_SCENARIO[scenario][0]))
-    w.say(C, w.pick(C, scenario, neutral=True))
-    if scenario == "cannot_satisfy" and not bad:
-        w.say(S, w.pick(S, "cannot_satisfy", neutral=True))
-
-
 def _materials_returned(w: _Writer, scenario: str, bad: bool) -> None:
     w.say(S, w.pick(S, "any", neutral=True))
     w.say(C, w.pick(C, "materials_returned", neutral=True))
@@ -200,26 +196,6 @@ def _materials_returned(w: _Writer, scenario: str, bad: bool) -> None:
     w.say(S, w.neutral_staff(), (5.0, 10.0))
     w.say(S, w.pick(S, "materials_returned", rule="courtesy.return_materials"))
     w.say(C, w.pick(C, "materials_returned", neutral=True))
-
-
-def _queue_jumper(w: _Writer, scenario: str, bad: bool) -> None:
-    w.say(S, w.neutral_staff())
-    # A second citizen pushes in at the counter (heard on the citizen microphone).
-    w.say(C, w.pick(C, "queue_jumper", ids=("c_queue_jumper_01", "c_queue_jumper_02", "c_queue_jumper_03")), note="queue_jumper")
-    if bad:
-        w.say(S, w.pick(S, "queue_jumper", rule="forbidden.impatient"))
-    else:
-        w.say(S, w.pick(S, "queue_jumper", rule="courtesy.queue"))
-    w.say(C, w.pick(C, "queue_jumper", ids=("c_queue_jumper_04", "c_queue_jumper_05")))
-    w.say(S, w.neutral_staff())
-
-
-def _staff_called_away(w: _Writer, scenario: str, bad: bool) -> None:
-    w.say(S, w.neutral_staff())
-    w.say(S, w.pick(S, "staff_called_away", rule="courtesy.urgent_leave"))
-    w.say(C, w.pick(C, "staff_called_away", neutral=True), (8.0, 14.0))  # left alone at the window
-    w.say(S, w.pick(S, "staff_called_away", rule="courtesy.sorry_for_wait", ids=("s_staff_called_away_04",)), (8.0, 14.0))
-    w.say(S, w.neutral_staff())
 
 
 def _citizen_abuse(w: _Writer, scenario: str, bad: bool) -> None:
@@ -233,17 +209,12 @@ def _citizen_abuse(w: _Writer, scenario: str, bad: bool) -> None:
     w.say(S, w.pick(S, "citizen_abuse", neutral=True))
 
 
-# The middle of each served scenario, between the citizen's opening line and the farewell.
+# The middle of each served scenario, between the citizen's opening line and the farewell (the 七.1
+# situations and their look-alikes: situations.SITUATION_BODIES).
 _BODIES: dict[str, Callable[[_Writer, str, bool], None]] = {
     "ordinary": _ordinary,
     "long_wait": _long_wait,
-    "wrong_window": _situation,
-    "form_error": _situation,
-    "materials_invalid": _situation,
-    "cannot_satisfy": _situation,
     "materials_returned": _materials_returned,
-    "queue_jumper": _queue_jumper,
-    "staff_called_away": _staff_called_away,
     "citizen_abuse": _citizen_abuse,
 }
 

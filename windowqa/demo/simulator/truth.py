@@ -204,6 +204,7 @@ class TruthInteraction(TruthRecord):
         gap_after_s: the quiet time before the next interaction.
         utterances: ids of its lines.
         rating: serial number of its rating, if the citizen rated.
+        situations: the 七.1 situations it holds (rule id -> whether staff said the phrase).
     """
 
     id: str
@@ -225,6 +226,7 @@ class TruthInteraction(TruthRecord):
     # issue 15: the conduct flags it must raise ("telephone:<rule id>", "personal_call", "retort",
     # "retort:provoked"); scenarios of simulator.conduct without any are look-alikes that must raise none
     conduct: list[str] = field(default_factory=list)
+    situations: dict[str, bool] = field(default_factory=dict)
 
 
 @dataclass

@@ -1,0 +1,126 @@
+"""Cues of the 七.1 situations in what either side says (a citizen at the wrong window, ...).
+
+A situation rule's ``[rules.detect]`` lists cue wordings per side (``models.rulebook.SituationCues``).
+:class:`SituationCueFinder` finds them in one utterance like the matcher finds the citizen-abuse
+wordings: exactly on the normalised text, or by toneless-pinyin alignment at the matcher's
+thresholds (homophones count; a cue of at most ``short_max_syllables`` syllables only in full, and
+no regional merges). Quoted speech does not count. Each finding is a ``RuleHit`` with the
+situation's id (``situation.<name>``), family ``situation`` and ``evidence["strong"]`` 1.0 or 0.0;
+``scoring.situations`` turns an interaction's cues into the phrase check. A staff cue is looked
+for only in staff (and unknown-role) speech, a citizen cue only in citizen speech.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from models.domain import MatchMethod, Role, RuleFamily, RuleHit, Utterance
+from models.rulebook import SLOT, Rulebook
+from nlp.align import Template, align, make_template
+from nlp.normalize import NormalizedText, TextNormalizer
+from nlp.pinyin import regional_key, syllables
+
+_QUOTES = {"“": "”", "「": "」", "『": "』", '"': '"', "‘": "’"}
+
+
+@dataclass(frozen=True)
+class _Cue:
+    situation_id: str
+    strong: bool
+    template: Template
+    exact: re.Pattern
+
+
+class SituationCueFinder:
+    """Finds the situation cues of a rulebook in utterances.
+
+    Args:
+        rulebook: the rules with ``detect`` tables.
+        normalizer: the matcher's text normaliser (OpenCC, fillers).
+        threshold: the alignment score a cue of ``n`` fixed syllables must reach (the matcher's
+            ``MatcherOptions.threshold``).
+        max_slot_syllables: how much a ×× in a cue absorbs.
+    """
+
+    def __init__(self, rulebook: Rulebook, normalizer: TextNormalizer, threshold, max_slot_syllables: int = 12):
+        self.rulebook = rulebook
+        self.normalizer = normalizer
+        self.threshold = threshold
+        self.max_slot_syllables = max_slot_syllables
+        self._cues: dict[str, list[_Cue]] = {"staff": [], "citizen": []}
+        for rule in rulebook.situational_rules:
+            for side in self._cues:
+                for wording, strong in rule.detect.cues(side):
+                    cue = self._compile(rule.situation_id, wording, strong)
+                    if cue is not None:
+                        self._cues[side].append(cue)
+
+    def _compile(self, situation_id: str, wording: str, strong: bool) -> _Cue | None:
+        parts: list[tuple[str, ...] | None] = []
+        regex: list[str] = []
+        for i, piece in enumerate(wording.split(SLOT)):
+            if i > 0:
+                parts.append(None)
+                regex.append(f".{{1,{self.max_slot_syllables}}}")
+            norm = self.normalizer.normalize(piece, drop_fillers=False).text
+            if norm:
+                parts.append(syllables(norm))
+                regex.append(re.escape(norm))
+        template = make_template(situation_id, wording, parts)
+        if template.fixed_syllables == 0:
+            return None
+        return _Cue(situation_id, strong, template, re.compile("".join(regex)))
+
+    def cues(self, utterance: Utterance) -> list[RuleHit]:
+        """The situation cues in one utterance: at most one per situation (a strong one first)."""
+        if not utterance.text.strip():
+            return []
+        side = "citizen" if utterance.role is Role.CITIZEN else "staff"
+        norm = self.normalizer.normalize(utterance.text)
+        syl = syllables(norm.text)
+        reg = tuple(regional_key(s) for s in syl)
+        best: dict[str, tuple[bool, float, int, int, MatchMethod]] = {}
+        for cue in self._cues[side]:
+            found = self._find(cue, norm, syl, reg)
+            if found is None or _quoted(norm, found[1], found[2]):
+                continue
+            key = (cue.strong, found[0])
+            old = best.get(cue.situation_id)
+            if old is None or key > (old[0], old[1]):
+                best[cue.situation_id] = (cue.strong, *found)
+        hits = []
+        for situation_id, (strong, score, start, end, method) in sorted(best.items()):
+            o_start, o_end = norm.span_to_original(start, end)
+            hits.append(RuleHit(situation_id, RuleFamily.SITUATION, score, o_start, o_end, method, self.rulebook.version,
+                                {"strong": 1.0 if strong else 0.0}))
+        return hits
+
+    def _find(self, cue: _Cue, norm: NormalizedText, syl: tuple[str, ...], reg: tuple[str, ...]) -> tuple[float, int, int, MatchMethod] | None:
+        m = cue.exact.search(norm.text)
+        if m:
+            return 1.0, m.start(), m.end(), MatchMethod.EXACT
+        threshold = self.threshold(cue.template.fixed_syllables)
+        max_cost = (1.0 - threshold) * cue.template.fixed_syllables + 1e-9
+        al = align(cue.template, syl, reg, max_slot=self.max_slot_syllables, regional_cost=1.0, max_cost=max_cost)
+        if al is None or al.used_regional or al.score < threshold:
+            return None
+        return al.score, al.start, al.end, MatchMethod.PINYIN
+
+
+def _quoted(norm: NormalizedText, start: int, end: int) -> bool:
+    """Reported speech in quotation marks is not what the speaker says now (ASR output has none)."""
+    if start >= end:
+        return False
+    o_start, o_end = norm.span_to_original(start, end)
+    text = norm.original
+    closer = ""
+    for ch in text[:o_start]:
+        if closer and ch == closer:
+            closer = ""
+        elif not closer and ch in _QUOTES:
+            closer = _QUOTES[ch]
+    return bool(closer) and closer in text[o_end:]
+
+
+__all__ = ["SituationCueFinder"]

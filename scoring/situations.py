@@ -1,0 +1,123 @@
+"""The 七.1 situations that call for a phrase, found in one interaction, and the phrase checked.
+
+A situation rule (``[rules.detect]`` in the rulebook, ``models.rulebook.SituationCues``) is
+detected in an interaction when the evidence of its cues reaches ``min_evidence``: each
+utterance carrying a cue of the situation (``MatchedUtterance.cues``, found by
+``nlp.situations`` in either side's words) adds 1.0 for a strong cue or ``weak_weight`` for a
+weak one; a staff-side silence of ``staff_silence_s`` in mid-interaction adds
+``silence_weight``. Staff saying the rule's phrase also shows the situation (the phrase states
+it). Then:
+
+* phrase said by staff in the interaction: a strength, ``weight x situation_credit`` points;
+* phrase missing: a deduction of ``weight x missing_situation_penalty``, at the first cue's
+  utterance, and a flag naming the phrase to use (``scoring.store.recordings``).
+
+Cues alone never make a hit: a single weak cue (a citizen asking whether a copy will do) is not
+enough. Pure domain: no database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from models.domain import Role
+from models.rulebook import PhraseRule, Rulebook
+from scoring.segment import MatchedUtterance, Segment
+
+
+@dataclass(frozen=True)
+class SituationFinding:
+    """A detected situation in one interaction and whether its phrase was said.
+
+    Attributes:
+        rule: the 七.1 rule whose situation it is.
+        evidence: the summed weight of its cues (and silence).
+        cue_items: the utterances that carry its cues, in time order.
+        said: the staff utterance with the phrase, None when it is missing.
+        silence_s: the staff-side silence counted as evidence (0: none).
+        anchor: the utterance the finding is recorded at (the phrase when said, else the first cue).
+    """
+
+    rule: PhraseRule
+    evidence: float
+    cue_items: tuple[MatchedUtterance, ...]
+    said: MatchedUtterance | None
+    silence_s: float
+    anchor: MatchedUtterance
+
+    @property
+    def cue_texts(self) -> list[str]:
+        return [f"[{i.utterance.role.value}] {i.utterance.text}" for i in self.cue_items]
+
+
+def find_situations(segment: Segment, rulebook: Rulebook) -> list[SituationFinding]:
+    """The situations of ``rulebook.situational_rules`` detected in a served interaction."""
+    if not segment.served:
+        return []
+    items = sorted(segment.items, key=lambda i: (i.utterance.start_s, i.seq))
+    found = []
+    for rule in rulebook.situational_rules:
+        finding = _finding(rule, items)
+        if finding is not None:
+            found.append(finding)
+    return found
+
+
+def _finding(rule: PhraseRule, items: list[MatchedUtterance]) -> SituationFinding | None:
+    detect = rule.detect
+    evidence = 0.0
+    cue_items = []
+    for item in items:
+        weights = [1.0 if cue.evidence.get("strong", 0.0) >= 0.5 else detect.weak_weight
+                    for cue in item.cues if cue.rule_id == rule.situation_id]
+        if weights:
+            evidence += max(weights)
+            cue_items.append(item)
+    silence_s, silence_at = 0.0, None
+    if detect.staff_silence_s is not None:
+        silence_s, silence_at = _staff_silence(items)
+        if silence_s >= detect.staff_silence_s:
+            evidence += detect.silence_weight
+        else:
+            silence_s, silence_at = 0.0, None
+    said = next((i for i in items if i.has_rule(rule.id)), None)
+    if said is None and evidence < detect.min_evidence - 1e-9:
+        return None
+    anchor = said or (cue_items[0] if cue_items else silence_at)
+    if anchor is None:
+        return None
+    return SituationFinding(rule, round(evidence, 3), tuple(cue_items), said, round(silence_s, 1), anchor)
+
+
+def _staff_silence(items: list[MatchedUtterance]) -> tuple[float, MatchedUtterance | None]:
+    """The longest silence of the staff side between two staff utterances while a citizen is there.
+
+    Counted only in mid-interaction: a citizen has spoken before it and staff speak again after it
+    (staff working quietly at the end, or a citizen who has left, is no absence in service).
+    """
+    longest, at = 0.0, None
+    citizen_seen = False
+    last_staff: MatchedUtterance | None = None
+    for item in items:
+        if item.utterance.role is Role.CITIZEN:
+            citizen_seen = True
+            continue
+        if last_staff is not None and citizen_seen:
+            gap = item.utterance.start_s - last_staff.utterance.end_s
+            if gap > longest:
+                longest, at = gap, last_staff
+        last_staff = item
+    return longest, at
+
+
+def describe(finding: SituationFinding) -> str:
+    """The situation in a line: the rule's situation text and what showed it."""
+    shown = "; ".join(finding.cue_texts[:3])
+    if finding.silence_s:
+        shown = (shown + "; " if shown else "") + f"staff silent {finding.silence_s:.0f} s mid-service"
+    if not shown and finding.said is not None:
+        shown = "the phrase itself"
+    return f"{finding.rule.situation or finding.rule.id} (evidence {finding.evidence:g}: {shown})"
+
+
+__all__ = ["SituationFinding", "describe", "find_situations"]
