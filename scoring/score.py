@@ -39,6 +39,10 @@ PLEASE_WAIT = "courtesy.please_wait"
 REQUIRED_COURTESY_IDS = frozenset({"courtesy.greet", "courtesy.farewell"})
 
 
+# The line that keeps strengths from lifting a score above its base: not a deduction, so no flag stands for it.
+STRENGTH_CAP_REASON = "strengths count up to the base score only"
+
+
 @dataclass(frozen=True)
 class ScoreLine:
     """One line of a score's explanation; ``points`` is negative for a deduction."""
@@ -154,13 +158,13 @@ def score_interaction(segment: Segment, rulebook: Rulebook, *, wait_minutes: flo
             lines.append(line)
     situations = find_situations(segment, rulebook)
     lines.extend(situation_line(f, rulebook) for f in situations)
-    excess = sum(line.points for line in lines) - rules.base
-    if excess > 0:  # strengths make up for deductions, never lift the score above the base
-        lines.append(ScoreLine(f"strengths count up to the base score only (+{excess:g} not counted)", -excess))
 
     matter = segment.queue_call.matter if segment.queue_call else None
     findings = tuple(conduct_findings(items, rulebook, queue_matter=matter))
     lines.extend(ScoreLine(f.reason, f.points, f.rule_id, f.anchor.seq, f.anchor.utterance.start_s, f.severity) for f in findings)
+    excess = sum(line.points for line in lines) - rules.base
+    if excess > 0:  # strengths make up for deductions, never lift the score above the base
+        lines.append(ScoreLine(f"{STRENGTH_CAP_REASON} (+{excess:g} not counted)", -excess))
 
     total = max(0.0, sum(line.points for line in lines))
     return InteractionScore(

@@ -20,7 +20,7 @@ from scoring import access
 from scoring.access.reviews import score_restore
 from scoring.accounts import authenticate
 from scoring.effective import effective_score, score_adjustments
-from scoring.score import SORRY_FOR_WAIT
+from scoring.score import SORRY_FOR_WAIT, STRENGTH_CAP_REASON
 from scoring.store import rescore_recording
 
 RB = load_rulebook()
@@ -39,7 +39,9 @@ def _effective(s, interaction_id: int) -> float:
 
 
 def _lost(interaction: Interaction) -> float:
-    return -sum(min(0.0, float(line.get("points") or 0.0)) for line in interaction.explanation or [])
+    # the points lost to deductions (the cap on strengths above the base is none)
+    return -sum(min(0.0, float(line.get("points") or 0.0)) for line in interaction.explanation or []
+                if not str(line.get("reason", "")).startswith(STRENGTH_CAP_REASON))
 
 
 def _flags_cover_every_lost_point(s) -> None:

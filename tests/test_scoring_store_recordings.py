@@ -31,7 +31,8 @@ def test_recording_is_stored_with_interactions_hits_and_flags(any_factory, ruleb
         hits = s.scalars(select(RuleHitRow)).all()
         assert len(hits) == 16 and all(h.interaction_id is not None for h in hits)
         kinds = sorted(f.kind.value for f in s.scalars(select(Flag)))
-        assert kinds == ["citizen_abuse", "forbidden", "missing_courtesy", "missing_courtesy", "missing_courtesy"]
+        # the fourth citizen waited 33 s without 请稍等: that deduction is a flag of its own (situational)
+        assert kinds == ["citizen_abuse", "forbidden", "missing_courtesy", "missing_courtesy", "missing_courtesy", "situational"]
         abuse = s.scalar(select(Flag).where(Flag.kind == FlagKind.CITIZEN_ABUSE))
         assert abuse.penalised is False and abuse.evidence["text"] == "你算什么东西，快点！"
         forbidden = s.scalar(select(Flag).where(Flag.kind == FlagKind.FORBIDDEN))
