@@ -25,7 +25,7 @@ def alert_badge(actor) -> None:
     def badge() -> None:
         _, hours, since = _window()
         n = data.alert_count(actor, since)
-        st.badge(labels.ALERTS["badge"].format(n=n, hours=hours), icon=":material/notifications_active:", color="red" if n else "gray")
+        st.badge(labels.ALERTS["badge"].format(n=n, hours=hours), color="red" if n else "gray")
 
     badge()
 

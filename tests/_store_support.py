@@ -188,7 +188,7 @@ class RecordedMatcher:
             for line in path.read_text(encoding="utf-8").splitlines():
                 if line.strip():
                     row = json.loads(line)
-                    self.hits[row["text"]] = row["hits"]
+                    self.hits[row["text"]] = row.get("hits", [])  # some transcripts annotate situations only
                     if row.get("abuse"):
                         self.abuse.add(row["text"])
 
