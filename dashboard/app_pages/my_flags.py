@@ -13,6 +13,8 @@ start, end = ui.date_range(actor, "f_dates", default_days=92)
 with ui.guarded():
     rows = data.staff_flagged(url, actor, sid, start, end)
     mine = data.appeals(url, actor)
+if st.session_state.pop("f_appealed", None) is not None:
+    st.success("申诉已提交，由质检员裁定。")
 if rows:
     new = [r.id for r in rows if r.acked_at is None and r.status != "dismissed"]
     if new:
@@ -39,7 +41,7 @@ if rows:
         if submitted:
             with ui.guarded():
                 data.file_appeal(actor, fid, reason)
-            st.success("申诉已提交，由质检员裁定。")
+            st.session_state["f_appealed"] = fid  # shown after the rerun that lists the appeal
             st.rerun()
     pick = st.selectbox("查看标记详情", [r.id for r in rows], format_func=lambda i: f"#{i}", key="f_open", placeholder=labels.PLACEHOLDER)
     if st.button("打开", key="f_open_button"):
