@@ -15,13 +15,14 @@ import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from models.domain import MatchMethod, Role, RuleFamily, RuleHit, Utterance
 from models.rulebook import SLOT, Rulebook
 from nlp.align import Alignment, Template, align, make_template
+from nlp.clauses import clause_windows, is_one_clause_wider, quoted
 from nlp.normalize import NormalizedText, TextNormalizer
 from nlp.pinyin import regional_key, syllables
 from nlp.segmenter import WordSegmenter
@@ -29,7 +30,6 @@ from nlp.situations import SituationCueFinder
 
 logger = logging.getLogger(__name__)
 
-_CLAUSE_SPLIT = re.compile(r"[，。！？、；：,.!?;:\s…]+")
 _LEADING_SLOT, _TRAILING_SLOT = -1, -2  # a ×× at the start / end of a wording (outside any alignment)
 
 
@@ -339,7 +339,7 @@ class PhraseMatcher:
                 if al is None or al.used_regional or al.score < threshold:
                     continue
                 found = (al.score, al.start, al.end, MatchMethod.PINYIN)
-            if _quoted(prep.norm, found[1], found[2]):
+            if quoted(prep.norm, found[1], found[2]):
                 continue
             if best is None or found[0] > best[0]:
                 best = found
@@ -430,7 +430,7 @@ class PhraseMatcher:
         windows: list[str] = []
         owners: list[tuple[int, int, int]] = []  # (batch index, norm start, norm end)
         for b, (prep, _found) in enumerate(batch):
-            for start, end in _clause_windows(prep.norm):
+            for start, end in clause_windows(prep.norm):
                 if end - start < self.options.classifier_min_chars:
                     continue
                 windows.append(prep.norm.text[start:end])
@@ -450,7 +450,7 @@ class PhraseMatcher:
             for row_index in rows:
                 _, start, end = owners[row_index]
                 # the windows one clause wider on either side: the clause's immediate context
-                context = [r for r in rows if r != row_index and _is_one_clause_wider(owners[r], owners[row_index], owners, rows)]
+                context = [r for r in rows if r != row_index and is_one_clause_wider(owners[r], owners[row_index], owners, rows)]
                 for j, rule_id in forbidden_cols:
                     p = float(proba[row_index][j])
                     if p < threshold:
@@ -486,7 +486,7 @@ class PhraseMatcher:
         def courteous(c: _Candidate) -> bool:
             return self._families[c.rule_id] is not RuleFamily.FORBIDDEN
 
-        cands = [c for c in cands if not _quoted(prep.norm, c.start, c.end)]
+        cands = [c for c in cands if not quoted(prep.norm, c.start, c.end)]
         kept = [
             c
             for c in cands
@@ -520,24 +520,7 @@ class PhraseMatcher:
         return hits
 
 
-_QUOTES = {"“": "”", "「": "」", "『": "』", '"': '"', "‘": "’"}
 
-
-def _quoted(norm: NormalizedText, start: int, end: int) -> bool:
-    """Whether a hit lies inside quotation marks of the original text: reported speech
-    ("不能说‘有意见找领导去’这种话") is not the speaker's own phrase. (ASR output has no quotes.)"""
-    if start >= end:
-        return False
-    o_start, o_end = norm.span_to_original(start, end)
-    text = norm.original
-    open_at = -1
-    closer = ""
-    for k, ch in enumerate(text[:o_start]):
-        if closer and ch == closer:
-            open_at, closer = -1, ""
-        elif not closer and ch in _QUOTES:
-            open_at, closer = k, _QUOTES[ch]
-    return open_at >= 0 and closer in text[o_end:]
 
 
 def _weigh_by_distinctiveness(templates: list[Template]) -> list[Template]:
@@ -565,40 +548,3 @@ def _as_utterance(item: Utterance | str, role: Role | str | None) -> Utterance:
     if isinstance(item, Utterance):
         return item if role is None else replace(item, role=Role(role))
     return Utterance(text=item, role=Role(role) if role is not None else Role.STAFF)
-
-
-def _is_one_clause_wider(outer: tuple[int, int, int], inner: tuple[int, int, int], owners, rows) -> bool:
-    """Whether ``outer`` contains ``inner`` and reaches exactly one clause further."""
-    _, o_start, o_end = outer
-    _, i_start, i_end = inner
-    if not (o_start <= i_start and i_end <= o_end) or (o_start, o_end) == (i_start, i_end):
-        return False
-    # one clause wider: no other window lies strictly between inner and outer
-    for r in rows:
-        _, s, e = owners[r]
-        if (s, e) in ((o_start, o_end), (i_start, i_end)):
-            continue
-        if s <= i_start and i_end <= e and o_start <= s and e <= o_end:
-            return False
-    return True
-
-
-def _clause_windows(norm: NormalizedText) -> Iterable[tuple[int, int]]:
-    """Spans (normalised chars) of the whole text, each clause and each pair of adjacent clauses."""
-    n = len(norm.text)
-    if n == 0:
-        return []
-    # clause breaks: where the original text had punctuation between two kept characters
-    original = norm.original
-    breaks = [0]
-    for k in range(1, n):
-        between = original[norm.offsets[k - 1] + 1 : norm.offsets[k]]
-        if between and _CLAUSE_SPLIT.search(between):
-            breaks.append(k)
-    breaks.append(n)
-    clauses = [(breaks[i], breaks[i + 1]) for i in range(len(breaks) - 1)]
-    spans = {(0, n)}
-    if len(clauses) > 1:
-        spans.update(clauses)
-        spans.update((clauses[i][0], clauses[i + 1][1]) for i in range(len(clauses) - 1))
-    return sorted(spans)

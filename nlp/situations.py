@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from models.domain import MatchMethod, Role, RuleFamily, RuleHit, Utterance
 from models.rulebook import SLOT, Rulebook
 from nlp.align import Template, align, make_template
+from nlp.clauses import quoted
 from nlp.normalize import NormalizedText, TextNormalizer
 from nlp.pinyin import regional_key, syllables
 
-_QUOTES = {"“": "”", "「": "」", "『": "』", '"': '"', "‘": "’"}
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ class SituationCueFinder:
         best: dict[str, tuple[bool, float, int, int, MatchMethod]] = {}
         for cue in self._cues[side]:
             found = self._find(cue, norm, syl, reg)
-            if found is None or _quoted(norm, found[1], found[2]):
+            if found is None or quoted(norm, found[1], found[2]):
                 continue
             key = (cue.strong, found[0])
             old = best.get(cue.situation_id)
@@ -106,21 +106,6 @@ class SituationCueFinder:
         if al is None or al.used_regional or al.score < threshold:
             return None
         return al.score, al.start, al.end, MatchMethod.PINYIN
-
-
-def _quoted(norm: NormalizedText, start: int, end: int) -> bool:
-    """Reported speech in quotation marks is not what the speaker says now (ASR output has none)."""
-    if start >= end:
-        return False
-    o_start, o_end = norm.span_to_original(start, end)
-    text = norm.original
-    closer = ""
-    for ch in text[:o_start]:
-        if closer and ch == closer:
-            closer = ""
-        elif not closer and ch in _QUOTES:
-            closer = _QUOTES[ch]
-    return bool(closer) and closer in text[o_end:]
 
 
 __all__ = ["SituationCueFinder"]

@@ -34,7 +34,7 @@ from models.rulebook import Rulebook
 from models.transcript_search import search_text
 from scoring.duty import DutyTable
 from scoring.score import InteractionScore, score_interaction
-from scoring.store.flag_rows import deduction_flags, evidence_of, finding_flags, provoked_by, situation_flags
+from scoring.store.flag_rows import interaction_flags
 from scoring.store.month_totals import forget_month
 from scoring.segment import MatchedUtterance, QueueCallEvent, Segment, SegmentOptions, segment_utterances
 
@@ -293,64 +293,7 @@ def _raise_interaction_flags(
 ) -> int:
     wanted: list[dict] = []
     for (seg, score, staff_id), iid in zip(scored, interaction_ids):
-        when = seg.started_at or recording.started_at or datetime.now().replace(microsecond=0)
-        common = {"window_id": recording.window_id, "staff_id": staff_id, "interaction_id": iid, "recording_id": recording.id}
-        for item, hit in score.forbidden:
-            uid = utterance_ids[item.seq]
-            rule_line = next((line for line in score.lines if line.rule_id == hit.rule_id and line.utterance_seq == item.seq), None)
-            wanted.append(
-                dict(
-                    common,
-                    dedupe_key=f"forbidden:u{uid}:{hit.rule_id}",
-                    kind=FlagKind.FORBIDDEN,
-                    severity=rule_line.severity if rule_line and rule_line.severity else "major",
-                    penalised=True,
-                    raised_at=item.utterance.started_at or when,
-                    summary=f"{hit.rule_id}: {item.utterance.text}",
-                    evidence=evidence_of(recording, item, hit) | provoked_by(seg, item, hit, retort_rule, utterance_ids),
-                    utterance_id=uid,
-                )
-            )
-        wanted.extend(finding_flags(recording, score, common, utterance_ids, when))
-        for item, hit in score.abuse:
-            uid = utterance_ids[item.seq]
-            wanted.append(
-                dict(
-                    common,
-                    dedupe_key=f"citizen_abuse:u{uid}",
-                    kind=FlagKind.CITIZEN_ABUSE,
-                    severity="minor",
-                    penalised=False,
-                    raised_at=item.utterance.started_at or when,
-                    summary=f"citizen abuse (recorded, staff not penalised): {item.utterance.text}",
-                    evidence=evidence_of(recording, item, hit),
-                    utterance_id=uid,
-                )
-            )
-        wanted.extend(situation_flags(recording, score, common, utterance_ids, when))
-        if score.served and not (score.has_greeting and score.has_farewell):
-            missing = [name for name, ok in (("greeting", score.has_greeting), ("farewell", score.has_farewell)) if not ok]
-            first = seg.items[0]
-            wanted.append(
-                dict(
-                    common,
-                    dedupe_key=f"missing_courtesy:u{utterance_ids[first.seq]}",
-                    kind=FlagKind.MISSING_COURTESY,
-                    severity="minor",
-                    penalised=True,
-                    raised_at=when,
-                    summary="interaction without " + " and ".join(missing),
-                    evidence={
-                        "recording": recording.path,
-                        "start_s": round(seg.start_s, 3),
-                        "end_s": round(seg.end_s, 3),
-                        "missing": missing,
-                        "text": "\n".join(f"[{i.utterance.role.value}] {i.utterance.text}" for i in seg.items[:40]),
-                    },
-                    utterance_id=utterance_ids[first.seq],
-                )
-            )
-        wanted += deduction_flags(recording, seg, score, common, utterance_ids, when)
+        wanted += interaction_flags(recording, seg, score, staff_id, iid, utterance_ids, retort_rule)
     if not wanted:
         return 0
     existing = {

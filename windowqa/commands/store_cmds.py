@@ -157,16 +157,7 @@ def ingest_cmd(
         splitter = site_voice_splitter(factory, window, wanted=voice)
     except (VoiceSetupError, StoreError) as exc:
         fail(str(exc))
-    enhancer = None
-    if enhance:
-        from audio_capture.enhance import EnhancerUnavailableError, build_enhancer
-
-        if splitter is None:
-            fail("--enhance needs staff voiceprints (windowqa voice enroll) and the voice checks on")
-        try:
-            enhancer = build_enhancer("voicefilter-lite")
-        except EnhancerUnavailableError as exc:
-            fail(str(exc))
+    enhancer = _enhancer(splitter) if enhance else None
     transcriber = cli.transcriber()
     matcher = cli.matcher
     options = IngestOptions(
@@ -198,6 +189,18 @@ def ingest_cmd(
     _print_ingest_report(report, as_json)
     if report.count("failed"):
         raise typer.Exit(1)
+
+
+def _enhancer(splitter):
+    """The VoiceFilter-Lite enhancer, which needs the voice splitter's voiceprints."""
+    from audio_capture.enhance import EnhancerUnavailableError, build_enhancer
+
+    if splitter is None:
+        fail("--enhance needs staff voiceprints (windowqa voice enroll) and the voice checks on")
+    try:
+        return build_enhancer("voicefilter-lite")
+    except EnhancerUnavailableError as exc:
+        fail(str(exc))
 
 
 def _print_ingest_report(report, as_json: bool) -> None:

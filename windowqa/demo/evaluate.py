@@ -108,10 +108,8 @@ def evaluate_demo(folder: str | Path, options: EvalOptions | None = None, *, rul
     Raises:
         DemoEvalError: no ground truth or no database in the folder.
     """
-    from models.db import (
-        Flag, FlagKind, Interaction, Rating, Recording, RecordingStatus, RuleHitRow, Staff, Utterance, make_engine, make_session_factory,
-    )
-    from windowqa.demo.run import DB_NAME, attendance_records
+    from models.db import make_engine, make_session_factory
+    from windowqa.demo.run import DB_NAME
     from windowqa.demo.simulator import SimulationError
 
     options = options or EvalOptions()
@@ -129,35 +127,9 @@ def evaluate_demo(folder: str | Path, options: EvalOptions | None = None, *, rul
     factory = make_session_factory(make_engine(database_url))
 
     with factory() as s:
-        staff_no = {sid: no for sid, no in s.execute(select(Staff.id, Staff.staff_no))}
-        recordings = {Path(path).name: rid for rid, path in s.execute(select(Recording.id, Recording.path))}
-        rec_of_truth = {r.id: recordings.get(Path(r.path).name) for r in truth.recordings}
-        if options.stored_only:
-            done = set(s.scalars(select(Recording.id).where(Recording.status == RecordingStatus.DONE)))
-            truth = _stored_part(truth, {r for r, rid in rec_of_truth.items() if rid in done})
-        if options.recordings is not None:
-            truth = _stored_part(truth, {r.id for r in truth.recordings if r.id in options.recordings})
-        utterances = defaultdict(list)
-        for u in s.scalars(select(Utterance)):
-            utterances[u.recording_id].append(u)
-        hits = defaultdict(set)
-        for uid, rule_id in s.execute(select(RuleHitRow.utterance_id, RuleHitRow.rule_id)):
-            hits[uid].add(rule_id)
-        interactions = defaultdict(list)
-        for i in s.scalars(select(Interaction)):
-            interactions[i.recording_id].append(i)
-        ratings = {r.serial_no: r for r in s.scalars(select(Rating))}
-        abuse_interactions = set(s.scalars(select(RuleHitRow.interaction_id).where(RuleHitRow.rule_id == "citizen.abuse")))
-        interaction_by_id = {i.id: i for lst in interactions.values() for i in lst}
-        situation_flags = defaultdict(set)
-        for iid, evidence in s.execute(select(Flag.interaction_id, Flag.evidence).where(Flag.kind == FlagKind.SITUATION_PHRASE)):
-            situation_flags[iid].add((evidence or {}).get("rule_id"))
-        records = attendance_records(s, truth, rulebook)
-        from attendance.store import load_checkins
-
-        checkins = load_checkins(s, truth.days[0], truth.days[-1], include_unknown=True)
-        conduct = evaluate_conduct(s, truth, recordings)
-        voice_flags = load_voice_flags(s)
+        truth, stored = _load_stored(s, truth, options, rulebook)
+    staff_no, rec_of_truth, utterances, hits, interactions = (
+        stored.staff_no, stored.rec_of_truth, stored.utterances, stored.hits, stored.interactions)
 
     report: dict[str, Any] = {"folder": str(folder), "options": {"boundary_s": options.boundary_s,
                                                                   "stored_only": options.stored_only}}
@@ -168,15 +140,15 @@ def evaluate_demo(folder: str | Path, options: EvalOptions | None = None, *, rul
     truth_to_stored = _best_overlap(truth, rec_of_truth, interactions)
     report["segmentation"] = _segmentation(truth, rec_of_truth, interactions, options)
     report["attribution"] = _attribution(truth, truth_to_stored, staff_no)
-    report["rating_links"] = _rating_links(truth, ratings, interaction_by_id, rec_of_truth)
-    report["attendance"] = _attendance(truth, records, checkins)
+    report["rating_links"] = _rating_links(truth, stored.ratings, stored.interaction_by_id, rec_of_truth)
+    report["attendance"] = _attendance(truth, stored.records, stored.checkins)
     report["courtesy_flags"] = _courtesy_flags(truth, truth_to_stored)
-    report["citizen_abuse"] = _abuse(truth, truth_to_stored, abuse_interactions)
-    report["conduct"] = conduct
+    report["citizen_abuse"] = _abuse(truth, truth_to_stored, stored.abuse_interactions)
+    report["conduct"] = stored.conduct
     report["mono"] = truth.options.mono
     report["roles"] = roles_by_utterance(truth, rec_of_truth, utterances)
-    report["serving_by_voice"] = serving_by_voice(truth, rec_of_truth, voice_flags)
-    report["situations"] = situation_report(truth, truth_to_stored, situation_flags, rulebook)
+    report["serving_by_voice"] = serving_by_voice(truth, rec_of_truth, stored.voice_flags)
+    report["situations"] = situation_report(truth, truth_to_stored, stored.situation_flags, rulebook)
 
     from windowqa.demo.field_check import field_comparison
 
@@ -188,6 +160,63 @@ def evaluate_demo(folder: str | Path, options: EvalOptions | None = None, *, rul
     report["targets"] = targets
     report["passed"] = {k: (metrics[k] is not None and metrics[k] >= v) for k, v in targets.items()}
     return report
+
+
+@dataclass
+class _Stored:
+    """What the evaluation reads from the demo's store, keyed for the comparisons."""
+
+    staff_no: dict
+    rec_of_truth: dict
+    utterances: dict
+    hits: dict
+    interactions: dict
+    ratings: dict
+    abuse_interactions: set
+    interaction_by_id: dict
+    situation_flags: dict
+    records: Any
+    checkins: Any
+    conduct: Any
+    voice_flags: Any
+
+
+def _load_stored(s, truth: HallTruth, options: EvalOptions, rulebook: Rulebook) -> tuple[HallTruth, _Stored]:
+    """Read the store once; the truth narrowed to the recordings measured (``stored_only``, ``recordings``)."""
+    from models.db import Flag, FlagKind, Interaction, Rating, Recording, RecordingStatus, RuleHitRow, Staff, Utterance
+    from windowqa.demo.run import attendance_records
+
+    staff_no = {sid: no for sid, no in s.execute(select(Staff.id, Staff.staff_no))}
+    recordings = {Path(path).name: rid for rid, path in s.execute(select(Recording.id, Recording.path))}
+    rec_of_truth = {r.id: recordings.get(Path(r.path).name) for r in truth.recordings}
+    if options.stored_only:
+        done = set(s.scalars(select(Recording.id).where(Recording.status == RecordingStatus.DONE)))
+        truth = _stored_part(truth, {r for r, rid in rec_of_truth.items() if rid in done})
+    if options.recordings is not None:
+        truth = _stored_part(truth, {r.id for r in truth.recordings if r.id in options.recordings})
+    utterances = defaultdict(list)
+    for u in s.scalars(select(Utterance)):
+        utterances[u.recording_id].append(u)
+    hits = defaultdict(set)
+    for uid, rule_id in s.execute(select(RuleHitRow.utterance_id, RuleHitRow.rule_id)):
+        hits[uid].add(rule_id)
+    interactions = defaultdict(list)
+    for i in s.scalars(select(Interaction)):
+        interactions[i.recording_id].append(i)
+    ratings = {r.serial_no: r for r in s.scalars(select(Rating))}
+    abuse_interactions = set(s.scalars(select(RuleHitRow.interaction_id).where(RuleHitRow.rule_id == "citizen.abuse")))
+    interaction_by_id = {i.id: i for lst in interactions.values() for i in lst}
+    situation_flags = defaultdict(set)
+    for iid, evidence in s.execute(select(Flag.interaction_id, Flag.evidence).where(Flag.kind == FlagKind.SITUATION_PHRASE)):
+        situation_flags[iid].add((evidence or {}).get("rule_id"))
+    records = attendance_records(s, truth, rulebook)
+    from attendance.store import load_checkins
+
+    checkins = load_checkins(s, truth.days[0], truth.days[-1], include_unknown=True)
+    conduct = evaluate_conduct(s, truth, recordings)
+    voice_flags = load_voice_flags(s)
+    return truth, _Stored(staff_no, rec_of_truth, utterances, hits, interactions, ratings, abuse_interactions,
+                          interaction_by_id, situation_flags, records, checkins, conduct, voice_flags)
 
 
 def _stored_part(truth: HallTruth, kept: set[str]) -> HallTruth:

@@ -158,13 +158,7 @@ def run_demo(
     _store_attendance(factory, truth, rulebook)
     lap("attendance")
 
-    if transcriber is None:
-        transcriber = _build_transcriber(settings)
-    if matcher is None:
-        from nlp import build_matcher
-
-        # the shipped corpus (never a site's retrained model), trained once and cached
-        matcher = build_matcher(rulebook, cache_dir=settings.data_dir / "cache")
+    transcriber, matcher = _engines(settings, rulebook, transcriber, matcher)
     lap("engines")
     voice = options.sim.mono and options.voice
     if voice:
@@ -187,6 +181,18 @@ def run_demo(
     lap("summary")
     result.timings_s["total"] = round(sum(v for k, v in timings.items() if k != "total"), 2)
     return result
+
+
+def _engines(settings: Settings, rulebook: Rulebook, transcriber: Any | None, matcher: Any | None) -> tuple[Any, Any]:
+    """The given engines, or the default ones built from the settings."""
+    if transcriber is None:
+        transcriber = _build_transcriber(settings)
+    if matcher is None:
+        from nlp import build_matcher
+
+        # the shipped corpus (never a site's retrained model), trained once and cached
+        matcher = build_matcher(rulebook, cache_dir=settings.data_dir / "cache")
+    return transcriber, matcher
 
 
 def _load_site_and_queue(factory, truth: HallTruth, folder: Path, rulebook: Rulebook, salt: str) -> None:
