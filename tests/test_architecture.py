@@ -117,3 +117,39 @@ def test_the_walk_sees_a_violation(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("import asr.transcribe\nfrom nlp import build_matcher\nfrom . import sibling\n")
     assert _imports(bad) == {"asr", "nlp"}
+
+
+# Room sizes (issue 11): a module past 600 lines or a function past 80 is a room that needs splitting.
+# The table definitions (models/db.py) and the migrations are long by nature.
+MAX_MODULE_LINES, MAX_FUNCTION_LINES = 600, 80
+SIZE_EXEMPT = {Path("models/db.py")}
+
+
+def _oversized(path: Path) -> list[str]:
+    source = path.read_text(encoding="utf-8")
+    found = []
+    if source.count("\n") > MAX_MODULE_LINES:
+        found.append(f"{path}: {source.count(chr(10))} lines")
+    for node in ast.walk(ast.parse(source, filename=str(path))):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            length = node.end_lineno - node.lineno + 1
+            if length > MAX_FUNCTION_LINES:
+                found.append(f"{path}:{node.lineno} {node.name}() {length} lines")
+    return found
+
+
+def test_no_room_outgrows_its_size():
+    too_big = []
+    for package in sorted(PROJECT):
+        for path in _modules(package):
+            relative = path.relative_to(ROOT)
+            if relative in SIZE_EXEMPT or "migrations" in relative.parts:
+                continue
+            too_big += _oversized(path)
+    assert not too_big, "split these rooms:\n" + "\n".join(too_big)
+
+
+def test_the_size_walk_sees_a_long_function(tmp_path):
+    long_function = tmp_path / "long.py"
+    long_function.write_text("def f():\n" + "    x = 1\n" * MAX_FUNCTION_LINES)
+    assert _oversized(long_function) == [f"{long_function}:1 f() {MAX_FUNCTION_LINES + 1} lines"]
