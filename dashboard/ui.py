@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import re
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, fields, is_dataclass
 from datetime import date, timedelta
 from html import escape
 from typing import Any, Iterator
@@ -157,7 +157,14 @@ def seconds(value: Any) -> str:
 
 def frame(rows: list[Any]) -> pd.DataFrame:
     """A table of the access layer's typed rows (dataclasses), one column per field (CSV-safe, :func:`safe`)."""
-    return safe(pd.DataFrame([asdict(r) for r in rows]))
+    return safe(pd.DataFrame([_row(r) for r in rows]))
+
+
+def _row(row: Any) -> dict[str, Any]:
+    # the fields as they are: asdict deep-copies every value (a second for a month of attendance days); a row
+    # holding a dataclass (none today) is converted the thorough way
+    out = {f.name: getattr(row, f.name) for f in fields(row)}
+    return asdict(row) if any(is_dataclass(v) for v in out.values()) else out
 
 
 def table(rows: list[Any] | pd.DataFrame, columns: list[str] | None = None, *, key: str | None = None, rule_ids: bool = False,

@@ -13,9 +13,9 @@ with ui.guarded():
     result = data.compliance_vs_satisfaction(url, actor, start, end)
 by_courtesy = ui.frame(result.by_courtesy)
 if not by_courtesy.empty:
-    fig = px.bar(ui.long_chart_frame(by_courtesy, "courtesy", ["good_rate", "poor_rate"]), x="问候/道别", y="数值", color="指标", barmode="group",
-                 title="问候/道别与好评率、差评率", labels={"数值": "比率"})
-    ui.chart(ui.percent_axis(fig), key="rel_bar")
+    fig = ui.figure(by_courtesy, "courtesy", ["good_rate", "poor_rate"], kind="bar", title="问候/道别与好评率、差评率",
+                    x_title=labels.header("courtesy"), y_title="比率", percent=True)
+    ui.chart(fig, key="rel_bar")
     ui.table(by_courtesy, ["courtesy", "ratings", "good_rate", "poor_rate", "mean_rank"], key="rel_table")
 else:
     st.info("没有已关联到接待的评价。")
