@@ -32,10 +32,12 @@ sys.path.insert(0, str(ROOT))
 PASSWORD = "bench-password-1"
 DT = "%Y-%m-%d %H:%M:%S.%f"
 
+# every page of the dashboard, each under the role that uses it most (the manager's 质检 pages are the inspector's)
 PAGES = {
-    "inspector": ["queue", "flag", "appeals"],
-    "staff": ["my_scores", "my_flags", "my_ratings", "my_attendance", "profile", "flag"],
-    "manager": ["satisfaction", "follow_ups", "compliance", "attendance", "relation", "export", "trends", "watch_list", "profile"],
+    "inspector": ["queue", "alerts", "flag", "appeals", "sample_review", "search", "interaction"],
+    "staff": ["my_scores", "my_flags", "my_ratings", "my_attendance", "my_leave", "profile", "flag"],
+    "manager": ["satisfaction", "follow_ups", "compliance", "attendance", "leave_approval", "attendance_appeals", "substitutes", "relation",
+                "export", "trends", "watch_list", "profile"],
     "admin": ["accounts"],
 }
 USERS = {"inspector": "insp", "staff": "staff1", "manager": "mgr", "admin": "admin"}
@@ -259,7 +261,8 @@ def measure(db: Path, *, rounds: int = 2) -> dict[str, dict[str, list[float]]]:
     entry = ROOT / "dashboard" / "streamlit_app.py"
     factory = make_session_factory(make_engine(f"sqlite:///{db}"))
     with factory() as s:
-        flag_id = s.scalar(select(Flag.id).where(Flag.kind == FlagKind.FORBIDDEN, Flag.staff_id == 1).order_by(Flag.id.desc()).limit(1))
+        flag_id, interaction_id = s.execute(select(Flag.id, Flag.interaction_id).where(Flag.kind == FlagKind.FORBIDDEN, Flag.staff_id == 1)
+                                            .order_by(Flag.id.desc()).limit(1)).one()
     results: dict[str, dict[str, list[float]]] = {}
     # warm the process (imports, engine, first file pages) as a long-running server would be
     warm = AppTest.from_file(str(entry), default_timeout=300)
@@ -288,6 +291,8 @@ def measure(db: Path, *, rounds: int = 2) -> dict[str, dict[str, list[float]]]:
                 at.query_params.clear()
                 if name == "flag":
                     at.query_params["flag"] = str(flag_id)
+                elif name == "interaction":
+                    at.query_params["interaction"] = str(interaction_id)
                 t0 = time.perf_counter()
                 at.switch_page(f"app_pages/{name}.py")
                 at.run()

@@ -12,7 +12,9 @@ import, the demo) stores the classified month, and :mod:`scoring.access.attendan
 from __future__ import annotations
 
 import io
+import os
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -28,8 +30,25 @@ from scoring.accounts import Actor
 CACHE_TTL_S = 300
 
 
+_SETTINGS: dict[tuple, Settings] = {}
+
+
 def settings() -> Settings:
-    return Settings()
+    """The settings (``WINDOWQA_*`` environment, ``windowqa.toml``), read again only when either has changed.
+
+    A page asks for them a dozen times a run (every cached read names the database URL); reading the
+    environment and the file each time cost about 0.1 s a page.
+    """
+    try:
+        stamp = Path("windowqa.toml").stat().st_mtime_ns
+    except OSError:
+        stamp = None
+    key = (os.getcwd(), stamp, tuple(sorted((k, v) for k, v in os.environ.items() if k.upper().startswith("WINDOWQA_"))))
+    found = _SETTINGS.get(key)
+    if found is None:
+        _SETTINGS.clear()
+        found = _SETTINGS[key] = Settings()
+    return found
 
 
 def db_url() -> str:
@@ -314,15 +333,24 @@ def acknowledge_flag(actor: Actor, flag_id: int) -> bool:
     return done
 
 
+@st.cache_data(ttl=CACHE_TTL_S, show_spinner=False, max_entries=12)
+def _circular_files(url: str, role: UserRole, pol: access.AccessPolicy, month: str, _actor: Actor) -> tuple[bytes, str]:
+    """The month's circular as xlsx bytes and printable HTML, built once per month and role (what a role sees
+    depends on the role and the site's policy, not on the user) until the cache's time runs out or a write clears it."""
+    with session() as s:
+        circular = access.monthly_circular(s, _actor, month, rulebook(), policy=pol)
+    buf = io.BytesIO()
+    access.write_circular_xlsx(circular, buf, headers=labels.HEADERS)
+    return buf.getvalue(), access.render_circular_html(circular, headers=labels.HEADERS)
+
+
 def export_circular(actor: Actor, month: str) -> tuple[bytes, str]:
-    """The month's circular as xlsx bytes and printable HTML; the export is audited."""
+    """The month's circular as xlsx bytes and printable HTML, built only when asked; every export is audited."""
+    pol = policy()
+    files = _circular_files(db_url(), actor.role, pol, month, actor)
     with session() as s, s.begin():
-        circular = access.monthly_circular(s, actor, month, rulebook(), policy=policy())
-        buf = io.BytesIO()
-        access.write_circular_xlsx(circular, buf, headers=labels.HEADERS)
-        html = access.render_circular_html(circular, headers=labels.HEADERS)
         access.record_export(s, actor, "monthly_circular", month, "xlsx+html")
-    return buf.getvalue(), html
+    return files
 
 
 def create_account(actor: Actor, username: str, password: str, role: str, staff_no: str | None) -> None:

@@ -118,6 +118,7 @@ PERIODS = {"day": "日", "week": "周", "month": "月"}
 GROUPS = {"window": "窗口", "department": "部门", "staff": "人员", "month": "月份", "hall": "全厅"}
 DATETIME_FORMAT = "YYYY-MM-DD HH:mm:ss"
 PLACEHOLDER = "请选择"
+SKIP_LINK = "跳到正文"  # Streamlit's own keyboard link ("Skip to main content"), shown on keyboard focus
 # the live alerts (capture --publish): the badge on the inspector's pages and the list that refreshes by itself
 ALERTS = {
     "title": "实时提醒",

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import auth
+from dashboard import auth, ui
 from models.db import UserRole
 
 st.set_page_config(page_title="windowqa 窗口服务质量", layout="wide")
+ui.chrome()
 
 FLAG = st.Page("app_pages/flag.py", title="标记详情", icon=":material/search:", url_path="flag")
 QUEUE = st.Page("app_pages/queue.py", title="标记队列", icon=":material/flag:", url_path="queue")

@@ -3,6 +3,7 @@
 Read-only queries. Only interactions where a citizen was served count towards scores and
 courtesy rates; scores are effective scores (:mod:`scoring.effective`: an inspector's
 adjustments added, never below 0). Ratings count on the staff member who was actually serving;
+a department's figures are its windows' (:mod:`scoring.departments`, as the dashboard and the circular group them);
 好评率 counts the rulebook's good levels (``[ratings] good``), as the dashboard and the circular do.
 Rates are rounded to :data:`RATE_DIGITS` places, like the dashboard's.
 """
@@ -21,7 +22,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.db import (
-    Department,
     Flag,
     FlagKind,
     FlagStatus,
@@ -34,6 +34,7 @@ from models.db import (
 )
 from models.export_cells import append_row, write_csv
 from models.rulebook import Rulebook
+from scoring.departments import window_departments
 from scoring.effective import effective_score, score_adjustments
 
 GroupBy = Literal["staff", "window", "department"]
@@ -126,17 +127,16 @@ def rollup(session: Session, options: ReportOptions) -> Report:
     start = datetime.combine(options.start, datetime.min.time())
     end = datetime.combine(options.end, datetime.min.time())
     names = _names(session, options.group_by)
-    staff_dept = dict(session.execute(select(Staff.id, Staff.department_id)).all())
-    window_dept = dict(session.execute(select(Window.id, Window.department_id)).all())
+    window_dept = window_departments(session) if options.group_by == "department" else {}
 
-    def key_of(staff_id: int | None, window_id: int | None) -> int | None:
+    def key_of(staff_id: int | None, window_id: int | None):
         if options.group_by == "staff":
             return staff_id
         if options.group_by == "window":
             return window_id
-        return staff_dept.get(staff_id) if staff_id is not None else window_dept.get(window_id)
+        return window_dept.get(window_id)  # the window's department, whoever served (scoring.departments)
 
-    acc: dict[tuple[str, int | None], dict[str, Any]] = defaultdict(
+    acc: dict[tuple[str, Any], dict[str, Any]] = defaultdict(
         lambda: {"n": 0, "sum": 0.0, "min": None, "greet": 0, "farewell": 0, "forbidden": 0, "abuse": 0, "ratings": 0, "poor": 0, "good": 0, "follow_ups": 0, "flags": 0,
                  "called_back": 0, "rectified": 0}
     )
@@ -185,7 +185,7 @@ def rollup(session: Session, options: ReportOptions) -> Report:
     return _report(options, acc, names)
 
 
-def _report(options: ReportOptions, acc: dict[tuple[str, int | None], dict[str, Any]], names: dict[int, tuple[str, str]]) -> Report:
+def _report(options: ReportOptions, acc: dict[tuple[str, Any], dict[str, Any]], names: dict[int, tuple[str, str]]) -> Report:
     report = Report(
         title=f"windowqa {options.group_by} report {options.start.isoformat()}..{(options.end - timedelta(days=1)).isoformat()} by {options.period}",
         columns=list(COLUMNS),
@@ -211,12 +211,13 @@ def _report(options: ReportOptions, acc: dict[tuple[str, int | None], dict[str, 
     return report
 
 
-def _names(session: Session, group_by: GroupBy) -> dict[int, tuple[str, str]]:
+def _names(session: Session, group_by: GroupBy) -> dict:
+    """A group's key -> (code, name): staff and window ids; a department's key is its (code, name) itself."""
     if group_by == "staff":
         return {i: (no, name) for i, no, name in session.execute(select(Staff.id, Staff.staff_no, Staff.name))}
     if group_by == "window":
         return {i: (code, name) for i, code, name in session.execute(select(Window.id, Window.code, Window.name))}
-    return {i: (code, name) for i, code, name in session.execute(select(Department.id, Department.code, Department.name))}
+    return {key: key for key in window_departments(session).values()}
 
 
 def _width(text: str) -> int:

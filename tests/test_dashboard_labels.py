@@ -115,6 +115,8 @@ def _chart_problems(at) -> list[str]:
         for name in filter(None, names):
             words = re.findall(r"[A-Za-z_][A-Za-z0-9_]*(?==)", name) if "=" in name else [name]
             problems += [f"chart label {w!r}" for w in words if RAW_NAME.match(w)]
+        if json.loads(el.proto.config or "{}").get("displayModeBar") is not False:  # its buttons' tooltips are English
+            problems.append(f"chart {el.proto.id or ''} shows Plotly's tool bar")
     return problems
 
 

@@ -257,6 +257,13 @@ def test_manager_exports_the_circular_and_it_is_audited(env):
     with _sessions(env)() as s:
         row = s.scalar(select(AuditLog).where(AuditLog.action == "export", AuditLog.actor == "mgr"))
         assert row.detail["month"] == "2026-03"
+    xlsx = at.session_state["circular"][1]
+    # the second export of the month is the file built for the role, and it is audited too
+    [b for b in at.button if b.label == "生成通报"][0].click()
+    at.run()
+    assert not at.exception and at.session_state["circular"][1] == xlsx
+    with _sessions(env)() as s:
+        assert len(s.scalars(select(AuditLog).where(AuditLog.action == "export", AuditLog.actor == "mgr")).all()) == 2
 
 
 def test_session_expires(env):

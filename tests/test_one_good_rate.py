@@ -112,3 +112,61 @@ def test_cli_dashboard_and_circular_give_the_same_follow_up_rates(hall, monkeypa
         assert _number(cli[key]["rectify_rate"]) == dash[key].rectify_rate == trend[key].rectify_rate == circular[key]["rectify_rate"] == 0.0
         assert int(cli[key]["poor_called_back"]) == dash[key].called_back == circular[key]["called_back"] == 1
     assert circular["A03"]["target"] == 1.0 and circular["A03"]["below_target"] is True
+
+
+@pytest.fixture(scope="module")
+def lent_hall(tmp_path_factory):
+    """The hall with 张敏 (A03, 市场监管局's window) on 人社局's staff list: a colleague lent across departments."""
+    from models.db import Department, FollowUpStatus, Staff
+
+    hall = build_hall(tmp_path_factory.mktemp("lent-hall"))
+    factory = make_session_factory(make_engine(hall.url))
+    with factory() as s, s.begin():
+        s.scalar(select(Staff).where(Staff.staff_no == "1001")).department_id = s.scalar(select(Department.id).where(Department.code == "RSJ"))
+        mgr = authenticate(s, "mgr", PASSWORD)
+        _, cases = access.follow_up_cases(s, mgr)
+        access.advance_follow_up(s, mgr, cases[0].id, FollowUpStatus.CALLED_BACK, "已回访")
+    return hall
+
+
+def test_departments_are_the_windows_in_the_cli_the_dashboard_and_the_circular(lent_hall, monkeypatch):
+    """好评率, compliance, 回访率 and 整改率 by department: the window's department (scoring.departments) everywhere."""
+    from scoring.access import management
+
+    set_env(lent_hall, monkeypatch)
+    rulebook = load_rulebook()
+    with make_session_factory(make_engine(lent_hall.url))() as s:
+        mgr = authenticate(s, "mgr", PASSWORD)
+        windows = {r.key: r for r in access.satisfaction(s, mgr, rulebook, by="window", start=FIRST, end=LAST)}
+        satisfaction = {r.key: r for r in access.satisfaction(s, mgr, rulebook, by="department", start=FIRST, end=LAST)}
+        compliance = {r.key: r for r in access.compliance(s, mgr, by="department", start=FIRST, end=LAST)}
+        follow_ups = {r.key: r for r in management.follow_up_rates(s, mgr, rulebook, by="department", start=FIRST, end=LAST)}
+        trend = {r.key: r for r in management.management_trend(s, mgr, rulebook, by="department", through=MONTH) if r.month == MONTH}
+        buf = io.BytesIO()
+        access.write_circular_xlsx(access.monthly_circular(s, mgr, MONTH, rulebook), buf)
+    book = load_workbook(io.BytesIO(buf.getvalue()))
+    cli = _cli(lent_hall, "department")
+    # 张敏 is 人社局's now, but A03's ratings and interactions stay 市场监管局's: the window's department
+    assert satisfaction["SCJG"].ratings == windows["A03"].ratings > 0 and "RSJ" not in satisfaction
+    assert int(cli["SCJG"]["ratings"]) == windows["A03"].ratings and int(cli["SCJG"]["interactions"]) == compliance["SCJG"].interactions
+
+    circular = _sheet(book, "服务评价(按部门)")
+    rated = {k for k, row in cli.items() if int(row["ratings"])}
+    assert rated == set(satisfaction) == set(circular) == {"SCJG"}
+    for key in rated:
+        assert _number(cli[key]["good_rate"]) == satisfaction[key].good_rate == trend[key].good_rate == circular[key]["good_rate"], key
+        assert int(cli[key]["poor_ratings"]) == satisfaction[key].poor == trend[key].poor == circular[key]["poor"], key
+
+    circular = _sheet(book, "规范用语(按部门)")
+    served = {k for k, row in cli.items() if int(row["interactions"])}
+    assert served == set(compliance) == set(circular) == {"SCJG", "RSJ"}
+    for key in served:
+        row, dash = cli[key], compliance[key]
+        assert _number(row["greeting_rate"]) == dash.greeting_rate == trend[key].greeting_rate == circular[key]["greeting_rate"], key
+        assert _number(row["farewell_rate"]) == dash.farewell_rate == trend[key].farewell_rate == circular[key]["farewell_rate"], key
+        assert int(row["forbidden_hits"]) == dash.forbidden == trend[key].forbidden == circular[key]["forbidden"], key
+
+    circular = _sheet(book, "差评回访整改(按部门)")
+    assert set(follow_ups) == set(circular) == {k for k, row in cli.items() if int(row["poor_ratings"])} == {"SCJG"}
+    assert _number(cli["SCJG"]["callback_rate"]) == follow_ups["SCJG"].callback_rate == trend["SCJG"].callback_rate == circular["SCJG"]["callback_rate"] == 0.5
+    assert _number(cli["SCJG"]["rectify_rate"]) == follow_ups["SCJG"].rectify_rate == trend["SCJG"].rectify_rate == circular["SCJG"]["rectify_rate"] == 0.0

@@ -1,6 +1,5 @@
 """Management: courtesy and forbidden-phrase rates by window and staff; the rules most broken."""
 
-import plotly.express as px
 import streamlit as st
 
 from dashboard import auth, data, labels, ui
@@ -17,12 +16,11 @@ if rows:
     df = ui.frame(rows)
     ui.table(df, key="c_table", headers=labels.GROUP_HEADERS[by])
     rates = ["greeting_rate", "farewell_rate", "both_rate"]
-    fig = px.bar(ui.long_chart_frame(df.head(40), "name", rates), x="名称", y="数值", color="指标", barmode="group", title="问候/道别率",
-                 labels={"数值": "比率", "名称": labels.GROUPS[by]})
-    st.plotly_chart(ui.percent_axis(fig), key="c_bar")
+    ui.chart(ui.figure(df.head(40), "name", rates, kind="bar", title="问候/道别率", x_title=labels.GROUPS[by], y_title="比率", percent=True),
+             key="c_bar")
     worst = df.sort_values("forbidden_per_100", ascending=False).head(40)
-    st.plotly_chart(px.bar(ui.long_chart_frame(worst, "name", ["forbidden_per_100"]), x="名称", y="数值", title="服务禁语（每百次接待）",
-                           labels={"数值": "每百次接待", "名称": labels.GROUPS[by]}), key="c_forbidden")
+    ui.chart(ui.figure(worst, "name", ["forbidden_per_100"], kind="bar", title="服务禁语（每百次接待）", x_title=labels.GROUPS[by],
+                       y_title="每百次接待"), key="c_forbidden")
 else:
     st.info("所选时间内没有接待记录。")
 st.subheader("最常违反的规则")

@@ -7,8 +7,9 @@ from dashboard import auth, data, ui
 actor = auth.actor()
 st.title("月度通报导出")
 month = ui.month_picker(actor, "x_month")
+# built only on the click (a month's circular reads every figure of the month: seconds on a large hall), then kept for the role and month
 if st.button("生成通报", key="x_make"):
-    with ui.guarded():
+    with ui.guarded(), st.spinner("正在生成通报……"):
         xlsx, html = data.export_circular(actor, month)
     st.session_state["circular"] = (month, xlsx, html)
     st.success(f"{month} 通报已生成（已记入审计日志）。")

@@ -1,7 +1,6 @@
 """Staff: my scores over time and the courtesy phrases I use well."""
 
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
 from dashboard import auth, data, labels, ui
@@ -26,9 +25,9 @@ if series:
     c1.metric("接待次数", n)
     c2.metric("平均得分", f"{(df['avg_score'] * df['interactions']).sum() / n:.1f}")
     c3.metric("问候+道别", f"{ui.pct((df['greeting_rate'] * df['interactions']).sum() / n)} / {ui.pct((df['farewell_rate'] * df['interactions']).sum() / n)}")
-    fig = px.line(ui.chart_frame(df), x="period", y="avg_score", markers=True, title="平均得分", labels=labels.chart_labels("period", "avg_score"))
+    fig = ui.figure(df, "period", ["avg_score"], title="平均得分", x_title=labels.header("period"), y_title=labels.header("avg_score"))
     fig.update_xaxes(type="category")  # days and months as written (a date axis reads "Mar 1, 2026")
-    st.plotly_chart(fig, key="s_chart")
+    ui.chart(fig, key="s_chart")
     ui.table(df, key="s_table")
 else:
     st.info("所选时间内没有接待记录。")

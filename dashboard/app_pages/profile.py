@@ -4,7 +4,6 @@ Managers pick anyone; a staff member sees their own (the access layer refuses an
 """
 
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
 from dashboard import auth, data, labels, ui
@@ -49,10 +48,8 @@ def _month_chart(fields: list[str], title: str, key: str) -> None:
     if shown.empty:
         st.caption("暂无。")
         return
-    fig = px.line(ui.long_chart_frame(shown, "month", fields), x="月份", y="数值", color="指标", markers=True, title=title, labels={"数值": "比率"})
-    fig.update_xaxes(type="category")
-    fig.update_yaxes(range=[0, 1.05])  # rates: 0 to 100 % whatever the points
-    st.plotly_chart(ui.percent_axis(fig), key=key)
+    fig = ui.figure(shown, "month", fields, title=title, x_title=labels.header("month"), y_title="比率", percent=True, months=True)
+    ui.chart(fig, key=key)
 
 
 with tabs[0]:
@@ -72,10 +69,9 @@ with tabs[1]:
     st.markdown("**评价器维度评分**")
     if p.dimensions:
         dims = ui.frame(p.dimensions)
-        fig = px.bar(ui.chart_frame(dims), x="key", y="mean", color="dimension", barmode="group",
-                     labels={"key": "月份", "mean": labels.header("mean"), "dimension": labels.header("dimension")})
-        fig.update_xaxes(type="category")
-        st.plotly_chart(fig, key="p_dims")
+        fig = ui.figure(dims, "key", ["mean"], kind="bar", by="dimension", x_title="月份", y_title=labels.header("mean"),
+                        legend_title=labels.header("dimension"), months=True)
+        ui.chart(fig, key="p_dims")
         ui.table(dims, ["key", "dimension", "ratings", "mean"], key="p_dims_table", headers={"key": "月份"})
     else:
         st.caption("评价器未导出维度评分。")

@@ -13,9 +13,9 @@ with ui.guarded():
     result = data.compliance_vs_satisfaction(url, actor, start, end)
 by_courtesy = ui.frame(result.by_courtesy)
 if not by_courtesy.empty:
-    fig = px.bar(ui.long_chart_frame(by_courtesy, "courtesy", ["good_rate", "poor_rate"]), x="问候/道别", y="数值", color="指标", barmode="group",
-                 title="问候/道别与好评率、差评率", labels={"数值": "比率"})
-    st.plotly_chart(ui.percent_axis(fig), key="rel_bar")
+    fig = ui.figure(by_courtesy, "courtesy", ["good_rate", "poor_rate"], kind="bar", title="问候/道别与好评率、差评率",
+                    x_title=labels.header("courtesy"), y_title="比率", percent=True)
+    ui.chart(fig, key="rel_bar")
     ui.table(by_courtesy, ["courtesy", "ratings", "good_rate", "poor_rate", "mean_rank"], key="rel_table")
 else:
     st.info("没有已关联到接待的评价。")
@@ -23,4 +23,4 @@ by_staff = ui.frame(result.by_staff)
 if not by_staff.empty:
     fig = px.scatter(ui.chart_frame(by_staff), x="courtesy_rate", y="good_rate", size="ratings", hover_name="name", title="每位工作人员：问候+道别率与好评率",
                      labels=labels.chart_labels("courtesy_rate", "good_rate", "ratings", "name"))
-    st.plotly_chart(ui.percent_axis(ui.percent_axis(fig), "x"), key="rel_scatter")
+    ui.chart(ui.percent_axis(ui.percent_axis(fig), "x"), key="rel_scatter")

@@ -2,7 +2,6 @@
 
 from datetime import date
 
-import plotly.express as px
 import streamlit as st
 
 from dashboard import auth, data, labels, ui
@@ -37,17 +36,15 @@ for field, title, key in (("good_rate", "好评率", "t_good"), ("both_rate", "�
     shown = df[df[field].notna()]
     if shown.empty:
         continue
-    fig = px.line(ui.chart_frame(shown), x="month", y=field, color="name", markers=True, title=title, labels={**axis, field: labels.header(field)})
-    fig.update_xaxes(type="category")
-    fig.update_yaxes(range=[0, 1.05])  # rates: 0 to 100 % whatever the points
-    st.plotly_chart(ui.percent_axis(fig), key=key)
+    fig = ui.figure(shown, "month", [field], by="name", title=title, x_title=axis["month"], y_title=labels.header(field),
+                    legend_title=axis["name"], percent=True, months=True)
+    ui.chart(fig, key=key)
 st.subheader("评价器维度评分（全厅，按月）")
 if dims:
     ddf = ui.frame(dims)
-    fig = px.line(ui.chart_frame(ddf), x="key", y="mean", color="dimension", markers=True,
-                  labels={"key": "月份", "mean": labels.header("mean"), "dimension": labels.header("dimension")})
-    fig.update_xaxes(type="category")
-    st.plotly_chart(fig, key="t_dims")
+    fig = ui.figure(ddf, "key", ["mean"], by="dimension", x_title="月份", y_title=labels.header("mean"), legend_title=labels.header("dimension"),
+                    months=True)
+    ui.chart(fig, key="t_dims")
 else:
     st.caption("评价器未导出维度评分。")
 with st.expander("各月明细"):

@@ -25,6 +25,7 @@ from scoring.access.policy import (
     require,
 )
 from scoring.accounts import Actor, audit
+from scoring.departments import department_key, join_window_department
 from scoring.effective import effective_score, score_adjustments
 
 
@@ -135,6 +136,11 @@ def _group_columns(by: str):
     raise ValueError(f"group by staff, window, department or month, not {by!r}")
 
 
+def _named(by: str, code, name) -> tuple[str, str]:
+    """A grouped row's (key, name): a window without a department is 未分部门."""
+    return department_key(code, name) if by == "department" else (str(code), str(name))
+
+
 def satisfaction(session: Session, actor: Actor, rulebook: Rulebook, *, by: str = "window", start: date | None = None,
                  end: date | None = None) -> list[SatisfactionRow]:
     """Good-rating rate (the rulebook's good levels, 非常满意+满意) and 差评 rate by window, department, staff or month."""
@@ -153,14 +159,14 @@ def satisfaction(session: Session, actor: Actor, rulebook: Rulebook, *, by: str 
         elif by == "window":
             query = query.join(Window, Window.id == Rating.window_id)
         else:
-            query = query.join(Window, Window.id == Rating.window_id).join(Department, Department.id == Window.department_id)
+            query = join_window_department(query, Rating.window_id)  # the window's department (scoring.departments)
     query = query.select_from(Rating)
     if start is not None:
         query = query.where(Rating.rated_at >= day_start(start))
     if end is not None:
         query = query.where(Rating.rated_at < day_end(end))
     out = [
-        SatisfactionRow(str(code), str(name), n, int(g or 0), int(p or 0), round((g or 0) / n, 4) if n else None,
+        SatisfactionRow(*_named(by, code, name), n, int(g or 0), int(p or 0), round((g or 0) / n, 4) if n else None,
                         round((p or 0) / n, 4) if n else None)
         for _key, code, name, n, g, p in session.execute(query)
     ]
@@ -183,13 +189,13 @@ def satisfaction_trend(session: Session, actor: Actor, rulebook: Rulebook, *, by
     elif by == "window":
         query = query.join(Window, Window.id == Rating.window_id)
     else:
-        query = query.join(Window, Window.id == Rating.window_id).join(Department, Department.id == Window.department_id)
+        query = join_window_department(query, Rating.window_id)
     query = query.group_by(bucket, code).order_by(bucket, code)
     if start is not None:
         query = query.where(Rating.rated_at >= day_start(start))
     if end is not None:
         query = query.where(Rating.rated_at < day_end(end))
-    return [TrendPoint(str(m), c, n, round((g or 0) / n, 4), round((p or 0) / n, 4)) for m, c, n, g, p in session.execute(query)]
+    return [TrendPoint(str(m), _named(by, c, "")[0], n, round((g or 0) / n, 4), round((p or 0) / n, 4)) for m, c, n, g, p in session.execute(query)]
 
 
 def follow_up_cases(session: Session, actor: Actor, *, statuses: Sequence[FollowUpStatus] = (), today: date | None = None,
@@ -255,12 +261,12 @@ def compliance(session: Session, actor: Actor, *, by: str = "window", start: dat
     if by == "staff":
         iq = iq.join(Staff, Staff.id == Interaction.staff_id)
         fq = fq.join(Staff, Staff.id == Flag.staff_id)
+    elif by == "department":  # the window's department (scoring.departments)
+        iq = join_window_department(iq, Interaction.window_id)
+        fq = join_window_department(fq, Flag.window_id)
     else:
         iq = iq.join(Window, Window.id == Interaction.window_id)
         fq = fq.join(Window, Window.id == Flag.window_id)
-        if by == "department":
-            iq = iq.join(Department, Department.id == Window.department_id)
-            fq = fq.join(Department, Department.id == Window.department_id)
     if start is not None:
         iq = iq.where(Interaction.started_at >= day_start(start))
         fq = fq.where(Flag.raised_at >= day_start(start))
@@ -271,7 +277,7 @@ def compliance(session: Session, actor: Actor, *, by: str = "window", start: dat
     out = []
     for k, c, nm, n, g, fw, both in session.execute(iq):
         fb = forbidden.get(k, 0)
-        out.append(ComplianceRow(c, nm, n, round(g / n, 4), round(fw / n, 4), round(both / n, 4), fb, round(100 * fb / n, 2)))
+        out.append(ComplianceRow(*_named(by, c, nm), n, round(g / n, 4), round(fw / n, 4), round(both / n, 4), fb, round(100 * fb / n, 2)))
     out.sort(key=lambda r: (-r.both_rate, r.forbidden_per_100, r.key))
     return out
 

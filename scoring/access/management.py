@@ -1,8 +1,9 @@
 """Management figures across months: trends with the month-on-month change, 差评 回访率/整改率 against the
 target, the terminal's dimension scores, the watch list (约谈) and attendance by department.
 
-Every figure is grouped the same way: by the hall, a department (the window's, as on the satisfaction and
-compliance pages; attendance by the staff member's), a window, or a staff member. The rates are rounded as
+Every figure is grouped the same way: by the hall, a department (the window's, :mod:`scoring.departments`,
+as on the satisfaction and compliance pages and in the CLI report; attendance by the staff member's), a window,
+or a staff member. The rates are rounded as
 :mod:`scoring.access.analytics` and the CLI report round them (4 decimals), so the three agree to the digit.
 The numbers that are the hall's policy (12 months, the 100 % target, bottom 2 for 2 months running) come
 from the rulebook's ``[management]`` section.
@@ -28,12 +29,12 @@ from models.rulebook import Rulebook
 from scoring.access.lookups import data_range
 from scoring.access.policy import ANALYTICS, bucket_expr, require, staff_scope
 from scoring.accounts import Actor
+from scoring.departments import NO_DEPARTMENT, window_departments
 from scoring.store.month_totals import Cell, CellKey, fresh_months, month_range, stored_cells
 from scoring.store.month_totals import month_cells as live_cells
 
 GROUPINGS = ("hall", "department", "window", "staff")
 HALL_KEY = "全厅"
-NO_DEPARTMENT = ("", "未分部门")
 # a 差评's case counts as called back (回访) from 已回访 on, as rectified (整改) from 已整改 on; a closed case has both
 CALLED_BACK = (FollowUpStatus.CALLED_BACK, FollowUpStatus.RECTIFIED, FollowUpStatus.CLOSED)
 RECTIFIED = (FollowUpStatus.RECTIFIED, FollowUpStatus.CLOSED)
@@ -161,8 +162,7 @@ def _groups(session: Session, by: str) -> dict[int | None, tuple[str, str]]:
         return {i: (code, name) for i, code, name in session.execute(select(Window.id, Window.code, Window.name))}
     if by == "hall":
         return _Hall()
-    q = select(Window.id, Department.code, Department.name).outerjoin(Department, Department.id == Window.department_id)
-    return {i: ((code, name) if code is not None else NO_DEPARTMENT) for i, code, name in session.execute(q)}
+    return window_departments(session)  # the window's department, whoever served (scoring.departments)
 
 
 class _Hall(dict):
