@@ -65,15 +65,22 @@ def vary_citizen_lines(db: Path, seed: int = 11) -> tuple[int, dict]:
     return len(updates), {"day": day, "interaction_id": inter_id, "utterance_id": uid, "staff_no": staff_no, "staff_id": staff_id}
 
 
-def build(db: Path, *, year: int, windows: int, per_day: int) -> dict:
+def build(db: Path, *, year: int, windows: int, per_day: int, source: Path | None = None) -> dict:
     from bench_dashboard import generate
 
     from models.db import make_session_factory, make_engine, open_database
     from scoring.store.search_index import reindex
 
     t0 = time.perf_counter()
-    counts = generate(db, year=year, windows=windows, per_day=per_day)
-    print(f"generated {db} in {time.perf_counter() - t0:.0f} s: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()), flush=True)
+    if source is not None:  # a store bench_dashboard already generated: an online copy, the source may be in use
+        db.parent.mkdir(parents=True, exist_ok=True)
+        db.unlink(missing_ok=True)
+        with sqlite3.connect(source) as src, sqlite3.connect(db) as dst:
+            src.backup(dst)
+        print(f"copied {source} to {db} in {time.perf_counter() - t0:.0f} s", flush=True)
+    else:
+        counts = generate(db, year=year, windows=windows, per_day=per_day)
+        print(f"generated {db} in {time.perf_counter() - t0:.0f} s: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()), flush=True)
     lines, complaint = vary_citizen_lines(db)
     print(f"varied {lines:,} citizens' lines; complaint planted in interaction {complaint['interaction_id']} on {complaint['day']}", flush=True)
     factory = open_database(f"sqlite:///{db}")  # migrates: the search column and index (backfill of the whole store)
@@ -193,13 +200,14 @@ def main() -> None:
     parser.add_argument("--windows", type=int, default=60)
     parser.add_argument("--interactions-per-day", type=int, default=100, help="per window and working day")
     parser.add_argument("--regenerate", action="store_true")
+    parser.add_argument("--from-store", type=Path, help="copy this bench_dashboard store (same generator) instead of generating one")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--json", type=Path, help="also write the timings here")
     parser.add_argument("--postgres", help="copy the store into this (empty) PostgreSQL database and measure there")
     args = parser.parse_args()
     complaint_file = args.db.with_suffix(".complaint.json")
     if args.regenerate or not args.db.exists() or not complaint_file.exists():
-        complaint = build(args.db, year=args.year, windows=args.windows, per_day=args.interactions_per_day)
+        complaint = build(args.db, year=args.year, windows=args.windows, per_day=args.interactions_per_day, source=args.from_store)
     else:
         complaint = json.loads(complaint_file.read_text())
     if args.postgres:

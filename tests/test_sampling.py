@@ -210,6 +210,15 @@ def test_cli_plan_draw_list_review_and_field(hall, sqlite_url):
     item = next(i for i in listed["assigned"] if i["flagged"])
     shown = runner.invoke(app, ["sample", "show", str(item["sampled_id"]), "--as", "insp", *db])
     hit_ids = [int(line.split()[1].rstrip(":")) for line in shown.output.splitlines() if line.startswith("hit ")]
+    # hits by the rulebook's names (section and wording); ids only with --ids or in --json
+    as_json = json.loads(runner.invoke(app, ["sample", "show", str(item["sampled_id"]), "--as", "insp", "--json", *db]).output)
+    assert [h["hit_id"] for h in as_json["hits"]] == hit_ids and hit_ids, shown.output
+    for h in as_json["hits"]:
+        rule = RB.by_id[h["rule_id"]]
+        assert h["rule_name"] == f"{rule.section} {rule.canonical}"
+        assert f"hit {h['hit_id']}: {h['rule_name']} at line {h['utterance_seq']}" in shown.output and h["rule_id"] not in shown.output
+    with_ids = runner.invoke(app, ["sample", "show", str(item["sampled_id"]), "--as", "insp", "--ids", *db]).output
+    assert all(f"hit {h['hit_id']}: {h['rule_id']} at line" in with_ids for h in as_json["hits"])
     args = ["sample", "review", str(item["sampled_id"]), "--as", "insp", *db]
     if hit_ids:
         args += ["--wrong", str(hit_ids[0])]
