@@ -156,8 +156,11 @@ def test_missed_forbidden_phrase_becomes_a_confirmed_flag_the_staff_member_sees_
         result = access.record_review(s, a["insp"], item.sampled_id, marks,
                                       [access.MissSpec("forbidden.go_to_leader", "said", utterance_seq=staff_line.seq, note="远场漏识别"),
                                        access.MissSpec("courtesy.farewell", "missing")], RB)
-        assert len(result.flag_ids) == 1 and result.misses == 2 and result.wrong == (1 if wrong_hit is not None else 0)
+        assert result.misses == 2 and result.wrong == (1 if wrong_hit is not None else 0)
         flag = s.get(Flag, result.flag_ids[0])
+        # the farewell really missing costs its points only where the system heard one (tests/test_deduction_flags.py)
+        heard = any(line.get("rule_id") == "courtesy.farewell" and not line.get("points") for line in s.get(Interaction, item.interaction_id).explanation)
+        assert [s.get(Flag, f).kind for f in result.flag_ids[1:]] == ([FlagKind.MISSING_COURTESY] if heard else [])
         assert flag.status is FlagStatus.CONFIRMED and flag.kind is FlagKind.FORBIDDEN and flag.interaction_id == item.interaction_id
         assert s.get(Utterance, flag.utterance_id).seq == staff_line.seq
         who = s.get(Interaction, item.interaction_id).staff_id
@@ -165,7 +168,7 @@ def test_missed_forbidden_phrase_becomes_a_confirmed_flag_the_staff_member_sees_
         _, rows = access.flag_queue(s, a[owner], access.FlagFilter(statuses=()))
         assert flag.id in {r.id for r in rows}
         assert access.file_appeal(s, a[owner], flag.id, "当时说的是请稍等").id
-        assert s.scalar(select(AuditLog).where(AuditLog.action == "sample_review")).detail["flags"] == [flag.id]
+        assert s.scalar(select(AuditLog).where(AuditLog.action == "sample_review")).detail["flags"] == list(result.flag_ids)
         with pytest.raises(ValueError, match="already reviewed"):
             access.record_review(s, a["insp"], item.sampled_id, marks, [], RB)
         assert access.review_progress(s, a["insp"])[0].reviewed == 1
