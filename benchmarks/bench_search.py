@@ -11,6 +11,8 @@ on rare and common words with and without window, staff, rule and date filters.
     .venv/bin/python benchmarks/bench_search.py                                # 1.5 M interactions
     .venv/bin/python benchmarks/bench_search.py --interactions-per-day 10 --db var/bench/search-small.db
     .venv/bin/python benchmarks/bench_search.py --db var/bench/search-small.db --postgres postgresql+psycopg://.../empty_db
+    .venv/bin/python benchmarks/bench_search.py --postgres postgresql+psycopg://.../that_db --copied   # measure again
+    .venv/bin/python benchmarks/bench_search.py --from-store var/bench/dashboard.db   # reuse a bench_dashboard store
 
 Target (issue 13): median and worst query time <= 1 s.
 """
@@ -204,13 +206,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--json", type=Path, help="also write the timings here")
     parser.add_argument("--postgres", help="copy the store into this (empty) PostgreSQL database and measure there")
+    parser.add_argument("--copied", action="store_true", help="with --postgres: the store is there already (an earlier run copied it)")
     args = parser.parse_args()
     complaint_file = args.db.with_suffix(".complaint.json")
     if args.regenerate or not args.db.exists() or not complaint_file.exists():
         complaint = build(args.db, year=args.year, windows=args.windows, per_day=args.interactions_per_day, source=args.from_store)
     else:
         complaint = json.loads(complaint_file.read_text())
-    if args.postgres:
+    if args.postgres and not args.copied:
         copy_to_postgres(args.db, args.postgres)
     results = measure(args.db, complaint, rounds=args.rounds, url=args.postgres)
     first = [r["first_s"] for r in results]
