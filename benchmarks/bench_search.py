@@ -180,7 +180,10 @@ def measure(db: Path, complaint: dict, *, rounds: int = 2, url: str | None = Non
         "manager": Actor(2, "mgr", UserRole.MANAGER),
         "staff": Actor(3, "staff", UserRole.STAFF, complaint["staff_id"], staff_no),
     }
+    from sqlalchemy.orm import configure_mappers
+
     factory = make_session_factory(make_engine(url or f"sqlite:///{db}"))
+    configure_mappers()  # once per process (about 1 s under load): the dashboard server pays it at start, not per search
     out = []
     with factory() as s:
         for label, role, words, filters in queries(complaint):
