@@ -151,16 +151,19 @@ def _base():
 def _rows(session: Session, terms: list[str], conditions: list, rule_interactions: Any, limit: int) -> list:
     sqlite = session.get_bind().dialect.name == "sqlite"
     walk = conditions
+    narrow = None  # whether the filters leave few interactions, when known without counting them
     if rule_interactions is not None:
         # ``+ 0``: a membership test only, so another filter's index (or newest-first) drives
         member = (Interaction.id + 0).in_(rule_interactions)
         walk = [*conditions, member]
         # the rule's hits drive only when they are few, or when no other filter could
-        few = not conditions or _at_most(session, rule_interactions, DIRECT_SCAN_MAX_INTERACTIONS)
+        few = _at_most(session, rule_interactions, DIRECT_SCAN_MAX_INTERACTIONS)
+        narrow = few if not conditions else None  # the rule alone: its hits' count says it (no join with interactions)
+        few = few or not conditions
         conditions = [*conditions, Interaction.id.in_(rule_interactions) if few else member]
     contains = [Utterance.search_text.contains(term_pattern(t), autoescape=True) for t in terms]
     newest_first = (Interaction.started_at.desc(), Utterance.seq)
-    if conditions and _few_interactions(session, conditions):  # few lines to test, whatever the words
+    if conditions and (narrow if narrow is not None else _few_interactions(session, conditions)):  # few lines to test, whatever the words
         return session.execute(_base().where(*conditions, *contains).order_by(*newest_first).limit(limit)).all()
     if _common_words(session, terms, sqlite):  # the first ``limit`` lines come early, newest first
         order = newest_first if conditions else (Utterance.id.desc(),)
