@@ -104,6 +104,7 @@ ATTENDANCE_APPEAL_STATUS = {"pending": "待裁定", "granted": "成立（改为�
 FAMILY = {"forbidden": "服务禁语", "courtesy": "文明用语", "phone": "电话用语"}  # a rule's family
 MARK = {"correct": "正确", "wrong": "误报"}  # an inspector's mark on a hit of the system
 MISS_KIND = {"said": "说了但未识别", "missing": "规范用语确实未说"}  # what a sampled review found the system missed
+SAMPLE_UNIT = {"staff": "名工作人员", "window": "个窗口"}  # a sampling plan's unit: "每名工作人员每月 2 通"
 MISS_WHERE = {"line": "所在句", "span": "时间段（无对应语句，如未转写出的话）"}
 # a coded column's values -> Chinese (a code not listed is shown as it is)
 VALUES: dict[str, Mapping[str, str]] = {

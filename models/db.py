@@ -338,6 +338,7 @@ class Interaction(Base):
     __table_args__ = (
         UniqueConstraint("recording_id", "seq"),
         Index("ix_interaction_window_end", "window_id", "ended_at"),
+        Index("ix_interaction_window_start", "window_id", "started_at"),  # search: a window's lines newest first
         Index("ix_interaction_staff_start", "staff_id", "started_at"),
         Index("ix_interaction_started", "started_at"),  # dashboard: month and trend aggregates
     )

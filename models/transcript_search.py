@@ -74,6 +74,16 @@ def tsquery(terms: list[str]) -> str:
     return " & ".join(parts)
 
 
+def tsquery_grams(terms: list[str]) -> str:
+    """Every gram of ``terms``, in any order: a superset of :func:`tsquery`'s lines that the GIN index answers exactly.
+
+    A phrase (``<->``) needs each candidate's ``to_tsvector`` computed again to check positions;
+    the caller checks the order with :func:`term_pattern` on ``search_text`` instead (many times cheaper).
+    """
+    grams = dict.fromkeys(f"'{t}':*" if len(t) == 1 else f"'{g}'" for t in terms for g in term_grams(t))
+    return " & ".join(grams)
+
+
 def sqlite_ddl() -> list[str]:
     """The FTS5 table over ``utterance.search_text`` and the triggers that keep it in step with the rows.
 
@@ -148,5 +158,6 @@ __all__ = [
     "search_text",
     "term_grams",
     "term_pattern",
+    "tsquery_grams",
     "tsquery",
 ]

@@ -208,7 +208,7 @@ def _required_lines(items: list[MatchedUtterance], rulebook: Rulebook, served: b
             lines.append(
                 ScoreLine(
                     f"{rule.id} ({rule.section}) not said by staff in the {half} half of the interaction",
-                    -rule.weight * rulebook.scoring.missing_required_penalty,
+                    -missing_required_points(rule, rulebook),
                     rule.id,
                 )
             )
@@ -250,6 +250,11 @@ def _phrase_lines(
             abuse.append((item, hit))
             lines.append(ScoreLine(f"citizen abuse recorded, not penalised (二.7): {item.utterance.text}", 0.0, hit.rule_id, item.seq, item.utterance.start_s))
     return forbidden, abuse
+
+
+def missing_required_points(rule: PhraseRule, rulebook: Rulebook) -> float:
+    """Points a required courtesy phrase (greeting, farewell) not said in a served interaction deducts."""
+    return rule.weight * rulebook.scoring.missing_required_penalty
 
 
 def forbidden_points(rule: PhraseRule, rulebook: Rulebook) -> float:

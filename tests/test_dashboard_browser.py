@@ -198,21 +198,33 @@ def _pick(page, label: str, option: str) -> None:
 
 
 def test_inspector_reviews_a_sampled_interaction_and_staff_appeal_the_missed_phrase(server, browser, tmp_path):
-    """Drawn with ``windowqa sample draw``; the inspector plays a line, marks the hit wrong, adds a missed forbidden phrase; 张敏 appeals it."""
+    """The inspector draws the plan's sample on the page, plays a line, marks the hit wrong, adds a missed forbidden phrase; 张敏 appeals it."""
     from typer.testing import CliRunner
 
     from models.db import Interaction
-    from models.review_db import SampledInteractionRow
+    from models.review_db import SampleDrawRow, SampledInteractionRow
     from windowqa.cli import app
 
     url, hall = server
-    runner = CliRunner()
-    out = runner.invoke(app, ["sample", "plan-add", "--as", "insp", "--name", "三月抽检", "--per-unit", "50", "--window", "A03", "--seed", "4", "--db", hall.url])
+    out = CliRunner().invoke(app, ["sample", "plan-add", "--as", "insp", "--name", "三月抽检", "--per-unit", "50", "--window", "A03", "--seed", "4",
+                                   "--db", hall.url])
     assert out.exit_code == 0, out.output
-    out = runner.invoke(app, ["sample", "draw", "--as", "insp", "--plan", out.output.split()[1].rstrip(":"), "--period", "2026-03", "--db", hall.url])
-    assert out.exit_code == 0, out.output
+    page = browser.new_page(viewport={"width": 1400, "height": 1400})
+    _login(page, url, "insp", "sample_review")
+    page.get_by_role("heading", name="抽检复核", exact=True).wait_for(timeout=30_000)
+    _settle(page)
+    # the draw, on the page: the plan's seed unless changed, recorded and audited
+    page.get_by_label("抽检周期（年-月，如 2026-03）").fill("2026-03")
+    page.get_by_label("抽检周期（年-月，如 2026-03）").press("Enter")
+    _settle(page)
+    page.get_by_role("button", name="抽取", exact=True).click()
+    page.get_by_text("已抽取（批次").wait_for(timeout=30_000)
+    _settle(page)
     factory = make_session_factory(make_engine(hall.url))
     with factory() as s:
+        draw = s.scalar(select(SampleDrawRow))
+        assert (draw.period, draw.seed, draw.drawn_by) == ("2026-03", 4, "insp")
+        assert s.scalar(select(AuditLog.actor).where(AuditLog.action == "sample_draw", AuditLog.entity_id == draw.id)) == "insp"
         zhang = staff_id(s, "1001")
         hit_flag = s.scalar(select(Flag).where(Flag.kind == FlagKind.FORBIDDEN, Flag.staff_id == zhang, Flag.dedupe_key.like("forbidden:%")))
         item = s.scalar(select(SampledInteractionRow).where(SampledInteractionRow.interaction_id == hit_flag.interaction_id))
@@ -221,10 +233,6 @@ def test_inspector_reviews_a_sampled_interaction_and_staff_appeal_the_missed_phr
         hit_line = next(n for n, u in enumerate(lines) if u.id == hit_flag.utterance_id)
         staff_line = next(n for n, u in enumerate(lines) if n != hit_line and u.role.value == "staff")
         label = f"#{item.id} {interaction.started_at:%Y-%m-%d %H:%M:%S}"
-    page = browser.new_page(viewport={"width": 1400, "height": 1400})
-    _login(page, url, "insp", "sample_review")
-    page.get_by_role("heading", name="抽检复核", exact=True).wait_for(timeout=30_000)
-    _settle(page)
     _pick(page, "抽中的接待", label)
     page.locator("p").filter(has_text="刚才和你说过了，怎么还问？").first.wait_for(timeout=30_000)  # the transcript's lines
     # ▶ of the hit's line: the clip plays from that line

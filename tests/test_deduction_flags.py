@@ -161,3 +161,49 @@ def test_review_flags_take_their_points_and_keep_them_through_a_rebuild(hall):
         assert _effective(s, rebuilt) == pytest.approx(score)
         adjustments = s.scalars(select(Review.score_adjustment).where(Review.flag_id == missed.id, Review.decision == ReviewDecision.ADJUST)).all()
         assert sorted(adjustments) == [-20.0, -20.0, 20.0]
+
+
+def test_a_required_phrase_really_missing_costs_its_points_as_a_flag_staff_appeal_and_rebuilds_keep_once(hall):
+    greet = RB.by_id["courtesy.greet"]
+    points = greet.weight * RB.scoring.missing_required_penalty
+    with hall() as s, s.begin():
+        a = {u: authenticate(s, u, PASSWORD) for u in ("insp", "zhang", "li")}
+        plan = access.create_plan(s, a["insp"], access.PlanSpec("三月", per_unit=50, seed=2))
+        access.draw_sample(s, a["insp"], plan.id, MONTH)
+
+        def greeted(i):  # the system heard the greeting: saying it is missing is a miss of the system
+            lines = s.get(Interaction, i.interaction_id).explanation or []
+            return any(line.get("rule_id") == greet.id and not line.get("points") and " said: " in line.get("reason", "") for line in lines)
+
+        items = [i for i in access.assigned_reviews(s, a["insp"]) if i.interaction_id and s.get(Interaction, i.interaction_id).served]
+        item = next(i for i in items if greeted(i))
+        interaction = s.get(Interaction, item.interaction_id)
+        before = _effective(s, interaction.id)
+        marks = {h.hit_id: True for h in access.sampled_interaction(s, a["insp"], item.sampled_id).hits}
+        result = access.record_review(s, a["insp"], item.sampled_id, marks, [access.MissSpec(greet.id, "missing", note="远场，未说您好")], RB)
+        assert len(result.flag_ids) == 1
+        flag = s.get(Flag, result.flag_ids[0])
+        assert flag.kind is FlagKind.MISSING_COURTESY and flag.status is FlagStatus.CONFIRMED and flag.penalised
+        assert flag.interaction_id == interaction.id and flag.staff_id == interaction.staff_id and flag.evidence["rule_id"] == greet.id
+        assert score_restore(s, flag) == pytest.approx(points)
+        score = _effective(s, interaction.id)
+        assert score == pytest.approx(max(0.0, before - points))
+        # where the system itself found the greeting missing, the review agrees: no second deduction
+        other = next(i for i in items if not greeted(i) and i.sampled_id != item.sampled_id)
+        marks = {h.hit_id: True for h in access.sampled_interaction(s, a["insp"], other.sampled_id).hits}
+        assert access.record_review(s, a["insp"], other.sampled_id, marks, [access.MissSpec(greet.id, "missing")], RB).flag_ids == ()
+        # rebuilt twice: still one such flag, on the rebuilt interaction, its points taken once
+        for _ in range(2):
+            rescore_recording(s, s.get(Recording, interaction.recording_id), RB)
+        s.expire_all()
+        rebuilt = s.get(Flag, flag.id).interaction_id
+        assert rebuilt is not None and _effective(s, rebuilt) == pytest.approx(score)
+        assert s.scalar(select(func.count()).select_from(Flag).where(Flag.kind == FlagKind.MISSING_COURTESY, Flag.interaction_id == rebuilt,
+                                                                      Flag.evidence["source"].as_string() == "sample_review")) == 1
+        # the staff member sees it among their flags and appeals; upheld for the staff member, the points come back
+        owner = "zhang" if flag.staff_id == staff_id(s, "1001") else "li"
+        assert flag.id in {r.id for r in access.staff_flagged_utterances(s, a[owner], rulebook=RB)}
+        access.file_appeal(s, a[owner], flag.id, "我说了您好")
+        appeal = next(x for x in access.appeals(s, a["insp"], pending_only=True) if x.flag_id == flag.id)
+        access.rule_on_appeal(s, a["insp"], appeal.appeal_id, uphold_flag=False, ruling="录音核实")
+        assert _effective(s, rebuilt) == pytest.approx(score + points)

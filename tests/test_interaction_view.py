@@ -114,7 +114,7 @@ def test_staff_have_no_sampling_search_or_interaction_pages(hall, monkeypatch):
     at.run()
     assert not at.exception and at.title[0].value == "我的问题与申诉"
     for name in ("sample_review", "search", "interaction"):
-        with pytest.raises(Exception):
+        with pytest.raises(ValueError, match="Could not find a navigation page"):  # not among a staff member's pages
             at.switch_page(f"app_pages/{name}.py")
             at.run()
 

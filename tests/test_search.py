@@ -166,10 +166,11 @@ def test_cli_search_prints_the_line_masked(tmp_path, rulebook, monkeypatch):
     assert reindexed.exit_code == 0 and "0 lines filled" in reindexed.output
 
 
-@pytest.mark.parametrize("plan", ["index drives", "filters drive"])
-def test_both_sqlite_plans_find_the_same_lines(factory, rulebook, monkeypatch, plan):
+@pytest.mark.parametrize("plan", ["index drives", "filters drive", "walk newest first"])
+def test_both_plans_find_the_same_lines(any_factory, rulebook, monkeypatch, plan):
     import scoring.access.search as search
 
+    factory = any_factory
     with factory() as s, s.begin():
         _hall(s, rulebook)
     cases = [("不在我们这儿", SearchFilters(window="A03")), ("请慢走", SearchFilters(date_from=DAY.date(), date_to=DAY.date())),
@@ -179,8 +180,12 @@ def test_both_sqlite_plans_find_the_same_lines(factory, rulebook, monkeypatch, p
         if plan == "index drives":  # the filters never count as narrow, the words always as rare
             monkeypatch.setattr(search, "DIRECT_SCAN_MAX_INTERACTIONS", -1)
             monkeypatch.setattr(search, "RARE_WORDS_MAX_LINES", 10**9)
-        else:  # the words always count as common
+            monkeypatch.setattr(search, "PG_RARE_WORDS_MAX_ESTIMATE", 10**12)
+        else:  # the words always count as common (and, walking, the filters never as narrow)
             monkeypatch.setattr(search, "RARE_WORDS_MAX_LINES", -1)
+            monkeypatch.setattr(search, "PG_RARE_WORDS_MAX_ESTIMATE", -1)
+            if plan == "walk newest first":
+                monkeypatch.setattr(search, "DIRECT_SCAN_MAX_INTERACTIONS", -1)
         assert [{h.utterance_id for h in search_transcripts(s, INSPECTOR, q, f)} for q, f in cases] == expected
         assert all(expected)
 

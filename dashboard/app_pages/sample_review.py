@@ -19,12 +19,41 @@ from scoring.access.field import circular_rows
 
 actor = auth.actor()
 st.title("抽检复核")
+with ui.guarded(), data.session() as s:
+    plan_rows = access.plans(s, actor)
+    drawn_periods = {(d.plan_id, d.period) for d in access.draws(s, actor)}
+
+# Drawing a plan's sample (seeded, audited: scoring.access.draw_sample); before the lists below, so they show the new draw.
+with st.expander("抽取样本", expanded=bool(plan_rows)):
+    if not plan_rows:
+        st.caption("暂无抽检方案（在命令行建立：`windowqa sample plan-add`）。")
+    else:
+        plan_id = st.selectbox("抽检方案", [p.id for p in plan_rows], key="sr_draw_plan",
+                               format_func=lambda k: next(f"#{p.id} {p.name}（每{labels.SAMPLE_UNIT.get(p.unit, p.unit)}每"
+                                                          f"{labels.PERIODS.get(p.period_kind, p.period_kind)} {p.per_unit} 通）"
+                                                          for p in plan_rows if p.id == k))
+        plan = next(p for p in plan_rows if p.id == plan_id)
+        hint = "年-W周，如 2026-W10" if plan.period_kind == "week" else "年-月，如 2026-03"
+        period = st.text_input(f"抽检周期（{hint}）", key=f"sr_draw_period_{plan.id}").strip()
+        seed = st.number_input("随机种子（记入审计，可按同一种子复核）", value=plan.seed, step=1, key=f"sr_draw_seed_{plan.id}")
+        if (plan.id, period) in drawn_periods:
+            st.caption(ui.plain(f"该方案已抽取过 {period}。"))
+        if st.button("抽取", key="sr_draw", disabled=not period or (plan.id, period) in drawn_periods):
+            try:
+                with data.session() as s, s.begin():
+                    draw = access.draw_sample(s, actor, plan.id, period, seed=int(seed))
+            except (ValueError, access.AccessDenied, access.NotFound) as exc:
+                st.error(ui.plain(f"抽取失败：{exc}"))
+            else:
+                data.invalidate()
+                st.success(ui.plain(f"已抽取（批次 {draw.id}，种子 {draw.seed}）：{draw.population} 通接待中抽中 {draw.drawn} 通。"))
+
 everyone = actor.role is not UserRole.INSPECTOR or st.toggle("显示全部质检员的抽检", key="sr_all")
 with ui.guarded(), data.session() as s:
     progress = access.review_progress(s, actor, everyone=everyone)
     items = access.assigned_reviews(s, actor, everyone=everyone)
 if not progress:
-    st.info("暂无抽检任务（由管理人员或质检员在命令行抽取：`windowqa sample draw`）。")
+    st.info("暂无抽检任务（在上方“抽取样本”中抽取，或在命令行：`windowqa sample draw`）。")
 for col, p in zip(st.columns(max(1, len(progress))), progress):
     col.metric(ui.plain(f"{p.plan_name} {p.period}"), f"{p.reviewed} / {p.total}", help="已复核 / 抽中")
 if items:

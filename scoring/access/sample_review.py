@@ -2,9 +2,10 @@
 
 A missed forbidden phrase (the rule and the line or time span where staff said it) becomes a
 confirmed forbidden flag at once, so the staff member sees it and can appeal it like any other;
-its dedupe key starts with :data:`scoring.access.sampling.REVIEW_FLAG_PREFIX`. A required phrase
-that was really missing (``missing``) is recorded for the estimates and retraining. Every
-review is audited. Staff never see reviews.
+its dedupe key starts with :data:`scoring.access.sampling.REVIEW_FLAG_PREFIX`. A required
+greeting or farewell that was really missing (``missing``) where the system heard it becomes a
+confirmed missing-courtesy flag taking the rulebook's points for it, the same way. Both kinds
+are recorded for the estimates and retraining. Every review is audited. Staff never see reviews.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from scoring.access.policy import DECIDE, DEFAULT_POLICY, AccessDenied, AccessPo
 from scoring.access.reviews import close_flag
 from scoring.access.sampling import REVIEW_FLAG_PREFIX, SAMPLERS
 from scoring.accounts import Actor, audit
-from scoring.score import forbidden_points
+from scoring.score import forbidden_points, missing_required_points, points_deducted
 from scoring.store.flags import raise_flag
 
 MISS_KINDS = ("said", "missing")
@@ -136,16 +137,51 @@ def _raise_missed_forbidden(session: Session, actor: Actor, review: SampleReview
         window_id=interaction.window_id, staff_id=interaction.staff_id, interaction_id=interaction.id,
         utterance_id=utterance.id if utterance is not None else None, recording_id=interaction.recording_id,
     )
+    return _confirm_taking_points(session, actor, flag, created, interaction, miss, points, now)
+
+
+def _confirm_taking_points(session: Session, actor: Actor, flag: Flag, created: bool, interaction: Interaction, miss: SampleMissRow,
+                           points: float, now: datetime) -> int:
+    """Confirm a flag a review raised and take its points by an adjustment (the scorer never took them)."""
     session.flush()
     if not created:  # another draw's review found the same miss: one flag, its points taken once
         return flag.id
     flag.status = FlagStatus.CONFIRMED
     session.add(Review(kind=ReviewKind.INSPECTION, flag_id=flag.id, interaction_id=interaction.id, reviewer_id=actor.user_id,
                        decision=ReviewDecision.CONFIRM, comment=f"抽检发现漏检 {miss.note}"[:2000], decided_at=now))
-    # the scorer never saw the phrase: its points are taken here (an appeal that succeeds gives them back)
+    # an appeal that succeeds gives them back (scoring.access.reviews.score_restore reads review_points)
     session.add(Review(kind=ReviewKind.INSPECTION, flag_id=flag.id, interaction_id=interaction.id, reviewer_id=actor.user_id,
                        decision=ReviewDecision.ADJUST, score_adjustment=-points, comment=f"抽检漏检扣分：{miss.rule_id}", decided_at=now))
     return flag.id
+
+
+def _raise_really_missing(session: Session, actor: Actor, review: SampleReviewRow, interaction: Interaction,
+                          miss: SampleMissRow, rulebook: Rulebook, now: datetime) -> int | None:
+    """The confirmed missing-courtesy flag of a required greeting or farewell the system heard but staff never said.
+
+    None where the rulebook takes no points for it: not a required courtesy rule, nobody served,
+    or the scorer already found it missing (its own flag stands for those points).
+    """
+    rule = rulebook.by_id[miss.rule_id]
+    lines = sorted(interaction.utterances, key=lambda u: u.seq)
+    if rule.family is not RuleFamily.COURTESY or rule.required is None or not interaction.served or not lines:
+        return None
+    if points_deducted(interaction.explanation or [], {rule.id}, None):
+        return None
+    points = missing_required_points(rule, rulebook)
+    first = lines[0]  # the key and the link follow the interaction's first line through rebuilds
+    recording = session.get(Recording, interaction.recording_id)
+    word = "greeting" if rule.required == "start" else "farewell"
+    flag, created = raise_flag(
+        session, f"{REVIEW_FLAG_PREFIX}missing:u{first.id}:{rule.id}", FlagKind.MISSING_COURTESY,
+        raised_at=interaction.started_at or now, summary=f"interaction without {word}", severity="minor",
+        evidence={"rule_id": rule.id, "missing": [word], "start_s": interaction.start_s, "end_s": interaction.end_s,
+                  "recording": recording.path if recording else None, "source": "sample_review", "sample_review_id": review.id,
+                  "note": miss.note, "review_points": points},
+        window_id=interaction.window_id, staff_id=interaction.staff_id, interaction_id=interaction.id,
+        utterance_id=first.id, recording_id=interaction.recording_id,
+    )
+    return _confirm_taking_points(session, actor, flag, created, interaction, miss, points, now)
 
 
 def _settle_hit_flags(session: Session, actor: Actor, interaction: Interaction, marks: dict[int, bool], hits: dict[int, RuleHitRow],
@@ -215,6 +251,9 @@ def record_review(session: Session, actor: Actor, sampled_id: int, marks: dict[i
         session.flush()
         if spec.kind == "said" and rule.family is RuleFamily.FORBIDDEN:
             row.flag_id = _raise_missed_forbidden(session, actor, review, interaction, row, utterance, rulebook, now)
+        elif spec.kind == "missing":
+            row.flag_id = _raise_really_missing(session, actor, review, interaction, row, rulebook, now)
+        if row.flag_id is not None:
             flag_ids.append(row.flag_id)
     session.flush()
     correct = sum(1 for v in marks.values() if v)

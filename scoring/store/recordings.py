@@ -384,7 +384,10 @@ def _relink_review_flags(session: Session, recording_id: int) -> None:
 
     Their reviews follow them, so the points such a flag took keep counting.
     """
-    orphans = [f for f in session.scalars(select(Flag).where(Flag.recording_id == recording_id, Flag.interaction_id.is_(None)))
+    # populate_existing: the database unlinked them (ON DELETE SET NULL), a flag already loaded still
+    # holds its old interaction id, which a rebuilt interaction may get again (no change, no UPDATE)
+    orphaned = select(Flag).where(Flag.recording_id == recording_id, Flag.interaction_id.is_(None)).execution_options(populate_existing=True)
+    orphans = [f for f in session.scalars(orphaned)
                if (f.evidence or {}).get("source") == "sample_review"]
     for flag in orphans:
         if flag.utterance_id is not None:

@@ -131,18 +131,38 @@ def list_cmd(
 
 
 @sample_app.command("show")
-def show_cmd(ctx: typer.Context, item: int = typer.Argument(..., help="The sampled item's id (sample list)."),
-             username: str = AS_OPT, db: Optional[str] = DB_OPT) -> None:
-    """A sampled interaction's transcript, line by line, and its system hits."""
+def show_cmd(
+    ctx: typer.Context,
+    item: int = typer.Argument(..., help="The sampled item's id (sample list)."),
+    username: str = AS_OPT,
+    ids: bool = typer.Option(False, "--ids", help="Print rule ids (for --missed / --really-missing) instead of the rulebook's names."),
+    as_json: bool = typer.Option(False, "--json", help="The transcript and hits as JSON (rule ids and names)."),
+    db: Optional[str] = DB_OPT,
+    rulebook: Optional[str] = RULEBOOK_OPT,
+) -> None:
+    """A sampled interaction's transcript, line by line, and its system hits (by the rulebook's names)."""
+    from dataclasses import asdict
+
     from scoring.access.policy import AccessPolicy
     from scoring.access.sample_review import sampled_interaction
 
     masked = AccessPolicy(pii_roles=frozenset())  # citizens' numbers stay masked on a terminal
-    view = _run(ctx, db, username, lambda s, actor, _: sampled_interaction(s, actor, item, policy=masked))
+    view, book = _run(ctx, db, username, lambda s, actor, cli: (sampled_interaction(s, actor, item, policy=masked), cli.rulebook), rulebook)
+
+    def name(rule_id: str) -> str:  # as the hall knows the rule: its section and wording
+        rule = book.by_id.get(rule_id)
+        return f"{rule.section} {rule.canonical}" if rule is not None else rule_id
+
+    if as_json:
+        out = asdict(view)
+        for hit in out["hits"]:
+            hit["rule_name"] = name(hit["rule_id"])
+        typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
     for line in view.lines:
         typer.echo(f"{line.seq:4d} {line.start_s:8.1f}s {line.role:8s} {line.text}")
     for hit in view.hits:
-        typer.echo(f"hit {hit.hit_id}: {hit.rule_id} at line {hit.utterance_seq}")
+        typer.echo(f"hit {hit.hit_id}: {hit.rule_id if ids else name(hit.rule_id)} at line {hit.utterance_seq}")
 
 
 def _miss(text: str, kind: str):
