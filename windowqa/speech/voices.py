@@ -111,6 +111,12 @@ def _clearly(voice: HeardVoice, among: Collection[str], options: ServingOptions)
     return best - rest >= options.min_margin
 
 
+def someone_else_serving(voices: Sequence[HeardVoice | None], on_duty: Collection[str], options: ServingOptions) -> bool:
+    """Whether the staff side of one mono segment is an enrolled staff member not on duty."""
+    return any(v is not None and other_staff(v, on_duty, options) for v in voices) and not any(
+        v is not None and _clearly(v, on_duty, options) for v in voices)
+
+
 def _joined(parts: list[VoicePart]) -> list[VoicePart]:
     """Neighbouring citizen turns as one stretch (decoded together, as before the split)."""
     out: list[VoicePart] = []
@@ -155,8 +161,7 @@ class RecordingVoices:
                 vector = stretch_embedding(starts, vectors, o.window_s, lo, hi)
                 voice = HeardVoice(_similarities(vector, self.voiceprints), hi - lo)
             turns.append((lo, hi, label, voice, other_staff(voice, self.rostered, self.serving) if voice else None))
-        someone_else = any(t[4] for t in turns) and not any(
-            t[3] is not None and _clearly(t[3], self.rostered, self.serving) for t in turns)
+        someone_else = someone_else_serving([t[3] for t in turns], self.rostered, self.serving)
         parts = []
         for lo, hi, label, voice, other in turns:
             if someone_else:  # too short to tell (no voice): the content decides
