@@ -6,17 +6,21 @@ runs each recording through the same VAD and :class:`windowqa.speech.voices.Reco
 as ingest, with the staff on duty from the truth (roster, and the substitute when filed).
 Lines the split leaves ``unknown`` are counted apart (ingest gives them to the content).
 
-Run: ``.venv/bin/python tools/voice/demo_split_check.py DEMO_DIR... [--verbose]``
+Run: ``.venv/bin/python tools/voice/demo_split_check.py DEMO_DIR... [--verbose] [--cache=DIR]`` (``DIR``
+keeps the window embeddings of each hall between runs).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import pickle
 import sys
 from collections import Counter, defaultdict
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
 
@@ -98,13 +102,38 @@ def check_hall(folder: Path, engine, verbose: bool = False) -> dict:
             "flag_expected_recordings_flagged": len({ti["recording"] for ti in should} & {f[0] for f in flags})}
 
 
+class _Cached:
+    """An engine whose window embeddings are kept on disk by audio hash (reruns cost no encoder time)."""
+
+    def __init__(self, engine, path: Path) -> None:
+        self._engine, self._path = engine, path
+        self.name, self.embedding_dim, self.block_s = engine.name, engine.embedding_dim, engine.block_s
+        self._memo = pickle.loads(path.read_bytes()) if path.is_file() else {}
+
+    def embed(self, samples):
+        return self._engine.embed(samples)
+
+    def embed_windows(self, samples, window_s, hop_s):
+        key = (hashlib.sha1(np.ascontiguousarray(samples).tobytes()).hexdigest(), window_s, hop_s)
+        if key not in self._memo:
+            self._memo[key] = self._engine.embed_windows(samples, window_s, hop_s)
+        return self._memo[key]
+
+    def save(self) -> None:
+        self._path.write_bytes(pickle.dumps(self._memo))
+
+
 def main() -> None:
     from audio_capture.voice import build_voice_engine
 
     verbose = "--verbose" in sys.argv
+    cache = next((Path(a.split("=", 1)[1]) for a in sys.argv if a.startswith("--cache=")), None)
     engine = build_voice_engine("dvector")
     for arg in (a for a in sys.argv[1:] if not a.startswith("--")):
-        print(json.dumps(check_hall(Path(arg), engine, verbose), ensure_ascii=False))
+        hall = _Cached(engine, cache / f"{Path(arg).name}.pkl") if cache else engine
+        print(json.dumps(check_hall(Path(arg), hall, verbose), ensure_ascii=False))
+        if cache:
+            hall.save()
 
 
 if __name__ == "__main__":
