@@ -34,7 +34,7 @@ def _on_duty(truth: dict, window: str, at: datetime) -> set[str]:
     return duty
 
 
-def check_hall(folder: Path, engine, verbose: bool = False) -> dict:
+def check_hall(folder: Path, engine, verbose: bool = False, split=None) -> dict:
     from audio_capture.voiceprints import load_voiceprints
     from models.domain import Role
     from windowqa.speech import PipelineOptions
@@ -53,7 +53,7 @@ def check_hall(folder: Path, engine, verbose: bool = False) -> dict:
     for rec in truth["recordings"]:
         at = datetime.fromisoformat(rec["started_at"])
         duty = _on_duty(truth, rec["window"], at)
-        voices = VoiceSplitter(engine, prints, lambda _: duty).for_recording(at)
+        voices = VoiceSplitter(engine, prints, lambda _: duty, **({"split": split} if split else {})).for_recording(at)
         roles = window_channel_map({"0": "unknown"})
         path = folder / rec["path"]
         options = for_recording(path, PipelineOptions(), roles)
@@ -89,6 +89,10 @@ def check_hall(folder: Path, engine, verbose: bool = False) -> dict:
             counts[(line["speaker"], got)] += 1
             if verbose and got not in (line["speaker"], "lost"):
                 print(f"  WRONG {rec['id']} {line['start_s']:.2f}-{line['end_s']:.2f} {line['speaker']}->{got} {line['text']}")
+                for p in parts:
+                    if min(p.end_s, line["end_s"]) > max(p.start_s, line["start_s"]):
+                        sims = dict(p.voice.similarities) if p.voice else None
+                        print(f"      part {p.start_s:.2f}-{p.end_s:.2f} {p.role.value} {sims}")
     heard_lines = sum(v for (_, got), v in counts.items() if got != "lost")
     correct = sum(v for (want, got), v in counts.items() if want == got)
     unknown = sum(v for (_, got), v in counts.items() if got == "unknown")
@@ -124,14 +128,17 @@ class _Cached:
 
 
 def main() -> None:
+    from audio_capture.speakers import RoleOptions, VoiceSplitOptions
     from audio_capture.voice import build_voice_engine
 
     verbose = "--verbose" in sys.argv
     cache = next((Path(a.split("=", 1)[1]) for a in sys.argv if a.startswith("--cache=")), None)
     engine = build_voice_engine("dvector")
+    roles = {k[4:].replace("-", "_"): float(v) for k, v in (a.split("=", 1) for a in sys.argv if a.startswith("--r-"))}
+    split = VoiceSplitOptions(roles=RoleOptions(**roles)) if roles else None  # e.g. --r-staff-min-similarity=0.7
     for arg in (a for a in sys.argv[1:] if not a.startswith("--")):
         hall = _Cached(engine, cache / f"{Path(arg).name}.pkl") if cache else engine
-        print(json.dumps(check_hall(Path(arg), hall, verbose), ensure_ascii=False))
+        print(json.dumps(check_hall(Path(arg), hall, verbose, split), ensure_ascii=False))
         if cache:
             hall.save()
 
