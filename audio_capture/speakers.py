@@ -57,12 +57,18 @@ class RoleOptions:
         min_margin: with two voices in a segment, how much closer to the voiceprint the staff
             voice must be than the other when neither clears ``staff_min_similarity``.
         min_stretch_s: shorter stretches are ``unknown`` (too little voice to tell).
+        stretch_margin: a stretch its voice makes staff is the citizen's when its own similarity
+            to the voiceprint is this much below the segment's best staff stretch (two voices
+            per segment is an assumption: a long segment can hold a second citizen, or a
+            citizen's turn the clustering put in the staff voice). Chosen on the mono demo
+            halls of seeds 21-23 (0.15 and 0.2 alike there; 0.1 loses staff lines).
     """
 
     staff_min_similarity: float = 0.55
     citizen_max_similarity: float = 0.40
     min_margin: float = 0.08
     min_stretch_s: float = 0.5
+    stretch_margin: float = 0.2
 
 
 @dataclass(frozen=True)
@@ -331,7 +337,27 @@ def split_by_voice(start_s: np.ndarray, vectors: np.ndarray, window_s: float, se
         else:
             role, sim, key = voice_roles[int(np.bincount(inside).argmax())]
         stretches.append(VoiceStretch(float(lo), float(hi), role, sim, key))
+    stretches = _far_staff_as_citizen(stretches, start_s, vectors, window_s, voiceprints, role_options)
     return VoiceSplit(merge_same_role(tuple(stretches)), tuple(inner), change_options, role_options)
+
+
+def _far_staff_as_citizen(stretches: list[VoiceStretch], start_s: np.ndarray, vectors: np.ndarray, window_s: float,
+                          voiceprints: Mapping[str, np.ndarray], options: RoleOptions) -> list[VoiceStretch]:
+    """Staff stretches whose own embedding is far below the segment's best staff stretch, as citizen."""
+    if not voiceprints or len(stretches) < 2:
+        return stretches
+    prints = [_unit(np.asarray(v, np.float32)) for v in voiceprints.values()]
+    own = []
+    for s in stretches:
+        vec = stretch_embedding(start_s, vectors, window_s, s.start_s, s.end_s)
+        own.append(max(float(p @ vec) for p in prints) if vec is not None else float("nan"))
+    staff = [o for s, o in zip(stretches, own) if s.role == "staff" and s.duration_s >= options.min_stretch_s]
+    if not staff:
+        return stretches
+    floor = max(staff) - options.stretch_margin
+    return [VoiceStretch(s.start_s, s.end_s, "citizen", o, None)
+            if s.role == "staff" and s.duration_s >= options.min_stretch_s and o < floor else s
+            for s, o in zip(stretches, own)]
 
 
 @dataclass(frozen=True)

@@ -130,6 +130,20 @@ def test_roles_from_voiceprints_and_unknown_without():
         == ["unknown", "unknown"]
 
 
+def test_a_turn_in_the_staff_voices_cluster_but_far_from_the_voiceprint_is_citizen():
+    """Two-means over a segment of three voices (the demo's long VAD segments) puts a citizen
+    who sounds a little like the staff member in the staff voice's cluster; their turn's own
+    similarity to the voiceprint (0.75 against 1.0 for the staff turn) makes it a citizen's."""
+    a, b = np.eye(8, dtype=np.float32)[0], np.eye(8, dtype=np.float32)[1]
+    c = (0.75 * a + 0.66 * b) / np.linalg.norm(0.75 * a + 0.66 * b)
+    vectors = np.array([a] * 20 + [b] * 15 + [c] * 15, np.float32)
+    starts = np.arange(len(vectors)) * 0.1
+    split = split_by_voice(starts, vectors, 0.1, 0.0, 5.0, {"0101": a}, ChangeOptions(), RoleOptions())
+    assert split.change_s == (2.0, 3.5)
+    assert [s.role for s in split.stretches] == ["staff", "citizen"]  # b and c joined as citizen
+    assert split.stretches[1].start_s == 2.0
+
+
 def test_merge_same_role_and_change_matching():
     stretches = (VoiceStretch(0, 1, "staff", 0.8, "1"), VoiceStretch(1, 2, "staff", 0.7, "1"),
                  VoiceStretch(2, 3, "unknown", 0.5), VoiceStretch(3, 4, "unknown", 0.5))
