@@ -372,6 +372,9 @@ class TelephoneRules(_Strict):
     max_slot_chars: int = Field(8, ge=1)
     call_gap_seconds: float = Field(20.0, gt=0)
     situations: list[PhoneSituation] = []
+    # phone phrases that show a call by themselves: staff alone at the window saying one are on a call
+    # even when its opening line was not heard as one
+    context_rules: list[str] = []
 
     @field_validator("answer_cues")
     @classmethod
@@ -389,6 +392,9 @@ class PersonalCallRules(_Strict):
     severity: Severity = Severity.MAJOR
     weight: float = Field(10.0, gt=0)
     matter_words: list[str] = Field(min_length=1)
+    # A queue 事项 and the words of that matter: a word of the call and one of the counter (or the
+    # ticket's 事项) under the same topic are the same matter (营业执照 belongs to 企业开办).
+    matter_topics: dict[str, list[str]] = {}
     matter_max_substitutions: int = Field(0, ge=0)  # wrong characters (ASR) a matter word may have ...
     matter_fuzzy_min_chars: int = Field(4, ge=2)  # ... when it is at least this long
     work_cues: list[str] = []
@@ -401,12 +407,30 @@ class PersonalCallRules(_Strict):
     def _clean_cues(cls, values: list[str]) -> list[str]:
         return _cue_list(values)
 
+    @field_validator("matter_topics")
+    @classmethod
+    def _clean_topics(cls, topics: dict[str, list[str]]) -> dict[str, list[str]]:
+        return {_cue_list([name])[0]: _cue_list(words) for name, words in topics.items()}
+
+    def topics_of(self, word: str) -> set[str]:
+        """The topics a matter word belongs to (a topic's own name is one of its words)."""
+        return {name for name, words in self.matter_topics.items() if word == name or word in words}
+
+    @property
+    def all_matter_words(self) -> list[str]:
+        """Every word that names a matter: the plain list, then each topic's name and words."""
+        out = list(self.matter_words)
+        for name, words in self.matter_topics.items():
+            out += [w for w in (name, *words) if w not in out]
+        return out
+
 
 class RepeatVisitRules(_Strict):
     """八.3/八.4: the same citizen back for the same matter within ``working_days``."""
 
     working_days: int = Field(5, ge=0)
     severity: Severity = Severity.MAJOR
+    weight: float = Field(0.0, ge=0)  # points off the first visit: weight x the severity's multiplier (0: a flag only)
 
 
 class Rulebook(_Strict):
@@ -460,6 +484,7 @@ class Rulebook(_Strict):
         named: list[tuple[str, str]] = []
         if self.telephone is not None:
             named += [("telephone.greeting_rule", self.telephone.greeting_rule), ("telephone.outgoing_rule", self.telephone.outgoing_rule)]
+            named += [("telephone.context_rules", rid) for rid in self.telephone.context_rules]
             named += [(f"telephone.situations ({s.name})", rid) for s in self.telephone.situations for rid in s.rules]
         if self.personal_call is not None:
             named += [("personal_call.excuse_rules", rid) for rid in self.personal_call.excuse_rules]

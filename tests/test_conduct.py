@@ -83,12 +83,18 @@ def test_relatedness_and_cues_come_from_the_rulebook(rulebook):
     segs = _segments(rulebook)
     work = segs[0]
     assert call_purpose(find_calls(work.items, rulebook)[0], work.items, rulebook) == "work"
-    # without 营业执照 / 年报 among the matter words, the same call is no longer about the citizen's matter
+    # without 营业执照 / 年报 among the matter words (and topics), the same call is no longer about the citizen's matter
     words = [w for w in rulebook.personal_call.matter_words if w not in ("营业执照", "年报")]
-    book = rulebook.model_copy(update={"personal_call": rulebook.personal_call.model_copy(update={"matter_words": words})})
+    book = rulebook.model_copy(update={"personal_call": rulebook.personal_call.model_copy(update={"matter_words": words, "matter_topics": {}})})
     assert call_purpose(find_calls(work.items, book)[0], work.items, book) == "personal"
     # ... unless the queue ticket names the matter the call is about
     assert call_purpose(find_calls(work.items, rulebook)[0], work.items[3:], rulebook, queue_matter="营业执照年报") == "work"
+    # the ticket's 事项 and the call's 营业执照 are one topic (企业开办): the citizen's words heard as 云业执政 do not matter
+    garbled = [replace(i, utterance=replace(i.utterance, text="我来办云业执政")) if not i.by_staff else i for i in work.items]
+    call = find_calls(garbled, rulebook)[0]
+    assert call_purpose(call, garbled, rulebook) == "personal"
+    assert call_purpose(call, garbled, rulebook, queue_matter="企业开办") == "work"
+    assert call_purpose(call, garbled, rulebook, queue_matter="不动产登记") == "personal"
     assert find_cue("王姐现在不在", ["××不在"]) == "××不在"
     assert find_cue("这项业务不在我们这儿办", ["××不在"]) == "××不在"  # the exempt list of [telephone.situations] catches it
 
