@@ -13,7 +13,7 @@ import tomllib
 from datetime import date, time
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -69,6 +69,8 @@ class SituationCues(_Strict):
     min_evidence: float = Field(1.0, gt=0)
     staff_silence_s: float | None = Field(None, gt=0)
     silence_weight: float = Field(0.5, gt=0, le=1)
+    # queue data: a ticket whose 事项 is another window's matter ([matters]) adds this (None: not used)
+    queue_weight: float | None = Field(None, gt=0, le=1)
 
     @field_validator("staff", "citizen", "staff_weak", "citizen_weak")
     @classmethod
@@ -392,9 +394,6 @@ class PersonalCallRules(_Strict):
     severity: Severity = Severity.MAJOR
     weight: float = Field(10.0, gt=0)
     matter_words: list[str] = Field(min_length=1)
-    # A queue 事项 and the words of that matter: a word of the call and one of the counter (or the
-    # ticket's 事项) under the same topic are the same matter (营业执照 belongs to 企业开办).
-    matter_topics: dict[str, list[str]] = {}
     matter_max_substitutions: int = Field(0, ge=0)  # wrong characters (ASR) a matter word may have ...
     matter_fuzzy_min_chars: int = Field(4, ge=2)  # ... when it is at least this long
     work_cues: list[str] = []
@@ -407,20 +406,31 @@ class PersonalCallRules(_Strict):
     def _clean_cues(cls, values: list[str]) -> list[str]:
         return _cue_list(values)
 
-    @field_validator("matter_topics")
+
+
+class Matters(_Strict):
+    """The hall's matters (the queue's 事项, named as its windows are) and the words of each.
+
+    A word said and a ticket's 事项 (or a window's name) under one topic are one matter: 营业执照
+    belongs to 企业开办. Used to tell a work call from a personal one (二.4) and a ticket for
+    another window's matter (七.1.5).
+    """
+
+    topics: dict[str, list[str]] = {}
+
+    @field_validator("topics")
     @classmethod
     def _clean_topics(cls, topics: dict[str, list[str]]) -> dict[str, list[str]]:
         return {_cue_list([name])[0]: _cue_list(words) for name, words in topics.items()}
 
     def topics_of(self, word: str) -> set[str]:
         """The topics a matter word belongs to (a topic's own name is one of its words)."""
-        return {name for name, words in self.matter_topics.items() if word == name or word in words}
+        return {name for name, words in self.topics.items() if word == name or word in words}
 
-    @property
-    def all_matter_words(self) -> list[str]:
-        """Every word that names a matter: the plain list, then each topic's name and words."""
-        out = list(self.matter_words)
-        for name, words in self.matter_topics.items():
+    def words(self, extra: Sequence[str] = ()) -> list[str]:
+        """Every word that names a matter: ``extra`` first, then each topic's name and words."""
+        out = list(extra)
+        for name, words in self.topics.items():
             out += [w for w in (name, *words) if w not in out]
         return out
 
@@ -452,6 +462,7 @@ class Rulebook(_Strict):
     retort: RetortRules = RetortRules()
     telephone: TelephoneRules | None = None
     personal_call: PersonalCallRules | None = None
+    matters: Matters = Matters()
     repeat_visit: RepeatVisitRules = RepeatVisitRules()
 
     @field_validator("rules")

@@ -22,7 +22,7 @@ from functools import lru_cache
 from typing import Any, Sequence
 
 from models.domain import Role
-from models.rulebook import SLOT, PersonalCallRules, PhoneSituation, Rulebook
+from models.rulebook import SLOT, Matters, PersonalCallRules, PhoneSituation, Rulebook
 from scoring.segment import FAREWELL_RULE, MatchedUtterance
 
 TELEPHONE = "telephone"  # a phrase a call's situation calls for, not said (七.2)
@@ -212,7 +212,7 @@ def call_purpose(call: Call, items: Sequence[MatchedUtterance], rulebook: Rulebo
     citizen's matter), ``excused`` (an urgent call staff explained first, as 二.4 allows) or ``personal``.
 
     About the matter: a matter word said in the call (after its opening line: a window's name is no
-    matter) and the same word, or a word of the same topic (``matter_topics``), at the counter
+    matter) and the same word, or a word of the same topic (``[matters]``), at the counter
     before it or in the queue ticket's 事项; or a work cue in the call or in staff's last lines
     before it. The topic makes the ticket a second witness of the matter when the ASR mangles
     the citizen's own words (我想办一下营业执照 heard as 云业执政, ticket 企业开办).
@@ -225,7 +225,8 @@ def call_purpose(call: Call, items: Sequence[MatchedUtterance], rulebook: Rulebo
     staff_before = [i for i in before if i.by_staff][-rules.excuse_lines:]
     counter_text = "".join(normalise(i.utterance.text) for i in before) + normalise(queue_matter or "")
     call_text = "".join(normalise(i.utterance.text) for i in call.items[1:])
-    if _same_matter(_matter_words(call_text, rules), _matter_words(counter_text, rules), rules):
+    matters = rulebook.matters
+    if _same_matter(_matter_words(call_text, rules, matters), _matter_words(counter_text, rules, matters), matters):
         return "work"
     if find_cue("".join(i.utterance.text for i in (*call.items, *staff_before)), rules.work_cues, slot):
         return "work"
@@ -234,16 +235,22 @@ def call_purpose(call: Call, items: Sequence[MatchedUtterance], rulebook: Rulebo
     return "personal"
 
 
-def _matter_words(norm_text: str, rules: PersonalCallRules) -> set[str]:
+def _matter_words(norm_text: str, rules: PersonalCallRules, matters: Matters) -> set[str]:
     subs, min_chars = rules.matter_max_substitutions, rules.matter_fuzzy_min_chars
-    return {w for w in rules.all_matter_words if said_near(norm_text, w, subs, min_chars)}
+    return {w for w in matters.words(rules.matter_words) if said_near(norm_text, w, subs, min_chars)}
 
 
-def _same_matter(call_words: set[str], counter_words: set[str], rules: PersonalCallRules) -> bool:
+def _same_matter(call_words: set[str], counter_words: set[str], matters: Matters) -> bool:
     if call_words & counter_words:
         return True
-    topics = set().union(*(rules.topics_of(w) for w in counter_words)) if counter_words else set()
-    return any(rules.topics_of(w) & topics for w in call_words)
+    topics = set().union(*(matters.topics_of(w) for w in counter_words)) if counter_words else set()
+    return any(matters.topics_of(w) & topics for w in call_words)
+
+
+def matter_topics(text: str | None, matters: Matters) -> set[str]:
+    """The topics a ticket's 事项 or a window's name names (exact words only: both are typed, not heard)."""
+    norm = normalise(text or "")
+    return set().union(*(matters.topics_of(w) for w in matters.words() if normalise(w) in norm)) if norm else set()
 
 
 def _before(call: Call, items: Sequence[MatchedUtterance]) -> list[MatchedUtterance]:

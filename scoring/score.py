@@ -125,7 +125,7 @@ def _said_where(items: list[MatchedUtterance], rule_id: str, where: str | None) 
 
 
 def score_interaction(segment: Segment, rulebook: Rulebook, *, wait_minutes: float | None = None,
-                      returns: Sequence[RepeatReturn] = ()) -> InteractionScore:
+                      returns: Sequence[RepeatReturn] = (), window_name: str | None = None) -> InteractionScore:
     """Score one interaction.
 
     Args:
@@ -133,6 +133,7 @@ def score_interaction(segment: Segment, rulebook: Rulebook, *, wait_minutes: flo
         rulebook: weights, penalties and thresholds.
         wait_minutes: how long the citizen waited before being called (queue data), if known.
         returns: the citizen's returns for the same matter (repeat-visit flags on this first visit).
+        window_name: the window's name (a ticket for another window's matter is a 七.1.5 cue).
 
     Returns:
         The score with one explanation line per rule considered.
@@ -161,7 +162,7 @@ def score_interaction(segment: Segment, rulebook: Rulebook, *, wait_minutes: flo
         line = _silence_line(items, rulebook)
         if line is not None:
             lines.append(line)
-    situations = find_situations(segment, rulebook)
+    situations = find_situations(segment, rulebook, window_name=window_name)
     lines.extend(situation_line(f, rulebook) for f in situations)
 
     matter = segment.queue_call.matter if segment.queue_call else None

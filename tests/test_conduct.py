@@ -85,7 +85,8 @@ def test_relatedness_and_cues_come_from_the_rulebook(rulebook):
     assert call_purpose(find_calls(work.items, rulebook)[0], work.items, rulebook) == "work"
     # without 营业执照 / 年报 among the matter words (and topics), the same call is no longer about the citizen's matter
     words = [w for w in rulebook.personal_call.matter_words if w not in ("营业执照", "年报")]
-    book = rulebook.model_copy(update={"personal_call": rulebook.personal_call.model_copy(update={"matter_words": words, "matter_topics": {}})})
+    book = rulebook.model_copy(update={"personal_call": rulebook.personal_call.model_copy(update={"matter_words": words}),
+                                       "matters": rulebook.matters.model_copy(update={"topics": {}})})
     assert call_purpose(find_calls(work.items, book)[0], work.items, book) == "personal"
     # ... unless the queue ticket names the matter the call is about
     assert call_purpose(find_calls(work.items, rulebook)[0], work.items[3:], rulebook, queue_matter="营业执照年报") == "work"

@@ -129,7 +129,7 @@ def store_recording(
     forget_month(session, recording.started_at)  # its month's stored totals no longer hold
     # Interactions first, so utterances and hits are inserted with their interaction id
     # (one INSERT each, no per-interaction UPDATEs: this is the hot path of ingest).
-    scored = _score_segments(session, items, rulebook, duty, calls)
+    scored = _score_segments(session, recording, items, rulebook, duty, calls)
     interaction_ids = _insert_interactions(session, recording, scored)
     by_seq = {item.seq: iid for (seg, _s, _st), iid in zip(scored, interaction_ids) for item in seg.items}
     utterance_ids = _insert_utterances(session, recording, items, duty, by_seq)
@@ -224,15 +224,18 @@ def _insert_hits(
 
 
 def _score_segments(
-    session: Session, items: Sequence[MatchedUtterance], rulebook: Rulebook, duty: DutyTable, calls: Sequence[QueueCallEvent]
+    session: Session, recording: Recording, items: Sequence[MatchedUtterance], rulebook: Rulebook, duty: DutyTable,
+    calls: Sequence[QueueCallEvent],
 ) -> list[tuple[Segment, InteractionScore, int | None]]:
     segments = segment_utterances(items, calls, SegmentOptions.from_rulebook(rulebook))
+    window = session.get(Window, recording.window_id) if recording.window_id is not None else None
     returns = returns_by_first_call(session, [s.queue_call.call_id for s in segments if s.queue_call and s.queue_call.call_id])
     scored = []
     for seg in segments:
         wait = seg.queue_call.wait_minutes if seg.queue_call else None
         back = returns.get(seg.queue_call.call_id, []) if seg.queue_call else []
-        scored.append((seg, score_interaction(seg, rulebook, wait_minutes=wait, returns=back), duty.staff_at(seg.started_at)))
+        score = score_interaction(seg, rulebook, wait_minutes=wait, returns=back, window_name=window.name if window else None)
+        scored.append((seg, score, duty.staff_at(seg.started_at)))
     return scored
 
 
@@ -274,7 +277,7 @@ def _rebuild_interactions(
     calls: Sequence[QueueCallEvent],
 ) -> StoredRecording:
     # Re-scoring: utterances and hits exist; link them to the new interactions.
-    scored = _score_segments(session, items, rulebook, duty, calls)
+    scored = _score_segments(session, recording, items, rulebook, duty, calls)
     ids = _insert_interactions(session, recording, scored)
     for (seg, _score, _staff), iid in zip(scored, ids):
         uids = [utterance_ids[i.seq] for i in seg.items]
