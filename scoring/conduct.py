@@ -23,7 +23,7 @@ from typing import Any, Sequence
 
 from models.domain import Role
 from models.rulebook import SLOT, Matters, PersonalCallRules, PhoneSituation, Rulebook
-from scoring.segment import FAREWELL_RULE, MatchedUtterance
+from scoring.segment import FAREWELL_RULE, GREET_RULE, MatchedUtterance
 
 TELEPHONE = "telephone"  # a phrase a call's situation calls for, not said (七.2)
 PERSONAL_CALL = "personal_call"  # a call while serving, not about the citizen's matter (二.4)
@@ -139,7 +139,9 @@ def find_calls(items: Sequence[MatchedUtterance], rulebook: Rulebook) -> list[Ca
     ordered = sorted(items, key=lambda i: (i.utterance.start_s, i.seq))
     calls: list[Call] = []
     current: list[MatchedUtterance] = []
-    serving = False  # a citizen spoke since the interaction began, and no farewell since
+    # a citizen spoke, or staff greeted one at the counter (not on a call), and no farewell since: the
+    # greeting counts too, as the citizen's own lines are the ones noise loses first
+    serving = False
     during = False
 
     def close() -> None:
@@ -158,7 +160,7 @@ def find_calls(items: Sequence[MatchedUtterance], rulebook: Rulebook) -> list[Ca
             current, during = [item], serving
         elif current:
             current.append(item)
-        if u.role is Role.CITIZEN:
+        if u.role is Role.CITIZEN or (item.has_rule(GREET_RULE) and not current):
             serving = True
         if item.has_rule(FAREWELL_RULE):
             serving = False

@@ -5,8 +5,8 @@ Cues, strongest first: a farewell by staff closes an interaction (the citizen's 
 it; a queue call (叫号) between two utterances starts a new one; a staff greeting after the
 citizen has spoken starts a new one (role alternation: a new citizen is being greeted; not the rest
 of a telephone greeting the ASR cut off the call's opening line); so
-does answering or placing a telephone call when no citizen is being served (七.2: a call is
-served on its own). A call while a citizen is being served stays inside that interaction: it is
+does answering or placing a telephone call when no citizen is being served (no citizen spoke and
+staff greeted nobody at the counter; 七.2: a call is served on its own). A call while a citizen is being served stays inside that interaction: it is
 part of how the citizen was served (二.4, :mod:`scoring.conduct`).
 All thresholds come from the rulebook's ``[scoring]`` table.
 """
@@ -151,7 +151,7 @@ def segment_utterances(
     current: list[MatchedUtterance] = []
     current_end_s = 0.0
     farewell_end_s: float | None = None
-    has_citizen = False
+    has_citizen = greeted = False
 
     def close(reason: str) -> None:
         segments.append(Segment(seq=len(segments), items=current, split_reason=reason, options=options))
@@ -172,14 +172,17 @@ def segment_utterances(
                 reason = "queue_call"
             elif greets and has_citizen and not _continues_call_opening(current[-1], item):
                 reason = "greeting"
-            elif opens_call and not has_citizen:
+            elif opens_call and not (has_citizen or greeted):
                 reason = "phone_call"
             if reason:
                 close(reason)
-                current, current_end_s, farewell_end_s, has_citizen = [], 0.0, None, False
+                current, current_end_s, farewell_end_s, has_citizen, greeted = [], 0.0, None, False, False
         current.append(item)
         current_end_s = max(current_end_s, u.end_s)
         has_citizen = has_citizen or u.role is Role.CITIZEN
+        # staff greeted someone at the counter (not a call's greeting): a call after it is made while serving,
+        # also when noise lost every line of the citizen's
+        greeted = greeted or (greets and not opens_call)
         if item.has_rule(FAREWELL_RULE):
             farewell_end_s = u.end_s
     if current:

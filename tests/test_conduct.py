@@ -227,3 +227,20 @@ def test_a_call_whose_answer_was_misheard_is_found_by_its_phone_phrases(lexical_
     assert find_calls(segment.items, book) == []
     served = _said(lexical_matcher, ("citizen", "我想问一下怎么查", 0.0), ("staff", "请稍等，我帮您查询一下", 4.0))
     assert find_calls(served, rulebook) == []
+
+
+def test_a_call_after_the_counter_greeting_is_while_serving_even_when_the_citizens_lines_are_lost(lexical_matcher, rulebook):
+    """Item 4, the right kind: at 10 dB the citizen's lines go first; staff greeted someone at the
+    counter, so a private call after it is 二.4, not a public call judged by 七.2."""
+    from models.domain import MatchMethod, RuleFamily, RuleHit
+
+    items = _said(lexical_matcher, ("staff", "您好，您需要办理什么业务", 0.0), ("staff", "您好，这里是医保窗口，请问有什么可以帮您", 6.0),
+                  ("staff", "孩子放学你去接一下，我这边走不开", 10.0), ("staff", "您的业务办好了，再见，请您慢走", 40.0))
+    assert items[1].has_rule("phone.greet") or not items[1].hits
+    if not items[1].has_rule("phone.greet"):
+        greet = RuleHit("phone.greet", RuleFamily.PHONE, 0.9, 0, 9, MatchMethod.CLASSIFIER, rulebook.version)
+        items[1] = replace(items[1], hits=(*items[1].hits, greet))
+    [segment] = segment_utterances(items, [], SegmentOptions.from_rulebook(rulebook))
+    [call] = find_calls(segment.items, rulebook)
+    assert call.during_service
+    assert _found(score_interaction(segment, rulebook)) == [("personal_call", "conduct.personal_call", True)]
