@@ -13,7 +13,7 @@ import tomllib
 from datetime import date, time
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -69,6 +69,8 @@ class SituationCues(_Strict):
     min_evidence: float = Field(1.0, gt=0)
     staff_silence_s: float | None = Field(None, gt=0)
     silence_weight: float = Field(0.5, gt=0, le=1)
+    # queue data: a ticket whose 事项 is another window's matter ([matters]) adds this (None: not used)
+    queue_weight: float | None = Field(None, gt=0, le=1)
 
     @field_validator("staff", "citizen", "staff_weak", "citizen_weak")
     @classmethod
@@ -372,6 +374,9 @@ class TelephoneRules(_Strict):
     max_slot_chars: int = Field(8, ge=1)
     call_gap_seconds: float = Field(20.0, gt=0)
     situations: list[PhoneSituation] = []
+    # phone phrases that show a call by themselves: staff alone at the window saying one are on a call
+    # even when its opening line was not heard as one
+    context_rules: list[str] = []
 
     @field_validator("answer_cues")
     @classmethod
@@ -402,11 +407,40 @@ class PersonalCallRules(_Strict):
         return _cue_list(values)
 
 
+
+class Matters(_Strict):
+    """The hall's matters (the queue's 事项, named as its windows are) and the words of each.
+
+    A word said and a ticket's 事项 (or a window's name) under one topic are one matter: 营业执照
+    belongs to 企业开办. Used to tell a work call from a personal one (二.4) and a ticket for
+    another window's matter (七.1.5).
+    """
+
+    topics: dict[str, list[str]] = {}
+
+    @field_validator("topics")
+    @classmethod
+    def _clean_topics(cls, topics: dict[str, list[str]]) -> dict[str, list[str]]:
+        return {_cue_list([name])[0]: _cue_list(words) for name, words in topics.items()}
+
+    def topics_of(self, word: str) -> set[str]:
+        """The topics a matter word belongs to (a topic's own name is one of its words)."""
+        return {name for name, words in self.topics.items() if word == name or word in words}
+
+    def words(self, extra: Sequence[str] = ()) -> list[str]:
+        """Every word that names a matter: ``extra`` first, then each topic's name and words."""
+        out = list(extra)
+        for name, words in self.topics.items():
+            out += [w for w in (name, *words) if w not in out]
+        return out
+
+
 class RepeatVisitRules(_Strict):
     """八.3/八.4: the same citizen back for the same matter within ``working_days``."""
 
     working_days: int = Field(5, ge=0)
     severity: Severity = Severity.MAJOR
+    weight: float = Field(0.0, ge=0)  # points off the first visit: weight x the severity's multiplier (0: a flag only)
 
 
 class Rulebook(_Strict):
@@ -428,6 +462,7 @@ class Rulebook(_Strict):
     retort: RetortRules = RetortRules()
     telephone: TelephoneRules | None = None
     personal_call: PersonalCallRules | None = None
+    matters: Matters = Matters()
     repeat_visit: RepeatVisitRules = RepeatVisitRules()
 
     @field_validator("rules")
@@ -460,6 +495,7 @@ class Rulebook(_Strict):
         named: list[tuple[str, str]] = []
         if self.telephone is not None:
             named += [("telephone.greeting_rule", self.telephone.greeting_rule), ("telephone.outgoing_rule", self.telephone.outgoing_rule)]
+            named += [("telephone.context_rules", rid) for rid in self.telephone.context_rules]
             named += [(f"telephone.situations ({s.name})", rid) for s in self.telephone.situations for rid in s.rules]
         if self.personal_call is not None:
             named += [("personal_call.excuse_rules", rid) for rid in self.personal_call.excuse_rules]

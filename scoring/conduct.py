@@ -8,7 +8,9 @@ findings; :func:`scoring.score.score_interaction` turns them into explanation li
 A call is found from staff lines alone (the caller is not on the window microphones): a line
 that opens a call (a ``phone.greet`` or ``phone.outgoing`` hit, or a line starting with an
 answer cue such as 喂) and the staff lines after it, until the citizen at the counter speaks
-again, staff fall silent for ``call_gap_seconds``, or another call opens.
+again, staff fall silent for ``call_gap_seconds``, or another call opens. Staff alone at the
+window whose lines hold a phrase only said on the telephone (``context_rules``, e.g. 请您拨打××窗口
+电话查询一下) are on a call from their first line, when no line was heard as its opening.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from functools import lru_cache
 from typing import Any, Sequence
 
 from models.domain import Role
-from models.rulebook import SLOT, PhoneSituation, Rulebook
-from scoring.segment import FAREWELL_RULE, MatchedUtterance
+from models.rulebook import SLOT, Matters, PersonalCallRules, PhoneSituation, Rulebook
+from scoring.segment import FAREWELL_RULE, GREET_RULE, MatchedUtterance
 
 TELEPHONE = "telephone"  # a phrase a call's situation calls for, not said (七.2)
 PERSONAL_CALL = "personal_call"  # a call while serving, not about the citizen's matter (二.4)
@@ -137,7 +139,9 @@ def find_calls(items: Sequence[MatchedUtterance], rulebook: Rulebook) -> list[Ca
     ordered = sorted(items, key=lambda i: (i.utterance.start_s, i.seq))
     calls: list[Call] = []
     current: list[MatchedUtterance] = []
-    serving = False  # a citizen spoke since the interaction began, and no farewell since
+    # a citizen spoke, or staff greeted one at the counter (not on a call), and no farewell since: the
+    # greeting counts too, as the citizen's own lines are the ones noise loses first
+    serving = False
     during = False
 
     def close() -> None:
@@ -150,16 +154,21 @@ def find_calls(items: Sequence[MatchedUtterance], rulebook: Rulebook) -> list[Ca
         if current and not continues:
             close()
             current = []
-        if _opens_call(item, rulebook, bool(current)):
+        # (a greeting the ASR cut in two opens the call once: an opening line right after the opening goes on with it)
+        if _opens_call(item, rulebook, bool(current)) and not (continues and len(current) == 1):
             close()
             current, during = [item], serving
         elif current:
             current.append(item)
-        if u.role is Role.CITIZEN:
+        if u.role is Role.CITIZEN or (item.has_rule(GREET_RULE) and not current):
             serving = True
         if item.has_rule(FAREWELL_RULE):
             serving = False
     close()
+    if not calls and not any(i.utterance.role is Role.CITIZEN for i in ordered):
+        staff = [i for i in ordered if i.by_staff]
+        if any(i.has_rule(r) for i in staff for r in tel.context_rules):
+            calls.append(Call(tuple(staff), outgoing=False, during_service=False))
     return calls
 
 
@@ -204,9 +213,11 @@ def call_purpose(call: Call, items: Sequence[MatchedUtterance], rulebook: Rulebo
     """What a call is: ``public`` (no citizen at the counter), or, while serving, ``work`` (about the
     citizen's matter), ``excused`` (an urgent call staff explained first, as 二.4 allows) or ``personal``.
 
-    About the matter: a matter word said both in the call (after its opening line: a window's name
-    is no matter) and at the counter before it (or in the queue ticket's matter), or a work cue in
-    the call or in staff's last lines before it.
+    About the matter: a matter word said in the call (after its opening line: a window's name is no
+    matter) and the same word, or a word of the same topic (``[matters]``), at the counter
+    before it or in the queue ticket's 事项; or a work cue in the call or in staff's last lines
+    before it. The topic makes the ticket a second witness of the matter when the ASR mangles
+    the citizen's own words (我想办一下营业执照 heard as 云业执政, ticket 企业开办).
     """
     rules = rulebook.personal_call
     if rules is None or not call.during_service:
@@ -216,15 +227,32 @@ def call_purpose(call: Call, items: Sequence[MatchedUtterance], rulebook: Rulebo
     staff_before = [i for i in before if i.by_staff][-rules.excuse_lines:]
     counter_text = "".join(normalise(i.utterance.text) for i in before) + normalise(queue_matter or "")
     call_text = "".join(normalise(i.utterance.text) for i in call.items[1:])
-    subs = rules.matter_max_substitutions
-    if any(said_near(call_text, w, subs, rules.matter_fuzzy_min_chars) and said_near(counter_text, w, subs, rules.matter_fuzzy_min_chars)
-           for w in rules.matter_words):
+    matters = rulebook.matters
+    if _same_matter(_matter_words(call_text, rules, matters), _matter_words(counter_text, rules, matters), matters):
         return "work"
     if find_cue("".join(i.utterance.text for i in (*call.items, *staff_before)), rules.work_cues, slot):
         return "work"
     if any(any(i.has_rule(r) for r in rules.excuse_rules) or find_cue(i.utterance.text, rules.excuse_cues, slot) for i in staff_before):
         return "excused"
     return "personal"
+
+
+def _matter_words(norm_text: str, rules: PersonalCallRules, matters: Matters) -> set[str]:
+    subs, min_chars = rules.matter_max_substitutions, rules.matter_fuzzy_min_chars
+    return {w for w in matters.words(rules.matter_words) if said_near(norm_text, w, subs, min_chars)}
+
+
+def _same_matter(call_words: set[str], counter_words: set[str], matters: Matters) -> bool:
+    if call_words & counter_words:
+        return True
+    topics = set().union(*(matters.topics_of(w) for w in counter_words)) if counter_words else set()
+    return any(matters.topics_of(w) & topics for w in call_words)
+
+
+def matter_topics(text: str | None, matters: Matters) -> set[str]:
+    """The topics a ticket's 事项 or a window's name names (exact words only: both are typed, not heard)."""
+    norm = normalise(text or "")
+    return set().union(*(matters.topics_of(w) for w in matters.words() if normalise(w) in norm)) if norm else set()
 
 
 def _before(call: Call, items: Sequence[MatchedUtterance]) -> list[MatchedUtterance]:
@@ -260,6 +288,32 @@ def conduct_findings(items: Sequence[MatchedUtterance], rulebook: Rulebook, *, q
         elif kind == "personal":
             out.append(_personal_finding(call, items, rulebook))
     return out
+
+
+REPEAT_VISIT_RULE = "conduct.repeat_visit"  # the explanation line of a return for the same matter (八.3/八.4)
+
+
+@dataclass(frozen=True)
+class RepeatReturn:
+    """A return of the citizen an interaction served, for the same matter (a stored repeat-visit flag).
+
+    ``key`` is the flag's dedupe key: the line's ``ref``, so dismissing that flag gives back its points.
+    """
+
+    key: str
+    matter: str
+    working_days: int
+
+
+def repeat_visit_reason(matter: str, working_days: int) -> str:
+    """The text of a repeat visit, as the flag's summary and the first visit's score line read it."""
+    return f"repeat visit (八.3/八.4): the same citizen back for 「{matter}」 after {working_days} working day(s)"
+
+
+def repeat_visit_points(rulebook: Rulebook) -> float:
+    """Points a return for the same matter takes from the first visit: weight x the severity's multiplier."""
+    rules = rulebook.repeat_visit
+    return rules.weight * rulebook.scoring.severity_multiplier(rules.severity)
 
 
 def provoking_abuse(items: Sequence[MatchedUtterance], retort: MatchedUtterance) -> MatchedUtterance | None:

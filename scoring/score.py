@@ -16,7 +16,9 @@ and names the rule, the reason and the utterance. Deductions:
   situation_credit`` points (strengths never lift the score above the base).
 
 * conduct findings (:mod:`scoring.conduct`): a phrase a telephone call's situation calls for
-  and staff did not say (七.2), a call while serving not about the citizen's matter (二.4).
+  and staff did not say (七.2), a call while serving not about the citizen's matter (二.4);
+* each return of the citizen for the same matter (八.3/八.4, a repeat-visit flag on this first
+  visit): ``[repeat_visit].weight x`` its severity's multiplier.
 
 Other courtesy hits and citizen abuse are explained with 0 points: citizen abuse is recorded to
 protect staff (二.7), never scored against them. The score never drops below 0.
@@ -25,11 +27,11 @@ protect staff (二.7), never scored against them. The score never drops below 0.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Collection, Iterable, Mapping
+from typing import Any, Collection, Iterable, Mapping, Sequence
 
 from models.domain import Role, RuleFamily
 from models.rulebook import PhraseRule, Rulebook
-from scoring.conduct import Finding, conduct_findings
+from scoring.conduct import REPEAT_VISIT_RULE, Finding, RepeatReturn, conduct_findings, repeat_visit_points, repeat_visit_reason
 from scoring.segment import MatchedUtterance, Segment
 from scoring.situations import SituationFinding, describe, find_situations
 
@@ -53,6 +55,7 @@ class ScoreLine:
     utterance_seq: int | None = None
     start_s: float | None = None
     severity: str | None = None
+    ref: str | None = None  # what a line about no utterance is about (a repeat visit: its flag's key)
 
     def as_json(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
@@ -62,7 +65,7 @@ class ScoreLine:
         """A line as :meth:`as_json` stored it (an interaction's ``explanation``)."""
         return cls(
             reason=str(row.get("reason", "")), points=float(row.get("points") or 0.0), rule_id=row.get("rule_id"),
-            utterance_seq=row.get("utterance_seq"), start_s=row.get("start_s"), severity=row.get("severity"),
+            utterance_seq=row.get("utterance_seq"), start_s=row.get("start_s"), severity=row.get("severity"), ref=row.get("ref"),
         )
 
 
@@ -121,13 +124,16 @@ def _said_where(items: list[MatchedUtterance], rule_id: str, where: str | None) 
     return next((i for i in pool if i.has_rule(rule_id)), None)
 
 
-def score_interaction(segment: Segment, rulebook: Rulebook, *, wait_minutes: float | None = None) -> InteractionScore:
+def score_interaction(segment: Segment, rulebook: Rulebook, *, wait_minutes: float | None = None,
+                      returns: Sequence[RepeatReturn] = (), window_name: str | None = None) -> InteractionScore:
     """Score one interaction.
 
     Args:
         segment: the interaction's utterances and hits.
         rulebook: weights, penalties and thresholds.
         wait_minutes: how long the citizen waited before being called (queue data), if known.
+        returns: the citizen's returns for the same matter (repeat-visit flags on this first visit).
+        window_name: the window's name (a ticket for another window's matter is a 七.1.5 cue).
 
     Returns:
         The score with one explanation line per rule considered.
@@ -156,12 +162,15 @@ def score_interaction(segment: Segment, rulebook: Rulebook, *, wait_minutes: flo
         line = _silence_line(items, rulebook)
         if line is not None:
             lines.append(line)
-    situations = find_situations(segment, rulebook)
+    situations = find_situations(segment, rulebook, window_name=window_name)
     lines.extend(situation_line(f, rulebook) for f in situations)
 
     matter = segment.queue_call.matter if segment.queue_call else None
     findings = tuple(conduct_findings(items, rulebook, queue_matter=matter))
     lines.extend(ScoreLine(f.reason, f.points, f.rule_id, f.anchor.seq, f.anchor.utterance.start_s, f.severity) for f in findings)
+    severity = rulebook.repeat_visit.severity.value
+    lines.extend(ScoreLine(repeat_visit_reason(r.matter, r.working_days), -repeat_visit_points(rulebook), REPEAT_VISIT_RULE,
+                           severity=severity, ref=r.key) for r in returns)
     excess = sum(line.points for line in lines) - rules.base
     if excess > 0:  # strengths make up for deductions, never lift the score above the base
         lines.append(ScoreLine(f"{STRENGTH_CAP_REASON} (+{excess:g} not counted)", -excess))

@@ -3,9 +3,10 @@
 Cues, strongest first: a farewell by staff closes an interaction (the citizen's reply within
 ``farewell_tail_seconds`` still belongs to it); a silence of ``interaction_gap_seconds`` closes
 it; a queue call (叫号) between two utterances starts a new one; a staff greeting after the
-citizen has spoken starts a new one (role alternation: a new citizen is being greeted); so
-does answering or placing a telephone call when no citizen is being served (七.2: a call is
-served on its own). A call while a citizen is being served stays inside that interaction: it is
+citizen has spoken starts a new one (role alternation: a new citizen is being greeted; not the rest
+of a telephone greeting the ASR cut off the call's opening line); so
+does answering or placing a telephone call when no citizen is being served (no citizen spoke and
+staff greeted nobody at the counter; 七.2: a call is served on its own). A call while a citizen is being served stays inside that interaction: it is
 part of how the citizen was served (二.4, :mod:`scoring.conduct`).
 All thresholds come from the rulebook's ``[scoring]`` table.
 """
@@ -150,7 +151,7 @@ def segment_utterances(
     current: list[MatchedUtterance] = []
     current_end_s = 0.0
     farewell_end_s: float | None = None
-    has_citizen = False
+    has_citizen = greeted = False
 
     def close(reason: str) -> None:
         segments.append(Segment(seq=len(segments), items=current, split_reason=reason, options=options))
@@ -169,22 +170,31 @@ def segment_utterances(
                 reason = "silence"
             elif _call_between(call_times, _abs_start(current[-1]), _abs_start(item)):
                 reason = "queue_call"
-            elif greets and has_citizen:
+            elif greets and has_citizen and not _continues_call_opening(current[-1], item):
                 reason = "greeting"
-            elif opens_call and not has_citizen:
+            elif opens_call and not (has_citizen or greeted):
                 reason = "phone_call"
             if reason:
                 close(reason)
-                current, current_end_s, farewell_end_s, has_citizen = [], 0.0, None, False
+                current, current_end_s, farewell_end_s, has_citizen, greeted = [], 0.0, None, False, False
         current.append(item)
         current_end_s = max(current_end_s, u.end_s)
         has_citizen = has_citizen or u.role is Role.CITIZEN
+        # staff greeted someone at the counter (not a call's greeting): a call after it is made while serving,
+        # also when noise lost every line of the citizen's
+        greeted = greeted or (greets and not opens_call)
         if item.has_rule(FAREWELL_RULE):
             farewell_end_s = u.end_s
     if current:
         close("end")
     _assign_calls(segments, call_list, options)
     return segments
+
+
+def _continues_call_opening(previous: MatchedUtterance, item: MatchedUtterance) -> bool:
+    # The ASR cuts a telephone greeting in two now and then (您好这里是医保窗口 | 请问有什么可以帮您):
+    # a greeting by staff right after staff opened a call is the rest of that call's greeting, no new citizen.
+    return item.by_staff and any(previous.has_rule(r) for r in PHONE_OPENING_RULES)
 
 
 def _call_between(call_times: list[datetime], after: datetime | None, until: datetime | None) -> bool:

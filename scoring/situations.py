@@ -5,7 +5,7 @@ detected in an interaction when the evidence of its cues reaches ``min_evidence`
 utterance carrying a cue of the situation (``MatchedUtterance.cues``, found by
 ``nlp.situations`` in either side's words) adds 1.0 for a strong cue or ``weak_weight`` for a
 weak one; a staff-side silence of ``staff_silence_s`` in mid-interaction adds
-``silence_weight``. Staff saying the rule's phrase also shows the situation (the phrase states
+``silence_weight``; a queue ticket for another window's matter (``[matters]``) adds ``queue_weight``. Staff saying the rule's phrase also shows the situation (the phrase states
 it). Then:
 
 * phrase said by staff in the interaction: a strength, ``weight x situation_credit`` points;
@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from models.domain import Role
 from models.rulebook import PhraseRule, Rulebook
+from scoring.conduct import matter_topics
 from scoring.segment import MatchedUtterance, Segment
 
 
@@ -36,6 +37,7 @@ class SituationFinding:
         said: the staff utterance with the phrase, None when it is missing.
         silence_s: the staff-side silence counted as evidence (0: none).
         anchor: the utterance the finding is recorded at (the phrase when said, else the first cue).
+        queue_matter: the ticket's 事项 when it was evidence (another window's matter), else None.
     """
 
     rule: PhraseRule
@@ -44,28 +46,39 @@ class SituationFinding:
     said: MatchedUtterance | None
     silence_s: float
     anchor: MatchedUtterance
+    queue_matter: str | None = None
 
     @property
     def cue_texts(self) -> list[str]:
         return [f"[{i.utterance.role.value}] {i.utterance.text}" for i in self.cue_items]
 
 
-def find_situations(segment: Segment, rulebook: Rulebook) -> list[SituationFinding]:
-    """The situations of ``rulebook.situational_rules`` detected in a served interaction."""
+def find_situations(segment: Segment, rulebook: Rulebook, *, window_name: str | None = None) -> list[SituationFinding]:
+    """The situations of ``rulebook.situational_rules`` detected in a served interaction.
+
+    ``window_name``: the window's name; with the queue ticket's 事项 it tells a ticket for another
+    window's matter (both named under ``[matters]`` topics, none shared).
+    """
     if not segment.served:
         return []
     items = sorted(segment.items, key=lambda i: (i.utterance.start_s, i.seq))
+    ticket = segment.queue_call.matter if segment.queue_call else None
+    ticket_topics, window_topics = matter_topics(ticket, rulebook.matters), matter_topics(window_name, rulebook.matters)
+    elsewhere = ticket if ticket_topics and window_topics and not ticket_topics & window_topics else None
     found = []
     for rule in rulebook.situational_rules:
-        finding = _finding(rule, items)
+        finding = _finding(rule, items, elsewhere)
         if finding is not None:
             found.append(finding)
     return found
 
 
-def _finding(rule: PhraseRule, items: list[MatchedUtterance]) -> SituationFinding | None:
+def _finding(rule: PhraseRule, items: list[MatchedUtterance], elsewhere: str | None = None) -> SituationFinding | None:
     detect = rule.detect
     evidence = 0.0
+    queue_matter = elsewhere if detect.queue_weight is not None else None
+    if queue_matter is not None:
+        evidence += detect.queue_weight
     cue_items = []
     for item in items:
         weights = [1.0 if cue.evidence.get("strong", 0.0) >= 0.5 else detect.weak_weight
@@ -83,10 +96,10 @@ def _finding(rule: PhraseRule, items: list[MatchedUtterance]) -> SituationFindin
     said = next((i for i in items if i.has_rule(rule.id)), None)
     if said is None and evidence < detect.min_evidence - 1e-9:
         return None
-    anchor = said or (cue_items[0] if cue_items else silence_at)
+    anchor = said or (cue_items[0] if cue_items else silence_at) or (items[0] if queue_matter and items else None)
     if anchor is None:
         return None
-    return SituationFinding(rule, round(evidence, 3), tuple(cue_items), said, round(silence_s, 1), anchor)
+    return SituationFinding(rule, round(evidence, 3), tuple(cue_items), said, round(silence_s, 1), anchor, queue_matter)
 
 
 def _staff_silence(items: list[MatchedUtterance]) -> tuple[float, MatchedUtterance | None]:
@@ -115,6 +128,8 @@ def describe(finding: SituationFinding) -> str:
     shown = "; ".join(finding.cue_texts[:3])
     if finding.silence_s:
         shown = (shown + "; " if shown else "") + f"staff silent {finding.silence_s:.0f} s mid-service"
+    if finding.queue_matter:
+        shown = (shown + "; " if shown else "") + f"queue ticket for 「{finding.queue_matter}」, another window's matter"
     if not shown and finding.said is not None:
         shown = "the phrase itself"
     return f"{finding.rule.situation or finding.rule.id} (evidence {finding.evidence:g}: {shown})"

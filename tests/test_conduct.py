@@ -83,12 +83,19 @@ def test_relatedness_and_cues_come_from_the_rulebook(rulebook):
     segs = _segments(rulebook)
     work = segs[0]
     assert call_purpose(find_calls(work.items, rulebook)[0], work.items, rulebook) == "work"
-    # without 营业执照 / 年报 among the matter words, the same call is no longer about the citizen's matter
+    # without 营业执照 / 年报 among the matter words (and topics), the same call is no longer about the citizen's matter
     words = [w for w in rulebook.personal_call.matter_words if w not in ("营业执照", "年报")]
-    book = rulebook.model_copy(update={"personal_call": rulebook.personal_call.model_copy(update={"matter_words": words})})
+    book = rulebook.model_copy(update={"personal_call": rulebook.personal_call.model_copy(update={"matter_words": words}),
+                                       "matters": rulebook.matters.model_copy(update={"topics": {}})})
     assert call_purpose(find_calls(work.items, book)[0], work.items, book) == "personal"
     # ... unless the queue ticket names the matter the call is about
     assert call_purpose(find_calls(work.items, rulebook)[0], work.items[3:], rulebook, queue_matter="营业执照年报") == "work"
+    # the ticket's 事项 and the call's 营业执照 are one topic (企业开办): the citizen's words heard as 云业执政 do not matter
+    garbled = [replace(i, utterance=replace(i.utterance, text="我来办云业执政")) if not i.by_staff else i for i in work.items]
+    call = find_calls(garbled, rulebook)[0]
+    assert call_purpose(call, garbled, rulebook) == "personal"
+    assert call_purpose(call, garbled, rulebook, queue_matter="企业开办") == "work"
+    assert call_purpose(call, garbled, rulebook, queue_matter="不动产登记") == "personal"
     assert find_cue("王姐现在不在", ["××不在"]) == "××不在"
     assert find_cue("这项业务不在我们这儿办", ["××不在"]) == "××不在"  # the exempt list of [telephone.situations] catches it
 
@@ -179,3 +186,61 @@ def test_the_reviewer_sees_what_a_flag_is_recorded_with_in_chinese(factory, rule
         assert labels.summary(absent.summary, rulebook) == "电话中（对方所找的人不在时）未说规范用语「××不在，若需要帮助，我可以帮您转告」"
         explained = [labels.reason(line["reason"], rulebook) for line in s.get(Interaction, absent.interaction_id).explanation]
         assert "电话中（接电话时）已说「您好，这里是××窗口，请问有什么可以帮您」：您好，这里是市场监管窗口，请问有什么可以帮您？" in explained
+
+
+def _said(matcher, *lines: tuple[str, str, float]) -> list[MatchedUtterance]:
+    from models.domain import Role, Utterance as U
+
+    out = []
+    for seq, (role, text, start_s) in enumerate(lines):
+        u = U(text, Role(role), start_s, start_s + 2.5, started_at=START + timedelta(seconds=start_s))
+        out.append(MatchedUtterance(seq, u, tuple(matcher.match(u)) if role != "citizen" else ()))
+    return out
+
+
+def test_a_phone_greeting_cut_in_two_by_the_asr_is_one_call_with_one_flag(lexical_matcher, rulebook):
+    """Item 4: 您好这里是医保窗口 | 请问有什么可以帮您 (the second half also reads as a counter greeting)
+    must neither start a new interaction nor a second call: one personal call, one flag."""
+    from models.domain import MatchMethod, RuleFamily, RuleHit
+
+    items = _said(lexical_matcher, ("staff", "您好，您需要办理什么业务", 0.0), ("citizen", "这是我的身份证", 4.0),
+                  ("staff", "您好，这里是医保窗口", 9.0), ("staff", "请问有什么可以帮您", 12.0),
+                  ("staff", "孩子放学你去接一下，我这边走不开", 16.0), ("citizen", "还要等多久啊", 21.0))
+    # as stored from the 10 dB demo (seed 32): the classifier read both halves as phone.greet
+    greet = RuleHit("phone.greet", RuleFamily.PHONE, 0.9, 0, 9, MatchMethod.CLASSIFIER, rulebook.version)
+    items[2:4] = [replace(i, hits=(*i.hits, greet)) for i in items[2:4]]
+    assert items[3].has_rule("courtesy.greet")  # what split the call off before
+    [segment] = segment_utterances(items, [], SegmentOptions.from_rulebook(rulebook))
+    assert len(find_calls(segment.items, rulebook)) == 1
+    assert _found(score_interaction(segment, rulebook)) == [("personal_call", "conduct.personal_call", True)]
+
+
+def test_a_call_whose_answer_was_misheard_is_found_by_its_phone_phrases(lexical_matcher, rulebook):
+    """Item 2: Whisper writes 喂，您说的是… as 为您说的是…; the redirect (a phrase said only on the
+    telephone, [telephone].context_rules) shows the call, and its missing greeting is flagged."""
+    items = _said(lexical_matcher, ("staff", "为您说的是营业执照年报的事吧", 0.0), ("staff", "请您拨打税务窗口电话查询一下", 4.0))
+    [segment] = segment_utterances(items, [], SegmentOptions.from_rulebook(rulebook))
+    assert not segment.served
+    assert _found(score_interaction(segment, rulebook)) == [("telephone", "phone.greet", True)]
+    # without the context rules (or with a citizen at the counter) no call is made up
+    book = rulebook.model_copy(update={"telephone": rulebook.telephone.model_copy(update={"context_rules": []})})
+    assert find_calls(segment.items, book) == []
+    served = _said(lexical_matcher, ("citizen", "我想问一下怎么查", 0.0), ("staff", "请稍等，我帮您查询一下", 4.0))
+    assert find_calls(served, rulebook) == []
+
+
+def test_a_call_after_the_counter_greeting_is_while_serving_even_when_the_citizens_lines_are_lost(lexical_matcher, rulebook):
+    """Item 4, the right kind: at 10 dB the citizen's lines go first; staff greeted someone at the
+    counter, so a private call after it is 二.4, not a public call judged by 七.2."""
+    from models.domain import MatchMethod, RuleFamily, RuleHit
+
+    items = _said(lexical_matcher, ("staff", "您好，您需要办理什么业务", 0.0), ("staff", "您好，这里是医保窗口，请问有什么可以帮您", 6.0),
+                  ("staff", "孩子放学你去接一下，我这边走不开", 10.0), ("staff", "您的业务办好了，再见，请您慢走", 40.0))
+    assert items[1].has_rule("phone.greet") or not items[1].hits
+    if not items[1].has_rule("phone.greet"):
+        greet = RuleHit("phone.greet", RuleFamily.PHONE, 0.9, 0, 9, MatchMethod.CLASSIFIER, rulebook.version)
+        items[1] = replace(items[1], hits=(*items[1].hits, greet))
+    [segment] = segment_utterances(items, [], SegmentOptions.from_rulebook(rulebook))
+    [call] = find_calls(segment.items, rulebook)
+    assert call.during_service
+    assert _found(score_interaction(segment, rulebook)) == [("personal_call", "conduct.personal_call", True)]

@@ -43,13 +43,7 @@ def test_bank_rule_ids_are_stable_ids_and_cover_every_rule(bank, rulebook):
             # only what staff say counts: citizen lines never carry an expected id
             assert not line.expected and not line.optional, line.id
         required_somewhere |= set(line.expected)
-    # issue 15: no staff line of the bank retorts yet; the demo has staff say a citizen's insult
-    # (simulator.conduct.as_staff) and expects forbidden.retort of it
-    from windowqa.demo.simulator.conduct import RETORT_LINE
-
-    assert RETORT_LINE in {line.id for line in bank}
-    required_somewhere.add("forbidden.retort")
-    assert required_somewhere == known
+    assert required_somewhere == known  # forbidden.retort too: staff retorts in the staff voice (issue 15)
     assert 150 <= len(bank) <= 300
     texts = [line.text for line in bank]
     assert len(set(texts)) == len(texts)

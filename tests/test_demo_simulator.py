@@ -155,3 +155,21 @@ def test_stereo_levels_are_as_stated(hall):
     first = min(u.start_s for u in truth.utterances if u.recording == rec.id)
     noise_db = rms_db(audio[0, : int((first - 0.5) * rate)])
     assert noise_db == pytest.approx(-20.0 - TINY.snr_db, abs=3)
+
+
+def test_named_scenarios_come_first_and_tickets_say_the_matter(tmp_path):
+    """SimOptions.scenarios (the CI demo's conduct scenarios): used in order, variants as named; a work
+    call's ticket names 企业开办, a citizen at the wrong window holds a ticket for another window's matter."""
+    named = ("work_call:no_call_greeting", "wrong_window", "retort:unprovoked", "phone_no_greeting")
+    options = SimOptions(seed=3, size=HallSize(windows=1, interactions=4, days=1), scenarios=named)
+    truth = generate_hall(tmp_path / "h", options).truth
+    got = [(i.scenario, i.conduct) for i in truth.interactions]
+    assert got == [("work_call", ["telephone:phone.greet"]), ("wrong_window", []), ("retort", ["retort"]),
+                   ("phone_no_greeting", ["telephone:phone.greet"])]
+    tickets = {q.interaction: q.matter for q in truth.queue_calls}
+    window = truth.windows[0].name
+    assert tickets[truth.interactions[0].id] == "企业开办"
+    assert tickets[truth.interactions[1].id] not in (window, None) and truth.interactions[1].matter == tickets[truth.interactions[1].id]
+    assert load_truth(tmp_path / "h").options.scenarios == named
+    with pytest.raises(SimulationError, match="unknown scenario"):
+        generate_hall(tmp_path / "bad", SimOptions(size=HallSize(windows=1, interactions=1, days=1), scenarios=("no_such",)))

@@ -96,3 +96,17 @@ def test_conduct_tables_name_known_rules_and_levels(tmp_path):
         load_rulebook(_write(tmp_path, _shipped().replace('cues = ["××不在"]', 'cues = ["××"]', 1)))
     with pytest.raises(RulebookError, match=r"working_days"):
         load_rulebook(_write(tmp_path, _shipped().replace("working_days = 5\nseverity", "working_days = -1\nseverity", 1)))
+
+
+def test_context_rules_matters_and_the_repeat_visits_weight_are_validated(tmp_path):
+    rb = load_rulebook()
+    assert rb.repeat_visit.weight > 0 and "phone.redirect" in rb.telephone.context_rules
+    assert rb.matters.topics_of("营业执照") == {"企业开办"} and rb.rule("courtesy.wrong_window").detect.queue_weight
+    with pytest.raises(RulebookError, match=r"telephone\.context_rules"):
+        load_rulebook(_write(tmp_path, _shipped().replace('context_rules = ["phone.take_message"', 'context_rules = ["phone.take_mesage"', 1)))
+    repeat = 'working_days = 5\nseverity = "major"\nweight = 10.0'
+    assert repeat in _shipped()
+    with pytest.raises(RulebookError, match=r"repeat_visit.*weight"):
+        load_rulebook(_write(tmp_path, _shipped().replace(repeat, repeat.replace("10.0", "-1.0"), 1)))
+    with pytest.raises(RulebookError, match=r"a cue needs some fixed text"):
+        load_rulebook(_write(tmp_path, _shipped().replace('"户籍" = ["户口"', '"户籍" = [""', 1)))

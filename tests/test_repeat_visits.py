@@ -84,3 +84,42 @@ def test_without_a_salt_the_ids_are_dropped(factory, rulebook, tmp_path):
     assert report.ids_dropped == 5 and report.citizen_refs == 0 and report.repeat_visit_flags == 0
     with factory() as s:
         assert set(s.scalars(select(QueueCall.citizen_ref))) == {None}
+
+
+def test_the_first_visit_loses_the_rulebooks_points_line_by_line_and_dismissing_gives_them_back(factory, rulebook, tmp_path):
+    from scoring.access.reviews import decide_flag
+    from scoring.accounts import authenticate, create_account
+    from scoring.effective import effective_score, score_adjustments
+    from scoring.store.recordings import rescore_recording
+
+    _hall(factory, rulebook, tmp_path)
+    points = rulebook.repeat_visit.weight * rulebook.scoring.severity_multiplier(rulebook.repeat_visit.severity)
+    assert points > 0  # the shipped rulebook makes a return for the same matter cost points (八.3/八.4)
+    with factory() as s, s.begin():
+        flag = s.scalar(select(Flag).where(Flag.kind == FlagKind.REPEAT_VISIT))
+        first = s.get(Interaction, flag.interaction_id)
+        [line] = [line for line in first.explanation if line.get("ref") == flag.dedupe_key]
+        assert line["points"] == -points and line["rule_id"] == "conduct.repeat_visit" and line["reason"] == flag.summary
+        assert first.score == sum(x["points"] for x in first.explanation)
+        before = first.score
+        # a rebuild keeps the line and the flag's links to both visits
+        rescore_recording(s, first.recording, rulebook)
+        s.refresh(flag)
+        rebuilt = s.get(Interaction, flag.interaction_id)
+        assert rebuilt.ticket_no == "A012" and rebuilt.score == before and s.get(Interaction, flag.linked_interaction_id).ticket_no == "A031"
+        create_account(s, "insp", "long-enough-1", "inspector", rounds=4)
+    with factory() as s, s.begin():
+        decide_flag(s, authenticate(s, "insp", "long-enough-1"), flag.id, "dismiss", reason="told everything; the citizen forgot", rulebook=rulebook)
+    with factory() as s:
+        adj = score_adjustments()
+        score = s.scalar(select(effective_score(adj)).outerjoin(adj, adj.c.interaction_id == Interaction.id).where(Interaction.id == flag.interaction_id))
+        assert score == before + points
+
+
+def test_a_rulebook_weight_of_zero_keeps_the_flag_and_takes_no_points(factory, rulebook, tmp_path):
+    free = rulebook.model_copy(update={"repeat_visit": rulebook.repeat_visit.model_copy(update={"weight": 0.0})})
+    _hall(factory, free, tmp_path)
+    with factory() as s:
+        flag = s.scalar(select(Flag).where(Flag.kind == FlagKind.REPEAT_VISIT))
+        first = s.get(Interaction, flag.interaction_id)
+        assert [line["points"] for line in first.explanation if line.get("ref") == flag.dedupe_key] == [0.0]

@@ -113,6 +113,10 @@ def test_a_telephone_call_while_serving_stays_in_the_interaction(rulebook):
     assert [s.split_reason for s in segs] == ["end"]
     assert [len(s.items) for s in segs] == [5]
     # the same call with nobody at the counter is a telephone interaction of its own
-    segs = segment_utterances([items[0], items[2], *items[3:]], [], SegmentOptions.from_rulebook(rulebook))
+    segs = segment_utterances([items[2], *items[3:]], [], SegmentOptions.from_rulebook(rulebook))
     assert [s.split_reason for s in segs] == ["phone_call", "end"]
-    assert [len(s.items) for s in segs] == [2, 2]
+    assert [len(s.items) for s in segs] == [1, 2]
+    # staff greeted someone at the counter: the call is made while serving, also when every line of the
+    # citizen's was lost to noise
+    segs = segment_utterances([items[0], items[2], *items[3:]], [], SegmentOptions.from_rulebook(rulebook))
+    assert [len(s.items) for s in segs] == [4]

@@ -207,3 +207,32 @@ def test_situations_on_real_audio_through_whisper(transcriber, lexical_matcher, 
     assert [(f.rule.id, f.said) for f in away.situations] == [("courtesy.urgent_leave", None)]
     assert away.situations[0].silence_s >= rulebook.rule("courtesy.urgent_leave").detect.staff_silence_s
     assert any(l.rule_id == "courtesy.urgent_leave" and l.points < 0 for l in away.lines)
+
+
+def _said(matcher, *lines: tuple[str, str]) -> list[MatchedUtterance]:
+    out = []
+    for seq, (role, text) in enumerate(lines):
+        u = Utterance(text, Role(role), 5.0 * seq, 5.0 * seq + 3.0, started_at=START + timedelta(seconds=5.0 * seq))
+        out.append(MatchedUtterance(seq, u, tuple(matcher.match(u)) if u.role is not Role.CITIZEN else (), (), tuple(matcher.situation_cues(u))))
+    return out
+
+
+def test_a_ticket_for_another_windows_matter_is_a_weak_cue_of_the_wrong_window(lexical_matcher, rulebook):
+    """The queue data (item 6): a 社保 ticket at the 医保 window adds queue_weight; with one weak cue it is the situation."""
+    from scoring.segment import QueueCallEvent
+
+    items = _said(lexical_matcher, ("staff", "您好，您需要办理什么业务"), ("citizen", "这里是办社保的吗"), ("staff", "您把身份证给我看一下"))
+    detect = rulebook.rule("courtesy.wrong_window").detect
+    assert detect.weak_weight + detect.queue_weight >= detect.min_evidence > detect.queue_weight
+
+    def found(matter, window):
+        call = QueueCallEvent(START, "B012", matter=matter)
+        score = score_interaction(Segment(0, items, queue_call=call), rulebook, window_name=window)
+        return [(f.rule.id, f.queue_matter) for f in score.situations]
+
+    assert found("社保转移", "医保") == [("courtesy.wrong_window", "社保转移")]
+    assert found("医保报销", "医保") == []  # the window's own matter: the weak cue alone is not enough
+    assert found("社保转移", "综合受理") == []  # a window named under no topic: the ticket says nothing
+    alone = _said(lexical_matcher, ("staff", "您好，您需要办理什么业务"), ("citizen", "这是我的身份证"))
+    call = QueueCallEvent(START, "B012", matter="社保转移")
+    assert score_interaction(Segment(0, alone, queue_call=call), rulebook, window_name="医保").situations == ()

@@ -38,6 +38,9 @@ def score_restore(session: Session, flag: Flag) -> float:
     if flag.kind in (FlagKind.TELEPHONE, FlagKind.PERSONAL_CALL):  # scoring.conduct: a line at the call's opening
         seq = session.scalar(select(Utterance.seq).where(Utterance.id == flag.utterance_id)) if flag.utterance_id else None
         return points_deducted(interaction.explanation or [], {ev.get("rule_id")}, seq)
+    if flag.kind is FlagKind.REPEAT_VISIT:  # the first visit's line about this return (its ref is the flag's key)
+        return sum(-float(line.get("points") or 0.0) for line in interaction.explanation or []
+                   if line.get("ref") == flag.dedupe_key and float(line.get("points") or 0.0) < 0)
     return 0.0
 
 

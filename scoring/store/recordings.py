@@ -36,6 +36,7 @@ from scoring.duty import DutyTable
 from scoring.score import InteractionScore, score_interaction
 from scoring.store.flag_rows import interaction_flags
 from scoring.store.month_totals import forget_month
+from scoring.store.repeat_visits import returns_by_first_call
 from scoring.segment import MatchedUtterance, QueueCallEvent, Segment, SegmentOptions, segment_utterances
 
 log = logging.getLogger("scoring")
@@ -128,7 +129,7 @@ def store_recording(
     forget_month(session, recording.started_at)  # its month's stored totals no longer hold
     # Interactions first, so utterances and hits are inserted with their interaction id
     # (one INSERT each, no per-interaction UPDATEs: this is the hot path of ingest).
-    scored = _score_segments(items, rulebook, duty, calls)
+    scored = _score_segments(session, recording, items, rulebook, duty, calls)
     interaction_ids = _insert_interactions(session, recording, scored)
     by_seq = {item.seq: iid for (seg, _s, _st), iid in zip(scored, interaction_ids) for item in seg.items}
     utterance_ids = _insert_utterances(session, recording, items, duty, by_seq)
@@ -223,12 +224,18 @@ def _insert_hits(
 
 
 def _score_segments(
-    items: Sequence[MatchedUtterance], rulebook: Rulebook, duty: DutyTable, calls: Sequence[QueueCallEvent]
+    session: Session, recording: Recording, items: Sequence[MatchedUtterance], rulebook: Rulebook, duty: DutyTable,
+    calls: Sequence[QueueCallEvent],
 ) -> list[tuple[Segment, InteractionScore, int | None]]:
+    segments = segment_utterances(items, calls, SegmentOptions.from_rulebook(rulebook))
+    window = session.get(Window, recording.window_id) if recording.window_id is not None else None
+    returns = returns_by_first_call(session, [s.queue_call.call_id for s in segments if s.queue_call and s.queue_call.call_id])
     scored = []
-    for seg in segment_utterances(items, calls, SegmentOptions.from_rulebook(rulebook)):
+    for seg in segments:
         wait = seg.queue_call.wait_minutes if seg.queue_call else None
-        scored.append((seg, score_interaction(seg, rulebook, wait_minutes=wait), duty.staff_at(seg.started_at)))
+        back = returns.get(seg.queue_call.call_id, []) if seg.queue_call else []
+        score = score_interaction(seg, rulebook, wait_minutes=wait, returns=back, window_name=window.name if window else None)
+        scored.append((seg, score, duty.staff_at(seg.started_at)))
     return scored
 
 
@@ -270,7 +277,7 @@ def _rebuild_interactions(
     calls: Sequence[QueueCallEvent],
 ) -> StoredRecording:
     # Re-scoring: utterances and hits exist; link them to the new interactions.
-    scored = _score_segments(items, rulebook, duty, calls)
+    scored = _score_segments(session, recording, items, rulebook, duty, calls)
     ids = _insert_interactions(session, recording, scored)
     for (seg, _score, _staff), iid in zip(scored, ids):
         uids = [utterance_ids[i.seq] for i in seg.items]
@@ -370,6 +377,7 @@ def rescore_recording(session: Session, recording: Recording, rulebook: Rulebook
     )
     result = _rebuild_interactions(session, recording, items, utterance_ids, rulebook, duty, calls)
     _relink_review_flags(session, recording.id)
+    _relink_repeat_visits(session, recording.id)
     _relink_reviews(session, recording.id, reviews)
     stale = set(session.scalars(select(Flag.id).where(Flag.id.in_(before), Flag.interaction_id.is_(None))))
     if stale:
@@ -396,6 +404,18 @@ def _relink_review_flags(session: Session, recording_id: int) -> None:
             at_s = float((flag.evidence or {}).get("start_s") or 0.0)
             flag.interaction_id = session.scalar(
                 select(Interaction.id).where(Interaction.recording_id == recording_id, Interaction.start_s <= at_s, Interaction.end_s >= at_s).limit(1))
+    session.flush()
+
+
+def _relink_repeat_visits(session: Session, recording_id: int) -> None:
+    """Repeat-visit flags follow the rebuilt interactions of their two queue tickets (key ``repeat_visit:q<first>:q<return>``)."""
+    rows = session.execute(select(Interaction.id, Interaction.queue_call_id, Interaction.staff_id)
+                           .where(Interaction.recording_id == recording_id, Interaction.queue_call_id.is_not(None))).all()
+    for iid, call_id, staff_id in rows:
+        session.execute(update(Flag).where(Flag.kind == FlagKind.REPEAT_VISIT, Flag.dedupe_key.like(f"repeat_visit:q{call_id}:q%"))
+                        .values(interaction_id=iid, staff_id=staff_id))
+        session.execute(update(Flag).where(Flag.kind == FlagKind.REPEAT_VISIT, Flag.dedupe_key.like(f"repeat_visit:q%:q{call_id}"))
+                        .values(linked_interaction_id=iid))
     session.flush()
 
 

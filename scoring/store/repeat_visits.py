@@ -4,7 +4,10 @@ The queue system's export may carry who took a ticket; :func:`citizen_ref` turns
 salted hash at import (the ID itself is never stored). A citizen whose ticket names the same
 matter again within ``[repeat_visit].working_days`` working days (``models.workdays``) was not
 told everything the first time: the flag goes to the staff member who served the first visit,
-with both interactions linked. Another matter never counts.
+with both interactions linked, and the first visit's score loses ``[repeat_visit].weight`` x the
+severity's multiplier, a line of its explanation (:func:`returns_by_first_call` gives the scorer
+the returns; a first visit scored before its return was known is scored again). Another matter
+never counts.
 """
 
 from __future__ import annotations
@@ -15,12 +18,15 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from typing import Sequence
+
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from models.db import FlagKind, Interaction, QueueCall, Window
+from models.db import Flag, FlagKind, Interaction, QueueCall, Window
 from models.rulebook import Rulebook
 from models.workdays import WorkCalendar
+from scoring.conduct import RepeatReturn, repeat_visit_reason
 from scoring.store.flags import raise_flag
 
 
@@ -95,28 +101,54 @@ def flag_repeat_visits(session: Session, rulebook: Rulebook, calendar: WorkCalen
     new = 0
     for visit in find_repeat_visits(session, rulebook, calendar, since=since):
         first, back = session.get(QueueCall, visit.first_call_id), session.get(QueueCall, visit.return_call_id)
+        key = f"repeat_visit:q{first.id}:q{back.id}"
+        flag, created = raise_flag(
+            session, key, FlagKind.REPEAT_VISIT, raised_at=back.called_at,
+            summary=repeat_visit_reason(first.matter, visit.working_days),
+            evidence={"matter": first.matter, "working_days": visit.working_days}, severity=severity, penalised=True,
+            window_id=first.window_id,
+        )
+        session.flush()
         first_i = _interaction_of(session, first.id)
+        if first_i is not None and not any(line.get("ref") == key for line in first_i.explanation or []):
+            # the first visit was scored before its return was known: score it again, with the return's line
+            from scoring.store.recordings import rescore_recording
+
+            rescore_recording(session, first_i.recording, rulebook)
+            first_i = _interaction_of(session, first.id)
         back_i = _interaction_of(session, back.id)
         windows = {w.id: w.code for w in session.scalars(select(Window).where(Window.id.in_([first.window_id, back.window_id])))}
-        evidence = {
+        flag.evidence = {
             "matter": first.matter, "working_days": visit.working_days, "limit_working_days": rulebook.repeat_visit.working_days,
             "first": {"called_at": first.called_at.isoformat(), "window": windows.get(first.window_id), "ticket_no": first.ticket_no,
                       "queue_call_id": first.id, "interaction_id": first_i.id if first_i else None},
             "return": {"called_at": back.called_at.isoformat(), "window": windows.get(back.window_id), "ticket_no": back.ticket_no,
                        "queue_call_id": back.id, "interaction_id": back_i.id if back_i else None},
         }
-        _flag, created = raise_flag(
-            session, f"repeat_visit:q{first.id}:q{back.id}", FlagKind.REPEAT_VISIT, raised_at=back.called_at,
-            summary=f"repeat visit (八.3/八.4): the same citizen back for 「{first.matter}」 after {visit.working_days} working day(s)",
-            evidence=evidence, severity=severity, penalised=True,
-            window_id=first.window_id, staff_id=first_i.staff_id if first_i else None,
-            interaction_id=first_i.id if first_i else None, linked_interaction_id=back_i.id if back_i else None,
-        )
-        if not created:
-            _flag.evidence = evidence  # the interactions are known now
+        flag.staff_id = first_i.staff_id if first_i else None
+        flag.interaction_id = first_i.id if first_i else None
+        flag.linked_interaction_id = back_i.id if back_i else None
         new += created
     session.flush()
     return new
+
+
+def returns_by_first_call(session: Session, call_ids: Sequence[int]) -> dict[int, list[RepeatReturn]]:
+    """The stored repeat-visit flags whose first visit is one of ``call_ids``, as the scorer takes them."""
+    ids = sorted(set(call_ids))
+    if not ids:
+        return {}
+    out: dict[int, list[RepeatReturn]] = {}
+    flags = session.execute(
+        select(Flag.dedupe_key, Flag.evidence).where(Flag.kind == FlagKind.REPEAT_VISIT,
+                                                      or_(*(Flag.dedupe_key.like(f"repeat_visit:q{i}:q%") for i in ids)))
+        .order_by(Flag.raised_at, Flag.id)
+    ).all()
+    for key, evidence in flags:
+        first_id = int(key.split(":")[1][1:])
+        ev = evidence or {}
+        out.setdefault(first_id, []).append(RepeatReturn(key, str(ev.get("matter") or ""), int(ev.get("working_days") or 0)))
+    return out
 
 
 def _interaction_of(session: Session, queue_call_id: int) -> Interaction | None:

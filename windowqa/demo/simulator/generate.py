@@ -113,6 +113,7 @@ def generate_hall(folder: str | Path, options: SimOptions | None = None, *, rule
     """
     options = options or SimOptions()
     options.size.check()
+    options.check_scenarios()
     rulebook = rulebook or load_rulebook()
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

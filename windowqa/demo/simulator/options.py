@@ -95,6 +95,11 @@ class SimOptions:
             voice is given a voice of their own here; 0 keeps the drawn one.
         substitution_filed: the substitution is filed (备案) in the site file; False: the
             substitute serves without a filing (who is serving must notice).
+        scenarios: scenarios the hall must hold, used in this order before any is drawn by
+            weight (served ones for citizens, ``phone_*`` ones for calls), each ``name`` or
+            ``name:variant`` (e.g. ``work_call:no_call_greeting``, ``ordinary:forbidden``; a
+            conduct scenario named here gets exactly the variants named). A small hall (the CI demo) then exercises what it
+            tests whatever the weights of the library are.
     """
 
     seed: int = 7
@@ -114,6 +119,19 @@ class SimOptions:
     mono_turn_pause_s: tuple[float, float] = (0.3, 1.0)
     substitute_pitch_st: float = 0.0
     substitution_filed: bool = True
+    scenarios: tuple[str, ...] = ()
+
+    def check_scenarios(self) -> None:
+        """Every named scenario exists.
+
+        Raises:
+            SimulationError: an unknown scenario name.
+        """
+        from windowqa.demo.simulator.scenarios import PHONE_SCENARIOS, SCENARIO_WEIGHTS
+
+        unknown = [s for s in self.scenarios if s.split(":", 1)[0] not in (*SCENARIO_WEIGHTS, *PHONE_SCENARIOS)]
+        if unknown:
+            raise SimulationError(f"unknown scenario(s) {unknown}: expected names of the scenario library")
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -121,6 +139,7 @@ class SimOptions:
         data["first_day"] = self.first_day.isoformat()
         data["turn_pause_s"] = list(self.turn_pause_s)
         data["mono_turn_pause_s"] = list(self.mono_turn_pause_s)
+        data["scenarios"] = list(self.scenarios)
         return data
 
     @classmethod
@@ -138,4 +157,5 @@ class SimOptions:
             "turn_pause_s": tuple(data["turn_pause_s"]),
             # truths written before mono recordings existed have no mono fields: the defaults
             **({"mono_turn_pause_s": tuple(data["mono_turn_pause_s"])} if "mono_turn_pause_s" in data else {}),
+            **({"scenarios": tuple(data["scenarios"])} if "scenarios" in data else {}),
         })

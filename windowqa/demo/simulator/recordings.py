@@ -72,6 +72,8 @@ class RecordingPlacer:
         self.options = options
         self.truth = truth
         self.ticket_counter: dict[str, int] = {}
+        # the scenarios the options name, used before any drawn one (served and phone apart)
+        self.deck = {kind: [s for s in options.scenarios if s.startswith("phone_") == (kind == "phone")] for kind in ("served", "phone")}
 
     def place(self, plan: RecordingPlan) -> tuple[TruthRecording, Timeline]:
         """Script and place every interaction of ``plan``; the truth gains its lines, interactions and calls.
@@ -87,12 +89,14 @@ class RecordingPlacer:
         variants_plan = plan_variants(rng, n_served, self.options)
         served_i = 0
         for index, kind in enumerate(plan.kinds):
+            # drawn even when the deck names it, so the rest of the hall draws as without a deck
+            drawn = rng.choice(PHONE_SCENARIOS) if kind == "phone" else draw_scenario(rng)
+            named = self.deck[kind].pop(0).split(":") if self.deck[kind] else None
+            scenario = named[0] if named else drawn
             if kind == "phone":
-                scenario = rng.choice(PHONE_SCENARIOS)
                 lines = script(self.lib, rng, scenario, [])
             else:
-                scenario = draw_scenario(rng)
-                lines = script(self.lib, rng, scenario, variants_plan[served_i])
+                lines = script(self.lib, rng, scenario, variants_plan[served_i], named[1:] if named else None)
                 served_i += 1
             # The telephone rings in idle time, after a longer pause.
             idle_next = index + 1 < len(plan.kinds) and plan.kinds[index + 1] == "phone"
@@ -126,7 +130,7 @@ class RecordingPlacer:
             ended_at=plan.started_at + timedelta(seconds=end_s),
             ticket_no=ticket_no, long_wait=lines.long_wait, gap_after_s=round(gap, 3),
             utterances=[u.id for u in placed.utterances], rating=None, conduct=list(lines.conduct),
-            situations=dict(lines.situations),
+            situations=dict(lines.situations), matter=lines.matter,
         ))
         return placed.last_end_s + gap
 

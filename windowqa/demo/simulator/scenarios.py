@@ -84,6 +84,9 @@ class Script:
     long_wait: bool = False
     conduct: list[str] = field(default_factory=list)  # the conduct flags it must raise (simulator.conduct)
     situations: dict[str, bool] = field(default_factory=dict)  # 七.1 situations held: rule id -> phrase said
+    # the queue ticket's 事项 when the script decides it (None: the window's own matter; conduct.OTHER_MATTER:
+    # another window's, for a citizen at the wrong window)
+    matter: str | None = None
 
 
 class Library:
@@ -131,8 +134,11 @@ class _Writer:
         return self.pick(S, "any", neutral=True)
 
 
-def script(lib: Library, rng: random.Random, scenario: str, variants: list[str]) -> Script:
+def script(lib: Library, rng: random.Random, scenario: str, variants: list[str], named: list[str] | None = None) -> Script:
     """The lines of one interaction of ``scenario`` with ``variants`` (forbidden, no_greeting, no_farewell).
+
+    ``named``: variants the options name: a conduct scenario's own (exactly these; None: drawn),
+    or more of the others (e.g. ``forbidden``).
 
     Raises:
         SimulationError: an unknown scenario, or a bank without a line the script needs.
@@ -140,9 +146,10 @@ def script(lib: Library, rng: random.Random, scenario: str, variants: list[str])
     if scenario.startswith("phone_"):
         return _phone_script(lib, rng, scenario)
     if scenario in conduct.CONDUCT_WEIGHTS:
-        return _conduct_script(lib, rng, scenario, [v for v in variants if v != "forbidden"])
+        return _conduct_script(lib, rng, scenario, [v for v in variants if v != "forbidden"], named)
     if scenario not in _BODIES and scenario not in SITUATION_BODIES:
         raise SimulationError(f"unknown scenario {scenario!r}")
+    variants = [*variants, *(v for v in named or () if v not in variants)]
     w = _Writer(lib, rng)
     long_wait = scenario == "long_wait"
     bad = "forbidden" in variants
@@ -166,7 +173,8 @@ def script(lib: Library, rng: random.Random, scenario: str, variants: list[str])
         w.say(S, w.pick(S, "any", rule="courtesy.farewell"))
         if rng.random() < 0.5:
             w.say(C, w.pick(C, "ordinary", ids=("c_ordinary_06", "c_ordinary_09")), (0.4, 0.9))
-    return Script(scenario, variants, w.turns, served=True, long_wait=long_wait, situations=situations)
+    matter = conduct.OTHER_MATTER if situations.get("courtesy.wrong_window") is not None else None
+    return Script(scenario, variants, w.turns, served=True, long_wait=long_wait, situations=situations, matter=matter)
 
 
 def _ordinary(w: _Writer, scenario: str, bad: bool) -> None:
@@ -219,10 +227,11 @@ _BODIES: dict[str, Callable[[_Writer, str, bool], None]] = {
 }
 
 
-def _conduct_script(lib: Library, rng: random.Random, scenario: str, variants: list[str]) -> Script:
+def _conduct_script(lib: Library, rng: random.Random, scenario: str, variants: list[str], named: list[str] | None) -> Script:
     """A served scenario of :mod:`.conduct`: greeting, the citizen's matter, the call or retort, farewell."""
     w = _Writer(lib, rng)
-    variants = [*variants, *conduct.draw_conduct_variants(rng, scenario)]
+    drawn = conduct.draw_conduct_variants(rng, scenario)
+    variants = [*variants, *(drawn if named is None else named)]
     if "no_greeting" not in variants:
         w.say(S, w.pick(S, "any", rule="courtesy.greet"), (0.5, 1.0))
     opening = lib.by_id[conduct.ASKS_FOR_LICENCE] if scenario == "work_call" else w.pick(C, "ordinary", neutral=True)
@@ -230,7 +239,8 @@ def _conduct_script(lib: Library, rng: random.Random, scenario: str, variants: l
     expected = conduct.conduct_body(w, scenario, variants)
     if "no_farewell" not in variants:
         w.say(S, w.pick(S, "any", rule="courtesy.farewell"))
-    return Script(scenario, variants, w.turns, served=True, conduct=expected)
+    matter = conduct.WORK_CALL_MATTER if scenario == "work_call" else None
+    return Script(scenario, variants, w.turns, served=True, conduct=expected, matter=matter)
 
 
 def _phone_script(lib: Library, rng: random.Random, scenario: str) -> Script:

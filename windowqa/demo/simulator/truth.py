@@ -227,6 +227,8 @@ class TruthInteraction(TruthRecord):
     # "retort:provoked"); scenarios of simulator.conduct without any are look-alikes that must raise none
     conduct: list[str] = field(default_factory=list)
     situations: dict[str, bool] = field(default_factory=dict)
+    # the queue ticket's 事项 (queue.csv), when the script set it (else the window's name)
+    matter: str | None = None
 
 
 @dataclass
