@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     alert_webhook_retries: int = Field(3, ge=1)
     dashboard_alert_refresh_s: int = Field(10, ge=2)  # the inspector's alert badge and list refresh this often
     dashboard_alert_hours: int = Field(24, ge=1)  # ... and show the alerts of this many hours back
+    # Thresholds of the voice checks over their defaults (windowqa.speech.voices.voice_options), e.g.
+    # {"roles": {"stretch_margin": 0.2}, "serving": {"min_margin": 0.15, "max_embed_s": 3.2}, "change": {...}};
+    # the ones used are stored with each recording (pipeline_options["voice"]).
+    voice_options: dict[str, dict[str, float]] = {}
     timezone: str = "Asia/Shanghai"  # the hall's local time: Celery beat's clock for job_schedule
     # When Celery beat runs each scheduled job, local time "HH:MM" (cron users write their own crontab).
     job_schedule: dict[str, str] = {"overdue-followups": "07:30", "attendance-day": "23:30", "retention": "02:30", "consistency": "03:30",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from audio_capture.speakers import VoiceSplitOptions
@@ -50,3 +51,19 @@ def test_a_long_stereo_utterance_is_embedded_from_its_middle_only():
     assert heard.speech_s == long.size / SAMPLE_RATE
     assert abs(heard.similarities["1001"] - middle) < 1e-3
     assert abs(heard.similarities["1001"] - float(prints["1001"] @ engine.embed(long))) > 1e-3  # not all of it
+
+
+def test_voice_thresholds_come_from_the_settings():
+    from models.settings import Settings
+    from windowqa.speech.voices import VoiceSetupError, voice_options
+
+    settings = Settings(voice_options={"roles": {"stretch_margin": 0.3}, "serving": {"max_embed_s": 2.4},
+                                       "change": {"min_distance": 0.3}, "split": {"hop_s": 0.2}})
+    split, serving = voice_options(settings.voice_options)
+    assert split.roles.stretch_margin == 0.3 and split.change.min_distance == 0.3 and split.hop_s == 0.2
+    assert serving.max_embed_s == 2.4 and serving.min_margin == ServingOptions().min_margin
+    assert voice_options(Settings().voice_options) == (VoiceSplitOptions(), ServingOptions())
+    with pytest.raises(VoiceSetupError, match="unknown group 'role'"):
+        voice_options({"role": {}})
+    with pytest.raises(VoiceSetupError, match="unknown field 'stretch_marign'"):
+        voice_options({"roles": {"stretch_marign": 0.1}})

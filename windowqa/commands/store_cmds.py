@@ -154,7 +154,7 @@ def ingest_cmd(
         return
     settings, rulebook, factory = cli.settings, cli.rulebook, cli.sessions
     try:
-        splitter = site_voice_splitter(factory, window, wanted=voice)
+        splitter = site_voice_splitter(factory, window, wanted=voice, options=settings.voice_options)
     except (VoiceSetupError, StoreError) as exc:
         fail(str(exc))
     enhancer = _enhancer(splitter) if enhance else None

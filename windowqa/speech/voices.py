@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from audio_capture.speakers import VoiceSplitOptions, split_by_voice, stretch_embedding
+from audio_capture.speakers import ChangeOptions, RoleOptions, VoiceSplitOptions, split_by_voice, stretch_embedding
 from audio_capture.vad import SpeechSegment
 from audio_capture.voice import SAMPLE_RATE, VoiceEngine
 from models.domain import Role, Utterance
@@ -250,19 +250,48 @@ class VoiceSetupError(ValueError):
     """Voice checks asked for but impossible (no voiceprints, no engine); names why."""
 
 
+def voice_options(overrides: Mapping[str, Mapping[str, float]] | None) -> tuple[VoiceSplitOptions, ServingOptions]:
+    """The split and who-serves settings: the defaults with a site's ``Settings.voice_options`` over them.
+
+    ``overrides`` maps ``split`` (window_s, hop_s), ``change``, ``roles`` and ``serving`` to
+    field -> value.
+
+    Raises:
+        VoiceSetupError: an unknown group or field (names it).
+    """
+    from dataclasses import fields
+
+    overrides = dict(overrides or {})
+    known = {"split": VoiceSplitOptions, "change": ChangeOptions, "roles": RoleOptions, "serving": ServingOptions}
+    for group, values in overrides.items():
+        if group not in known:
+            raise VoiceSetupError(f"voice_options: unknown group {group!r} (known: {', '.join(known)})")
+        names = {f.name for f in fields(known[group])} - {"change", "roles"}
+        wrong = sorted(set(values) - names)
+        if wrong:
+            raise VoiceSetupError(f"voice_options.{group}: unknown field {wrong[0]!r} (known: {', '.join(sorted(names))})")
+    split = VoiceSplitOptions(**overrides.get("split", {}), change=ChangeOptions(**overrides.get("change", {})),
+                              roles=RoleOptions(**overrides.get("roles", {})))
+    return split, ServingOptions(**overrides.get("serving", {}))
+
+
 def site_voice_splitter(session_factory: Any, window_code: str, *, wanted: bool | None,
-                        engine_name: str = "dvector", threads: int = 1) -> VoiceSplitter | None:
+                        engine_name: str = "dvector", threads: int = 1,
+                        options: Mapping[str, Mapping[str, float]] | None = None) -> VoiceSplitter | None:
     """The voice splitter of one window's ingest, or None.
 
     ``wanted`` None (the default of ``windowqa ingest``) turns the voice checks on when any
     staff voiceprint of the engine is enrolled, and off without one or without the engine's
     package; True requires both; False turns them off.
 
+    ``options``: ``Settings.voice_options`` (thresholds over the defaults, :func:`voice_options`).
+
     Raises:
-        VoiceSetupError: ``wanted`` is True but there is no voiceprint or no engine.
+        VoiceSetupError: ``wanted`` is True but there is no voiceprint or no engine; unknown options.
     """
     if wanted is False:
         return None
+    split, serving = voice_options(options)
     from audio_capture.voice import VoiceEngineUnavailableError, build_voice_engine
     from audio_capture.voiceprints import load_voiceprints
     from scoring.store import window_by_code
@@ -289,7 +318,7 @@ def site_voice_splitter(session_factory: Any, window_code: str, *, wanted: bool 
             raise VoiceSetupError(f"--voice: no staff voiceprint of engine {engine.name} is enrolled "
                                   "(windowqa voice enroll)")
         return None
-    return VoiceSplitter(engine, prints, day_roster(session_factory, window_id))
+    return VoiceSplitter(engine, prints, day_roster(session_factory, window_id), split, serving)
 
 
 @dataclass
@@ -363,4 +392,5 @@ def raise_serving_flags(session: Any, recording: Any, voices: Sequence[tuple[Utt
 
 
 __all__ = ["HeardVoice", "RecordingVoices", "ServingOptions", "VoicePart", "VoiceSplitter", "day_roster",
-           "VoiceSetupError", "duty_staff_nos", "other_staff", "raise_serving_flags", "site_voice_splitter"]
+           "VoiceSetupError", "duty_staff_nos", "other_staff", "raise_serving_flags", "site_voice_splitter",
+           "someone_else_serving", "voice_options"]
