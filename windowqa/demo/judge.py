@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from models.domain import Role
+from models.domain import Role, RuleFamily
 
 ABUSE_RULE = "citizen.abuse"
 _MIN_OVERLAP_S = 0.05
@@ -97,6 +97,8 @@ def judge_interactions(session, truth) -> dict[int, Judgement]:
             over = [tu for tu in tus if _overlap(su.start_s, su.end_s, tu.start_s, tu.end_s) > _MIN_OVERLAP_S]
             allowed = {r for tu in over if tu.speaker is Role.STAFF for r in (*tu.rule_ids, *tu.optional_rule_ids)}
             for h in hits.get(su.id, ()):
+                if h.family is RuleFamily.SITUATION:  # a 七.1 cue, not a phrase hit: a review marks phrase hits only
+                    continue
                 ok = any(tu.citizen_abuse for tu in over) if h.rule_id == ABUSE_RULE else h.rule_id in allowed
                 if h.interaction_id is not None:  # the review marks the hits of its interaction
                     out[h.interaction_id].hits.append(JudgedHit(h.id, h.rule_id, h.family.value, ok))
