@@ -177,8 +177,6 @@ _SUMMARIES: list[tuple[re.Pattern, Callable[[re.Match, Rulebook | None], str]]] 
      lambda m, rb: f"{rule_name(rb, m[1]) if rb is not None else m[1]}：{m[2]}"),
     (re.compile(r"^citizen abuse \(recorded, staff not penalised\): (.*)$", re.S), lambda m, rb: f"群众辱骂（已记录，不扣工作人员分）：{m[1]}"),
     *_CONDUCT,
-    (re.compile(r"^repeat visit \(八.3/八.4\): the same citizen back for 「(.*)」 after (\d+) working day\(s\)$", re.S),
-     lambda m, rb: f"同一群众 {m[2]} 个工作日后再次办理「{m[1]}」（未一次性告知，两头跑）"),
     (re.compile(r"^interaction without (.*)$"),
      lambda m, rb: "接待中未说" + "和".join(_COURTESY_WORDS.get(w.strip(), w.strip()) for w in m[1].split(" and "))),
     (re.compile(r"^rating (.*) \((.*)\) matches no recorded interaction$"), lambda m, rb: f"评价 {m[1]}（{m[2]}）未匹配到接待录音"),
@@ -195,11 +193,40 @@ _SUMMARIES: list[tuple[re.Pattern, Callable[[re.Match, Rulebook | None], str]]] 
 ]
 
 
+_REPEAT_VISIT = (re.compile(r"^repeat visit \(八.3/八.4\): the same citizen back for 「(.*)」 after (\d+) working day\(s\)$", re.S),
+                 lambda m, rb: f"同一群众 {m[2]} 个工作日后再次办理「{m[1]}」（未一次性告知，两头跑）")
+# scoring.situations.describe: the situation and what showed it
+_SITUATION = re.compile(r"^(.*) \(evidence ([\d.]+): (.*)\)$", re.S)
+_SITUATION_EVIDENCE = [
+    (re.compile(r"staff silent (\d+) s mid-service"), r"服务中工作人员沉默 \1 秒"),
+    (re.compile(r"queue ticket for 「(.*?)」, another window's matter"), r"排队号所办事项「\1」属其他窗口"),
+    (re.compile(r"^the phrase itself$"), "该用语本身"),
+    (re.compile(r"\[citizen\] "), "群众："),
+    (re.compile(r"\[staff\] "), "工作人员："),
+    (re.compile(r"; "), "；"),
+]
+
+
+def _situation(described: str) -> str:
+    m = _SITUATION.match(described)
+    if m is None:
+        return described
+    shown = m[3]
+    for pattern, chinese in _SITUATION_EVIDENCE:
+        shown = pattern.sub(chinese, shown)
+    return f"{m[1]}（依据：{shown}）"
+
+
 _HALVES = {"first": "前半段", "last": "后半段"}
 # the lines of a score's explanation (scoring.score) as the dashboard shows them
 _REASONS: list[tuple[re.Pattern, Callable[[re.Match, Rulebook | None], str]]] = [
     (re.compile(r"^base score \((.*)\)$"), lambda m, rb: f"基础分（规则手册 {m[1]}）"),
     *_CONDUCT,
+    _REPEAT_VISIT,
+    (re.compile(_RULE + r" \([^)]*\) said in its situation, a strength: (.*?) \[([^\[]*? \(evidence [\d.]+: .*)\]$", re.S),
+     lambda m, rb: f"情形「{_situation(m[3])}」中已说「{_rule(rb, m[1])}」（加分）：{m[2]}"),
+    (re.compile(_RULE + r" \([^)]*\) not said in its situation (.*); say: (.*)$", re.S),
+     lambda m, rb: f"情形「{_situation(m[2])}」中未说规范用语，应说：「{m[3]}」"),
     (re.compile(_RULE + r" \([^)]*\) said: (.*)$", re.S), lambda m, rb: f"已说「{_rule(rb, m[1])}」：{m[2]}"),
     (re.compile(_RULE + r" \([^)]*\) not said by staff in the (\w+) half of the interaction$"),
      lambda m, rb: f"接待{_HALVES.get(m[2], m[2])}未说「{_rule(rb, m[1])}」"),

@@ -236,3 +236,25 @@ def test_a_ticket_for_another_windows_matter_is_a_weak_cue_of_the_wrong_window(l
     alone = _said(lexical_matcher, ("staff", "您好，您需要办理什么业务"), ("citizen", "这是我的身份证"))
     call = QueueCallEvent(START, "B012", matter="社保转移")
     assert score_interaction(Segment(0, alone, queue_call=call), rulebook, window_name="医保").situations == ()
+
+
+def test_situation_and_repeat_visit_lines_read_in_chinese(cases, lexical_matcher, rulebook):
+    """The dashboard shows these score lines in Chinese (the store writes them in English)."""
+    import re
+
+    from dashboard.labels import reason, summary
+    from scoring.conduct import repeat_visit_reason
+    from scoring.segment import QueueCallEvent
+
+    lines = [l.reason for _e, items in cases.values() for l in score_interaction(Segment(0, items), rulebook).lines
+             if l.rule_id and l.rule_id.startswith("courtesy.") and "situation" in l.reason]
+    items = _said(lexical_matcher, ("staff", "您好，您需要办理什么业务"), ("citizen", "这里是办社保的吗"), ("staff", "您把身份证给我看一下"))
+    ticket = score_interaction(Segment(0, items, queue_call=QueueCallEvent(START, "B012", matter="社保转移")), rulebook, window_name="医保")
+    lines += [l.reason for l in ticket.lines if "situation" in l.reason]
+    assert any("a strength" in l for l in lines) and any("say:" in l for l in lines) and any("queue ticket" in l for l in lines)
+    lines.append(repeat_visit_reason("企业开办", 3))
+    for line in lines:
+        shown = reason(line, rulebook)
+        assert not re.search(r"[A-Za-z]{3,}", shown.replace("courtesy.", "")), f"{line!r} shown as {shown!r}"
+    assert "排队号所办事项「社保转移」属其他窗口" in reason(lines[-2], rulebook)
+    assert summary(lines[-1], rulebook) == "同一群众 3 个工作日后再次办理「企业开办」（未一次性告知，两头跑）"
