@@ -24,7 +24,7 @@ demo: setup
 	$(WINDOWQA) demo
 
 test: setup
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q --durations=30
 
 # Benchmarks (not tests): each prints its figures; see README "Measured".
 bench: setup

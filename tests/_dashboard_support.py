@@ -12,9 +12,13 @@ substituting on the 3rd, 王芳 on time on the 2nd and absent (旷工) on the 3r
 
 from __future__ import annotations
 
+import atexit
 import io
 import json
 import os
+import shutil
+import sqlite3
+import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -104,18 +108,36 @@ def _audio(path: Path, *, seconds: float = 450.0, at_s: float = 143.5) -> None:
     path.write_bytes(_AUDIO["flac"])
 
 
+_TEMPLATES: dict[int, Path] = {}  # rounds -> a hall built once per test process, copied for each caller
+
+
 def build_hall(root: Path, *, rounds: int = 4) -> Hall:
-    """Build the hall database and archive under ``root`` (idempotent per folder)."""
+    """Build the hall database and archive under ``root`` (idempotent per folder).
+
+    The hall is populated once per process and copied: every caller gets its own files (tests may
+    change them), identical to a fresh build, without paying the build two dozen times a suite.
+    """
     root.mkdir(parents=True, exist_ok=True)
     db_path = root / "windowqa.db"
     archive = root / "archive"
-    url = f"sqlite:///{db_path}"
-    hall = Hall(url, archive, db_path)
+    hall = Hall(f"sqlite:///{db_path}", archive, db_path)
     if db_path.exists():
         return hall
-    engine = init_db(make_engine(url))
-    populate(make_session_factory(engine), archive, rounds=rounds)
-    engine.dispose()
+    template = _TEMPLATES.get(rounds)
+    if template is None:
+        template = Path(tempfile.mkdtemp(prefix="windowqa-hall-"))
+        atexit.register(shutil.rmtree, template, True)
+        engine = init_db(make_engine(f"sqlite:///{template / 'windowqa.db'}"))
+        populate(make_session_factory(engine), template / "archive", rounds=rounds)
+        engine.dispose()
+        _TEMPLATES[rounds] = template
+    source, target = sqlite3.connect(template / "windowqa.db"), sqlite3.connect(db_path)
+    try:
+        source.backup(target)  # a consistent copy whatever the template's WAL holds
+    finally:
+        source.close()
+        target.close()
+    shutil.copytree(template / "archive", archive, dirs_exist_ok=True)
     return hall
 
 

@@ -23,10 +23,35 @@ def rulebook():
 
 
 @pytest.fixture(scope="session")
-def matcher(rulebook, tmp_path_factory):
+def classifier_cache(tmp_path_factory) -> Path:
+    """Where the session's shipped classifier is cached once trained (by :func:`matcher`)."""
+    return tmp_path_factory.mktemp("nlp-cache")
+
+
+@pytest.fixture(scope="session")
+def matcher(rulebook, classifier_cache):
     from nlp import build_matcher
 
-    return build_matcher(rulebook, cache_dir=tmp_path_factory.mktemp("nlp-cache"))
+    return build_matcher(rulebook, cache_dir=classifier_cache)
+
+
+@pytest.fixture
+def seed_classifier_cache(matcher, classifier_cache):
+    """Put the session's trained classifier into ``DATA_DIR/cache``, where ``windowqa`` processes
+    run on that data directory look for it: the same fit, trained once per suite instead of once
+    per process (the cache is keyed by corpus, rulebook, code and library versions)."""
+    import shutil
+
+    def seed(data_dir: Path) -> Path:
+        target = data_dir / "cache"
+        target.mkdir(parents=True, exist_ok=True)
+        fits = list(classifier_cache.glob("phrase-classifier-*.joblib"))
+        assert fits, "the session matcher cached no classifier"
+        for fit in fits:
+            shutil.copy2(fit, target / fit.name)
+        return target
+
+    return seed
 
 
 @pytest.fixture(scope="session")

@@ -17,8 +17,11 @@ runner = CliRunner()
 
 
 @pytest.fixture(autouse=True)
-def _data_dir(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("WINDOWQA_DATA_DIR", str(tmp_path_factory.getbasetemp() / "wq-data"))
+def _data_dir(tmp_path_factory, monkeypatch, seed_classifier_cache):
+    data = tmp_path_factory.getbasetemp() / "wq-data"
+    if not (data / "cache").exists():
+        seed_classifier_cache(data)  # the session's fit: these commands load it instead of training their own
+    monkeypatch.setenv("WINDOWQA_DATA_DIR", str(data))
 
 
 def test_match_json_one_object_per_line_in_order(tmp_path):
@@ -84,7 +87,8 @@ def test_rules_show_lists_every_rule(rulebook):
     assert "forbidden.go_to_leader" in table.stdout and "08:30" in table.stdout
 
 
-def test_console_script_is_installed(tmp_path):
+def test_console_script_is_installed(tmp_path, seed_classifier_cache):
+    seed_classifier_cache(tmp_path)
     exe = Path(sys.executable).with_name("windowqa")
     env = dict(os.environ, WINDOWQA_DATA_DIR=str(tmp_path))
     out = subprocess.run([str(exe), "match", "--json", "在见请慢走"], capture_output=True, text=True, env=env, timeout=120)

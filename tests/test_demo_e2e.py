@@ -163,7 +163,7 @@ def test_the_conduct_checks_on_the_mixed_audio(demo, rulebook):
     stored = b"".join(p.read_bytes() for p in demo.folder.glob("windowqa.db*"))
     ids = {q.citizen_id for q in load_truth(demo.folder).queue_calls}
     assert ids and not any(i.encode() in stored for i in ids)
-def test_demo_review_closes_the_field_loop(demo, tmp_path, monkeypatch):
+def test_demo_review_closes_the_field_loop(demo, tmp_path, monkeypatch, seed_classifier_cache):
     """`windowqa demo --review-only`: the truth-knowing inspector reviews every interaction (share 1.0) and retrains;
     the field estimates then equal the true values exactly, and `eval demo` says the intervals contain them."""
     import shutil
@@ -177,6 +177,7 @@ def test_demo_review_closes_the_field_loop(demo, tmp_path, monkeypatch):
         shutil.copy(demo.folder / name, folder / name)
     with sqlite3.connect(demo.folder / "windowqa.db") as source, sqlite3.connect(folder / "windowqa.db") as target:
         source.backup(target)  # a copy: the module's other tests keep the unreviewed store
+    seed_classifier_cache(tmp_path / "data")  # the shipped fit the retrain starts from: the session's, not trained again
     monkeypatch.setenv("WINDOWQA_DATA_DIR", str(tmp_path / "data"))
     out = CliRunner().invoke(app, ["demo", "--dir", str(folder), "--review-only", "--review-share", "1.0", "--seed", "3", "--json"])
     assert out.exit_code == 0, out.output

@@ -174,11 +174,12 @@ def test_real_recordings_and_ratings_end_to_end(any_factory, rulebook, matcher, 
         assert b01.pipeline_options["verify"]["max_candidates"] == 4 and b01.pipeline_options["pipeline"]["block_s"] == 30.0
 
 
-def test_the_ingest_command_on_a_real_recording(recordings, whisper_model_dir, tmp_path, monkeypatch):
+def test_the_ingest_command_on_a_real_recording(recordings, whisper_model_dir, tmp_path, monkeypatch, seed_classifier_cache):
     from typer.testing import CliRunner
 
     from windowqa.cli import app
 
+    seed_classifier_cache(tmp_path / "data")  # the session's fit: the command loads it instead of training its own
     monkeypatch.setenv("WINDOWQA_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("WINDOWQA_WHISPER_MODEL_DIR", str(whisper_model_dir))
     monkeypatch.delenv("WINDOWQA_DATABASE_URL", raising=False)

@@ -300,17 +300,14 @@ def test_the_inspector_sees_the_alert_badge_and_list(tmp_path, monkeypatch):
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_live_forbidden_phrases_reach_the_dashboard_and_the_webhook_within_a_minute(tmp_path, redis_url, whisper_model_dir, rulebook,
-                                                                                      robot):
+                                                                                      robot, seed_classifier_cache):
     """Three synthesised forbidden phrases played in real time through ``capture --publish``, a real
     worker transcribing with Whisper: each alert in the data layer within 60 s of the phrase's end,
     each posted to the webhook."""
-    from models.settings import Settings
-    from windowqa.engines import site_matcher
-
     handler, url = robot
     env = live.live_env(tmp_path, redis_url, whisper_model_dir, WINDOWQA_ALERT_WEBHOOK_URL=url)
     live.run_cli(env, "site", "load", str(live.SITE))
-    site_matcher(Settings(data_dir=tmp_path / "data"), rulebook)  # the classifier cache, trained once for every process
+    seed_classifier_cache(tmp_path / "data")  # every process loads the session's fit instead of training its own
     phrases = live.build_recording(tmp_path / "in" / "live.flac", live.forbidden_lines(3, seed=1))
     log = tmp_path / "worker.log"
     worker = live.start_worker(env, log)

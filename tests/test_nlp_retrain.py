@@ -36,9 +36,14 @@ NEUTRAL = "请把身份证放在读卡器上，再看一下屏幕"  # ordinary s
 
 
 @pytest.fixture(scope="module")
-def data_dir_with_cache(tmp_path_factory):
-    """A fresh data directory per test whose classifier cache is shared: the shipped classifier is trained once."""
+def data_dir_with_cache(tmp_path_factory, matcher, classifier_cache):
+    """A fresh data directory per test whose classifier cache is shared: the shipped classifier is
+    the session's fit (trained once per suite), copied in; retrained candidates stay in this module's cache."""
+    import shutil
+
     cache = tmp_path_factory.mktemp("retrain-cache")
+    for fit in classifier_cache.glob("phrase-classifier-*.joblib"):
+        shutil.copy2(fit, cache / fit.name)
 
     def make(tmp_path):
         data = tmp_path / "data"
