@@ -76,7 +76,7 @@ def test_a_file_plays_in_real_time_and_must_match_the_channels(tmp_path):
     recording = tmp_path / "two.wav"
     sf.write(str(recording), np.zeros((2 * live.SR, 2), np.float32), live.SR)
     _, elapsed = _play(recording, tmp_path, speed=4.0)
-    assert 0.45 <= elapsed < 6.0  # 2 s of audio at 4x: never faster than that; the bound only catches a hang (loaded CI)
+    assert 0.45 <= elapsed < 30.0  # 2 s of audio at 4x: never faster than that; the bound only catches a hang (16 s seen at load 10)
     with pytest.raises(CaptureDeviceError, match="2 channel"):
         FileSource(CaptureOptions(window="B01", channels=1, archive_dir=tmp_path), recording).start()
 

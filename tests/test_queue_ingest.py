@@ -311,11 +311,9 @@ def _kill_a_busy_pool_process(factory, node_pid: int, log: Path, timeout_s: floa
     pytest.fail(f"no task seen running within {timeout_s} s:\n{log.read_text()[-4000:]}")
 
 
-# Issue 14 sized the fault test at 40 recordings (36 good, 4 corrupt; run it so with
-# WINDOWQA_FAULT_RECORDINGS=40, about 3.5 times as long). Twelve keep all it shows: both pool
-# processes busy, one killed mid-task and its job delivered again, corrupt files dead at once,
-# every window-day rebuild serialised, and the store equal to an in-process ingest.
-FAULT_RECORDINGS = int(os.environ.get("WINDOWQA_FAULT_RECORDINGS", "12"))
+# Issue 14's size: 40 recordings (36 good, 4 corrupt); WINDOWQA_FAULT_RECORDINGS=12 proves the same
+# (both pool processes busy, one killed mid-task, corrupt files dead at once) in a third of the time.
+FAULT_RECORDINGS = int(os.environ.get("WINDOWQA_FAULT_RECORDINGS", "40"))
 
 
 @pytest.mark.redis
