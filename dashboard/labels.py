@@ -246,6 +246,22 @@ def _rule(rulebook: Rulebook | None, rule_id: str) -> str:
     return rule.canonical if rule is not None else rule_id
 
 
+# scoring.access.sampling.draw_sample's refusals, as the 抽检复核 page shows them
+_DRAW_ERRORS: list[tuple[re.Pattern, Callable[[re.Match, Rulebook | None], str]]] = [
+    (re.compile(r"^period '(.*)': expected YYYY-MM or YYYY-Www$"),
+     lambda m, rb: f"抽检周期「{m[1]}」格式不对：应为 年-月（如 2026-03）或 年-W周（如 2026-W10）"),
+    (re.compile(r"^plan (\d+) samples per (\w+); period '(.*)' is not one$"),
+     lambda m, rb: f"方案 #{m[1]} 按{PERIODS.get(m[2], m[2])}抽检，「{m[3]}」不是一个{PERIODS.get(m[2], m[2])}"),
+    (re.compile(r"^plan (\d+) was already drawn for (.*)$"), lambda m, rb: f"方案 #{m[1]} 已抽取过 {m[2]}"),
+    (re.compile(r"^no sampling plan (\d+)$"), lambda m, rb: f"没有抽检方案 #{m[1]}（或已停用）"),
+]
+
+
+def draw_error(text: str) -> str:
+    """Why a draw was refused, in Chinese (a reason of no known form is shown as it is)."""
+    return _translate(text, None, _DRAW_ERRORS)
+
+
 def reason(text: Any, rulebook: Rulebook | None = None) -> Any:
     """A line of a score's explanation in Chinese (a line matching no known form is shown as it is)."""
     return _translate(text, rulebook, _REASONS)

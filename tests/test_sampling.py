@@ -357,3 +357,22 @@ def test_staff_see_neither_others_sampled_reviews_nor_others_lines_in_search(hal
         assert own and {h.staff_no for h in own} == {"1001"}
         with pytest.raises(access.AccessDenied):
             search_transcripts(s, zhang, words, SearchFilters(staff_no="1002"))
+
+
+def test_a_refused_draw_reads_in_chinese(hall):
+    from dashboard.labels import draw_error
+
+    with hall() as s, s.begin():
+        a = _actors(s)
+        plan = _plan(s, a["insp"])
+        access.draw_sample(s, a["insp"], plan.id, MONTH)
+        refusals = []
+        for period in (MONTH, "2026-W10", "三月"):
+            with pytest.raises(ValueError) as refused:
+                access.draw_sample(s, a["insp"], plan.id, period)
+            refusals.append(draw_error(str(refused.value)))
+        with pytest.raises(access.NotFound) as missing:
+            access.draw_sample(s, a["insp"], 9999, MONTH)
+        refusals.append(draw_error(str(missing.value)))
+    assert refusals == [f"方案 #{plan.id} 已抽取过 {MONTH}", f"方案 #{plan.id} 按月抽检，「2026-W10」不是一个月",
+                        "抽检周期「三月」格式不对：应为 年-月（如 2026-03）或 年-W周（如 2026-W10）", "没有抽检方案 #9999（或已停用）"]

@@ -43,7 +43,7 @@ with st.expander("抽取样本", expanded=bool(plan_rows)):
                 with data.session() as s, s.begin():
                     draw = access.draw_sample(s, actor, plan.id, period, seed=int(seed))
             except (ValueError, access.AccessDenied, access.NotFound) as exc:
-                st.error(ui.plain(f"抽取失败：{exc}"))
+                st.error(ui.plain(f"抽取失败：{labels.draw_error(str(exc))}"))
             else:
                 data.invalidate()
                 st.success(ui.plain(f"已抽取（批次 {draw.id}，种子 {draw.seed}）：{draw.population} 通接待中抽中 {draw.drawn} 通。"))
