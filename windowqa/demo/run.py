@@ -165,7 +165,7 @@ def run_demo(
         _enrol_voices(factory, truth, folder)
         lap("voices")
     ingest_report = _ingest(factory, truth, folder, rulebook, transcriber, matcher, options.progress,
-                            mono=options.sim.mono, voice=voice)
+                            mono=options.sim.mono, voice=voice, voice_options=settings.voice_options)
     _link_repeat_visits(factory, rulebook, settings)
     lap("ingest")
 
@@ -265,7 +265,7 @@ def _enrol_voices(factory, truth: HallTruth, folder: Path) -> None:
 
 
 def _ingest(factory, truth: HallTruth, folder: Path, rulebook: Rulebook, transcriber, matcher, progress: bool, *,
-            mono: bool = False, voice: bool = False) -> list:
+            mono: bool = False, voice: bool = False, voice_options: dict | None = None) -> list:
     from windowqa.ingest import IngestOptions, ingest, speech_transcriber
     from windowqa.speech.voices import site_voice_splitter
 
@@ -280,7 +280,7 @@ def _ingest(factory, truth: HallTruth, folder: Path, rulebook: Rulebook, transcr
     for rec in truth.recordings:
         by_window.setdefault(rec.window, []).append(folder / rec.path)
     for window, paths in by_window.items():
-        splitter = site_voice_splitter(factory, window, wanted=True) if voice else None
+        splitter = site_voice_splitter(factory, window, wanted=True, options=voice_options) if voice else None
         # as `windowqa ingest`: near misses of the text matcher are verified against the audio
         transcribe = speech_transcriber(transcriber, matcher=matcher, voice=splitter)
         report = ingest(
