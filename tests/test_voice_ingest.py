@@ -68,6 +68,27 @@ def _ingest(tmp_path, name, prints, engine, transcriber, matcher, rulebook, path
     return factory
 
 
+def _queued(tmp_path, name, prints, engine, transcriber, matcher, rulebook, path):
+    from windowqa.queue_ingest import Engines, QueueOptions, enqueue, run_job, voice_transcribe_for
+
+    factory = make_session_factory(init_db(make_engine(f"sqlite:///{tmp_path / name}.db")))
+    with factory() as s, s.begin():
+        load_site(s, DATA / "site" / "hall.toml", rulebook)
+        for staff_no, vector in prints.items():
+            save_voiceprint(s, staff_no, vector, engine=engine.name, speech_s=HEAD_S)
+    sent = []
+    enqueue([path], QueueOptions(window="A03", archive=False), session_factory=factory, rulebook=rulebook,
+            archive_dir=None, send=lambda job_id, args: sent.append((job_id, args)))
+    plain = speech_transcriber(transcriber, matcher=matcher)  # what a worker without voice checks would use
+    engines = Engines(factory, rulebook, plain, matcher, None, None, None,
+                      transcribe_for=voice_transcribe_for(factory, transcriber, matcher))
+    outcomes = [run_job(job_id, args, engines) for job_id, args in sent]
+    assert [o.result.status for o in outcomes] == ["done"], outcomes
+    with factory() as s:
+        assert s.scalar(select(Recording.pipeline_options))["voice"]["engine"] == engine.name
+    return factory
+
+
 def _role_of_turn(turns, start_s, end_s):
     mid = (start_s + end_s) / 2
     return min(turns, key=lambda t: 0 if t[0] <= mid <= t[1] else min(abs(t[0] - mid), abs(t[1] - mid)))[2]
@@ -89,8 +110,9 @@ def test_mono_recording_is_split_by_voice_and_staff_checked(tmp_path, mix, engin
         options = s.scalar(select(Recording.pipeline_options))
         assert options["voice"]["engine"] == engine.name and options["voice"]["serving"]["min_speech_s"] > 0
 
-    # The same voice enrolled as 2002 (not rostered at A03), the other voice as 1001's.
-    factory = _ingest(tmp_path, "other", {"1001": unlike, "2002": enrol}, engine, transcriber, matcher, rulebook, path)
+    # The same voice enrolled as 2002 (not rostered at A03), the other voice as 1001's; this time
+    # as a worker runs the job (`ingest --queue`): its engines build the window's voice checks.
+    factory = _queued(tmp_path, "other", {"1001": unlike, "2002": enrol}, engine, transcriber, matcher, rulebook, path)
     with factory() as s:
         flags = s.scalars(select(Flag).where(Flag.kind == FlagKind.STAFF_MISMATCH)).all()
         assert len(flags) == 1, [f.summary for f in flags]

@@ -54,6 +54,8 @@ class QueueOptions:
         roles: classify mono utterances as staff/citizen.
         live: a segment of live capture (``capture --publish``): its forbidden phrases and
             citizen abuse become alerts (a batch of old recordings raises none).
+        voice: the voice checks (``ingest --voice/--no-voice``): None turns them on when staff
+            voiceprints are enrolled, as ``windowqa ingest`` does.
     """
 
     window: str
@@ -62,10 +64,11 @@ class QueueOptions:
     retry_failed: bool = False
     roles: bool = True
     live: bool = False
+    voice: bool | None = None
 
     def as_task_args(self) -> dict[str, Any]:
         return {"window": self.window, "archive": self.archive, "channels": self.channels,
-                "retry_failed": self.retry_failed, "roles": self.roles, "live": self.live}
+                "retry_failed": self.retry_failed, "roles": self.roles, "live": self.live, "voice": self.voice}
 
     def ingest_options(self, archive_dir: Path | None) -> IngestOptions:
         return IngestOptions(window=self.window, archive_dir=archive_dir if self.archive else None, progress=False,
@@ -142,6 +145,26 @@ class Engines:
     asr_options: dict[str, Any] | None
     archive_dir: Path | None
     alert_webhook: bool = False  # a webhook URL is configured: new alerts wait for its delivery
+    # (window code, wanted voice checks) -> that window's transcribe with its voice splitter; None: ``transcribe`` always
+    transcribe_for: Callable[[str, bool | None], Any] | None = None
+
+
+def voice_transcribe_for(sessions: sessionmaker[Session], transcriber: Any, matcher: Any,
+                         voice_options: dict | None = None) -> Callable[[str, bool | None], Any]:
+    """Per window, the speech transcriber with that window's voice splitter (its roster, the staff
+    voiceprints enrolled now), as ``windowqa ingest`` builds it; without voiceprints the plain one.
+
+    Raises (when called): ``windowqa.speech.voices.VoiceSetupError``: voice wanted but impossible, or
+    unknown ``voice_options``.
+    """
+    from windowqa.ingest import speech_transcriber
+    from windowqa.speech.voices import site_voice_splitter
+
+    def for_window(window: str, wanted: bool | None) -> Any:
+        splitter = site_voice_splitter(sessions, window, wanted=wanted, options=voice_options)
+        return speech_transcriber(transcriber, matcher=matcher, voice=splitter)
+
+    return for_window
 
 
 @dataclass
@@ -178,7 +201,7 @@ def run_job(job_id: int, task_args: dict[str, Any], engines: Engines, *, worker:
     path = path if path.is_absolute() or engines.archive_dir is None else engines.archive_dir / path
     try:
         run = open_run(options.ingest_options(engines.archive_dir), session_factory=engines.sessions,
-                       transcribe=engines.transcribe, matcher=engines.matcher, rulebook=engines.rulebook,
+                       transcribe=_transcribe(engines, options), matcher=engines.matcher, rulebook=engines.rulebook,
                        role_classifier=engines.role_classifier if options.roles else None,
                        asr_options=engines.asr_options, clean_partial=False)
     except IngestError as exc:
@@ -193,6 +216,19 @@ def run_job(job_id: int, task_args: dict[str, Any], engines: Engines, *, worker:
         outcome.retry = True
     outcome.result = result
     return outcome
+
+
+def _transcribe(engines: Engines, options: QueueOptions) -> Any:
+    """The job's transcribe: with the window's voice checks where the engines can build them."""
+    from scoring.store import StoreError
+    from windowqa.speech.voices import VoiceSetupError
+
+    if engines.transcribe_for is None:
+        return engines.transcribe
+    try:
+        return engines.transcribe_for(options.window, options.voice)
+    except (VoiceSetupError, StoreError) as exc:  # a setting or the site, not the file: the job names it
+        raise IngestError(f"voice checks of window {options.window}: {exc}") from None
 
 
 def _claim(sessions: sessionmaker[Session], job_id: int, worker: str, max_attempts: int) -> JobOutcome | None:

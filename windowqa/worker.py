@@ -75,12 +75,13 @@ class WorkerState:
     def engines(self) -> Any:
         """The queued ingest's engines (:class:`windowqa.queue_ingest.Engines`), as ``windowqa ingest`` builds them."""
         from windowqa.ingest import speech_transcriber
-        from windowqa.queue_ingest import Engines
+        from windowqa.queue_ingest import Engines, voice_transcribe_for
 
         transcriber = self.transcriber
         return Engines(self.sessions, self.rulebook, speech_transcriber(transcriber, matcher=self.matcher), self.matcher,
                        self.role_classifier, transcriber.describe() if hasattr(transcriber, "describe") else None,
-                       self.settings.resolved_archive_dir, alert_webhook=bool(self.settings.alert_webhook_url))
+                       self.settings.resolved_archive_dir, alert_webhook=bool(self.settings.alert_webhook_url),
+                       transcribe_for=voice_transcribe_for(self.sessions, transcriber, self.matcher, self.settings.voice_options))
 
     def close(self) -> None:
         """Forget the database connections (of a parent process, after a fork: never used here)."""

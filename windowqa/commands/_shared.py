@@ -79,7 +79,7 @@ def store_attendance_months(cli, rulebook, months: list[str], through) -> None:
 
 
 def queue_ingest(cli: "CliContext", paths: list[Path], window: str, *, archive: bool, channels: Optional[str],
-                 retry_failed: bool, roles: bool, as_json: bool) -> None:
+                 retry_failed: bool, roles: bool, as_json: bool, voice: Optional[bool] = None) -> None:
     """``windowqa ingest --queue``: register each recording, send one task per recording to the workers."""
     from windowqa.context import fail
     from windowqa.ingest import IngestError
@@ -90,7 +90,7 @@ def queue_ingest(cli: "CliContext", paths: list[Path], window: str, *, archive: 
         celery_app = make_celery(cli.settings)
     except ValueError as exc:
         fail(str(exc))
-    options = QueueOptions(window=window, archive=archive, channels=channels, retry_failed=retry_failed, roles=roles)
+    options = QueueOptions(window=window, archive=archive, channels=channels, retry_failed=retry_failed, roles=roles, voice=voice)
 
     def send(job_id: int, task_args: dict) -> None:
         celery_app.send_task(INGEST_TASK, args=[job_id, task_args])

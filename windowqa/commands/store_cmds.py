@@ -147,10 +147,12 @@ def ingest_cmd(
     if queue:
         if start is not None:
             fail("--start does not go with --queue: put each start time in its file name")
+        if enhance:
+            fail("--enhance does not go with --queue (the workers do not clean the staff channel)")
         from windowqa.commands._shared import queue_ingest
 
         queue_ingest(cli, paths, window, archive=not no_archive, channels=channels, retry_failed=retry_failed,
-                     roles=not no_roles, as_json=as_json)
+                     roles=not no_roles, as_json=as_json, voice=voice)
         return
     settings, rulebook, factory = cli.settings, cli.rulebook, cli.sessions
     try:
