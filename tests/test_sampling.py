@@ -316,6 +316,21 @@ def test_dashboard_page_reviews_a_whole_interaction_line_by_line(tmp_path, monke
         logged = s.scalar(select(AuditLog).where(AuditLog.action == "sample_review"))
         assert logged.detail["wrong_hits"] == [hit.hit_id] and logged.detail["flags"] == [missed.id]
         assert s.scalar(select(AuditLog.id).where(AuditLog.action == "interaction.play", AuditLog.entity_id == item.interaction_id))
+    # a new plan defined on the page, then offered for a draw
+    at.text_input(key="sr_plan_name").input("窗口周抽检")
+    at.radio(key="sr_plan_unit").set_value("window")
+    at.radio(key="sr_plan_period").set_value("week")
+    at.number_input(key="sr_plan_per_unit").set_value(3)
+    at.slider(key="sr_plan_flagged").set_value(30)
+    at.number_input(key="sr_plan_seed").set_value(11)
+    next(b for b in at.button if b.label == "建立方案").click()
+    at.run()
+    assert not at.exception and not at.error and "已建立抽检方案" in at.success[0].value, (at.exception, at.error)
+    with sessions() as s:
+        plan = s.scalar(select(SamplingPlanRow).where(SamplingPlanRow.name == "窗口周抽检"))
+        assert (plan.unit, plan.period_kind, plan.per_unit, plan.flagged_share, plan.seed, plan.created_by) == ("window", "week", 3, 0.3, 11, "insp")
+        assert s.scalar(select(AuditLog.id).where(AuditLog.action == "sample_plan_add", AuditLog.entity_id == plan.id))
+    assert f"#{plan.id} 窗口周抽检（每个窗口每周 3 通）" in at.selectbox(key="sr_draw_plan").options
 
 
 def test_staff_see_neither_others_sampled_reviews_nor_others_lines_in_search(hall):

@@ -23,10 +23,36 @@ with ui.guarded(), data.session() as s:
     plan_rows = access.plans(s, actor)
     drawn_periods = {(d.plan_id, d.period) for d in access.draws(s, actor)}
 
+# A new sampling plan (audited: scoring.access.create_plan); the draw below offers it at once.
+with st.expander("新建抽检方案", expanded=not plan_rows):
+    with st.form("sr_plan_form", clear_on_submit=True):
+        plan_name = st.text_input("方案名称", key="sr_plan_name", placeholder="如：三月常规抽检")
+        unit = st.radio("抽检对象", list(labels.SAMPLE_UNIT), key="sr_plan_unit", horizontal=True,
+                        format_func=lambda u: "按工作人员" if u == "staff" else "按窗口")
+        period_kind = st.radio("抽检周期", ["month", "week"], key="sr_plan_period", horizontal=True,
+                               format_func=lambda k: f"每{labels.PERIODS.get(k, k)}")
+        per_unit = st.number_input("每对象每周期抽取（通）", min_value=1, max_value=500, value=2, step=1, key="sr_plan_per_unit")
+        stratify = st.toggle("按是否被系统标记分层抽取（已标记、未标记都抽）", value=True, key="sr_plan_stratify")
+        flagged_pct = st.slider("其中已标记接待的占比（%）", 0, 100, 50, step=5, key="sr_plan_flagged")
+        plan_seed = st.number_input("随机种子（记入审计）", value=date.today().toordinal() % 10000, step=1, key="sr_plan_seed")
+        if st.form_submit_button("建立方案"):
+            spec = access.PlanSpec(name=plan_name, per_unit=int(per_unit), unit=unit, period_kind=period_kind,
+                                   stratify_flagged=stratify, flagged_share=flagged_pct / 100, seed=int(plan_seed))
+            try:
+                with data.session() as s, s.begin():
+                    made = access.create_plan(s, actor, spec)
+            except (ValueError, access.AccessDenied) as exc:
+                st.error(ui.plain(f"建立失败：{exc}"))
+            else:
+                data.invalidate()
+                st.success(ui.plain(f"已建立抽检方案 #{made.id} {made.name}。"))
+                with data.session() as s:
+                    plan_rows = access.plans(s, actor)
+
 # Drawing a plan's sample (seeded, audited: scoring.access.draw_sample); before the lists below, so they show the new draw.
 with st.expander("抽取样本", expanded=bool(plan_rows)):
     if not plan_rows:
-        st.caption("暂无抽检方案（在命令行建立：`windowqa sample plan-add`）。")
+        st.caption("暂无抽检方案（在上方“新建抽检方案”中建立，或在命令行：`windowqa sample plan-add`）。")
     else:
         plan_id = st.selectbox("抽检方案", [p.id for p in plan_rows], key="sr_draw_plan",
                                format_func=lambda k: next(f"#{p.id} {p.name}（每{labels.SAMPLE_UNIT.get(p.unit, p.unit)}每"
