@@ -53,12 +53,19 @@ def mix(tmp_path_factory):
     return path, [(t.start_s + 1.0, t.end_s + 1.0, t.role) for t in turns], kimi[:head]
 
 
-def _ingest(tmp_path, name, prints, engine, transcriber, matcher, rulebook, path):
+def _hall_with_voiceprints(tmp_path, name, prints, engine, rulebook):
+    """A store of the test hall with these staff voiceprints (staff no -> vector) enrolled."""
     factory = make_session_factory(init_db(make_engine(f"sqlite:///{tmp_path / name}.db")))
     with factory() as s, s.begin():
         load_site(s, DATA / "site" / "hall.toml", rulebook)
         for staff_no, vector in prints.items():
             save_voiceprint(s, staff_no, vector, engine=engine.name, speech_s=HEAD_S)
+    return factory
+
+
+def _ingest(tmp_path, name, prints, engine, transcriber, matcher, rulebook, path):
+    factory = _hall_with_voiceprints(tmp_path, name, prints, engine, rulebook)
+    with factory() as s:
         window_id = window_by_code(s, "A03").id
         enrolled = load_voiceprints(s, engine.name)
     splitter = VoiceSplitter(engine, enrolled, day_roster(factory, window_id))
@@ -71,11 +78,7 @@ def _ingest(tmp_path, name, prints, engine, transcriber, matcher, rulebook, path
 def _queued(tmp_path, name, prints, engine, transcriber, matcher, rulebook, path):
     from windowqa.queue_ingest import Engines, QueueOptions, enqueue, run_job, voice_transcribe_for
 
-    factory = make_session_factory(init_db(make_engine(f"sqlite:///{tmp_path / name}.db")))
-    with factory() as s, s.begin():
-        load_site(s, DATA / "site" / "hall.toml", rulebook)
-        for staff_no, vector in prints.items():
-            save_voiceprint(s, staff_no, vector, engine=engine.name, speech_s=HEAD_S)
+    factory = _hall_with_voiceprints(tmp_path, name, prints, engine, rulebook)
     sent = []
     enqueue([path], QueueOptions(window="A03", archive=False), session_factory=factory, rulebook=rulebook,
             archive_dir=None, send=lambda job_id, args: sent.append((job_id, args)))
