@@ -316,7 +316,11 @@ def test_dashboard_page_reviews_a_whole_interaction_line_by_line(tmp_path, monke
         logged = s.scalar(select(AuditLog).where(AuditLog.action == "sample_review"))
         assert logged.detail["wrong_hits"] == [hit.hit_id] and logged.detail["flags"] == [missed.id]
         assert s.scalar(select(AuditLog.id).where(AuditLog.action == "interaction.play", AuditLog.entity_id == item.interaction_id))
-    # a new plan defined on the page, then offered for a draw
+    _define_a_plan_on_the_page(at, sessions)
+
+
+def _define_a_plan_on_the_page(at, sessions):
+    """A new plan defined on the sample review page is stored, audited and offered for a draw."""
     at.text_input(key="sr_plan_name").input("窗口周抽检")
     at.radio(key="sr_plan_unit").set_value("window")
     at.radio(key="sr_plan_period").set_value("week")
