@@ -157,11 +157,16 @@ def voice_transcribe_for(sessions: sessionmaker[Session], transcriber: Any, matc
     Raises (when called): ``windowqa.speech.voices.VoiceSetupError``: voice wanted but impossible, or
     unknown ``voice_options``.
     """
+    from functools import cache
+
+    from audio_capture.voice import build_voice_engine
     from windowqa.ingest import speech_transcriber
     from windowqa.speech.voices import site_voice_splitter
 
+    engine = cache(lambda: build_voice_engine("dvector"))  # built on the first job that needs it, then kept
+
     def for_window(window: str, wanted: bool | None) -> Any:
-        splitter = site_voice_splitter(sessions, window, wanted=wanted, options=voice_options)
+        splitter = site_voice_splitter(sessions, window, wanted=wanted, options=voice_options, engine=engine)
         return speech_transcriber(transcriber, matcher=matcher, voice=splitter)
 
     return for_window

@@ -277,7 +277,8 @@ def voice_options(overrides: Mapping[str, Mapping[str, float]] | None) -> tuple[
 
 def site_voice_splitter(session_factory: Any, window_code: str, *, wanted: bool | None,
                         engine_name: str = "dvector", threads: int = 1,
-                        options: Mapping[str, Mapping[str, float]] | None = None) -> VoiceSplitter | None:
+                        options: Mapping[str, Mapping[str, float]] | None = None,
+                        engine: Callable[[], VoiceEngine] | None = None) -> VoiceSplitter | None:
     """The voice splitter of one window's ingest, or None.
 
     ``wanted`` None (the default of ``windowqa ingest``) turns the voice checks on when any
@@ -285,6 +286,7 @@ def site_voice_splitter(session_factory: Any, window_code: str, *, wanted: bool 
     package; True requires both; False turns them off.
 
     ``options``: ``Settings.voice_options`` (thresholds over the defaults, :func:`voice_options`).
+    ``engine``: gives the voice engine already built (a worker builds it once, not per job).
 
     Raises:
         VoiceSetupError: ``wanted`` is True but there is no voiceprint or no engine; unknown options.
@@ -305,7 +307,7 @@ def site_voice_splitter(session_factory: Any, window_code: str, *, wanted: bool 
             if s.scalar(select(VoiceprintRow.id).limit(1)) is None:
                 return None  # nobody enrolled: the engine is not even built
     try:
-        engine = build_voice_engine(engine_name, threads=threads)
+        engine = engine() if engine is not None else build_voice_engine(engine_name, threads=threads)
     except VoiceEngineUnavailableError as exc:
         if wanted:
             raise VoiceSetupError(str(exc)) from None
