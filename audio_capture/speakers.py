@@ -11,13 +11,16 @@ they are tested without a model and the wiring into ingest stays small:
    the staff rostered at the window (or, with two voices, clearly closer than the other),
    ``citizen`` when clearly not, and ``unknown`` in between or when no voiceprint exists (the
    content decides later); each stretch between changes takes its voice's label.
+   Two voices closer than the change threshold are still split when the voiceprint tells them
+   apart, and a staff stretch far below the best staff stretch heard earlier in the recording
+   (``staff_best``, carried by the caller from segment to segment) is left ``unknown``.
 
 :func:`split_by_voice` runs both.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, Mapping
 
 import numpy as np
@@ -38,11 +41,17 @@ class ChangeOptions:
         min_turn_s: shorter runs of one voice join their neighbours.
         refine_s: how far a change may move when refined with the windows that do not straddle
             it (0: no refinement).
+        voiceprint_gap: two voices closer than ``min_distance`` are still two when one is at
+            least this much nearer a rostered voiceprint than the other (0: off). On the mono
+            demo halls a 16 s segment of staff and three citizen lines had its two voices 0.237
+            apart but 0.97 and 0.77 from the staff voiceprint. Chosen on the mono demo halls of
+            seeds 21-23 and 31-33 (0.12-0.18 alike; 0.1 and below split staff lines).
     """
 
     min_distance: float = 0.24
     min_turn_s: float = 0.5
     refine_s: float = 0.5
+    voiceprint_gap: float = 0.15
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,13 @@ class RoleOptions:
             per segment is an assumption: a long segment can hold a second citizen, or a
             citizen's turn the clustering put in the staff voice). Chosen on the mono demo
             halls of seeds 21-23 (0.15 and 0.2 alike there; 0.1 loses staff lines).
+        recording_margin: a staff stretch this much below the best staff stretch heard so far in
+            the recording is ``unknown`` (the content decides): a citizen alone in a segment, or
+            a second citizen split off as the nearer voice, scored 0.54-0.79 against the staff
+            voiceprint on the mono demo halls while the staff member's best stretches scored
+            0.93-0.99. Relative to the recording, so a weak enrolment (low similarities
+            throughout) does not make every stretch doubtful. Chosen on the mono demo halls of
+            seeds 21-23 and 31-33 (0.10-0.18 alike there; 0.2 keeps citizen lines as staff).
     """
 
     staff_min_similarity: float = 0.55
@@ -69,6 +85,7 @@ class RoleOptions:
     min_margin: float = 0.08
     min_stretch_s: float = 0.5
     stretch_margin: float = 0.2
+    recording_margin: float = 0.15
 
 
 @dataclass(frozen=True)
@@ -113,12 +130,17 @@ class VoiceStretch:
 
 @dataclass(frozen=True)
 class VoiceSplit:
-    """The stretches of one segment and the settings that produced them."""
+    """The stretches of one segment and the settings that produced them.
+
+    ``staff_best`` is the best similarity of a staff stretch to the voiceprints, this segment's
+    or the one passed in from earlier in the recording (-inf: none yet).
+    """
 
     stretches: tuple[VoiceStretch, ...]
     change_s: tuple[float, ...]
     change_options: ChangeOptions
     role_options: RoleOptions
+    staff_best: float = float("-inf")
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -305,7 +327,7 @@ def label_voices(voice_vectors: list[np.ndarray], voiceprints: Mapping[str, np.n
 def split_by_voice(start_s: np.ndarray, vectors: np.ndarray, window_s: float, segment_start_s: float,
                    segment_end_s: float, voiceprints: Mapping[str, np.ndarray],
                    change_options: ChangeOptions = ChangeOptions(), role_options: RoleOptions = RoleOptions(),
-                   ) -> VoiceSplit:
+                   staff_best: float = float("-inf")) -> VoiceSplit:
     """Split one segment at speaker changes and label each stretch.
 
     Args:
@@ -317,10 +339,18 @@ def split_by_voice(start_s: np.ndarray, vectors: np.ndarray, window_s: float, se
         voiceprints: 工号 -> voiceprint of the staff rostered at the window (may be empty).
         change_options: change detection settings.
         role_options: labelling settings.
+        staff_best: the best staff stretch similarity heard earlier in the recording
+            (``VoiceSplit.staff_best`` of the previous segment).
     """
     start_s = np.asarray(start_s, dtype=np.float64)
     vectors = np.asarray(vectors, dtype=np.float32)
     changes = speaker_changes(start_s, vectors, window_s, change_options)
+    if not changes.change_s and voiceprints and change_options.voiceprint_gap > 0 and start_s.size >= 2:
+        _, centroids = two_speakers(vectors)
+        prints = [_unit(np.asarray(v, np.float32)) for v in voiceprints.values()]
+        near = [max(float(p @ c) for p in prints) for c in centroids]
+        if abs(near[0] - near[1]) >= change_options.voiceprint_gap:
+            changes = speaker_changes(start_s, vectors, window_s, replace(change_options, min_distance=0.0))
     inner = [c for c in changes.change_s if segment_start_s < c < segment_end_s]
     bounds = [segment_start_s, *inner, segment_end_s]
     labels = changes.labels
@@ -337,27 +367,40 @@ def split_by_voice(start_s: np.ndarray, vectors: np.ndarray, window_s: float, se
         else:
             role, sim, key = voice_roles[int(np.bincount(inside).argmax())]
         stretches.append(VoiceStretch(float(lo), float(hi), role, sim, key))
-    stretches = _far_staff_as_citizen(stretches, start_s, vectors, window_s, voiceprints, role_options)
-    return VoiceSplit(merge_same_role(tuple(stretches)), tuple(inner), change_options, role_options)
+    stretches, best = _doubtful_staff(stretches, start_s, vectors, window_s, voiceprints, role_options, staff_best)
+    return VoiceSplit(merge_same_role(tuple(stretches)), tuple(inner), change_options, role_options, best)
 
 
-def _far_staff_as_citizen(stretches: list[VoiceStretch], start_s: np.ndarray, vectors: np.ndarray, window_s: float,
-                          voiceprints: Mapping[str, np.ndarray], options: RoleOptions) -> list[VoiceStretch]:
-    """Staff stretches whose own embedding is far below the segment's best staff stretch, as citizen."""
-    if not voiceprints or len(stretches) < 2:
-        return stretches
+def _doubtful_staff(stretches: list[VoiceStretch], start_s: np.ndarray, vectors: np.ndarray, window_s: float,
+                    voiceprints: Mapping[str, np.ndarray], options: RoleOptions, heard_best: float
+                    ) -> tuple[list[VoiceStretch], float]:
+    """Staff stretches too unlike the staff voice heard elsewhere, relabelled; and the best staff similarity.
+
+    Judged on each stretch's own embedding: far below the segment's best staff stretch
+    (``stretch_margin``) it is the citizen's; below the recording's best so far
+    (``recording_margin``) it is ``unknown``, for the content to decide.
+    """
+    if not voiceprints:
+        return stretches, heard_best
     prints = [_unit(np.asarray(v, np.float32)) for v in voiceprints.values()]
     own = []
     for s in stretches:
         vec = stretch_embedding(start_s, vectors, window_s, s.start_s, s.end_s)
         own.append(max(float(p @ vec) for p in prints) if vec is not None else float("nan"))
-    staff = [o for s, o in zip(stretches, own) if s.role == "staff" and s.duration_s >= options.min_stretch_s]
+    staff = [o for s, o in zip(stretches, own) if s.role == "staff" and s.duration_s >= options.min_stretch_s
+             and not np.isnan(o)]
     if not staff:
-        return stretches
-    floor = max(staff) - options.stretch_margin
-    return [VoiceStretch(s.start_s, s.end_s, "citizen", o, None)
-            if s.role == "staff" and s.duration_s >= options.min_stretch_s and o < floor else s
-            for s, o in zip(stretches, own)]
+        return stretches, heard_best
+    segment_floor = max(staff) - options.stretch_margin if len(stretches) > 1 else float("-inf")
+    best = max(heard_best, max(staff))
+    out = []
+    for s, o in zip(stretches, own):
+        if s.role == "staff" and s.duration_s >= options.min_stretch_s and o < segment_floor:
+            s = VoiceStretch(s.start_s, s.end_s, "citizen", o, None)
+        elif s.role == "staff" and s.duration_s >= options.min_stretch_s and o < best - options.recording_margin:
+            s = VoiceStretch(s.start_s, s.end_s, "unknown", o, None)
+        out.append(s)
+    return out, best
 
 
 @dataclass(frozen=True)

@@ -144,6 +144,49 @@ def test_a_turn_in_the_staff_voices_cluster_but_far_from_the_voiceprint_is_citiz
     assert split.stretches[1].start_s == 2.0
 
 
+def test_a_lone_turn_far_below_the_staff_voice_heard_earlier_is_left_to_the_content():
+    """Recorded windows of a mono demo hall (tests/data/voice/SOURCES.md): a citizen alone in a
+    segment scores 0.74 against the staff voiceprint, enough to be staff on its own; against
+    the 0.95 the staff member's own stretch scored earlier in the recording it is doubtful,
+    so the content decides. The staff member's later stretches stay staff."""
+    data = np.load(Path(__file__).parent / "data" / "voice" / "demo_mono_b01_windows.npz")
+    prints = {"1003": data["voiceprint_1003"].astype(np.float32)}
+
+    def split(name, staff_best=float("-inf")):
+        lo, hi = data[f"{name}_bounds"]
+        return split_by_voice(data[f"{name}_starts"], data[f"{name}_vectors"].astype(np.float32), 1.0, lo, hi, prints,
+                              staff_best=staff_best)
+
+    alone = split("citizen")
+    assert [s.role for s in alone.stretches] == ["staff"]  # nothing heard before: the voice alone says staff
+    staff = split("staff")
+    assert [s.role for s in staff.stretches] == ["staff"] and staff.staff_best > 0.9
+    citizen = split("citizen", staff.staff_best)
+    assert [s.role for s in citizen.stretches] == ["unknown"]
+    assert citizen.staff_best == staff.staff_best  # a doubtful stretch does not lower the bar
+    later = split("staff_later", citizen.staff_best)
+    assert [s.role for s in later.stretches] == ["staff", "citizen", "staff"]
+    wide = RoleOptions(recording_margin=0.25)
+    lo, hi = data["citizen_bounds"]
+    assert [s.role for s in split_by_voice(data["citizen_starts"], data["citizen_vectors"].astype(np.float32), 1.0,
+                                           lo, hi, prints, role_options=wide, staff_best=staff.staff_best
+                                           ).stretches] == ["staff"]
+
+
+def test_two_close_voices_the_voiceprint_tells_apart_are_split():
+    """Recorded windows of a mono demo segment (tests/data/voice/SOURCES.md): staff and a citizen
+    whose voices are closer than ``min_distance`` but 0.97 and 0.77 from the staff voiceprint."""
+    data = np.load(Path(__file__).parent / "data" / "voice" / "demo_mono_a01_windows.npz")
+    prints = {"1001": data["voiceprint_1001"].astype(np.float32)}
+    args = (data["starts"], data["vectors"].astype(np.float32), 1.0, *data["bounds"], prints)
+    assert [s.role for s in split_by_voice(*args, ChangeOptions(voiceprint_gap=0.0)).stretches] == ["staff"]
+    split = split_by_voice(*args)
+    assert [s.role for s in split.stretches] == ["citizen", "staff", "citizen", "staff", "citizen"]
+    truth = [(16.44, 17.33), (20.48, 21.47), (23.15, 24.02), (25.68, 26.49)]  # end of a line, start of the next
+    for change, (end, start) in zip(split.change_s, truth):
+        assert end - 0.5 <= change <= start + 0.5
+
+
 def test_merge_same_role_and_change_matching():
     stretches = (VoiceStretch(0, 1, "staff", 0.8, "1"), VoiceStretch(1, 2, "staff", 0.7, "1"),
                  VoiceStretch(2, 3, "unknown", 0.5), VoiceStretch(3, 4, "unknown", 0.5))

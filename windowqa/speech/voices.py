@@ -143,6 +143,8 @@ class RecordingVoices:
     rostered: Collection[str]  # on duty at the window that day
     split_options: VoiceSplitOptions
     serving: ServingOptions
+    # best staff-stretch similarity heard so far in this recording (the split's ``staff_best``)
+    heard: dict[str, float] = field(default_factory=lambda: {"staff_best": float("-inf")}, compare=False)
 
     def split(self, segment: SpeechSegment, samples: np.ndarray) -> list[VoicePart]:
         """The stretches of one mono segment with their roles (times on the recording's clock).
@@ -156,7 +158,9 @@ class RecordingVoices:
         starts, vectors = self.engine.embed_windows(samples, o.window_s, o.hop_s)
         starts = np.asarray(starts, np.float64) + segment.start_s
         rostered = {k: v for k, v in self.voiceprints.items() if k in self.rostered}
-        result = split_by_voice(starts, vectors, o.window_s, segment.start_s, segment.end_s, rostered, o.change, o.roles)
+        result = split_by_voice(starts, vectors, o.window_s, segment.start_s, segment.end_s, rostered, o.change, o.roles,
+                                self.heard["staff_best"])
+        self.heard["staff_best"] = result.staff_best
         # every turn on its own (labelling joins neighbours of one role, e.g. two "citizens")
         bounds = [segment.start_s, *result.change_s, segment.end_s]
         turns = []
