@@ -13,7 +13,9 @@ it). Then:
   utterance, and a flag naming the phrase to use (``scoring.store.recordings``).
 
 Cues alone never make a hit: a single weak cue (a citizen asking whether a copy will do) is not
-enough. Pure domain: no database.
+enough. What staff say on a telephone call (``scoring.conduct.find_calls``) is said to the caller,
+not to the citizen at the counter: its cues are no 七.1 situation (这位群众的营业执照还差一份材料 on a
+work call). Pure domain: no database.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 
 from models.domain import Role
 from models.rulebook import PhraseRule, Rulebook
-from scoring.conduct import matter_topics
+from scoring.conduct import find_calls, matter_topics
 from scoring.segment import MatchedUtterance, Segment
 
 
@@ -65,15 +67,17 @@ def find_situations(segment: Segment, rulebook: Rulebook, *, window_name: str | 
     ticket = segment.queue_call.matter if segment.queue_call else None
     ticket_topics, window_topics = matter_topics(ticket, rulebook.matters), matter_topics(window_name, rulebook.matters)
     elsewhere = ticket if ticket_topics and window_topics and not ticket_topics & window_topics else None
+    on_call = {i.seq for call in find_calls(items, rulebook) for i in call.items}
     found = []
     for rule in rulebook.situational_rules:
-        finding = _finding(rule, items, elsewhere)
+        finding = _finding(rule, items, elsewhere, on_call)
         if finding is not None:
             found.append(finding)
     return found
 
 
-def _finding(rule: PhraseRule, items: list[MatchedUtterance], elsewhere: str | None = None) -> SituationFinding | None:
+def _finding(rule: PhraseRule, items: list[MatchedUtterance], elsewhere: str | None = None,
+             on_call: frozenset[int] | set[int] = frozenset()) -> SituationFinding | None:
     detect = rule.detect
     evidence = 0.0
     queue_matter = elsewhere if detect.queue_weight is not None else None
@@ -82,7 +86,7 @@ def _finding(rule: PhraseRule, items: list[MatchedUtterance], elsewhere: str | N
     cue_items = []
     for item in items:
         weights = [1.0 if cue.evidence.get("strong", 0.0) >= 0.5 else detect.weak_weight
-                    for cue in item.cues if cue.rule_id == rule.situation_id]
+                    for cue in item.cues if cue.rule_id == rule.situation_id and item.seq not in on_call]
         if weights:
             evidence += max(weights)
             cue_items.append(item)

@@ -1,12 +1,14 @@
 """Re-score a finished demo folder's store with the current scoring code (no ASR, no matcher): a copy.
 
-    python tools/demo_rescore.py DEMO_DIR OUT_DIR && windowqa eval demo OUT_DIR
+    python tools/demo_rescore.py DEMO_DIR OUT_DIR [--rematch] && windowqa eval demo OUT_DIR
 
 Copies the folder, removes the flags of the conduct checks (issue 15: telephone, personal calls,
 retorts) so that only what the current code raises remains, re-scores every recording from its
 stored utterances and hits (segmentation, scores, flags), links the ratings and raises the
 repeat-visit flags again.
-For measuring a change of scoring.conduct on audio already transcribed.
+For measuring a change of scoring.conduct on audio already transcribed. ``--rematch`` first runs
+the current matcher again over the stored transcripts (rule hits, citizen abuse, situation cues;
+hits confirmed against the audio are kept): for measuring a change of nlp without the ASR.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from pathlib import Path
 
 from sqlalchemy import delete, select
 
-from models.db import Flag, FlagKind, Recording, RecordingStatus, open_database
+from models.db import Flag, FlagKind, Recording, RecordingStatus, RuleHitRow, Utterance as UtteranceRow, open_database
+from models.domain import MatchMethod, Role, Utterance
 from models.rulebook import load_rulebook
 from models.workdays import WorkCalendar
 from scoring.store.ratings import link_ratings
@@ -25,7 +28,33 @@ from scoring.store.recordings import rescore_recording
 from scoring.store.repeat_visits import flag_repeat_visits
 
 
-def main(source: str, target: str) -> None:
+def rematch(session, rulebook, cache_dir: Path) -> int:
+    """Every stored utterance's hits found again by the current matcher; audio-confirmed hits stay."""
+    from nlp import build_matcher
+
+    matcher = build_matcher(rulebook, cache_dir=cache_dir)
+    rows = session.scalars(select(UtteranceRow)).all()
+    kept = {}
+    for h in session.scalars(select(RuleHitRow).where(RuleHitRow.method == MatchMethod.AUDIO)):
+        kept.setdefault(h.utterance_id, set()).add(h.rule_id)
+    session.execute(delete(RuleHitRow).where(RuleHitRow.method != MatchMethod.AUDIO))
+    new = []
+    for r in rows:
+        u = Utterance(text=r.text, role=r.role, start_s=r.start_s, end_s=r.end_s, channel=r.channel)
+        hits = matcher.citizen_abuse(u) if r.role is Role.CITIZEN else matcher.match(u)
+        for hit in (*hits, *matcher.situation_cues(u)):
+            if hit.rule_id in kept.get(r.id, ()):
+                continue
+            new.append({"utterance_id": r.id, "interaction_id": r.interaction_id, "rule_id": hit.rule_id, "family": hit.family,
+                        "method": hit.method, "score": float(hit.score), "span_start": hit.start, "span_end": hit.end,
+                        "evidence": dict(hit.evidence), "rulebook_version": hit.rulebook_version or rulebook.version,
+                        "classifier_version": hit.classifier_version})
+    if new:
+        session.add_all([RuleHitRow(**row) for row in new])
+    return len(new)
+
+
+def main(source: str, target: str, *flags: str) -> None:
     src, out = Path(source), Path(target)
     if out.exists():
         shutil.rmtree(out)
@@ -34,6 +63,8 @@ def main(source: str, target: str) -> None:
     rulebook = load_rulebook()
     factory = open_database(f"sqlite:///{(out / 'windowqa.db').resolve()}")
     with factory() as s, s.begin():
+        if "--rematch" in flags:
+            print(f"{out}: {rematch(s, rulebook, Path('/tmp/windowqa-rescore-cache'))} hits found again")
         conduct = [f.id for f in s.scalars(select(Flag).where(Flag.kind.in_([FlagKind.TELEPHONE, FlagKind.PERSONAL_CALL, FlagKind.FORBIDDEN])))
                    if f.kind is not FlagKind.FORBIDDEN or (f.evidence or {}).get("rule_id") == rulebook.retort.rule]
         s.execute(delete(Flag).where(Flag.id.in_(conduct)))
@@ -45,4 +76,4 @@ def main(source: str, target: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    main(*sys.argv[1:])
