@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from models.domain import Role
 from models.rulebook import PhraseRule, Rulebook
-from scoring.conduct import matter_topics
+from scoring.conduct import find_calls, matter_topics
 from scoring.segment import MatchedUtterance, Segment
 
 
@@ -65,15 +65,27 @@ def find_situations(segment: Segment, rulebook: Rulebook, *, window_name: str | 
     ticket = segment.queue_call.matter if segment.queue_call else None
     ticket_topics, window_topics = matter_topics(ticket, rulebook.matters), matter_topics(window_name, rulebook.matters)
     elsewhere = ticket if ticket_topics and window_topics and not ticket_topics & window_topics else None
+    calls = find_calls(items, rulebook)
+    # what staff say on the telephone is said to the caller: no cue of a situation at the counter
+    on_call = {id(i) for c in calls for i in c.items}
+    counter = [i for i in items if id(i) not in on_call]
+    served_call = any(c.during_service for c in calls)
     found = []
     for rule in rulebook.situational_rules:
-        finding = _finding(rule, items, elsewhere)
+        if rule.detect.call_explains and served_call:
+            # a call while serving is the interruption, judged by the conduct checks (二.4, 七.2):
+            # only the phrase said shows this situation then
+            finding = _finding(rule, [], None, said_in=counter)
+        else:
+            finding = _finding(rule, counter, elsewhere)
         if finding is not None:
             found.append(finding)
     return found
 
 
-def _finding(rule: PhraseRule, items: list[MatchedUtterance], elsewhere: str | None = None) -> SituationFinding | None:
+def _finding(rule: PhraseRule, items: list[MatchedUtterance], elsewhere: str | None = None,
+             said_in: list[MatchedUtterance] | None = None) -> SituationFinding | None:
+    """The situation of ``rule`` from the cues in ``items``; its phrase looked for in ``said_in`` (default ``items``)."""
     detect = rule.detect
     evidence = 0.0
     queue_matter = elsewhere if detect.queue_weight is not None else None
@@ -93,7 +105,7 @@ def _finding(rule: PhraseRule, items: list[MatchedUtterance], elsewhere: str | N
             evidence += detect.silence_weight
         else:
             silence_s, silence_at = 0.0, None
-    said = next((i for i in items if i.has_rule(rule.id)), None)
+    said = next((i for i in (items if said_in is None else said_in) if i.has_rule(rule.id)), None)
     if said is None and evidence < detect.min_evidence - 1e-9:
         return None
     anchor = said or (cue_items[0] if cue_items else silence_at) or (items[0] if queue_matter and items else None)

@@ -11,10 +11,15 @@ For measuring a change of scoring.conduct on audio already transcribed.
 ``--recue``: first find the 七.1 situation cues (``nlp.situations``, the current rulebook's
 ``[rules.detect]``) in the stored utterances again, replacing the stored ones, and drop the
 situation-phrase flags; for measuring a change of the cues on audio already transcribed.
+
+``--relabel``: the copy's ``truth.json`` gets the 七.1 situations of the conduct scenarios
+(``simulator.conduct.CONDUCT_SITUATIONS``: an excused call is the urgent-leave situation with its
+phrase said), which truths written before that label lack.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -49,12 +54,28 @@ def recue(session, rulebook: Rulebook) -> int:
     return len(rows)
 
 
+def relabel(truth_path: Path) -> int:
+    """Add the conduct scenarios' 七.1 situations to a truth written without them; returns how many interactions changed."""
+    from windowqa.demo.simulator.conduct import CONDUCT_SITUATIONS
+
+    truth = json.loads(truth_path.read_text(encoding="utf-8"))
+    changed = 0
+    for inter in truth["interactions"]:
+        extra = CONDUCT_SITUATIONS.get(inter["scenario"], {})
+        if any(inter.get("situations", {}).get(k) != v for k, v in extra.items()):
+            inter["situations"] = {**inter.get("situations", {}), **extra}
+            changed += 1
+    truth_path.write_text(json.dumps(truth, ensure_ascii=False, indent=1), encoding="utf-8")
+    return changed
+
+
 def main(source: str, target: str, *flags: str) -> None:
     src, out = Path(source), Path(target)
     if out.exists():
         shutil.rmtree(out)
     shutil.copytree(src, out, ignore=shutil.ignore_patterns("audio", "checkins"))
     (out / "audio").mkdir()
+    relabelled = relabel(out / "truth.json") if "--relabel" in flags else None
     rulebook = load_rulebook()
     factory = open_database(f"sqlite:///{(out / 'windowqa.db').resolve()}")
     with factory() as s, s.begin():
@@ -67,6 +88,7 @@ def main(source: str, target: str, *flags: str) -> None:
         link_ratings(s, rulebook)  # re-scoring rebuilt the interactions the ratings were linked to
         flag_repeat_visits(s, rulebook, WorkCalendar())
     found = "" if cues is None else f"; {cues} situation cues found again"
+    found += "" if relabelled is None else f"; truth relabelled on {relabelled} interactions"
     print(f"{out}: re-scored; removed {len(conduct)} conduct flags before{found}")
 
 
