@@ -29,6 +29,11 @@ class RuleFamily(str, enum.Enum):
     SITUATION = "situation"
 
 
+# a cue of the same family: a staff line that opens with a telephone answer cue heard by its sound
+# (``nlp.situations``; ``scoring.conduct`` opens a call on it, 七.2)
+TELEPHONE_ANSWER_CUE = "situation.telephone_answer"
+
+
 class MatchMethod(str, enum.Enum):
     """Which matcher layer found a hit, cheapest first."""
 

@@ -154,6 +154,16 @@ class PhraseRule(_Strict):
         return " / ".join(self.wording)
 
 
+class SoundAlike(_Strict):
+    """Short wordings (exact pinyin otherwise) may have syllables differing by one sound of a group."""
+
+    families: list[RuleFamily] = []
+    min_syllables: int = Field(3, ge=2)  # shorter wordings stay exact
+    max_differing: int = Field(1, ge=0)  # syllables of one wording that may differ
+    initials: list[list[str]] = []
+    finals: list[list[str]] = []
+
+
 class MatcherThresholds(_Strict):
     min_score_long: float = Field(0.78, gt=0, le=1)
     min_score_medium: float = Field(0.85, gt=0, le=1)
@@ -168,6 +178,7 @@ class MatcherThresholds(_Strict):
     classifier_families: list[RuleFamily] = [RuleFamily.FORBIDDEN, RuleFamily.COURTESY, RuleFamily.PHONE]
     classifier_min_chars: int = Field(6, ge=1)
     fillers: list[str] = []
+    sound_alike: SoundAlike | None = None
 
 
 class CitizenAbuse(_Strict):
@@ -380,6 +391,9 @@ class TelephoneRules(_Strict):
     # phone phrases that show a call by themselves: staff alone at the window saying one are on a call
     # even when its opening line was not heard as one
     context_rules: list[str] = []
+    # a line's first word, one character read like an answer cue (toneless), unless the next word is one of these
+    answer_cue_by_sound: bool = False
+    answer_cue_not_before: list[str] = []
 
     @field_validator("answer_cues")
     @classmethod

@@ -20,13 +20,14 @@ from typing import Sequence
 import numpy as np
 
 from models.domain import MatchMethod, Role, RuleFamily, RuleHit, Utterance
-from models.rulebook import SLOT, Rulebook
+from models.rulebook import SLOT, Rulebook, SoundAlike as SoundAlikeTable
 from nlp.align import Alignment, Template, align, make_template
 from nlp.clauses import clause_windows, is_one_clause_wider, quoted
 from nlp.normalize import NormalizedText, TextNormalizer
 from nlp.pinyin import regional_key, syllables
 from nlp.segmenter import WordSegmenter
 from nlp.situations import SituationCueFinder
+from nlp.sound_alike import SoundAlike
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class MatcherOptions:
     weight_distinctive_syllables: bool = True  # errors on a rule's own words cost more
     near_miss_margin: float = 0.25  # how far under its threshold a near miss may be
     staff_roles: tuple[Role, ...] = (Role.STAFF, Role.UNKNOWN)
+    sound_alike: SoundAlikeTable | None = None  # short wordings of these families: sound-alike syllables
 
     @classmethod
     def from_rulebook(cls, rulebook: Rulebook, **overrides) -> "MatcherOptions":
@@ -74,6 +76,7 @@ class MatcherOptions:
             classifier_context_min_probability=t.classifier_context_min_probability,
             classifier_families=tuple(RuleFamily(f) for f in t.classifier_families),
             classifier_min_chars=t.classifier_min_chars,
+            sound_alike=t.sound_alike,
         )
         values.update(overrides)
         return cls(**values)
@@ -190,7 +193,8 @@ class PhraseMatcher:
         self._needed = np.asarray(needed, dtype=np.int16)
         self._key_counts = self._incidence.sum(axis=1)
         self._abuse = [self._compile("citizen.abuse", w, is_exempt=False) for w in rulebook.citizen_abuse.wording]
-        self._situations = SituationCueFinder(rulebook, normalizer, self.options.threshold, self.options.max_slot_syllables)
+        self._situations = SituationCueFinder(rulebook, normalizer, self.options.threshold, self.options.max_slot_syllables, segmenter)
+        self._sound_alike, self._sound_alike_templates = self._sound_alike_tier()
 
     # ------------------------------------------------------------------ building
     def _compile(self, rule_id: str, wording: str, is_exempt: bool) -> tuple[Template | None, re.Pattern | None]:
@@ -209,6 +213,17 @@ class PhraseMatcher:
             return None, None
         body = "".join(regex_parts).strip(".{}0123456789,")  # no slot at either end
         return tpl, re.compile(body)
+
+    def _sound_alike_tier(self) -> tuple[SoundAlike | None, list[int]]:
+        """The sound-alike table and the templates it applies to: short, slot-free wordings of its families."""
+        table = self.options.sound_alike
+        if table is None or not table.families or not self.options.use_pinyin:
+            return None, []
+        families = set(table.families)
+        chosen = [i for i, tpl in enumerate(self.templates)
+                  if not tpl.is_exempt and None not in tpl.tokens and self._families[tpl.rule_id] in families
+                  and table.min_syllables <= tpl.fixed_syllables <= self.options.short_max_syllables]
+        return SoundAlike(table.initials, table.finals, table.max_differing), chosen
 
     def _slot_layout(self, wording: str) -> tuple[int, ...]:
         """For each ×× of ``wording``: the index of its slot among the template's slot tokens, or
@@ -411,7 +426,25 @@ class PhraseMatcher:
             old = found.get(tpl.rule_id)
             if old is None or (cand.score, cand.end - cand.start) > (old.score, old.end - old.start):
                 found[tpl.rule_id] = cand
+        self._sound_alikes(prep, found)
         return found
+
+    def _sound_alikes(self, prep: _Prepared, found: dict[str, _Candidate]) -> None:
+        """Short wordings with a syllable heard by one sound off (你算老几 as 你算老气): a weaker tier, at whole words only."""
+        if self._sound_alike is None:
+            return
+        for i in self._sound_alike_templates:
+            tpl = self.templates[i]
+            if tpl.rule_id in found:
+                continue
+            n = tpl.fixed_syllables
+            floor = 1.0 - self._sound_alike.max_differing * self.options.regional_substitution_cost / n
+            for start, end, differing in self._sound_alike.find(tpl.tokens, prep.syl):
+                score = 1.0 - differing * self.options.regional_substitution_cost / n
+                cand = _Candidate(tpl.rule_id, score, start, end, MatchMethod.REGIONAL, tpl.text, floor)
+                if self._respects_words(prep, cand, tpl):
+                    found[tpl.rule_id] = cand
+                    break
 
     def _respects_words(self, prep: _Prepared, cand: _Candidate, tpl: Template) -> bool:
         """A hit must not start or end inside a word ("问别人去" in "问别人去年…")."""

@@ -25,6 +25,17 @@ def syllable(ch: str) -> str:
     return reading[0][0] if reading and reading[0] else ch
 
 
+@lru_cache(maxsize=5_000)
+def readings(ch: str) -> frozenset[str]:
+    """Every reading of one character with its tone (``为`` → wei2, wei4); the character itself when not Chinese."""
+    if not ("\u3400" <= ch <= "\u9fff"):
+        return frozenset((ch,))
+    from pypinyin import Style, pinyin
+
+    found = pinyin(ch, style=Style.TONE3, heteronym=True, errors="ignore")
+    return frozenset(found[0]) if found and found[0] else frozenset((ch,))
+
+
 def syllables(text: str) -> tuple[str, ...]:
     """Toneless pinyin of each character of an already normalised text."""
     return tuple(syllable(ch) for ch in text)

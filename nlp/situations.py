@@ -8,6 +8,11 @@ no regional merges). Quoted speech does not count. Each finding is a ``RuleHit``
 situation's id (``situation.<name>``), family ``situation`` and ``evidence["strong"]`` 1.0 or 0.0;
 ``scoring.situations`` turns an interaction's cues into the phrase check. A staff cue is looked
 for only in staff (and unknown-role) speech, a citizen cue only in citizen speech.
+
+Telephone (七.2, ``[telephone] answer_cue_by_sound``): a staff line whose first word is one
+character with a reading of a one-character answer cue (syllable and tone) gets a ``TELEPHONE_ANSWER_CUE`` finding: Whisper writes
+the 喂 of a call as 为 (为对，这位群众…). The character must stand as a word of its own (not 为了,
+委托书) and the word after it must not be one of ``answer_cue_not_before`` (为您办好了).
 """
 
 from __future__ import annotations
@@ -15,12 +20,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from models.domain import MatchMethod, Role, RuleFamily, RuleHit, Utterance
+from models.domain import TELEPHONE_ANSWER_CUE, MatchMethod, Role, RuleFamily, RuleHit, Utterance
 from models.rulebook import SLOT, Rulebook
 from nlp.align import Template, align, make_template
 from nlp.clauses import quoted
 from nlp.normalize import NormalizedText, TextNormalizer
-from nlp.pinyin import regional_key, syllables
+from nlp.pinyin import readings, regional_key, syllables
 
 
 
@@ -41,10 +46,12 @@ class SituationCueFinder:
         threshold: the alignment score a cue of ``n`` fixed syllables must reach (the matcher's
             ``MatcherOptions.threshold``).
         max_slot_syllables: how much a ×× in a cue absorbs.
+        segmenter: the matcher's word segmenter (``nlp.segmenter``); without it no answer cue is read by sound.
     """
 
-    def __init__(self, rulebook: Rulebook, normalizer: TextNormalizer, threshold, max_slot_syllables: int = 12):
+    def __init__(self, rulebook: Rulebook, normalizer: TextNormalizer, threshold, max_slot_syllables: int = 12, segmenter=None):
         self.rulebook = rulebook
+        self.segmenter = segmenter
         self.normalizer = normalizer
         self.threshold = threshold
         self.max_slot_syllables = max_slot_syllables
@@ -89,12 +96,27 @@ class SituationCueFinder:
             old = best.get(cue.situation_id)
             if old is None or key > (old[0], old[1]):
                 best[cue.situation_id] = (cue.strong, *found)
-        hits = []
+        hits = [] if side == "citizen" else self._answer_cue(norm)
         for situation_id, (strong, score, start, end, method) in sorted(best.items()):
             o_start, o_end = norm.span_to_original(start, end)
             hits.append(RuleHit(situation_id, RuleFamily.SITUATION, score, o_start, o_end, method, self.rulebook.version,
                                 {"strong": 1.0 if strong else 0.0}))
         return hits
+
+    def _answer_cue(self, norm: NormalizedText) -> list[RuleHit]:
+        tel = self.rulebook.telephone
+        if tel is None or not tel.answer_cue_by_sound or self.segmenter is None or not norm.text:
+            return []
+        cues = [self.normalizer.normalize(cue, drop_fillers=False).text for cue in tel.answer_cues]
+        if not any(len(cue) == 1 and readings(cue) & readings(norm.text[0]) for cue in cues):  # same syllable and tone
+            return []
+        if 1 not in self.segmenter.boundaries(norm.text):  # 为了, 委托书: the character is part of a word
+            return []
+        words = self.segmenter.words(norm.text[1:])
+        if words and words[0] in {self.normalizer.normalize(w, drop_fillers=False).text for w in tel.answer_cue_not_before}:
+            return []
+        start, end = norm.span_to_original(0, 1)
+        return [RuleHit(TELEPHONE_ANSWER_CUE, RuleFamily.SITUATION, 1.0, start, end, MatchMethod.PINYIN, self.rulebook.version, {"strong": 1.0})]
 
     def _find(self, cue: _Cue, norm: NormalizedText, syl: tuple[str, ...], reg: tuple[str, ...]) -> tuple[float, int, int, MatchMethod] | None:
         m = cue.exact.search(norm.text)

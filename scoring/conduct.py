@@ -7,8 +7,8 @@ findings; :func:`scoring.score.score_interaction` turns them into explanation li
 
 A call is found from staff lines alone (the caller is not on the window microphones): a line
 that opens a call (a ``phone.greet`` or ``phone.outgoing`` hit, or a line starting with an
-answer cue such as 喂) and the staff lines after it, until the citizen at the counter speaks
-again, staff fall silent for ``call_gap_seconds``, or another call opens. Staff alone at the
+answer cue such as 喂, written or heard by its sound: a ``TELEPHONE_ANSWER_CUE``) and the staff
+lines after it, until the citizen at the counter speaks again, staff fall silent for ``call_gap_seconds``, or another call opens. Staff alone at the
 window whose lines hold a phrase only said on the telephone (``context_rules``, e.g. 请您拨打××窗口
 电话查询一下) are on a call from their first line, when no line was heard as its opening.
 """
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Sequence
 
-from models.domain import Role
+from models.domain import TELEPHONE_ANSWER_CUE, Role
 from models.rulebook import SLOT, Matters, PersonalCallRules, PhoneSituation, Rulebook
 from scoring.segment import FAREWELL_RULE, GREET_RULE, MatchedUtterance
 
@@ -127,6 +127,8 @@ def _opens_call(item: MatchedUtterance, rulebook: Rulebook, in_call: bool) -> bo
         return True
     if in_call:
         return False
+    if any(c.rule_id == TELEPHONE_ANSWER_CUE for c in item.cues):  # 喂 written as 为 (nlp.situations)
+        return True
     norm = normalise(item.utterance.text)
     return any(norm.startswith(normalise(cue)) for cue in tel.answer_cues)
 
@@ -213,8 +215,8 @@ def call_purpose(call: Call, items: Sequence[MatchedUtterance], rulebook: Rulebo
     """What a call is: ``public`` (no citizen at the counter), or, while serving, ``work`` (about the
     citizen's matter), ``excused`` (an urgent call staff explained first, as 二.4 allows) or ``personal``.
 
-    About the matter: a matter word said in the call (after its opening line: a window's name is no
-    matter) and the same word, or a word of the same topic (``[matters]``), at the counter
+    About the matter: a matter word said in the call (outside its greeting: a window's name is no
+    matter; a call answered with 喂 may name the matter in its first line) and the same word, or a word of the same topic (``[matters]``), at the counter
     before it or in the queue ticket's 事项; or a work cue in the call or in staff's last lines
     before it. The topic makes the ticket a second witness of the matter when the ASR mangles
     the citizen's own words (我想办一下营业执照 heard as 云业执政, ticket 企业开办).
@@ -226,7 +228,7 @@ def call_purpose(call: Call, items: Sequence[MatchedUtterance], rulebook: Rulebo
     before = _before(call, items)
     staff_before = [i for i in before if i.by_staff][-rules.excuse_lines:]
     counter_text = "".join(normalise(i.utterance.text) for i in before) + normalise(queue_matter or "")
-    call_text = "".join(normalise(i.utterance.text) for i in call.items[1:])
+    call_text = _call_text(call, rulebook)
     matters = rulebook.matters
     if _same_matter(_matter_words(call_text, rules, matters), _matter_words(counter_text, rules, matters), matters):
         return "work"
@@ -235,6 +237,19 @@ def call_purpose(call: Call, items: Sequence[MatchedUtterance], rulebook: Rulebo
     if any(any(i.has_rule(r) for r in rules.excuse_rules) or find_cue(i.utterance.text, rules.excuse_cues, slot) for i in staff_before):
         return "excused"
     return "personal"
+
+
+def _call_text(call: Call, rulebook: Rulebook) -> str:
+    """What is said on the call, normalised, without the opening phrase (这里是××窗口 names a window)."""
+    tel = rulebook.telephone
+    out = []
+    for item in call.items:
+        text = item.utterance.text
+        if tel is not None:
+            for hit in sorted((h for h in item.hits if h.rule_id in tel.opening_rules), key=lambda h: -h.start):
+                text = text[:hit.start] + "，" + text[hit.end:]
+        out.append(normalise(text))
+    return "".join(out)
 
 
 def _matter_words(norm_text: str, rules: PersonalCallRules, matters: Matters) -> set[str]:

@@ -18,7 +18,7 @@ from _store_support import add_site, factory, load_transcript, rulebook, sqlite_
 from models.db import Flag, FlagKind, Interaction, Utterance
 from scoring.conduct import call_purpose, find_calls, find_cue
 from scoring.score import score_interaction
-from scoring.segment import MatchedUtterance, SegmentOptions, segment_utterances
+from scoring.segment import MatchedUtterance, QueueCallEvent, SegmentOptions, segment_utterances
 
 NAME = "window-b05-conduct.jsonl"
 START = datetime(2026, 3, 2, 9, 0, 0)
@@ -244,3 +244,30 @@ def test_a_call_after_the_counter_greeting_is_while_serving_even_when_the_citize
     [call] = find_calls(segment.items, rulebook)
     assert call.during_service
     assert _found(score_interaction(segment, rulebook)) == [("personal_call", "conduct.personal_call", True)]
+
+
+def _heard(matcher, *lines: tuple[str, str, float]) -> list[MatchedUtterance]:
+    """Lines as the matcher stores them: staff hits, citizen abuse and both sides' cues."""
+    return [replace(i, cues=tuple(matcher.situation_cues(i.utterance))) for i in _said(matcher, *lines)]
+
+
+def test_a_work_call_answered_with_wei_heard_as_wei2_is_a_call_without_its_greeting(lexical_matcher, rulebook):
+    """Whisper base writes the 喂 of a call as 为 (demo seeds 41 and 43, 20 dB, as heard): the line
+    opens a call ([telephone] answer_cue_by_sound) about the citizen's 营业执照, named in its first line."""
+    for call in ("为世营业职照年报的是吗我正在给他办材", "为是营业执照年报的事吗我正在给他办", "为对这位群众的营业执照还差一份材料"):
+        items = _heard(lexical_matcher, ("staff", "您好您今天需要办理什么业务", 0.0), ("citizen", "你好 我想办一下云业执政", 4.9),
+                       ("staff", "这个业务今天就能办结", 10.1), ("staff", call, 15.2), ("citizen", "在哪儿签字", 21.8),
+                       ("staff", "再见请慢走", 29.9))
+        ticket = QueueCallEvent(START, "A004", matter="企业开办")  # the queue's 事项: the citizen's words are lost (云业执政)
+        [segment] = segment_utterances(items, [ticket], SegmentOptions.from_rulebook(rulebook))
+        [found] = find_calls(segment.items, rulebook)
+        assert found.during_service and call_purpose(found, segment.items, rulebook, queue_matter="企业开办") == "work", call
+        assert _found(score_interaction(segment, rulebook)) == [("telephone", "phone.greet", True)], call
+
+
+@pytest.mark.parametrize("text", ["为您办好了，请拿好", "为了方便您，可以网上办", "委托书带了吗", "微信扫一下这个码", "为什么要复印两份呢",
+                                  "位置在您左手边", "为这个事您跑一趟不容易"])
+def test_a_counter_line_that_starts_like_wei_opens_no_call(lexical_matcher, rulebook, text):
+    items = _heard(lexical_matcher, ("staff", "您好，您需要办理什么业务", 0.0), ("citizen", "我来办医保报销", 4.0),
+                   ("staff", text, 8.0), ("staff", "好了，再见，请慢走", 14.0))
+    assert find_calls(items, rulebook) == [], text
