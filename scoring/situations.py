@@ -13,7 +13,11 @@ it). Then:
   utterance, and a flag naming the phrase to use (``scoring.store.recordings``).
 
 Cues alone never make a hit: a single weak cue (a citizen asking whether a copy will do) is not
-enough. Pure domain: no database.
+enough. What staff say on a telephone call (``scoring.conduct.find_calls``) is said to the caller,
+not to the citizen at the counter: its cues are no 七.1 situation (这位群众的营业执照还差一份材料 on a
+work call). A situation whose rulebook entry says ``call_explains`` (staff leaving the counter) is
+shown only by its phrase in an interaction with a call while serving: the call is the interruption,
+judged by the conduct checks (a personal call, 二.4). Pure domain: no database.
 """
 
 from __future__ import annotations
@@ -66,26 +70,24 @@ def find_situations(segment: Segment, rulebook: Rulebook, *, window_name: str | 
     ticket_topics, window_topics = matter_topics(ticket, rulebook.matters), matter_topics(window_name, rulebook.matters)
     elsewhere = ticket if ticket_topics and window_topics and not ticket_topics & window_topics else None
     calls = find_calls(items, rulebook)
-    # what staff say on the telephone is said to the caller: no cue of a situation at the counter
-    on_call = {id(i) for c in calls for i in c.items}
-    counter = [i for i in items if id(i) not in on_call]
-    served_call = any(c.during_service for c in calls)
+    on_call = {i.seq for call in calls for i in call.items}
+    served_call = any(call.during_service for call in calls)
     found = []
     for rule in rulebook.situational_rules:
         if rule.detect.call_explains and served_call:
             # a call while serving is the interruption, judged by the conduct checks (二.4, 七.2):
-            # only the phrase said shows this situation then
-            finding = _finding(rule, [], None, said_in=counter)
+            # only the phrase said shows this situation then, no cue or silence
+            finding = _finding(rule, [], None, said_in=items)
         else:
-            finding = _finding(rule, counter, elsewhere)
+            finding = _finding(rule, items, elsewhere, on_call)
         if finding is not None:
             found.append(finding)
     return found
 
 
 def _finding(rule: PhraseRule, items: list[MatchedUtterance], elsewhere: str | None = None,
-             said_in: list[MatchedUtterance] | None = None) -> SituationFinding | None:
-    """The situation of ``rule`` from the cues in ``items``; its phrase looked for in ``said_in`` (default ``items``)."""
+             on_call: frozenset[int] | set[int] = frozenset(), said_in: list[MatchedUtterance] | None = None) -> SituationFinding | None:
+    """The situation of ``rule`` from the cues in ``items`` (none of ``on_call``); its phrase looked for in ``said_in`` (default ``items``)."""
     detect = rule.detect
     evidence = 0.0
     queue_matter = elsewhere if detect.queue_weight is not None else None
@@ -94,7 +96,7 @@ def _finding(rule: PhraseRule, items: list[MatchedUtterance], elsewhere: str | N
     cue_items = []
     for item in items:
         weights = [1.0 if cue.evidence.get("strong", 0.0) >= 0.5 else detect.weak_weight
-                    for cue in item.cues if cue.rule_id == rule.situation_id]
+                    for cue in item.cues if cue.rule_id == rule.situation_id and item.seq not in on_call]
         if weights:
             evidence += max(weights)
             cue_items.append(item)

@@ -18,6 +18,7 @@ from _store_support import add_site, factory, load_transcript, rulebook, sqlite_
 from models.db import Flag, FlagKind, Interaction, Utterance
 from scoring.conduct import call_purpose, find_calls, find_cue
 from scoring.score import score_interaction
+from scoring.situations import find_situations
 from scoring.segment import MatchedUtterance, QueueCallEvent, SegmentOptions, segment_utterances
 
 NAME = "window-b05-conduct.jsonl"
@@ -263,6 +264,8 @@ def test_a_work_call_answered_with_wei_heard_as_wei2_is_a_call_without_its_greet
         [found] = find_calls(segment.items, rulebook)
         assert found.during_service and call_purpose(found, segment.items, rulebook, queue_matter="企业开办") == "work", call
         assert _found(score_interaction(segment, rulebook)) == [("telephone", "phone.greet", True)], call
+        # what is said to the caller is no 七.1 situation at the counter (还差一份材料: materials_invalid)
+        assert find_situations(segment, rulebook) == [], call
 
 
 @pytest.mark.parametrize("text", ["为您办好了，请拿好", "为了方便您，可以网上办", "委托书带了吗", "微信扫一下这个码", "为什么要复印两份呢",
