@@ -197,16 +197,15 @@ def test_a_cover_makes_room_for_every_situation_and_keeps_the_first_of_each_cond
 
 
 def test_a_covered_hall_holds_every_situation_and_an_excused_call_is_the_urgent_leave_said(tmp_path):
-    options = SimOptions(seed=5, size=HallSize(windows=1, interactions=13, days=1), situation_cover=13)
+    options = SimOptions(seed=5, size=HallSize(windows=1, interactions=13, days=1), situation_cover=13, scenarios=("excused_call",))
     truth = generate_hall(tmp_path / "h", options).truth
     from windowqa.demo.simulator.situations import SITUATION_RULES
 
     scenarios = [i.scenario for i in truth.interactions]
     assert set(SITUATION_RULES) <= set(scenarios)
     assert load_truth(tmp_path / "h").options.situation_cover == 13
-    for i in truth.interactions:
-        if i.scenario == "excused_call":  # staff stop serving for an urgent call and say the 七.1.10 phrase
-            assert i.situations == {"courtesy.urgent_leave": True}
+    # staff stop serving for an urgent call and say the 七.1.10 phrase: the situation, said
+    assert truth.interactions[0].scenario == "excused_call" and truth.interactions[0].situations == {"courtesy.urgent_leave": True}
     # a truth written before the cover existed reads as drawn by weight alone
     data = options.as_json()
     del data["situation_cover"]
