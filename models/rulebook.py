@@ -71,6 +71,9 @@ class SituationCues(_Strict):
     silence_weight: float = Field(0.5, gt=0, le=1)
     # queue data: a ticket whose 事项 is another window's matter ([matters]) adds this (None: not used)
     queue_weight: float | None = Field(None, gt=0, le=1)
+    # a telephone call while serving (scoring.conduct) is the interruption itself, judged by the
+    # conduct checks (二.4, 七.2): then only the phrase said shows this situation, no cue or silence
+    call_explains: bool = False
 
     @field_validator("staff", "citizen", "staff_weak", "citizen_weak")
     @classmethod

@@ -15,7 +15,9 @@ it). Then:
 Cues alone never make a hit: a single weak cue (a citizen asking whether a copy will do) is not
 enough. What staff say on a telephone call (``scoring.conduct.find_calls``) is said to the caller,
 not to the citizen at the counter: its cues are no 七.1 situation (这位群众的营业执照还差一份材料 on a
-work call). Pure domain: no database.
+work call). A situation whose rulebook entry says ``call_explains`` (staff leaving the counter) is
+shown only by its phrase in an interaction with a call while serving: the call is the interruption,
+judged by the conduct checks (a personal call, 二.4). Pure domain: no database.
 """
 
 from __future__ import annotations
@@ -67,17 +69,25 @@ def find_situations(segment: Segment, rulebook: Rulebook, *, window_name: str | 
     ticket = segment.queue_call.matter if segment.queue_call else None
     ticket_topics, window_topics = matter_topics(ticket, rulebook.matters), matter_topics(window_name, rulebook.matters)
     elsewhere = ticket if ticket_topics and window_topics and not ticket_topics & window_topics else None
-    on_call = {i.seq for call in find_calls(items, rulebook) for i in call.items}
+    calls = find_calls(items, rulebook)
+    on_call = {i.seq for call in calls for i in call.items}
+    served_call = any(call.during_service for call in calls)
     found = []
     for rule in rulebook.situational_rules:
-        finding = _finding(rule, items, elsewhere, on_call)
+        if rule.detect.call_explains and served_call:
+            # a call while serving is the interruption, judged by the conduct checks (二.4, 七.2):
+            # only the phrase said shows this situation then, no cue or silence
+            finding = _finding(rule, [], None, said_in=items)
+        else:
+            finding = _finding(rule, items, elsewhere, on_call)
         if finding is not None:
             found.append(finding)
     return found
 
 
 def _finding(rule: PhraseRule, items: list[MatchedUtterance], elsewhere: str | None = None,
-             on_call: frozenset[int] | set[int] = frozenset()) -> SituationFinding | None:
+             on_call: frozenset[int] | set[int] = frozenset(), said_in: list[MatchedUtterance] | None = None) -> SituationFinding | None:
+    """The situation of ``rule`` from the cues in ``items`` (none of ``on_call``); its phrase looked for in ``said_in`` (default ``items``)."""
     detect = rule.detect
     evidence = 0.0
     queue_matter = elsewhere if detect.queue_weight is not None else None
@@ -97,7 +107,7 @@ def _finding(rule: PhraseRule, items: list[MatchedUtterance], elsewhere: str | N
             evidence += detect.silence_weight
         else:
             silence_s, silence_at = 0.0, None
-    said = next((i for i in items if i.has_rule(rule.id)), None)
+    said = next((i for i in (items if said_in is None else said_in) if i.has_rule(rule.id)), None)
     if said is None and evidence < detect.min_evidence - 1e-9:
         return None
     anchor = said or (cue_items[0] if cue_items else silence_at) or (items[0] if queue_matter and items else None)

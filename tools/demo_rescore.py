@@ -9,10 +9,14 @@ repeat-visit flags again.
 For measuring a change of scoring.conduct on audio already transcribed. ``--rematch`` first runs
 the current matcher again over the stored transcripts (rule hits, citizen abuse, situation cues;
 hits confirmed against the audio are kept): for measuring a change of nlp without the ASR.
+``--relabel``: the copy's ``truth.json`` gets the 七.1 situations of the conduct scenarios
+(``simulator.conduct.CONDUCT_SITUATIONS``: an excused call is the urgent-leave situation with its
+phrase said), which truths written before that label lack.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from pathlib import Path
@@ -54,12 +58,29 @@ def rematch(session, rulebook, cache_dir: Path) -> int:
     return len(new)
 
 
+def relabel(truth_path: Path) -> int:
+    """Add the conduct scenarios' 七.1 situations to a truth written without them; returns how many interactions changed."""
+    from windowqa.demo.simulator.conduct import CONDUCT_SITUATIONS
+
+    truth = json.loads(truth_path.read_text(encoding="utf-8"))
+    changed = 0
+    for inter in truth["interactions"]:
+        extra = CONDUCT_SITUATIONS.get(inter["scenario"], {})
+        if any(inter.get("situations", {}).get(k) != v for k, v in extra.items()):
+            inter["situations"] = {**inter.get("situations", {}), **extra}
+            changed += 1
+    truth_path.write_text(json.dumps(truth, ensure_ascii=False, indent=1), encoding="utf-8")
+    return changed
+
+
 def main(source: str, target: str, *flags: str) -> None:
     src, out = Path(source), Path(target)
     if out.exists():
         shutil.rmtree(out)
     shutil.copytree(src, out, ignore=shutil.ignore_patterns("audio", "checkins"))
     (out / "audio").mkdir()
+    if "--relabel" in flags:
+        print(f"{out}: truth relabelled on {relabel(out / 'truth.json')} interactions")
     rulebook = load_rulebook()
     factory = open_database(f"sqlite:///{(out / 'windowqa.db').resolve()}")
     with factory() as s, s.begin():

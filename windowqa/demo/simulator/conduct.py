@@ -8,7 +8,8 @@ must not:
   for (二.4) -> ``personal_call``;
 * ``work_call``: a call about the citizen's 营业执照, announced to the citizen (must not count as
   personal); answered with 喂 and no greeting -> ``telephone:phone.greet`` (七.2.1);
-* ``excused_call``: an urgent call that staff excuse first (二.4 allows it) -> nothing;
+* ``excused_call``: an urgent call that staff excuse first (二.4 allows it) -> no conduct flag; the
+  excuse is the 七.1.10 phrase in its situation (staff stop serving for an urgent matter): a strength;
 * ``retort``: staff answer a citizen's insult with abuse (二.7) -> ``retort`` linked to the insult;
   unprovoked (variant ``unprovoked``) -> ``retort`` with no link.
 
@@ -33,6 +34,8 @@ S, C = Role.STAFF, Role.CITIZEN
 # Served scenarios of this module and how often they are drawn (next to scenarios.SCENARIO_WEIGHTS).
 CONDUCT_WEIGHTS = {"personal_call": 4, "work_call": 4, "excused_call": 2, "retort": 4}
 PHONE_CONDUCT_SCENARIOS = ("phone_no_greeting",)
+# The 七.1 situations a conduct scenario holds (rule id -> phrase said), as situations.py's bodies return them.
+CONDUCT_SITUATIONS = {"excused_call": {"courtesy.urgent_leave": True}}
 
 # the staff retorts (each a forbidden.retort line) and a private call's staff lines (nothing of the citizen's matter)
 RETORT_LINES = ("s_retort_01", "s_retort_02", "s_retort_03", "s_retort_04", "s_retort_05")

@@ -36,6 +36,7 @@ from windowqa.demo.simulator.mixing import Clips, hall_noise, mix, mix_mono, wri
 from windowqa.demo.simulator.options import SimOptions
 from windowqa.demo.simulator.recordings import RecordingPlacer, RecordingPlan
 from windowqa.demo.simulator.scenarios import Library
+from windowqa.demo.simulator.situations import SituationCover
 from windowqa.demo.simulator.site_files import write_site_files
 from windowqa.demo.simulator.truth import (
     TRUTH_VERSION,
@@ -130,8 +131,11 @@ def generate_hall(folder: str | Path, options: SimOptions | None = None, *, rule
     truth = _new_truth(options, days, windows, cast)
     _file_substitution(truth, cast, rulebook)
     babble_pool = [clips(line) for line in lib.lines[:: max(1, len(lib.lines) // 40)]]
-    placer = RecordingPlacer(lib, rng, clips, options, truth)
     jobs = [(day, w, half) for day in days for w in range(len(windows)) for half in ("morning", "afternoon")]
+    size = options.size
+    served = sum(n - n_phone for n, n_phone in (_half_day_counts(options, half) for _d, _w, half in jobs))
+    cover = SituationCover(options.seed, served, size.windows * size.interactions * size.days >= options.situation_cover > 0)
+    placer = RecordingPlacer(lib, rng, clips, options, truth, cover)
     if progress:
         from tqdm import tqdm
 
@@ -240,10 +244,9 @@ def _file_substitution(truth: HallTruth, cast: _Cast, rulebook: Rulebook) -> Non
 def _recording_plan(rng: random.Random, options: SimOptions, rulebook: Rulebook, cast: _Cast, truth: HallTruth,
                     day: date, w: int, half: str) -> RecordingPlan | None:
     """One window's half-day: who serves, when the recorder starts, which interactions (None: none)."""
-    size = options.size
     code = truth.windows[w].code
     shift = rulebook.attendance.shift_for(day)
-    n_total = size.interactions // 2 + (size.interactions % 2 if half == "morning" else 0)
+    n_total, n_phone = _half_day_counts(options, half)
     if n_total == 0:
         return None
     server = cast.staff[w]
@@ -252,16 +255,23 @@ def _recording_plan(rng: random.Random, options: SimOptions, rulebook: Rulebook,
     start_clock = (shift.morning_arrive_by if half == "morning" else shift.afternoon_arrive_by)
     started_at = datetime.combine(day, start_clock) + timedelta(minutes=15 + 3 * w)
     rec_id = f"{code}-{day:%Y%m%d}-{'am' if half == 'morning' else 'pm'}"
-    # Telephone calls come in the afternoon (a one-interaction day has only its morning).
-    n_phone = min(options.phone_calls if half == "afternoon" or size.interactions < 2 else 0, n_total)
-    if size.interactions >= 2 and half == "morning":
-        n_phone = 0
     kinds = ["served"] * (n_total - n_phone) + ["phone"] * n_phone
     rng.shuffle(kinds)
     if kinds and kinds[0] == "phone" and len(kinds) > 1:
         kinds[0], kinds[1] = kinds[1], kinds[0]
     path = str(Path(truth.files.audio) / f"{code}_{started_at:%Y%m%dT%H%M%S}.flac")
     return RecordingPlan(rec_id, code, server, kinds, started_at, path)
+
+
+def _half_day_counts(options: SimOptions, half: str) -> tuple[int, int]:
+    """A window's interactions in one half-day, and how many of them are telephone calls."""
+    size = options.size
+    n_total = size.interactions // 2 + (size.interactions % 2 if half == "morning" else 0)
+    # Telephone calls come in the afternoon (a one-interaction day has only its morning).
+    n_phone = min(options.phone_calls if half == "afternoon" or size.interactions < 2 else 0, n_total)
+    if size.interactions >= 2 and half == "morning":
+        n_phone = 0
+    return n_total, n_phone
 
 
 def _simulate_ratings(truth: HallTruth, rng: random.Random, options: SimOptions, rulebook: Rulebook) -> None:

@@ -100,6 +100,9 @@ class SimOptions:
             ``name:variant`` (e.g. ``work_call:no_call_greeting``, ``ordinary:forbidden``; a
             conduct scenario named here gets exactly the variants named). A small hall (the CI demo) then exercises what it
             tests whatever the weights of the library are.
+        situation_cover: a hall of at least this many interactions (windows x interactions x
+            days) holds every 七.1 situation scenario and its look-alike at least once
+            (``situations.SituationCover``); 0: drawn by weight alone.
     """
 
     seed: int = 7
@@ -120,6 +123,7 @@ class SimOptions:
     substitute_pitch_st: float = 0.0
     substitution_filed: bool = True
     scenarios: tuple[str, ...] = ()
+    situation_cover: int = 16
 
     def check_scenarios(self) -> None:
         """Every named scenario exists.
@@ -158,4 +162,6 @@ class SimOptions:
             # truths written before mono recordings existed have no mono fields: the defaults
             **({"mono_turn_pause_s": tuple(data["mono_turn_pause_s"])} if "mono_turn_pause_s" in data else {}),
             **({"scenarios": tuple(data["scenarios"])} if "scenarios" in data else {}),
+            # truths written before the cover drew by weight alone
+            **({} if "situation_cover" in data else {"situation_cover": 0}),
         })

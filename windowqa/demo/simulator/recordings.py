@@ -25,6 +25,7 @@ from windowqa.demo.simulator.scenarios import (
     plan_variants,
     script,
 )
+from windowqa.demo.simulator.situations import SituationCover
 from windowqa.demo.simulator.truth import HallTruth, TruthInteraction, TruthQueueCall, TruthRecording, TruthUtterance
 
 
@@ -65,7 +66,8 @@ class RecordingPlacer:
     same hall; ticket numbers run on per window across recordings.
     """
 
-    def __init__(self, lib: Library, rng: random.Random, clips: Clips, options: SimOptions, truth: HallTruth) -> None:
+    def __init__(self, lib: Library, rng: random.Random, clips: Clips, options: SimOptions, truth: HallTruth,
+                 cover: SituationCover | None = None) -> None:
         self.lib = lib
         self.rng = rng
         self.clips = clips
@@ -74,6 +76,8 @@ class RecordingPlacer:
         self.ticket_counter: dict[str, int] = {}
         # the scenarios the options name, used before any drawn one (served and phone apart)
         self.deck = {kind: [s for s in options.scenarios if s.startswith("phone_") == (kind == "phone")] for kind in ("served", "phone")}
+        # every 七.1 situation and look-alike at least once in a big enough hall (none: drawn by weight alone)
+        self.cover = cover or SituationCover(options.seed, 0, False)
 
     def place(self, plan: RecordingPlan) -> tuple[TruthRecording, Timeline]:
         """Script and place every interaction of ``plan``; the truth gains its lines, interactions and calls.
@@ -93,6 +97,8 @@ class RecordingPlacer:
             drawn = rng.choice(PHONE_SCENARIOS) if kind == "phone" else draw_scenario(rng)
             named = self.deck[kind].pop(0).split(":") if self.deck[kind] else None
             scenario = named[0] if named else drawn
+            if kind == "served":
+                scenario = self.cover.choose(scenario, named=bool(named))
             if kind == "phone":
                 lines = script(self.lib, rng, scenario, [])
             else:

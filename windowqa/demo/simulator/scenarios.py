@@ -240,7 +240,8 @@ def _conduct_script(lib: Library, rng: random.Random, scenario: str, variants: l
     if "no_farewell" not in variants:
         w.say(S, w.pick(S, "any", rule="courtesy.farewell"))
     matter = conduct.WORK_CALL_MATTER if scenario == "work_call" else None
-    return Script(scenario, variants, w.turns, served=True, conduct=expected, matter=matter)
+    return Script(scenario, variants, w.turns, served=True, conduct=expected, matter=matter,
+                  situations=dict(conduct.CONDUCT_SITUATIONS.get(scenario, {})))
 
 
 def _phone_script(lib: Library, rng: random.Random, scenario: str) -> Script:

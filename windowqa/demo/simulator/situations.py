@@ -16,10 +16,12 @@ to keep the two modules free of a cycle.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from typing import Any
 
 from models.domain import Role
+from windowqa.demo.simulator.conduct import CONDUCT_WEIGHTS
 
 S, C = Role.STAFF, Role.CITIZEN
 
@@ -41,6 +43,15 @@ LOOKALIKE_WEIGHTS = {
     "lookalike_priority": 1,
     "lookalike_proxy": 1,
 }
+# What a hall of SimOptions.situation_cover interactions or more holds at least once: every
+# situation and every look-alike (drawn by weight alone, a situation is missing from about half
+# of the 2x8 halls, a look-alike from about three in four).
+COVERED_SCENARIOS = (*SITUATION_RULES, *LOOKALIKE_WEIGHTS)
+# drawn scenarios that give way to a missing covered one first (besides any repeat in the hall)
+COVER_FILLERS = ("ordinary",)
+# scenarios whose first occurrence in a hall never gives way: the other items of issue 15 (calls
+# while serving, retorts) need their positives in the same small halls
+COVER_KEEPS = tuple(CONDUCT_WEIGHTS)
 # Of the situation interactions without a forbidden phrase, the share where staff leave the phrase out.
 NO_PHRASE_SHARE = 0.4
 # Staff away from the counter (staff_called_away): the pauses around the citizen's line, in s.
@@ -49,6 +60,46 @@ AWAY_PAUSE_S = (10.0, 16.0)
 WORKING_PAUSE_S = (6.0, 10.0)
 
 Body = Callable[[Any, bool], dict[str, bool]]
+
+
+class SituationCover:
+    """Makes a hall hold each of :data:`COVERED_SCENARIOS` at least once (``SimOptions.situation_cover``).
+
+    A drawn served scenario gives way to a covered one the hall still lacks when it is a filler
+    (:data:`COVER_FILLERS`) or a repeat of one already in the hall, or when no more served
+    interactions are left than covered scenarios missing. Situations come before look-alikes;
+    the first of each kind of :data:`COVER_KEEPS` gives way only to a situation, so a hall too
+    small for all (a 2x8 hall has 14 served) may lack a look-alike. Which missing one comes from a
+    generator of its own (the hall's generator draws as before; the scripts that follow differ).
+
+    Args:
+        seed: the hall's seed.
+        served: the hall's served interactions in all.
+        active: the hall is big enough to be covered.
+    """
+
+    def __init__(self, seed: int, served: int, active: bool) -> None:
+        on = active and served >= len(COVERED_SCENARIOS)
+        self.situations = list(SITUATION_RULES) if on else []
+        self.lookalikes = list(LOOKALIKE_WEIGHTS) if on else []
+        self.left = served
+        self.seen: set[str] = set()
+        self.rng = random.Random(f"situation-cover-{seed}")
+
+    def choose(self, drawn: str, named: bool = False) -> str:
+        """The scenario of the next served interaction, ``drawn`` by weight (or ``named`` by the options)."""
+        missing = self.situations + self.lookalikes
+        must_situation = self.left <= len(self.situations)
+        must = self.left <= len(missing) and not (drawn in COVER_KEEPS and drawn not in self.seen)
+        self.left -= 1
+        if not named and missing and drawn not in missing and (drawn in COVER_FILLERS or drawn in self.seen or must or must_situation):
+            pool = self.situations or self.lookalikes
+            drawn = pool[self.rng.randrange(len(pool))]
+        self.seen.add(drawn)
+        for pool in (self.situations, self.lookalikes):
+            if drawn in pool:
+                pool.remove(drawn)
+        return drawn
 
 
 def _line(w, speaker: Role, *ids: str, pause: tuple[float, float] = (0.6, 1.4), note: str = "") -> None:
@@ -213,4 +264,4 @@ SITUATION_BODIES: dict[str, Body] = {
     "lookalike_proxy": _lookalike_proxy,
 }
 
-__all__ = ["LOOKALIKE_WEIGHTS", "NO_PHRASE_SHARE", "SITUATION_BODIES", "SITUATION_RULES"]
+__all__ = ["COVERED_SCENARIOS", "LOOKALIKE_WEIGHTS", "NO_PHRASE_SHARE", "SITUATION_BODIES", "SITUATION_RULES", "SituationCover"]
