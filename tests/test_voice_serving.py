@@ -15,6 +15,7 @@ import soundfile as sf
 
 from audio_capture.speakers import VoiceSplitOptions
 from audio_capture.voice import SAMPLE_RATE, build_voice_engine
+from models.domain import Role
 from windowqa.speech.voices import HeardVoice, RecordingVoices, ServingOptions, someone_else_serving
 
 STAFF_1001 = HeardVoice({"1001": 0.89, "1002": 0.83, "1003": 0.85, "1004": 0.88, "9001": 0.61}, 3.0)
@@ -67,3 +68,48 @@ def test_voice_thresholds_come_from_the_settings():
         voice_options({"role": {}})
     with pytest.raises(VoiceSetupError, match="unknown field 'stretch_marign'"):
         voice_options({"roles": {"stretch_marign": 0.1}})
+
+
+class _RecordedWindows:
+    """Replays the window embeddings recorded from a demo hall's segments, in order (the
+    encoder is not under test here; tests/test_voice.py checks it on real audio)."""
+
+    name, embedding_dim, block_s = "dvector", 256, 1.0
+
+    def __init__(self, data, names):
+        self._windows = [(data[f"{n}_starts"] - data[f"{n}_bounds"][0], data[f"{n}_vectors"].astype(np.float32))
+                         for n in names]
+
+    def embed_windows(self, samples, window_s, hop_s):
+        return self._windows.pop(0)
+
+
+def _segment(bounds):
+    from audio_capture.vad import SpeechSegment
+
+    return SpeechSegment(channel=0, start_s=float(bounds[0]), end_s=float(bounds[1]), voiced_ms=0, level_dbfs=-20.0,
+                         floor_dbfs=-60.0)
+
+
+def test_once_a_substitute_is_heard_serving_the_turns_follow_their_voice():
+    """Recorded windows of a mono demo recording with an unfiled substitute (9001 serving where
+    1004 is rostered; tests/data/voice/SOURCES.md). The citizen sounds like 1004 (0.77-0.84)
+    and the substitute like 9001 (0.96): before, the second segment's roles followed 1004's
+    voiceprint, the citizen was staff and two staff lines were the citizen's."""
+    data = np.load(Path(__file__).parent / "data" / "voice" / "demo_mono_b02_substitute_windows.npz")
+    prints = {k.removeprefix("voiceprint_"): data[k] for k in data if k.startswith("voiceprint_")}
+    voices = RecordingVoices(_RecordedWindows(data, ["floater", "turns"]), prints, frozenset({"1004"}),
+                             VoiceSplitOptions(), ServingOptions())
+    first = voices.split(_segment(data["floater_bounds"]), np.zeros(0, np.float32))
+    assert [p.role for p in first] == [Role.STAFF] and first[0].voice.nearest()[0] == "9001"
+    assert voices.on_duty() == {"1004", "9001"}  # 4 s of 9001 serving: at least min_speech_s
+    turns = voices.split(_segment(data["turns_bounds"]), np.zeros(0, np.float32))
+    assert [p.role for p in turns] == [Role.CITIZEN, Role.STAFF, Role.CITIZEN, Role.STAFF, Role.CITIZEN]
+    truth = [(11.63, 12.69), (17.08, 18.29), (19.31, 20.24), (24.18, 25.27)]  # end of a line, start of the next
+    for part, (end, start) in zip(turns[1:], truth):
+        assert end - 0.5 <= part.start_s <= start + 0.5
+    # less than min_speech_s of a voice serving changes nobody's duty
+    short = RecordingVoices(_RecordedWindows(data, ["floater"]), prints, frozenset({"1004"}), VoiceSplitOptions(),
+                            ServingOptions(min_speech_s=5.0))
+    short.split(_segment(data["floater_bounds"]), np.zeros(0, np.float32))
+    assert short.on_duty() == {"1004"}

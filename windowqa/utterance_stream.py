@@ -72,24 +72,70 @@ def _chunks(items: Iterable[HeardUtterance], size: int) -> Iterator[list[HeardUt
         yield chunk
 
 
-def with_roles(items: Iterable[HeardUtterance], classifier: Any | None, *, chunk: int = MATCH_CHUNK) -> Iterator[HeardUtterance]:
+# Two decoded stretches this close (recording seconds) are one stretch of speech cut apart:
+# stretches of one voice-split segment abut (word times can trim them a little), while VAD
+# segments are at least the VAD's hangover apart.
+JOIN_GAP_S = 0.3
+
+
+def with_roles(items: Iterable[HeardUtterance], classifier: Any | None, *, chunk: int = MATCH_CHUNK,
+               join_gap_s: float = JOIN_GAP_S) -> Iterator[HeardUtterance]:
     """Roles of ``unknown``-role (mono) utterances decided from their content.
+
+    A stretch the content gives to staff is joined with the staff stretch it abuts (within
+    ``join_gap_s``, same channel): the voice split cut one staff line there because it could
+    not tell whose half it was, and half a line can match what the whole does not (八.1's
+    "这个不是我们窗口的业务" alone, without the referral that follows it).
 
     Args:
         items: the heard utterances.
         classifier: a fitted ``nlp.role.RoleClassifier``; None keeps role ``unknown``, which
             the matcher treats as staff.
         chunk: utterances classified together.
+        join_gap_s: the largest gap between two stretches that are joined.
     """
     if classifier is None:
         yield from items
         return
     from nlp.role import assign_roles
 
+    held: HeardUtterance | None = None  # the last staff stretch, until the next shows it ends there
+    held_by_content = False
     for batch in _chunks(items, chunk):
         roled = assign_roles([item.utterance for item in batch], classifier)
         for item, utterance in zip(batch, roled):
-            yield replace(item, utterance=utterance)
+            by_content = item.utterance.role is Role.UNKNOWN
+            item = replace(item, utterance=utterance)
+            if held is not None and (held_by_content or by_content) and _abut(held.utterance, utterance, join_gap_s):
+                held, held_by_content = _joined(held, item), True  # it holds a stretch the content gave
+                continue
+            if held is not None:
+                yield held
+                held = None
+            if utterance.role is Role.STAFF:
+                held, held_by_content = item, by_content
+            else:
+                yield item
+    if held is not None:
+        yield held
+
+
+def _abut(first: Utterance, second: Utterance, gap_s: float) -> bool:
+    return (first.role is Role.STAFF and second.role is Role.STAFF and first.channel == second.channel
+            and first.source == second.source and -1e-6 <= second.start_s - first.end_s <= gap_s)
+
+
+def _joined(first: HeardUtterance, second: HeardUtterance) -> HeardUtterance:
+    """Two abutting staff stretches as one utterance (text, words, audio and voice)."""
+    a, b = first.utterance, second.utterance
+    weight_a, weight_b = max(a.end_s - a.start_s, 1e-3), max(b.end_s - b.start_s, 1e-3)
+    utterance = replace(
+        a, text=f"{a.text} {b.text}", end_s=b.end_s, words=a.words + b.words,
+        confidence=(a.confidence * weight_a + b.confidence * weight_b) / (weight_a + weight_b),
+        role_confidence=min(a.role_confidence, b.role_confidence))
+    audio = np.concatenate([first.audio, second.audio], axis=-1) \
+        if first.audio is not None and second.audio is not None else None
+    return replace(first, utterance=utterance, audio=audio, voice=first.voice or second.voice)
 
 
 def with_hits(items: Iterable[HeardUtterance], matcher: Matcher, *, chunk: int = MATCH_CHUNK) -> Iterator[HeardUtterance]:

@@ -8,7 +8,9 @@ voiceprints, never at import) gives the speech pipeline, per recording, a
   (:func:`audio_capture.speakers.split_by_voice`) and each stretch is labelled staff or
   citizen by the voiceprints of the staff rostered at the window that day; ``unknown``
   stretches are left to the content (``nlp.role``). A stretch whose nearest voiceprint among
-  all enrolled staff is clearly another staff member's is staff too (their words count);
+  all enrolled staff is clearly another staff member's is staff too (their words count), and
+  once that voice has served long enough in the recording, later segments are labelled by
+  its voiceprint as well (:meth:`RecordingVoices.on_duty`);
 * on a stereo recording each staff-channel utterance is embedded once.
 
 Every staff stretch or utterance carries a :class:`HeardVoice` (its similarity to every
@@ -145,11 +147,20 @@ class RecordingVoices:
     serving: ServingOptions
     # best staff-stretch similarity heard so far in this recording (the split's ``staff_best``)
     heard: dict[str, float] = field(default_factory=lambda: {"staff_best": float("-inf")}, compare=False)
+    # speech (s) of each enrolled voice not on duty heard serving (``someone_else_serving``) so far
+    serving_s: dict[str, float] = field(default_factory=dict, compare=False)
+
+    def on_duty(self) -> frozenset[str]:
+        """The rostered staff, and whoever has been heard serving in their place long enough
+        (``ServingOptions.min_speech_s``): the staff side of later segments is labelled by
+        their voiceprint too, not by a rostered voiceprint that a citizen may resemble more."""
+        heard = {k for k, s in self.serving_s.items() if s >= self.serving.min_speech_s}
+        return frozenset(self.rostered) | heard
 
     def split(self, segment: SpeechSegment, samples: np.ndarray) -> list[VoicePart]:
         """The stretches of one mono segment with their roles (times on the recording's clock).
 
-        Stretches are labelled by the rostered staff's voiceprints first. When a voice of the
+        Stretches are labelled by the voiceprints of the staff on duty (:meth:`on_duty`) first. When a voice of the
         segment is clearly another enrolled staff member's and none is clearly the rostered
         one's, that voice is the staff side (someone else serving) and the rest are citizens.
         Only staff stretches carry their voice (a citizen's never counts for who is serving).
@@ -157,7 +168,8 @@ class RecordingVoices:
         o = self.split_options
         starts, vectors = self.engine.embed_windows(samples, o.window_s, o.hop_s)
         starts = np.asarray(starts, np.float64) + segment.start_s
-        rostered = {k: v for k, v in self.voiceprints.items() if k in self.rostered}
+        on_duty = self.on_duty()
+        rostered = {k: v for k, v in self.voiceprints.items() if k in on_duty}
         result = split_by_voice(starts, vectors, o.window_s, segment.start_s, segment.end_s, rostered, o.change, o.roles,
                                 self.heard["staff_best"])
         self.heard["staff_best"] = result.staff_best
@@ -170,12 +182,14 @@ class RecordingVoices:
             if hi - lo >= self.serving.min_utterance_s and len(starts):
                 vector = stretch_embedding(starts, vectors, o.window_s, lo, hi)
                 voice = HeardVoice(_similarities(vector, self.voiceprints), hi - lo)
-            turns.append((lo, hi, label, voice, other_staff(voice, self.rostered, self.serving) if voice else None))
-        someone_else = someone_else_serving([t[3] for t in turns], self.rostered, self.serving)
+            turns.append((lo, hi, label, voice, other_staff(voice, on_duty, self.serving) if voice else None))
+        someone_else = someone_else_serving([t[3] for t in turns], on_duty, self.serving)
         parts = []
         for lo, hi, label, voice, other in turns:
             if someone_else:  # too short to tell (no voice): the content decides
                 role = Role.STAFF if other else Role.CITIZEN if voice is not None else Role.UNKNOWN
+                if other:
+                    self.serving_s[other] = self.serving_s.get(other, 0.0) + hi - lo
             else:
                 role = _ROLES[label]
             parts.append(VoicePart(lo, hi, role, voice if role is Role.STAFF else None))
