@@ -394,6 +394,8 @@ class TelephoneRules(_Strict):
     # a line's first word, one character read like an answer cue (toneless), unless the next word is one of these
     answer_cue_by_sound: bool = False
     answer_cue_not_before: list[str] = []
+    # ... except when the rest of the line starts with one of these (喂，您说的是… heard as 为您说的是…)
+    answer_cue_to_caller: list[str] = []
 
     @field_validator("answer_cues")
     @classmethod

@@ -12,7 +12,8 @@ for only in staff (and unknown-role) speech, a citizen cue only in citizen speec
 Telephone (七.2, ``[telephone] answer_cue_by_sound``): a staff line whose first word is one
 character with a reading of a one-character answer cue (syllable and tone) gets a ``TELEPHONE_ANSWER_CUE`` finding: Whisper writes
 the 喂 of a call as 为 (为对，这位群众…). The character must stand as a word of its own (not 为了,
-委托书) and the word after it must not be one of ``answer_cue_not_before`` (为您办好了).
+委托书) and the word after it must not be one of ``answer_cue_not_before`` (为您办好了), unless the
+line goes on as words to the caller (``answer_cue_to_caller``: 为您说的是… is 喂，您说的是…).
 """
 
 from __future__ import annotations
@@ -113,7 +114,9 @@ class SituationCueFinder:
         if 1 not in self.segmenter.boundaries(norm.text):  # 为了, 委托书: the character is part of a word
             return []
         words = self.segmenter.words(norm.text[1:])
-        if words and words[0] in {self.normalizer.normalize(w, drop_fillers=False).text for w in tel.answer_cue_not_before}:
+        to_caller = (self.normalizer.normalize(w, drop_fillers=False).text for w in tel.answer_cue_to_caller)
+        if (words and words[0] in {self.normalizer.normalize(w, drop_fillers=False).text for w in tel.answer_cue_not_before}
+                and not any(norm.text[1:].startswith(w) for w in to_caller if w)):
             return []
         start, end = norm.span_to_original(0, 1)
         return [RuleHit(TELEPHONE_ANSWER_CUE, RuleFamily.SITUATION, 1.0, start, end, MatchMethod.PINYIN, self.rulebook.version, {"strong": 1.0})]

@@ -268,8 +268,21 @@ def test_a_work_call_answered_with_wei_heard_as_wei2_is_a_call_without_its_greet
         assert find_situations(segment, rulebook) == [], call
 
 
+def test_a_work_call_answered_wei_nin_heard_as_for_you_is_a_call_without_its_greeting(lexical_matcher, rulebook):
+    """Demo seed 45 (20 and 10 dB, as heard): 喂，您说的是… written 为您说的是…. 为您 is "for you" before
+    what staff do for the citizen (为您办理), but 您说 addresses the caller ([telephone] answer_cue_to_caller)."""
+    items = _heard(lexical_matcher, ("staff", "您好，请坐，您需要办理什么业务", 118.5), ("citizen", "你好，我想办一下营业执照", 124.5),
+                   ("staff", "系统正在升级，可能要慢一点，您别着急", 129.0), ("staff", "为您说的是营业执照年报的事吧", 136.5),
+                   ("citizen", "在哪儿签字", 142.0), ("staff", "您留一个手机号，办好了会给您发短信", 144.6), ("staff", "再见，请慢走", 150.0))
+    [segment] = segment_utterances(items, [QueueCallEvent(START, "A004", matter="企业开办")], SegmentOptions.from_rulebook(rulebook))
+    [found] = find_calls(segment.items, rulebook)
+    assert found.during_service and call_purpose(found, segment.items, rulebook, queue_matter="企业开办") == "work"
+    assert _found(score_interaction(segment, rulebook)) == [("telephone", "phone.greet", True)]
+
+
 @pytest.mark.parametrize("text", ["为您办好了，请拿好", "为了方便您，可以网上办", "委托书带了吗", "微信扫一下这个码", "为什么要复印两份呢",
-                                  "位置在您左手边", "为这个事您跑一趟不容易"])
+                                  "位置在您左手边", "为这个事您跑一趟不容易", "为您办理一下退休手续", "为您查一下进度",
+                                  "为您说明一下要带的材料", "为您说一下流程", "为您服务是我们应该做的"])
 def test_a_counter_line_that_starts_like_wei_opens_no_call(lexical_matcher, rulebook, text):
     items = _heard(lexical_matcher, ("staff", "您好，您需要办理什么业务", 0.0), ("citizen", "我来办医保报销", 4.0),
                    ("staff", text, 8.0), ("staff", "好了，再见，请慢走", 14.0))

@@ -175,6 +175,28 @@ def test_named_scenarios_come_first_and_tickets_say_the_matter(tmp_path):
         generate_hall(tmp_path / "bad", SimOptions(size=HallSize(windows=1, interactions=1, days=1), scenarios=("no_such",)))
 
 
+def test_demo_command_names_an_unknown_scenario_or_variant_before_replacing_the_folder(tmp_path, monkeypatch):
+    """``windowqa demo --scenario`` (repeatable): a name or variant outside the library stops the command
+    with the name and the known ones, before anything is simulated or the demo folder replaced."""
+    from typer.testing import CliRunner
+
+    from windowqa.cli import app
+
+    monkeypatch.setenv("WINDOWQA_DATA_DIR", str(tmp_path / "data"))
+    folder = tmp_path / "demo"
+    folder.mkdir()
+    (folder / "keep.txt").write_text("last run", encoding="utf-8")
+    base = ["demo", "--no-serve", "--dir", str(folder), "--size", "1x8", "--phone-calls", "3"]
+    result = CliRunner().invoke(app, [*base, "--scenario", "work_call:no_call_greeting", "--scenario", "phone_no_such",
+                                      "--scenario", "phone_no_greeting"])
+    assert result.exit_code == 2, result.output
+    assert "unknown scenario(s) ['phone_no_such']" in result.output and "phone_wrong_number" in result.output
+    result = CliRunner().invoke(app, [*base, "--scenario", "work_call:no_greeting_on_call"])
+    assert result.exit_code == 2 and "unknown variant in scenario(s) ['work_call:no_greeting_on_call']" in result.output
+    assert "no_call_greeting" in result.output
+    assert [p.name for p in folder.iterdir()] == ["keep.txt"]
+
+
 def test_a_cover_makes_room_for_every_situation_and_keeps_the_first_of_each_conduct_scenario():
     """SituationCover (issue 15, item 4): drawn by weight alone a 2x8 hall lacks a given situation about
     half of the time; covered, it holds all six, the look-alikes where room is left, and the first

@@ -36,6 +36,8 @@ def demo(
     voice: bool = typer.Option(True, "--voice/--no-voice", help="With --mono: roles by voice (then content); --no-voice: by content alone."),
     substitute_pitch_st: Optional[float] = typer.Option(None, "--substitute-pitch-st", help="The substitute's voice, semitones above the bank's staff voice (default 4 with --mono, so voiceprints can tell them apart; 0 otherwise)."),
     unfiled_substitute: bool = typer.Option(False, "--unfiled-substitute", help="The substitute serves without a filing (备案) in the site file."),
+    scenarios: Optional[list[str]] = typer.Option(None, "--scenario", help="A scenario the hall must hold (repeatable; NAME or NAME:VARIANT, e.g. work_call:no_call_greeting, phone_no_greeting), used in the order given before any is drawn."),
+    phone_calls: int = typer.Option(1, "--phone-calls", min=0, max=30, help="Telephone calls per window per day (in the afternoon, part of the interactions)."),
     review: bool = typer.Option(False, "--review", help="Then play an inspector: draw a sample, review it with the ground truth, retrain."),
     review_only: bool = typer.Option(False, "--review-only", help="Review the demo folder's last run (as --review); simulate nothing."),
     review_share: float = typer.Option(0.2, "--review-share", min=0.01, max=1.0, help="Part of each staff member's interactions the inspector reviews."),
@@ -60,7 +62,8 @@ def demo(
     try:
         pitch = substitute_pitch_st if substitute_pitch_st is not None else (4.0 if mono else 0.0)
         sim = SimOptions(seed=seed, size=HallSize.parse(size), snr_db=snr_db, mono=mono, substitute_pitch_st=pitch,
-                         substitution_filed=not unfiled_substitute)
+                         substitution_filed=not unfiled_substitute, scenarios=tuple(scenarios or ()), phone_calls=phone_calls)
+        sim.check_scenarios()  # before the demo folder is replaced
     except SimulationError as exc:
         fail(str(exc))
     folder = (folder or settings.data_dir / "demo").expanduser()

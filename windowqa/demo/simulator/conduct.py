@@ -34,6 +34,8 @@ S, C = Role.STAFF, Role.CITIZEN
 # Served scenarios of this module and how often they are drawn (next to scenarios.SCENARIO_WEIGHTS).
 CONDUCT_WEIGHTS = {"personal_call": 4, "work_call": 4, "excused_call": 2, "retort": 4}
 PHONE_CONDUCT_SCENARIOS = ("phone_no_greeting",)
+# the variants of the conduct scenarios (draw_conduct_variants), which a named one may carry
+CONDUCT_VARIANTS = ("no_call_greeting", "unprovoked")
 # The 七.1 situations a conduct scenario holds (rule id -> phrase said), as situations.py's bodies return them.
 CONDUCT_SITUATIONS = {"excused_call": {"courtesy.urgent_leave": True}}
 

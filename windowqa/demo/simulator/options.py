@@ -126,16 +126,21 @@ class SimOptions:
     situation_cover: int = 16
 
     def check_scenarios(self) -> None:
-        """Every named scenario exists.
+        """Every named scenario and variant exists.
 
         Raises:
-            SimulationError: an unknown scenario name.
+            SimulationError: an unknown scenario or variant name.
         """
-        from windowqa.demo.simulator.scenarios import PHONE_SCENARIOS, SCENARIO_WEIGHTS
+        from windowqa.demo.simulator.scenarios import NAMED_VARIANTS, PHONE_SCENARIOS, SCENARIO_WEIGHTS
 
-        unknown = [s for s in self.scenarios if s.split(":", 1)[0] not in (*SCENARIO_WEIGHTS, *PHONE_SCENARIOS)]
+        names = (*SCENARIO_WEIGHTS, *PHONE_SCENARIOS)
+        unknown = [s for s in self.scenarios if s.split(":", 1)[0] not in names]
         if unknown:
-            raise SimulationError(f"unknown scenario(s) {unknown}: expected names of the scenario library")
+            raise SimulationError(f"unknown scenario(s) {unknown}: expected one of {', '.join(names)} (optionally :variant)")
+        # a mistyped variant would silently give the scenario's other form
+        odd = [s for s in self.scenarios if any(v not in NAMED_VARIANTS for v in s.split(":")[1:])]
+        if odd:
+            raise SimulationError(f"unknown variant in scenario(s) {odd}: expected one of {', '.join(NAMED_VARIANTS)}")
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -59,6 +59,8 @@ SCENARIO_WEIGHTS = {
     **LOOKALIKE_WEIGHTS,  # 七.1 look-alikes (situations.py)
 }
 PHONE_SCENARIOS = ("phone_incoming", "phone_transfer", "phone_wrong_number", "phone_outgoing", *conduct.PHONE_CONDUCT_SCENARIOS)
+# variants a scenario named in SimOptions.scenarios may carry (``name:variant``)
+NAMED_VARIANTS = ("forbidden", "no_greeting", "no_farewell", *conduct.CONDUCT_VARIANTS)
 
 S, C = Role.STAFF, Role.CITIZEN
 
