@@ -24,11 +24,11 @@ demo: setup
 	$(WINDOWQA) demo
 
 # The suite on two test processes (pytest-xdist): a module's tests stay on one worker, longest
-# modules first, the Celery tests one at a time (tests/conftest.py). `make test PYTEST_WORKERS=0`
+# modules first, the Celery modules one unit (tests/conftest.py). `make test PYTEST_WORKERS=0`
 # runs it in one process.
 PYTEST_WORKERS ?= 2
 test: setup
-	$(VENV)/bin/pytest -q --durations=30 -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+	$(VENV)/bin/pytest -q --durations=30 -n $(PYTEST_WORKERS) --dist loadfile
 
 # Benchmarks (not tests): each prints its figures; see README "Measured".
 bench: setup

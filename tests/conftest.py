@@ -1,6 +1,6 @@
 """Shared fixtures: paths to the small real data in tests/data, and engines built once.
 
-``make test`` runs the suite on two processes (pytest-xdist ``-n 2 --dist loadgroup``): each worker
+``make test`` runs the suite on two processes (pytest-xdist ``-n 2 --dist loadfile``): each worker
 (``gw0``, ``gw1``) has its own tmp folders, Redis database and PostgreSQL schemas; what a suite builds
 once (the trained classifier, the Whisper model files) is built by the first worker under a file
 lock and read by the other.
@@ -19,10 +19,10 @@ DATA = Path(__file__).parent / "data"
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1", ... under pytest-xdist; "" in one process
 
 # Test modules in the order a worker should start them (longest first), so the last ones to run
-# are short and both workers finish together; measured with --durations=0 (see Makefile). A
-# module missing here runs after these, in collection order.
+# are short and both workers finish together; from a serial run's --durations. A module missing
+# here runs after these, in collection order.
 HEAVY_FIRST = (
-    "celery",  # the `redis` tests: Celery worker processes with Whisper, one at a time (see below)
+    "celery",
     "test_demo_e2e",
     "test_voice_ingest",
     "test_dashboard_browser_walk",
@@ -34,29 +34,47 @@ HEAVY_FIRST = (
     "test_asr_cli",
     "test_nlp_retrain",
     "test_attendance_store",
-    "test_live_alerts",
     "test_audio_live",
 )
+# The modules of the `redis` tests (Celery worker processes running Whisper): one group, on one
+# worker, one test at a time; two of them at once on two cores break the live test's 60 s bound.
+CELERY_MODULES = ("test_queue_ingest", "test_live_alerts", "test_jobs")
 
 
-def _xdist_group(item: pytest.Item) -> str:
-    """A module's tests stay on one worker (its module fixtures are built once); the tests that
-    start Celery workers with Whisper share one group, so they never run beside each other: two
-    of them at once on two cores would break the live test's latency bound."""
-    if item.get_closest_marker("redis"):
-        return "celery"
-    return item.path.stem
+def _group(path: str) -> str:
+    """The unit a worker gets (``--dist loadfile``): a module, its module fixtures built once; or
+    all the Celery modules together."""
+    stem = Path(path).stem
+    return "celery" if stem in CELERY_MODULES else path
 
 
-@pytest.hookimpl(tryfirst=True)
+def _rank(path: str) -> int:
+    group = _group(path)
+    name = group if group == "celery" else Path(path).stem
+    return HEAVY_FIRST.index(name) if name in HEAVY_FIRST else len(HEAVY_FIRST)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadfile`` with the Celery modules as one unit. (xdist's own ``loadgroup`` marks are
+    ignored under pytest 9.2: pytest-dev/pytest-xdist#1386.)"""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleGroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _group(nodeid.split("::", 1)[0])
+
+    config.option.loadscopereorder = False  # keep the collection's order: longest first (below)
+    return ModuleGroupScheduling(config, log)
+
+
 def pytest_collection_modifyitems(config, items):
-    if not WORKER:
-        return  # one process: the suite runs in its files' order
-    for item in items:
-        if not item.get_closest_marker("xdist_group"):
-            item.add_marker(pytest.mark.xdist_group(_xdist_group(item)))
-    rank = {name: i for i, name in enumerate(HEAVY_FIRST)}
-    items.sort(key=lambda item: rank.get(_xdist_group(item), len(rank)))  # stable: same order on every worker
+    stray = {item.path.name for item in items if item.get_closest_marker("redis") and item.path.stem not in CELERY_MODULES}
+    if stray:
+        raise pytest.UsageError(f"`redis` tests outside CELERY_MODULES (tests/conftest.py): {sorted(stray)}")
+    if WORKER:  # every worker sorts alike: the scheduler hands out modules in this order
+        items.sort(key=lambda item: _rank(item.nodeid.split("::", 1)[0]))
 
 
 @contextmanager
