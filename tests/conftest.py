@@ -54,6 +54,7 @@ def _rank(path: str) -> int:
     return HEAVY_FIRST.index(name) if name in HEAVY_FIRST else len(HEAVY_FIRST)
 
 
+@pytest.hookimpl(optionalhook=True)  # a run without pytest-xdist (-p no:xdist) has no such hook
 def pytest_xdist_make_scheduler(config, log):
     """``--dist loadfile`` with the Celery modules as one unit. (xdist's own ``loadgroup`` marks are
     ignored under pytest 9.2: pytest-dev/pytest-xdist#1386.)"""
