@@ -23,8 +23,12 @@ setup: $(STAMP)
 demo: setup
 	$(WINDOWQA) demo
 
+# The suite on two test processes (pytest-xdist): a module's tests stay on one worker, longest
+# modules first, the Celery modules one unit (tests/conftest.py). `make test PYTEST_WORKERS=0`
+# runs it in one process.
+PYTEST_WORKERS ?= 2
 test: setup
-	$(VENV)/bin/pytest -q --durations=30
+	$(VENV)/bin/pytest -q --durations=30 -n $(PYTEST_WORKERS) --dist loadfile
 
 # Benchmarks (not tests): each prints its figures; see README "Measured".
 bench: setup

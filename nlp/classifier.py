@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -185,7 +186,7 @@ def load_or_train_classifier(rulebook, normalizer, cache_dir: Path | None = None
     classifier = PhraseClassifier().fit(texts, labels)
     classifier.version_ = f"shipped-{digest}"  # what hits record: the corpus, rulebook and code it was trained from
     if cached is not None:
-        tmp = cached.with_suffix(".tmp")
+        tmp = cached.with_name(f".{cached.stem}.{os.getpid()}.tmp")  # two processes training at once never share it
         try:
             cached.parent.mkdir(parents=True, exist_ok=True)
             joblib.dump(classifier, tmp)

@@ -44,7 +44,7 @@ def pg_url():
     """A URL to a fresh, empty schema on the test PostgreSQL server; dropped afterwards."""
     base = _pg_url_or_fail()
     base = base.replace("postgresql://", "postgresql+psycopg://", 1) if base.startswith("postgresql://") else base
-    schema = "t_" + uuid.uuid4().hex[:12]
+    schema = f"t_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{uuid.uuid4().hex[:12]}"  # the worker's name helps read a leftover
     try:
         admin = create_engine(base)
         with admin.begin() as c:
