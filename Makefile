@@ -23,10 +23,10 @@ setup: $(STAMP)
 demo: setup
 	$(WINDOWQA) demo
 
-# The suite on two test processes (pytest-xdist): a module's tests stay on one worker, longest
-# modules first, the Celery modules one unit (tests/conftest.py). `make test PYTEST_WORKERS=0`
-# runs it in one process.
-PYTEST_WORKERS ?= 2
+# The suite in one process by default: on two processes (`make test PYTEST_WORKERS=2`, pytest-xdist)
+# a module's tests stay on one worker, longest modules first, the Celery modules one unit
+# (tests/conftest.py); the killed-worker test once stored one recording differently there (README).
+PYTEST_WORKERS ?= 0
 test: setup
 	$(VENV)/bin/pytest -q --durations=30 -n $(PYTEST_WORKERS) --dist loadfile
 
