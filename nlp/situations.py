@@ -63,6 +63,16 @@ class SituationCueFinder:
                     cue = self._compile(rule.situation_id, wording, strong)
                     if cue is not None:
                         self._cues[side].append(cue)
+        self._answer = self._answer_words()
+
+    def _answer_words(self) -> tuple[list[str], frozenset[str], tuple[str, ...]] | None:
+        """The rulebook's answer cues, the words they must not stand before and the words to a caller, normalised once."""
+        tel = self.rulebook.telephone
+        if tel is None or not tel.answer_cue_by_sound:
+            return None
+        norm = lambda w: self.normalizer.normalize(w, drop_fillers=False).text  # noqa: E731
+        return ([norm(c) for c in tel.answer_cues], frozenset(norm(w) for w in tel.answer_cue_not_before),
+                tuple(w for w in map(norm, tel.answer_cue_to_caller) if w))
 
     def _compile(self, situation_id: str, wording: str, strong: bool) -> _Cue | None:
         parts: list[tuple[str, ...] | None] = []
@@ -105,18 +115,15 @@ class SituationCueFinder:
         return hits
 
     def _answer_cue(self, norm: NormalizedText) -> list[RuleHit]:
-        tel = self.rulebook.telephone
-        if tel is None or not tel.answer_cue_by_sound or self.segmenter is None or not norm.text:
+        if self._answer is None or self.segmenter is None or not norm.text:
             return []
-        cues = [self.normalizer.normalize(cue, drop_fillers=False).text for cue in tel.answer_cues]
+        cues, not_before, to_caller = self._answer
         if not any(len(cue) == 1 and readings(cue) & readings(norm.text[0]) for cue in cues):  # same syllable and tone
             return []
         if 1 not in self.segmenter.boundaries(norm.text):  # 为了, 委托书: the character is part of a word
             return []
         words = self.segmenter.words(norm.text[1:])
-        to_caller = (self.normalizer.normalize(w, drop_fillers=False).text for w in tel.answer_cue_to_caller)
-        if (words and words[0] in {self.normalizer.normalize(w, drop_fillers=False).text for w in tel.answer_cue_not_before}
-                and not any(norm.text[1:].startswith(w) for w in to_caller if w)):
+        if words and words[0] in not_before and not norm.text[1:].startswith(to_caller):
             return []
         start, end = norm.span_to_original(0, 1)
         return [RuleHit(TELEPHONE_ANSWER_CUE, RuleFamily.SITUATION, 1.0, start, end, MatchMethod.PINYIN, self.rulebook.version, {"strong": 1.0})]
