@@ -7,7 +7,6 @@ it reads them from here, and every result records ``Rulebook.version``.
 
 from __future__ import annotations
 
-import enum
 import re
 import tomllib
 from datetime import date, time
@@ -15,41 +14,21 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal, Sequence
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from models.attendance import ApprovalLevel
 from models.domain import RuleFamily
 
-SLOT = "××"
-# The seed writes slots as ××, XX or xx; keep one marker.
-_SLOT_SPELLINGS = re.compile(r"(×\s*×|[xX]{2}|＊＊)")
+from models.rulebook_base import SLOT, RulebookError, Severity, StrictSection, normalise_slots
+from models.rulebook_matcher import MatcherThresholds, SoundAlike  # noqa: F401  (SoundAlike: part of the schema)
+
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _MMDD = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
 
 DEFAULT_RULEBOOK = "wenshang-2021.toml"
 
 
-class RulebookError(ValueError):
-    """A rulebook file that cannot be used; the message names the file, the key and the reason."""
-
-
-class Severity(str, enum.Enum):
-    """A flag's severity level, mildest first; a rulebook's ``[scoring.severity]`` gives each its penalty."""
-
-    MINOR = "minor"
-    MAJOR = "major"
-    SERIOUS = "serious"
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _normalise_slots(text: str) -> str:
-    return _SLOT_SPELLINGS.sub(SLOT, text)
-
-
-class SituationCues(_Strict):
+class SituationCues(StrictSection):
     """How windowqa recognises the situation that calls for a 七.1 phrase (``[rules.detect]``).
 
     Cues are wordings (×× slots allowed) found in what one side says, like the rules' wordings
@@ -78,7 +57,7 @@ class SituationCues(_Strict):
     @field_validator("staff", "citizen", "staff_weak", "citizen_weak")
     @classmethod
     def _clean(cls, values: list[str]) -> list[str]:
-        cleaned = [_normalise_slots(v.strip()) for v in values]
+        cleaned = [normalise_slots(v.strip()) for v in values]
         for v in cleaned:
             if len(v.replace(SLOT, "").strip()) < 2:
                 raise ValueError(f"cue {v!r}: a cue needs at least two characters of fixed text")
@@ -98,7 +77,7 @@ class SituationCues(_Strict):
         return [(c, True) for c in strong] + [(c, False) for c in weak]
 
 
-class PhraseRule(_Strict):
+class PhraseRule(StrictSection):
     """One prescribed or forbidden phrase of sections 七 and 八."""
 
     id: str = Field(pattern=r"^(courtesy|phone|forbidden)\.[a-z_]+$")
@@ -121,7 +100,7 @@ class PhraseRule(_Strict):
     @field_validator("wording", "variants", "exempt")
     @classmethod
     def _clean(cls, values: list[str]) -> list[str]:
-        cleaned = [_normalise_slots(v.strip()) for v in values]
+        cleaned = [normalise_slots(v.strip()) for v in values]
         for v in cleaned:
             if not v.replace(SLOT, "").strip():
                 raise ValueError("a wording needs some fixed text besides slots")
@@ -154,38 +133,11 @@ class PhraseRule(_Strict):
         return " / ".join(self.wording)
 
 
-class SoundAlike(_Strict):
-    """Short wordings (exact pinyin otherwise) may have syllables differing by one sound of a group."""
-
-    families: list[RuleFamily] = []
-    min_syllables: int = Field(3, ge=2)  # shorter wordings stay exact
-    max_differing: int = Field(1, ge=0)  # syllables of one wording that may differ
-    initials: list[list[str]] = []
-    finals: list[list[str]] = []
-
-
-class MatcherThresholds(_Strict):
-    min_score_long: float = Field(0.78, gt=0, le=1)
-    min_score_medium: float = Field(0.85, gt=0, le=1)
-    long_min_syllables: int = Field(8, ge=2)
-    short_max_syllables: int = Field(4, ge=1)
-    regional_substitution_cost: float = Field(0.5, ge=0, le=1)
-    regional_min_score: float = Field(0.85, gt=0, le=1)
-    max_slot_syllables: int = Field(12, ge=1)
-    min_part_syllables: int = Field(2, ge=1)
-    classifier_min_probability: float = Field(0.6, gt=0, le=1)
-    classifier_context_min_probability: float = Field(0.4, ge=0, le=1)
-    classifier_families: list[RuleFamily] = [RuleFamily.FORBIDDEN, RuleFamily.COURTESY, RuleFamily.PHONE]
-    classifier_min_chars: int = Field(6, ge=1)
-    fillers: list[str] = []
-    sound_alike: SoundAlike | None = None
-
-
-class CitizenAbuse(_Strict):
+class CitizenAbuse(StrictSection):
     wording: list[str] = []
 
 
-class ShiftTimes(_Strict):
+class ShiftTimes(StrictSection):
     """The four check times of one season (四.(一).1)."""
 
     morning_arrive_by: time
@@ -208,7 +160,7 @@ class ShiftTimes(_Strict):
         return self
 
 
-class AttendanceRules(_Strict):
+class AttendanceRules(StrictSection):
     checks_per_day: int = Field(4, ge=1)
     summer_start: str
     summer_end: str
@@ -233,7 +185,7 @@ class AttendanceRules(_Strict):
         return self.summer if self.is_summer(day) else self.winter
 
 
-class LeaveApprovalStep(_Strict):
+class LeaveApprovalStep(StrictSection):
     """One level of the leave approval chain and the leaves it decides."""
 
     level: ApprovalLevel
@@ -242,7 +194,7 @@ class LeaveApprovalStep(_Strict):
     from_days: float = Field(0.0, ge=0)
 
 
-class LeaveRules(_Strict):
+class LeaveRules(StrictSection):
     """The leave approval chain (请假制度, 四.(二)): 逐级, one step after the other, lowest first."""
 
     approval_steps: list[LeaveApprovalStep] = Field(min_length=1)
@@ -264,12 +216,12 @@ class LeaveRules(_Strict):
         return next((s.label for s in self.approval_steps if s.level is level), level.value)
 
 
-class PostRules(_Strict):
+class PostRules(StrictSection):
     max_absence_minutes: int = Field(10, ge=1)
     forbid_all_staff_absent: bool = True
 
 
-class RatingRules(_Strict):
+class RatingRules(StrictSection):
     levels: list[str] = Field(min_length=2)
     # the levels counted as 好评 in 好评率 (every report, page and circular reads this; nothing else decides it)
     good: list[str]
@@ -292,7 +244,7 @@ class RatingRules(_Strict):
         return self
 
 
-class ManagementRules(_Strict):
+class ManagementRules(StrictSection):
     """The management figures' rules: how many months a trend shows, the follow-up target and the watch list (约谈)."""
 
     trend_months: int = Field(12, ge=1, le=36)
@@ -310,7 +262,7 @@ class ManagementRules(_Strict):
 BUILT_IN_SEVERITIES = (Severity.MINOR, Severity.MAJOR)
 
 
-class ScoringRules(_Strict):
+class ScoringRules(StrictSection):
     base: float = 100.0
     missing_required_penalty: float = 1.0
     forbidden_penalty: float = 1.0
@@ -350,19 +302,19 @@ class ScoringRules(_Strict):
 
 
 def _cue_list(values: list[str]) -> list[str]:
-    cleaned = [_normalise_slots(v.strip()) for v in values]
+    cleaned = [normalise_slots(v.strip()) for v in values]
     if any(not v.replace(SLOT, "").strip() for v in cleaned):
         raise ValueError("a cue needs some fixed text besides slots")
     return cleaned
 
 
-class RetortRules(_Strict):
+class RetortRules(StrictSection):
     """二.7: the forbidden rule of staff abuse, whose flags carry the citizen abuse before them."""
 
     rule: str = "forbidden.retort"
 
 
-class PhoneSituation(_Strict):
+class PhoneSituation(StrictSection):
     """A telephone situation of 七.2: cues in staff's words on a call and the phrases that meet it."""
 
     name: str = Field(pattern=r"^[a-z_]+$")
@@ -377,7 +329,7 @@ class PhoneSituation(_Strict):
         return _cue_list(values)
 
 
-class TelephoneRules(_Strict):
+class TelephoneRules(StrictSection):
     """七.2: how a call is found in staff's lines and what it requires."""
 
     answer_cues: list[str] = Field(min_length=1)
@@ -407,7 +359,7 @@ class TelephoneRules(_Strict):
         return (self.greeting_rule, self.outgoing_rule)
 
 
-class PersonalCallRules(_Strict):
+class PersonalCallRules(StrictSection):
     """二.4: a call while a citizen is served, not about the citizen's matter."""
 
     severity: Severity = Severity.MAJOR
@@ -427,7 +379,7 @@ class PersonalCallRules(_Strict):
 
 
 
-class Matters(_Strict):
+class Matters(StrictSection):
     """The hall's matters (the queue's 事项, named as its windows are) and the words of each.
 
     A word said and a ticket's 事项 (or a window's name) under one topic are one matter: 营业执照
@@ -454,7 +406,7 @@ class Matters(_Strict):
         return out
 
 
-class RepeatVisitRules(_Strict):
+class RepeatVisitRules(StrictSection):
     """八.3/八.4: the same citizen back for the same matter within ``working_days``."""
 
     working_days: int = Field(5, ge=0)
@@ -462,7 +414,7 @@ class RepeatVisitRules(_Strict):
     weight: float = Field(0.0, ge=0)  # points off the first visit: weight x the severity's multiplier (0: a flag only)
 
 
-class Rulebook(_Strict):
+class Rulebook(StrictSection):
     """The whole code of conduct as checked by windowqa."""
 
     version: str = Field(min_length=1)

@@ -33,7 +33,7 @@ def build_matcher(
         cache_dir: where a trained classifier is kept between runs (None: no cache).
     """
     rulebook = rulebook or load_rulebook()
-    normalizer = TextNormalizer(fillers=rulebook.matcher.fillers)
+    normalizer = TextNormalizer.for_rulebook(rulebook)
     # the rule wordings' clauses, normalised like the text they are looked for in
     clauses = [c for r in rulebook.rules for w in r.templates for c in _CLAUSES.split(w.replace(SLOT, "，"))]
     words = {normalizer.normalize(c, drop_fillers=False).text for c in clauses}

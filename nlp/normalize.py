@@ -11,7 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable
+from typing import Iterable, Mapping
 
 _DIGITS = dict(zip("0123456789", "零一二三四五六七八九"))
 # Characters the ASR swaps both ways (您/你): compare them as one.
@@ -46,9 +46,13 @@ class TextNormalizer:
         fillers: filler words to drop (嗯, 啊, 那个 ...), from the rulebook.
         converter: an ``opencc.OpenCC('t2s')`` instance; built here when None.
         merge_equivalents: compare 您 and 你 as one character.
+        folds: characters the converter keeps because they are Simplified too, to the character
+            meant in speech (著 -> 着), from the rulebook.
+        fold_keeps: words in which a folded character stays (著名, 显著).
     """
 
-    def __init__(self, fillers: Iterable[str] = (), converter=None, merge_equivalents: bool = True):
+    def __init__(self, fillers: Iterable[str] = (), converter=None, merge_equivalents: bool = True,
+                 folds: Mapping[str, str] | None = None, fold_keeps: Iterable[str] = ()):
         if converter is None:
             import opencc
 
@@ -57,7 +61,16 @@ class TextNormalizer:
         self.fillers = tuple(sorted({f for f in fillers if f}, key=len, reverse=True))
         self._filler_re = re.compile("|".join(map(re.escape, self.fillers))) if self.fillers else None
         self.merge_equivalents = merge_equivalents
+        self.folds = dict(folds or {})
+        self.fold_keeps = tuple(sorted({w for w in fold_keeps if w}, key=len, reverse=True))
         self._cache: dict[str, NormalizedText] = {}
+
+    @classmethod
+    def for_rulebook(cls, rulebook, converter=None) -> "TextNormalizer":
+        """The normaliser a rulebook's ``[matcher]`` section describes (fillers, character folds)."""
+        section = rulebook.matcher
+        return cls(fillers=section.fillers, converter=converter, folds=section.char_folds,
+                   fold_keeps=section.char_fold_keeps)
 
     def to_simplified(self, text: str) -> str:
         """Traditional to Simplified, keeping the length when the converter allows it."""
@@ -73,6 +86,7 @@ class TextNormalizer:
             simplified = "".join(self._converter.convert(ch) or ch for ch in text)
             if len(simplified) != len(text):
                 simplified = text
+        simplified = self._folded(simplified)
         chars: list[str] = []
         offsets: list[int] = []
         for i, ch in enumerate(simplified):
@@ -93,6 +107,18 @@ class TextNormalizer:
             self._cache.clear()
         self._cache[key] = result
         return result
+
+    def _folded(self, text: str) -> str:
+        """``folds`` applied outside the ``fold_keeps`` words; the length stays."""
+        if not self.folds or not any(ch in self.folds for ch in text):
+            return text
+        kept = [False] * len(text)
+        for word in self.fold_keeps:
+            start = text.find(word)
+            while start >= 0:
+                kept[start:start + len(word)] = [True] * len(word)
+                start = text.find(word, start + 1)
+        return "".join(ch if k else self.folds.get(ch, ch) for ch, k in zip(text, kept))
 
     def _fold(self, ch: str) -> str:
         if self.merge_equivalents:

@@ -311,7 +311,7 @@ def test_full_disk_for_the_classifier_cache_still_gives_a_classifier(rulebook, s
             fh.write(b"\0" * (2 * 1024 * 1024))
         except OSError:
             pass
-    classifier = load_or_train_classifier(rulebook, TextNormalizer(fillers=rulebook.matcher.fillers), cache_dir=small_disk / "nlp")
+    classifier = load_or_train_classifier(rulebook, TextNormalizer.for_rulebook(rulebook), cache_dir=small_disk / "nlp")
     assert classifier is not None
     leftovers = [p for p in small_disk.rglob("*") if p.is_file() and p != filler]
     assert leftovers == [], leftovers

@@ -110,3 +110,10 @@ def test_context_rules_matters_and_the_repeat_visits_weight_are_validated(tmp_pa
         load_rulebook(_write(tmp_path, _shipped().replace(repeat, repeat.replace("10.0", "-1.0"), 1)))
     with pytest.raises(RulebookError, match=r"a cue needs some fixed text"):
         load_rulebook(_write(tmp_path, _shipped().replace('"户籍" = ["户口"', '"户籍" = [""', 1)))
+
+
+def test_character_folds_are_one_character_each_and_keeps_hold_one(tmp_path):
+    with pytest.raises(RulebookError, match="one character to one"):
+        load_rulebook(_write(tmp_path, _shipped().replace('char_folds = { "著" = "着" }', 'char_folds = { "著" = "着着" }', 1)))
+    with pytest.raises(RulebookError, match="holds no folded character"):
+        load_rulebook(_write(tmp_path, _shipped().replace('char_fold_keeps = [', 'char_fold_keeps = ["名人", ', 1)))

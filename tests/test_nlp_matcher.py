@@ -75,6 +75,17 @@ def test_traditional_and_digits(lexical_matcher):
     assert "forbidden.go_to_leader" in _ids(lexical_matcher.match("有意見找領導去"))
 
 
+def test_zhe_written_as_zhu_is_folded_outside_the_words_that_keep_it(lexical_matcher, rulebook):
+    # 著 is Simplified too, so OpenCC leaves Whisper's 你给我等著 (a retort) as it is
+    hit = _hit(lexical_matcher.match("你给我等著"), "forbidden.retort")
+    assert hit.start == 0 and hit.end == 5
+    norm = lexical_matcher.normalizer.normalize("这个效果很显著，著名的地方，您等著")
+    assert norm.text == "这个效果很显著著名的地方你等着"
+    assert len(norm.offsets) == len(norm.text)
+    assert "forbidden.retort" not in _ids(lexical_matcher.match("他是著名的专家，显著提高了"))
+    assert rulebook.matcher.char_folds == {"著": "着"}
+
+
 def test_regional_tier_is_weaker(lexical_matcher):
     # n/l and in/ing merged: 宁导 for 领导 by an accented speaker or the ASR
     hit = _hit(lexical_matcher.match("有意见找宁导去吧"), "forbidden.go_to_leader")
