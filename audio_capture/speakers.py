@@ -78,6 +78,14 @@ class RoleOptions:
             0.93-0.99. Relative to the recording, so a weak enrolment (low similarities
             throughout) does not make every stretch doubtful. Chosen on the mono demo halls of
             seeds 21-23 and 31-33 (0.10-0.18 alike there; 0.2 keeps citizen lines as staff).
+        staff_bridge_s: a stretch not labelled staff (citizen or ``unknown``) this long or
+            shorter, between two staff stretches of the same voiceprint, is that staff
+            member's too (0: off). On the mono demo halls a false voice change inside one staff
+            line (seed 39) left a short piece of it to the citizen or to the content, so the line
+            was cut and a forbidden phrase in it split and missed. 1 s is one embedding window
+            (``VoiceSplitOptions.window_s``): a stretch no longer has no window wholly inside it,
+            so its own voice is judged from windows that reach into its neighbours. The cost: a
+            real citizen turn this short between two lines of one staff member counts as staff.
     """
 
     staff_min_similarity: float = 0.55
@@ -86,6 +94,7 @@ class RoleOptions:
     min_stretch_s: float = 0.5
     stretch_margin: float = 0.2
     recording_margin: float = 0.15
+    staff_bridge_s: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -297,6 +306,25 @@ def merge_same_role(stretches: tuple[VoiceStretch, ...]) -> tuple[VoiceStretch, 
     return tuple(merged)
 
 
+def bridge_staff(stretches: tuple[VoiceStretch, ...], max_s: float) -> tuple[VoiceStretch, ...]:
+    """Short non-staff stretches between two staff stretches of the same voiceprint, made staff.
+
+    A stretch (citizen or ``unknown``) of at most ``max_s`` seconds whose neighbours are both
+    staff with the same ``speaker_key`` takes that role and key (:func:`merge_same_role` then
+    joins the three); ``max_s`` 0 changes nothing. Neighbours are judged as given, so two
+    bridges never chain through each other.
+    """
+    if max_s <= 0:
+        return stretches
+    out = list(stretches)
+    for i in range(1, len(stretches) - 1):
+        before, s, after = stretches[i - 1], stretches[i], stretches[i + 1]
+        if (s.role != "staff" and s.duration_s <= max_s + 1e-9 and before.role == after.role == "staff"
+                and before.speaker_key is not None and before.speaker_key == after.speaker_key):
+            out[i] = VoiceStretch(s.start_s, s.end_s, "staff", s.similarity, before.speaker_key)
+    return tuple(out)
+
+
 def label_voices(voice_vectors: list[np.ndarray], voiceprints: Mapping[str, np.ndarray],
                  options: RoleOptions = RoleOptions()) -> list[tuple[VoiceRole, float, str | None]]:
     """Roles of the (one or two) voices of a segment.
@@ -368,7 +396,8 @@ def split_by_voice(start_s: np.ndarray, vectors: np.ndarray, window_s: float, se
             role, sim, key = voice_roles[int(np.bincount(inside).argmax())]
         stretches.append(VoiceStretch(float(lo), float(hi), role, sim, key))
     stretches, best = _doubtful_staff(stretches, start_s, vectors, window_s, voiceprints, role_options, staff_best)
-    return VoiceSplit(merge_same_role(tuple(stretches)), tuple(inner), change_options, role_options, best)
+    bridged = bridge_staff(tuple(stretches), role_options.staff_bridge_s)
+    return VoiceSplit(merge_same_role(bridged), tuple(inner), change_options, role_options, best)
 
 
 def _doubtful_staff(stretches: list[VoiceStretch], start_s: np.ndarray, vectors: np.ndarray, window_s: float,
@@ -413,12 +442,18 @@ class VoiceSplitOptions:
         hop_s: step between windows; the resolution of the change points.
         change: change detection settings.
         roles: labelling settings.
+        join_gap_s: two decoded staff stretches this close (seconds, same channel) are one line
+            cut apart, and are matched as one when the content gave one of them its role or
+            the split gave both the same voiceprint (``windowqa.utterance_stream.with_roles``):
+            stretches of one split segment abut (word times can trim them a little), while VAD
+            segments are at least the VAD's hangover apart.
     """
 
     window_s: float = 1.0
     hop_s: float = 0.1
     change: ChangeOptions = ChangeOptions()
     roles: RoleOptions = RoleOptions()
+    join_gap_s: float = 0.3
 
 
 def split_segment(engine: VoiceEngine, samples: np.ndarray, voiceprints: Mapping[str, np.ndarray], *,
@@ -446,6 +481,7 @@ __all__ = [
     "VoiceSplit",
     "VoiceStretch",
     "two_speakers",
+    "bridge_staff",
     "label_stretch",
     "label_stretches",
     "label_voices",

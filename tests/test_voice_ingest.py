@@ -112,6 +112,9 @@ def test_mono_recording_is_split_by_voice_and_staff_checked(tmp_path, mix, engin
         assert s.scalars(select(Flag).where(Flag.kind == FlagKind.STAFF_MISMATCH)).all() == []
         options = s.scalar(select(Recording.pipeline_options))
         assert options["voice"]["engine"] == engine.name and options["voice"]["serving"]["min_speech_s"] > 0
+        # the join of staff stretches and the bridge are stored with the split they shaped
+        assert options["voice"]["split"]["join_gap_s"] == 0.3
+        assert options["voice"]["split"]["roles"]["staff_bridge_s"] == 1.0
 
     # The same voice enrolled as 2002 (not rostered at A03), the other voice as 1001's; this time
     # as a worker runs the job (`ingest --queue`): its engines build the window's voice checks.
@@ -125,6 +128,20 @@ def test_mono_recording_is_split_by_voice_and_staff_checked(tmp_path, mix, engin
         staff_roles = [u.role.value for u in s.scalars(select(Utterance)).all()
                        if _role_of_turn(turns, u.start_s, u.end_s) == "staff"]
         assert staff_roles.count("staff") >= len(staff_roles) - 1  # their words still count as staff
+
+
+def test_mono_staff_stretches_carry_the_voiceprint_they_were_labelled_by(mix, engine, transcriber):
+    """The pipeline hands each stretch's voiceprint key on (``HeardUtterance.speaker``): the
+    stream joins abutting staff stretches of one key."""
+    from datetime import datetime
+
+    path, _, enrol_audio = mix
+    splitter = VoiceSplitter(engine, {"1001": engine.embed(enrol_audio)}, lambda _: ["1001"])
+    heard = list(speech_transcriber(transcriber, voice=splitter)(path, started_at=datetime(2026, 3, 2, 9),
+                                                                 channel_map=None))
+    staff = [h for h in heard if h.utterance.role.value == "staff"]
+    assert staff and {h.speaker for h in staff} == {"1001"}
+    assert {h.speaker for h in heard if h.utterance.role.value != "staff"} == {None}
 
 
 def test_other_staff_needs_a_clear_margin():

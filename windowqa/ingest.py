@@ -340,7 +340,10 @@ class _Run:
         """The recording's utterances through roles, matching and audio verification."""
         heard = self.transcribe(path, started_at=started_at, channel_map=self.channel_map)
         check = self.transcribe.verify_near_misses if isinstance(self.transcribe, VerifyingTranscribe) else None
-        return utterance_stream(heard, self.matcher, role_classifier=self.role_classifier, check=check)
+        # the voice split's join gap (``SpeechSource.join_gap_s``); None: the default
+        join_gap_s = getattr(self.transcribe, "join_gap_s", None)
+        return utterance_stream(heard, self.matcher, role_classifier=self.role_classifier, check=check,
+                                join_gap_s=join_gap_s)
 
     def _open_recording(self, path: Path, result: FileResult) -> datetime | None:
         """The file's recording row, new or redone; sets ``result`` to skipped or failed when

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from audio_capture.speakers import VoiceSplitOptions
 from models.domain import Role, RuleHit, Utterance
 
 # Roles whose words can produce courtesy and forbidden hits (the matcher's own default).
@@ -35,6 +36,9 @@ class HeardUtterance:
         cues: cues of 七.1 situations in what either side says (``nlp.situations``).
         voice: whose voice this is (``windowqa.speech.voices.HeardVoice``) when the pipeline
             tells voices apart; None otherwise.
+        speaker: the 工号 of the voiceprint the voice split labelled this stretch staff by
+            (``windowqa.speech.voices.VoicePart.speaker_key``); None for other stretches, for
+            stereo utterances and without the split.
     """
 
     utterance: Utterance
@@ -43,6 +47,7 @@ class HeardUtterance:
     abuse: tuple[RuleHit, ...] = ()
     cues: tuple[RuleHit, ...] = ()
     voice: Any = field(default=None, repr=False, compare=False)
+    speaker: str | None = None
 
 
 class Matcher(Protocol):
@@ -72,47 +77,48 @@ def _chunks(items: Iterable[HeardUtterance], size: int) -> Iterator[list[HeardUt
         yield chunk
 
 
-# Two decoded stretches this close (recording seconds) are one stretch of speech cut apart:
-# stretches of one voice-split segment abut (word times can trim them a little), while VAD
-# segments are at least the VAD's hangover apart.
-JOIN_GAP_S = 0.3
-
-
 def with_roles(items: Iterable[HeardUtterance], classifier: Any | None, *, chunk: int = MATCH_CHUNK,
-               join_gap_s: float = JOIN_GAP_S) -> Iterator[HeardUtterance]:
-    """Roles of ``unknown``-role (mono) utterances decided from their content.
+               join_gap_s: float | None = None) -> Iterator[HeardUtterance]:
+    """Roles of ``unknown``-role (mono) utterances decided from their content; staff stretches
+    of one line cut apart joined again.
 
-    A stretch the content gives to staff is joined with the staff stretch it abuts (within
-    ``join_gap_s``, same channel): the voice split cut one staff line there because it could
-    not tell whose half it was, and half a line can match what the whole does not (八.1's
-    "这个不是我们窗口的业务" alone, without the referral that follows it).
+    A staff stretch is joined with the staff stretch it abuts (within ``join_gap_s``, same
+    channel and source) when the content gave one of the two its role, or when the voice split
+    labelled both by the same voiceprint (``HeardUtterance.speaker``): the split cut one staff
+    line there, and half a line can match what the whole does not (八.1's
+    "这个不是我们窗口的业务" alone, without the referral that follows it), or a forbidden
+    phrase cut in two matches nowhere.
 
     Args:
         items: the heard utterances.
         classifier: a fitted ``nlp.role.RoleClassifier``; None keeps role ``unknown``, which
-            the matcher treats as staff.
+            the matcher treats as staff (stretches of one voiceprint are still joined).
         chunk: utterances classified together.
-        join_gap_s: the largest gap between two stretches that are joined.
+        join_gap_s: the largest gap between two stretches that are joined
+            (``VoiceSplitOptions.join_gap_s``; None: its default).
     """
-    if classifier is None:
-        yield from items
-        return
-    from nlp.role import assign_roles
+    gap_s = VoiceSplitOptions().join_gap_s if join_gap_s is None else join_gap_s
+    if classifier is not None:
+        from nlp.role import assign_roles
 
     held: HeardUtterance | None = None  # the last staff stretch, until the next shows it ends there
     held_by_content = False
     for batch in _chunks(items, chunk):
-        roled = assign_roles([item.utterance for item in batch], classifier)
+        utterances = [item.utterance for item in batch]
+        roled = assign_roles(utterances, classifier) if classifier is not None else utterances
         for item, utterance in zip(batch, roled):
-            by_content = item.utterance.role is Role.UNKNOWN
+            by_content = classifier is not None and item.utterance.role is Role.UNKNOWN
             item = replace(item, utterance=utterance)
-            if held is not None and (held_by_content or by_content) and _abut(held.utterance, utterance, join_gap_s):
-                held, held_by_content = _joined(held, item), True  # it holds a stretch the content gave
+            if held is not None and _abut(held.utterance, utterance, gap_s) and (
+                    held_by_content or by_content or _same_speaker(held, item)):
+                held, held_by_content = _joined(held, item), held_by_content or by_content
                 continue
             if held is not None:
                 yield held
                 held = None
-            if utterance.role is Role.STAFF:
+            # without a classifier only stretches of one voiceprint are joined: any other
+            # utterance goes on at once (a live stream yields each as soon as it is decoded)
+            if utterance.role is Role.STAFF and (classifier is not None or item.speaker is not None):
                 held, held_by_content = item, by_content
             else:
                 yield item
@@ -123,6 +129,10 @@ def with_roles(items: Iterable[HeardUtterance], classifier: Any | None, *, chunk
 def _abut(first: Utterance, second: Utterance, gap_s: float) -> bool:
     return (first.role is Role.STAFF and second.role is Role.STAFF and first.channel == second.channel
             and first.source == second.source and -1e-6 <= second.start_s - first.end_s <= gap_s)
+
+
+def _same_speaker(first: HeardUtterance, second: HeardUtterance) -> bool:
+    return first.speaker is not None and first.speaker == second.speaker
 
 
 def _joined(first: HeardUtterance, second: HeardUtterance) -> HeardUtterance:
@@ -178,9 +188,13 @@ def utterance_stream(
     role_classifier: Any | None = None,
     check: NearMissCheck | None = None,
     chunk: int = MATCH_CHUNK,
+    join_gap_s: float | None = None,
 ) -> Iterator[HeardUtterance]:
-    """The stages in order: roles → rule hits → near misses verified against the audio."""
-    roled = with_roles(heard, role_classifier, chunk=chunk)
+    """The stages in order: roles → rule hits → near misses verified against the audio.
+
+    ``join_gap_s``: see :func:`with_roles` (the recording's ``VoiceSplitOptions.join_gap_s``).
+    """
+    roled = with_roles(heard, role_classifier, chunk=chunk, join_gap_s=join_gap_s)
     return with_verified_near_misses(with_hits(roled, matcher, chunk=chunk), matcher, check)
 
 

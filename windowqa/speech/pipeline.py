@@ -92,7 +92,8 @@ def heard_utterances(
                 if voices is not None and part is None and utterance.role is Role.STAFF:
                     voice = voices.identify(samples)  # stereo: whose voice serves at the window
                 stats.compute_s = time.perf_counter() - started
-                yield HeardUtterance(utterance, samples, voice=voice)
+                yield HeardUtterance(utterance, samples, voice=voice,
+                                     speaker=part.speaker_key if part is not None else None)
     stats.compute_s = time.perf_counter() - started
 
 

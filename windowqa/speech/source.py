@@ -101,6 +101,12 @@ class SpeechSource:
             return 0
         return raise_serving_flags(session, recording, voices, self.voice.serving)
 
+    @property
+    def join_gap_s(self) -> float | None:
+        """How close two staff stretches are joined (``VoiceSplitOptions.join_gap_s``, stored
+        with the split options); None without a voice splitter (the default applies)."""
+        return self.voice.split.join_gap_s if self.voice is not None else None
+
     def describe(self) -> dict[str, Any]:
         """The pipeline, verification and voice options, stored with each recording."""
         described = {"pipeline": asdict(self.pipeline), "verify": asdict(self.verify) if self.verify is not None else None}

@@ -86,12 +86,19 @@ class HeardVoice:
 
 @dataclass(frozen=True)
 class VoicePart:
-    """One stretch of a mono segment: its times (recording clock), role and voice."""
+    """One stretch of a mono segment: its times (recording clock), role and voice.
+
+    ``speaker_key`` is the 工号 of the voiceprint a staff stretch was labelled by (None for
+    other roles): two staff stretches of one key that abut are one line cut apart
+    (``windowqa.utterance_stream.with_roles`` joins them). ``voice`` is only embedded for
+    stretches long enough to tell (``ServingOptions.min_utterance_s``).
+    """
 
     start_s: float
     end_s: float
     role: Role
     voice: HeardVoice | None = None
+    speaker_key: str | None = None
 
 
 def _similarities(vector: np.ndarray | None, prints: Mapping[str, np.ndarray]) -> dict[str, float]:
@@ -177,7 +184,8 @@ class RecordingVoices:
         bounds = [segment.start_s, *result.change_s, segment.end_s]
         turns = []
         for lo, hi in zip(bounds[:-1], bounds[1:]):
-            label = next((s.role for s in result.stretches if s.start_s <= (lo + hi) / 2 <= s.end_s), "unknown")
+            stretch = next((s for s in result.stretches if s.start_s <= (lo + hi) / 2 <= s.end_s), None)
+            label = (stretch.role, stretch.speaker_key) if stretch is not None else ("unknown", None)
             voice = None
             if hi - lo >= self.serving.min_utterance_s and len(starts):
                 vector = stretch_embedding(starts, vectors, o.window_s, lo, hi)
@@ -185,14 +193,16 @@ class RecordingVoices:
             turns.append((lo, hi, label, voice, other_staff(voice, on_duty, self.serving) if voice else None))
         someone_else = someone_else_serving([t[3] for t in turns], on_duty, self.serving)
         parts = []
-        for lo, hi, label, voice, other in turns:
+        for lo, hi, (label, key), voice, other in turns:
             if someone_else:  # too short to tell (no voice): the content decides
                 role = Role.STAFF if other else Role.CITIZEN if voice is not None else Role.UNKNOWN
+                key = other
                 if other:
                     self.serving_s[other] = self.serving_s.get(other, 0.0) + hi - lo
             else:
                 role = _ROLES[label]
-            parts.append(VoicePart(lo, hi, role, voice if role is Role.STAFF else None))
+            staff = role is Role.STAFF
+            parts.append(VoicePart(lo, hi, role, voice if staff else None, key if staff else None))
         return _joined(parts)
 
     def identify(self, samples: np.ndarray) -> HeardVoice | None:
@@ -271,7 +281,7 @@ class VoiceSetupError(ValueError):
 def voice_options(overrides: Mapping[str, Mapping[str, float]] | None) -> tuple[VoiceSplitOptions, ServingOptions]:
     """The split and who-serves settings: the defaults with a site's ``Settings.voice_options`` over them.
 
-    ``overrides`` maps ``split`` (window_s, hop_s), ``change``, ``roles`` and ``serving`` to
+    ``overrides`` maps ``split`` (window_s, hop_s, join_gap_s), ``change``, ``roles`` and ``serving`` to
     field -> value.
 
     Raises:

@@ -1,0 +1,195 @@
+"""One staff line cut by the voice split is one line again (issue 17).
+
+A short stretch inside a staff line that the split gives to the citizen (a false voice change)
+becomes staff (``RoleOptions.staff_bridge_s``), and staff stretches of one voiceprint that abut
+are matched as one utterance (``VoiceSplitOptions.join_gap_s``): a forbidden phrase cut in two
+matches nowhere. The d-vector windows are the real engine's on the shared clips
+(``tests/data/speech``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from audio_capture.speakers import (
+    ChangeOptions, RoleOptions, VoiceSplitOptions, VoiceStretch, bridge_staff, split_by_voice, split_segment,
+)
+from audio_capture.vad import SpeechSegment
+from audio_capture.voice import SAMPLE_RATE, build_voice_engine
+from audio_capture.voice_eval import trim_silence
+from models.domain import Role, Utterance
+from windowqa.speech.voices import RecordingVoices, ServingOptions, VoiceSplitter, voice_options
+from windowqa.utterance_stream import HeardUtterance, utterance_stream, with_roles
+
+SPEECH = Path(__file__).parent / "data" / "speech"
+SOURCE = "A01_20260302T090000.flac"
+
+
+def _clip(name: str) -> np.ndarray:
+    samples, rate = sf.read(SPEECH / f"{name}.flac", dtype="float32")
+    assert rate == SAMPLE_RATE
+    return trim_silence(samples)
+
+
+@pytest.fixture(scope="module")
+def voices():
+    """Real windows: the staff member's line (kimi_asr_example after its first 1.5 s, which
+    enrol them), cut after 2 s by six windows (0.6 s of window starts) of another speaker."""
+    engine = build_voice_engine("dvector")
+    staff, other = _clip("kimi_asr_example"), _clip("wenet_aishell1_BAC009S0724W0121")
+    head, cut = int(1.5 * SAMPLE_RATE), int(3.5 * SAMPLE_RATE)
+    _, before = engine.embed_windows(staff[head:cut], 1.0, 0.1)
+    _, inside = engine.embed_windows(other, 1.0, 0.1)
+    _, after = engine.embed_windows(staff[cut:], 1.0, 0.1)
+    vectors = np.concatenate([before, inside[:6], after])
+    return {"engine": engine, "staff": staff, "other": other, "head": head, "cut": cut,
+            "prints": {"S01": engine.embed(staff[:head])}, "starts": np.arange(len(vectors)) * 0.1,
+            "vectors": vectors}
+
+
+# Without the refinement of the changes, the stretch is the run of the other speaker's windows.
+EXACT = ChangeOptions(refine_s=0.0)
+
+
+def _split(v, role_options: RoleOptions = RoleOptions()):
+    end_s = float(v["starts"][-1]) + 1.0
+    return split_by_voice(v["starts"], v["vectors"], 1.0, 0.0, end_s, v["prints"], EXACT, role_options)
+
+
+def test_a_short_citizen_stretch_between_two_staff_stretches_of_one_voice_is_staff(voices):
+    cut = _split(voices, RoleOptions(staff_bridge_s=0.0))
+    assert [(s.role, s.speaker_key) for s in cut.stretches] == [("staff", "S01"), ("citizen", None), ("staff", "S01")]
+    assert cut.stretches[1].duration_s <= 1.0
+    whole = _split(voices)
+    assert [(s.role, s.speaker_key) for s in whole.stretches] == [("staff", "S01")]
+    assert (whole.stretches[0].start_s, whole.stretches[0].end_s) == (cut.stretches[0].start_s, cut.stretches[2].end_s)
+    assert whole.change_s == cut.change_s  # the changes stay: each turn is still decoded on its own
+    # a bridge shorter than the stretch leaves it to the citizen
+    assert [s.role for s in _split(voices, RoleOptions(staff_bridge_s=0.5)).stretches] == ["staff", "citizen", "staff"]
+
+
+def test_a_real_short_turn_of_another_voice_is_not_bridged(voices):
+    """0.8 s of another speaker mixed into the staff line comes out longer than the bridge
+    (the refinement widens it to the windows it spoils) and stays the citizen's."""
+    v = voices
+    mix = np.concatenate([v["staff"][v["head"]:v["cut"]], v["other"][:int(0.8 * SAMPLE_RATE)], v["staff"][v["cut"]:]])
+    split = split_segment(v["engine"], mix, v["prints"])
+    assert [s.role for s in split.stretches] == ["staff", "citizen", "staff"]
+    assert split.stretches[1].duration_s > RoleOptions().staff_bridge_s
+
+
+def test_the_bridge_needs_staff_of_one_voiceprint_on_both_sides():
+    staff_a, staff_b = VoiceStretch(0.0, 2.0, "staff", 0.9, "A"), VoiceStretch(2.8, 5.0, "staff", 0.9, "B")
+    short = VoiceStretch(2.0, 2.8, "unknown", 0.5)
+    assert bridge_staff((staff_a, short, staff_b), 1.0) == (staff_a, short, staff_b)
+    again = VoiceStretch(2.8, 5.0, "staff", 0.9, "A")
+    assert [s.role for s in bridge_staff((staff_a, short, again), 1.0)] == ["staff"] * 3
+    assert bridge_staff((staff_a, short, again), 0.0) == (staff_a, short, again)
+    citizen = VoiceStretch(2.8, 5.0, "citizen", 0.2)
+    assert bridge_staff((staff_a, short, citizen), 1.0) == (staff_a, short, citizen)
+
+
+class _Replay:
+    """Gives the recorded windows (the encoder was run in the fixture; this is its output)."""
+
+    name, embedding_dim, block_s = "dvector", 256, 1.0
+
+    def __init__(self, starts, vectors):
+        self._windows = (starts, vectors)
+
+    def embed_windows(self, samples, window_s, hop_s):
+        return self._windows
+
+
+def test_the_voice_split_gives_each_staff_turn_its_voiceprint(voices):
+    split = VoiceSplitOptions(change=EXACT)
+    recording = RecordingVoices(_Replay(voices["starts"], voices["vectors"]), voices["prints"], frozenset({"S01"}),
+                                split, ServingOptions())
+    end_s = float(voices["starts"][-1]) + 1.0
+    segment = SpeechSegment(channel=0, start_s=0.0, end_s=end_s, voiced_ms=0, level_dbfs=-20.0, floor_dbfs=-60.0)
+    parts = recording.split(segment, np.zeros(0, np.float32))
+    assert [(p.role, p.speaker_key) for p in parts] == [(Role.STAFF, "S01")] * 3
+    assert parts[1].voice is None  # too short to embed for who is serving
+
+
+# ---------------------------------------------------------------------------- joined in the stream
+
+
+def _heard(text: str, start_s: float, end_s: float, speaker: str | None, role: Role = Role.STAFF) -> HeardUtterance:
+    audio = np.zeros(int(round((end_s - start_s) * SAMPLE_RATE)), np.float32)
+    return HeardUtterance(Utterance(text, role, start_s, end_s, channel=0, source=SOURCE), audio, speaker=speaker)
+
+
+def _spans(items) -> list[tuple[float, float]]:
+    return [(i.utterance.start_s, i.utterance.end_s) for i in items]
+
+
+def test_abutting_staff_stretches_of_one_voiceprint_are_joined():
+    line = [_heard("到点了", 10.0, 11.6, "S01"), _heard("明天再来吧", 11.6, 12.4, "S01")]
+    out = list(with_roles(line, None))
+    assert _spans(out) == [(10.0, 12.4)] and out[0].utterance.text == "到点了 明天再来吧"
+    assert out[0].speaker == "S01" and out[0].audio.shape[-1] == int(2.4 * SAMPLE_RATE)
+    other = [_heard("到点了", 10.0, 11.6, "S01"), _heard("明天再来吧", 11.6, 12.4, "S02")]
+    assert _spans(with_roles(other, None)) == [(10.0, 11.6), (11.6, 12.4)]
+    apart = [_heard("到点了", 10.0, 11.6, "S01"), _heard("明天再来吧", 12.0, 12.8, "S01")]
+    assert _spans(with_roles(apart, None)) == [(10.0, 11.6), (12.0, 12.8)]  # 0.4 s: beyond the default 0.3
+    assert _spans(with_roles(apart, None, join_gap_s=0.5)) == [(10.0, 12.8)]
+    stereo = [_heard("到点了", 10.0, 11.6, None), _heard("明天再来吧", 11.6, 12.4, None)]
+    assert _spans(with_roles(stereo, None)) == [(10.0, 11.6), (11.6, 12.4)]  # no voiceprint: as before
+
+
+def test_a_forbidden_phrase_cut_by_the_split_is_matched_whole(matcher):
+    from nlp.role import build_role_classifier
+
+    line = [_heard("到点了", 10.0, 11.6, "S01"), _heard("明天再来吧", 11.6, 12.4, "S01")]
+    for classifier in (None, build_role_classifier()):
+        out = list(utterance_stream(line, matcher, role_classifier=classifier))
+        assert _spans(out) == [(10.0, 12.4)]
+        assert "forbidden.come_tomorrow" in {h.rule_id for h in out[0].hits}
+    alone = list(utterance_stream([_heard("到点了", 10.0, 11.6, "S01"), _heard("明天再来吧", 11.6, 12.4, "S02")],
+                                  matcher))
+    assert all("forbidden.come_tomorrow" not in {h.rule_id for h in u.hits} for u in alone)
+
+
+# ---------------------------------------------------------------------------- settings
+
+
+def test_the_join_gap_is_a_split_setting_stored_with_the_recording():
+    from windowqa.ingest import IngestOptions, _Run
+    from windowqa.speech.source import SpeechSource
+
+    split, _ = voice_options({"split": {"join_gap_s": 0.5}})
+    assert split.join_gap_s == 0.5 and VoiceSplitOptions().join_gap_s == 0.3
+    with pytest.raises(ValueError, match="unknown field 'join_gap'"):
+        voice_options({"split": {"join_gap": 0.5}})
+    assert voice_options({"roles": {"staff_bridge_s": 0.0}})[0].roles.staff_bridge_s == 0.0
+    source = SpeechSource(transcriber=None, voice=VoiceSplitter(_Replay(None, None), {}, split=split))
+    assert source.join_gap_s == 0.5 and SpeechSource(transcriber=None).join_gap_s is None
+    stored = source.describe()["voice"]["split"]
+    assert stored["join_gap_s"] == 0.5 and stored["roles"]["staff_bridge_s"] == RoleOptions().staff_bridge_s
+
+    class _Heard(SpeechSource):  # the recording's stretches as the split left them, 0.4 s apart
+        def __call__(self, path, *, started_at, channel_map):
+            return iter([_heard("到点了", 10.0, 11.6, "S01"), _heard("明天再来吧", 12.0, 12.8, "S01")])
+
+    def stream(heard):
+        run = _Run(IngestOptions(window="A01"), 1, None, None, heard, _NoHits(), None, None, None)
+        return _spans(run.stream(Path(SOURCE), None))
+
+    assert stream(_Heard(transcriber=None, verify=None, voice=VoiceSplitter(_Replay(None, None), {}, split=split))) \
+        == [(10.0, 12.8)]
+    assert stream(_Heard(transcriber=None, verify=None)) == [(10.0, 11.6), (12.0, 12.8)]
+
+
+class _NoHits:
+    """A matcher that finds nothing (the joins are under test, not the matching)."""
+
+    def match_many(self, utterances):
+        return [[] for _ in utterances]
+
+    def citizen_abuse(self, utterance):
+        return []
