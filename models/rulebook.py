@@ -53,6 +53,9 @@ class SituationCues(StrictSection):
     # a telephone call while serving (scoring.conduct) is the interruption itself, judged by the
     # conduct checks (二.4, 七.2): then only the phrase said shows this situation, no cue or silence
     call_explains: bool = False
+    # forbidden rules whose wording, said by staff, is this situation handled badly (手续不全你来干什么
+    # is the materials situation): such a hit is a strong cue, whatever the ASR made of the cue words
+    forbidden: list[str] = []
 
     @field_validator("staff", "citizen", "staff_weak", "citizen_weak")
     @classmethod
@@ -448,6 +451,11 @@ class Rulebook(StrictSection):
             unknown = [rid for rid in rule.instead if rid not in seen]
             if unknown:
                 raise ValueError(f"rule {rule.id!r}: instead names unknown rule ids {unknown}")
+        forbidden = {r.id for r in rules if r.family is RuleFamily.FORBIDDEN}
+        for rule in rules:
+            wrong = [rid for rid in (rule.detect.forbidden if rule.detect else []) if rid not in forbidden]
+            if wrong:
+                raise ValueError(f"rule {rule.id!r}: detect.forbidden names no forbidden rule: {wrong}")
         return rules
 
     @model_validator(mode="after")

@@ -5,8 +5,9 @@ detected in an interaction when the evidence of its cues reaches ``min_evidence`
 utterance carrying a cue of the situation (``MatchedUtterance.cues``, found by
 ``nlp.situations`` in either side's words) adds 1.0 for a strong cue or ``weak_weight`` for a
 weak one; a staff-side silence of ``staff_silence_s`` in mid-interaction adds
-``silence_weight``; a queue ticket for another window's matter (``[matters]``) adds ``queue_weight``. Staff saying the rule's phrase also shows the situation (the phrase states
-it). Then:
+``silence_weight``; a queue ticket for another window's matter (``[matters]``) adds ``queue_weight``;
+a staff hit of a forbidden rule in ``detect.forbidden`` (the situation handled badly) adds 1.0.
+Staff saying the rule's phrase also shows the situation (the phrase states it). Then:
 
 * phrase said by staff in the interaction: a strength, ``weight x situation_credit`` points;
 * phrase missing: a deduction of ``weight x missing_situation_penalty``, at the first cue's
@@ -97,6 +98,8 @@ def _finding(rule: PhraseRule, items: list[MatchedUtterance], elsewhere: str | N
     for item in items:
         weights = [1.0 if cue.evidence.get("strong", 0.0) >= 0.5 else detect.weak_weight
                     for cue in item.cues if cue.rule_id == rule.situation_id and item.seq not in on_call]
+        if item.seq not in on_call and any(item.has_rule(rid) for rid in detect.forbidden):
+            weights.append(1.0)  # the situation's forbidden wording said: a strong cue
         if weights:
             evidence += max(weights)
             cue_items.append(item)

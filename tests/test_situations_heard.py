@@ -1,6 +1,6 @@
 """The 七.1 situations on transcripts as Whisper heard demo halls (issue 15, item 4): a misheard
 form-error line, a situation cue said on a telephone call, a citizen's complaint after a call
-while serving, and an excused urgent call (``tests/data/transcripts/situations-heard.jsonl``)."""
+while serving, an excused urgent call, and materials wanting answered with the forbidden wording (``tests/data/transcripts/situations-heard.jsonl``)."""
 
 from __future__ import annotations
 
@@ -82,3 +82,22 @@ def test_a_call_while_serving_explains_the_citizens_wait_as_the_rulebook_says(he
     for rulebook in (shipped, without):
         found = _found(excused, rulebook)
         assert set(found) == {"courtesy.urgent_leave"} and found["courtesy.urgent_leave"].said is not None
+
+
+def test_the_forbidden_wording_of_a_situation_shows_it_when_the_cue_words_are_misheard(heard, rulebook, tmp_path):
+    # 手续不全你来干什么 heard as 手需不钱你来干什么: no cue left, the forbidden rule still found
+    _e, items = heard["materials_invalid-forbidden-s74"]
+    staff = next(i for i in items if i.utterance.text.startswith("手需不钱"))
+    assert staff.has_rule("forbidden.incomplete_papers") and not staff.cues
+    assert rulebook.rule("courtesy.materials_invalid").detect.forbidden == ["forbidden.incomplete_papers"]
+    found = _found(items, rulebook)
+    assert set(found) == {"courtesy.materials_invalid"} and found["courtesy.materials_invalid"].said is None
+    assert found["courtesy.materials_invalid"].anchor is staff
+    text = default_rulebook_path().read_text(encoding="utf-8")
+    without = tmp_path / "no-forbidden-cue.toml"
+    without.write_text(text.replace('forbidden = ["forbidden.incomplete_papers"]\n', "", 1), encoding="utf-8")
+    assert _found(items, load_rulebook(without)) == {}
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace('forbidden = ["forbidden.incomplete_papers"]', 'forbidden = ["courtesy.greet"]', 1), encoding="utf-8")
+    with pytest.raises(Exception, match="detect.forbidden names no forbidden rule"):
+        load_rulebook(bad)
