@@ -187,6 +187,29 @@ def test_two_close_voices_the_voiceprint_tells_apart_are_split():
         assert end - 0.5 <= change <= start + 0.5
 
 
+def test_refined_changes_that_cross_are_dropped_and_the_stretches_tile_the_segment():
+    """Recorded windows of a mono demo segment (tests/data/voice/SOURCES.md) where the refinement
+    moved a change (22.07 s) past the next one (21.77 s): the inverted stretch and the two
+    overlapping ones around it lost the words of the staff line after them in decoding."""
+    data = np.load(Path(__file__).parent / "data" / "voice" / "demo_mono_a02_crossing_windows.npz")
+    vectors = data["vectors"].astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    lo, hi = (float(x) for x in data["segment_s"])
+    starts = lo + np.arange(len(vectors)) * 0.1
+    raw = speaker_changes(starts, vectors, 1.0, ChangeOptions(refine_s=0.0)).change_s
+    changes = speaker_changes(starts, vectors, 1.0)
+    assert all(a < b for a, b in zip(changes.change_s, changes.change_s[1:]))
+    assert len(changes.change_s) == len(raw) - 2  # the crossed pair only
+    assert int(np.sum(np.diff(changes.labels) != 0)) == len(changes.change_s)  # the labels agree
+    split = split_by_voice(starts, vectors, 1.0, lo, hi, {"1002": data["voiceprint_1002"].astype(np.float32)})
+    bounds = [(s.start_s, s.end_s) for s in split.stretches]
+    assert bounds[0][0] == lo and bounds[-1][1] == hi
+    assert all(a < b for a, b in bounds) and all(b0[1] == b1[0] for b0, b1 in zip(bounds, bounds[1:]))
+    # the staff line after the citizen's (true 24.43-28.08 s) is one staff stretch from its start
+    assert (split.stretches[-1].role, split.stretches[-1].speaker_key) == ("staff", "1002")
+    assert split.stretches[-1].start_s <= 24.8
+
+
 def test_merge_same_role_and_change_matching():
     stretches = (VoiceStretch(0, 1, "staff", 0.8, "1"), VoiceStretch(1, 2, "staff", 0.7, "1"),
                  VoiceStretch(2, 3, "unknown", 0.5), VoiceStretch(3, 4, "unknown", 0.5))

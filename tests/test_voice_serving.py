@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audio_capture.speakers import VoiceSplitOptions
+from audio_capture.speakers import RoleOptions, VoiceSplitOptions
 from audio_capture.voice import SAMPLE_RATE, build_voice_engine
 from models.domain import Role
 from windowqa.speech.voices import HeardVoice, RecordingVoices, ServingOptions, someone_else_serving
@@ -113,3 +113,30 @@ def test_once_a_substitute_is_heard_serving_the_turns_follow_their_voice():
                             ServingOptions(min_speech_s=5.0))
     short.split(_segment(data["floater_bounds"]), np.zeros(0, np.float32))
     assert short.on_duty() == {"1004"}
+
+
+def test_a_staff_line_cut_by_a_false_change_stays_the_substitute_serving():
+    """Recorded windows of a mono demo recording with an unfiled substitute (9001 serving where
+    1004 is rostered; tests/data/voice/SOURCES.md). A false change cut 9001's first line (6.42-10.38 s)
+    at 7.70 s: its head is 0.815 from 9001's voiceprint but 0.822 from 1003's, so not clearly 9001's.
+    Before, the head was the citizen's, only 2.7 s of 9001 counted (under ``min_speech_s``) and the next
+    segment's roles followed 1004's voiceprint, which the citizen resembles more: every line swapped."""
+    data = np.load(Path(__file__).parent / "data" / "voice" / "demo_mono_b02_false_change_windows.npz")
+    prints = {k.removeprefix("voiceprint_"): data[k].astype(np.float32) for k in data if k.startswith("voiceprint_")}
+    voices = RecordingVoices(_RecordedWindows(data, ["floater", "turns"]), prints, frozenset({"1004"}),
+                             VoiceSplitOptions(), ServingOptions())
+    first = voices.split(_segment(data["floater_bounds"]), np.zeros(0, np.float32))
+    assert len(first) == 2 and first[0].end_s == pytest.approx(7.7, abs=0.05)  # the false change stays
+    assert [(p.role, p.speaker_key) for p in first] == [(Role.STAFF, "9001")] * 2
+    assert voices.on_duty() == {"1004", "9001"}
+    turns = voices.split(_segment(data["turns_bounds"]), np.zeros(0, np.float32))
+    truth = [(11.32, 13.56, Role.CITIZEN), (14.44, 17.68, Role.STAFF), (18.83, 19.90, Role.CITIZEN),
+             (20.83, 24.54, Role.STAFF), (25.46, 27.12, Role.STAFF)]
+    for lo, hi, role in truth:  # each true line: the role of the parts that hold most of it
+        held = {r: sum(max(0.0, min(p.end_s, hi) - max(p.start_s, lo)) for p in turns if p.role is r) for r in Role}
+        assert max(held, key=held.get) is role
+    # no clear voice of another staff member: the head of a line is still the citizen's
+    strict = RecordingVoices(_RecordedWindows(data, ["floater"]), prints, frozenset({"1004"}),
+                             VoiceSplitOptions(roles=RoleOptions(stretch_margin=0.05)), ServingOptions())
+    assert [p.role for p in strict.split(_segment(data["floater_bounds"]), np.zeros(0, np.float32))] == \
+        [Role.CITIZEN, Role.STAFF]

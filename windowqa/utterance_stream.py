@@ -145,7 +145,9 @@ def _joined(first: HeardUtterance, second: HeardUtterance) -> HeardUtterance:
         role_confidence=min(a.role_confidence, b.role_confidence))
     audio = np.concatenate([first.audio, second.audio], axis=-1) \
         if first.audio is not None and second.audio is not None else None
-    return replace(first, utterance=utterance, audio=audio, voice=first.voice or second.voice)
+    voice = first.voice.joined(second.voice) if first.voice is not None and second.voice is not None \
+        else first.voice or second.voice
+    return replace(first, utterance=utterance, audio=audio, voice=voice)
 
 
 def with_hits(items: Iterable[HeardUtterance], matcher: Matcher, *, chunk: int = MATCH_CHUNK) -> Iterator[HeardUtterance]:

@@ -77,6 +77,16 @@ class HeardVoice:
     similarities: Mapping[str, float]
     speech_s: float
 
+    def joined(self, other: HeardVoice) -> HeardVoice:
+        """Two stretches of one line as one voice: similarities weighted by speech, speech summed
+        (the first alone would drop the second's evidence of who is serving)."""
+        total = self.speech_s + other.speech_s
+        if total <= 0:
+            return self
+        keys = set(self.similarities) & set(other.similarities)
+        return HeardVoice({k: round((self.similarities[k] * self.speech_s + other.similarities[k] * other.speech_s)
+                                    / total, 4) for k in sorted(keys)}, total)
+
     def nearest(self) -> tuple[str | None, float]:
         if not self.similarities:
             return None, float("nan")
@@ -132,6 +142,23 @@ def someone_else_serving(voices: Sequence[HeardVoice | None], on_duty: Collectio
     return max(others) - duty >= options.min_margin
 
 
+def _serving_voice(turns: Sequence[tuple], margin: float) -> dict[str, float]:
+    """The voice heard serving in a segment (``someone_else_serving``): its 工号 and the least
+    similarity to its voiceprint at which another turn of the segment is that voice too.
+
+    A turn clearly that voice (``other_staff``) sets the bar: its best similarity less
+    ``margin`` (``RoleOptions.stretch_margin``, as for the rostered staff member's stretches
+    against the segment's best). A turn of that voice whose nearest voiceprint is a third
+    staff member's by a little (a false change cut a staff line) is the staff member serving,
+    not the citizen's.
+    """
+    best: dict[str, float] = {}
+    for *_, voice, other in turns:
+        if other is not None:
+            best[other] = max(best.get(other, float("-inf")), voice.similarities[other])
+    return {k: v - margin for k, v in best.items()}
+
+
 def _joined(parts: list[VoicePart]) -> list[VoicePart]:
     """Neighbouring citizen turns as one stretch (decoded together, as before the split)."""
     out: list[VoicePart] = []
@@ -169,7 +196,8 @@ class RecordingVoices:
 
         Stretches are labelled by the voiceprints of the staff on duty (:meth:`on_duty`) first. When a voice of the
         segment is clearly another enrolled staff member's and none is clearly the rostered
-        one's, that voice is the staff side (someone else serving) and the rest are citizens.
+        one's, that voice is the staff side (someone else serving), with every turn close
+        enough to it (:func:`_serving_voice`), and the rest are citizens.
         Only staff stretches carry their voice (a citizen's never counts for who is serving).
         """
         o = self.split_options
@@ -192,9 +220,11 @@ class RecordingVoices:
                 voice = HeardVoice(_similarities(vector, self.voiceprints), hi - lo)
             turns.append((lo, hi, label, voice, other_staff(voice, on_duty, self.serving) if voice else None))
         someone_else = someone_else_serving([t[3] for t in turns], on_duty, self.serving)
+        serving = _serving_voice(turns, o.roles.stretch_margin) if someone_else else {}
         parts = []
         for lo, hi, (label, key), voice, other in turns:
             if someone_else:  # too short to tell (no voice): the content decides
+                other = other or next((k for k, floor in serving.items() if voice and voice.similarities[k] >= floor), None)
                 role = Role.STAFF if other else Role.CITIZEN if voice is not None else Role.UNKNOWN
                 key = other
                 if other:
