@@ -20,7 +20,7 @@ from models.attendance import ApprovalLevel
 from models.domain import RuleFamily
 
 from models.rulebook_base import SLOT, RulebookError, Severity, StrictSection, normalise_slots
-from models.rulebook_matcher import MatcherThresholds, SoundAlike  # noqa: F401  (SoundAlike: part of the schema)
+from models.rulebook_matcher import MatcherThresholds, SoundAlike  # noqa: F401  (nlp.matcher reads SoundAlike from here)
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _MMDD = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
