@@ -3,10 +3,10 @@
 Pure functions over sliding-window speaker embeddings (``VoiceEngine.embed_windows``), so
 they are tested without a model and the wiring into ingest stays small:
 
-1. :func:`speaker_changes` splits the windows of the segment into two voices (cosine 2-means;
-   one voice when the two centroids are close), smooths the per-window labels and puts a change
-   where the label flips. A service window's segment holds at most two voices, staff and one
-   citizen, and every window of the segment helps to find each voice's centroid.
+1. :func:`audio_capture.voice_changes.speaker_changes` splits the windows of the segment into
+   two voices (cosine 2-means; one voice when the two centroids are close), smooths the
+   per-window labels and puts a change where the label flips; when the 2-means cannot part
+   them, :func:`audio_capture.voice_changes.voiceprint_changes` splits along the voiceprint.
 2. :func:`label_voices` labels each voice ``staff`` when it is close enough to a voiceprint of
    the staff rostered at the window (or, with two voices, clearly closer than the other),
    ``citizen`` when clearly not, and ``unknown`` in between or when no voiceprint exists (the
@@ -20,38 +20,17 @@ they are tested without a model and the wiring into ingest stays small:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import Literal, Mapping
+from dataclasses import dataclass, replace
+from typing import Callable, Literal, Mapping
 
 import numpy as np
 
 from audio_capture.voice import SAMPLE_RATE, VoiceEngine
+from audio_capture.voice_changes import (
+    ChangeOptions, ChangeResult, speaker_changes, two_speakers, unit as _unit, voiceprint_changes,
+)
 
 VoiceRole = Literal["staff", "citizen", "unknown"]
-
-
-@dataclass(frozen=True)
-class ChangeOptions:
-    """Speaker-change detection settings (defaults chosen on ``benchmarks/bench_voice.py``).
-
-    Attributes:
-        min_distance: smallest cosine distance (1 - similarity) between the two voices'
-            centroids for a segment to hold two voices (one speaker alone gave 0.14–0.22 on
-            the shared clips, two speakers 0.21–0.47 on their mixes).
-        min_turn_s: shorter runs of one voice join their neighbours.
-        refine_s: how far a change may move when refined with the windows that do not straddle
-            it (0: no refinement).
-        voiceprint_gap: two voices closer than ``min_distance`` are still two when one is at
-            least this much nearer a rostered voiceprint than the other (0: off). On the mono
-            demo halls a 16 s segment of staff and three citizen lines had its two voices 0.237
-            apart but 0.97 and 0.77 from the staff voiceprint. Chosen on the mono demo halls of
-            seeds 21-23 and 31-33 (0.12-0.18 alike; 0.1 and below split staff lines).
-    """
-
-    min_distance: float = 0.24
-    min_turn_s: float = 0.5
-    refine_s: float = 0.5
-    voiceprint_gap: float = 0.15
 
 
 @dataclass(frozen=True)
@@ -84,8 +63,14 @@ class RoleOptions:
             line (seed 39) left a short piece of it to the citizen or to the content, so the line
             was cut and a forbidden phrase in it split and missed. 1 s is one embedding window
             (``VoiceSplitOptions.window_s``): a stretch no longer has no window wholly inside it,
-            so its own voice is judged from windows that reach into its neighbours. The cost: a
-            real citizen turn this short between two lines of one staff member counts as staff.
+            so its own voice is judged from windows that reach into its neighbours.
+        bridge_max_drop: the bridged stretch must sound like that staff member: its own
+            similarity to the voiceprint at most this far below the mean of its neighbours'.
+            Pieces of staff lines cut off by a false change scored 0.00-0.23 below on the mono
+            demo halls of seeds 39, 70, 77 and 78 (0.15 bridges 11 of 14); 0.8-1.2 s of another
+            real speaker inside a staff line 0.27-0.46 below (``tests/test_voice_bridge.py``).
+            On the 30 mixes of real speakers (``windowqa eval roles``) the 1.5 s bridge cost 1
+            turn of 130 at 0.15, 2 at 0.22, 5 at 0.25 (none with a 1 s bridge).
     """
 
     staff_min_similarity: float = 0.55
@@ -94,24 +79,8 @@ class RoleOptions:
     min_stretch_s: float = 0.5
     stretch_margin: float = 0.2
     recording_margin: float = 0.15
-    staff_bridge_s: float = 1.0
-
-
-@dataclass(frozen=True)
-class ChangeResult:
-    """Change points of one segment.
-
-    Attributes:
-        change_s: change times, ascending.
-        labels: voice 0/1 of every window after smoothing.
-        distance: cosine distance between the two voices' centroids.
-        options: the settings used.
-    """
-
-    change_s: tuple[float, ...]
-    labels: np.ndarray = field(repr=False, compare=False)
-    distance: float = 0.0
-    options: ChangeOptions = ChangeOptions()
+    staff_bridge_s: float = 1.5
+    bridge_max_drop: float = 0.15
 
 
 @dataclass(frozen=True)
@@ -151,113 +120,6 @@ class VoiceSplit:
     role_options: RoleOptions
     staff_best: float = float("-inf")
 
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    n = float(np.linalg.norm(v))
-    return v / n if n > 0 else v
-
-
-def two_speakers(vectors: np.ndarray, iterations: int = 10) -> tuple[np.ndarray, np.ndarray]:
-    """Split windows into two groups by cosine k-means (k=2).
-
-    Seeded with the window least like the mean and the window least like that one, so the
-    result is deterministic.
-
-    Returns:
-        ``(labels, centroids)``: 0/1 per window and the two unit centroids.
-    """
-    v = np.asarray(vectors, dtype=np.float32)
-    first = int(np.argmin(v @ _unit(v.mean(axis=0))))
-    second = int(np.argmin(v @ v[first]))
-    centroids = np.stack([v[first], v[second]])
-    labels = np.zeros(len(v), dtype=int)
-    for _ in range(iterations):
-        labels = np.argmax(v @ centroids.T, axis=1)
-        new = np.stack([_unit(v[labels == k].mean(axis=0)) if (labels == k).any() else centroids[k] for k in (0, 1)])
-        if np.allclose(new, centroids):
-            break
-        centroids = new
-    return labels, centroids
-
-
-def _drop_short_runs(labels: np.ndarray, min_windows: int) -> np.ndarray:
-    """Relabel runs shorter than ``min_windows`` as their neighbours, shortest first."""
-    labels = labels.copy()
-    while True:
-        edges = np.flatnonzero(np.diff(labels)) + 1
-        bounds = [0, *edges.tolist(), len(labels)]
-        runs = [(b - a, a, b) for a, b in zip(bounds[:-1], bounds[1:])]
-        if len(runs) < 2:
-            return labels
-        length, a, b = min(runs)
-        if length >= min_windows:
-            return labels
-        labels[a:b] = labels[a - 1] if a > 0 else labels[b]
-
-
-def speaker_changes(start_s: np.ndarray, vectors: np.ndarray, window_s: float,
-                    options: ChangeOptions = ChangeOptions()) -> ChangeResult:
-    """Speaker change points from sliding-window embeddings of one segment.
-
-    The windows are split into two voices (:func:`two_speakers`); when the two centroids are
-    closer than ``options.min_distance`` the segment is one voice. Otherwise each window takes
-    its voice's label, runs shorter than ``options.min_turn_s`` join their neighbours, and a
-    change lies halfway between the centres of the last window of one run and the first of the
-    next (windows straddling a change go to the voice they hold most of). Refined changes stay
-    in order: two that the refinement moved past each other enclosed a turn with no length left
-    and are both dropped (an unordered pair made an inverted stretch and two overlapping ones,
-    and the words of the next staff line were lost on the mono demo hall of seed 71).
-
-    Args:
-        start_s: window start times (ascending, evenly spaced).
-        vectors: one L2-normalised embedding per window.
-        window_s: the windows' length.
-        options: thresholds.
-    """
-    start_s = np.asarray(start_s, dtype=np.float64)
-    if start_s.size < 2:
-        return ChangeResult((), np.zeros(start_s.size, dtype=int), 0.0, options)
-    labels, centroids = two_speakers(vectors)
-    distance = 1.0 - float(centroids[0] @ centroids[1])
-    if distance < options.min_distance:
-        return ChangeResult((), np.zeros(start_s.size, dtype=int), distance, options)
-    hop_s = float(np.median(np.diff(start_s)))
-    labels = _drop_short_runs(labels, max(1, int(round(options.min_turn_s / hop_s))))
-    centres = start_s + window_s / 2
-    changes: list[tuple[float, int]] = []  # (change, last window before it)
-    for i in np.flatnonzero(np.diff(labels)):
-        change = float((centres[i] + centres[i + 1]) / 2)
-        if options.refine_s > 0:
-            change = _refine(change, start_s, np.asarray(vectors, np.float32), window_s,
-                             centroids[labels[i]], centroids[labels[i + 1]], options.refine_s)
-        if changes and change <= changes[-1][0]:
-            # refined past the change before it: the turn between the two has no length left,
-            # so neither is a change (its windows go to the voice around it)
-            _, first = changes.pop()
-            labels[first + 1:i + 1] = labels[first]
-            continue
-        changes.append((change, int(i)))
-    return ChangeResult(tuple(c for c, _ in changes), labels, distance, options)
-
-
-def _refine(change_s: float, start_s: np.ndarray, vectors: np.ndarray, window_s: float, before: np.ndarray,
-            after: np.ndarray, reach_s: float) -> float:
-    """Move a change to the boundary that best separates the two voices nearby.
-
-    A candidate boundary is scored only with windows that do not straddle it: those ending
-    before it should be closer to the voice ``before``, those starting after it to ``after``.
-    """
-    lean = vectors @ (after - before)  # > 0: the window sounds like the voice after the change
-    end_s = start_s + window_s
-    best, best_score = change_s, -np.inf
-    for b in start_s[(start_s >= change_s - reach_s) & (start_s <= change_s + reach_s)]:
-        left = (end_s <= b + 1e-6) & (end_s > b - window_s - 1e-6)
-        right = (start_s >= b - 1e-6) & (start_s < b + window_s - 1e-6)
-        if left.any() and right.any():
-            score = float(lean[right].mean() - lean[left].mean())
-            if score > best_score:
-                best, best_score = float(b), score
-    return best
 
 
 def stretch_embedding(start_s: np.ndarray, vectors: np.ndarray, window_s: float, lo_s: float, hi_s: float
@@ -315,22 +177,30 @@ def merge_same_role(stretches: tuple[VoiceStretch, ...]) -> tuple[VoiceStretch, 
     return tuple(merged)
 
 
-def bridge_staff(stretches: tuple[VoiceStretch, ...], max_s: float) -> tuple[VoiceStretch, ...]:
+def bridge_staff(stretches: tuple[VoiceStretch, ...], max_s: float,
+                 own: Callable[[VoiceStretch, str], float] | None = None, max_drop: float = float("inf")
+                 ) -> tuple[VoiceStretch, ...]:
     """Short non-staff stretches between two staff stretches of the same voiceprint, made staff.
 
     A stretch (citizen or ``unknown``) of at most ``max_s`` seconds whose neighbours are both
     staff with the same ``speaker_key`` takes that role and key (:func:`merge_same_role` then
-    joins the three); ``max_s`` 0 changes nothing. Neighbours are judged as given, so two
-    bridges never chain through each other.
+    joins the three); ``max_s`` 0 changes nothing. With ``own`` (a stretch's own similarity to
+    a voiceprint) it must also sound like that voice: at most ``max_drop`` below the mean of
+    its neighbours' own similarities. Neighbours are judged as given, so two bridges never
+    chain through each other.
     """
     if max_s <= 0:
         return stretches
     out = list(stretches)
     for i in range(1, len(stretches) - 1):
         before, s, after = stretches[i - 1], stretches[i], stretches[i + 1]
-        if (s.role != "staff" and s.duration_s <= max_s + 1e-9 and before.role == after.role == "staff"
-                and before.speaker_key is not None and before.speaker_key == after.speaker_key):
-            out[i] = VoiceStretch(s.start_s, s.end_s, "staff", s.similarity, before.speaker_key)
+        key = before.speaker_key
+        if (s.role == "staff" or s.duration_s > max_s + 1e-9 or not before.role == after.role == "staff"
+                or key is None or key != after.speaker_key):
+            continue
+        if own is not None and own(s, key) < (own(before, key) + own(after, key)) / 2 - max_drop:
+            continue  # another voice: a real short turn between two lines of the staff member
+        out[i] = VoiceStretch(s.start_s, s.end_s, "staff", s.similarity, key)
     return tuple(out)
 
 
@@ -388,6 +258,10 @@ def split_by_voice(start_s: np.ndarray, vectors: np.ndarray, window_s: float, se
         near = [max(float(p @ c) for p in prints) for c in centroids]
         if abs(near[0] - near[1]) >= change_options.voiceprint_gap:
             changes = speaker_changes(start_s, vectors, window_s, replace(change_options, min_distance=0.0))
+        else:
+            mean = _unit(vectors.mean(axis=0))
+            nearest = max(prints, key=lambda p: float(p @ mean))
+            changes = voiceprint_changes(start_s, vectors, window_s, nearest, change_options)
     inner = [c for c in changes.change_s if segment_start_s < c < segment_end_s]
     bounds = [segment_start_s, *inner, segment_end_s]
     labels = changes.labels
@@ -405,7 +279,11 @@ def split_by_voice(start_s: np.ndarray, vectors: np.ndarray, window_s: float, se
             role, sim, key = voice_roles[int(np.bincount(inside).argmax())]
         stretches.append(VoiceStretch(float(lo), float(hi), role, sim, key))
     stretches, best = _doubtful_staff(stretches, start_s, vectors, window_s, voiceprints, role_options, staff_best)
-    bridged = bridge_staff(tuple(stretches), role_options.staff_bridge_s)
+    def own(s: VoiceStretch, key: str) -> float:
+        vec = stretch_embedding(start_s, vectors, window_s, s.start_s, s.end_s)
+        return float(_unit(np.asarray(voiceprints[key], np.float32)) @ vec) if vec is not None else float("-inf")
+
+    bridged = bridge_staff(tuple(stretches), role_options.staff_bridge_s, own, role_options.bridge_max_drop)
     return VoiceSplit(merge_same_role(bridged), tuple(inner), change_options, role_options, best)
 
 
@@ -496,6 +374,7 @@ __all__ = [
     "label_voices",
     "merge_same_role",
     "speaker_changes",
+    "voiceprint_changes",
     "split_by_voice",
     "split_segment",
     "VoiceSplitOptions",

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from _store_support import sqlite_url  # noqa: F401  (fixture)
 from audio_capture.speakers import (
     ChangeOptions, RoleOptions, VoiceStretch, label_voices, merge_same_role, speaker_changes, split_by_voice, split_segment,
+    voiceprint_changes,
 )
 from audio_capture.voice import SAMPLE_RATE, DVectorEngine, VoiceEngineUnavailableError, build_voice_engine, cosine
 from audio_capture.voice_eval import (
@@ -197,17 +198,19 @@ def test_refined_changes_that_cross_are_dropped_and_the_stretches_tile_the_segme
     lo, hi = (float(x) for x in data["segment_s"])
     starts = lo + np.arange(len(vectors)) * 0.1
     raw = speaker_changes(starts, vectors, 1.0, ChangeOptions(refine_s=0.0)).change_s
-    changes = speaker_changes(starts, vectors, 1.0)
+    changes = speaker_changes(starts, vectors, 1.0, ChangeOptions(refine_s=0.5))
     assert all(a < b for a, b in zip(changes.change_s, changes.change_s[1:]))
     assert len(changes.change_s) == len(raw) - 2  # the crossed pair only
     assert int(np.sum(np.diff(changes.labels) != 0)) == len(changes.change_s)  # the labels agree
-    split = split_by_voice(starts, vectors, 1.0, lo, hi, {"1002": data["voiceprint_1002"].astype(np.float32)})
-    bounds = [(s.start_s, s.end_s) for s in split.stretches]
-    assert bounds[0][0] == lo and bounds[-1][1] == hi
-    assert all(a < b for a, b in bounds) and all(b0[1] == b1[0] for b0, b1 in zip(bounds, bounds[1:]))
-    # the staff line after the citizen's (true 24.43-28.08 s) is one staff stretch from its start
-    assert (split.stretches[-1].role, split.stretches[-1].speaker_key) == ("staff", "1002")
-    assert split.stretches[-1].start_s <= 24.8
+    prints = {"1002": data["voiceprint_1002"].astype(np.float32)}
+    for options in (ChangeOptions(refine_s=0.5), ChangeOptions()):
+        split = split_by_voice(starts, vectors, 1.0, lo, hi, prints, options)
+        bounds = [(s.start_s, s.end_s) for s in split.stretches]
+        assert bounds[0][0] == lo and bounds[-1][1] == hi
+        assert all(a < b for a, b in bounds) and all(b0[1] == b1[0] for b0, b1 in zip(bounds, bounds[1:]))
+        # the staff line after the citizen's (true 24.43-28.08 s) is one staff stretch from its start
+        assert (split.stretches[-1].role, split.stretches[-1].speaker_key) == ("staff", "1002")
+        assert split.stretches[-1].start_s <= 24.8
 
 
 def test_merge_same_role_and_change_matching():
@@ -304,3 +307,27 @@ def test_cli_voice_enroll_unenroll_and_eval_roles(sqlite_url, tmp_path):  # noqa
     assert out["options"]["split"]["window_s"] == 1.0 and out["options"]["split"]["change"]["min_distance"] == 0.24
     res = runner.invoke(app, ["eval", "roles", str(tmp_path / "none.tsv")])
     assert res.exit_code == 2 and "cannot read" in res.output
+
+
+def test_a_citizen_who_sounds_like_the_staff_member_is_split_off_along_the_voiceprint():
+    """Recorded windows of a mono demo segment (tests/data/voice/SOURCES.md: seed 78, B02-am) whose
+    two 2-means voices are 0.18 apart and about as near the voiceprint (0.89 / 0.85): before, the
+    whole segment, three citizen lines among them, was the staff member's."""
+    data = np.load(Path(__file__).parent / "data" / "voice" / "demo_mono_b02_alike_windows.npz")
+    vectors = data["vectors"].astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    lo, hi = (float(x) for x in data["segment_s"])
+    starts = lo + np.arange(len(vectors)) * 0.1
+    prints = {"1004": data["voiceprint_1004"].astype(np.float32)}
+    assert speaker_changes(starts, vectors, 1.0).change_s == ()
+    assert voiceprint_changes(starts, vectors, 1.0, prints["1004"], ChangeOptions(voiceprint_gap=0.25)).change_s == ()
+    assert [s.role for s in split_by_voice(starts, vectors, 1.0, lo, hi, prints, ChangeOptions(voiceprint_gap=0.0)).stretches] \
+        == ["staff"]
+    split = split_by_voice(starts, vectors, 1.0, lo, hi, prints)
+    truth = [(10.77, 14.19, "citizen"), (15.15, 18.06, "staff"), (21.09, 22.74, "staff"), (23.57, 24.97, "citizen")]
+    for start, end, role in truth:  # the role of the stretches that hold most of each line
+        held: dict[str, float] = {}
+        for s in split.stretches:
+            held[s.role] = held.get(s.role, 0.0) + max(0.0, min(s.end_s, end) - max(s.start_s, start))
+        assert max(held, key=held.get) == role, (start, held)
+    assert split.stretches[0].role == "citizen" and split.stretches[0].end_s <= 15.15 + 0.5

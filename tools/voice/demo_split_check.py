@@ -6,8 +6,10 @@ runs each recording through the same VAD and :class:`windowqa.speech.voices.Reco
 as ingest, with the staff on duty from the truth (roster, and the substitute when filed).
 Lines the split leaves ``unknown`` are counted apart (ingest gives them to the content).
 
-Run: ``.venv/bin/python tools/voice/demo_split_check.py DEMO_DIR... [--verbose] [--cache=DIR]`` (``DIR``
-keeps the window embeddings of each hall between runs).
+Run: ``.venv/bin/python tools/voice/demo_split_check.py DEMO_DIR... [--verbose] [--cache=DIR]
+[--r-FIELD=V] [--c-FIELD=V]`` (``DIR`` keeps the window embeddings of each hall between runs; ``--r-`` and
+``--c-`` set a field of ``RoleOptions`` and ``ChangeOptions``, e.g. ``--c-refine-s=0.5``). Staff lines
+whose head or tail (over 0.25 s) went to another role are counted as cut.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
+
+
+CUT_S = 0.25  # a staff line's head or tail given to another role for longer than this is cut
 
 
 def _on_duty(truth: dict, window: str, at: datetime) -> set[str]:
@@ -48,6 +53,7 @@ def check_hall(folder: Path, engine, verbose: bool = False, split=None) -> dict:
     with factory() as s:
         prints = load_voiceprints(s, engine.name)
     counts: Counter = Counter()
+    cut: Counter = Counter()  # staff lines whose first or last CUT_S went to another role
     flags: list[tuple[str, str, float]] = []
     false_interactions = 0
     for rec in truth["recordings"]:
@@ -87,6 +93,10 @@ def check_hall(folder: Path, engine, verbose: bool = False, split=None) -> dict:
                 overlap[p.role.value] += max(0.0, min(p.end_s, line["end_s"]) - max(p.start_s, line["start_s"]))
             got = overlap.most_common(1)[0][0] if overlap and overlap.most_common(1)[0][1] > 0.05 else "lost"
             counts[(line["speaker"], got)] += 1
+            if line["speaker"] == got == "staff":
+                staff = [p for p in parts if p.role is Role.STAFF and min(p.end_s, line["end_s"]) > max(p.start_s, line["start_s"])]
+                cut["head"] += min(p.start_s for p in staff) - line["start_s"] > CUT_S
+                cut["tail"] += line["end_s"] - max(p.end_s for p in staff) > CUT_S
             if verbose and got not in (line["speaker"], "lost"):
                 print(f"  WRONG {rec['id']} {line['start_s']:.2f}-{line['end_s']:.2f} {line['speaker']}->{got} {line['text']}")
                 for p in parts:
@@ -101,6 +111,7 @@ def check_hall(folder: Path, engine, verbose: bool = False, split=None) -> dict:
     return {"hall": str(folder), "lines": heard_lines, "correct": correct, "unknown": unknown,
             "accuracy_known": round(correct / max(1, heard_lines - unknown), 4),
             "confusion": {f"{a}->{b}": v for (a, b), v in sorted(counts.items())},
+            "staff_head_cut": cut["head"], "staff_tail_cut": cut["tail"],
             "flags": flags, "false_flag_interactions": false_interactions,
             "interactions": len(truth["interactions"]), "flag_expected_interactions": len(should),
             "flag_expected_recordings_flagged": len({ti["recording"] for ti in should} & {f[0] for f in flags})}
@@ -128,14 +139,18 @@ class _Cached:
 
 
 def main() -> None:
-    from audio_capture.speakers import RoleOptions, VoiceSplitOptions
+    from audio_capture.speakers import ChangeOptions, RoleOptions, VoiceSplitOptions
     from audio_capture.voice import build_voice_engine
 
     verbose = "--verbose" in sys.argv
     cache = next((Path(a.split("=", 1)[1]) for a in sys.argv if a.startswith("--cache=")), None)
     engine = build_voice_engine("dvector")
-    roles = {k[4:].replace("-", "_"): float(v) for k, v in (a.split("=", 1) for a in sys.argv if a.startswith("--r-"))}
-    split = VoiceSplitOptions(roles=RoleOptions(**roles)) if roles else None  # e.g. --r-staff-min-similarity=0.7
+    def prefixed(prefix: str) -> dict[str, float]:  # e.g. --r-staff-min-similarity=0.7, --c-refine-s=0.5
+        pairs = (a.split("=", 1) for a in sys.argv if a.startswith(prefix))
+        return {k[len(prefix):].replace("-", "_"): float(v) for k, v in pairs}
+
+    roles, change = prefixed("--r-"), prefixed("--c-")
+    split = VoiceSplitOptions(roles=RoleOptions(**roles), change=ChangeOptions(**change)) if roles or change else None
     for arg in (a for a in sys.argv[1:] if not a.startswith("--")):
         hall = _Cached(engine, cache / f"{Path(arg).name}.pkl") if cache else engine
         print(json.dumps(check_hall(Path(arg), hall, verbose, split), ensure_ascii=False))
