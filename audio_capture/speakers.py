@@ -67,7 +67,7 @@ class RoleOptions:
         bridge_max_drop: the bridged stretch must sound like that staff member: its own
             similarity to the voiceprint at most this far below the mean of its neighbours'.
             Pieces of staff lines cut off by a false change scored 0.00-0.23 below on the mono
-            demo halls of seeds 39, 70, 77 and 78 (0.15 bridges 11 of 14); 0.8-1.2 s of another
+            demo halls of seeds 39, 70, 77, 78 (and 70 at 4 x 12; 0.15 bridges 9 of 12); 0.8-1.2 s of another
             real speaker inside a staff line 0.27-0.46 below (``tests/test_voice_bridge.py``).
             On the 30 mixes of real speakers (``windowqa eval roles``) the 1.5 s bridge cost 1
             turn of 130 at 0.15, 2 at 0.22, 5 at 0.25 (none with a 1 s bridge).
