@@ -67,8 +67,8 @@ class RoleOptions:
         bridge_max_drop: the bridged stretch must sound like that staff member: its own
             similarity to the voiceprint at most this far below the mean of its neighbours'.
             Pieces of staff lines cut off by a false change scored 0.00-0.23 below on the mono
-            demo halls of seeds 39, 70, 77, 78 (and 70 at 4 x 12; 0.15 bridges 9 of 12); 0.8-1.2 s of another
-            real speaker inside a staff line 0.27-0.46 below (``tests/test_voice_bridge.py``).
+            demo halls of seeds 39, 70, 77, 78 (and 70 at 4 x 12; 0.15 bridges 9 of 12); 0.8-1.2 s
+            of another real speaker inside a staff line 0.27-0.46 below (``tests/test_voice_bridge.py``).
             On the 30 mixes of real speakers (``windowqa eval roles``) the 1.5 s bridge cost 1
             turn of 130 at 0.15, 2 at 0.22, 5 at 0.25 (none with a 1 s bridge).
     """
@@ -251,10 +251,11 @@ def split_by_voice(start_s: np.ndarray, vectors: np.ndarray, window_s: float, se
     """
     start_s = np.asarray(start_s, dtype=np.float64)
     vectors = np.asarray(vectors, dtype=np.float32)
+    units = {k: _unit(np.asarray(v, np.float32)) for k, v in voiceprints.items()}
     changes = speaker_changes(start_s, vectors, window_s, change_options)
     if not changes.change_s and voiceprints and change_options.voiceprint_gap > 0 and start_s.size >= 2:
         _, centroids = two_speakers(vectors)
-        prints = [_unit(np.asarray(v, np.float32)) for v in voiceprints.values()]
+        prints = list(units.values())
         near = [max(float(p @ c) for p in prints) for c in centroids]
         if abs(near[0] - near[1]) >= change_options.voiceprint_gap:
             changes = speaker_changes(start_s, vectors, window_s, replace(change_options, min_distance=0.0))
@@ -279,9 +280,10 @@ def split_by_voice(start_s: np.ndarray, vectors: np.ndarray, window_s: float, se
             role, sim, key = voice_roles[int(np.bincount(inside).argmax())]
         stretches.append(VoiceStretch(float(lo), float(hi), role, sim, key))
     stretches, best = _doubtful_staff(stretches, start_s, vectors, window_s, voiceprints, role_options, staff_best)
+
     def own(s: VoiceStretch, key: str) -> float:
         vec = stretch_embedding(start_s, vectors, window_s, s.start_s, s.end_s)
-        return float(_unit(np.asarray(voiceprints[key], np.float32)) @ vec) if vec is not None else float("-inf")
+        return float(units[key] @ vec) if vec is not None else float("-inf")
 
     bridged = bridge_staff(tuple(stretches), role_options.staff_bridge_s, own, role_options.bridge_max_drop)
     return VoiceSplit(merge_same_role(bridged), tuple(inner), change_options, role_options, best)

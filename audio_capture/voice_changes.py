@@ -63,8 +63,6 @@ class ChangeResult:
     options: ChangeOptions = ChangeOptions()
 
 
-
-
 def unit(v: np.ndarray) -> np.ndarray:
     n = float(np.linalg.norm(v))
     return v / n if n > 0 else v
@@ -108,6 +106,12 @@ def _drop_short_runs(labels: np.ndarray, min_windows: int) -> np.ndarray:
         labels[a:b] = labels[a - 1] if a > 0 else labels[b]
 
 
+def _min_windows(start_s: np.ndarray, options: ChangeOptions) -> int:
+    """``options.min_turn_s`` in windows (evenly spaced starts)."""
+    hop_s = float(np.median(np.diff(start_s)))
+    return max(1, int(round(options.min_turn_s / hop_s)))
+
+
 def speaker_changes(start_s: np.ndarray, vectors: np.ndarray, window_s: float,
                     options: ChangeOptions = ChangeOptions()) -> ChangeResult:
     """Speaker change points from sliding-window embeddings of one segment.
@@ -140,8 +144,7 @@ def speaker_changes(start_s: np.ndarray, vectors: np.ndarray, window_s: float,
 def _changes_at_flips(start_s: np.ndarray, vectors: np.ndarray, window_s: float, labels: np.ndarray,
                       centroids: np.ndarray, distance: float, options: ChangeOptions) -> ChangeResult:
     """Changes where the window labels flip, after runs shorter than ``min_turn_s`` are joined."""
-    hop_s = float(np.median(np.diff(start_s)))
-    labels = _drop_short_runs(labels, max(1, int(round(options.min_turn_s / hop_s))))
+    labels = _drop_short_runs(labels, _min_windows(start_s, options))
     centres = start_s + window_s / 2
     changes: list[tuple[float, int]] = []  # (change, last window before it)
     for i in np.flatnonzero(np.diff(labels)):
@@ -174,7 +177,8 @@ def voiceprint_changes(start_s: np.ndarray, vectors: np.ndarray, window_s: float
     none = ChangeResult((), np.zeros(start_s.size, dtype=int), 0.0, options)
     if start_s.size < 2 or options.voiceprint_gap <= 0:
         return none
-    near = vectors @ unit(np.asarray(voiceprint, np.float32))
+    axis = unit(np.asarray(voiceprint, np.float32))
+    near = vectors @ axis
     cut = float(near.mean())
     for _ in range(20):  # 1-D 2-means: the cut halfway between the two groups' means
         low, high = near[near < cut], near[near >= cut]
@@ -184,13 +188,11 @@ def voiceprint_changes(start_s: np.ndarray, vectors: np.ndarray, window_s: float
         if abs(new - cut) < 1e-6:
             break
         cut = new
-    hop_s = float(np.median(np.diff(start_s)))
-    labels = _drop_short_runs((near >= cut).astype(int), max(1, int(round(options.min_turn_s / hop_s))))
+    labels = _drop_short_runs((near >= cut).astype(int), _min_windows(start_s, options))
     if labels.min() == labels.max():
         return none
     centroids = np.stack([unit(vectors[labels == k].mean(axis=0)) for k in (0, 1)])
-    gap = float(centroids[1] @ unit(np.asarray(voiceprint, np.float32)) - centroids[0] @ unit(np.asarray(voiceprint, np.float32)))
-    if gap < options.voiceprint_gap:
+    if float(centroids[1] @ axis - centroids[0] @ axis) < options.voiceprint_gap:
         return none
     return _changes_at_flips(start_s, vectors, window_s, labels, centroids, 1.0 - float(centroids[0] @ centroids[1]), options)
 
