@@ -13,6 +13,12 @@ import typer
 
 from windowqa.app import app, eval_app
 from windowqa.commands._shared import dashboard_env, streamlit_command
+
+# The mono demo's substitute: a voice of their own (WORLD resynthesis of the bank's staff
+# voice, pitch 10 semitones down, envelope x1.1), which Whisper reads as well as the bank's and
+# voiceprints tell apart from both the staff and the citizen voices (README, windowqa/demo).
+MONO_SUBSTITUTE_PITCH_ST = -10.0
+MONO_SUBSTITUTE_FORMANTS = 1.1
 from windowqa.context import cli_context, fail
 
 log = logging.getLogger("windowqa.demo")
@@ -34,7 +40,8 @@ def demo(
     serve_only: bool = typer.Option(False, "--serve-only", help="Open the dashboard on the demo folder's last run; simulate nothing."),
     mono: bool = typer.Option(False, "--mono", help="Each window recorded on one microphone (staff and citizen in one channel); staff voices enrolled from enrolment recordings."),
     voice: bool = typer.Option(True, "--voice/--no-voice", help="With --mono: roles by voice (then content); --no-voice: by content alone."),
-    substitute_pitch_st: Optional[float] = typer.Option(None, "--substitute-pitch-st", help="The substitute's voice, semitones above the bank's staff voice (default 4 with --mono, so voiceprints can tell them apart; 0 otherwise)."),
+    substitute_pitch_st: Optional[float] = typer.Option(None, "--substitute-pitch-st", help="The substitute's voice, semitones above the bank's staff voice (default -10 with --mono, with --substitute-formants a voice that voiceprints tell apart; 0 otherwise)."),
+    substitute_formants: Optional[float] = typer.Option(None, "--substitute-formants", min=0.7, max=1.3, help="The substitute's spectral envelope stretched by this (default 1.1 with --mono; 1 otherwise)."),
     unfiled_substitute: bool = typer.Option(False, "--unfiled-substitute", help="The substitute serves without a filing (备案) in the site file."),
     scenarios: Optional[list[str]] = typer.Option(None, "--scenario", help="A scenario the hall must hold (repeatable; NAME or NAME:VARIANT, e.g. work_call:no_call_greeting, phone_no_greeting), used in the order given before any is drawn."),
     phone_calls: int = typer.Option(1, "--phone-calls", min=0, max=30, help="Telephone calls per window per day (in the afternoon, part of the interactions)."),
@@ -60,8 +67,10 @@ def demo(
         typer.echo(json.dumps(out, ensure_ascii=False, indent=1) if as_json else text)
         return
     try:
-        pitch = substitute_pitch_st if substitute_pitch_st is not None else (4.0 if mono else 0.0)
+        pitch = substitute_pitch_st if substitute_pitch_st is not None else (MONO_SUBSTITUTE_PITCH_ST if mono else 0.0)
+        formants = substitute_formants if substitute_formants is not None else (MONO_SUBSTITUTE_FORMANTS if mono else 1.0)
         sim = SimOptions(seed=seed, size=HallSize.parse(size), snr_db=snr_db, mono=mono, substitute_pitch_st=pitch,
+                         substitute_formant_ratio=formants,
                          substitution_filed=not unfiled_substitute, scenarios=tuple(scenarios or ()), phone_calls=phone_calls)
         sim.check_scenarios()  # before the demo folder is replaced
     except SimulationError as exc:

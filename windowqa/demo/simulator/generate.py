@@ -169,6 +169,7 @@ def _cast(rng: random.Random, windows: list[tuple[str, str, str, str]], days: li
     ]
     substitute = Person(SUBSTITUTE[0], SUBSTITUTE[1], SUBSTITUTE[2], None, rng.uniform(0.95, 1.06), 0.0)
     substitute.pitch_st = options.substitute_pitch_st
+    substitute.formant_ratio = options.substitute_formant_ratio
     everyone = [*staff, substitute]
     for person, photo in zip(everyone, ENROLLED_PHOTOS):
         person.photo = photo

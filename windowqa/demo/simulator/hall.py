@@ -51,6 +51,7 @@ class Person:
         photo: enrolled face photo (None: checks in by card).
         card_no: staff card number of a card check-in.
         pitch_st: the voice moved this many semitones from the bank's (0: the bank's voice).
+        formant_ratio: the voice's spectral envelope stretched by this (1: the bank's vocal tract).
     """
 
     staff_no: str
@@ -62,3 +63,4 @@ class Person:
     photo: str | None = None
     card_no: str | None = None
     pitch_st: float = 0.0
+    formant_ratio: float = 1.0

@@ -89,10 +89,13 @@ class SimOptions:
             member's (the microphone stands on the staff side of the counter).
         mono_turn_pause_s: pause range when the speaker changes on a mono recording (a
             conversation at one microphone: often under a second).
-        substitute_pitch_st: the substitute's voice, semitones above the bank's staff voice.
-            The bank has one synthetic staff voice (staff differ only by a ±5 % resampling,
-            which voiceprints cannot tell apart), so a substitute who is to be told apart by
-            voice is given a voice of their own here; 0 keeps the drawn one.
+        substitute_pitch_st: the substitute's voice, semitones above (below, when negative)
+            the bank's staff voice. The bank has one synthetic staff voice (staff differ only
+            by a ±5 % resampling, which voiceprints cannot tell apart), so a substitute who is
+            to be told apart by voice is given a voice of their own here (resynthesised,
+            :func:`mixing.other_voice`); 0 with ``substitute_formant_ratio`` 1 keeps the drawn one.
+        substitute_formant_ratio: the substitute's spectral envelope stretched by this
+            (below 1: a deeper vocal tract).
         substitution_filed: the substitution is filed (备案) in the site file; False: the
             substitute serves without a filing (who is serving must notice).
         scenarios: scenarios the hall must hold, used in this order before any is drawn by
@@ -121,6 +124,7 @@ class SimOptions:
     mono_citizen_db: float = -4.0
     mono_turn_pause_s: tuple[float, float] = (0.3, 1.0)
     substitute_pitch_st: float = 0.0
+    substitute_formant_ratio: float = 1.0
     substitution_filed: bool = True
     scenarios: tuple[str, ...] = ()
     situation_cover: int = 16
