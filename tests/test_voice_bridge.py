@@ -17,7 +17,8 @@ import pytest
 import soundfile as sf
 
 from audio_capture.speakers import (
-    ChangeOptions, RoleOptions, VoiceSplitOptions, VoiceStretch, bridge_staff, split_by_voice, split_segment,
+    ChangeOptions, RoleOptions, VoiceSplitOptions, VoiceStretch, bridge_staff, extend_staff_edges, split_by_voice,
+    split_segment,
 )
 from audio_capture.vad import SpeechSegment
 from audio_capture.voice import SAMPLE_RATE, build_voice_engine
@@ -98,6 +99,44 @@ def test_the_bridge_needs_staff_of_one_voiceprint_on_both_sides():
     assert bridge_staff((staff_a, short, again), 0.0) == (staff_a, short, again)
     citizen = VoiceStretch(2.8, 5.0, "citizen", 0.2)
     assert bridge_staff((staff_a, short, citizen), 1.0) == (staff_a, short, citizen)
+
+
+def _recorded(name: str, staff_no: str) -> dict:
+    data = np.load(Path(__file__).parent / "data" / "voice" / name)
+    vectors = data["vectors"].astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    lo, hi = (float(x) for x in data["segment_s"])
+    return {"starts": lo + np.arange(len(vectors)) * 0.1, "vectors": vectors, "lo": lo, "hi": hi,
+            "prints": {staff_no: data[f"voiceprint_{staff_no}"].astype(np.float32)}}
+
+
+def test_the_tail_of_a_staff_line_cut_off_by_a_false_change_is_staff():
+    """刚才和你说 / 过了怎么还问 (tests/data/voice/SOURCES.md, seed 84): the tail left ``unknown``
+    by a false change goes to the staff member whose voice it has, so the line stays whole."""
+    v = _recorded("demo_mono_a01_tail_windows.npz", "1001")
+    cut = _split(v, RoleOptions(edge_s=0.0))
+    assert [(s.role, s.speaker_key) for s in cut.stretches] == [("staff", "1001"), ("unknown", None)]
+    whole = _split(v)
+    assert [(s.role, s.speaker_key, s.start_s, s.end_s) for s in whole.stretches] == [("staff", "1001", v["lo"], v["hi"])]
+    # shorter edges only, or a tail that must sound better than the head: left to the content
+    assert [s.role for s in _split(v, RoleOptions(edge_s=1.0)).stretches] == ["staff", "unknown"]
+    assert [s.role for s in _split(v, RoleOptions(bridge_max_drop=-0.1)).stretches] == ["staff", "unknown"]
+
+
+def test_only_an_unknown_edge_that_sounds_like_its_staff_neighbour_is_extended():
+    staff = VoiceStretch(1.0, 3.0, "staff", 0.9, "A")
+    head, tail = VoiceStretch(0.0, 1.0, "unknown", 0.5), VoiceStretch(3.0, 4.5, "unknown", 0.5)
+    citizen = VoiceStretch(3.0, 4.5, "citizen", 0.3)
+    alike = {(0.0, "A"): 0.85, (1.0, "A"): 0.9, (3.0, "A"): 0.8}
+
+    def own(s, key):
+        return alike[(s.start_s, key)]
+
+    assert [s.role for s in extend_staff_edges((head, staff, tail), 2.0, own, 0.15)] == ["staff"] * 3
+    assert extend_staff_edges((staff, citizen), 2.0, own, 0.15) == (staff, citizen)  # a citizen stays one
+    assert extend_staff_edges((head, staff, tail), 2.0, own, 0.05)[2] == tail  # 0.10 below the neighbour
+    assert extend_staff_edges((head, staff, tail), 1.2, own, 0.15)[2] == tail  # longer than the edge
+    assert extend_staff_edges((head, staff, tail), 0.0, own, 0.15) == (head, staff, tail)
 
 
 class _Replay:
