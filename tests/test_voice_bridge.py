@@ -137,6 +137,8 @@ def test_only_an_unknown_edge_that_sounds_like_its_staff_neighbour_is_extended()
     assert extend_staff_edges((head, staff, tail), 2.0, own, 0.05)[2] == tail  # 0.10 below the neighbour
     assert extend_staff_edges((head, staff, tail), 1.2, own, 0.15)[2] == tail  # longer than the edge
     assert extend_staff_edges((head, staff, tail), 0.0, own, 0.15) == (head, staff, tail)
+    # the edge must also sound like staff on its own (staff_min_similarity)
+    assert [s.role for s in extend_staff_edges((head, staff, tail), 2.0, own, 0.15, 0.82)] == ["staff", "staff", "unknown"]
 
 
 class _Replay:
