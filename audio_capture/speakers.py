@@ -82,7 +82,7 @@ class RoleOptions:
             tail 109 -> 90, citizen lines made staff 10 -> 11. Without the similarity floor the 30
             mixes of real speakers (``windowqa eval roles``) lost time to the wrong role (confusion
             0.066 -> 0.092, edges of the other speaker scoring under 0.55); with it every figure
-            there stays as it was, and the demo halls' the same.
+            there stays as it was (and on the demo halls above).
     """
 
     staff_min_similarity: float = 0.55
