@@ -71,18 +71,19 @@ class RoleOptions:
             of another real speaker inside a staff line 0.27-0.46 below (``tests/test_voice_bridge.py``).
             On the 30 mixes of real speakers (``windowqa eval roles``) the 1.5 s bridge cost 1
             turn of 130 at 0.15, 2 at 0.22, 5 at 0.25 (none with a 1 s bridge).
-        edge_s: an ``unknown`` stretch this long or shorter at a segment's start or end, next
-            to a staff stretch, is that staff member's when it sounds like them: at least
-            ``staff_min_similarity`` to their voiceprint and, as for the bridge, at most
-            ``bridge_max_drop`` below the neighbour's own similarity; 0: off. A false
-            change near the end of a staff line left its tail to the content, which gave
-            刚才和你说 / 过了怎么还问 half to the citizen (mono demo, seed 84, 4 x 12). 2.5 s (not
-            tuned) on the mono halls of seeds 83-85 (4 x 4 and 4 x 12, ``tools/voice/demo_split_check.py``):
-            staff lines left ``unknown`` 27 -> 19, staff lines cut at the head 37 -> 28 and at the
-            tail 109 -> 90, citizen lines made staff 10 -> 11. Without the similarity floor the 30
-            mixes of real speakers (``windowqa eval roles``) lost time to the wrong role (confusion
-            0.066 -> 0.092, edges of the other speaker scoring under 0.55); with it every figure
-            there stays as it was (and on the demo halls above).
+        extend_s: an ``unknown`` stretch this long or shorter next to a staff stretch (the
+            bridge needs one on both sides) is that staff member's when it sounds like them: at
+            least ``staff_min_similarity`` to their voiceprint and, as for the bridge, at most
+            ``bridge_max_drop`` below the neighbour's own similarity; 0: off. A false change
+            near the end of a staff line left its tail to the content, which gave 刚才和你说 /
+            过了怎么还问 half to the citizen (mono demo, seed 84, 4 x 12). 2.5 s (not tuned) on
+            the mono halls of seeds 83-85 (4 x 4 and 4 x 12, ``tools/voice/demo_split_check.py``):
+            staff lines left ``unknown`` 27 -> 17, staff lines cut at the head 37 -> 27 and at the
+            tail 109 -> 92, citizen lines made staff 10 -> 11; seed 87 (4 x 12) staff lines left
+            ``unknown`` 10 -> 5. Without the similarity floor the 30 mixes of real speakers
+            (``windowqa eval roles``) lost time to the wrong role (confusion 0.066 -> 0.092,
+            edges of the other speaker scoring under 0.55); with it every figure there stays as
+            it was.
     """
 
     staff_min_similarity: float = 0.55
@@ -93,7 +94,7 @@ class RoleOptions:
     recording_margin: float = 0.15
     staff_bridge_s: float = 1.5
     bridge_max_drop: float = 0.15
-    edge_s: float = 2.5
+    extend_s: float = 2.5
 
 
 @dataclass(frozen=True)
@@ -217,22 +218,29 @@ def bridge_staff(stretches: tuple[VoiceStretch, ...], max_s: float,
     return tuple(out)
 
 
-def extend_staff_edges(stretches: tuple[VoiceStretch, ...], max_s: float,
+def extend_staff(stretches: tuple[VoiceStretch, ...], max_s: float,
                        own: Callable[[VoiceStretch, str], float], max_drop: float, min_similarity: float = 0.0
                        ) -> tuple[VoiceStretch, ...]:
-    """The first and last stretch, when ``unknown``, at most ``max_s`` long, at least
-    ``min_similarity`` to its staff neighbour's voiceprint and within ``max_drop`` of the
-    neighbour's own similarity to it, made staff."""
+    """Each ``unknown`` stretch at most ``max_s`` long next to a staff stretch, when at least
+    ``min_similarity`` to that neighbour's voiceprint and within ``max_drop`` of the
+    neighbour's own similarity to it, made staff (the better-sounding neighbour's when both
+    are staff). Neighbours are judged as given: nothing chains."""
     if max_s <= 0 or len(stretches) < 2:
         return stretches
     out = list(stretches)
-    for edge, neighbour in ((0, 1), (len(out) - 1, len(out) - 2)):
-        s, n = stretches[edge], stretches[neighbour]
-        if s.role != "unknown" or s.duration_s > max_s + 1e-9 or n.role != "staff" or n.speaker_key is None:
+    for i, s in enumerate(stretches):
+        if s.role != "unknown" or s.duration_s > max_s + 1e-9:
             continue
-        similarity = own(s, n.speaker_key)
-        if similarity >= min_similarity and similarity >= own(n, n.speaker_key) - max_drop:
-            out[edge] = VoiceStretch(s.start_s, s.end_s, "staff", s.similarity, n.speaker_key)
+        best = None
+        for n in (stretches[j] for j in (i - 1, i + 1) if 0 <= j < len(stretches)):
+            if n.role != "staff" or n.speaker_key is None:
+                continue
+            similarity = own(s, n.speaker_key)
+            if similarity >= min_similarity and similarity >= own(n, n.speaker_key) - max_drop:
+                if best is None or similarity > best[0]:
+                    best = (similarity, n.speaker_key)
+        if best is not None:
+            out[i] = VoiceStretch(s.start_s, s.end_s, "staff", s.similarity, best[1])
     return tuple(out)
 
 
@@ -318,7 +326,7 @@ def split_by_voice(start_s: np.ndarray, vectors: np.ndarray, window_s: float, se
         return float(units[key] @ vec) if vec is not None else float("-inf")
 
     bridged = bridge_staff(tuple(stretches), role_options.staff_bridge_s, own, role_options.bridge_max_drop)
-    bridged = extend_staff_edges(bridged, role_options.edge_s, own, role_options.bridge_max_drop,
+    bridged = extend_staff(bridged, role_options.extend_s, own, role_options.bridge_max_drop,
                                  role_options.staff_min_similarity)
     return VoiceSplit(merge_same_role(bridged), tuple(inner), change_options, role_options, best)
 

@@ -17,7 +17,7 @@ import pytest
 import soundfile as sf
 
 from audio_capture.speakers import (
-    ChangeOptions, RoleOptions, VoiceSplitOptions, VoiceStretch, bridge_staff, extend_staff_edges, split_by_voice,
+    ChangeOptions, RoleOptions, VoiceSplitOptions, VoiceStretch, bridge_staff, extend_staff, split_by_voice,
     split_segment,
 )
 from audio_capture.vad import SpeechSegment
@@ -114,16 +114,16 @@ def test_the_tail_of_a_staff_line_cut_off_by_a_false_change_is_staff():
     """刚才和你说 / 过了怎么还问 (tests/data/voice/SOURCES.md, seed 84): the tail left ``unknown``
     by a false change goes to the staff member whose voice it has, so the line stays whole."""
     v = _recorded("demo_mono_a01_tail_windows.npz", "1001")
-    cut = _split(v, RoleOptions(edge_s=0.0))
+    cut = _split(v, RoleOptions(extend_s=0.0))
     assert [(s.role, s.speaker_key) for s in cut.stretches] == [("staff", "1001"), ("unknown", None)]
     whole = _split(v)
     assert [(s.role, s.speaker_key, s.start_s, s.end_s) for s in whole.stretches] == [("staff", "1001", v["lo"], v["hi"])]
     # shorter edges only, or a tail that must sound better than the head: left to the content
-    assert [s.role for s in _split(v, RoleOptions(edge_s=1.0)).stretches] == ["staff", "unknown"]
+    assert [s.role for s in _split(v, RoleOptions(extend_s=1.0)).stretches] == ["staff", "unknown"]
     assert [s.role for s in _split(v, RoleOptions(bridge_max_drop=-0.1)).stretches] == ["staff", "unknown"]
 
 
-def test_only_an_unknown_edge_that_sounds_like_its_staff_neighbour_is_extended():
+def test_only_an_unknown_stretch_that_sounds_like_its_staff_neighbour_is_extended():
     staff = VoiceStretch(1.0, 3.0, "staff", 0.9, "A")
     head, tail = VoiceStretch(0.0, 1.0, "unknown", 0.5), VoiceStretch(3.0, 4.5, "unknown", 0.5)
     citizen = VoiceStretch(3.0, 4.5, "citizen", 0.3)
@@ -132,13 +132,18 @@ def test_only_an_unknown_edge_that_sounds_like_its_staff_neighbour_is_extended()
     def own(s, key):
         return alike[(s.start_s, key)]
 
-    assert [s.role for s in extend_staff_edges((head, staff, tail), 2.0, own, 0.15)] == ["staff"] * 3
-    assert extend_staff_edges((staff, citizen), 2.0, own, 0.15) == (staff, citizen)  # a citizen stays one
-    assert extend_staff_edges((head, staff, tail), 2.0, own, 0.05)[2] == tail  # 0.10 below the neighbour
-    assert extend_staff_edges((head, staff, tail), 1.2, own, 0.15)[2] == tail  # longer than the edge
-    assert extend_staff_edges((head, staff, tail), 0.0, own, 0.15) == (head, staff, tail)
+    assert [s.role for s in extend_staff((head, staff, tail), 2.0, own, 0.15)] == ["staff"] * 3
+    assert extend_staff((staff, citizen), 2.0, own, 0.15) == (staff, citizen)  # a citizen stays one
+    assert extend_staff((head, staff, tail), 2.0, own, 0.05)[2] == tail  # 0.10 below the neighbour
+    assert extend_staff((head, staff, tail), 1.2, own, 0.15)[2] == tail  # longer than the edge
+    assert extend_staff((head, staff, tail), 0.0, own, 0.15) == (head, staff, tail)
     # the edge must also sound like staff on its own (staff_min_similarity)
-    assert [s.role for s in extend_staff_edges((head, staff, tail), 2.0, own, 0.15, 0.82)] == ["staff", "staff", "unknown"]
+    assert [s.role for s in extend_staff((head, staff, tail), 2.0, own, 0.15, 0.82)] == ["staff", "staff", "unknown"]
+    # inside a segment too: staff, unknown, citizen; an unknown between two unknowns stays
+    middle = VoiceStretch(3.0, 4.5, "unknown", 0.5)
+    later = VoiceStretch(4.5, 6.0, "citizen", 0.3)
+    assert [s.role for s in extend_staff((staff, middle, later), 2.0, own, 0.15)] == ["staff", "staff", "citizen"]
+    assert extend_staff((head, middle), 2.0, own, 0.15) == (head, middle)
 
 
 class _Replay:

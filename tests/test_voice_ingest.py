@@ -116,7 +116,7 @@ def test_mono_recording_is_split_by_voice_and_staff_checked(tmp_path, mix, engin
         assert options["voice"]["split"]["join_gap_s"] == 0.3
         assert options["voice"]["split"]["roles"]["staff_bridge_s"] == 1.5
         assert options["voice"]["split"]["roles"]["bridge_max_drop"] == 0.15
-        assert options["voice"]["split"]["roles"]["edge_s"] == 2.5
+        assert options["voice"]["split"]["roles"]["extend_s"] == 2.5
         assert options["voice"]["split"]["change"]["refine_s"] == 0.0
 
     # The same voice enrolled as 2002 (not rostered at A03), the other voice as 1001's; this time
