@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Debian packages windowqa needs: PortAudio for live capture, PostgreSQL for the server
 # database and its tests, Redis for the Celery broker (`windowqa worker`) and its tests, Chromium
-# for the browser end-to-end test. Idempotent.
+# for the browser end-to-end test, a C++ compiler for pyworld (the demo's WORLD vocoder, on PyPI
+# as source only). Idempotent.
 set -euo pipefail
-PKGS=(libportaudio2 libsndfile1 postgresql redis-server chromium chromium-driver fonts-wqy-microhei)
+PKGS=(libportaudio2 libsndfile1 postgresql redis-server chromium chromium-driver fonts-wqy-microhei g++)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
