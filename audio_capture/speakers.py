@@ -219,8 +219,8 @@ def bridge_staff(stretches: tuple[VoiceStretch, ...], max_s: float,
 
 
 def extend_staff(stretches: tuple[VoiceStretch, ...], max_s: float,
-                       own: Callable[[VoiceStretch, str], float], max_drop: float, min_similarity: float = 0.0
-                       ) -> tuple[VoiceStretch, ...]:
+                 own: Callable[[VoiceStretch, str], float], max_drop: float, min_similarity: float = 0.0
+                 ) -> tuple[VoiceStretch, ...]:
     """Each ``unknown`` stretch at most ``max_s`` long next to a staff stretch, when at least
     ``min_similarity`` to that neighbour's voiceprint and within ``max_drop`` of the
     neighbour's own similarity to it, made staff (the better-sounding neighbour's when both
@@ -327,7 +327,7 @@ def split_by_voice(start_s: np.ndarray, vectors: np.ndarray, window_s: float, se
 
     bridged = bridge_staff(tuple(stretches), role_options.staff_bridge_s, own, role_options.bridge_max_drop)
     bridged = extend_staff(bridged, role_options.extend_s, own, role_options.bridge_max_drop,
-                                 role_options.staff_min_similarity)
+                           role_options.staff_min_similarity)
     return VoiceSplit(merge_same_role(bridged), tuple(inner), change_options, role_options, best)
 
 
@@ -413,6 +413,7 @@ __all__ = [
     "VoiceStretch",
     "two_speakers",
     "bridge_staff",
+    "extend_staff",
     "label_stretch",
     "label_stretches",
     "label_voices",

@@ -137,7 +137,7 @@ def test_the_substitutes_own_voice_reads_like_the_bank_and_is_another_voice(tran
 
     from asr.metrics import cer_counts
     from audio_capture.voice import build_voice_engine
-    from windowqa.commands.demo_cmds import MONO_SUBSTITUTE_FORMANTS, MONO_SUBSTITUTE_PITCH_ST
+    from windowqa.demo.simulator.options import MONO_SUBSTITUTE_FORMANTS, MONO_SUBSTITUTE_PITCH_ST
     from windowqa.demo import load_bank
     from windowqa.demo.simulator.mixing import Clips, other_voice
 

@@ -13,12 +13,6 @@ import typer
 
 from windowqa.app import app, eval_app
 from windowqa.commands._shared import dashboard_env, streamlit_command
-
-# The mono demo's substitute: a voice of their own (WORLD resynthesis of the bank's staff
-# voice, pitch 10 semitones down, envelope x1.1), which Whisper reads as well as the bank's and
-# voiceprints tell apart from both the staff and the citizen voices (README, windowqa/demo).
-MONO_SUBSTITUTE_PITCH_ST = -10.0
-MONO_SUBSTITUTE_FORMANTS = 1.1
 from windowqa.context import cli_context, fail
 
 log = logging.getLogger("windowqa.demo")
@@ -52,6 +46,7 @@ def demo(
     """Simulate a service-hall day, process it end to end into an embedded SQLite store, then open the dashboard."""
     from windowqa.demo.run import DemoError, DemoOptions, database_url, format_summary, run_demo
     from windowqa.demo.simulator import HallSize, SimOptions, SimulationError
+    from windowqa.demo.simulator.options import MONO_SUBSTITUTE_FORMANTS, MONO_SUBSTITUTE_PITCH_ST
 
     settings = cli_context(ctx).settings
     if serve_only:

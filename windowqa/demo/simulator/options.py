@@ -14,6 +14,14 @@ class SimulationError(ValueError):
     """Options or bank contents that cannot make a hall day; the message says which and why."""
 
 
+# The mono demo's substitute (``windowqa demo --mono``): a voice of their own (WORLD resynthesis
+# of the bank's staff voice, pitch 10 semitones down, envelope x1.1), which Whisper reads about as
+# well as the bank's and voiceprints tell apart from both the staff and the citizen voices
+# (windowqa/demo/README.md, "mono").
+MONO_SUBSTITUTE_PITCH_ST = -10.0
+MONO_SUBSTITUTE_FORMANTS = 1.1
+
+
 @dataclass(frozen=True)
 class HallSize:
     """How big the simulated hall is.
